@@ -1,0 +1,33 @@
+// The `turnout` command line: parses arguments and hands each subcommand to its module.
+// Subcommand modules are imported lazily so that `turnout --help` stays instant.
+import { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('turnout')
+    .description('Kafka gateway: moves live producers and consumers between Kafka clusters without client restarts')
+    .version(packageVersion(), '-V, --version', 'print the Turnout version')
+    .showHelpAfterError();
+
+  program
+    .command('demo')
+    .description('start local "blue" and "green" Kafka clusters with MirrorMaker 2 between them and print their addresses; runs until interrupted')
+    .option('--kafka-version <version>', 'Apache Kafka version to run (resolved from Maven Central)')
+    .action(async (opts: { kafkaVersion?: string }) => {
+      const { runDemo } = await import('./demo.ts');
+      await runDemo(opts);
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  await buildProgram().parseAsync(argv, { from: 'user' });
+}
