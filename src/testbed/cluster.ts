@@ -28,9 +28,13 @@ interface Node {
   stopped: boolean;
 }
 
-/** Kafka cluster ids are 16 random bytes in URL-safe base64 without padding. */
+/** Kafka cluster ids are 16 random bytes in URL-safe base64 without padding. Like Kafka's own
+ *  Uuid.randomUuid(), reject ids starting with "-": command line parsers take them for options. */
 function newClusterId(): string {
-  return randomBytes(16).toString('base64url');
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
 }
 
 export class KafkaCluster {
