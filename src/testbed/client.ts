@@ -53,6 +53,14 @@ export async function testBed(): Promise<TestBedApi> {
 
 function localBed(): TestBedApi {
   const bed = new TestBed();
+  // When the tests are done the event loop empties (JVM handles do not hold it): stop the JVMs
+  // properly then. The exit hook below covers process.exit() and crashes, which skip beforeExit.
+  let stopped = false;
+  process.on('beforeExit', () => {
+    if (stopped) return;
+    stopped = true;
+    void bed.stop();
+  });
   process.on('exit', (code) => {
     killAllSync();
     if (code === 0 && !process.env.TURNOUT_KEEP_LOGS) bed.removeRunDir();
