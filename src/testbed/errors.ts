@@ -1,6 +1,8 @@
 // The test bed's one error type. Callers (tests, the runner, the demo) branch on `code`, never on
 // the message; messages say what failed, where, and what to do about it.
 
+import { TurnoutError } from '../errors.ts';
+
 export const TestBedErrorCode = {
   JavaMissing: 'TESTBED_JAVA_MISSING',
   MavenMissing: 'TESTBED_MAVEN_MISSING',
@@ -19,12 +21,10 @@ export const TestBedErrorCode = {
 
 export type TestBedErrorCode = (typeof TestBedErrorCode)[keyof typeof TestBedErrorCode];
 
-export class TestBedError extends Error {
-  readonly code: TestBedErrorCode;
+export class TestBedError extends TurnoutError {
+  declare readonly code: TestBedErrorCode;
 
   constructor(code: TestBedErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'TestBedError';
-    this.code = code;
+    super(code, message, options);
   }
 }
