@@ -456,8 +456,6 @@ export class MessageEmitter {
     e.line("import type { Writer } from '../../writer.ts';");
     e.line("import { fieldNotInVersion, fieldNull, notNull } from '../../codec-support.ts';");
     e.line();
-    e.line('void ZERO_UUID; void EMPTY_BYTES; void fieldNotInVersion; void fieldNull; void notNull;');
-    e.line();
     this.emitStruct(s.name, s.fields);
     for (const name of s.structOrder) this.emitStruct(this.typeName(name), this.struct(name).fields);
     this.emitIsDefault();

@@ -6,8 +6,6 @@ import { type Reader, type RawTaggedField, ZERO_UUID, EMPTY_BYTES } from '../../
 import type { Writer } from '../../writer.ts';
 import { fieldNotInVersion, fieldNull, notNull } from '../../codec-support.ts';
 
-void ZERO_UUID; void EMPTY_BYTES; void fieldNotInVersion; void fieldNull; void notNull;
-
 export interface AssignReplicasToDirsRequest {
   /** The ID of the requesting broker. (versions 0+) */
   brokerId: number;

@@ -6,8 +6,6 @@ import { type Reader, type RawTaggedField, ZERO_UUID, EMPTY_BYTES } from '../../
 import type { Writer } from '../../writer.ts';
 import { fieldNotInVersion, fieldNull, notNull } from '../../codec-support.ts';
 
-void ZERO_UUID; void EMPTY_BYTES; void fieldNotInVersion; void fieldNull; void notNull;
-
 export interface ElectLeadersRequest {
   /** Type of elections to conduct for the partition. A value of '0' elects the preferred replica. A value of '1' elects the first live replica if there are no in-sync replica. (versions 1+) */
   electionType: number;

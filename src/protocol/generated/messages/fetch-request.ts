@@ -6,8 +6,6 @@ import { type Reader, type RawTaggedField, ZERO_UUID, EMPTY_BYTES } from '../../
 import type { Writer } from '../../writer.ts';
 import { fieldNotInVersion, fieldNull, notNull } from '../../codec-support.ts';
 
-void ZERO_UUID; void EMPTY_BYTES; void fieldNotInVersion; void fieldNull; void notNull;
-
 export interface FetchRequest {
   /** The clusterId if known. This is used to validate metadata fetches prior to broker registration. (versions 12+, nullable in 12+, tag 0 in 12+) */
   clusterId: string | null;

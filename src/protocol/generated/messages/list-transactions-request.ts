@@ -6,8 +6,6 @@ import { type Reader, type RawTaggedField, ZERO_UUID, EMPTY_BYTES } from '../../
 import type { Writer } from '../../writer.ts';
 import { fieldNotInVersion, fieldNull, notNull } from '../../codec-support.ts';
 
-void ZERO_UUID; void EMPTY_BYTES; void fieldNotInVersion; void fieldNull; void notNull;
-
 export interface ListTransactionsRequest {
   /** The transaction states to filter by: if empty, all transactions are returned; if non-empty, then only transactions matching one of the filtered states will be returned. (versions 0+) */
   stateFilters: string[];

@@ -6,8 +6,6 @@ import { type Reader, type RawTaggedField, ZERO_UUID, EMPTY_BYTES } from '../../
 import type { Writer } from '../../writer.ts';
 import { fieldNotInVersion, fieldNull, notNull } from '../../codec-support.ts';
 
-void ZERO_UUID; void EMPTY_BYTES; void fieldNotInVersion; void fieldNull; void notNull;
-
 export interface OffsetForLeaderEpochRequest {
   /** The broker ID of the follower, of -1 if this request is from a consumer. (versions 3+) */
   replicaId: number;
