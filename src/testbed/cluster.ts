@@ -9,7 +9,10 @@ import { brokerConfig, renderProperties, type NodeAddress } from './broker-confi
 import { TestBedError, TestBedErrorCode } from './errors.ts';
 import { resolveKafka, type KafkaJars } from './jars.ts';
 import { Heap, spawnJvm, writeLogConfig } from './jvm.ts';
-import { canConnect, probeMetadata } from './metadata-probe.ts';
+import { ApiKey } from '../protocol/index.ts';
+import type { MetadataResponse } from '../protocol/generated/messages/metadata-response.ts';
+import { defaultMetadataRequest } from '../protocol/generated/messages/metadata-request.ts';
+import { canConnect, sendRequest } from './kafka-request.ts';
 import { freePorts, LOOPBACK } from './ports.ts';
 import type { GroupProcess } from './processes.ts';
 import type { ClusterInfo, ClusterSpec } from './types.ts';
@@ -184,7 +187,9 @@ export class KafkaCluster {
         const expected = running.map((n) => n.address.nodeId).sort().join(',');
         for (const node of running) {
           const a = node.address;
-          const snapshot = await probeMetadata(a.host, a.plaintextPort).catch(() => undefined);
+          // Metadata v4 is served by every Kafka from 1.0 to 4.x; no topics asks for brokers and cluster id only.
+          const snapshot = await sendRequest<MetadataResponse>(a.host, a.plaintextPort, ApiKey.Metadata, 4,
+            { ...defaultMetadataRequest(), topics: [], allowAutoTopicCreation: false }).catch(() => undefined);
           if (!snapshot || snapshot.clusterId !== this.clusterId) return undefined;
           if (snapshot.brokers.map((b) => b.nodeId).sort().join(',') !== expected) return undefined;
           if (!(await canConnect(a.host, a.saslPort))) return undefined;

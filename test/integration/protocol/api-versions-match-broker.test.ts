@@ -7,7 +7,7 @@ import { API_CODECS, ApiKey, apiCodec } from '../../../src/protocol/index.ts';
 import type { ApiVersionsResponse } from '../../../src/protocol/generated/messages/api-versions-response.ts';
 import { defaultApiVersionsRequest } from '../../../src/protocol/generated/messages/api-versions-request.ts';
 import { testBed } from '../../../src/testbed/index.ts';
-import { roundTrip } from '../../support/kafka-socket.ts';
+import { sendRequest } from '../../../src/testbed/kafka-request.ts';
 
 /**
  * Known, deliberate differences:
@@ -23,7 +23,7 @@ test('the codec covers exactly the API keys and versions a Kafka 4.x broker adve
   const bed = await testBed();
   const cluster = await bed.cluster({ name: 'k4-single', brokers: 1, kafkaVersion: '4.3.1' });
   const b = cluster.brokers[0];
-  const { body } = await roundTrip<ApiVersionsResponse>(b.host, b.plaintextPort, ApiKey.ApiVersions, 3,
+  const body = await sendRequest<ApiVersionsResponse>(b.host, b.plaintextPort, ApiKey.ApiVersions, 3,
     { ...defaultApiVersionsRequest(), clientSoftwareName: 'turnout-test', clientSoftwareVersion: '0' });
   assert.equal(body.errorCode, 0);
 
