@@ -177,3 +177,50 @@ export function encodeResponseChunks(apiKey: number, apiVersion: number, header:
 export function encodeResponse(apiKey: number, apiVersion: number, header: ResponseHeader, body: object): Buffer {
   return joinChunks(encodeResponseChunks(apiKey, apiVersion, header, body));
 }
+
+/**
+ * The `acks` of a Produce request frame, read in place without allocating: acks=0 requests get no
+ * response, so a proxy must not wait for one. Works for every Produce version (v0-2 have no
+ * transactional id). Throws CodecError on a frame too short to hold the field.
+ */
+export function peekProduceAcks(frame: Buffer): number {
+  const version = frame.readInt16BE(6);
+  const flexible = version >= 9;
+  let pos = 12;
+  const need = (n: number): void => {
+    if (pos + n > frame.length) {
+      throw new CodecError(CodecErrorCode.Truncated, `Produce v${version} request of ${frame.length} bytes ends before its acks field`, pos);
+    }
+  };
+  const uvarint = (): number => {
+    let value = 0;
+    for (let shift = 0; shift < 35; shift += 7) {
+      need(1);
+      const b = frame[pos++];
+      value += (b & 0x7f) * 2 ** shift;
+      if ((b & 0x80) === 0) return value;
+    }
+    throw new CodecError(CodecErrorCode.VarintTooLong, 'varint longer than 5 bytes in a Produce request header', pos);
+  };
+  need(2);
+  const clientIdLength = frame.readInt16BE(pos);
+  pos += 2 + Math.max(0, clientIdLength);
+  if (flexible) {
+    for (let n = uvarint(); n > 0; n--) {
+      uvarint();
+      pos += uvarint();
+    }
+  }
+  if (version >= 3) {
+    if (flexible) {
+      const len = uvarint();
+      pos += Math.max(0, len - 1);
+    } else {
+      need(2);
+      const len = frame.readInt16BE(pos);
+      pos += 2 + Math.max(0, len);
+    }
+  }
+  need(2);
+  return frame.readInt16BE(pos);
+}

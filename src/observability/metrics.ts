@@ -1,0 +1,113 @@
+// The gateway's Prometheus metrics. Hot-path code gets pre-bound children (per route, per api
+// key) once and then only increments numbers: no label lookups per frame.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { apiCodec } from '../protocol/index.ts';
+
+export class GatewayMetrics {
+  readonly registry: Registry;
+  readonly connectionsActive: Gauge<'route'>;
+  readonly connectionsTotal: Counter<'route'>;
+  readonly connectionErrors: Counter<'route' | 'reason'>;
+  readonly requests: Counter<'route' | 'api'>;
+  readonly requestErrors: Counter<'route' | 'api' | 'reason'>;
+  readonly requestDuration: Histogram<'route' | 'api'>;
+  readonly bytes: Counter<'route' | 'direction'>;
+  readonly upstreamConnectFailures: Counter<'route' | 'domain'>;
+  readonly routeReady: Gauge<'route'>;
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    const registry = new Registry();
+    this.registry = registry;
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'turnout_' });
+    const registers = [registry];
+    this.connectionsActive = new Gauge({ name: 'turnout_client_connections', help: 'Open client connections', labelNames: ['route'], registers });
+    this.connectionsTotal = new Counter({ name: 'turnout_client_connections_total', help: 'Client connections accepted', labelNames: ['route'], registers });
+    this.connectionErrors = new Counter({
+      name: 'turnout_connection_errors_total',
+      help: 'Client connections closed because of an error, by reason (malformed_frame, frame_too_large, upstream_unreachable, upstream_closed, protocol_violation, ...)',
+      labelNames: ['route', 'reason'],
+      registers,
+    });
+    this.requests = new Counter({ name: 'turnout_requests_total', help: 'Requests forwarded, by API', labelNames: ['route', 'api'], registers });
+    this.requestErrors = new Counter({
+      name: 'turnout_request_errors_total',
+      help: 'Requests that got no response from the upstream (connection lost) or whose response could not be processed, by API',
+      labelNames: ['route', 'api', 'reason'],
+      registers,
+    });
+    this.requestDuration = new Histogram({
+      name: 'turnout_request_duration_seconds',
+      help: 'Time from a request arriving from the client to its response being written back, by API',
+      labelNames: ['route', 'api'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.bytes = new Counter({ name: 'turnout_bytes_total', help: 'Bytes received from clients (in) and sent to clients (out)', labelNames: ['route', 'direction'], registers });
+    this.upstreamConnectFailures = new Counter({
+      name: 'turnout_upstream_connect_failures_total',
+      help: 'Failed attempts to connect to an upstream broker',
+      labelNames: ['route', 'domain'],
+      registers,
+    });
+    this.routeReady = new Gauge({ name: 'turnout_route_ready', help: '1 when the route has reached its upstream cluster', labelNames: ['route'], registers });
+  }
+
+  forRoute(route: string): RouteMetrics {
+    return new RouteMetrics(this, route);
+  }
+}
+
+/** Label-bound metric children for one route; per-API children are created on first use. */
+export class RouteMetrics {
+  readonly route: string;
+  readonly connectionsActive;
+  readonly connectionsTotal;
+  readonly bytesIn;
+  readonly bytesOut;
+  readonly ready;
+  private readonly parent: GatewayMetrics;
+  private readonly perApi: (ApiMetrics | undefined)[] = [];
+
+  constructor(parent: GatewayMetrics, route: string) {
+    this.parent = parent;
+    this.route = route;
+    this.connectionsActive = parent.connectionsActive.labels(route);
+    this.connectionsTotal = parent.connectionsTotal.labels(route);
+    this.bytesIn = parent.bytes.labels(route, 'in');
+    this.bytesOut = parent.bytes.labels(route, 'out');
+    this.ready = parent.routeReady.labels(route);
+  }
+
+  api(apiKey: number): ApiMetrics {
+    const cached = this.perApi[apiKey];
+    if (cached !== undefined) return cached;
+    const name = apiName(apiKey);
+    const m: ApiMetrics = {
+      requests: this.parent.requests.labels(this.route, name),
+      duration: this.parent.requestDuration.labels(this.route, name),
+    };
+    if (apiKey >= 0 && apiKey < 1024) this.perApi[apiKey] = m;
+    return m;
+  }
+
+  requestError(apiKey: number, reason: string): void {
+    this.parent.requestErrors.labels(this.route, apiName(apiKey), reason).inc();
+  }
+
+  connectionError(reason: string): void {
+    this.parent.connectionErrors.labels(this.route, reason).inc();
+  }
+
+  upstreamConnectFailure(domain: string): void {
+    this.parent.upstreamConnectFailures.labels(this.route, domain).inc();
+  }
+}
+
+export interface ApiMetrics {
+  requests: { inc(): void };
+  duration: { observe(v: number): void };
+}
+
+export function apiName(apiKey: number): string {
+  return apiCodec(apiKey)?.name ?? `Unknown${apiKey}`;
+}

@@ -1,0 +1,423 @@
+// One client connection and the upstream connection Turnout opened for it. Requests flow client →
+// upstream, responses upstream → client, in order (Kafka answers a connection's requests in the
+// order they were sent, so a FIFO of in-flight requests pairs them). Only frames a filter asked
+// for are decoded; the rest are forwarded as the same bytes. Each side's buffered bytes are
+// capped: past the cap, reading from the other side pauses until the slow side drains.
+import { connect, type Socket } from 'node:net';
+import type { HostPort } from '../config/types.ts';
+import type { Logger } from '../observability/log.ts';
+import type { RouteMetrics } from '../observability/metrics.ts';
+import {
+  ApiKey, CodecError, CodecErrorCode, FrameDecoder, decodeResponse, encodeResponseChunks, peekApiKey, peekApiVersion,
+  peekProduceAcks, peekRequestCorrelationId, peekResponseCorrelationId, type DecodedResponse,
+} from '../protocol/index.ts';
+import type { Route } from '../routing/route.ts';
+import type { FilterChain, FilterContext, ProxyFilter } from './filter.ts';
+
+export interface ConnectionLimits {
+  maxFrameBytes: number;
+  maxBufferedBytes: number;
+  upstreamConnectTimeoutMs: number;
+}
+
+/** Where the client connected: the bootstrap endpoint, or the port of one broker (its slot). */
+export type ConnectionTarget = { kind: 'bootstrap' } | { kind: 'broker'; slot: number };
+
+interface InFlight {
+  correlationId: number;
+  apiKey: number;
+  apiVersion: number;
+  startedAt: number;
+  filters: ProxyFilter[] | null;
+  /** A response produced by the gateway itself, sent when this entry reaches the head. */
+  local: Buffer | null;
+  /** A raw SASL token exchange (SaslHandshake v0): no Kafka header on either side. */
+  raw: boolean;
+}
+
+/** Why a connection closed, for the log line and the error metric. */
+export const CloseReason = {
+  ClientClosed: 'client_closed',
+  UpstreamClosed: 'upstream_closed',
+  UpstreamUnreachable: 'upstream_unreachable',
+  FrameTooLarge: 'frame_too_large',
+  MalformedFrame: 'malformed_frame',
+  MalformedResponse: 'malformed_response',
+  ProtocolViolation: 'protocol_violation',
+  ClientMidRequest: 'client_closed_mid_request',
+  ClientError: 'client_socket_error',
+  UpstreamError: 'upstream_socket_error',
+  Shutdown: 'shutdown',
+} as const;
+export type CloseReason = (typeof CloseReason)[keyof typeof CloseReason];
+
+/** Reasons that are a normal part of life and not counted as errors. */
+const NORMAL: ReadonlySet<CloseReason> = new Set([CloseReason.ClientClosed, CloseReason.UpstreamClosed, CloseReason.Shutdown]);
+
+let nextConnectionId = 1;
+
+export class ProxyConnection implements FilterContext {
+  readonly id = nextConnectionId++;
+  readonly route: Route;
+  readonly log: Logger;
+  readonly state = new Map<string, unknown>();
+  private readonly client: Socket;
+  private upstream: Socket | null = null;
+  private readonly chain: FilterChain;
+  private readonly limits: ConnectionLimits;
+  private readonly metrics: RouteMetrics;
+  private readonly fromClient: FrameDecoder;
+  private readonly fromUpstream: FrameDecoder;
+  private readonly inFlight: InFlight[] = [];
+  /** Frames received before the upstream connection is open. */
+  private waiting: Buffer[] = [];
+  private waitingBytes = 0;
+  private rawTokensExpected = 0;
+  private closed = false;
+  private draining = false;
+  private clientPaused = false;
+  private upstreamPaused = false;
+  private readonly onClosed: (c: ProxyConnection) => void;
+  private drainedResolve: (() => void) | null = null;
+
+  constructor(client: Socket, route: Route, target: ConnectionTarget, chain: FilterChain, limits: ConnectionLimits, onClosed: (c: ProxyConnection) => void) {
+    this.client = client;
+    this.route = route;
+    this.chain = chain;
+    this.limits = limits;
+    this.metrics = route.metrics;
+    this.onClosed = onClosed;
+    this.log = route.log.child({ conn: this.id, client: `${client.remoteAddress}:${client.remotePort}`, target: target.kind === 'bootstrap' ? 'bootstrap' : `broker-port-${route.ports.base + target.slot}` });
+    this.fromClient = new FrameDecoder(limits.maxFrameBytes);
+    this.fromUpstream = new FrameDecoder(limits.maxFrameBytes);
+    this.metrics.connectionsTotal.inc();
+    this.metrics.connectionsActive.inc();
+
+    client.setNoDelay(true);
+    client.on('data', (chunk: Buffer) => this.onClientData(chunk));
+    client.on('end', () => this.close(this.fromClient.bufferedBytes > 0 ? CloseReason.ClientMidRequest : CloseReason.ClientClosed));
+    client.on('error', (err) => this.close(CloseReason.ClientError, err.message));
+    client.on('close', () => this.close(CloseReason.ClientClosed));
+    client.on('drain', () => this.resumeUpstream());
+    void this.openUpstream(target);
+  }
+
+  expectRawSaslTokens(rounds: number): void {
+    this.rawTokensExpected = rounds;
+  }
+
+  /** Stops reading new requests; resolves when in-flight requests are answered (or the connection closed). */
+  drain(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.draining = true;
+    this.client.pause();
+    if (this.inFlight.length === 0 && this.waiting.length === 0) {
+      this.close(CloseReason.Shutdown);
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      this.drainedResolve = resolve;
+    });
+  }
+
+  private async openUpstream(target: ConnectionTarget): Promise<void> {
+    let candidates: HostPort[];
+    try {
+      candidates = target.kind === 'bootstrap' ? this.route.bootstrapTargets() : [(await this.route.brokerTarget(target.slot)).address];
+    } catch (err) {
+      this.close(CloseReason.UpstreamUnreachable, (err as Error).message);
+      return;
+    }
+    const failures: string[] = [];
+    for (const address of candidates) {
+      if (this.closed) return;
+      try {
+        const socket = await this.connectTo(address);
+        if (this.closed) {
+          socket.destroy();
+          return;
+        }
+        this.attachUpstream(socket);
+        return;
+      } catch (err) {
+        this.metrics.upstreamConnectFailure(this.route.domainName);
+        failures.push(`${address.host}:${address.port}: ${(err as Error).message}`);
+      }
+    }
+    this.close(CloseReason.UpstreamUnreachable, `cannot connect to streaming domain "${this.route.domainName}": ${failures.join('; ')}`);
+  }
+
+  private connectTo(address: HostPort): Promise<Socket> {
+    return new Promise((resolve, reject) => {
+      const socket = connect({ host: address.host, port: address.port });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new Error(`no connection within ${this.limits.upstreamConnectTimeoutMs} ms`));
+      }, this.limits.upstreamConnectTimeoutMs);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        socket.removeAllListeners('error');
+        resolve(socket);
+      });
+      socket.once('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+    });
+  }
+
+  private attachUpstream(socket: Socket): void {
+    this.upstream = socket;
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onUpstreamData(chunk));
+    socket.on('end', () => this.close(CloseReason.UpstreamClosed));
+    socket.on('error', (err) => this.close(CloseReason.UpstreamError, err.message));
+    socket.on('close', () => this.close(CloseReason.UpstreamClosed));
+    socket.on('drain', () => this.resumeClient());
+    if (this.waiting.length > 0) {
+      socket.cork();
+      for (const f of this.waiting) socket.write(f);
+      socket.uncork();
+      this.waiting = [];
+      this.waitingBytes = 0;
+    }
+    this.resumeClient();
+  }
+
+  // ---- client → upstream ----------------------------------------------------------------
+
+  private onClientData(chunk: Buffer): void {
+    if (this.closed) return;
+    this.metrics.bytesIn.inc(chunk.length);
+    this.fromClient.push(chunk);
+    const up = this.upstream;
+    up?.cork();
+    try {
+      for (let frame = this.fromClient.next(); frame !== null; frame = this.fromClient.next()) {
+        this.onRequestFrame(frame);
+        if (this.closed) return;
+      }
+    } catch (err) {
+      const tooLarge = err instanceof CodecError && err.code === CodecErrorCode.FrameTooLarge;
+      this.close(tooLarge ? CloseReason.FrameTooLarge : CloseReason.MalformedFrame, (err as Error).message);
+      return;
+    } finally {
+      up?.uncork();
+    }
+    const buffered = up === null ? this.waitingBytes : up.writableLength;
+    if (buffered > this.limits.maxBufferedBytes) this.pauseClient();
+  }
+
+  private onRequestFrame(frame: Buffer): void {
+    if (this.rawTokensExpected > 0) {
+      this.rawTokensExpected--;
+      this.inFlight.push({ correlationId: 0, apiKey: ApiKey.SaslAuthenticate, apiVersion: -1, startedAt: performance.now(), filters: null, local: null, raw: true });
+      this.toUpstream(frame);
+      return;
+    }
+    if (frame.length < 12) {
+      throw new CodecError(CodecErrorCode.Truncated, `request frame of ${frame.length} bytes is too short for a Kafka request header`);
+    }
+    const apiKey = peekApiKey(frame);
+    const apiVersion = peekApiVersion(frame);
+    const correlationId = peekRequestCorrelationId(frame);
+    const entry: InFlight = { correlationId, apiKey, apiVersion, startedAt: performance.now(), filters: null, local: null, raw: false };
+    this.metrics.api(apiKey).requests.inc();
+    let out: Buffer = frame;
+    const requestFilters = this.chain.requestFilters(apiKey);
+    if (requestFilters !== null) {
+      for (const f of requestFilters) {
+        const action = f.onRequest?.(this, out, apiKey, apiVersion);
+        if (action === undefined) continue;
+        if ('respond' in action) {
+          entry.local = action.respond;
+          this.inFlight.push(entry);
+          this.flushLocal();
+          return;
+        }
+        out = action.replace;
+      }
+    }
+    if (apiKey === ApiKey.Produce && peekProduceAcks(out) === 0) {
+      // acks=0: the broker sends no response, so nothing waits for one.
+      this.toUpstream(out);
+      return;
+    }
+    entry.filters = this.chain.responseFilters(apiKey, apiVersion);
+    this.inFlight.push(entry);
+    this.toUpstream(out);
+  }
+
+  private toUpstream(frame: Buffer): void {
+    if (this.upstream === null) {
+      // Copy: the frame may be a view of a socket chunk that is reused once we return.
+      this.waiting.push(Buffer.from(frame));
+      this.waitingBytes += frame.length;
+      return;
+    }
+    this.upstream.write(frame);
+  }
+
+  // ---- upstream → client ----------------------------------------------------------------
+
+  private onUpstreamData(chunk: Buffer): void {
+    if (this.closed) return;
+    this.fromUpstream.push(chunk);
+    this.client.cork();
+    try {
+      for (let frame = this.fromUpstream.next(); frame !== null; frame = this.fromUpstream.next()) {
+        this.onResponseFrame(frame);
+        if (this.closed) return;
+      }
+    } catch (err) {
+      this.close(err instanceof CodecError && err.code === CodecErrorCode.FrameTooLarge ? CloseReason.FrameTooLarge : CloseReason.MalformedResponse, (err as Error).message);
+      return;
+    } finally {
+      this.client.uncork();
+    }
+    if (this.client.writableLength > this.limits.maxBufferedBytes) this.pauseUpstream();
+    this.checkDrained();
+  }
+
+  private onResponseFrame(frame: Buffer): void {
+    const entry = this.inFlight.shift();
+    if (entry === undefined) {
+      this.close(CloseReason.ProtocolViolation, 'the broker sent a response to no outstanding request');
+      return;
+    }
+    if (entry.raw) {
+      this.toClient(frame, entry);
+      this.flushLocal();
+      return;
+    }
+    if (frame.length < 8) throw new CodecError(CodecErrorCode.Truncated, `response frame of ${frame.length} bytes is too short for a header`);
+    const correlationId = peekResponseCorrelationId(frame);
+    if (correlationId !== entry.correlationId) {
+      this.close(CloseReason.ProtocolViolation, `the broker answered correlation id ${correlationId} while ${entry.correlationId} was expected`);
+      return;
+    }
+    if (entry.filters === null) {
+      this.toClient(frame, entry);
+    } else {
+      this.filterResponse(frame, entry, entry.filters);
+    }
+    this.flushLocal();
+  }
+
+  private filterResponse(frame: Buffer, entry: InFlight, filters: ProxyFilter[]): void {
+    let version = entry.apiVersion;
+    let decoded: DecodedResponse;
+    try {
+      decoded = decodeResponse(frame, entry.apiKey, version);
+    } catch (err) {
+      // A broker that does not support the requested ApiVersions version answers in v0.
+      if (entry.apiKey !== ApiKey.ApiVersions) throw err;
+      version = 0;
+      decoded = decodeResponse(frame, entry.apiKey, 0);
+    }
+    let changed = false;
+    for (const f of filters) changed = f.onResponse!(this, entry.apiKey, version, decoded) || changed;
+    if (!changed) {
+      this.toClient(frame, entry);
+      return;
+    }
+    const chunks = encodeResponseChunks(entry.apiKey, version, decoded.header, decoded.body);
+    let size = 0;
+    for (const c of chunks) {
+      this.client.write(c);
+      size += c.length;
+    }
+    this.responded(entry, size);
+  }
+
+  private toClient(frame: Buffer, entry: InFlight): void {
+    this.client.write(frame);
+    this.responded(entry, frame.length);
+  }
+
+  private responded(entry: InFlight, bytes: number): void {
+    this.metrics.bytesOut.inc(bytes);
+    if (!entry.raw) this.metrics.api(entry.apiKey).duration.observe((performance.now() - entry.startedAt) / 1000);
+  }
+
+  /** Sends gateway-made responses that have reached the head of the queue. */
+  private flushLocal(): void {
+    while (this.inFlight.length > 0 && this.inFlight[0].local !== null) {
+      const entry = this.inFlight.shift()!;
+      this.toClient(entry.local!, entry);
+    }
+    this.checkDrained();
+  }
+
+  // ---- backpressure -----------------------------------------------------------------------
+
+  private pauseClient(): void {
+    if (this.clientPaused) return;
+    this.clientPaused = true;
+    this.client.pause();
+  }
+
+  private resumeClient(): void {
+    if (!this.clientPaused || this.closed || this.draining) return;
+    const buffered = this.upstream === null ? this.waitingBytes : this.upstream.writableLength;
+    if (buffered > this.limits.maxBufferedBytes) return;
+    this.clientPaused = false;
+    this.client.resume();
+  }
+
+  private pauseUpstream(): void {
+    if (this.upstreamPaused || this.upstream === null) return;
+    this.upstreamPaused = true;
+    this.upstream.pause();
+  }
+
+  private resumeUpstream(): void {
+    if (!this.upstreamPaused || this.closed || this.upstream === null) return;
+    if (this.client.writableLength > this.limits.maxBufferedBytes) return;
+    this.upstreamPaused = false;
+    this.upstream.resume();
+  }
+
+  // ---- closing ------------------------------------------------------------------------------
+
+  private checkDrained(): void {
+    if (this.draining && this.inFlight.length === 0) this.close(CloseReason.Shutdown);
+  }
+
+  /** Closes both sides once; logs one line with the reason and counts errors. */
+  close(reason: CloseReason, detail?: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    const pending = this.inFlight.filter((e) => !e.raw && e.local === null);
+    if (reason === CloseReason.UpstreamClosed || reason === CloseReason.UpstreamError) {
+      for (const e of pending) this.metrics.requestError(e.apiKey, reason);
+    }
+    this.inFlight.length = 0;
+    this.waiting = [];
+    // A broker that goes away while requests wait for answers is an error; an idle close is not.
+    if (NORMAL.has(reason) && !(reason === CloseReason.UpstreamClosed && pending.length > 0)) {
+      this.log.debug({ reason, pendingRequests: pending.length }, 'connection closed');
+    } else {
+      this.metrics.connectionError(reason);
+      this.log.warn({ reason, detail, pendingRequests: pending.length }, 'connection closed');
+    }
+    // Responses already written are flushed before the FIN (end), then the sockets are released.
+    this.client.end();
+    this.upstream?.end();
+    setTimeout(() => {
+      this.client.destroy();
+      this.upstream?.destroy();
+    }, 1000).unref();
+    this.metrics.connectionsActive.dec();
+    this.onClosed(this);
+    this.drainedResolve?.();
+    this.drainedResolve = null;
+  }
+
+  /** Forcibly closes both sockets (shutdown timeout). */
+  destroy(): void {
+    this.close(CloseReason.Shutdown);
+    this.client.destroy();
+    this.upstream?.destroy();
+  }
+}

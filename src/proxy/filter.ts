@@ -1,0 +1,69 @@
+// The filter seam of the data path (Kroxylicious' idea): a filter says which requests and
+// responses it needs to see; everything else crosses the gateway as opaque bytes. The protocol
+// chores of a gateway (ApiVersions, broker addresses, SASL v0) are ordinary filters.
+import type { DecodedResponse } from '../protocol/index.ts';
+import type { Logger } from '../observability/log.ts';
+import type { Route } from '../routing/route.ts';
+
+/** What a connection offers to filters. */
+export interface FilterContext {
+  readonly route: Route;
+  readonly log: Logger;
+  /** Per-connection scratch space for filters (keyed by filter name). */
+  readonly state: Map<string, unknown>;
+  /** The next `rounds` client frames are raw SASL tokens (SaslHandshake v0), not Kafka requests. */
+  expectRawSaslTokens(rounds: number): void;
+}
+
+export type RequestAction =
+  /** Answer the client locally with this response frame; nothing goes upstream. */
+  | { respond: Buffer }
+  /** Forward these bytes instead of the original frame. */
+  | { replace: Buffer };
+
+export interface ProxyFilter {
+  readonly name: string;
+  /** Api keys whose requests this filter inspects (the filter decodes what it needs itself). */
+  readonly requestApiKeys?: readonly number[];
+  onRequest?(ctx: FilterContext, frame: Buffer, apiKey: number, apiVersion: number): RequestAction | undefined;
+  /** Whether the response to (apiKey, apiVersion) must be decoded for this filter. */
+  wantsResponse?(apiKey: number, apiVersion: number): boolean;
+  /** Inspects or edits a decoded response in place; returns true when it changed something. */
+  onResponse?(ctx: FilterContext, apiKey: number, apiVersion: number, response: DecodedResponse): boolean;
+}
+
+/**
+ * The filters of a route, with per-(api key, version) lookups precomputed so that the data path
+ * does one array read per frame to learn that a frame is opaque.
+ */
+export class FilterChain {
+  readonly filters: readonly ProxyFilter[];
+  private readonly requestTable: (ProxyFilter[] | null)[] = [];
+  private readonly responseTable: (ProxyFilter[] | null | undefined)[] = [];
+
+  constructor(filters: ProxyFilter[]) {
+    this.filters = filters;
+    for (const f of filters) {
+      for (const key of f.requestApiKeys ?? []) {
+        (this.requestTable[key] ??= []).push(f);
+      }
+    }
+  }
+
+  /** Filters that inspect requests with this api key, or null. */
+  requestFilters(apiKey: number): ProxyFilter[] | null {
+    return apiKey >= 0 && apiKey < this.requestTable.length ? (this.requestTable[apiKey] ?? null) : null;
+  }
+
+  /** Filters that need the decoded response for (apiKey, apiVersion), or null when it is opaque. */
+  responseFilters(apiKey: number, apiVersion: number): ProxyFilter[] | null {
+    if (apiKey < 0 || apiKey > 0x3ff || apiVersion < 0 || apiVersion > 0x3f) return null;
+    const slot = (apiKey << 6) | apiVersion;
+    const cached = this.responseTable[slot];
+    if (cached !== undefined) return cached;
+    const wanted = this.filters.filter((f) => f.onResponse !== undefined && f.wantsResponse?.(apiKey, apiVersion) === true);
+    const entry = wanted.length > 0 ? wanted : null;
+    this.responseTable[slot] = entry;
+    return entry;
+  }
+}

@@ -1,0 +1,61 @@
+// The listeners of one route: the bootstrap endpoint and one port per broker slot. Each accepted
+// socket becomes a ProxyConnection aimed at the bootstrap servers or at the broker of that slot.
+import { createServer, type Server, type Socket } from 'node:net';
+import type { Route } from '../routing/route.ts';
+import { ProxyConnection, type ConnectionLimits, type ConnectionTarget } from './connection.ts';
+import type { FilterChain } from './filter.ts';
+import { TurnoutError } from '../errors.ts';
+
+export class RouteListeners {
+  readonly route: Route;
+  private readonly chain: FilterChain;
+  private readonly limits: ConnectionLimits;
+  private readonly servers: Server[] = [];
+  readonly connections = new Set<ProxyConnection>();
+
+  constructor(route: Route, chain: FilterChain, limits: ConnectionLimits) {
+    this.route = route;
+    this.chain = chain;
+    this.limits = limits;
+  }
+
+  async listen(): Promise<void> {
+    const { bindAddress, endpoint } = this.route.config;
+    const ports: [number, ConnectionTarget][] = [[endpoint.port, { kind: 'bootstrap' }]];
+    for (let slot = 0; slot < this.route.ports.count; slot++) ports.push([this.route.ports.base + slot, { kind: 'broker', slot }]);
+    let current = 0;
+    try {
+      for (const [port, target] of ports) {
+        current = port;
+        const server = createServer({ noDelay: true }, (socket) => this.accept(socket, target));
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen({ host: bindAddress, port, exclusive: false, backlog: 1024 }, () => {
+            server.removeListener('error', reject);
+            resolve();
+          });
+        });
+        server.on('error', (err) => this.route.log.error({ err: err.message, port }, 'listener error'));
+        this.servers.push(server);
+      }
+    } catch (err) {
+      await this.closeListeners();
+      const e = err as NodeJS.ErrnoException;
+      throw new TurnoutError(
+        'TURNOUT_LISTEN_FAILED',
+        `route "${this.route.name}" cannot listen on ${bindAddress}:${current}: ${e.code === 'EADDRINUSE' ? 'the port is in use by another process' : e.message}. Free the port or change routes[].endpoint / routes[].brokerPorts.`,
+        { cause: err },
+      );
+    }
+  }
+
+  private accept(socket: Socket, target: ConnectionTarget): void {
+    const conn = new ProxyConnection(socket, this.route, target, this.chain, this.limits, (c) => this.connections.delete(c));
+    this.connections.add(conn);
+  }
+
+  async closeListeners(): Promise<void> {
+    await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    this.servers.length = 0;
+  }
+}
