@@ -25,6 +25,15 @@ export function buildProgram(): Command {
       await runDemo(opts);
     });
 
+  program
+    .command('validate')
+    .description('check a gateway config file and print what it configures; lists every problem otherwise (exit 1, or 2 if unreadable)')
+    .requiredOption('-c, --config <file>', 'gateway config file (YAML)')
+    .action(async (opts: { config: string }) => {
+      const { runValidate } = await import('./validate.ts');
+      process.exitCode = runValidate(opts);
+    });
+
   return program;
 }
 

@@ -1,0 +1,207 @@
+// The shape of the YAML document, checked with zod. Leaves parse with our own messages and hints
+// (zod's defaults name types, not fixes); objects reject unknown keys with a did-you-mean.
+// Defaults and checks that need more than one value live in normalize.ts.
+import { z } from 'zod';
+import { parseHost, parseHostPort, parseHostPortList, type Parsed } from './endpoints.ts';
+import { closest } from './problems.ts';
+import type { HostPort, LogLevel } from './types.ts';
+
+/** Extra data our issues carry: the fix to print, and whether the value was simply missing. */
+export interface IssueParams {
+  hint?: string;
+  missing?: boolean;
+  unknownKey?: boolean;
+}
+
+function issue(ctx: z.RefinementCtx, message: string, params: IssueParams): never {
+  ctx.addIssue({ code: 'custom', message, params });
+  return z.NEVER;
+}
+
+/** A required value parsed by `parse`; `.optional()` on the result makes it optional. */
+function leaf<T>(parse: (v: unknown) => Parsed<T>) {
+  return z.unknown().transform((v, ctx): T => {
+    if (v === undefined) return issue(ctx, 'is required', { missing: true });
+    const r = parse(v);
+    return r.ok ? r.value : issue(ctx, r.message, { hint: r.hint });
+  });
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'empty';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  return `a ${typeof v}`;
+}
+
+const bad = (message: string, hint: string): Parsed<never> => ({ ok: false, message, hint });
+
+function asString(v: unknown, what: string): Parsed<string> {
+  if (typeof v === 'string') return { ok: true, value: v };
+  return bad(`must be ${what}, not ${describe(v)}`, typeof v === 'number' || typeof v === 'boolean' ? 'put the value in quotes' : `give ${what}`);
+}
+
+/** A non-empty string. Never echoes the value: this also parses passwords. */
+export const text = (what = 'a string') =>
+  leaf((v) => {
+    const s = asString(v, what);
+    if (!s.ok) return s;
+    return s.value.trim() === '' ? bad('is empty', `give ${what}`) : s;
+  });
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+/** Names that routes reference and the admin API puts in URLs. */
+const name = (what: string) =>
+  leaf((v) => {
+    const s = asString(v, `a ${what}`);
+    if (!s.ok) return s;
+    if (NAME.test(s.value)) return s;
+    return bad(`"${s.value}" is not a valid ${what}`, 'use letters, digits, ".", "_" and "-" (starting with a letter or digit), at most 128 characters');
+  });
+
+/** Whole numbers; numeric strings count (they come from ${VAR} substitution). */
+export const int = (min: number, max: number, hint?: string) =>
+  leaf((v) => {
+    const n = typeof v === 'string' && /^\s*-?\d+\s*$/.test(v) ? Number(v) : v;
+    if (typeof n === 'number' && Number.isInteger(n) && n >= min && n <= max) return { ok: true, value: n };
+    const what = typeof n === 'number' ? (Number.isInteger(n) ? String(n) : 'not a whole number') : describe(v);
+    return bad(`must be a whole number from ${min} to ${max}, not ${what}`, hint ?? `use a value from ${min} to ${max}`);
+  });
+
+const bool = leaf((v) => {
+  if (v === true || v === 'true') return { ok: true, value: true };
+  if (v === false || v === 'false') return { ok: true, value: false };
+  return bad(`must be true or false, not ${describe(v)}`, 'write true or false');
+});
+
+/** One of `allowed`; values Turnout knows of but does not implement get a "not supported yet". */
+function choice<const T extends string>(what: string, allowed: readonly T[], notYet: readonly string[] = []) {
+  return leaf((v): Parsed<T> => {
+    const s = asString(v, `a ${what}`);
+    if (!s.ok) return s;
+    if ((allowed as readonly string[]).includes(s.value)) return { ok: true, value: s.value as T };
+    const list = allowed.join(', ');
+    if (notYet.includes(s.value)) return bad(`${what} ${s.value} is not supported yet`, `use ${allowed.length > 1 ? 'one of ' : ''}${list}`);
+    const near = closest(s.value, allowed);
+    return bad(`unknown ${what} "${s.value}"`, near === undefined ? `use one of: ${list}` : `did you mean "${near}"? (known: ${list})`);
+  });
+}
+
+const hostPort = (opts: { allowPortZero?: boolean } = {}) =>
+  leaf((v): Parsed<HostPort> => {
+    const s = asString(v, 'a "host:port" string');
+    return s.ok ? parseHostPort(s.value, opts) : s;
+  });
+
+const hostPortList = leaf((v): Parsed<HostPort[]> => {
+  const s = asString(v, 'a "host:port" string');
+  return s.ok ? parseHostPortList(s.value) : s;
+});
+
+const host = leaf((v): Parsed<string> => {
+  const s = asString(v, 'an IP address or host name');
+  return s.ok ? parseHost(s.value.trim()) : s;
+});
+
+/** An object whose unknown keys are problems (typo protection), each with a did-you-mean. */
+function strictObject<S extends z.ZodRawShape>(shape: S) {
+  const known = Object.keys(shape);
+  return z
+    .looseObject(shape, { error: (iss) => (iss.input === undefined ? undefined : `must be a mapping (key: value), not ${describe(iss.input)}`) })
+    .check(
+      z.superRefine(
+        (obj: Record<string, unknown>, ctx) => {
+          for (const key of Object.keys(obj)) {
+            if (known.includes(key)) continue;
+            const near = closest(key, known);
+            const hint = near === undefined ? `remove it; the keys allowed here are ${known.join(', ')}` : `did you mean "${near}"?`;
+            ctx.addIssue({ code: 'custom', path: [key], message: `unknown key "${key}"`, params: { hint, unknownKey: true } satisfies IssueParams });
+          }
+        },
+        { when: (payload) => payload.value !== null && typeof payload.value === 'object' && !Array.isArray(payload.value) },
+      ),
+    )
+    .transform((obj) => obj as z.output<z.ZodObject<S>>);
+}
+
+function list<T extends z.ZodType>(item: T, what: string, hint: string) {
+  return z.preprocess((v) => (v === null ? [] : v), z
+    .array(item, { error: (iss) => (iss.input === undefined ? undefined : `must be a list, not ${describe(iss.input)}`) })
+    .transform((v, ctx) => (v.length === 0 ? issue(ctx, `needs at least one ${what}`, { hint }) : v)));
+}
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const satisfies readonly LogLevel[];
+export const SECURITY_PROTOCOLS = ['PLAINTEXT', 'SASL_PLAINTEXT'] as const;
+export const SASL_MECHANISMS = ['PLAIN'] as const;
+export const AUTHENTICATION_TYPES = ['passthrough', 'none'] as const;
+
+const MiB = 1024 * 1024;
+const MAX_TIMEOUT_MS = 2 ** 31 - 1; // setTimeout's limit
+
+/** Parsed on its own, so that port clashes with it are found even when the rest of gateway has problems. */
+export const adminSection = strictObject({
+  enabled: bool.optional(),
+  listen: hostPort({ allowPortZero: true }).optional(),
+}).nullable().optional();
+
+export const gatewaySection = strictObject({
+  admin: z.unknown().optional(),
+  log: strictObject({ level: choice('log level', LOG_LEVELS).optional() }).nullish(),
+  limits: strictObject({
+    maxFrameBytes: int(1024, 1024 * MiB, 'use 1024 (1 KiB) to 1073741824 (1 GiB); Kafka\'s own default is 104857600 (100 MiB)').optional(),
+    maxBufferedBytesPerConnection: int(64 * 1024, 2 ** 40, 'use at least 65536 (64 KiB); the default is 4194304 (4 MiB)').optional(),
+    upstreamConnectTimeoutMs: int(1, MAX_TIMEOUT_MS).optional(),
+  }).nullish(),
+  shutdownTimeoutMs: int(0, MAX_TIMEOUT_MS).optional(),
+}).nullish();
+
+const security = strictObject({
+  protocol: choice('security protocol', SECURITY_PROTOCOLS, ['SSL', 'SASL_SSL']),
+  sasl: strictObject({
+    mechanism: choice('SASL mechanism', SASL_MECHANISMS, ['SCRAM-SHA-256', 'SCRAM-SHA-512', 'OAUTHBEARER', 'GSSAPI']),
+    username: text('a user name'),
+    password: text('a password'),
+  }).nullish(),
+});
+
+const bootstrapServer = strictObject({
+  id: name('bootstrap server id'),
+  endpoint: hostPortList,
+  security: security.nullish(),
+});
+
+export const streamingDomain = strictObject({
+  name: name('streaming domain name'),
+  type: choice('streaming domain type', ['kafka'] as const).optional(),
+  kafkaCluster: strictObject({
+    name: text('a cluster name'),
+    bootstrapServers: list(bootstrapServer, 'bootstrap server', 'list the cluster\'s listeners under bootstrapServers, each with an id and an endpoint'),
+  }),
+});
+
+export const route = strictObject({
+  name: name('route name'),
+  endpoint: hostPort(),
+  bindAddress: host.optional(),
+  brokerPorts: strictObject({
+    base: int(1, 65535).optional(),
+    count: int(1, 1024).optional(),
+  }).nullish(),
+  streamingDomain: strictObject({
+    name: text('a streaming domain name'),
+    bootstrapServerId: text('a bootstrap server id'),
+  }),
+  authentication: strictObject({ type: choice('authentication type', AUTHENTICATION_TYPES) }).nullish(),
+});
+
+/** The top level; the list items are parsed one by one so that one bad item hides nothing else. */
+export const document = strictObject({
+  gateway: z.unknown().optional(),
+  streamingDomains: list(z.unknown(), 'streaming domain', 'add a streaming domain for each Kafka cluster under streamingDomains'),
+  routes: list(z.unknown(), 'route', 'add a route under routes: a name, the endpoint clients use and the streamingDomain it points at'),
+});
+
+export type AdminInput = z.output<typeof adminSection>;
+export type GatewaySection = z.output<typeof gatewaySection>;
+export type StreamingDomainInput = z.output<typeof streamingDomain>;
+export type RouteInput = z.output<typeof route>;

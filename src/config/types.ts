@@ -1,0 +1,90 @@
+// The gateway's configuration after loading, env substitution and validation. Everything in the
+// data path and control plane consumes these types, never raw YAML.
+
+/** A secret from the config (a password). Prints as *** so it cannot leak into logs or errors. */
+export class Secret {
+  readonly #value: string;
+  constructor(value: string) {
+    this.#value = value;
+  }
+  reveal(): string {
+    return this.#value;
+  }
+  toString(): string {
+    return '***';
+  }
+  toJSON(): string {
+    return '***';
+  }
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return 'Secret(***)';
+  }
+}
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export type UpstreamSecurity =
+  | { protocol: 'PLAINTEXT' }
+  | {
+      protocol: 'SASL_PLAINTEXT';
+      /** Turnout's own service credentials for this listener (metadata discovery, readiness). */
+      sasl: { mechanism: 'PLAIN'; username: string; password: Secret } | null;
+    };
+
+export interface BootstrapServerConfig {
+  /** Name of this listener of the cluster, referenced by routes (e.g. internal-sasl-listener). */
+  id: string;
+  /** One or more host:port of the cluster's brokers on this listener, tried in order. */
+  endpoints: HostPort[];
+  security: UpstreamSecurity;
+}
+
+export interface StreamingDomainConfig {
+  name: string;
+  type: 'kafka';
+  kafkaCluster: {
+    name: string;
+    bootstrapServers: BootstrapServerConfig[];
+  };
+}
+
+export type ClientAuthentication =
+  /** Clients authenticate with their own credentials; Turnout relays the SASL exchange. */
+  | { type: 'passthrough' }
+  /** No client authentication (upstream listener must be PLAINTEXT). */
+  | { type: 'none' };
+
+export interface RouteConfig {
+  name: string;
+  /** Address clients bootstrap from; its host is also the host advertised for every broker. */
+  endpoint: HostPort;
+  /** Local address the route's listeners bind to. */
+  bindAddress: string;
+  /** Broker n (node id) is served on port base + (n mod count). */
+  brokerPorts: { base: number; count: number };
+  streamingDomain: { name: string; bootstrapServerId: string };
+  authentication: ClientAuthentication;
+}
+
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+
+export interface GatewayConfig {
+  /** Admin HTTP listener; null disables it. Port 0 picks a free port. */
+  admin: HostPort | null;
+  log: { level: LogLevel };
+  limits: {
+    /** Largest frame accepted from a client or broker (Kafka's socket.request.max.bytes). */
+    maxFrameBytes: number;
+    /** Bytes a connection may buffer towards a slow peer before reads from the other side pause. */
+    maxBufferedBytesPerConnection: number;
+    /** Timeout for opening a connection to an upstream broker. */
+    upstreamConnectTimeoutMs: number;
+  };
+  /** On SIGTERM, how long in-flight requests may take before connections are closed. */
+  shutdownTimeoutMs: number;
+  streamingDomains: StreamingDomainConfig[];
+  routes: RouteConfig[];
+}
