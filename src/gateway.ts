@@ -6,11 +6,14 @@ import { createLogger, type Logger } from './observability/log.ts';
 import { GatewayMetrics } from './observability/metrics.ts';
 import { builtInFilterChain } from './proxy/filters/index.ts';
 import { RouteListeners } from './proxy/listener.ts';
+import type { ProxyConnection } from './proxy/connection.ts';
 import { Route } from './routing/route.ts';
 
 export interface GatewayOptions {
   log?: Logger;
   metrics?: GatewayMetrics;
+  /** Sees every byte sent to clients; for tests. */
+  tapClientBytes?: (route: string, bytes: Uint8Array) => void;
 }
 
 export class Gateway {
@@ -21,11 +24,13 @@ export class Gateway {
   private readonly listeners: RouteListeners[] = [];
   private admin: AdminServer | null = null;
   private stopping: Promise<void> | null = null;
+  private readonly tapClientBytes: GatewayOptions['tapClientBytes'];
 
   constructor(config: GatewayConfig, options: GatewayOptions = {}) {
     this.config = config;
     this.log = options.log ?? createLogger(config.log.level);
     this.metrics = options.metrics ?? new GatewayMetrics();
+    this.tapClientBytes = options.tapClientBytes;
   }
 
   get adminAddress(): HostPort | null {
@@ -38,6 +43,7 @@ export class Gateway {
       maxFrameBytes: this.config.limits.maxFrameBytes,
       maxBufferedBytes: this.config.limits.maxBufferedBytesPerConnection,
       upstreamConnectTimeoutMs: this.config.limits.upstreamConnectTimeoutMs,
+      tapClientBytes: this.tapClientBytes,
     };
     try {
       for (const rc of this.config.routes) {
@@ -66,6 +72,12 @@ export class Gateway {
       for (const r of this.routes) r.metrics.ready.set(r.ready ? 1 : 0);
     }, 1000);
     readiness.unref();
+  }
+
+  /** Live connections of a route (tests and diagnostics). */
+  connections(route: string): ProxyConnection[] {
+    const i = this.routes.findIndex((r) => r.name === route);
+    return i < 0 ? [] : [...this.listeners[i].connections];
   }
 
   routeStatus(): RouteStatus[] {

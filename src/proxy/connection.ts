@@ -18,6 +18,19 @@ export interface ConnectionLimits {
   maxFrameBytes: number;
   maxBufferedBytes: number;
   upstreamConnectTimeoutMs: number;
+  /** Sees every byte written to clients (tests use it to prove no upstream address leaks). */
+  tapClientBytes?: (route: string, bytes: Uint8Array) => void;
+}
+
+export interface ConnectionStats {
+  id: number;
+  inFlight: number;
+  /** Bytes written to the client socket but not yet sent. */
+  bufferedToClient: number;
+  /** Bytes queued towards the upstream (written but unsent, or waiting for the connection). */
+  bufferedToUpstream: number;
+  clientReadsPaused: boolean;
+  upstreamReadsPaused: boolean;
 }
 
 /** Where the client connected: the bootstrap endpoint, or the port of one broker (its slot). */
@@ -100,6 +113,17 @@ export class ProxyConnection implements FilterContext {
     client.on('close', () => this.close(CloseReason.ClientClosed));
     client.on('drain', () => this.resumeUpstream());
     void this.openUpstream(target);
+  }
+
+  stats(): ConnectionStats {
+    return {
+      id: this.id,
+      inFlight: this.inFlight.length,
+      bufferedToClient: this.client.writableLength,
+      bufferedToUpstream: this.upstream === null ? this.waitingBytes : this.upstream.writableLength,
+      clientReadsPaused: this.clientPaused,
+      upstreamReadsPaused: this.upstreamPaused,
+    };
   }
 
   expectRawSaslTokens(rounds: number): void {
@@ -325,6 +349,7 @@ export class ProxyConnection implements FilterContext {
     let size = 0;
     for (const c of chunks) {
       this.client.write(c);
+      this.limits.tapClientBytes?.(this.route.name, c);
       size += c.length;
     }
     this.responded(entry, size);
@@ -332,6 +357,7 @@ export class ProxyConnection implements FilterContext {
 
   private toClient(frame: Buffer, entry: InFlight): void {
     this.client.write(frame);
+    this.limits.tapClientBytes?.(this.route.name, frame);
     this.responded(entry, frame.length);
   }
 

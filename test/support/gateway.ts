@@ -1,0 +1,128 @@
+// Starting Turnout in front of test-bed clusters, in-process, for integration tests. Ports come
+// from below the test bed's broker range (10000-19999) in blocks that are checked by binding.
+import { createServer } from 'node:net';
+import { Gateway } from '../../src/gateway.ts';
+import { Secret, type GatewayConfig, type RouteConfig, type StreamingDomainConfig } from '../../src/config/types.ts';
+import { createLogger, silentLogger } from '../../src/observability/log.ts';
+import type { ClusterDescriptor } from '../../src/testbed/index.ts';
+
+const LOW = 10_000;
+const HIGH = 19_900;
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen({ port, host: '127.0.0.1', exclusive: true }, () => s.close(() => resolve(true)));
+  });
+}
+
+/** `count` consecutive free loopback ports. */
+export async function freePortBlock(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const base = LOW + Math.floor(Math.random() * (HIGH - LOW - count));
+    let ok = true;
+    for (let p = base; p < base + count && ok; p++) ok = await canBind(p);
+    if (ok) return base;
+  }
+  throw new Error(`no block of ${count} free ports between ${LOW} and ${HIGH}`);
+}
+
+export type Listener = 'sasl' | 'plaintext';
+
+/** A streaming domain for a test-bed cluster; SASL listeners get the admin user as service credentials. */
+export function domainFor(cluster: ClusterDescriptor, name = cluster.name, serviceCredentials = true): StreamingDomainConfig {
+  return {
+    name,
+    type: 'kafka',
+    kafkaCluster: {
+      name: cluster.name,
+      bootstrapServers: [
+        { id: 'plaintext', endpoints: cluster.brokers.map((b) => ({ host: b.host, port: b.plaintextPort })), security: { protocol: 'PLAINTEXT' } },
+        {
+          id: 'sasl',
+          endpoints: cluster.brokers.map((b) => ({ host: b.host, port: b.saslPort })),
+          security: { protocol: 'SASL_PLAINTEXT', sasl: serviceCredentials ? { mechanism: 'PLAIN', username: 'admin', password: new Secret('admin-secret') } : null },
+        },
+      ],
+    },
+  };
+}
+
+export interface RouteSpec {
+  name: string;
+  domain: string;
+  listener: Listener;
+  /** Broker port slots (default 8). */
+  brokerPortCount?: number;
+}
+
+export interface TestGateway {
+  gateway: Gateway;
+  /** Bootstrap address of each route, by route name. */
+  bootstrap: Record<string, string>;
+  adminUrl: string;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  domains: StreamingDomainConfig[];
+  routes: RouteSpec[];
+  limits?: Partial<GatewayConfig['limits']>;
+  shutdownTimeoutMs?: number;
+  tapClientBytes?: (route: string, bytes: Uint8Array) => void;
+  /** Print the gateway's logs (default: only when TURNOUT_TEST_LOGS is set). */
+  logs?: boolean;
+}
+
+export async function startGateway(options: StartOptions): Promise<TestGateway> {
+  for (let attempt = 0; ; attempt++) {
+    const routes: RouteConfig[] = [];
+    for (const r of options.routes) {
+      const count = r.brokerPortCount ?? 8;
+      const base = await freePortBlock(count + 1);
+      routes.push({
+        name: r.name,
+        endpoint: { host: '127.0.0.1', port: base },
+        bindAddress: '127.0.0.1',
+        brokerPorts: { base: base + 1, count },
+        streamingDomain: { name: r.domain, bootstrapServerId: r.listener },
+        authentication: { type: r.listener === 'sasl' ? 'passthrough' : 'none' },
+      });
+    }
+    const config: GatewayConfig = {
+      admin: { host: '127.0.0.1', port: 0 },
+      log: { level: 'debug' },
+      limits: { maxFrameBytes: 100 * 1024 * 1024, maxBufferedBytesPerConnection: 4 * 1024 * 1024, upstreamConnectTimeoutMs: 5000, ...options.limits },
+      shutdownTimeoutMs: options.shutdownTimeoutMs ?? 5000,
+      streamingDomains: options.domains,
+      routes,
+    };
+    const log = options.logs ?? process.env.TURNOUT_TEST_LOGS !== undefined ? createLogger('debug', process.stderr) : silentLogger();
+    const gateway = new Gateway(config, { log, tapClientBytes: options.tapClientBytes });
+    try {
+      await gateway.start();
+    } catch (err) {
+      if ((err as { code?: string }).code === 'TURNOUT_LISTEN_FAILED' && attempt < 5) continue;
+      throw err;
+    }
+    await waitReady(gateway);
+    const bootstrap: Record<string, string> = {};
+    for (const r of routes) bootstrap[r.name] = `${r.endpoint.host}:${r.endpoint.port}`;
+    return { gateway, bootstrap, adminUrl: `http://127.0.0.1:${gateway.adminAddress!.port}`, stop: () => gateway.stop(2000) };
+  }
+}
+
+/** Waits until every route has reached its cluster (discovery done), up to 15 s. */
+export async function waitReady(gateway: Gateway, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!gateway.routes.every((r) => r.ready)) {
+    if (Date.now() > deadline) {
+      throw new Error(`gateway routes not ready after ${timeoutMs} ms: ${gateway.routes.map((r) => `${r.name}: ${r.upstream.lastError ?? 'pending'}`).join('; ')}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** The seed's client.properties (SASL_PLAINTEXT, PLAIN, kafka/kafka-secret) as extra properties. */
+export const SEED_CLIENT_USER = { username: 'kafka', password: 'kafka-secret' } as const;
