@@ -1,0 +1,87 @@
+// Pure pieces of the data path: broker port assignment, ApiVersions intersection, reading acks
+// from Produce frames in place, and the filter chain's decode decisions.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ApiKey, apiCodec, encodeRequest, peekProduceAcks } from '../../../src/protocol/index.ts';
+import { BrokerPorts } from '../../../src/routing/broker-ports.ts';
+import { intersect } from '../../../src/proxy/filters/api-versions.ts';
+import { builtInFilterChain, gatewayApiSupport } from '../../../src/proxy/filters/index.ts';
+
+test('broker ports are a pure function of the node id, the same in every process', () => {
+  const p = new BrokerPorts(19093, 16);
+  assert.deepEqual([0, 1, 2, 101, 102, 103].map((n) => p.portOf(n)), [19093, 19094, 19095, 19098, 19099, 19100]);
+  assert.equal(p.slotOfPort(19093 + 15), 15);
+  assert.equal(p.slotOfPort(19093 + 16), -1);
+  assert.equal(p.slotOfPort(19092), -1);
+  assert.equal(p.ports().length, 16);
+});
+
+test('ApiVersions keeps only versions both the broker and the gateway handle', () => {
+  const broker = [
+    { apiKey: ApiKey.Produce, minVersion: 0, maxVersion: 99 },
+    { apiKey: ApiKey.Metadata, minVersion: 0, maxVersion: 99 },
+    { apiKey: 9999, minVersion: 0, maxVersion: 1 },
+  ].map((k) => ({ ...k, _unknownTaggedFields: undefined }));
+  const out = intersect(broker, gatewayApiSupport);
+  const produce = apiCodec(ApiKey.Produce)!;
+  const metadata = apiCodec(ApiKey.Metadata)!;
+  assert.deepEqual(out.map((k) => [k.apiKey, k.minVersion, k.maxVersion]), [
+    // Produce crosses opaque below v10, so old versions the broker keeps stay advertised.
+    [ApiKey.Produce, 0, produce.maxVersion],
+    [ApiKey.Metadata, metadata.minVersion, metadata.maxVersion],
+    // An api key the codec does not know is not advertised.
+  ]);
+});
+
+test('controller-only APIs are never advertised to clients', () => {
+  assert.equal(gatewayApiSupport(ApiKey.Vote), null);
+  assert.equal(gatewayApiSupport(ApiKey.BrokerHeartbeat), null);
+});
+
+test('acks is read in place from Produce frames of every version', () => {
+  const codec = apiCodec(ApiKey.Produce)!;
+  for (let v = codec.minVersion; v <= codec.maxVersion; v++) {
+    for (const acks of [0, 1, -1]) {
+      for (const transactionalId of [null, 'txn-1']) {
+        const body = { ...codec.defaultRequest(), acks, transactionalId, timeoutMs: 30000 };
+        const frame = encodeRequest({ requestApiKey: ApiKey.Produce, requestApiVersion: v, correlationId: 7, clientId: 'c'.repeat(200), _unknownTaggedFields: undefined }, body);
+        assert.equal(peekProduceAcks(frame), acks, `v${v} acks=${acks} txn=${transactionalId}`);
+      }
+    }
+  }
+  // v0-2 (no transactional id), which the codec does not model: header, then acks.
+  const header = Buffer.alloc(4 + 2 + 2 + 4 + 2 + 1);
+  header.writeInt32BE(header.length - 4 + 2, 0);
+  header.writeInt16BE(ApiKey.Produce, 4);
+  header.writeInt16BE(2, 6);
+  header.writeInt32BE(1, 8);
+  header.writeInt16BE(1, 12);
+  header.write('x', 14);
+  const acks = Buffer.alloc(2);
+  acks.writeInt16BE(0);
+  assert.equal(peekProduceAcks(Buffer.concat([header, acks])), 0);
+});
+
+test('a Produce frame cut before acks is reported, not misread', () => {
+  const frame = Buffer.alloc(14);
+  frame.writeInt16BE(ApiKey.Produce, 4);
+  frame.writeInt16BE(9, 6);
+  frame.writeInt16BE(-1, 12);
+  assert.throws(() => peekProduceAcks(frame), { code: 'TURNOUT_CODEC_TRUNCATED' });
+});
+
+test('only responses that can carry broker addresses, ApiVersions and SaslHandshake v0 are decoded', () => {
+  const chain = builtInFilterChain();
+  const decoded = (k: number, v: number) => chain.responseFilters(k, v) !== null;
+  assert.equal(decoded(ApiKey.Produce, 9), false);
+  assert.equal(decoded(ApiKey.Produce, 10), true);
+  assert.equal(decoded(ApiKey.Fetch, 15), false);
+  assert.equal(decoded(ApiKey.Fetch, 16), true);
+  assert.equal(decoded(ApiKey.Metadata, 0), true);
+  assert.equal(decoded(ApiKey.OffsetCommit, 9), false);
+  assert.equal(decoded(ApiKey.ApiVersions, 3), true);
+  assert.equal(decoded(ApiKey.SaslHandshake, 0), true);
+  assert.equal(decoded(ApiKey.SaslHandshake, 1), false);
+  assert.equal(chain.requestFilters(ApiKey.Fetch), null);
+  assert.notEqual(chain.requestFilters(ApiKey.ApiVersions), null);
+});
