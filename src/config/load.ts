@@ -15,7 +15,7 @@ export type ParseResult = { config: GatewayConfig } | { problems: ConfigProblem[
 export type LoadResult = { config: GatewayConfig } | { problems: ConfigProblem[]; /** The file could not be read at all. */ unreadable?: true };
 
 export interface ParseOptions {
-  /** Used only to say so in messages; `formatProblems` takes the file name separately. */
+  /** Where the text came from. Problems do not repeat it: `formatProblems` takes the file name. */
   file?: string;
   /** Variables for ${VAR} substitution; process.env when omitted. */
   env?: Env;
