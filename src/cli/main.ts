@@ -34,6 +34,15 @@ export function buildProgram(): Command {
       process.exitCode = runValidate(opts);
     });
 
+  program
+    .command('start')
+    .description('run the gateway with a config file until SIGTERM/SIGINT (then stop gracefully)')
+    .requiredOption('-c, --config <file>', 'gateway config file (YAML)')
+    .action(async (opts: { config: string }) => {
+      const { runStart } = await import('./start.ts');
+      await runStart(opts);
+    });
+
   return program;
 }
 
