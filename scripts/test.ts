@@ -14,6 +14,7 @@ import { cacheDir, isKafkaCached, resolveKafka } from '../src/testbed/jars.ts';
 import { registerGroup } from '../src/testbed/processes.ts';
 import { startTestBedService, TESTBED_URL_ENV, type TestBedService } from '../src/testbed/service.ts';
 import { TESTED_KAFKA_VERSIONS } from '../src/testbed/versions.ts';
+import { ensureDebianPackagesOrExit } from './debian-packages.ts';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const PER_TEST_TIMEOUT_MS = 180_000;
@@ -127,6 +128,7 @@ async function main(): Promise<void> {
   let bed: TestBed | undefined;
   let service: TestBedService | undefined;
   if (needsKafka) {
+    ensureDebianPackagesOrExit();
     await resolveJars();
     bed = new TestBed();
     service = await startTestBedService(bed);

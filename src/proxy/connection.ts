@@ -58,6 +58,8 @@ export const CloseReason = {
   MalformedResponse: 'malformed_response',
   ProtocolViolation: 'protocol_violation',
   ClientMidRequest: 'client_closed_mid_request',
+  /** The client left before its requests were answered (e.g. it timed them out). */
+  ClientClosedInFlight: 'client_closed_with_requests_in_flight',
   ClientError: 'client_socket_error',
   UpstreamError: 'upstream_socket_error',
   Shutdown: 'shutdown',
@@ -108,9 +110,9 @@ export class ProxyConnection implements FilterContext {
 
     client.setNoDelay(true);
     client.on('data', (chunk: Buffer) => this.onClientData(chunk));
-    client.on('end', () => this.close(this.fromClient.bufferedBytes > 0 ? CloseReason.ClientMidRequest : CloseReason.ClientClosed));
+    client.on('end', () => this.close(this.clientGoneReason()));
     client.on('error', (err) => this.close(CloseReason.ClientError, err.message));
-    client.on('close', () => this.close(CloseReason.ClientClosed));
+    client.on('close', () => this.close(this.clientGoneReason()));
     client.on('drain', () => this.resumeUpstream());
     void this.openUpstream(target);
   }
@@ -405,6 +407,12 @@ export class ProxyConnection implements FilterContext {
   }
 
   // ---- closing ------------------------------------------------------------------------------
+
+  /** Why the client went away: in the middle of a frame, while waiting for answers, or idle. */
+  private clientGoneReason(): CloseReason {
+    if (this.fromClient.bufferedBytes > 0) return CloseReason.ClientMidRequest;
+    return this.inFlight.some((e) => !e.raw && e.local === null) ? CloseReason.ClientClosedInFlight : CloseReason.ClientClosed;
+  }
 
   private checkDrained(): void {
     if (this.draining && this.inFlight.length === 0) this.close(CloseReason.Shutdown);

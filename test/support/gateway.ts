@@ -73,6 +73,10 @@ export interface StartOptions {
   tapClientBytes?: (route: string, bytes: Uint8Array) => void;
   /** Print the gateway's logs (default: only when TURNOUT_TEST_LOGS is set). */
   logs?: boolean;
+  /** Write the gateway's logs (debug level, JSON lines) to this stream, e.g. to assert on them. */
+  logDestination?: NodeJS.WritableStream;
+  /** Wait until every route has reached its cluster (default true; false for routes meant to be unreachable). */
+  waitForReady?: boolean;
 }
 
 export async function startGateway(options: StartOptions): Promise<TestGateway> {
@@ -98,7 +102,9 @@ export async function startGateway(options: StartOptions): Promise<TestGateway> 
       streamingDomains: options.domains,
       routes,
     };
-    const log = options.logs ?? process.env.TURNOUT_TEST_LOGS !== undefined ? createLogger('debug', process.stderr) : silentLogger();
+    const log = options.logDestination !== undefined
+      ? createLogger('debug', options.logDestination)
+      : options.logs ?? process.env.TURNOUT_TEST_LOGS !== undefined ? createLogger('debug', process.stderr) : silentLogger();
     const gateway = new Gateway(config, { log, tapClientBytes: options.tapClientBytes });
     try {
       await gateway.start();
@@ -106,7 +112,7 @@ export async function startGateway(options: StartOptions): Promise<TestGateway> 
       if ((err as { code?: string }).code === 'TURNOUT_LISTEN_FAILED' && attempt < 5) continue;
       throw err;
     }
-    await waitReady(gateway);
+    if (options.waitForReady !== false) await waitReady(gateway);
     const bootstrap: Record<string, string> = {};
     for (const r of routes) bootstrap[r.name] = `${r.endpoint.host}:${r.endpoint.port}`;
     return { gateway, bootstrap, adminUrl: `http://127.0.0.1:${gateway.adminAddress!.port}`, stop: () => gateway.stop(2000) };
