@@ -1,6 +1,12 @@
 // `turnout demo`: two local single-broker Kafka clusters, "blue" and "green", with MirrorMaker 2
-// replicating topics and consumer group offsets from blue to green; runs until Ctrl-C or SIGTERM
-// and then stops everything it started (a kill -9 is covered by the test bed's reaper).
+// replicating topics and consumer group offsets from blue to green, and the gateway in front of
+// blue; runs until Ctrl-C or SIGTERM and then stops everything it started (a kill -9 is covered by
+// the test bed's reaper).
+import { createServer } from 'node:net';
+import { Secret, type GatewayConfig } from '../config/types.ts';
+import { Gateway } from '../gateway.ts';
+import { createLogger } from '../observability/log.ts';
+import type { ClusterDescriptor } from '../testbed/types.ts';
 import { TestBed } from '../testbed/bed.ts';
 import { describeCluster, SASL_USERS } from '../testbed/types.ts';
 import { DEFAULT_KAFKA_VERSION } from '../testbed/versions.ts';
@@ -14,10 +20,12 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   const bed = new TestBed();
   const started = Date.now();
   let stopping = false;
+  let gateway: Gateway | null = null;
   const stop = async (exitCode: number) => {
     if (stopping) return;
     stopping = true;
-    process.stdout.write('\nstopping MirrorMaker 2 and both clusters...\n');
+    process.stdout.write('\nstopping the gateway, MirrorMaker 2 and both clusters...\n');
+    await gateway?.stop(2000);
     await bed.stop();
     if (exitCode === 0) bed.removeRunDir();
     process.exit(exitCode);
@@ -32,6 +40,9 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
       bed.cluster({ name: 'green', kafkaVersion: version, nodeIdBase: 2 }),
     ]);
     const mm2 = await bed.mirrorMaker({ name: 'blue-to-green', source: 'blue', target: 'green' });
+    const base = await firstFreeBlock([19092, 29092, 39092], 17);
+    gateway = new Gateway(demoGatewayConfig([describeCluster(blue), describeCluster(green)], base), { log: createLogger('warn', process.stderr) });
+    await gateway.start();
     const out: string[] = [];
     for (const c of [blue, green].map(describeCluster)) {
       out.push(
@@ -44,6 +55,16 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
       `SASL users: ${Object.entries(SASL_USERS).map(([u, p]) => `${u}/${p}`).join(', ')}`,
       `MirrorMaker 2 ${mm2.source} -> ${mm2.target}: ${mm2.running ? 'running' : 'not running'}, connectors started: ${mm2.connectors.join(', ')}`,
       '  replicates all topics with their names unchanged and syncs consumer group offsets every second',
+      '',
+      `gateway   bootstrap 127.0.0.1:${base} (route "demo" -> blue, SASL/PLAIN passthrough), brokers on ports ${base + 1}-${base + 16}`,
+      `          admin     http://127.0.0.1:${base - 2}/routes  /metrics  /ready`,
+      '',
+      'try it (Kafka CLI tools, client.properties with the seed user kafka/kafka-secret):',
+      `  printf 'security.protocol=SASL_PLAINTEXT\\nsasl.mechanism=PLAIN\\nsasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="kafka" password="kafka-secret";\\n' > client.properties`,
+      `  kafka-console-producer.sh --bootstrap-server 127.0.0.1:${base} --producer.config client.properties --topic orders`,
+      `  kafka-console-consumer.sh --bootstrap-server 127.0.0.1:${base} --consumer.config client.properties --topic orders --from-beginning --group demo`,
+      `  kcat -b 127.0.0.1:${base} -X security.protocol=SASL_PLAINTEXT -X sasl.mechanisms=PLAIN -X sasl.username=kafka -X sasl.password=kafka-secret -L`,
+      '',
       `ready in ${((Date.now() - started) / 1000).toFixed(1)} s; logs in ${bed.runDir}`,
       'press Ctrl-C to stop',
     );
@@ -54,4 +75,52 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   }
   // The brokers' process handles do not keep Node alive; this timer does until a signal arrives.
   setInterval(() => {}, 1 << 30);
+}
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen({ port, host: '127.0.0.1', exclusive: true }, () => s.close(() => resolve(true)));
+  });
+}
+
+/** The first base port p of `candidates` such that p-2 .. p+count-1 are free. */
+async function firstFreeBlock(candidates: number[], count: number): Promise<number> {
+  for (const base of candidates) {
+    let free = true;
+    for (let p = base - 2; p < base + count && free; p++) free = await canBind(p);
+    if (free) return base;
+  }
+  throw new Error(`no free ports for the gateway around ${candidates.join(', ')}`);
+}
+
+/** One route, "demo", in front of blue; green is a second streaming domain, ready for a switch. */
+function demoGatewayConfig(clusters: ClusterDescriptor[], base: number): GatewayConfig {
+  return {
+    admin: { host: '127.0.0.1', port: base - 2 },
+    log: { level: 'warn' },
+    limits: { maxFrameBytes: 100 * 1024 * 1024, maxBufferedBytesPerConnection: 4 * 1024 * 1024, upstreamConnectTimeoutMs: 10_000 },
+    shutdownTimeoutMs: 5000,
+    streamingDomains: clusters.map((c) => ({
+      name: c.name,
+      type: 'kafka',
+      kafkaCluster: {
+        name: c.name,
+        bootstrapServers: [{
+          id: 'sasl-listener',
+          endpoints: c.brokers.map((b) => ({ host: b.host, port: b.saslPort })),
+          security: { protocol: 'SASL_PLAINTEXT', sasl: { mechanism: 'PLAIN', username: 'admin', password: new Secret(SASL_USERS.admin) } },
+        }],
+      },
+    })),
+    routes: [{
+      name: 'demo',
+      endpoint: { host: '127.0.0.1', port: base },
+      bindAddress: '127.0.0.1',
+      brokerPorts: { base: base + 1, count: 16 },
+      streamingDomain: { name: 'blue', bootstrapServerId: 'sasl-listener' },
+      authentication: { type: 'passthrough' },
+    }],
+  };
 }
