@@ -54,8 +54,13 @@ export class RouteListeners {
     this.connections.add(conn);
   }
 
+  /**
+   * Stops accepting connections; open connections stay for the gateway to drain. server.close()
+   * closes the listening socket at once, but its callback waits until every connection has ended,
+   * and ending them is the drain that can only start once this has returned: do not wait for it.
+   */
   async closeListeners(): Promise<void> {
-    await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    for (const s of this.servers) if (s.listening) s.close();
     this.servers.length = 0;
   }
 }
