@@ -108,6 +108,7 @@ export interface ApiMetrics {
   duration: { observe(v: number): void };
 }
 
+/** The API's Kafka name; every unknown key shares one label so clients cannot grow the label set. */
 export function apiName(apiKey: number): string {
-  return apiCodec(apiKey)?.name ?? `Unknown${apiKey}`;
+  return apiCodec(apiKey)?.name ?? 'Unknown';
 }

@@ -41,7 +41,8 @@ export class FrameDecoder {
 
   /**
    * The next complete frame, size prefix included, or null when more bytes are needed.
-   * Throws CodecError(FrameTooLarge) when the size prefix is negative or above the maximum;
+   * Throws CodecError(FrameTooLarge) when the size prefix is above the maximum, InvalidLength when
+   * it is negative;
    * the stream cannot be resynchronised after that, so the connection should be closed.
    */
   next(): Buffer | null {
@@ -50,7 +51,10 @@ export class FrameDecoder {
     const size = first.length - this.offset >= 4
       ? first.readInt32BE(this.offset)
       : ((this.byteAt(0) << 24) | (this.byteAt(1) << 16) | (this.byteAt(2) << 8) | this.byteAt(3));
-    if (size < 0 || size > this.maxFrameSize) {
+    if (size < 0) {
+      throw new CodecError(CodecErrorCode.InvalidLength, `negative frame size ${size}; garbage bytes or a non-Kafka client?`);
+    }
+    if (size > this.maxFrameSize) {
       throw new CodecError(CodecErrorCode.FrameTooLarge, `frame size ${size} is outside 0..${this.maxFrameSize} (max.frame.size); garbage bytes or a non-Kafka client?`);
     }
     const total = size + 4;
