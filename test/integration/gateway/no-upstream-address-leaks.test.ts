@@ -125,6 +125,15 @@ for (const spec of CLUSTERS) {
       }
     });
 
+    /** Repeats a request while the broker has not yet learned of the new topic (UNKNOWN_TOPIC_ID/_OR_PARTITION). */
+    async function untilKnown<T>(send: () => Promise<T>, errorOf: (r: T) => number): Promise<T> {
+      for (let attempt = 0; ; attempt++) {
+        const r = await send();
+        if (![3, 100].includes(errorOf(r)) || attempt >= 50) return r;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+
     /** A broker that does not lead partition 0. */
     function nonLeader(): number {
       const leader = leaders.get(0)!;
@@ -137,7 +146,7 @@ for (const spec of CLUSTERS) {
       assert.ok(vs.length > 0);
       for (const v of vs) {
         const topicData = [{ name: v >= 13 ? '' : topic, topicId: v >= 13 ? topicId : 'AAAAAAAAAAAAAAAAAAAAAA', partitionData: [{ index: 0, records: recordBatch([`v${v}`]) }] }];
-        const res = await viaGateway<ProduceResponse>(ApiKey.Produce, v, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData }, nonLeaderPort());
+        const res = await untilKnown(() => viaGateway<ProduceResponse>(ApiKey.Produce, v, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData }, nonLeaderPort()), (r) => r.responses[0].partitionResponses[0].errorCode);
         const p = res.responses[0].partitionResponses[0];
         assert.equal(p.errorCode, 6, `Produce v${v} to a follower should be NOT_LEADER_OR_FOLLOWER`);
         assert.ok(res.nodeEndpoints.length > 0, `Produce v${v}: the broker sent no NodeEndpoints`);
@@ -162,7 +171,7 @@ for (const spec of CLUSTERS) {
           topics: [{ topic: '', topicId, partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: 0n, lastFetchedEpoch: -1, logStartOffset: -1n, partitionMaxBytes: 1 << 20, replicaDirectoryId: 'AAAAAAAAAAAAAAAAAAAAAA', highWatermark: -1n, _unknownTaggedFields: undefined }], _unknownTaggedFields: undefined }],
           forgottenTopicsData: [], rackId: '',
         };
-        const res = await viaGateway<FetchResponse>(ApiKey.Fetch, v, body, nonLeaderPort());
+        const res = await untilKnown(() => viaGateway<FetchResponse>(ApiKey.Fetch, v, body, nonLeaderPort()), (r) => r.responses[0].partitions[0].errorCode);
         const p = res.responses[0].partitions[0];
         assert.equal(p.errorCode, 6, `Fetch v${v} from a follower should be NOT_LEADER_OR_FOLLOWER`);
         withEndpoints += res.nodeEndpoints.length > 0 ? 1 : 0;
