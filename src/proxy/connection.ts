@@ -74,8 +74,9 @@ let nextConnectionId = 1;
 export class ProxyConnection implements FilterContext {
   readonly id = nextConnectionId++;
   readonly route: Route;
-  readonly log: Logger;
-  readonly state = new Map<string, unknown>();
+  private logger: Logger | null = null;
+  private readonly where: string;
+  private scratch: Map<string, unknown> | null = null;
   private readonly client: Socket;
   private upstream: Socket | null = null;
   private readonly chain: FilterChain;
@@ -102,7 +103,8 @@ export class ProxyConnection implements FilterContext {
     this.limits = limits;
     this.metrics = route.metrics;
     this.onClosed = onClosed;
-    this.log = route.log.child({ conn: this.id, client: `${client.remoteAddress}:${client.remotePort}`, target: target.kind === 'bootstrap' ? 'bootstrap' : `broker-port-${route.ports.base + target.slot}` });
+    this.where = `${client.remoteAddress}:${client.remotePort}`;
+    this.target = target;
     this.fromClient = new FrameDecoder(limits.maxFrameBytes);
     this.fromUpstream = new FrameDecoder(limits.maxFrameBytes);
     this.metrics.connectionsTotal.inc();
@@ -115,6 +117,23 @@ export class ProxyConnection implements FilterContext {
     client.on('close', () => this.close(this.clientGoneReason()));
     client.on('drain', () => this.resumeUpstream());
     void this.openUpstream(target);
+  }
+
+  private readonly target: ConnectionTarget;
+
+  /** The connection's logger, made on first use: most connections never log, and idle ones should cost little. */
+  get log(): Logger {
+    this.logger ??= this.route.log.child({
+      conn: this.id,
+      client: this.where,
+      target: this.target.kind === 'bootstrap' ? 'bootstrap' : `broker-port-${this.route.ports.base + this.target.slot}`,
+    });
+    return this.logger;
+  }
+
+  get state(): Map<string, unknown> {
+    this.scratch ??= new Map();
+    return this.scratch;
   }
 
   stats(): ConnectionStats {
