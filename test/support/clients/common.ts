@@ -182,11 +182,14 @@ export async function runInProcess<T>(s: InProcessStep<T>): Promise<T> {
   }
 }
 
-function errorText(err: unknown): string {
+function errorText(err: unknown, depth = 0): string {
   if (!(err instanceof Error)) return String(err);
+  // Clients wrap the error that matters: @platformatic/kafka nests AggregateErrors two deep
+  // ("Producing messages failed" > "produce failed 6 times" > the broker's or socket's error).
+  const nested = (e: unknown) => (depth < 3 ? errorText(e, depth + 1) : e instanceof Error ? e.message : String(e));
   const inner = (err as Error & { errors?: unknown[] }).errors;
-  const cause = err.cause instanceof Error ? ` (cause: ${err.cause.message})` : '';
-  const more = Array.isArray(inner) && inner.length ? ` [${inner.map((e) => (e instanceof Error ? e.message : String(e))).join('; ')}]` : '';
+  const cause = err.cause instanceof Error ? ` (cause: ${nested(err.cause)})` : '';
+  const more = Array.isArray(inner) && inner.length ? ` [${[...new Set(inner.map(nested))].join('; ')}]` : '';
   return `${err.name}: ${err.message}${cause}${more}`;
 }
 
