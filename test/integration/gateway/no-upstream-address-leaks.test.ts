@@ -33,7 +33,6 @@ for (const spec of CLUSTERS) {
     const topic = `leak-check-${spec.name}`;
     let versions: Map<number, [number, number]>;
     let topicId = '';
-    let leaders: Map<number, number>;
 
     before(async () => {
       const bed = await testBed();
@@ -52,7 +51,6 @@ for (const spec of CLUSTERS) {
       const md = await viaGateway<MetadataResponse>(ApiKey.Metadata, 12, { ...apiCodec(ApiKey.Metadata)!.defaultRequest(), topics: [{ name: topic, topicId: 'AAAAAAAAAAAAAAAAAAAAAA', _unknownTaggedFields: undefined }] });
       const t = md.topics.find((x) => x.name === topic)!;
       topicId = t.topicId;
-      leaders = new Map(t.partitions.map((p) => [p.partitionIndex, p.leaderId]));
     });
 
     after(async () => {
@@ -125,28 +123,30 @@ for (const spec of CLUSTERS) {
       }
     });
 
-    /** Repeats a request while the broker has not yet learned of the new topic (UNKNOWN_TOPIC_ID/_OR_PARTITION). */
-    async function untilKnown<T>(send: () => Promise<T>, errorOf: (r: T) => number): Promise<T> {
+    /**
+     * Sends a request to a broker that does not lead partition 0 until it answers
+     * NOT_LEADER_OR_FOLLOWER. Leadership is looked up before every attempt: other test files stop
+     * brokers of this shared cluster, and a follower may not yet know a new topic (UNKNOWN_TOPIC_ID).
+     */
+    async function toFollower<T>(send: (follower: number, port: number) => Promise<T>, errorOf: (r: T) => number): Promise<T> {
       for (let attempt = 0; ; attempt++) {
-        const r = await send();
-        if (![3, 100].includes(errorOf(r)) || attempt >= 50) return r;
+        const md = await viaGateway<MetadataResponse>(ApiKey.Metadata, 12, { ...apiCodec(ApiKey.Metadata)!.defaultRequest(), topics: [{ name: topic, topicId: 'AAAAAAAAAAAAAAAAAAAAAA', _unknownTaggedFields: undefined }] });
+        const p0 = md.topics[0].partitions.find((p) => p.partitionIndex === 0)!;
+        const follower = p0.isrNodes.find((n) => n !== p0.leaderId);
+        if (follower !== undefined) {
+          const r = await send(follower, route().ports.portOf(follower));
+          if (errorOf(r) === 6 || attempt >= 50) return r;
+        }
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     }
-
-    /** A broker that does not lead partition 0. */
-    function nonLeader(): number {
-      const leader = leaders.get(0)!;
-      return cluster.brokers.find((b) => b.nodeId !== leader)!.nodeId;
-    }
-    const nonLeaderPort = () => route().ports.portOf(nonLeader());
 
     test('Produce v10+ to a non-leader: NodeEndpoints point at the gateway', async () => {
       const vs = versionsOf(ApiKey.Produce, 10);
       assert.ok(vs.length > 0);
       for (const v of vs) {
         const topicData = [{ name: v >= 13 ? '' : topic, topicId: v >= 13 ? topicId : 'AAAAAAAAAAAAAAAAAAAAAA', partitionData: [{ index: 0, records: recordBatch([`v${v}`]) }] }];
-        const res = await untilKnown(() => viaGateway<ProduceResponse>(ApiKey.Produce, v, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData }, nonLeaderPort()), (r) => r.responses[0].partitionResponses[0].errorCode);
+        const res = await toFollower((_f, port) => viaGateway<ProduceResponse>(ApiKey.Produce, v, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData }, port), (r) => r.responses[0].partitionResponses[0].errorCode);
         const p = res.responses[0].partitionResponses[0];
         assert.equal(p.errorCode, 6, `Produce v${v} to a follower should be NOT_LEADER_OR_FOLLOWER`);
         assert.ok(res.nodeEndpoints.length > 0, `Produce v${v}: the broker sent no NodeEndpoints`);
@@ -164,14 +164,14 @@ for (const spec of CLUSTERS) {
       assert.ok(vs.length > 0);
       for (const v of vs) {
         const fetchCodec = apiCodec(ApiKey.Fetch)!;
-        const body = {
+        const body = (follower: number) => ({
           ...fetchCodec.defaultRequest(),
-          replicaState: { replicaId: nonLeader(), replicaEpoch: -1n, _unknownTaggedFields: undefined },
+          replicaState: { replicaId: follower, replicaEpoch: -1n, _unknownTaggedFields: undefined },
           maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
           topics: [{ topic: '', topicId, partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: 0n, lastFetchedEpoch: -1, logStartOffset: -1n, partitionMaxBytes: 1 << 20, replicaDirectoryId: 'AAAAAAAAAAAAAAAAAAAAAA', highWatermark: -1n, _unknownTaggedFields: undefined }], _unknownTaggedFields: undefined }],
           forgottenTopicsData: [], rackId: '',
-        };
-        const res = await untilKnown(() => viaGateway<FetchResponse>(ApiKey.Fetch, v, body, nonLeaderPort()), (r) => r.responses[0].partitions[0].errorCode);
+        });
+        const res = await toFollower((follower, port) => viaGateway<FetchResponse>(ApiKey.Fetch, v, body(follower), port), (r) => r.responses[0].partitions[0].errorCode);
         const p = res.responses[0].partitions[0];
         assert.equal(p.errorCode, 6, `Fetch v${v} from a follower should be NOT_LEADER_OR_FOLLOWER`);
         withEndpoints += res.nodeEndpoints.length > 0 ? 1 : 0;
