@@ -131,8 +131,8 @@ for (const spec of CLUSTERS) {
     async function toFollower<T>(send: (follower: number, port: number) => Promise<T>, errorOf: (r: T) => number): Promise<T> {
       for (let attempt = 0; ; attempt++) {
         const md = await viaGateway<MetadataResponse>(ApiKey.Metadata, 12, { ...apiCodec(ApiKey.Metadata)!.defaultRequest(), topics: [{ name: topic, topicId: 'AAAAAAAAAAAAAAAAAAAAAA', _unknownTaggedFields: undefined }] });
-        const p0 = md.topics[0].partitions.find((p) => p.partitionIndex === 0)!;
-        const follower = p0.isrNodes.find((n) => n !== p0.leaderId);
+        const p0 = md.topics[0]?.partitions.find((p) => p.partitionIndex === 0);
+        const follower = p0?.isrNodes.find((n) => n !== p0.leaderId);
         if (follower !== undefined) {
           const r = await send(follower, route().ports.portOf(follower));
           if (errorOf(r) === 6 || attempt >= 50) return r;
