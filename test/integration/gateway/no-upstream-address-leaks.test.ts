@@ -136,6 +136,8 @@ for (const spec of CLUSTERS) {
         if (follower !== undefined) {
           const r = await send(follower, route().ports.portOf(follower));
           if (errorOf(r) === 6 || attempt >= 50) return r;
+        } else if (attempt >= 100) {
+          throw new Error(`partition 0 of ${topic} has no in-sync follower after ${attempt} attempts`);
         }
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
