@@ -48,9 +48,14 @@ for (const spec of CLUSTERS) {
       assert.equal(r.exitCode, 0, r.stderr);
       const av = await viaGateway<ApiVersionsResponse>(ApiKey.ApiVersions, 3, { ...apiCodec(ApiKey.ApiVersions)!.defaultRequest(), clientSoftwareName: 'leak-test', clientSoftwareVersion: '1' });
       versions = new Map(av.apiKeys.map((k) => [k.apiKey, [k.minVersion, k.maxVersion]]));
-      const md = await viaGateway<MetadataResponse>(ApiKey.Metadata, 12, { ...apiCodec(ApiKey.Metadata)!.defaultRequest(), topics: [{ name: topic, topicId: 'AAAAAAAAAAAAAAAAAAAAAA', _unknownTaggedFields: undefined }] });
-      const t = md.topics.find((x) => x.name === topic)!;
-      topicId = t.topicId;
+      // The broker that answers may not have applied the new topic yet (it then reports no id).
+      for (let attempt = 0; topicId === '' || topicId === 'AAAAAAAAAAAAAAAAAAAAAA'; attempt++) {
+        if (attempt > 100) throw new Error(`no topic id for ${topic} after ${attempt} Metadata requests`);
+        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 100));
+        const md = await viaGateway<MetadataResponse>(ApiKey.Metadata, 12, { ...apiCodec(ApiKey.Metadata)!.defaultRequest(), topics: [{ name: topic, topicId: 'AAAAAAAAAAAAAAAAAAAAAA', _unknownTaggedFields: undefined }] });
+        const t = md.topics.find((x) => x.name === topic);
+        if (t !== undefined && t.errorCode === 0) topicId = t.topicId;
+      }
     });
 
     after(async () => {
@@ -135,8 +140,8 @@ for (const spec of CLUSTERS) {
         const follower = p0?.isrNodes.find((n) => n !== p0.leaderId);
         if (follower !== undefined) {
           const r = await send(follower, route().ports.portOf(follower));
-          if (errorOf(r) === 6 || attempt >= 50) return r;
-        } else if (attempt >= 100) {
+          if (errorOf(r) === 6 || attempt >= 100) return r;
+        } else if (attempt >= 150) {
           throw new Error(`partition 0 of ${topic} has no in-sync follower after ${attempt} attempts`);
         }
         await new Promise((resolve) => setTimeout(resolve, 100));
