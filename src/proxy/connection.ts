@@ -3,7 +3,7 @@
 // order they were sent, so a FIFO of in-flight requests pairs them). Only frames a filter asked
 // for are decoded; the rest are forwarded as the same bytes. Each side's buffered bytes are
 // capped: past the cap, reading from the other side pauses until the slow side drains.
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { HostPort } from '../config/types.ts';
 import type { Logger } from '../observability/log.ts';
 import type { RouteMetrics } from '../observability/metrics.ts';
@@ -12,6 +12,7 @@ import {
   peekProduceAcks, peekRequestCorrelationId, peekResponseCorrelationId, type DecodedResponse,
 } from '../protocol/index.ts';
 import type { Route } from '../routing/route.ts';
+import { connectUpstream } from '../upstream/connect.ts';
 import type { FilterChain, FilterContext, ProxyFilter } from './filter.ts';
 
 export interface ConnectionLimits {
@@ -177,7 +178,7 @@ export class ProxyConnection implements FilterContext {
     for (const address of candidates) {
       if (this.closed) return;
       try {
-        const socket = await this.connectTo(address);
+        const socket = await connectUpstream(address, this.limits.upstreamConnectTimeoutMs);
         if (this.closed) {
           socket.destroy();
           return;
@@ -186,34 +187,14 @@ export class ProxyConnection implements FilterContext {
         return;
       } catch (err) {
         this.metrics.upstreamConnectFailure(this.route.domainName);
-        failures.push(`${address.host}:${address.port}: ${(err as Error).message}`);
+        failures.push((err as Error).message);
       }
     }
     this.close(CloseReason.UpstreamUnreachable, `cannot connect to streaming domain "${this.route.domainName}": ${failures.join('; ')}`);
   }
 
-  private connectTo(address: HostPort): Promise<Socket> {
-    return new Promise((resolve, reject) => {
-      const socket = connect({ host: address.host, port: address.port });
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(new Error(`no connection within ${this.limits.upstreamConnectTimeoutMs} ms`));
-      }, this.limits.upstreamConnectTimeoutMs);
-      socket.once('connect', () => {
-        clearTimeout(timer);
-        socket.removeAllListeners('error');
-        resolve(socket);
-      });
-      socket.once('error', (err) => {
-        clearTimeout(timer);
-        reject(err);
-      });
-    });
-  }
-
   private attachUpstream(socket: Socket): void {
     this.upstream = socket;
-    socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onUpstreamData(chunk));
     socket.on('end', () => this.close(CloseReason.UpstreamClosed));
     socket.on('error', (err) => this.close(CloseReason.UpstreamError, err.message));

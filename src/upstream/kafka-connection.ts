@@ -1,11 +1,12 @@
 // Turnout's own connection to an upstream broker (not a client's): used to discover the
 // cluster's brokers, check readiness, and later for switchover work. Requests are encoded and
 // responses decoded with the codec; several requests may be in flight (matched by correlation id).
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { HostPort, UpstreamSecurity } from '../config/types.ts';
 import { ApiKey, FrameDecoder, decodeResponse, encodeRequest, peekResponseCorrelationId } from '../protocol/index.ts';
 import type { SaslAuthenticateResponse } from '../protocol/generated/messages/sasl-authenticate-response.ts';
 import type { SaslHandshakeResponse } from '../protocol/generated/messages/sasl-handshake-response.ts';
+import { connectUpstream } from './connect.ts';
 import { UpstreamError, UpstreamErrorCode } from './errors.ts';
 
 interface Pending {
@@ -45,23 +46,7 @@ export class KafkaConnection {
   /** Opens a connection and authenticates when the listener uses SASL and credentials are given. */
   static async open(endpoint: HostPort, security: UpstreamSecurity, opts: KafkaConnectionOptions = {}): Promise<KafkaConnection> {
     const timeoutMs = opts.connectTimeoutMs ?? 10_000;
-    const socket = await new Promise<Socket>((resolve, reject) => {
-      const s = connect({ host: endpoint.host, port: endpoint.port });
-      const timer = setTimeout(() => {
-        s.destroy();
-        reject(new UpstreamError(UpstreamErrorCode.Timeout, `could not connect to ${where(endpoint)} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      s.once('connect', () => {
-        clearTimeout(timer);
-        s.removeAllListeners('error');
-        resolve(s);
-      });
-      s.once('error', (err) => {
-        clearTimeout(timer);
-        reject(new UpstreamError(UpstreamErrorCode.Unreachable, `could not connect to ${where(endpoint)}: ${err.message}`, { cause: err }));
-      });
-    });
-    socket.setNoDelay(true);
+    const socket = await connectUpstream(endpoint, timeoutMs);
     const conn = new KafkaConnection(socket, endpoint, opts);
     try {
       if (security.protocol === 'SASL_PLAINTEXT' && security.sasl !== null) {

@@ -1,0 +1,25 @@
+// Opening a TCP connection to an upstream broker with a deadline; failures are UpstreamErrors
+// that name the address (never credentials).
+import { connect, type Socket } from 'node:net';
+import type { HostPort } from '../config/types.ts';
+import { UpstreamError, UpstreamErrorCode } from './errors.ts';
+
+export function connectUpstream(address: HostPort, timeoutMs: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: address.host, port: address.port });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new UpstreamError(UpstreamErrorCode.Timeout, `could not connect to ${address.host}:${address.port} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.removeAllListeners('error');
+      socket.setNoDelay(true);
+      resolve(socket);
+    });
+    socket.once('error', (err) => {
+      clearTimeout(timer);
+      reject(new UpstreamError(UpstreamErrorCode.Unreachable, `could not connect to ${address.host}:${address.port}: ${err.message}`, { cause: err }));
+    });
+  });
+}
