@@ -24,6 +24,15 @@ export interface GatewayStartOptions {
   readonly cpu?: number;
 }
 
+export interface GcStats {
+  /** V8's kind: minor (scavenge), major (mark-compact), incremental, weakcb. */
+  readonly kind: string;
+  readonly count: number;
+  readonly seconds: number;
+  readonly over1ms: number;
+  readonly over10ms: number;
+}
+
 export interface ByteCounts {
   readonly in: number;
   readonly out: number;
@@ -100,6 +109,24 @@ export class GatewayProcess {
     const value = (direction: string) =>
       Number(new RegExp(`^turnout_bytes_total\\{[^}]*direction="${direction}"[^}]*\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
     return { in: value('in'), out: value('out') };
+  }
+
+  /** Garbage collections so far, from prom-client's nodejs_gc_duration_seconds histogram. */
+  async gcStats(): Promise<GcStats[]> {
+    const text = await this.metricsText();
+    const kinds = new Set([...text.matchAll(/^turnout_nodejs_gc_duration_seconds_count\{kind="([^"]+)"\}/gm)].map((m) => m[1]));
+    const value = (re: RegExp) => Number(re.exec(text)?.[1] ?? NaN);
+    return [...kinds].map((kind) => {
+      const count = value(new RegExp(`^turnout_nodejs_gc_duration_seconds_count\\{kind="${kind}"\\} (\\S+)$`, 'm'));
+      const bucket = (le: string) => value(new RegExp(`^turnout_nodejs_gc_duration_seconds_bucket\\{le="${le}",kind="${kind}"\\} (\\S+)$`, 'm'));
+      return {
+        kind,
+        count,
+        seconds: value(new RegExp(`^turnout_nodejs_gc_duration_seconds_sum\\{kind="${kind}"\\} (\\S+)$`, 'm')),
+        over1ms: count - bucket('0.001'),
+        over10ms: count - bucket('0.01'),
+      };
+    });
   }
 
   /** A gauge or counter of /metrics, summed over its label sets. */

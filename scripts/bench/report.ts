@@ -292,6 +292,11 @@ function resourcesSection(r: BenchResults): string {
     '',
     `Over all gateway runs: ${f1(totalCpu)} CPU seconds for ${f2(totalGb)} GB, ${f1(totalCpu / totalGb)} millicores per MB/s.`,
     `Peak RSS of the gateway process over all of them (VmHWM): **${f0(mib(r.gatewayPeakRssBytes))} MiB**.`,
+    '',
+    'Garbage collection in that gateway process over all runs (`turnout_nodejs_gc_duration_seconds`); each collection pauses',
+    'forwarding on every connection, so the long ones show up in tail latency:',
+    '',
+    table(['kind', 'collections', 'total s', 'over 1 ms', 'over 10 ms'], r.gatewayGc.map((g) => [g.kind, f0(g.count), f2(g.seconds), f0(g.over1ms), f0(g.over10ms)])),
   ].join('\n');
 }
 

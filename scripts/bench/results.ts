@@ -1,4 +1,5 @@
 // What one benchmark invocation measured: plain data, produced by run.ts and rendered by report.ts.
+import type { GcStats } from './gateway-process.ts';
 import type { IdleMeasurement } from './idle.ts';
 import type { BenchOptions } from './options.ts';
 import type { ConsumeResult, ProduceResult } from './perf-tools.ts';
@@ -85,6 +86,8 @@ export interface BenchResults {
   readonly endToEndRate?: number;
   /** The throughput gateway process over all runs: VmHWM at the end. */
   readonly gatewayPeakRssBytes: number;
+  /** The throughput gateway's garbage collections over all runs. */
+  readonly gatewayGc: GcStats[];
   readonly gatewayCommand: string;
   readonly gatewayConfig: string;
   readonly idle: IdleResult[];

@@ -249,6 +249,7 @@ export async function runBenchmark(o: BenchOptions, log: Log): Promise<BenchResu
     }
   }
   const gatewayPeakRssBytes = gw.sample().peakRssBytes;
+  const gatewayGc = await gw.gcStats();
   const gatewayConfig = readFileSync(gw.configFile, 'utf8');
   await gw.stop();
 
@@ -287,6 +288,7 @@ export async function runBenchmark(o: BenchOptions, log: Log): Promise<BenchResu
     fixedRates: s.fixedRates,
     endToEndRate: s.endToEndRate,
     gatewayPeakRssBytes,
+    gatewayGc,
     gatewayCommand: gw.command,
     gatewayConfig,
     idle,
