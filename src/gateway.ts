@@ -1,6 +1,7 @@
 // The gateway process: routes with their listeners, the admin listener, and orderly shutdown.
 // Composition root: this is where the data path, control plane and edges are wired together.
 import type { GatewayConfig, HostPort } from './config/types.ts';
+import { formatHostPort } from './config/endpoints.ts';
 import { AdminServer, type RouteStatus } from './admin/server.ts';
 import { createLogger, type Logger } from './observability/log.ts';
 import { GatewayMetrics } from './observability/metrics.ts';
@@ -55,14 +56,14 @@ export class Gateway {
         this.listeners.push(listeners);
         route.start();
         this.log.info(
-          { route: rc.name, endpoint: `${rc.endpoint.host}:${rc.endpoint.port}`, brokerPorts: `${rc.brokerPorts.base}-${rc.brokerPorts.base + rc.brokerPorts.count - 1}`, domain: domain.name, listener: rc.streamingDomain.bootstrapServerId },
+          { route: rc.name, endpoint: formatHostPort(rc.endpoint), brokerPorts: `${rc.brokerPorts.base}-${rc.brokerPorts.base + rc.brokerPorts.count - 1}`, domain: domain.name, listener: rc.streamingDomain.bootstrapServerId },
           'route listening',
         );
       }
       if (this.config.admin !== null) {
         this.admin = new AdminServer({ routes: () => this.routeStatus(), metrics: this.metrics }, this.log);
         const at = await this.admin.listen(this.config.admin);
-        this.log.info({ admin: `${at.host}:${at.port}` }, 'admin listening');
+        this.log.info({ admin: formatHostPort(at) }, 'admin listening');
       }
     } catch (err) {
       await this.stop(0);
@@ -83,7 +84,7 @@ export class Gateway {
   routeStatus(): RouteStatus[] {
     return this.routes.map((r, i) => ({
       name: r.name,
-      endpoint: `${r.config.endpoint.host}:${r.config.endpoint.port}`,
+      endpoint: formatHostPort(r.config.endpoint),
       brokerPorts: `${r.ports.base}-${r.ports.base + r.ports.count - 1}`,
       domain: r.domainName,
       listener: r.upstream.listener.id,
@@ -92,7 +93,7 @@ export class Gateway {
       connections: this.listeners[i]?.connections.size ?? 0,
       brokers: [...r.upstream.brokers].map(([nodeId, a]) => {
         const g = r.gatewayAddress(nodeId);
-        return { nodeId, gateway: `${g.host}:${g.port}`, upstream: `${a.host}:${a.port}` };
+        return { nodeId, gateway: formatHostPort(g), upstream: formatHostPort(a) };
       }),
     }));
   }

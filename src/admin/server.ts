@@ -5,6 +5,7 @@ import type { HostPort } from '../config/types.ts';
 import type { Logger } from '../observability/log.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import { TurnoutError } from '../errors.ts';
+import { formatHostPort } from '../config/endpoints.ts';
 
 export interface RouteStatus {
   name: string;
@@ -43,7 +44,7 @@ export class AdminServer {
   async listen(at: HostPort): Promise<HostPort> {
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', (err: NodeJS.ErrnoException) =>
-        reject(new TurnoutError('TURNOUT_LISTEN_FAILED', `admin listener cannot listen on ${at.host}:${at.port}: ${err.code === 'EADDRINUSE' ? 'the port is in use' : err.message}. Change gateway.admin.listen.`, { cause: err })));
+        reject(new TurnoutError('TURNOUT_LISTEN_FAILED', `admin listener cannot listen on ${formatHostPort(at)}: ${err.code === 'EADDRINUSE' ? 'the port is in use' : err.message}. Change gateway.admin.listen.`, { cause: err })));
       this.server.listen({ host: at.host, port: at.port }, () => resolve());
     });
     const a = this.server.address();

@@ -2,12 +2,12 @@
 // replicating topics and consumer group offsets from blue to green, and the gateway in front of
 // blue; runs until Ctrl-C or SIGTERM and then stops everything it started (a kill -9 is covered by
 // the test bed's reaper).
-import { createServer } from 'node:net';
-import { Secret, type GatewayConfig } from '../config/types.ts';
+import { DEFAULTS, Secret, type GatewayConfig } from '../config/index.ts';
 import { Gateway } from '../gateway.ts';
 import { createLogger } from '../observability/log.ts';
 import type { ClusterDescriptor } from '../testbed/types.ts';
 import { TestBed } from '../testbed/bed.ts';
+import { canBind } from '../testbed/ports.ts';
 import { describeCluster, SASL_USERS } from '../testbed/types.ts';
 import { DEFAULT_KAFKA_VERSION } from '../testbed/versions.ts';
 
@@ -77,14 +77,6 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   setInterval(() => {}, 1 << 30);
 }
 
-function canBind(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen({ port, host: '127.0.0.1', exclusive: true }, () => s.close(() => resolve(true)));
-  });
-}
-
 /** The first base port p of `candidates` such that p-2 .. p+count-1 are free. */
 async function firstFreeBlock(candidates: number[], count: number): Promise<number> {
   for (const base of candidates) {
@@ -100,7 +92,7 @@ function demoGatewayConfig(clusters: ClusterDescriptor[], base: number): Gateway
   return {
     admin: { host: '127.0.0.1', port: base - 2 },
     log: { level: 'warn' },
-    limits: { maxFrameBytes: 100 * 1024 * 1024, maxBufferedBytesPerConnection: 4 * 1024 * 1024, upstreamConnectTimeoutMs: 10_000 },
+    limits: { maxFrameBytes: DEFAULTS.maxFrameBytes, maxBufferedBytesPerConnection: DEFAULTS.maxBufferedBytesPerConnection, upstreamConnectTimeoutMs: DEFAULTS.upstreamConnectTimeoutMs },
     shutdownTimeoutMs: 5000,
     streamingDomains: clusters.map((c) => ({
       name: c.name,

@@ -6,7 +6,7 @@
 import type { Socket } from 'node:net';
 import type { HostPort } from '../config/types.ts';
 import type { Logger } from '../observability/log.ts';
-import type { RouteMetrics } from '../observability/metrics.ts';
+import type { ApiMetrics, RouteMetrics } from '../observability/metrics.ts';
 import {
   ApiKey, CodecError, CodecErrorCode, FrameDecoder, decodeResponse, encodeResponseChunks, peekApiKey, peekApiVersion,
   peekProduceAcks, peekRequestCorrelationId, peekResponseCorrelationId, type DecodedResponse,
@@ -42,6 +42,8 @@ interface InFlight {
   apiKey: number;
   apiVersion: number;
   startedAt: number;
+  /** The API's metric children (null for raw SASL tokens, which are not Kafka requests). */
+  metrics: ApiMetrics | null;
   filters: ProxyFilter[] | null;
   /** A response produced by the gateway itself, sent when this entry reaches the head. */
   local: Buffer | null;
@@ -237,7 +239,7 @@ export class ProxyConnection implements FilterContext {
   private onRequestFrame(frame: Buffer): void {
     if (this.rawTokensExpected > 0) {
       this.rawTokensExpected--;
-      this.inFlight.push({ correlationId: 0, apiKey: ApiKey.SaslAuthenticate, apiVersion: -1, startedAt: performance.now(), filters: null, local: null, raw: true });
+      this.inFlight.push({ correlationId: 0, apiKey: ApiKey.SaslAuthenticate, apiVersion: -1, startedAt: performance.now(), metrics: null, filters: null, local: null, raw: true });
       this.toUpstream(frame);
       return;
     }
@@ -247,8 +249,9 @@ export class ProxyConnection implements FilterContext {
     const apiKey = peekApiKey(frame);
     const apiVersion = peekApiVersion(frame);
     const correlationId = peekRequestCorrelationId(frame);
-    const entry: InFlight = { correlationId, apiKey, apiVersion, startedAt: performance.now(), filters: null, local: null, raw: false };
-    this.metrics.api(apiKey).requests.inc();
+    const metrics = this.metrics.api(apiKey);
+    metrics.requests.inc();
+    const entry: InFlight = { correlationId, apiKey, apiVersion, startedAt: performance.now(), metrics, filters: null, local: null, raw: false };
     let out: Buffer = frame;
     const requestFilters = this.chain.requestFilters(apiKey);
     if (requestFilters !== null) {
@@ -365,7 +368,7 @@ export class ProxyConnection implements FilterContext {
 
   private responded(entry: InFlight, bytes: number): void {
     this.metrics.bytesOut.inc(bytes);
-    if (!entry.raw) this.metrics.api(entry.apiKey).duration.observe((performance.now() - entry.startedAt) / 1000);
+    entry.metrics?.duration.observe((performance.now() - entry.startedAt) / 1000);
   }
 
   /** Sends gateway-made responses that have reached the head of the queue. */

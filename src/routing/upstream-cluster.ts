@@ -6,7 +6,8 @@ import type { Logger } from '../observability/log.ts';
 import { ApiKey } from '../protocol/index.ts';
 import type { ApiVersionsResponse } from '../protocol/generated/messages/api-versions-response.ts';
 import type { MetadataResponse } from '../protocol/generated/messages/metadata-response.ts';
-import { KafkaConnection, where } from '../upstream/kafka-connection.ts';
+import { formatHostPort } from '../config/endpoints.ts';
+import { KafkaConnection } from '../upstream/kafka-connection.ts';
 
 export interface ClusterSnapshot {
   clusterId: string | null;
@@ -49,7 +50,7 @@ export class UpstreamCluster {
     const known = this.brokers.get(nodeId);
     if (known !== undefined && known.host === host && known.port === port) return;
     this.brokers.set(nodeId, { host, port });
-    this.log.debug({ nodeId, upstream: `${host}:${port}` }, 'learned upstream broker address');
+    this.log.debug({ nodeId, upstream: formatHostPort({ host, port }) }, 'learned upstream broker address');
   }
 
   /** Starts periodic discovery (first run immediately). */
@@ -100,7 +101,7 @@ export class UpstreamCluster {
         this.markSuccess();
         return;
       } catch (err) {
-        errors.push(`${where(endpoint)}: ${(err as Error).message}`);
+        errors.push(`${formatHostPort(endpoint)}: ${(err as Error).message}`);
       } finally {
         conn?.close();
       }

@@ -26,7 +26,8 @@ export async function freePorts(count: number): Promise<number[]> {
   return ports;
 }
 
-function canBind(port: number): Promise<boolean> {
+/** True when `port` is free on the loopback interface (checked by binding it exclusively). */
+export function canBind(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer();
     server.once('error', () => resolve(false));

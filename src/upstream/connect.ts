@@ -2,6 +2,7 @@
 // that name the address (never credentials).
 import { connect, type Socket } from 'node:net';
 import type { HostPort } from '../config/types.ts';
+import { formatHostPort } from '../config/endpoints.ts';
 import { UpstreamError, UpstreamErrorCode } from './errors.ts';
 
 export function connectUpstream(address: HostPort, timeoutMs: number): Promise<Socket> {
@@ -9,7 +10,7 @@ export function connectUpstream(address: HostPort, timeoutMs: number): Promise<S
     const socket = connect({ host: address.host, port: address.port });
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new UpstreamError(UpstreamErrorCode.Timeout, `could not connect to ${address.host}:${address.port} within ${timeoutMs} ms`));
+      reject(new UpstreamError(UpstreamErrorCode.Timeout, `could not connect to ${formatHostPort(address)} within ${timeoutMs} ms`));
     }, timeoutMs);
     socket.once('connect', () => {
       clearTimeout(timer);
@@ -19,7 +20,7 @@ export function connectUpstream(address: HostPort, timeoutMs: number): Promise<S
     });
     socket.once('error', (err) => {
       clearTimeout(timer);
-      reject(new UpstreamError(UpstreamErrorCode.Unreachable, `could not connect to ${address.host}:${address.port}: ${err.message}`, { cause: err }));
+      reject(new UpstreamError(UpstreamErrorCode.Unreachable, `could not connect to ${formatHostPort(address)}: ${err.message}`, { cause: err }));
     });
   });
 }

@@ -6,6 +6,7 @@ import type { HostPort, UpstreamSecurity } from '../config/types.ts';
 import { ApiKey, FrameDecoder, decodeResponse, encodeRequest, peekResponseCorrelationId } from '../protocol/index.ts';
 import type { SaslAuthenticateResponse } from '../protocol/generated/messages/sasl-authenticate-response.ts';
 import type { SaslHandshakeResponse } from '../protocol/generated/messages/sasl-handshake-response.ts';
+import { formatHostPort } from '../config/endpoints.ts';
 import { connectUpstream } from './connect.ts';
 import { UpstreamError, UpstreamErrorCode } from './errors.ts';
 
@@ -39,8 +40,8 @@ export class KafkaConnection {
     this.clientId = opts.clientId ?? 'turnout';
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 10_000;
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (err) => this.fail(new UpstreamError(UpstreamErrorCode.Closed, `connection to ${where(endpoint)} failed: ${err.message}`, { cause: err })));
-    socket.on('close', () => this.fail(new UpstreamError(UpstreamErrorCode.Closed, `${where(endpoint)} closed the connection`)));
+    socket.on('error', (err) => this.fail(new UpstreamError(UpstreamErrorCode.Closed, `connection to ${formatHostPort(endpoint)} failed: ${err.message}`, { cause: err })));
+    socket.on('close', () => this.fail(new UpstreamError(UpstreamErrorCode.Closed, `${formatHostPort(endpoint)} closed the connection`)));
   }
 
   /** Opens a connection and authenticates when the listener uses SASL and credentials are given. */
@@ -62,7 +63,7 @@ export class KafkaConnection {
   private async authenticatePlain(username: string, password: string): Promise<void> {
     const hs = await this.request<SaslHandshakeResponse>(ApiKey.SaslHandshake, 1, { mechanism: 'PLAIN' });
     if (hs.errorCode !== 0) {
-      throw new UpstreamError(UpstreamErrorCode.AuthenticationFailed, `${where(this.endpoint)} does not accept SASL mechanism PLAIN (error ${hs.errorCode}; it offers ${hs.mechanisms.join(', ')})`);
+      throw new UpstreamError(UpstreamErrorCode.AuthenticationFailed, `${formatHostPort(this.endpoint)} does not accept SASL mechanism PLAIN (error ${hs.errorCode}; it offers ${hs.mechanisms.join(', ')})`);
     }
     const token = Buffer.from(`\0${username}\0${password}`, 'utf8');
     const auth = await this.request<SaslAuthenticateResponse>(ApiKey.SaslAuthenticate, 1, { authBytes: token });
@@ -70,7 +71,7 @@ export class KafkaConnection {
       // The broker's message names the user at most; the password never appears in it.
       throw new UpstreamError(
         UpstreamErrorCode.AuthenticationFailed,
-        `${where(this.endpoint)} rejected Turnout's service credentials for user "${username}": ${auth.errorMessage ?? `error ${auth.errorCode}`}. Check the streaming domain's sasl settings.`,
+        `${formatHostPort(this.endpoint)} rejected Turnout's service credentials for user "${username}": ${auth.errorMessage ?? `error ${auth.errorCode}`}. Check the streaming domain's sasl settings.`,
       );
     }
   }
@@ -82,7 +83,7 @@ export class KafkaConnection {
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(correlationId);
-        reject(new UpstreamError(UpstreamErrorCode.Timeout, `${where(this.endpoint)} did not answer a request (api key ${apiKey}) within ${this.requestTimeoutMs} ms`));
+        reject(new UpstreamError(UpstreamErrorCode.Timeout, `${formatHostPort(this.endpoint)} did not answer a request (api key ${apiKey}) within ${this.requestTimeoutMs} ms`));
       }, this.requestTimeoutMs);
       this.pending.set(correlationId, { apiKey, apiVersion, resolve: resolve as (b: object) => void, reject, timer });
       this.socket.write(frame);
@@ -101,7 +102,7 @@ export class KafkaConnection {
         p.resolve(decodeResponse(frame, p.apiKey, p.apiVersion).body);
       }
     } catch (err) {
-      this.fail(new UpstreamError(UpstreamErrorCode.Protocol, `unreadable response from ${where(this.endpoint)}: ${(err as Error).message}`, { cause: err }));
+      this.fail(new UpstreamError(UpstreamErrorCode.Protocol, `unreadable response from ${formatHostPort(this.endpoint)}: ${(err as Error).message}`, { cause: err }));
       this.socket.destroy();
     }
   }
@@ -116,11 +117,7 @@ export class KafkaConnection {
   }
 
   close(): void {
-    this.fail(new UpstreamError(UpstreamErrorCode.Closed, `connection to ${where(this.endpoint)} was closed by Turnout`));
+    this.fail(new UpstreamError(UpstreamErrorCode.Closed, `connection to ${formatHostPort(this.endpoint)} was closed by Turnout`));
     this.socket.destroy();
   }
-}
-
-export function where(e: HostPort): string {
-  return `${e.host}:${e.port}`;
 }

@@ -1,21 +1,13 @@
 // Starting Turnout in front of test-bed clusters, in-process, for integration tests. Ports come
 // from below the test bed's broker range (10000-19999) in blocks that are checked by binding.
-import { createServer } from 'node:net';
 import { Gateway } from '../../src/gateway.ts';
-import { Secret, type GatewayConfig, type RouteConfig, type StreamingDomainConfig } from '../../src/config/types.ts';
+import { DEFAULTS, Secret, type GatewayConfig, type RouteConfig, type StreamingDomainConfig } from '../../src/config/index.ts';
 import { createLogger, silentLogger } from '../../src/observability/log.ts';
 import type { ClusterDescriptor } from '../../src/testbed/index.ts';
+import { canBind } from '../../src/testbed/ports.ts';
 
 const LOW = 10_000;
 const HIGH = 19_900;
-
-function canBind(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen({ port, host: '127.0.0.1', exclusive: true }, () => s.close(() => resolve(true)));
-  });
-}
 
 /** `count` consecutive free loopback ports. */
 export async function freePortBlock(count: number): Promise<number> {
@@ -97,7 +89,7 @@ export async function startGateway(options: StartOptions): Promise<TestGateway> 
     const config: GatewayConfig = {
       admin: { host: '127.0.0.1', port: 0 },
       log: { level: 'debug' },
-      limits: { maxFrameBytes: 100 * 1024 * 1024, maxBufferedBytesPerConnection: 4 * 1024 * 1024, upstreamConnectTimeoutMs: 5000, ...options.limits },
+      limits: { maxFrameBytes: DEFAULTS.maxFrameBytes, maxBufferedBytesPerConnection: DEFAULTS.maxBufferedBytesPerConnection, upstreamConnectTimeoutMs: 5000, ...options.limits },
       shutdownTimeoutMs: options.shutdownTimeoutMs ?? 5000,
       streamingDomains: options.domains,
       routes,

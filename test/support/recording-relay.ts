@@ -4,7 +4,7 @@
 // per upstream broker); the recorded frames are the bytes as the broker and the client sent them.
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import {
-  ApiKey, FrameDecoder, Reader, decodeRequestHeader, decodeResponse, encodeResponse, peekApiKey, peekApiVersion,
+  ApiKey, FrameDecoder, decodeResponse, encodeResponse, peekApiKey, peekApiVersion, peekProduceAcks,
   peekRequestCorrelationId, peekResponseCorrelationId,
 } from '../../src/protocol/index.ts';
 import type { MetadataResponse } from '../../src/protocol/generated/messages/metadata-response.ts';
@@ -78,7 +78,7 @@ export class RecordingRelay {
         const apiKey = peekApiKey(frame);
         const apiVersion = peekApiVersion(frame);
         this.frames.push({ direction: 'request', apiKey, apiVersion, bytes: frame });
-        const acksZero = apiKey === ApiKey.Produce && produceAcksIsZero(frame);
+        const acksZero = apiKey === ApiKey.Produce && peekProduceAcks(frame) === 0;
         if (!acksZero) inFlight.set(peekRequestCorrelationId(frame), { apiKey, apiVersion });
         upstream.write(frame);
       }
@@ -139,12 +139,4 @@ export class RecordingRelay {
     for (const s of this.sockets) s.destroy();
     await Promise.all([...this.servers.values()].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
   }
-}
-
-/** Whether a Produce request has acks=0 (no response will come): its body starts with the transactional id, then acks. */
-function produceAcksIsZero(frame: Buffer): boolean {
-  const h = decodeRequestHeader(frame);
-  const r = new Reader(frame, h.bodyOffset);
-  r.nullableString(h.headerVersion === 2);
-  return r.int16() === 0;
 }

@@ -2,6 +2,7 @@
 // clients-through-gateway tests use it: the seed user's target and client.properties, the
 // cluster's own Kafka tools, and the checks that clients only ever see gateway addresses.
 import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
 import { ApiKey, ZERO_UUID } from '../../src/protocol/index.ts';
 import { defaultMetadataRequest } from '../../src/protocol/generated/messages/metadata-request.ts';
 import type { MetadataResponse } from '../../src/protocol/generated/messages/metadata-response.ts';
@@ -154,4 +155,23 @@ export class ClusterBehindGateway {
     await this.tools.stopAll();
     await this.gw.stop();
   }
+}
+
+/**
+ * Starts a gateway in front of each cluster when the test file starts (all at once; each describe
+ * awaits its own) and stops them at the end. Call at the top level of a test file.
+ */
+export function clustersBehindGateway(specs: readonly ClusterSpec[]): Map<string, Promise<ClusterBehindGateway>> {
+  const setups = new Map<string, Promise<ClusterBehindGateway>>();
+  before(() => {
+    for (const spec of specs) {
+      const setup = ClusterBehindGateway.start(spec);
+      setup.catch(() => {}); // observed by the describe that needs it
+      setups.set(spec.name, setup);
+    }
+  });
+  after(async () => {
+    await Promise.allSettled([...setups.values()].map(async (s) => (await s).stop()));
+  });
+  return setups;
 }

@@ -10,7 +10,7 @@ import { KafkaTool } from '../../../src/testbed/index.ts';
 import { CLIENT_DRIVERS, javaDriver, kafkajsDriver, stopAllClients, type ClientDriver } from '../../support/clients/index.ts';
 import { deleteTopic, withAdmin } from '../../support/clients/kafkajs.ts';
 import { eventually } from '../../support/raw-kafka.ts';
-import { ClusterBehindGateway, THREE_BROKER_CLUSTERS, versionOf } from '../../support/through-gateway.ts';
+import { clustersBehindGateway, type ClusterBehindGateway, THREE_BROKER_CLUSTERS, versionOf } from '../../support/through-gateway.ts';
 import { uniqueName } from '../testbed/helpers.ts';
 
 after(stopAllClients);
@@ -34,17 +34,7 @@ function parseDescribe(stdout: string): PartitionLine[] {
 }
 
 // Start both clusters at once; each describe waits for its own (shared by name with other tests).
-const setups = new Map<string, Promise<ClusterBehindGateway>>();
-before(() => {
-  for (const spec of THREE_BROKER_CLUSTERS) {
-    const setup = ClusterBehindGateway.start(spec);
-    setup.catch(() => {}); // observed by the describe that needs it
-    setups.set(spec.name, setup);
-  }
-});
-after(async () => {
-  await Promise.allSettled([...setups.values()].map(async (s) => (await s).stop()));
-});
+const setups = clustersBehindGateway(THREE_BROKER_CLUSTERS);
 
 for (const spec of THREE_BROKER_CLUSTERS) {
   const version = versionOf(spec);

@@ -10,7 +10,7 @@ import { KafkaTool, SASL_USERS, type KafkaTools, type ToolProcess } from '../../
 import { kafkajsDriver, stopAllClients, type ConsumedRecord, type ProduceMessage } from '../../support/clients/index.ts';
 import { consumeGroup, produce, produceIdempotent, readCommitted, readUncommitted, runTransactions } from '../../support/clients/java.ts';
 import { eventually } from '../../support/raw-kafka.ts';
-import { ClusterBehindGateway, THREE_BROKER_CLUSTERS, versionOf } from '../../support/through-gateway.ts';
+import { clustersBehindGateway, type ClusterBehindGateway, THREE_BROKER_CLUSTERS, versionOf } from '../../support/through-gateway.ts';
 import { uniqueName } from '../testbed/helpers.ts';
 
 after(stopAllClients);
@@ -67,17 +67,7 @@ function groupRows(stdout: string, group: string): Record<string, string>[] {
   return rows;
 }
 
-const setups = new Map<string, Promise<ClusterBehindGateway>>();
-before(() => {
-  for (const spec of THREE_BROKER_CLUSTERS) {
-    const setup = ClusterBehindGateway.start(spec);
-    setup.catch(() => {}); // observed by the describe that needs it
-    setups.set(spec.name, setup);
-  }
-});
-after(async () => {
-  await Promise.allSettled([...setups.values()].map(async (s) => (await s).stop()));
-});
+const setups = clustersBehindGateway(THREE_BROKER_CLUSTERS);
 
 for (const spec of THREE_BROKER_CLUSTERS) {
   const version = versionOf(spec);
