@@ -1,19 +1,7 @@
 // A minimal Kafka record batch (magic v2) writer for tests that send Produce requests by hand.
-const CRC32C_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let i = 0; i < 256; i++) {
-    let c = i;
-    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
-    t[i] = c >>> 0;
-  }
-  return t;
-})();
+import { crc32c } from '../../src/protocol/crc32c.ts';
 
-export function crc32c(buf: Uint8Array): number {
-  let c = 0xffffffff;
-  for (const b of buf) c = CRC32C_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
+export { crc32c };
 
 function varint(n: number): Buffer {
   let z = (n << 1) ^ (n >> 31);
