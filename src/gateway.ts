@@ -9,6 +9,7 @@ import { builtInFilterChain } from './proxy/filters/index.ts';
 import { RouteListeners } from './proxy/listener.ts';
 import type { ProxyConnection } from './proxy/connection.ts';
 import { Route } from './routing/route.ts';
+import { SwitchController, type SwitchReport, type SwitchRequest } from './control/switch-controller.ts';
 
 export interface GatewayOptions {
   log?: Logger;
@@ -26,12 +27,21 @@ export class Gateway {
   private admin: AdminServer | null = null;
   private stopping: Promise<void> | null = null;
   private readonly tapClientBytes: GatewayOptions['tapClientBytes'];
+  private controller: SwitchController | null = null;
+  /** The route config as last loaded, to tell which routes a reload changed. */
+  private loaded: GatewayConfig;
 
   constructor(config: GatewayConfig, options: GatewayOptions = {}) {
     this.config = config;
     this.log = options.log ?? createLogger(config.log.level);
     this.metrics = options.metrics ?? new GatewayMetrics();
     this.tapClientBytes = options.tapClientBytes;
+    this.loaded = config;
+  }
+
+  get switches(): SwitchController {
+    if (this.controller === null) throw new Error('the gateway is not started');
+    return this.controller;
   }
 
   get adminAddress(): HostPort | null {
@@ -44,26 +54,43 @@ export class Gateway {
       maxFrameBytes: this.config.limits.maxFrameBytes,
       maxBufferedBytes: this.config.limits.maxBufferedBytesPerConnection,
       upstreamConnectTimeoutMs: this.config.limits.upstreamConnectTimeoutMs,
+      switchDrainTimeoutMs: this.config.switchover.drainTimeoutMs,
       tapClientBytes: this.tapClientBytes,
     };
     try {
       for (const rc of this.config.routes) {
         const domain = this.config.streamingDomains.find((d) => d.name === rc.streamingDomain.name)!;
         const route = new Route(rc, domain, this.log, this.metrics.forRoute(rc.name), limits.upstreamConnectTimeoutMs);
+        this.metrics.setActiveDomain(rc.name, domain.name, this.config.streamingDomains.map((d) => d.name));
+        this.metrics.routeEpoch.labels(rc.name).set(0);
+        this.routes.push(route);
+      }
+      if (this.config.admin !== null) {
+        this.admin = new AdminServer({
+          routes: () => this.routeStatus(),
+          metrics: this.metrics,
+          fleet: () => this.controller?.fleet() ?? [],
+          instance: () => this.config.instanceId,
+          switchRoute: (req) => this.switchRoute(req),
+          token: this.config.adminToken,
+        }, this.log);
+        const at = await this.admin.listen(this.config.admin);
+        this.log.info({ admin: formatHostPort(at) }, 'admin listening');
+      }
+      // The committed switch state comes before the listeners: no client lands on a stale cluster.
+      this.controller = new SwitchController(this.config, this.routes, this.log, this.metrics);
+      if (this.admin?.address) this.controller.adminAddress = formatHostPort(this.admin.address);
+      await this.controller.start();
+      for (const route of this.routes) {
+        const rc = route.config;
         const listeners = new RouteListeners(route, chain, limits);
         await listeners.listen();
-        this.routes.push(route);
         this.listeners.push(listeners);
         route.start();
         this.log.info(
-          { route: rc.name, endpoint: formatHostPort(rc.endpoint), brokerPorts: `${rc.brokerPorts.base}-${rc.brokerPorts.base + rc.brokerPorts.count - 1}`, domain: domain.name, listener: rc.streamingDomain.bootstrapServerId },
+          { route: rc.name, endpoint: formatHostPort(rc.endpoint), brokerPorts: `${rc.brokerPorts.base}-${rc.brokerPorts.base + rc.brokerPorts.count - 1}`, domain: route.domainName, listener: route.listenerId, epoch: route.epoch },
           'route listening',
         );
-      }
-      if (this.config.admin !== null) {
-        this.admin = new AdminServer({ routes: () => this.routeStatus(), metrics: this.metrics }, this.log);
-        const at = await this.admin.listen(this.config.admin);
-        this.log.info({ admin: formatHostPort(at) }, 'admin listening');
       }
     } catch (err) {
       await this.stop(0);
@@ -73,6 +100,43 @@ export class Gateway {
       for (const r of this.routes) r.metrics.ready.set(r.ready ? 1 : 0);
     }, 1000);
     readiness.unref();
+  }
+
+  /** Switches a route fleet-wide (see SwitchController). */
+  switchRoute(req: SwitchRequest): Promise<SwitchReport> {
+    return this.switches.switchRoute(req);
+  }
+
+  /**
+   * Applies a reloaded config file (SIGHUP, file watch): a route whose streamingDomain changed
+   * in the file is switched there, exactly like `turnout switch`. Other changes need a restart
+   * and are reported as such.
+   */
+  async reload(next: GatewayConfig, by = 'config-reload'): Promise<SwitchReport[]> {
+    const previous = this.loaded;
+    this.loaded = next;
+    this.switches.updateDomains(next.streamingDomains);
+    const reports: SwitchReport[] = [];
+    for (const rc of next.routes) {
+      const before = previous.routes.find((r) => r.name === rc.name);
+      if (before === undefined) {
+        this.log.warn({ route: rc.name }, 'config reload: new routes need a restart; ignored');
+        continue;
+      }
+      const a = before.streamingDomain;
+      const b = rc.streamingDomain;
+      if (a.name === b.name && a.bootstrapServerId === b.bootstrapServerId) continue;
+      this.log.info({ route: rc.name, from: a.name, to: b.name }, 'config reload: route points at another streaming domain; switching');
+      try {
+        reports.push(await this.switchRoute({ route: rc.name, to: b.name, bootstrapServerId: b.bootstrapServerId, by }));
+      } catch (err) {
+        this.log.error({ route: rc.name, err: (err as Error).message }, 'config reload: switch failed');
+      }
+    }
+    for (const rc of previous.routes) {
+      if (!next.routes.some((r) => r.name === rc.name)) this.log.warn({ route: rc.name }, 'config reload: removing a route needs a restart; ignored');
+    }
+    return reports;
   }
 
   /** Live connections of a route (tests and diagnostics). */
@@ -88,6 +152,10 @@ export class Gateway {
       brokerPorts: `${r.ports.base}-${r.ports.base + r.ports.count - 1}`,
       domain: r.domainName,
       listener: r.upstream.listener.id,
+      clusterId: r.config.clusterId,
+      epoch: r.epoch,
+      lastSwitch: r.lastSwitch,
+      connectionsByDomain: this.listeners[i]?.connectionsByDomain() ?? {},
       ready: r.ready,
       lastError: r.upstream.lastError,
       connections: this.listeners[i]?.connections.size ?? 0,
@@ -110,6 +178,7 @@ export class Gateway {
   private async doStop(timeoutMs: number): Promise<void> {
     await Promise.all(this.listeners.map((l) => l.closeListeners()));
     for (const r of this.routes) r.stop();
+    await this.controller?.stop();
     const connections = this.listeners.flatMap((l) => [...l.connections]);
     if (connections.length > 0) {
       this.log.info({ connections: connections.length, timeoutMs }, 'draining connections');

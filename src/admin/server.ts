@@ -1,11 +1,16 @@
 // The admin HTTP listener: liveness, readiness, Prometheus metrics and a JSON view of the routes.
-// Read-only for now; endpoints that change routing will require authentication.
+// Endpoints that change routing (POST /routes/NAME/switch) require the bearer token from
+// gateway.admin.token; without a configured token they are refused.
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { HostPort } from '../config/types.ts';
 import type { Logger } from '../observability/log.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import { TurnoutError } from '../errors.ts';
 import { formatHostPort } from '../config/endpoints.ts';
+import type { Secret } from '../config/types.ts';
+import type { FleetInstance, SwitchReport, SwitchRequest } from '../control/switch-controller.ts';
+import type { SwitchRecord } from '../routing/route.ts';
 
 export interface RouteStatus {
   name: string;
@@ -13,6 +18,10 @@ export interface RouteStatus {
   brokerPorts: string;
   domain: string;
   listener: string;
+  clusterId: string;
+  epoch: number;
+  lastSwitch: SwitchRecord | null;
+  connectionsByDomain: Record<string, number>;
   ready: boolean;
   lastError: string | null;
   connections: number;
@@ -22,7 +31,15 @@ export interface RouteStatus {
 export interface AdminView {
   routes(): RouteStatus[];
   metrics: GatewayMetrics;
+  fleet(): FleetInstance[];
+  instance(): string;
+  switchRoute(req: SwitchRequest): Promise<SwitchReport>;
+  /** Bearer token for endpoints that change routing; null refuses them. */
+  token: Secret | null;
 }
+
+const MAX_BODY = 64 * 1024;
+const SWITCH_PATH = /^\/routes\/([^/]+)\/switch$/;
 
 export class AdminServer {
   private readonly server: Server;
@@ -54,6 +71,11 @@ export class AdminServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
+    const switchMatch = SWITCH_PATH.exec(path);
+    if (switchMatch !== null) {
+      await this.handleSwitch(req, res, decodeURIComponent(switchMatch[1]));
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       send(res, 405, { error: `${req.method} is not allowed on ${path}` });
       return;
@@ -80,8 +102,60 @@ export class AdminServer {
       case '/routes':
         send(res, 200, { routes: this.view.routes() });
         return;
+      case '/fleet':
+        send(res, 200, { instance: this.view.instance(), instances: this.view.fleet() });
+        return;
+      case '/status':
+        send(res, 200, { instance: this.view.instance(), routes: this.view.routes(), instances: this.view.fleet() });
+        return;
       default:
-        send(res, 404, { error: `no such endpoint: ${path}`, endpoints: ['/health', '/ready', '/metrics', '/routes'] });
+        send(res, 404, { error: `no such endpoint: ${path}`, endpoints: ['/health', '/ready', '/metrics', '/routes', '/fleet', '/status', 'POST /routes/NAME/switch'] });
+    }
+  }
+
+  /** POST /routes/NAME/switch {"to": DOMAIN, "bootstrapServerId"?, "force"?, "by"?}, bearer token required. */
+  private async handleSwitch(req: IncomingMessage, res: ServerResponse, route: string): Promise<void> {
+    if (req.method !== 'POST') {
+      send(res, 405, { error: `use POST to switch a route (got ${req.method})` });
+      return;
+    }
+    const token = this.view.token;
+    if (token === null) {
+      send(res, 403, { error: 'switching over the admin API is disabled: set gateway.admin.token (e.g. token: ${TURNOUT_ADMIN_TOKEN}) to enable it' });
+      return;
+    }
+    const given = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1]?.trim();
+    if (given === undefined || !sameSecret(given, token.reveal())) {
+      this.log.warn({ from: req.socket.remoteAddress, route }, given === undefined ? 'switch request without a token refused' : 'switch request with a wrong token refused');
+      res.setHeader('www-authenticate', 'Bearer');
+      send(res, 401, { error: given === undefined ? 'this endpoint needs "Authorization: Bearer <token>" (gateway.admin.token)' : 'wrong token' });
+      return;
+    }
+    let body: { to?: unknown; bootstrapServerId?: unknown; force?: unknown; by?: unknown };
+    try {
+      body = JSON.parse(await readBody(req)) as typeof body;
+      if (typeof body !== 'object' || body === null) throw new Error('not an object');
+    } catch (err) {
+      send(res, 400, { error: `the body must be a JSON object like {"to": "green"}: ${(err as Error).message}` });
+      return;
+    }
+    if (typeof body.to !== 'string' || body.to === '') {
+      send(res, 400, { error: 'the body needs "to": the streaming domain to switch to' });
+      return;
+    }
+    if (body.bootstrapServerId !== undefined && typeof body.bootstrapServerId !== 'string') {
+      send(res, 400, { error: '"bootstrapServerId" must be a string' });
+      return;
+    }
+    const who = typeof body.by === 'string' && body.by !== '' ? body.by.slice(0, 200) : 'admin-api';
+    try {
+      const report = await this.view.switchRoute({
+        route, to: body.to, bootstrapServerId: body.bootstrapServerId, force: body.force === true, by: `${who} (${req.socket.remoteAddress ?? 'unknown'})`,
+      });
+      send(res, report.outcome === 'switched' || report.outcome === 'unchanged' ? 200 : report.outcome === 'refused' ? 409 : 500, report);
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      send(res, code === 'TURNOUT_UNKNOWN_ROUTE' ? 404 : 400, { error: (err as Error).message, code });
     }
   }
 
@@ -89,6 +163,31 @@ export class AdminServer {
     this.server.closeAllConnections();
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
+}
+
+/** Compares without leaking the token's length or content through timing. */
+function sameSecret(given: string, expected: string): boolean {
+  const a = createHash('sha256').update(given).digest();
+  const b = createHash('sha256').update(expected).digest();
+  return timingSafeEqual(a, b);
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        reject(new Error(`body larger than ${MAX_BODY} bytes`));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8') || '{}'));
+    req.on('error', reject);
+  });
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {

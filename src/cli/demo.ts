@@ -2,7 +2,7 @@
 // replicating topics and consumer group offsets from blue to green, and the gateway in front of
 // blue; runs until Ctrl-C or SIGTERM and then stops everything it started (a kill -9 is covered by
 // the test bed's reaper).
-import { DEFAULTS, Secret, type GatewayConfig } from '../config/index.ts';
+import { DEFAULTS, Secret, virtualClusterId, type GatewayConfig } from '../config/index.ts';
 import { Gateway } from '../gateway.ts';
 import { createLogger } from '../observability/log.ts';
 import type { ClusterDescriptor } from '../testbed/types.ts';
@@ -91,6 +91,11 @@ async function firstFreeBlock(candidates: number[], count: number): Promise<numb
 function demoGatewayConfig(clusters: ClusterDescriptor[], base: number): GatewayConfig {
   return {
     admin: { host: '127.0.0.1', port: base - 2 },
+    adminToken: new Secret(DEMO_ADMIN_TOKEN),
+    instanceId: 'demo',
+    state: { topic: DEFAULTS.stateTopic },
+    switchover: { drainTimeoutMs: DEFAULTS.drainTimeoutMs, fleetTimeoutMs: DEFAULTS.fleetTimeoutMs },
+    audit: { file: null },
     log: { level: 'warn' },
     limits: { maxFrameBytes: DEFAULTS.maxFrameBytes, maxBufferedBytesPerConnection: DEFAULTS.maxBufferedBytesPerConnection, upstreamConnectTimeoutMs: DEFAULTS.upstreamConnectTimeoutMs },
     shutdownTimeoutMs: 5000,
@@ -113,6 +118,10 @@ function demoGatewayConfig(clusters: ClusterDescriptor[], base: number): Gateway
       brokerPorts: { base: base + 1, count: 16 },
       streamingDomain: { name: 'blue', bootstrapServerId: 'sasl-listener' },
       authentication: { type: 'passthrough' },
+      clusterId: virtualClusterId('demo'),
     }],
   };
 }
+
+/** The demo's admin token (a local demo; real deployments set gateway.admin.token from a secret). */
+export const DEMO_ADMIN_TOKEN = 'demo-admin-token';

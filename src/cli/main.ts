@@ -38,9 +38,36 @@ export function buildProgram(): Command {
     .command('start')
     .description('run the gateway with a config file until SIGTERM/SIGINT (then stop gracefully)')
     .requiredOption('-c, --config <file>', 'gateway config file (YAML)')
-    .action(async (opts: { config: string }) => {
+    .option('--watch-config', 'reload the config file when it changes (as with SIGHUP), e.g. a mounted Kubernetes ConfigMap')
+    .action(async (opts: { config: string; watchConfig?: boolean }) => {
       const { runStart } = await import('./start.ts');
       await runStart(opts);
+    });
+
+  const adminOptions = (c: Command): Command => c
+    .option('--admin <url>', 'admin API of a running gateway (default: from -c, else $TURNOUT_ADMIN_URL, else http://127.0.0.1:9190)')
+    .option('-c, --config <file>', 'take the admin address and token from this gateway config file')
+    .option('--token <token>', 'admin token (default: $TURNOUT_ADMIN_TOKEN, else gateway.admin.token from -c)')
+    .option('--json', 'print JSON');
+
+  adminOptions(program
+    .command('switch')
+    .description('point a route at another streaming domain, on every live gateway instance at once (or on none); rollback is the same command')
+    .argument('<route>', 'route name')
+    .requiredOption('--to <domain>', 'streaming domain to switch to')
+    .option('--bootstrap-server-id <id>', 'listener of the destination (default: the one with the route\'s current listener id)')
+    .option('--force', 'switch even if an instance did not prepare or the destination is unreachable; reported as forced'))
+    .action(async (route: string, opts: { to: string; bootstrapServerId?: string; force?: boolean; admin?: string; config?: string; token?: string; json?: boolean }) => {
+      const { runSwitch } = await import('./switch.ts');
+      process.exitCode = await runSwitch(route, opts);
+    });
+
+  adminOptions(program
+    .command('status')
+    .description('show each route\'s active streaming domain, switch epoch, connections per domain, last switch, and the fleet'))
+    .action(async (opts: { admin?: string; config?: string; token?: string; json?: boolean }) => {
+      const { runStatus } = await import('./status.ts');
+      process.exitCode = await runStatus(opts);
     });
 
   return program;

@@ -1,12 +1,14 @@
 // `turnout start -c FILE`: runs the gateway in the foreground until SIGTERM or SIGINT, then stops
 // gracefully (in-flight requests get gateway.shutdownTimeoutMs). An invalid config is refused
 // with the same messages `turnout validate` prints.
+import { watchFile } from 'node:fs';
 import { formatProblems, loadConfigFile } from '../config/index.ts';
 import { Gateway } from '../gateway.ts';
 import { createLogger } from '../observability/log.ts';
 
 export interface StartOptions {
   readonly config: string;
+  readonly watchConfig?: boolean;
 }
 
 export async function runStart(opts: StartOptions): Promise<void> {
@@ -51,5 +53,26 @@ export async function runStart(opts: StartOptions): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGHUP', () => log.warn('SIGHUP ignored: this version does not reload its configuration'));
+  // Reload: a route whose streamingDomain changed in the file is switched there (fleet-wide).
+  // An invalid file is reported and changes nothing.
+  let reloading = Promise.resolve();
+  const reload = (why: string): void => {
+    reloading = reloading.then(async () => {
+      const next = loadConfigFile(opts.config);
+      if (!('config' in next)) {
+        log.error({ config: opts.config, why, problems: formatProblems(opts.config, next.problems) }, 'config reload refused: the file has problems; nothing changed');
+        return;
+      }
+      log.info({ config: opts.config, why }, 'reloading config');
+      const reports = await gateway.reload(next.config, `config-reload (${why})`);
+      for (const r of reports) log.info({ route: r.route, outcome: r.outcome, epoch: r.epoch }, r.message);
+    }).catch((err: unknown) => log.error({ err }, 'config reload failed'));
+  };
+  process.on('SIGHUP', () => reload('SIGHUP'));
+  if (opts.watchConfig === true) {
+    // Polling the file's stat sees ConfigMap updates (an atomic symlink swap) that fs.watch misses.
+    watchFile(opts.config, { interval: 2000 }, (cur, prev) => {
+      if (cur.mtimeMs !== prev.mtimeMs || cur.ino !== prev.ino) reload('file changed');
+    });
+  }
 }

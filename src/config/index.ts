@@ -1,7 +1,7 @@
 // The config edge's public API: load a gateway config file into a validated GatewayConfig.
 export { parseConfig, loadConfigFile, loadConfigOrThrow, type LoadResult, type ParseOptions, type ParseResult } from './load.ts';
 export { ConfigError, ConfigErrorCode, formatProblems, type ConfigProblem } from './problems.ts';
-export { DEFAULTS } from './normalize.ts';
+export { DEFAULTS, virtualClusterId } from './normalize.ts';
 export { formatHostPort } from './endpoints.ts';
 export type { Env } from './env.ts';
 export * from './types.ts';

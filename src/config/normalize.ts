@@ -2,6 +2,8 @@
 // than one value (references between routes and streaming domains, duplicate names, port clashes,
 // authentication against the upstream listener's security). Items that failed their shape check
 // arrive as undefined and are skipped, so their problems are not reported twice.
+import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
 import { addressesMayOverlap, formatHost, isWildcardAddress } from './endpoints.ts';
 import { closest, formatPath, type PathProblem, type PathSegment } from './problems.ts';
 import type { AdminInput, GatewaySection, RouteInput, StreamingDomainInput } from './schema.ts';
@@ -20,7 +22,15 @@ export const DEFAULTS = {
   shutdownTimeoutMs: 10_000,
   bindAddress: '0.0.0.0',
   brokerPortCount: 16,
+  stateTopic: '_turnout_state',
+  drainTimeoutMs: 5_000,
+  fleetTimeoutMs: 10_000,
 } as const;
+
+/** A cluster id (22 base64url characters, like Kafka's) derived from the route name: every instance agrees. */
+export function virtualClusterId(route: string): string {
+  return createHash('sha256').update(`turnout-route:${route}`).digest().subarray(0, 16).toString('base64url');
+}
 
 export interface NormalizeInput {
   /** undefined when the gateway section failed its shape check. */
@@ -60,6 +70,14 @@ export function normalize(input: NormalizeInput): { config: GatewayConfig | unde
   return {
     config: {
       admin,
+      adminToken: input.admin !== 'invalid' && input.admin?.token !== undefined ? new Secret(input.admin.token) : null,
+      instanceId: g?.instanceId ?? `${hostname().replace(/[^A-Za-z0-9._-]/g, '-')}-${admin !== null && admin.port !== 0 ? admin.port : process.pid}`,
+      state: g?.state === null || g?.state?.enabled === false ? null : { topic: g?.state?.topic ?? DEFAULTS.stateTopic },
+      switchover: {
+        drainTimeoutMs: g?.switchover?.drainTimeoutMs ?? DEFAULTS.drainTimeoutMs,
+        fleetTimeoutMs: g?.switchover?.fleetTimeoutMs ?? DEFAULTS.fleetTimeoutMs,
+      },
+      audit: { file: g?.audit?.file ?? null },
       log: { level: g?.log?.level ?? DEFAULTS.logLevel },
       limits: {
         maxFrameBytes: g?.limits?.maxFrameBytes ?? DEFAULTS.maxFrameBytes,
@@ -164,6 +182,7 @@ function route(
     streamingDomain: { name: ref.name, bootstrapServerId: ref.bootstrapServerId },
     // Only unresolved when the route has other problems, so no config is returned anyway.
     authentication: authentication ?? { type: 'none' },
+    clusterId: r.clusterId ?? virtualClusterId(r.name),
   };
 }
 

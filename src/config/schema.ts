@@ -142,6 +142,8 @@ const MAX_TIMEOUT_MS = 2 ** 31 - 1; // setTimeout's limit
 export const adminSection = strictObject({
   enabled: bool.optional(),
   listen: hostPort({ allowPortZero: true }).optional(),
+  /** Bearer token required by endpoints that change routing (switch). Usually ${TURNOUT_ADMIN_TOKEN}. */
+  token: text('a token').optional(),
 }).nullable().optional();
 
 export const gatewaySection = strictObject({
@@ -153,6 +155,16 @@ export const gatewaySection = strictObject({
     upstreamConnectTimeoutMs: int(1, MAX_TIMEOUT_MS).optional(),
   }).nullish(),
   shutdownTimeoutMs: int(0, MAX_TIMEOUT_MS).optional(),
+  instanceId: name('instance id').optional(),
+  state: strictObject({
+    enabled: bool.optional(),
+    topic: name('topic name').optional(),
+  }).nullish(),
+  switchover: strictObject({
+    drainTimeoutMs: int(0, MAX_TIMEOUT_MS).optional(),
+    fleetTimeoutMs: int(100, MAX_TIMEOUT_MS).optional(),
+  }).nullish(),
+  audit: strictObject({ file: text('a file path').optional() }).nullish(),
 }).nullish();
 
 const security = strictObject({
@@ -192,6 +204,8 @@ export const route = strictObject({
     bootstrapServerId: text('a bootstrap server id'),
   }),
   authentication: strictObject({ type: choice('authentication type', AUTHENTICATION_TYPES) }).nullish(),
+  /** The cluster id clients see through this route, whichever cluster it points at. */
+  clusterId: name('cluster id').optional(),
 });
 
 /** The top level; the list items are parsed one by one so that one bad item hides nothing else. */

@@ -67,6 +67,8 @@ export interface RouteConfig {
   brokerPorts: { base: number; count: number };
   streamingDomain: { name: string; bootstrapServerId: string };
   authentication: ClientAuthentication;
+  /** The cluster id clients see through this route (stable across switches). */
+  clusterId: string;
 }
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
@@ -74,6 +76,20 @@ export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
 export interface GatewayConfig {
   /** Admin HTTP listener; null disables it. Port 0 picks a free port. */
   admin: HostPort | null;
+  /** Bearer token that admin endpoints changing routing require; null refuses those endpoints. */
+  adminToken: Secret | null;
+  /** This instance's name in the fleet (heartbeats, switch acknowledgements, audit). */
+  instanceId: string;
+  /** The compacted topic, written to every streaming domain, that holds switch state; null: local only. */
+  state: { topic: string } | null;
+  switchover: {
+    /** How long connections of the old cluster get for in-flight requests before they are closed. */
+    drainTimeoutMs: number;
+    /** How long a fleet switch waits for every live instance to prepare and to apply. */
+    fleetTimeoutMs: number;
+  };
+  /** Audit log of switches: JSON lines appended to this file (also logged). */
+  audit: { file: string | null };
   log: { level: LogLevel };
   limits: {
     /** Largest frame accepted from a client or broker (Kafka's socket.request.max.bytes). */

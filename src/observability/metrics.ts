@@ -14,6 +14,10 @@ export class GatewayMetrics {
   readonly bytes: Counter<'route' | 'direction'>;
   readonly upstreamConnectFailures: Counter<'route' | 'domain'>;
   readonly routeReady: Gauge<'route'>;
+  readonly routeEpoch: Gauge<'route'>;
+  readonly routeActiveDomain: Gauge<'route' | 'domain'>;
+  readonly switches: Counter<'route' | 'outcome'>;
+  readonly switchDuration: Histogram<'route' | 'outcome'>;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registry = new Registry();
@@ -50,6 +54,20 @@ export class GatewayMetrics {
       registers,
     });
     this.routeReady = new Gauge({ name: 'turnout_route_ready', help: '1 when the route has reached its upstream cluster', labelNames: ['route'], registers });
+    this.routeEpoch = new Gauge({ name: 'turnout_route_switch_epoch', help: 'The route\'s switch epoch (0 until its first switch)', labelNames: ['route'], registers });
+    this.routeActiveDomain = new Gauge({ name: 'turnout_route_active_domain', help: '1 for the streaming domain the route points at, 0 for the others', labelNames: ['route', 'domain'], registers });
+    this.switches = new Counter({ name: 'turnout_switches_total', help: 'Route switches this instance initiated, by outcome (switched, unchanged, refused, failed)', labelNames: ['route', 'outcome'], registers });
+    this.switchDuration = new Histogram({
+      name: 'turnout_switch_duration_seconds',
+      help: 'Time from a switch request to its outcome, fleet-wide prepare and apply included',
+      labelNames: ['route', 'outcome'],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    });
+  }
+
+  setActiveDomain(route: string, active: string, all: string[]): void {
+    for (const d of all) this.routeActiveDomain.labels(route, d).set(d === active ? 1 : 0);
   }
 
   forRoute(route: string): RouteMetrics {

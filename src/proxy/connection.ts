@@ -19,6 +19,8 @@ export interface ConnectionLimits {
   maxFrameBytes: number;
   maxBufferedBytes: number;
   upstreamConnectTimeoutMs: number;
+  /** After a switch, how long connections to the previous cluster get for their in-flight requests. */
+  switchDrainTimeoutMs: number;
   /** Sees every byte written to clients (tests use it to prove no upstream address leaks). */
   tapClientBytes?: (route: string, bytes: Uint8Array) => void;
 }
@@ -66,11 +68,13 @@ export const CloseReason = {
   ClientError: 'client_socket_error',
   UpstreamError: 'upstream_socket_error',
   Shutdown: 'shutdown',
+  /** The route switched to another cluster: the connection to the old one is closed once idle. */
+  Switchover: 'switchover',
 } as const;
 export type CloseReason = (typeof CloseReason)[keyof typeof CloseReason];
 
 /** Reasons that are a normal part of life and not counted as errors. */
-const NORMAL: ReadonlySet<CloseReason> = new Set([CloseReason.ClientClosed, CloseReason.UpstreamClosed, CloseReason.Shutdown]);
+const NORMAL: ReadonlySet<CloseReason> = new Set([CloseReason.ClientClosed, CloseReason.UpstreamClosed, CloseReason.Shutdown, CloseReason.Switchover]);
 
 let nextConnectionId = 1;
 
@@ -98,6 +102,11 @@ export class ProxyConnection implements FilterContext {
   private upstreamPaused = false;
   private readonly onClosed: (c: ProxyConnection) => void;
   private drainedResolve: (() => void) | null = null;
+  private drainReason: CloseReason = CloseReason.Shutdown;
+  /** The route's switch epoch when this connection was opened: it belongs to that epoch's cluster. */
+  readonly epoch: number;
+  /** The streaming domain this connection's upstream is in. */
+  readonly domain: string;
 
   constructor(client: Socket, route: Route, target: ConnectionTarget, chain: FilterChain, limits: ConnectionLimits, onClosed: (c: ProxyConnection) => void) {
     this.client = client;
@@ -108,6 +117,8 @@ export class ProxyConnection implements FilterContext {
     this.onClosed = onClosed;
     this.where = `${client.remoteAddress}:${client.remotePort}`;
     this.target = target;
+    this.epoch = route.epoch;
+    this.domain = route.domainName;
     this.fromClient = new FrameDecoder(limits.maxFrameBytes);
     this.fromUpstream = new FrameDecoder(limits.maxFrameBytes);
     this.metrics.connectionsTotal.inc();
@@ -154,18 +165,43 @@ export class ProxyConnection implements FilterContext {
     this.rawTokensExpected = rounds;
   }
 
-  /** Stops reading new requests; resolves when in-flight requests are answered (or the connection closed). */
-  drain(): Promise<void> {
+  /**
+   * Stops reading new requests; resolves when in-flight requests are answered (or the connection
+   * closed), and closes the connection then. Requests the client sends meanwhile stay unread and
+   * are never forwarded: the client sees a closed connection and retries them elsewhere.
+   */
+  drain(reason: CloseReason = CloseReason.Shutdown): Promise<void> {
     if (this.closed) return Promise.resolve();
     this.draining = true;
+    this.drainReason = reason;
     this.client.pause();
     if (this.inFlight.length === 0 && this.waiting.length === 0) {
-      this.close(CloseReason.Shutdown);
+      this.close(reason);
       return Promise.resolve();
     }
     return new Promise((resolve) => {
       this.drainedResolve = resolve;
     });
+  }
+
+  /**
+   * The route switched away from this connection's cluster. Requests already forwarded get their
+   * real responses (for at most `timeoutMs`); nothing more is forwarded; then the connection
+   * closes and the client reconnects, to the new cluster. A connection still opening its
+   * upstream has forwarded nothing and closes at once.
+   */
+  retire(timeoutMs: number): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    if (this.upstream === null) {
+      this.close(CloseReason.Switchover);
+      return Promise.resolve();
+    }
+    const timer = setTimeout(() => {
+      if (this.closed) return;
+      this.log.warn({ timeoutMs, pendingRequests: this.inFlight.length }, 'requests to the previous cluster not answered in time; closing');
+      this.destroy(CloseReason.Switchover);
+    }, timeoutMs);
+    return this.drain(CloseReason.Switchover).finally(() => clearTimeout(timer));
   }
 
   private async openUpstream(target: ConnectionTarget): Promise<void> {
@@ -215,7 +251,8 @@ export class ProxyConnection implements FilterContext {
   // ---- client → upstream ----------------------------------------------------------------
 
   private onClientData(chunk: Buffer): void {
-    if (this.closed) return;
+    // While draining, nothing more is forwarded (a chunk may still arrive after pause()).
+    if (this.closed || this.draining) return;
     this.metrics.bytesIn.inc(chunk.length);
     this.fromClient.push(chunk);
     const up = this.upstream;
@@ -418,7 +455,7 @@ export class ProxyConnection implements FilterContext {
   }
 
   private checkDrained(): void {
-    if (this.draining && this.inFlight.length === 0) this.close(CloseReason.Shutdown);
+    if (this.draining && this.inFlight.length === 0) this.close(this.drainReason);
   }
 
   /** Closes both sides once; logs one line with the reason and counts errors. */
@@ -451,9 +488,9 @@ export class ProxyConnection implements FilterContext {
     this.drainedResolve = null;
   }
 
-  /** Forcibly closes both sockets (shutdown timeout). */
-  destroy(): void {
-    this.close(CloseReason.Shutdown);
+  /** Forcibly closes both sockets (shutdown or drain timeout). */
+  destroy(reason: CloseReason = CloseReason.Shutdown): void {
+    this.close(reason);
     this.client.destroy();
     this.upstream?.destroy();
   }

@@ -17,6 +17,22 @@ export class RouteListeners {
     this.route = route;
     this.chain = chain;
     this.limits = limits;
+    route.onSwitch((epoch) => this.retireBefore(epoch));
+  }
+
+  /** Connections opened before `epoch` belong to the previous cluster: they finish and close. */
+  private retireBefore(epoch: number): void {
+    const old = [...this.connections].filter((c) => c.epoch < epoch);
+    if (old.length === 0) return;
+    this.route.log.info({ connections: old.length, epoch, drainTimeoutMs: this.limits.switchDrainTimeoutMs }, 'retiring connections to the previous cluster');
+    for (const c of old) void c.retire(this.limits.switchDrainTimeoutMs);
+  }
+
+  /** Open connections per streaming domain. */
+  connectionsByDomain(): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const c of this.connections) counts[c.domain] = (counts[c.domain] ?? 0) + 1;
+    return counts;
   }
 
   async listen(): Promise<void> {

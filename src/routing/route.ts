@@ -8,6 +8,17 @@ import { UpstreamError, UpstreamErrorCode } from '../upstream/errors.ts';
 import { BrokerPorts } from './broker-ports.ts';
 import { UpstreamCluster } from './upstream-cluster.ts';
 
+/** What a switch records on the route, for status and audit. */
+export interface SwitchRecord {
+  epoch: number;
+  from: string;
+  to: string;
+  listener: string;
+  by: string;
+  at: string;
+  switchId: string;
+}
+
 export class Route {
   readonly config: RouteConfig;
   readonly name: string;
@@ -16,16 +27,53 @@ export class Route {
   readonly metrics: RouteMetrics;
   private cluster: UpstreamCluster;
   private readonly slotWarnings = new Set<string>();
+  private readonly connectTimeoutMs: number;
+  /** Switch epoch: 0 until the first switch; every switch of the route (fleet-wide) increments it. */
+  epoch = 0;
+  lastSwitch: SwitchRecord | null = null;
+  private readonly switchListeners: ((epoch: number) => void)[] = [];
 
   constructor(config: RouteConfig, domain: StreamingDomainConfig, log: Logger, metrics: RouteMetrics, connectTimeoutMs: number) {
     this.config = config;
+    this.connectTimeoutMs = connectTimeoutMs;
     this.name = config.name;
     this.ports = new BrokerPorts(config.brokerPorts.base, config.brokerPorts.count);
     this.log = log.child({ route: config.name });
     this.metrics = metrics;
-    const listener = domain.kafkaCluster.bootstrapServers.find((b) => b.id === config.streamingDomain.bootstrapServerId);
-    if (listener === undefined) throw new Error(`route ${config.name}: listener ${config.streamingDomain.bootstrapServerId} missing (config validation should have caught this)`);
-    this.cluster = new UpstreamCluster(domain, listener, this.log, connectTimeoutMs);
+    this.cluster = this.newCluster(domain, config.streamingDomain.bootstrapServerId);
+  }
+
+  /** An upstream cluster for (domain, listener), not started; the listener must exist. */
+  newCluster(domain: StreamingDomainConfig, listenerId: string): UpstreamCluster {
+    const listener = domain.kafkaCluster.bootstrapServers.find((b) => b.id === listenerId);
+    if (listener === undefined) throw new Error(`streaming domain "${domain.name}" has no bootstrap server "${listenerId}"`);
+    return new UpstreamCluster(domain, listener, this.log, this.connectTimeoutMs);
+  }
+
+  /** Called with the new epoch after every switch (the listeners retire the old cluster's connections). */
+  onSwitch(listener: (epoch: number) => void): void {
+    this.switchListeners.push(listener);
+  }
+
+  /**
+   * Points the route at `cluster` from `epoch` on. New connections go to it at once; connections
+   * to the previous cluster are retired by the listeners (in-flight requests finish first).
+   */
+  activate(cluster: UpstreamCluster, epoch: number, record: SwitchRecord | null): void {
+    const previous = this.cluster;
+    this.cluster = cluster;
+    this.epoch = epoch;
+    if (record !== null) this.lastSwitch = record;
+    this.slotWarnings.clear();
+    if (previous !== cluster) {
+      previous.stop();
+      if (!cluster.started) cluster.start();
+    }
+    for (const l of this.switchListeners) l(epoch);
+  }
+
+  get listenerId(): string {
+    return this.cluster.listener.id;
   }
 
   get upstream(): UpstreamCluster {
@@ -41,7 +89,7 @@ export class Route {
   }
 
   start(): void {
-    this.cluster.start();
+    if (!this.cluster.started) this.cluster.start();
   }
 
   stop(): void {

@@ -27,6 +27,7 @@ export class UpstreamCluster {
   private refreshing: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private nextEndpoint = 0;
+  started = false;
 
   constructor(domain: StreamingDomainConfig, listener: BootstrapServerConfig, log: Logger, connectTimeoutMs: number) {
     this.domain = domain;
@@ -55,12 +56,14 @@ export class UpstreamCluster {
 
   /** Starts periodic discovery (first run immediately). */
   start(intervalMs = 30_000): void {
+    this.started = true;
     void this.refresh();
     this.timer = setInterval(() => void this.refresh(), intervalMs);
     this.timer.unref();
   }
 
   stop(): void {
+    this.started = false;
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
   }

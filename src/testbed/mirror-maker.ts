@@ -26,6 +26,7 @@ const TOPICS_EXCLUDE = [
   'heartbeats',
   'mm2-.*',
   'connect-.*',
+  '_turnout.*', // Turnout's switch state: each cluster keeps its own copy, written by the gateways
 ].join(',');
 
 export function mirrorMakerConfig(spec: MirrorMakerSpec, source: KafkaCluster, target: KafkaCluster): Record<string, string> {

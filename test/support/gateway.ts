@@ -1,7 +1,7 @@
 // Starting Turnout in front of test-bed clusters, in-process, for integration tests. Ports come
 // from below the test bed's broker range (10000-19999) in blocks that are checked by binding.
 import { Gateway } from '../../src/gateway.ts';
-import { DEFAULTS, Secret, type GatewayConfig, type RouteConfig, type StreamingDomainConfig } from '../../src/config/index.ts';
+import { DEFAULTS, Secret, virtualClusterId, type GatewayConfig, type RouteConfig, type StreamingDomainConfig } from '../../src/config/index.ts';
 import { createLogger, silentLogger } from '../../src/observability/log.ts';
 import type { ClusterDescriptor } from '../../src/testbed/index.ts';
 import { canBind } from '../../src/testbed/ports.ts';
@@ -69,6 +69,15 @@ export interface StartOptions {
   logDestination?: NodeJS.WritableStream;
   /** Wait until every route has reached its cluster (default true; false for routes meant to be unreachable). */
   waitForReady?: boolean;
+  /** Switch state topic (default: none, this instance switches alone). */
+  stateTopic?: string;
+  instanceId?: string;
+  adminToken?: string;
+  switchover?: Partial<GatewayConfig['switchover']>;
+  auditFile?: string;
+  /** Fixed ports instead of free ones (a restarted instance must come back on the same ports). */
+  ports?: Record<string, number>;
+  adminPort?: number;
 }
 
 export async function startGateway(options: StartOptions): Promise<TestGateway> {
@@ -76,7 +85,7 @@ export async function startGateway(options: StartOptions): Promise<TestGateway> 
     const routes: RouteConfig[] = [];
     for (const r of options.routes) {
       const count = r.brokerPortCount ?? 8;
-      const base = await freePortBlock(count + 1);
+      const base = options.ports?.[r.name] ?? await freePortBlock(count + 1);
       routes.push({
         name: r.name,
         endpoint: { host: '127.0.0.1', port: base },
@@ -84,10 +93,16 @@ export async function startGateway(options: StartOptions): Promise<TestGateway> 
         brokerPorts: { base: base + 1, count },
         streamingDomain: { name: r.domain, bootstrapServerId: r.listener },
         authentication: { type: r.listener === 'sasl' ? 'passthrough' : 'none' },
+        clusterId: virtualClusterId(r.name),
       });
     }
     const config: GatewayConfig = {
-      admin: { host: '127.0.0.1', port: 0 },
+      admin: { host: '127.0.0.1', port: options.adminPort ?? 0 },
+      adminToken: options.adminToken !== undefined ? new Secret(options.adminToken) : null,
+      instanceId: options.instanceId ?? `test-${process.pid}-${attempt}-${Math.floor(Math.random() * 1e6)}`,
+      state: options.stateTopic !== undefined ? { topic: options.stateTopic } : null,
+      switchover: { drainTimeoutMs: DEFAULTS.drainTimeoutMs, fleetTimeoutMs: DEFAULTS.fleetTimeoutMs, ...options.switchover },
+      audit: { file: options.auditFile ?? null },
       log: { level: 'debug' },
       limits: { maxFrameBytes: DEFAULTS.maxFrameBytes, maxBufferedBytesPerConnection: DEFAULTS.maxBufferedBytesPerConnection, upstreamConnectTimeoutMs: 5000, ...options.limits },
       shutdownTimeoutMs: options.shutdownTimeoutMs ?? 5000,

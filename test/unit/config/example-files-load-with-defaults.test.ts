@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { DEFAULTS, loadConfigFile, Secret, type GatewayConfig } from '../../../src/config/index.ts';
+import { DEFAULTS, loadConfigFile, Secret, virtualClusterId, type GatewayConfig } from '../../../src/config/index.ts';
 import { configOf, MINIMAL } from './support.ts';
 
 const example = (name: string) => fileURLToPath(new URL(`../../../examples/${name}`, import.meta.url));
@@ -15,8 +15,14 @@ function load(name: string, env: Record<string, string> = {}): GatewayConfig {
 
 test('the seed document (Confluent switchover example) loads as written, with every default applied', () => {
   const config = load('seed-001.yaml');
+  assert.match(config.instanceId, /-9190$/, 'the instance id defaults to the host name and admin port');
   assert.deepEqual(config, {
     admin: { host: '127.0.0.1', port: 9190 },
+    adminToken: null,
+    instanceId: config.instanceId,
+    state: { topic: '_turnout_state' },
+    switchover: { drainTimeoutMs: 5000, fleetTimeoutMs: 10000 },
+    audit: { file: null },
     log: { level: 'info' },
     limits: { maxFrameBytes: 104857600, maxBufferedBytesPerConnection: 4194304, upstreamConnectTimeoutMs: 10000 },
     shutdownTimeoutMs: 10000,
@@ -46,6 +52,7 @@ test('the seed document (Confluent switchover example) loads as written, with ev
         brokerPorts: { base: 19093, count: 16 },
         streamingDomain: { name: 'kafka1-domain', bootstrapServerId: 'internal-plaintext-listener' },
         authentication: { type: 'none' },
+        clusterId: virtualClusterId('switchover-route'),
       },
     ],
   } satisfies GatewayConfig);

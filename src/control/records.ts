@@ -1,0 +1,144 @@
+// The records of the switch state topic. One compacted topic per streaming domain holds the same
+// records: the committed state of each route (`route/<name>`), the switch protocol in flight
+// (`prepare/<route>`, `ack/<route>/<instance>`, `abort/<route>`), instance heartbeats
+// (`instance/<id>`) and one audit entry per switch (`audit/<route>/<epoch>`, never overwritten).
+// Pure functions only: encoding, decoding and the decisions made from what was read.
+
+export interface RouteStateRecord {
+  type: 'route';
+  route: string;
+  epoch: number;
+  domain: string;
+  listener: string;
+  switchId: string;
+  from: string;
+  by: string;
+  at: string;
+}
+
+export interface PrepareRecord {
+  type: 'prepare';
+  route: string;
+  epoch: number;
+  switchId: string;
+  domain: string;
+  listener: string;
+  from: string;
+  by: string;
+  at: string;
+  instances: string[];
+}
+
+export interface AckRecord {
+  type: 'ack';
+  route: string;
+  switchId: string;
+  epoch: number;
+  instance: string;
+  phase: 'prepared' | 'applied';
+  ok: boolean;
+  error?: string;
+  at: string;
+}
+
+export interface AbortRecord {
+  type: 'abort';
+  route: string;
+  switchId: string;
+  epoch: number;
+  reason: string;
+  at: string;
+}
+
+export interface HeartbeatRecord {
+  type: 'instance';
+  instance: string;
+  at: string;
+  admin: string | null;
+  routes: Record<string, { epoch: number; domain: string }>;
+}
+
+export interface AuditRecord {
+  type: 'audit';
+  switchId: string;
+  route: string;
+  epoch: number;
+  from: string;
+  to: string;
+  listener: string;
+  by: string;
+  at: string;
+  durationMs: number;
+  outcome: SwitchOutcome;
+  forced: boolean;
+  message: string;
+  instances: InstanceResult[];
+}
+
+export type StateRecord = RouteStateRecord | PrepareRecord | AckRecord | AbortRecord | HeartbeatRecord | AuditRecord;
+
+export type SwitchOutcome = 'switched' | 'unchanged' | 'refused' | 'failed';
+
+export interface InstanceResult {
+  instance: string;
+  /** Reached the new cluster and is ready to flip (null: did not answer). */
+  prepared: boolean | null;
+  /** Flipped to the new cluster (null: did not answer). */
+  applied: boolean | null;
+  error?: string;
+}
+
+export function keyOf(r: StateRecord): string {
+  switch (r.type) {
+    case 'route':
+      return `route/${r.route}`;
+    case 'prepare':
+      return `prepare/${r.route}`;
+    case 'ack':
+      return `ack/${r.route}/${r.instance}`;
+    case 'abort':
+      return `abort/${r.route}`;
+    case 'instance':
+      return `instance/${r.instance}`;
+    case 'audit':
+      return `audit/${r.route}/${String(r.epoch).padStart(10, '0')}/${r.switchId}`;
+  }
+}
+
+export function encodeRecord(r: StateRecord): { key: string; value: string } {
+  return { key: keyOf(r), value: JSON.stringify(r) };
+}
+
+const TYPES = new Set(['route', 'prepare', 'ack', 'abort', 'instance', 'audit']);
+
+/** A record read back, or null for tombstones and values this version does not understand. */
+export function decodeRecord(value: string | null): StateRecord | null {
+  if (value === null) return null;
+  try {
+    const r = JSON.parse(value) as { type?: unknown };
+    return typeof r === 'object' && r !== null && typeof r.type === 'string' && TYPES.has(r.type) ? (r as StateRecord) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The newest committed state per route among records read from any number of domains. */
+export function latestRouteStates(records: Iterable<StateRecord>): Map<string, RouteStateRecord> {
+  const out = new Map<string, RouteStateRecord>();
+  for (const r of records) {
+    if (r.type !== 'route') continue;
+    const known = out.get(r.route);
+    if (known === undefined || r.epoch > known.epoch) out.set(r.route, r);
+  }
+  return out;
+}
+
+/** Instances whose last heartbeat is at most `windowMs` old at `now`. */
+export function liveInstances(heartbeats: Iterable<HeartbeatRecord>, now: number, windowMs: number): string[] {
+  const out: string[] = [];
+  for (const h of heartbeats) {
+    const at = Date.parse(h.at);
+    if (Number.isFinite(at) && now - at <= windowMs) out.push(h.instance);
+  }
+  return out.sort();
+}
