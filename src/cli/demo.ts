@@ -65,6 +65,11 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
       `  kafka-console-consumer.sh --bootstrap-server 127.0.0.1:${base} --consumer.config client.properties --topic orders --from-beginning --group demo`,
       `  kcat -b 127.0.0.1:${base} -X security.protocol=SASL_PLAINTEXT -X sasl.mechanisms=PLAIN -X sasl.username=kafka -X sasl.password=kafka-secret -L`,
       '',
+      'switch the route while those clients run (they keep running and continue on green):',
+      `  ./turnout switch demo --to green --admin http://127.0.0.1:${base - 2} --token ${DEMO_ADMIN_TOKEN}`,
+      `  ./turnout status --admin http://127.0.0.1:${base - 2}`,
+      `  ./turnout switch demo --to blue --admin http://127.0.0.1:${base - 2} --token ${DEMO_ADMIN_TOKEN}   # back (records written on green stay there: this demo replicates blue -> green only)`,
+      '',
       `ready in ${((Date.now() - started) / 1000).toFixed(1)} s; logs in ${bed.runDir}`,
       'press Ctrl-C to stop',
     );
