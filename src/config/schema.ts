@@ -59,6 +59,14 @@ const name = (what: string) =>
     return bad(`"${s.value}" is not a valid ${what}`, 'use letters, digits, ".", "_" and "-" (starting with a letter or digit), at most 128 characters');
   });
 
+/** A Kafka topic name: Kafka's own rule (letters, digits, ".", "_", "-"; at most 249). */
+const topicName = leaf((v) => {
+  const s = asString(v, 'a topic name');
+  if (!s.ok) return s;
+  if (/^[A-Za-z0-9._-]{1,249}$/.test(s.value) && s.value !== '.' && s.value !== '..') return s;
+  return bad(`"${s.value}" is not a valid Kafka topic name`, 'use letters, digits, ".", "_" and "-", at most 249 characters');
+});
+
 /** Whole numbers; numeric strings count (they come from ${VAR} substitution). */
 export const int = (min: number, max: number, hint?: string) =>
   leaf((v) => {
@@ -158,7 +166,7 @@ export const gatewaySection = strictObject({
   instanceId: name('instance id').optional(),
   state: strictObject({
     enabled: bool.optional(),
-    topic: name('topic name').optional(),
+    topic: topicName.optional(),
   }).nullish(),
   switchover: strictObject({
     drainTimeoutMs: int(0, MAX_TIMEOUT_MS).optional(),

@@ -83,6 +83,7 @@ test('the blue/green example loads with its SASL listeners, several bootstrap br
       brokerPorts: { base: 19093, count: 16 },
       streamingDomain: { name: 'blue', bootstrapServerId: 'sasl-listener' },
       authentication: { type: 'passthrough' },
+      clusterId: virtualClusterId('switchover-route'),
     },
   ]);
 });

@@ -31,7 +31,7 @@ test('records round-trip; tombstones, foreign and broken values are ignored rath
 });
 
 test('audit records get a key per switch, so compaction keeps every one of them', () => {
-  const base = { type: 'audit', route: 'orders', from: 'blue', to: 'green', listener: 'sasl', by: 't', at: '', durationMs: 1, outcome: 'switched', forced: false, message: '', instances: [] } as const;
+  const base = { type: 'audit', route: 'orders', from: 'blue', to: 'green', listener: 'sasl', by: 't', at: '', durationMs: 1, outcome: 'switched', forced: false, message: '', instances: [] as never[] } as const;
   const a = keyOf({ ...base, switchId: 'a', epoch: 1 });
   const b = keyOf({ ...base, switchId: 'b', epoch: 2 });
   const c = keyOf({ ...base, switchId: 'c', epoch: 2 });
