@@ -15,6 +15,19 @@ function decodedFrom(apiKey: number): number | undefined {
 }
 
 /**
+ * Newest versions the gateway advertises for APIs that address topics by id from the next version
+ * on (Fetch v13, Produce v13). Topic ids differ between the clusters a route switches between: a
+ * client holding the source's ids would get UNKNOWN_TOPIC_ID from the destination until it
+ * refreshes metadata. With names, requests stay valid across a switch. Fetch v12 also spares the
+ * gateway from decoding every Fetch response for KIP-951 NodeEndpoints (v16+): the leader hints
+ * they carry are worth little behind stable gateway ports.
+ */
+export const VERSION_CAPS: ReadonlyMap<number, number> = new Map([
+  [ApiKey.Fetch, 12],
+  [ApiKey.Produce, 12],
+]);
+
+/**
  * Versions of an api key the gateway forwards correctly. Frames that cross opaque work in any
  * version the broker accepts, up to the newest the codec knows; frames the gateway decodes need
  * a version the codec reads.
@@ -22,9 +35,10 @@ function decodedFrom(apiKey: number): number | undefined {
 export function gatewayApiSupport(apiKey: number): GatewayApiSupport | null {
   const codec = apiCodec(apiKey);
   if (codec === undefined || !codec.listeners.includes('broker')) return null;
+  const max = Math.min(codec.maxVersion, VERSION_CAPS.get(apiKey) ?? codec.maxVersion);
   const from = decodedFrom(apiKey);
-  if (from === undefined || from > codec.minVersion) return { max: codec.maxVersion };
-  return { min: codec.minVersion, max: codec.maxVersion };
+  if (from === undefined || from > codec.minVersion) return { max };
+  return { min: codec.minVersion, max };
 }
 
 export function builtInFilterChain(): FilterChain {

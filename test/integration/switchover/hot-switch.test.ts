@@ -40,6 +40,7 @@ function events(p: ToolProcess): Record<string, unknown>[] {
 const acked = (p: ToolProcess): Acked[] =>
   events(p).filter((e) => e.name === 'producer_send_success').map((e) => ({ value: String(e.value), partition: Number(e.partition), offset: Number(e.offset) }));
 const sendErrors = (p: ToolProcess) => events(p).filter((e) => e.name === 'producer_send_error');
+const assignments = (p: ToolProcess) => events(p).filter((e) => e.name === 'partitions_assigned').length;
 const consumedValues = (p: ToolProcess): Set<string> => new Set(events(p).filter((e) => e.name === 'record_data').map((e) => String(e.value)));
 
 async function switchTo(gw: TestGateway, to: string): Promise<Record<string, unknown>> {
@@ -129,6 +130,7 @@ describe('hot switch blue -> green -> blue under a running producer and consumer
     assert.equal(clusterIdBefore, virtualClusterId('orders'));
 
     // Switch to green.
+    const assignedBefore = assignments(consumer);
     const s1 = await switchTo(gw, 'green');
     assert.equal(s1.outcome, 'switched');
     assert.equal(s1.epoch, 1);
@@ -136,6 +138,8 @@ describe('hot switch blue -> green -> blue under a running producer and consumer
     await waitAcked(ackedAtSwitch1 + 300);
     const afterSwitch1 = acked(producer).slice(ackedAtSwitch1 + 50).map((a) => a.value); // 50 records of margin for sends in flight at the switch
     await waitConsumed(afterSwitch1);
+    // The member was unknown to green's coordinator: it joined again and got its partitions anew.
+    assert.ok(assignments(consumer) > assignedBefore, 'the consumer rejoined its group on green');
     const [onBlue1, onGreen1] = await Promise.all([valuesOn(tools, blue, topic), valuesOn(tools, green, topic)]);
     assert.deepEqual(afterSwitch1.filter((v) => onBlue1.has(v)), [], 'records produced after the switch must not be on blue');
     assert.deepEqual(afterSwitch1.filter((v) => !onGreen1.has(v)), [], 'records produced after the switch must be on green');

@@ -23,11 +23,11 @@ test('ApiVersions keeps only versions both the broker and the gateway handle', (
     { apiKey: 9999, minVersion: 0, maxVersion: 1 },
   ].map((k) => ({ ...k, _unknownTaggedFields: undefined }));
   const out = intersect(broker, gatewayApiSupport);
-  const produce = apiCodec(ApiKey.Produce)!;
   const metadata = apiCodec(ApiKey.Metadata)!;
   assert.deepEqual(out.map((k) => [k.apiKey, k.minVersion, k.maxVersion]), [
-    // Produce crosses opaque below v10, so old versions the broker keeps stay advertised.
-    [ApiKey.Produce, 0, produce.maxVersion],
+    // Produce crosses opaque below v10, so old versions the broker keeps stay advertised; it
+    // stops at v12, the last version that names topics (see VERSION_CAPS).
+    [ApiKey.Produce, 0, 12],
     [ApiKey.Metadata, metadata.minVersion, metadata.maxVersion],
     // An api key the codec does not know is not advertised.
   ]);
@@ -84,4 +84,10 @@ test('only responses that can carry broker addresses, ApiVersions and SaslHandsh
   assert.equal(decoded(ApiKey.SaslHandshake, 1), false);
   assert.equal(chain.requestFilters(ApiKey.Fetch), null);
   assert.notEqual(chain.requestFilters(ApiKey.ApiVersions), null);
+});
+
+test('Fetch and Produce are advertised up to v12, the last versions that name topics instead of using topic ids', () => {
+  assert.equal(gatewayApiSupport(ApiKey.Fetch)?.max, 12);
+  assert.equal(gatewayApiSupport(ApiKey.Produce)?.max, 12);
+  assert.ok((gatewayApiSupport(ApiKey.Metadata)?.max ?? 0) >= 12, 'other APIs are not capped');
 });
