@@ -571,13 +571,17 @@ export class StateLog {
   private async retrying<T>(what: string, deadline: number, attempt: () => Promise<T>): Promise<T> {
     const started = Date.now();
     let backoffMs = 50;
+    let reported: string | null = null;
     for (let n = 1; ; n++) {
       this.assertOpen();
       try {
         return await attempt();
       } catch (err) {
         if (err instanceof StateLogError) throw err;
-        const message = (err as Error).message;
+        // A last attempt cut short by the deadline says less than the error before it.
+        const cutShort = err instanceof UpstreamError && err.code === UpstreamErrorCode.Timeout && reported !== null;
+        if (!cutShort) reported = (err as Error).message;
+        const message = reported ?? (err as Error).message;
         if (!isRetriable(err)) {
           throw new StateLogError(StateLogErrorCode.Rejected, `${this.prefix()}cannot ${what}: ${message}`, { cause: err });
         }

@@ -132,7 +132,7 @@ describe('backpressure through the gateway', () => {
     assert.equal(fetched.responses[0].partitions[0].errorCode, 0);
     for (const id of metadataIds) {
       const md = await client.response<MetadataResponse>(id, ApiKey.Metadata, 12, 10_000);
-      assert.equal(md.clusterId, cluster.clusterId);
+      assert.equal(md.clusterId, gw.gateway.routes.find((r) => r.name === ROUTE)!.config.clusterId, 'clients see the route\'s cluster id, not the upstream\'s');
     }
     const end = await eventually('the connection to settle', () => (conn.stats().inFlight === 0 ? conn.stats() : undefined));
     assert.deepEqual([end.bufferedToUpstream, end.clientReadsPaused], [0, false]);
