@@ -213,6 +213,7 @@ export class SwitchController {
           if (s !== null) this.onRecord(s);
         }
       } catch (err) {
+        if (!this.running) return; // stopped: the log was closed under the read
         if (!failing) this.log.warn({ domain, err: (err as Error).message }, 'cannot read switch state; retrying');
         failing = true;
         await sleep(1000);
@@ -334,6 +335,7 @@ export class SwitchController {
   }
 
   private async heartbeat(): Promise<void> {
+    if (!this.running) return;
     const routes: HeartbeatRecord['routes'] = {};
     for (const r of this.routes.values()) routes[r.name] = { epoch: r.epoch, domain: r.domainName };
     const h: HeartbeatRecord = { type: 'instance', instance: this.instanceId, at: new Date().toISOString(), admin: this.adminAddress, routes };
