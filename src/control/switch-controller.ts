@@ -88,7 +88,11 @@ export class SwitchController {
   private readonly metrics: GatewayMetrics;
   private readonly instanceId: string;
   private domains: Map<string, StreamingDomainConfig>;
+  /** Per domain, one state log to write and one to follow: a follower's long-poll Fetch would
+   *  hold up writes queued behind it on a shared connection (a broker answers a connection's
+   *  requests in order). */
   private readonly logs = new Map<string, StateLog>();
+  private readonly readers = new Map<string, StateLog>();
   private readonly heartbeats = new Map<string, HeartbeatRecord>();
   /** Highest epoch seen per route in any record (prepares included), so a new switch goes above it. */
   private readonly epochsSeen = new Map<string, number>();
@@ -125,7 +129,9 @@ export class SwitchController {
       this.log.warn({ domain: d.name }, `no switch state on streaming domain "${d.name}": none of its listeners is PLAINTEXT or has service credentials (security.sasl)`);
       return;
     }
-    this.logs.set(d.name, new StateLog({ domain: d, listener, topic: this.config.state.topic, log: this.log, timeoutMs: this.config.limits.upstreamConnectTimeoutMs }));
+    const opts = { domain: d, listener, topic: this.config.state.topic, log: this.log, timeoutMs: this.config.limits.upstreamConnectTimeoutMs };
+    this.logs.set(d.name, new StateLog(opts));
+    this.readers.set(d.name, new StateLog(opts));
   }
 
   /** Domains added by a config reload become possible destinations. */
@@ -134,7 +140,7 @@ export class SwitchController {
       if (!this.domains.has(d.name)) {
         this.domains.set(d.name, d);
         this.addStateLog(d);
-        if (this.running) void this.tail(d.name, this.logs.get(d.name), 0n);
+        if (this.running) void this.tail(d.name, this.readers.get(d.name), 0n);
       }
     }
   }
@@ -147,7 +153,7 @@ export class SwitchController {
   async start(): Promise<void> {
     this.running = true;
     if (this.logs.size === 0) return;
-    const results = await Promise.all([...this.logs].map(async ([domain, log]) => {
+    const results = await Promise.all([...this.readers].map(async ([domain, log]) => {
       try {
         await log.ensureTopic();
         const records = await log.readAll();
@@ -174,7 +180,7 @@ export class SwitchController {
       this.applyState(route, state, null, 'restored at start');
     }
     for (const r of results) {
-      const log = this.logs.get(r.domain)!;
+      const log = this.readers.get(r.domain)!;
       const from = r.records.length > 0 ? r.records[r.records.length - 1].offset + 1n : 0n;
       void this.tail(r.domain, log, r.error === null ? from : 0n);
     }
@@ -188,7 +194,7 @@ export class SwitchController {
     if (this.heartbeatTimer !== null) clearInterval(this.heartbeatTimer);
     for (const c of this.prepared.values()) c.stop();
     this.prepared.clear();
-    for (const l of this.logs.values()) l.close();
+    for (const l of [...this.logs.values(), ...this.readers.values()]) l.close();
   }
 
   // ---- following the state topics ------------------------------------------------------
