@@ -28,6 +28,8 @@ export class Gateway {
   private stopping: Promise<void> | null = null;
   private readonly tapClientBytes: GatewayOptions['tapClientBytes'];
   private controller: SwitchController | null = null;
+  /** True once every route's listeners are open (readiness waits for it). */
+  private serving = false;
   /** The route config as last loaded, to tell which routes a reload changed. */
   private loaded: GatewayConfig;
 
@@ -92,6 +94,7 @@ export class Gateway {
           'route listening',
         );
       }
+      this.serving = true;
     } catch (err) {
       await this.stop(0);
       throw err;
@@ -114,8 +117,10 @@ export class Gateway {
    */
   async reload(next: GatewayConfig, by = 'config-reload'): Promise<SwitchReport[]> {
     const previous = this.loaded;
-    this.loaded = next;
     this.switches.updateDomains(next.streamingDomains);
+    // Routes whose switch did not happen keep their previous config, so that the same file
+    // reloaded again tries again.
+    const notApplied = new Set<string>();
     const reports: SwitchReport[] = [];
     for (const rc of next.routes) {
       const before = previous.routes.find((r) => r.name === rc.name);
@@ -128,11 +133,15 @@ export class Gateway {
       if (a.name === b.name && a.bootstrapServerId === b.bootstrapServerId) continue;
       this.log.info({ route: rc.name, from: a.name, to: b.name }, 'config reload: route points at another streaming domain; switching');
       try {
-        reports.push(await this.switchRoute({ route: rc.name, to: b.name, bootstrapServerId: b.bootstrapServerId, by }));
+        const report = await this.switchRoute({ route: rc.name, to: b.name, bootstrapServerId: b.bootstrapServerId, by });
+        reports.push(report);
+        if (report.outcome !== 'switched' && report.outcome !== 'unchanged') notApplied.add(rc.name);
       } catch (err) {
+        notApplied.add(rc.name);
         this.log.error({ route: rc.name, err: (err as Error).message }, 'config reload: switch failed');
       }
     }
+    this.loaded = { ...next, routes: next.routes.map((rc) => (notApplied.has(rc.name) ? (previous.routes.find((r) => r.name === rc.name) ?? rc) : rc)) };
     for (const rc of previous.routes) {
       if (!next.routes.some((r) => r.name === rc.name)) this.log.warn({ route: rc.name }, 'config reload: removing a route needs a restart; ignored');
     }
@@ -156,8 +165,8 @@ export class Gateway {
       epoch: r.epoch,
       lastSwitch: r.lastSwitch,
       connectionsByDomain: this.listeners[i]?.connectionsByDomain() ?? {},
-      ready: r.ready,
-      lastError: r.upstream.lastError,
+      ready: this.serving && r.ready,
+      lastError: this.serving ? r.upstream.lastError : 'starting: the listeners are not open yet',
       connections: this.listeners[i]?.connections.size ?? 0,
       brokers: [...r.upstream.brokers].map(([nodeId, a]) => {
         const g = r.gatewayAddress(nodeId);

@@ -56,8 +56,9 @@ export function buildProgram(): Command {
     .argument('<route>', 'route name')
     .requiredOption('--to <domain>', 'streaming domain to switch to')
     .option('--bootstrap-server-id <id>', 'listener of the destination (default: the one with the route\'s current listener id)')
-    .option('--force', 'switch even if an instance did not prepare or the destination is unreachable; reported as forced'))
-    .action(async (route: string, opts: { to: string; bootstrapServerId?: string; force?: boolean; admin?: string; config?: string; token?: string; json?: boolean }) => {
+    .option('--force', 'switch even if an instance did not prepare or the destination is unreachable; reported as forced')
+    .option('--by <who>', 'who is switching, for the audit log (default: cli:$USER)'))
+    .action(async (route: string, opts: { to: string; bootstrapServerId?: string; force?: boolean; by?: string; admin?: string; config?: string; token?: string; json?: boolean }) => {
       const { runSwitch } = await import('./switch.ts');
       process.exitCode = await runSwitch(route, opts);
     });

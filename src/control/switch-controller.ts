@@ -99,6 +99,8 @@ export class SwitchController {
   private readonly prepared = new Map<string, UpstreamCluster>();
   private readonly handledPrepares = new Set<string>();
   private readonly handledCommits = new Set<string>();
+  /** Switches that were committed or aborted: a prepare finishing after that must not keep its cluster. */
+  private readonly endedSwitches = new Set<string>();
   private readonly waiters = new Set<Waiter>();
   private readonly ackLog = new Map<string, Map<string, AckRecord[]>>();
   private running = false;
@@ -184,7 +186,7 @@ export class SwitchController {
       const from = r.records.length > 0 ? r.records[r.records.length - 1].offset + 1n : 0n;
       void this.tail(r.domain, log, r.error === null ? from : 0n);
     }
-    await this.heartbeat();
+    void this.heartbeat(); // not awaited: a domain that is down must not hold up the listeners
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), HEARTBEAT_INTERVAL_MS);
     this.heartbeatTimer.unref();
   }
@@ -250,12 +252,14 @@ export class SwitchController {
         this.onAck(r);
         return;
       case 'abort': {
+        this.endedSwitches.add(r.switchId);
         const c = this.prepared.get(r.switchId);
         c?.stop();
         this.prepared.delete(r.switchId);
         return;
       }
       case 'route': {
+        this.endedSwitches.add(r.switchId);
         const route = this.routes.get(r.route);
         if (route === undefined || this.handledCommits.has(r.switchId) || r.epoch <= route.epoch) return;
         this.handledCommits.add(r.switchId);
@@ -286,7 +290,8 @@ export class SwitchController {
     let error: string | undefined;
     try {
       const cluster = await this.reach(route, p.domain, p.listener);
-      this.prepared.set(p.switchId, cluster);
+      if (this.endedSwitches.has(p.switchId)) cluster.stop(); // read with its commit or abort while reaching
+      else this.prepared.set(p.switchId, cluster);
     } catch (err) {
       error = (err as Error).message;
     }
@@ -439,6 +444,7 @@ export class SwitchController {
       report.message = message;
       report.durationMs = Math.round(performance.now() - started);
       if (outcome !== 'unchanged') await this.audit(report);
+      else this.metrics.switches.labels(report.route, outcome).inc();
       return report;
     };
 
