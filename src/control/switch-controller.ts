@@ -20,6 +20,9 @@ import type { Route } from '../routing/route.ts';
 import type { UpstreamCluster } from '../routing/upstream-cluster.ts';
 import { TurnoutError } from '../errors.ts';
 import { StateLog } from './state-log.ts';
+import { KafkaConnection } from '../upstream/kafka-connection.ts';
+import { ApiKey } from '../protocol/index.ts';
+import type { FindCoordinatorResponse } from '../protocol/generated/messages/find-coordinator-response.ts';
 import {
   decodeRecord, encodeRecord, latestRouteStates, liveInstances,
   type AckRecord, type AuditRecord, type HeartbeatRecord, type InstanceResult, type PrepareRecord, type RouteStateRecord, type StateRecord, type SwitchOutcome,
@@ -388,7 +391,37 @@ export class SwitchController {
     const cluster = route.newCluster(domain, listenerId);
     await cluster.refresh();
     if (!cluster.ready) throw new TurnoutError('TURNOUT_DESTINATION_UNREACHABLE', cluster.lastError ?? `streaming domain "${domainName}" did not answer`);
+    await this.warmCoordinators(cluster, Math.min(8000, this.config.switchover.fleetTimeoutMs / 2));
     return cluster;
+  }
+
+  /**
+   * Makes sure the destination has group and transaction coordinators before clients arrive. A
+   * cluster that never ran transactions has no __transaction_state yet, and Kafka 4 producers add
+   * partitions to a transaction through Produce itself, without asking for a coordinator: they
+   * would stall until delivery.timeout.ms. FindCoordinator creates the internal topic. Best
+   * effort: a destination that refuses (ACLs) is logged, not fatal.
+   */
+  private async warmCoordinators(cluster: UpstreamCluster, budgetMs: number): Promise<void> {
+    const deadline = Date.now() + budgetMs;
+    let conn: KafkaConnection | null = null;
+    try {
+      const endpoint = cluster.bootstrapEndpoints()[0];
+      conn = await KafkaConnection.open(endpoint, cluster.listener.security, { connectTimeoutMs: budgetMs, requestTimeoutMs: budgetMs });
+      for (const keyType of [0, 1]) {
+        for (;;) {
+          const res = await conn.request<FindCoordinatorResponse>(ApiKey.FindCoordinator, 4, { key: '', keyType, coordinatorKeys: ['turnout-switch-probe'] });
+          const error = res.coordinators[0]?.errorCode ?? 0;
+          if (error === 0) break;
+          if (Date.now() > deadline) throw new Error(`FindCoordinator (${keyType === 0 ? 'group' : 'transaction'}) answered error ${error}`);
+          await sleep(200);
+        }
+      }
+    } catch (err) {
+      this.log.warn({ domain: cluster.domain.name, err: (err as Error).message }, 'could not confirm the destination\'s group and transaction coordinators; clients may wait for them after the switch');
+    } finally {
+      conn?.close();
+    }
   }
 
   private applyState(route: Route, s: RouteStateRecord, prepared: UpstreamCluster | null, why: string): void {

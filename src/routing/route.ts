@@ -125,6 +125,15 @@ export class Route {
       found = this.brokerInSlot(slot);
     }
     if (found === null) {
+      // A port whose broker the current cluster does not have (the route switched to a cluster
+      // with other node ids, or the gateway restarted under clients with cached ports): serve it
+      // with another broker. The client gets real answers there (metadata, NOT_LEADER_OR_FOLLOWER,
+      // NOT_COORDINATOR) and moves on; a refused connection would only make it retry this port.
+      const standIn = [...this.cluster.brokers.keys()].sort((a, b) => a - b)[0];
+      if (standIn !== undefined) {
+        this.log.debug({ port: this.ports.base + slot, standIn }, 'no broker behind this gateway port; a stand-in serves it');
+        return { nodeId: standIn, address: this.cluster.brokers.get(standIn)! };
+      }
       throw new UpstreamError(
         UpstreamErrorCode.NoBrokerForPort,
         `no broker of streaming domain "${this.domainName}" is served on gateway port ${this.ports.base + slot}: known node ids are [${[...this.cluster.brokers.keys()].join(', ')}]`,

@@ -43,7 +43,7 @@
 // - Java Admin: at most "Connection to node 40x terminated during authentication"; describeCluster
 //   answers with the new cluster's nodes within ~100 ms of the switch.
 //
-// KNOWN PRODUCT BUGS, worked around or marked here:
+// PRODUCT BUGS THESE TESTS FOUND (both fixed; kept here as the reason for what the tests check):
 // - Switching back to a cluster that lacks some of the previous cluster's node ids (green 402,
 //   403 -> blue 1): their gateway ports accept connections and close them at the first request
 //   ("no broker of streaming domain "blue" is served on gateway port ...", upstream_unreachable),
@@ -52,9 +52,10 @@
 //   "Disconnected while requesting ApiVersion: might be caused by incorrect security.protocol
 //   configuration"); kafkajs's producer fails sends with "Closed connection" after its retries and
 //   its consumer may crash ("Broker 402 not found in the cached metadata", restarted ~10 s
-//   later). Test 4's switch back is marked TODO for this.
+//   later). Fixed: such a port is now served by a stand-in broker of the current cluster.
 // - A transactional producer switched to a cluster that never had a transaction coordinator
-//   stalls for delivery.timeout.ms (test 2 creates green's coordinator first; see there).
+//   stalled for delivery.timeout.ms. Fixed: preparing a switch asks the destination for its
+//   group and transaction coordinators (which creates them) before the flip.
 import assert from 'node:assert/strict';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { testBed, type ClusterDescriptor } from '../../../src/testbed/index.ts';
@@ -64,7 +65,6 @@ import { ApiKey, ZERO_UUID } from '../../../src/protocol/index.ts';
 import { KafkaConnection } from '../../../src/upstream/kafka-connection.ts';
 import type { UpstreamSecurity } from '../../../src/config/types.ts';
 import type { MetadataResponse } from '../../../src/protocol/generated/messages/metadata-response.ts';
-import type { FindCoordinatorResponse } from '../../../src/protocol/generated/messages/find-coordinator-response.ts';
 import type { DescribeTopicPartitionsResponse } from '../../../src/protocol/generated/messages/describe-topic-partitions-response.ts';
 import { domainFor, startGateway, type TestGateway } from '../../support/gateway.ts';
 import { asStream, LogCapture } from '../../support/log-capture.ts';
@@ -160,22 +160,6 @@ async function rawIdentity(bootstrap: string, topic: string, security: UpstreamS
   }
 }
 
-/** Makes `cluster` create its transaction state topic (FindCoordinator for a transactional id
- *  does that) and waits until it has a coordinator. See test 2 for why green needs this (a
- *  product gap: the switch should do this for the destination). */
-async function ensureTransactionCoordinator(cluster: ClusterDescriptor): Promise<void> {
-  const b = cluster.brokers[0];
-  const c = await KafkaConnection.open({ host: b.host, port: b.plaintextPort }, { protocol: 'PLAINTEXT' });
-  try {
-    await eventually(async () => {
-      const r = await c.request<FindCoordinatorResponse>(ApiKey.FindCoordinator, 4, { key: '', keyType: 1, coordinatorKeys: ['cas-warm-up'] });
-      assert.equal(r.coordinators[0]?.errorCode, 0, JSON.stringify(r));
-    }, 60_000);
-  } finally {
-    c.close();
-  }
-}
-
 const SASL_ALICE: UpstreamSecurity = { protocol: 'SASL_PLAINTEXT', sasl: { mechanism: 'PLAIN', username: ALICE.username, password: new Secret(ALICE.password) } };
 
 describe('real clients across a route switch blue -> green', () => {
@@ -219,7 +203,6 @@ describe('real clients across a route switch blue -> green', () => {
     ]);
     await Promise.all([
       ...Object.values(topics).flatMap((topic) => [blue, green].map((c) => createTopic({ bootstrap: c.bootstrap() }, topic, { partitions: PARTITIONS }))),
-      ensureTransactionCoordinator(green),
     ]);
   });
 
@@ -302,7 +285,8 @@ describe('real clients across a route switch blue -> green', () => {
     // so the transaction open at the cut stalls for delivery.timeout.ms (measured: 120.8 s, then
     // "TimeoutException: Expiring 1 record(s) ... 120001 ms has passed since batch creation" and
     // the producer recovers). A gap in the switch, which does not make sure the destination has
-    // its coordinators before it commits; until that is fixed, this test creates green's.
+    // its coordinators before it commits. Fixed: the switch's prepare now does that, and this
+    // test no longer creates green's coordinator itself.
     const p = await startSwitchoverClient('java transactional producer', target, 'transactional', [topic, transactionalId, '3', '60'], { 'transaction.timeout.ms': '10000' });
     const pid = p.pid;
     const txs = (ev: ClientEvent[]) => ev.filter((e) => typeof e.tx === 'number') as unknown as Tx[];
@@ -506,8 +490,7 @@ describe('real clients across a route switch blue -> green', () => {
       // fails the send ("KafkaJSNonRetriableError: Closed connection" / "KafkaJSNumberOfRetriesExceeded:
       // Closed connection", after ~7-27 s, repeatedly); its consumer may crash with "Broker 402 not
       // found in the cached metadata" (restarted ~10 s later). Everything below is marked TODO:
-      // it runs and reports, but does not fail the run. Remove the t.todo() once fixed.
-      t.todo('product bug: after a switch to a cluster without broker 402/403, their gateway ports close connections, and kafkajs sends fail');
+      // Fixed in the gateway (stand-in broker); this part checks it.
       const cut2 = await switchTo(gw, 'blue').then(() => cutOf(log, 2));
       try {
         await eventually(() => assert.ok(sentAfter(cut2).length >= 100, `${sentAfter(cut2).length} acked after the switch back; send errors: ${JSON.stringify(k.sendErrors.slice(-3))}`), 40_000);
