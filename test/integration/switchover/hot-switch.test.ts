@@ -17,6 +17,7 @@ import { KafkaConnection } from '../../../src/upstream/kafka-connection.ts';
 import { Secret } from '../../../src/config/index.ts';
 import type { MetadataResponse } from '../../../src/protocol/generated/messages/metadata-response.ts';
 import { uniqueName } from '../testbed/helpers.ts';
+import { eventually } from '../../support/switchover/long-running.ts';
 
 const TOKEN = 'switch-test-token';
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
@@ -178,20 +179,6 @@ describe('hot switch blue -> green -> blue under a running producer and consumer
     assert.match(status.routes[0].lastSwitch.by, /^cli:/);
   });
 });
-
-/** Retries `check` (which asserts) until it passes or `timeoutMs` is over; then its last error is thrown. */
-async function eventually(check: () => Promise<void>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  }
-}
 
 async function clusterIdThrough(bootstrap: string): Promise<string | null> {
   const [host, port] = bootstrap.split(':');
