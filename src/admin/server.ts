@@ -10,6 +10,7 @@ import { TurnoutError } from '../errors.ts';
 import { formatHostPort } from '../config/endpoints.ts';
 import type { Secret } from '../config/types.ts';
 import type { FleetInstance, SwitchReport, SwitchRequest } from '../control/switch-controller.ts';
+import type { SwitchPhase } from '../control/records.ts';
 import type { SwitchRecord } from '../routing/route.ts';
 
 export interface RouteStatus {
@@ -131,7 +132,7 @@ export class AdminServer {
       send(res, 401, { error: given === undefined ? 'this endpoint needs "Authorization: Bearer <token>" (gateway.admin.token)' : 'wrong token' });
       return;
     }
-    let body: { to?: unknown; bootstrapServerId?: unknown; force?: unknown; by?: unknown };
+    let body: { to?: unknown; bootstrapServerId?: unknown; force?: unknown; by?: unknown; mode?: unknown; topics?: unknown; progress?: unknown };
     try {
       body = JSON.parse(await readBody(req)) as typeof body;
       if (typeof body !== 'object' || body === null) throw new Error('not an object');
@@ -147,15 +148,38 @@ export class AdminServer {
       send(res, 400, { error: '"bootstrapServerId" must be a string' });
       return;
     }
+    if (body.mode !== undefined && body.mode !== 'planned' && body.mode !== 'hot') {
+      send(res, 400, { error: '"mode" must be "planned" or "hot"' });
+      return;
+    }
+    if (body.topics !== undefined && !(Array.isArray(body.topics) && body.topics.every((t) => typeof t === 'string'))) {
+      send(res, 400, { error: '"topics" must be a list of topic names' });
+      return;
+    }
     const who = typeof body.by === 'string' && body.by !== '' ? body.by.slice(0, 200) : 'admin-api';
+    // With "progress": true the answer streams one JSON line per step, then {"report": ...}.
+    const streaming = body.progress === true;
+    let streamed = false;
+    const onProgress = streaming
+      ? (p: SwitchPhase) => {
+        if (!streamed) {
+          streamed = true;
+          res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+        }
+        res.write(`${JSON.stringify({ progress: p })}\n`);
+      }
+      : undefined;
     try {
       const report = await this.view.switchRoute({
         route, to: body.to, bootstrapServerId: body.bootstrapServerId, force: body.force === true, by: `${who} (${req.socket.remoteAddress ?? 'unknown'})`,
+        mode: body.mode, topics: body.topics as string[] | undefined, onProgress,
       });
-      send(res, report.outcome === 'switched' || report.outcome === 'unchanged' ? 200 : report.outcome === 'refused' ? 409 : 500, report);
+      if (streamed) res.end(`${JSON.stringify({ report })}\n`);
+      else send(res, report.outcome === 'switched' || report.outcome === 'unchanged' ? 200 : report.outcome === 'refused' ? 409 : 500, report);
     } catch (err) {
       const code = (err as { code?: string }).code;
-      send(res, code === 'TURNOUT_UNKNOWN_ROUTE' ? 404 : 400, { error: (err as Error).message, code });
+      if (streamed) res.end(`${JSON.stringify({ error: (err as Error).message, code })}\n`);
+      else send(res, code === 'TURNOUT_UNKNOWN_ROUTE' ? 404 : 400, { error: (err as Error).message, code });
     }
   }
 

@@ -99,7 +99,7 @@ function demoGatewayConfig(clusters: ClusterDescriptor[], base: number): Gateway
     adminToken: new Secret(DEMO_ADMIN_TOKEN),
     instanceId: 'demo',
     state: { topic: DEFAULTS.stateTopic },
-    switchover: { drainTimeoutMs: DEFAULTS.drainTimeoutMs, fleetTimeoutMs: DEFAULTS.fleetTimeoutMs },
+    switchover: { drainTimeoutMs: DEFAULTS.drainTimeoutMs, fleetTimeoutMs: DEFAULTS.fleetTimeoutMs, fenceTimeoutMs: DEFAULTS.fenceTimeoutMs },
     audit: { file: null },
     log: { level: 'warn' },
     limits: { maxFrameBytes: DEFAULTS.maxFrameBytes, maxBufferedBytesPerConnection: DEFAULTS.maxBufferedBytesPerConnection, upstreamConnectTimeoutMs: DEFAULTS.upstreamConnectTimeoutMs },
@@ -124,6 +124,7 @@ function demoGatewayConfig(clusters: ClusterDescriptor[], base: number): Gateway
       streamingDomain: { name: 'blue', bootstrapServerId: 'sasl-listener' },
       authentication: { type: 'passthrough' },
       clusterId: virtualClusterId('demo'),
+      replication: { type: 'mirrormaker2', topics: null, groups: null },
     }],
   };
 }

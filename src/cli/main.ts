@@ -57,8 +57,10 @@ export function buildProgram(): Command {
     .requiredOption('--to <domain>', 'streaming domain to switch to')
     .option('--bootstrap-server-id <id>', 'listener of the destination (default: the one with the route\'s current listener id)')
     .option('--force', 'switch even if an instance did not prepare or the destination is unreachable; reported as forced')
-    .option('--by <who>', 'who is switching, for the audit log (default: cli:$USER)'))
-    .action(async (route: string, opts: { to: string; bootstrapServerId?: string; force?: boolean; by?: string; admin?: string; config?: string; token?: string; json?: boolean }) => {
+    .option('--by <who>', 'who is switching, for the audit log (default: cli:$USER)')
+    .option('--mode <mode>', 'planned (fence writes, wait for replication, move group offsets, flip; the default when the route has replication) or hot (flip at once)')
+    .option('--topics <names>', 'comma-separated topics a planned switch covers besides those clients used through the route'))
+    .action(async (route: string, opts: { to: string; bootstrapServerId?: string; force?: boolean; by?: string; admin?: string; config?: string; token?: string; json?: boolean; mode?: string; topics?: string }) => {
       const { runSwitch } = await import('./switch.ts');
       process.exitCode = await runSwitch(route, opts);
     });

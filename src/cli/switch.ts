@@ -2,7 +2,9 @@
 // instance of the fleet) and prints each instance's result. Exit 0 when switched or unchanged,
 // 1 when refused or failed, 2 when the gateway could not be asked.
 import type { SwitchReport } from '../control/switch-controller.ts';
-import { adminRequest, adminTarget, type AdminOptions } from './admin-client.ts';
+import type { SwitchPhase } from '../control/records.ts';
+import { TurnoutError } from '../errors.ts';
+import { adminTarget, type AdminOptions, type AdminTarget } from './admin-client.ts';
 
 export interface SwitchOptions extends AdminOptions {
   to: string;
@@ -10,6 +12,8 @@ export interface SwitchOptions extends AdminOptions {
   force?: boolean;
   json?: boolean;
   by?: string;
+  mode?: string;
+  topics?: string;
 }
 
 export async function runSwitch(route: string, opts: SwitchOptions): Promise<number> {
@@ -21,9 +25,15 @@ export async function runSwitch(route: string, opts: SwitchOptions): Promise<num
       process.stderr.write('switching needs the admin token: give --token, set TURNOUT_ADMIN_TOKEN, or -c with a config that has gateway.admin.token\n');
       return 2;
     }
-    answer = await adminRequest<SwitchReport & { error?: string }>(target, 'POST', `/routes/${encodeURIComponent(route)}/switch`, {
+    if (opts.mode !== undefined && opts.mode !== 'planned' && opts.mode !== 'hot') {
+      process.stderr.write(`--mode must be planned or hot, not "${opts.mode}"\n`);
+      return 2;
+    }
+    const topics = opts.topics?.split(',').map((t) => t.trim()).filter((t) => t !== '');
+    answer = await streamSwitch(target, route, {
       to: opts.to, bootstrapServerId: opts.bootstrapServerId, force: opts.force === true, by: opts.by ?? `cli:${process.env.USER ?? 'unknown'}`,
-    });
+      mode: opts.mode, topics, progress: true,
+    }, opts.json === true ? () => {} : (p) => process.stdout.write(formatPhase(p)));
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n`);
     return 2;
@@ -53,8 +63,70 @@ export function formatReport(r: SwitchReport): string {
       lines.push(`  ${i.instance.padEnd(32)}  ${yn(i.prepared).padEnd(8)}  ${yn(i.applied).padEnd(7)}  ${i.error ?? ''}`.trimEnd());
     }
   }
+  if (r.partitions !== undefined && r.partitions.length > 0) {
+    const behind = r.partitions.filter((p) => !p.caughtUp);
+    lines.push(`  partitions: ${r.partitions.length} at the cut, ${behind.length} behind${behind.length > 0 ? `: ${behind.map((p) => `${p.partition} (${p.lag ?? '>500'})`).join(', ')}` : ''}`);
+  }
+  if (r.groups !== undefined && r.groups.length > 0) {
+    lines.push('  group                             installed  offsets (source -> destination)');
+    for (const g of r.groups) {
+      const offs = g.offsets.slice(0, 6).map((o) => `${o.partition} ${o.source}->${o.dest}${o.method === 'estimated' ? '~' : ''}`).join(', ') + (g.offsets.length > 6 ? ', ...' : '');
+      lines.push(`  ${g.groupId.padEnd(32)}  ${(g.installed ? 'yes' : 'NO').padEnd(9)}  ${g.error ?? offs}`);
+    }
+  }
+  if (r.possibleLoss !== undefined) lines.push(`  possible loss: ${r.possibleLoss}`);
   if (r.stateWritten.length > 0 || r.stateNotWritten.length > 0) {
     lines.push(`  state recorded on: ${r.stateWritten.join(', ') || 'none'}${r.stateNotWritten.length > 0 ? `; NOT on: ${r.stateNotWritten.map((f) => `${f.domain} (${f.error})`).join(', ')}` : ''}`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+export function formatPhase(p: SwitchPhase): string {
+  return `  ${`${p.ms} ms`.padStart(9)}  ${p.phase.padEnd(17)} ${p.detail ?? ''}`.trimEnd() + '\n';
+}
+
+/** POSTs the switch with progress streaming; calls onPhase per step; resolves with the report. */
+async function streamSwitch(target: AdminTarget, route: string, body: object, onPhase: (p: SwitchPhase) => void): Promise<{ status: number; body: SwitchReport & { error?: string } }> {
+  let res: Response;
+  try {
+    res = await fetch(`${target.url}/routes/${encodeURIComponent(route)}/switch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(target.token !== undefined ? { authorization: `Bearer ${target.token}` } : {}) },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(300_000),
+    });
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    const why = cause?.code === 'ECONNREFUSED' ? 'connection refused (is the gateway running, and is this its admin address?)' : (cause?.message ?? (err as Error).message);
+    throw new TurnoutError('TURNOUT_ADMIN_UNREACHABLE', `cannot reach the gateway admin API at ${target.url}: ${why}. Give --admin URL or -c CONFIG`);
+  }
+  if (!(res.headers.get('content-type') ?? '').includes('ndjson')) {
+    const text = await res.text();
+    try {
+      return { status: res.status, body: JSON.parse(text) as SwitchReport & { error?: string } };
+    } catch {
+      throw new TurnoutError('TURNOUT_ADMIN_BAD_ANSWER', `${target.url} answered ${res.status} with something that is not JSON: ${text.slice(0, 200)}`);
+    }
+  }
+  let buffered = '';
+  let last: (SwitchReport & { error?: string }) | null = null;
+  const decoder = new TextDecoder();
+  const onLine = (line: string) => {
+    if (line.trim() === '') return;
+    const m = JSON.parse(line) as { progress?: SwitchPhase; report?: SwitchReport; error?: string };
+    if (m.progress !== undefined) onPhase(m.progress);
+    else if (m.report !== undefined) last = m.report;
+    else if (m.error !== undefined) last = { error: m.error } as SwitchReport & { error?: string };
+  };
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    buffered += decoder.decode(chunk, { stream: true });
+    let i: number;
+    while ((i = buffered.indexOf('\n')) >= 0) {
+      onLine(buffered.slice(0, i));
+      buffered = buffered.slice(i + 1);
+    }
+  }
+  onLine(buffered);
+  if (last === null) throw new TurnoutError('TURNOUT_ADMIN_BAD_ANSWER', `${target.url} ended the switch stream without a report`);
+  return { status: res.status, body: last };
 }

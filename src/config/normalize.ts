@@ -25,6 +25,7 @@ export const DEFAULTS = {
   stateTopic: '_turnout_state',
   drainTimeoutMs: 5_000,
   fleetTimeoutMs: 10_000,
+  fenceTimeoutMs: 10_000,
 } as const;
 
 /** A cluster id (22 base64url characters, like Kafka's) derived from the route name: every instance agrees. */
@@ -76,6 +77,7 @@ export function normalize(input: NormalizeInput): { config: GatewayConfig | unde
       switchover: {
         drainTimeoutMs: g?.switchover?.drainTimeoutMs ?? DEFAULTS.drainTimeoutMs,
         fleetTimeoutMs: g?.switchover?.fleetTimeoutMs ?? DEFAULTS.fleetTimeoutMs,
+        fenceTimeoutMs: g?.switchover?.fenceTimeoutMs ?? DEFAULTS.fenceTimeoutMs,
       },
       audit: { file: g?.audit?.file ?? null },
       log: { level: g?.log?.level ?? DEFAULTS.logLevel },
@@ -183,6 +185,7 @@ function route(
     // Only unresolved when the route has other problems, so no config is returned anyway.
     authentication: authentication ?? { type: 'none' },
     clusterId: r.clusterId ?? virtualClusterId(r.name),
+    replication: { type: r.replication?.type ?? 'none', topics: r.replication?.topics ?? null, groups: r.replication?.groups ?? null },
   };
 }
 

@@ -76,6 +76,19 @@ export const int = (min: number, max: number, hint?: string) =>
     return bad(`must be a whole number from ${min} to ${max}, not ${what}`, hint ?? `use a value from ${min} to ${max}`);
   });
 
+/** A JavaScript regular expression, matched against whole names. */
+const regex = (what: string) =>
+  leaf((v) => {
+    const s = asString(v, what);
+    if (!s.ok) return s;
+    try {
+      new RegExp(`^(?:${s.value})$`);
+      return s;
+    } catch (err) {
+      return bad(`"${s.value}" is not a valid regular expression: ${(err as Error).message}`, `give ${what}`);
+    }
+  });
+
 const bool = leaf((v) => {
   if (v === true || v === 'true') return { ok: true, value: true };
   if (v === false || v === 'false') return { ok: true, value: false };
@@ -142,6 +155,8 @@ export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] a
 export const SECURITY_PROTOCOLS = ['PLAINTEXT', 'SASL_PLAINTEXT'] as const;
 export const SASL_MECHANISMS = ['PLAIN'] as const;
 export const AUTHENTICATION_TYPES = ['passthrough', 'none'] as const;
+/** mirrormaker2: offsets differ and are translated; offset-preserving: equal on both sides (Cluster Linking style); none: nothing copies. */
+export const REPLICATION_TYPES = ['mirrormaker2', 'offset-preserving', 'none'] as const;
 
 const MiB = 1024 * 1024;
 const MAX_TIMEOUT_MS = 2 ** 31 - 1; // setTimeout's limit
@@ -171,6 +186,7 @@ export const gatewaySection = strictObject({
   switchover: strictObject({
     drainTimeoutMs: int(0, MAX_TIMEOUT_MS).optional(),
     fleetTimeoutMs: int(100, MAX_TIMEOUT_MS).optional(),
+    fenceTimeoutMs: int(100, MAX_TIMEOUT_MS).optional(),
   }).nullish(),
   audit: strictObject({ file: text('a file path').optional() }).nullish(),
 }).nullish();
@@ -214,6 +230,12 @@ export const route = strictObject({
   authentication: strictObject({ type: choice('authentication type', AUTHENTICATION_TYPES) }).nullish(),
   /** The cluster id clients see through this route, whichever cluster it points at. */
   clusterId: name('cluster id').optional(),
+  /** How the route's topics are copied between its clusters: decides what a planned switch does. */
+  replication: strictObject({
+    type: choice('replication type', REPLICATION_TYPES),
+    topics: regex('a regular expression of topic names').optional(),
+    groups: regex('a regular expression of consumer group ids').optional(),
+  }).nullish(),
 });
 
 /** The top level; the list items are parsed one by one so that one bad item hides nothing else. */

@@ -69,6 +69,18 @@ export interface RouteConfig {
   authentication: ClientAuthentication;
   /** The cluster id clients see through this route (stable across switches). */
   clusterId: string;
+  replication: ReplicationConfig;
+}
+
+export type ReplicationType = 'mirrormaker2' | 'offset-preserving' | 'none';
+
+/** How the route's topics reach its other clusters; a planned switch needs mirrormaker2 or offset-preserving. */
+export interface ReplicationConfig {
+  type: ReplicationType;
+  /** Topics a planned switch and preflight cover besides those clients used through the route (anchored regex source). */
+  topics: string | null;
+  /** Consumer groups whose offsets are moved (anchored regex source; null: every group with offsets on the topics). */
+  groups: string | null;
 }
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
@@ -87,6 +99,8 @@ export interface GatewayConfig {
     drainTimeoutMs: number;
     /** How long a fleet switch waits for every live instance to prepare and to apply. */
     fleetTimeoutMs: number;
+    /** A planned switch's budget from fencing to release: past it, the switch aborts and traffic resumes on the source. */
+    fenceTimeoutMs: number;
   };
   /** Audit log of switches: JSON lines appended to this file (also logged). */
   audit: { file: string | null };

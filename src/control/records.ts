@@ -14,6 +14,9 @@ export interface RouteStateRecord {
   from: string;
   by: string;
   at: string;
+  /** Planned switches: how held OffsetCommits translate ([source end, destination cut] per "topic:partition"). */
+  cut?: Record<string, [string, string]>;
+  replication?: 'mirrormaker2' | 'offset-preserving' | 'none';
 }
 
 export interface PrepareRecord {
@@ -27,6 +30,8 @@ export interface PrepareRecord {
   by: string;
   at: string;
   instances: string[];
+  /** A planned switch: instances fence the route's writes while preparing, for at most fenceMs. */
+  planned?: { fenceMs: number };
 }
 
 export interface AckRecord {
@@ -39,6 +44,8 @@ export interface AckRecord {
   ok: boolean;
   error?: string;
   at: string;
+  /** Planned switches: the fence is up and forwarded writes are answered. */
+  fenced?: { held: number; waitedMs: number; topics: string[] };
 }
 
 export interface AbortRecord {
@@ -73,6 +80,15 @@ export interface AuditRecord {
   forced: boolean;
   message: string;
   instances: InstanceResult[];
+  mode?: 'planned' | 'hot';
+  phases?: SwitchPhase[];
+}
+
+/** One step of a switch, with the time since the switch started. */
+export interface SwitchPhase {
+  phase: string;
+  ms: number;
+  detail?: string;
 }
 
 export type StateRecord = RouteStateRecord | PrepareRecord | AckRecord | AbortRecord | HeartbeatRecord | AuditRecord;

@@ -20,12 +20,15 @@ import type { Route } from '../routing/route.ts';
 import type { UpstreamCluster } from '../routing/upstream-cluster.ts';
 import { TurnoutError } from '../errors.ts';
 import { StateLog } from './state-log.ts';
+import { ClusterAdmin, kafkaErrorName, type PartitionKey } from './cluster-admin.ts';
+import { compareTopics, groupsOn, isUserTopic, ReplicationTracker, translateWithCut, type PartitionState, type TopicComparison } from './replication.ts';
+import type { ReplicationType } from '../config/types.ts';
 import { KafkaConnection } from '../upstream/kafka-connection.ts';
 import { ApiKey } from '../protocol/index.ts';
 import type { FindCoordinatorResponse } from '../protocol/generated/messages/find-coordinator-response.ts';
 import {
   decodeRecord, encodeRecord, latestRouteStates, liveInstances,
-  type AckRecord, type AuditRecord, type HeartbeatRecord, type InstanceResult, type PrepareRecord, type RouteStateRecord, type StateRecord, type SwitchOutcome,
+  type AckRecord, type AuditRecord, type HeartbeatRecord, type InstanceResult, type PrepareRecord, type RouteStateRecord, type StateRecord, type SwitchOutcome, type SwitchPhase,
 } from './records.ts';
 
 export interface SwitchRequest {
@@ -37,6 +40,33 @@ export interface SwitchRequest {
   force?: boolean;
   /** Who asked (audit). */
   by: string;
+  /**
+   * planned: fence writes, wait for replication, move group offsets, then flip (the default when
+   * the route has replication); hot: flip at once (the default without replication).
+   */
+  mode?: SwitchMode;
+  /** Topics to cover besides those clients used through the route. */
+  topics?: string[];
+  /** Called at each step of the switch (the CLI prints them as they happen). */
+  onProgress?: (p: SwitchPhase) => void;
+}
+
+export type SwitchMode = 'planned' | 'hot';
+
+/** Per partition, at the cut of a planned switch. */
+export interface PartitionReport {
+  partition: string;
+  sourceEnd: string;
+  destEnd: string | null;
+  caughtUp: boolean;
+  lag: number | null;
+}
+
+export interface GroupReport {
+  groupId: string;
+  installed: boolean;
+  error?: string;
+  offsets: { partition: string; source: string; dest: string; method: string }[];
 }
 
 export interface SwitchReport {
@@ -56,6 +86,17 @@ export interface SwitchReport {
   /** Domains whose state topic holds the outcome; and those that could not be written. */
   stateWritten: string[];
   stateNotWritten: { domain: string; error: string }[];
+  mode: SwitchMode;
+  replication: ReplicationType;
+  phases: SwitchPhase[];
+  /** Planned switches: the topics covered, partitions at the cut, groups moved. */
+  topics?: TopicComparison[];
+  partitions?: PartitionReport[];
+  groups?: GroupReport[];
+  /** Offsets held by the fence and carried to the destination (planned). */
+  heldCommits?: number;
+  /** What may not be on the destination (forced or unreplicated switches). */
+  possibleLoss?: string;
 }
 
 export interface FleetInstance {
@@ -256,6 +297,11 @@ export class SwitchController {
         return;
       case 'abort': {
         this.endedSwitches.add(r.switchId);
+        const fenced = this.routes.get(r.route);
+        if (fenced?.fence?.switchId === r.switchId) {
+          fenced.lowerFence();
+          this.log.info({ route: r.route, switchId: r.switchId, reason: r.reason }, 'planned switch aborted: writes released to the current cluster');
+        }
         const c = this.prepared.get(r.switchId);
         c?.stop();
         this.prepared.delete(r.switchId);
@@ -268,14 +314,7 @@ export class SwitchController {
         this.handledCommits.add(r.switchId);
         const cluster = this.prepared.get(r.switchId) ?? null;
         this.prepared.delete(r.switchId);
-        let error: string | undefined;
-        try {
-          this.applyState(route, r, cluster, 'switch committed');
-        } catch (err) {
-          error = (err as Error).message;
-          this.log.error({ route: r.route, err: error }, 'cannot apply committed switch');
-        }
-        void this.writeAll(this.ack(r, 'applied', error));
+        void this.applyCommit(route, r, cluster).then((error) => this.writeAll(this.ack(r, 'applied', error)));
         return;
       }
       default:
@@ -291,14 +330,99 @@ export class SwitchController {
       return;
     }
     let error: string | undefined;
+    let fenced: AckRecord['fenced'];
     try {
       const cluster = await this.reach(route, p.domain, p.listener);
       if (this.endedSwitches.has(p.switchId)) cluster.stop(); // read with its commit or abort while reaching
       else this.prepared.set(p.switchId, cluster);
+      if (p.planned !== undefined && !this.endedSwitches.has(p.switchId)) fenced = await this.fenceLocal(route, p.switchId, p.planned.fenceMs);
     } catch (err) {
       error = (err as Error).message;
     }
-    await this.writeAll(this.ack(p, 'prepared', error));
+    await this.writeAll({ ...this.ack(p, 'prepared', error), ...(fenced !== undefined ? { fenced } : {}) });
+  }
+
+  /**
+   * Holds the route's writes on this instance and waits until those already forwarded are
+   * answered. The fence lifts by itself if neither commit nor abort comes within its time (the
+   * initiator died): traffic then resumes on the current cluster.
+   */
+  private async fenceLocal(route: Route, switchId: string, fenceMs: number): Promise<NonNullable<AckRecord['fenced']>> {
+    const started = Date.now();
+    route.raiseFence(switchId);
+    setTimeout(() => {
+      if (route.fence?.switchId !== switchId) return;
+      route.lowerFence();
+      this.log.warn({ route: route.name, switchId }, 'planned switch neither committed nor aborted in time: fence lifted, writes continue on the current cluster');
+    }, fenceMs + 5000).unref();
+    const limit = started + Math.min(fenceMs, this.config.switchover.drainTimeoutMs);
+    for (;;) {
+      const conns = route.connections();
+      const inFlight = conns.reduce((n, c) => n + c.fencedInFlight(), 0);
+      if (inFlight === 0) {
+        return { held: conns.reduce((n, c) => n + c.heldCount(), 0), waitedMs: Date.now() - started, topics: [...route.topicsSeen] };
+      }
+      if (Date.now() > limit) {
+        route.lowerFence();
+        throw new TurnoutError('TURNOUT_FENCE_NOT_DRAINED', `${inFlight} forwarded write request(s) on route "${route.name}" were not answered within ${limit - started} ms; fence lifted`);
+      }
+      await sleep(5);
+    }
+  }
+
+  /**
+   * Flips the route for a committed switch. A planned switch first carries the OffsetCommits its
+   * fence held over to the destination (translated at the cut), so that consumers continue where
+   * they had got to, not at their last forwarded commit. Returns an error message, or undefined.
+   */
+  private async applyCommit(route: Route, r: RouteStateRecord, cluster: UpstreamCluster | null): Promise<string | undefined> {
+    let error: string | undefined;
+    if (route.fence?.switchId === r.switchId && r.cut !== undefined && r.replication !== undefined && r.replication !== 'none') {
+      try {
+        await this.installHeldCommits(route, r);
+      } catch (err) {
+        this.log.warn({ route: r.route, err: (err as Error).message }, 'offsets held by the fence could not be carried over; those consumers continue from the installed snapshot');
+      }
+    }
+    try {
+      this.applyState(route, r, cluster, 'switch committed');
+    } catch (err) {
+      error = (err as Error).message;
+      this.log.error({ route: r.route, err: error }, 'cannot apply committed switch');
+    }
+    return error;
+  }
+
+  private async installHeldCommits(route: Route, r: RouteStateRecord): Promise<number> {
+    const byGroup = new Map<string, Map<PartitionKey, bigint>>();
+    for (const c of route.connections()) {
+      for (const h of c.heldOffsetCommits()) {
+        const m = byGroup.get(h.groupId) ?? new Map<PartitionKey, bigint>();
+        for (const [k, o] of h.offsets) {
+          const t = translateWithCut(r.replication!, r.cut!, k, o);
+          if (t !== null) m.set(k, t);
+        }
+        byGroup.set(h.groupId, m);
+      }
+    }
+    if (byGroup.size === 0) return 0;
+    const domain = this.domains.get(r.domain);
+    const listener = domain === undefined ? null : stateListener(domain);
+    if (domain === undefined || listener === null) throw new TurnoutError('TURNOUT_DESTINATION_UNUSABLE', `no usable listener on "${r.domain}"`);
+    const dst = new ClusterAdmin(domain, listener, this.config.limits.upstreamConnectTimeoutMs);
+    try {
+      let n = 0;
+      for (const [groupId, offsets] of byGroup) {
+        if (offsets.size === 0) continue;
+        const refused = await dst.commitOffsets(groupId, offsets);
+        if (refused.size > 0) this.log.warn({ groupId, refused: Object.fromEntries(refused) }, 'destination refused held offsets');
+        else n++;
+      }
+      this.log.info({ route: route.name, groups: n }, 'carried offsets held by the fence over to the destination');
+      return n;
+    } finally {
+      dst.close();
+    }
   }
 
   private ack(r: { route: string; switchId: string; epoch: number }, phase: AckRecord['phase'], error: string | undefined): AckRecord {
@@ -468,14 +592,27 @@ export class SwitchController {
     const switchId = randomUUID();
     const from = route.domainName;
     const epoch = Math.max(route.epoch, this.epochsSeen.get(route.name) ?? 0) + 1;
+    const replication = route.config.replication.type;
+    const mode: SwitchMode = req.mode ?? (replication === 'none' ? 'hot' : 'planned');
+    const phases: SwitchPhase[] = [];
     const report: SwitchReport = {
       switchId, route: route.name, outcome: 'failed', forced, from, to: domain.name, listener: listener.id, epoch, by: req.by, at,
-      durationMs: 0, message: '', instances: [], stateWritten: [], stateNotWritten: [],
+      durationMs: 0, message: '', instances: [], stateWritten: [], stateNotWritten: [], mode, replication, phases,
+    };
+    const phase = (name: string, detail?: string): void => {
+      const p: SwitchPhase = { phase: name, ms: Math.round(performance.now() - started), ...(detail !== undefined ? { detail } : {}) };
+      phases.push(p);
+      try {
+        req.onProgress?.(p);
+      } catch {
+        // a progress listener that went away (HTTP client gone) must not stop the switch
+      }
     };
     const finish = async (outcome: SwitchOutcome, message: string): Promise<SwitchReport> => {
       report.outcome = outcome;
       report.message = message;
       report.durationMs = Math.round(performance.now() - started);
+      phase(outcome, message);
       if (outcome !== 'unchanged') await this.audit(report);
       else this.metrics.switches.labels(report.route, outcome).inc();
       return report;
@@ -485,6 +622,16 @@ export class SwitchController {
       report.epoch = route.epoch;
       return finish('unchanged', `route "${route.name}" already points at "${domain.name}" (listener "${listener.id}", epoch ${route.epoch})`);
     }
+    if (mode === 'planned') {
+      if (replication === 'none') {
+        return finish('refused', `route "${route.name}" has no replication configured (routes[].replication.type is none), so a planned switch has nothing to wait for; use a hot switch (--mode hot), which leaves behind whatever the destination does not have`);
+      }
+      return this.plannedSwitch({ req, route, domain, listener, switchId, epoch, from, at, forced, report, phase, finish });
+    }
+    report.possibleLoss = replication === 'none'
+      ? `no replication is configured: records on "${from}" that are not on "${domain.name}" stay behind`
+      : 'hot switch: records the source acknowledged but replication had not copied yet stay behind, and consumers continue from replicated offsets';
+    phase('flipping', 'hot switch: no fence, no replication wait, no offset install');
 
     if (this.logs.size === 0) {
       // No shared state (gateway.state disabled): this instance alone.
@@ -552,10 +699,225 @@ export class SwitchController {
     return finish('switched', message);
   }
 
+  /**
+   * The zero-loss switch: fence writes on every instance, snapshot the source, wait until
+   * replication has copied everything up to the snapshot, install the groups' offsets on the
+   * destination, then flip every instance. Any failure before the flip aborts: the fence lifts,
+   * held writes go to the source, and nothing is lost.
+   */
+  private async plannedSwitch(x: {
+    req: SwitchRequest; route: Route; domain: StreamingDomainConfig; listener: BootstrapServerConfig; switchId: string; epoch: number; from: string; at: string; forced: boolean;
+    report: SwitchReport; phase: (name: string, detail?: string) => void; finish: (o: SwitchOutcome, m: string) => Promise<SwitchReport>;
+  }): Promise<SwitchReport> {
+    const { req, route, domain, listener, switchId, epoch, from, at, forced, report, phase, finish } = x;
+    const replication = route.config.replication;
+    const sourceDomain = this.domains.get(from)!;
+    const srcListener = stateListener(sourceDomain);
+    const dstListener = stateListener(domain);
+    if (srcListener === null || dstListener === null) {
+      return finish('refused', `a planned switch reads offsets and groups with Turnout's service credentials, but "${srcListener === null ? from : domain.name}" has no PLAINTEXT listener and no listener with security.sasl credentials`);
+    }
+    const fenceMs = this.config.switchover.fenceTimeoutMs;
+    const timeoutMs = this.config.limits.upstreamConnectTimeoutMs;
+    const src = new ClusterAdmin(sourceDomain, srcListener, timeoutMs);
+    const dst = new ClusterAdmin(domain, dstListener, timeoutMs);
+    const groupPattern = replication.groups === null ? null : new RegExp(`^(?:${replication.groups})$`);
+    let fenceUp = false;
+    let expected: string[] = [this.instanceId];
+    const results = new Map<string, InstanceResult>();
+    const abort = async (reason: string): Promise<void> => {
+      if (!fenceUp) return;
+      fenceUp = false;
+      if (this.logs.size === 0) route.lowerFence();
+      else await this.writeAll({ type: 'abort', route: route.name, switchId, epoch, reason, at: new Date().toISOString() });
+      phase('released', `writes go on to "${from}"`);
+    };
+    try {
+      // 1. Before fencing anything: the topics exist on the destination.
+      const topics = await this.coveredTopics(route, src, req.topics ?? [], []);
+      let cmp = await compareTopics(src, dst, topics);
+      report.topics = cmp.topics;
+      const blockers = cmp.topics.filter((t) => t.problem !== null && t.problem !== 'not on the source');
+      if (blockers.length > 0 && !forced) {
+        return await finish('refused', `the destination is not ready: ${blockers.map((t) => `${t.topic} ${t.problem}`).join('; ')}. Nothing was fenced; create the topics (or let replication create them), or use --force`);
+      }
+      phase('checked', `${cmp.topics.length} topic(s), ${cmp.partitions.length} partition(s) on "${from}"`);
+
+      // 2. Fence: every instance holds writes and waits until forwarded ones are answered.
+      const fenceDeadline = Date.now() + fenceMs;
+      let ackTopics: string[] = [];
+      if (this.logs.size === 0) {
+        let cluster: UpstreamCluster;
+        try {
+          cluster = await this.reach(route, domain.name, listener.id);
+        } catch (err) {
+          return await finish('refused', `cannot reach the destination: ${(err as Error).message}. Nothing was fenced`);
+        }
+        this.prepared.set(switchId, cluster);
+        fenceUp = true;
+        const f = await this.fenceLocal(route, switchId, fenceMs);
+        results.set(this.instanceId, { instance: this.instanceId, prepared: true, applied: null });
+        ackTopics = f.topics;
+        phase('fenced', `this instance; ${f.held} request(s) held; forwarded writes answered after ${f.waitedMs} ms`);
+      } else {
+        expected = [...new Set([this.instanceId, ...liveInstances(this.heartbeats.values(), Date.now(), LIVE_WINDOW_MS)])].sort();
+        const prepare: PrepareRecord = { type: 'prepare', route: route.name, epoch, switchId, domain: domain.name, listener: listener.id, from, by: req.by, at, instances: expected, planned: { fenceMs } };
+        this.noteEpoch(prepare);
+        const preparedAcks = this.waitForAcks(switchId, 'prepared', expected, Math.min(this.config.switchover.fleetTimeoutMs, fenceMs));
+        fenceUp = true;
+        const w = await this.writeAll(prepare);
+        if (w.written.length === 0) {
+          fenceUp = false;
+          report.stateNotWritten = w.failed;
+          return await finish('refused', `no streaming domain's state topic could be written (${w.failed.map((f) => `${f.domain}: ${f.error}`).join('; ')}); nothing changed`);
+        }
+        const acks = await preparedAcks;
+        for (const i of expected) results.set(i, { instance: i, prepared: null, applied: null });
+        let held = 0;
+        let waited = 0;
+        for (const [i, a] of acks) {
+          results.set(i, { instance: i, prepared: a.ok, applied: null, ...(a.error !== undefined ? { error: a.error } : {}) });
+          held += a.fenced?.held ?? 0;
+          waited = Math.max(waited, a.fenced?.waitedMs ?? 0);
+          ackTopics.push(...(a.fenced?.topics ?? []));
+        }
+        report.instances = [...results.values()];
+        const notReady = [...results.values()].filter((r) => r.prepared !== true);
+        if (notReady.length > 0 && !forced) {
+          await abort('not every instance fenced');
+          const why = notReady.map((r) => `${r.instance}: ${r.prepared === null ? 'no answer in time' : r.error}`).join('; ');
+          return await finish('refused', `not every instance could fence and prepare (${why}); the switch was aborted and writes continue on "${from}". Nothing was lost`);
+        }
+        phase('fenced', `${expected.length} instance(s); ${held} request(s) held; forwarded writes answered after ${waited} ms`);
+      }
+
+      // 3. Snapshot the source.
+      const allTopics = await this.coveredTopics(route, src, req.topics ?? [], ackTopics);
+      if (allTopics.length !== cmp.topics.length) {
+        cmp = await compareTopics(src, dst, allTopics);
+        report.topics = cmp.topics;
+      }
+      const sourceEnds = await src.endOffsets(cmp.partitions.filter((k) => cmp.topics.find((t) => k.startsWith(`${t.topic}:`))?.destPartitions !== null));
+      const groups = await groupsOn(src, new Set(sourceEnds.keys()), groupPattern);
+      phase('snapshot', `log end offsets of ${sourceEnds.size} partition(s); ${groups.length} group(s) with committed offsets`);
+
+      // 4. Wait for replication.
+      const tracker = new ReplicationTracker(replication.type, src, dst);
+      const reserveMs = 1500; // offsets install and the flip
+      let states: PartitionState[] = [];
+      let lastReport = 0;
+      for (;;) {
+        states = await tracker.check(sourceEnds);
+        const behind = states.filter((p) => !p.caughtUp);
+        if (behind.length === 0) break;
+        if (Date.now() > fenceDeadline - reserveMs) break;
+        if (Date.now() - lastReport >= 250) {
+          lastReport = Date.now();
+          phase('catching up', `${behind.length} partition(s) behind: ${behind.slice(0, 5).map((p) => `${p.key} ${p.lag === null ? '>' + 500 : p.lag}`).join(', ')}${behind.length > 5 ? ', ...' : ''}`);
+        }
+        await sleep(50);
+      }
+      report.partitions = states.map((p) => ({ partition: p.key, sourceEnd: String(p.sourceEnd), destEnd: p.destEnd === null ? null : String(p.destEnd), caughtUp: p.caughtUp, lag: p.lag }));
+      const behind = states.filter((p) => !p.caughtUp);
+      if (behind.length > 0) {
+        const what = behind.map((p) => `${p.key} (${p.lag === null ? 'more than 500' : p.lag} records)`).join(', ');
+        if (!forced) {
+          await abort('replication did not catch up in time');
+          return await finish('refused', `replication to "${domain.name}" did not catch up within the fence budget of ${fenceMs} ms (gateway.switchover.fenceTimeoutMs): ${what} behind. The switch was aborted, held writes went on to "${from}"; nothing was lost`);
+        }
+        report.possibleLoss = `forced while replication was behind: ${what} may be missing on "${domain.name}"`;
+      }
+      phase('caught up', `${states.length - behind.length}/${states.length} partition(s) fully on "${domain.name}"`);
+
+      // 5. Install group offsets on the destination.
+      report.groups = [];
+      for (const g of groups) {
+        const offsets = new Map<PartitionKey, bigint>();
+        const gr: GroupReport = { groupId: g.groupId, installed: false, offsets: [] };
+        for (const [k, o] of g.offsets) {
+          if (!sourceEnds.has(k)) continue;
+          const t = tracker.translate(k, o);
+          offsets.set(k, t.dest);
+          gr.offsets.push({ partition: k, source: String(t.source), dest: String(t.dest), method: t.method });
+        }
+        try {
+          const d = await dst.describeGroup(g.groupId);
+          if (d.members > 0) throw new Error(`the group has ${d.members} active member(s) on "${domain.name}" (state ${d.state})`);
+          const refused = await dst.commitOffsets(g.groupId, offsets);
+          if (refused.size > 0) throw new Error([...refused].map(([k, e]) => `${k}: ${e}`).join(', '));
+          gr.installed = true;
+        } catch (err) {
+          gr.error = (err as Error).message;
+        }
+        report.groups.push(gr);
+      }
+      const failedGroups = report.groups.filter((g) => !g.installed);
+      phase('offsets installed', `${report.groups.length - failedGroups.length}/${report.groups.length} group(s)${failedGroups.length > 0 ? `; not installed: ${failedGroups.map((g) => `${g.groupId} (${g.error})`).join('; ')}` : ''}`);
+      if (Date.now() > fenceDeadline && !forced) {
+        await abort('fence budget exhausted');
+        return await finish('refused', `the fence budget of ${fenceMs} ms ran out before the flip; the switch was aborted and writes continue on "${from}". Nothing was lost`);
+      }
+
+      // 6. Flip every instance; held writes are sent again by their clients, to the destination.
+      const commit: RouteStateRecord = { type: 'route', route: route.name, epoch, domain: domain.name, listener: listener.id, switchId, from, by: req.by, at, cut: tracker.cut(), replication: replication.type };
+      report.heldCommits = route.connections().reduce((n, c) => n + c.heldOffsetCommits().length, 0);
+      if (this.logs.size === 0) {
+        const cluster = this.prepared.get(switchId) ?? null;
+        this.prepared.delete(switchId);
+        this.handledCommits.add(switchId);
+        const error = await this.applyCommit(route, commit, cluster);
+        fenceUp = false;
+        results.set(this.instanceId, { instance: this.instanceId, prepared: true, applied: error === undefined, ...(error !== undefined ? { error } : {}) });
+      } else {
+        const appliedAcks = this.waitForAcks(switchId, 'applied', expected, this.config.switchover.fleetTimeoutMs);
+        const w2 = await this.writeAll(commit);
+        report.stateWritten = w2.written;
+        report.stateNotWritten = w2.failed;
+        if (w2.written.length === 0) {
+          await abort('commit not written');
+          return await finish('failed', `the commit could not be written to any state topic (${w2.failed.map((f) => `${f.domain}: ${f.error}`).join('; ')}); the switch was aborted, nothing changed`);
+        }
+        fenceUp = false;
+        if (!this.handledCommits.has(switchId)) this.onRecord(commit);
+        for (const [i, a] of await appliedAcks) {
+          const r = results.get(i) ?? { instance: i, prepared: null, applied: null };
+          r.applied = a.ok;
+          if (a.error !== undefined) r.error = a.error;
+          results.set(i, r);
+        }
+      }
+      report.instances = [...results.values()];
+      const missing = report.instances.filter((r) => r.applied !== true).map((r) => r.instance);
+      phase('flipped', `${report.instances.length - missing.length}/${report.instances.length} instance(s) on "${domain.name}"; held requests are resent there by their clients`);
+      const msg = `switched "${route.name}" from "${from}" to "${domain.name}" (planned, epoch ${epoch})${forced ? ' (forced)' : ''}: ${states.length} partition(s) caught up, ${report.groups.length - failedGroups.length} group(s) moved`
+        + (missing.length > 0 ? `; ${missing.join(', ')} did not confirm in time and apply it when they read the state` : '');
+      return await finish('switched', msg);
+    } catch (err) {
+      const wasFenced = fenceUp;
+      await abort(`error: ${(err as Error).message}`).catch(() => {});
+      return await finish(wasFenced ? 'failed' : 'refused', `planned switch stopped: ${(err as Error).message}. Writes continue on "${from}"; nothing was lost`);
+    } finally {
+      src.close();
+      dst.close();
+    }
+  }
+
+  /** Topics a planned switch covers: seen through the route here and on other instances, asked for, and matching replication.topics. */
+  private async coveredTopics(route: Route, src: ClusterAdmin, asked: string[], fromAcks: string[]): Promise<string[]> {
+    const out = new Set<string>([...route.topicsSeen, ...asked, ...fromAcks]);
+    const pattern = route.config.replication.topics;
+    if (pattern !== null) {
+      const re = new RegExp(`^(?:${pattern})$`);
+      for (const t of (await src.topics(null)).values()) if (!t.internal && re.test(t.name)) out.add(t.name);
+    }
+    return [...out].filter(isUserTopic).sort();
+  }
+
   private async audit(report: SwitchReport): Promise<void> {
     const entry: AuditRecord = {
       type: 'audit', switchId: report.switchId, route: report.route, epoch: report.epoch, from: report.from, to: report.to, listener: report.listener, by: report.by,
       at: report.at, durationMs: report.durationMs, outcome: report.outcome, forced: report.forced, message: report.message, instances: report.instances,
+      mode: report.mode, phases: report.phases,
     };
     this.metrics.switches.labels(report.route, report.outcome).inc();
     this.metrics.switchDuration.labels(report.route, report.outcome).observe(report.durationMs / 1000);

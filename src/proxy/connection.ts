@@ -11,7 +11,10 @@ import {
   ApiKey, CodecError, CodecErrorCode, FrameDecoder, decodeResponse, encodeResponseChunks, peekApiKey, peekApiVersion,
   peekProduceAcks, peekRequestCorrelationId, peekResponseCorrelationId, type DecodedResponse,
 } from '../protocol/index.ts';
-import type { Route } from '../routing/route.ts';
+import { FENCED_API_KEYS, type FenceableConnection, type HeldOffsetCommit, type Route } from '../routing/route.ts';
+import { decodeRequest, encodeRequest } from '../protocol/index.ts';
+import type { OffsetCommitRequest } from '../protocol/generated/messages/offset-commit-request.ts';
+import { groupMembers } from './filters/group-members.ts';
 import { connectUpstream } from '../upstream/connect.ts';
 import type { FilterChain, FilterContext, ProxyFilter } from './filter.ts';
 
@@ -51,6 +54,8 @@ interface InFlight {
   local: Buffer | null;
   /** A raw SASL token exchange (SaslHandshake v0): no Kafka header on either side. */
   raw: boolean;
+  /** Sent by the gateway itself (LeaveGroup at a switch): the response is not for the client. */
+  internal?: boolean;
 }
 
 /** Why a connection closed, for the log line and the error metric. */
@@ -78,7 +83,7 @@ const NORMAL: ReadonlySet<CloseReason> = new Set([CloseReason.ClientClosed, Clos
 
 let nextConnectionId = 1;
 
-export class ProxyConnection implements FilterContext {
+export class ProxyConnection implements FilterContext, FenceableConnection {
   readonly id = nextConnectionId++;
   readonly route: Route;
   private logger: Logger | null = null;
@@ -96,6 +101,9 @@ export class ProxyConnection implements FilterContext {
   private waiting: Buffer[] = [];
   private waitingBytes = 0;
   private rawTokensExpected = 0;
+  /** Requests held by a planned switch's fence, in arrival order (null: not holding). */
+  private held: Buffer[] | null = null;
+  private heldBytes = 0;
   private closed = false;
   private draining = false;
   private clientPaused = false;
@@ -201,7 +209,33 @@ export class ProxyConnection implements FilterContext {
       this.log.warn({ timeoutMs, pendingRequests: this.inFlight.length }, 'requests to the previous cluster not answered in time; closing');
       this.destroy(CloseReason.Switchover);
     }, timeoutMs);
+    this.held = null; // never sent to the old cluster; the client sends them again after reconnecting
+    this.heldBytes = 0;
+    this.leaveGroups();
     return this.drain(CloseReason.Switchover).finally(() => clearTimeout(timer));
+  }
+
+  /**
+   * Takes the group members that joined through this connection out of their groups on the old
+   * cluster. Without it they would stay until their session timed out (45 s by default), and a
+   * switch back within that time would find the group busy: offsets could not be installed and
+   * clients would wait for the dead members to be expelled.
+   */
+  private leaveGroups(): void {
+    const members = groupMembers(this);
+    if (members === null || members.size === 0 || this.upstream === null) return;
+    let correlationId = -1000;
+    for (const [groupId, m] of members) {
+      const frame = encodeRequest(
+        { requestApiKey: ApiKey.LeaveGroup, requestApiVersion: 3, correlationId, clientId: 'turnout-switchover', _unknownTaggedFields: undefined },
+        { groupId, memberId: '', members: [{ memberId: m.memberId, groupInstanceId: m.groupInstanceId, reason: null }] },
+      );
+      this.inFlight.push({ correlationId, apiKey: ApiKey.LeaveGroup, apiVersion: 3, startedAt: performance.now(), metrics: null, filters: null, local: null, raw: false, internal: true });
+      this.upstream.write(frame);
+      correlationId--;
+      this.log.debug({ groupId, memberId: m.memberId }, 'left the group on the previous cluster');
+    }
+    members.clear();
   }
 
   private async openUpstream(target: ConnectionTarget): Promise<void> {
@@ -259,7 +293,9 @@ export class ProxyConnection implements FilterContext {
     up?.cork();
     try {
       for (let frame = this.fromClient.next(); frame !== null; frame = this.fromClient.next()) {
-        this.onRequestFrame(frame);
+        // Once one request is held, every later one waits behind it: answers keep their order.
+        if (this.held !== null) this.hold(frame);
+        else this.onRequestFrame(frame);
         if (this.closed) return;
       }
     } catch (err) {
@@ -270,7 +306,64 @@ export class ProxyConnection implements FilterContext {
       up?.uncork();
     }
     const buffered = up === null ? this.waitingBytes : up.writableLength;
-    if (buffered > this.limits.maxBufferedBytes) this.pauseClient();
+    if (buffered > this.limits.maxBufferedBytes || this.heldBytes > this.limits.maxBufferedBytes) this.pauseClient();
+  }
+
+  private hold(frame: Buffer): void {
+    // Copy: the frame may be a view of a socket chunk that is reused once we return.
+    (this.held ??= []).push(Buffer.from(frame));
+    this.heldBytes += frame.length;
+  }
+
+  fencedInFlight(): number {
+    let n = 0;
+    for (const e of this.inFlight) if (!e.raw && e.local === null && !e.internal && FENCED_API_KEYS.has(e.apiKey)) n++;
+    return n;
+  }
+
+  heldCount(): number {
+    return this.held?.length ?? 0;
+  }
+
+  releaseHeld(): void {
+    const frames = this.held;
+    if (frames === null || this.closed || this.draining) return;
+    this.held = null;
+    this.heldBytes = 0;
+    const up = this.upstream;
+    up?.cork();
+    try {
+      for (let i = 0; i < frames.length; i++) {
+        if (this.held !== null) this.hold(frames[i]);
+        else this.onRequestFrame(frames[i]);
+        if (this.closed) return;
+      }
+    } catch (err) {
+      this.close(CloseReason.MalformedFrame, (err as Error).message);
+      return;
+    } finally {
+      up?.uncork();
+    }
+    this.resumeClient();
+  }
+
+  heldOffsetCommits(): HeldOffsetCommit[] {
+    const out: HeldOffsetCommit[] = [];
+    for (const frame of this.held ?? []) {
+      if (frame.length < 12 || peekApiKey(frame) !== ApiKey.OffsetCommit) continue;
+      try {
+        const req = decodeRequest<OffsetCommitRequest>(frame).body;
+        const offsets = new Map<string, bigint>();
+        for (const t of req.topics) {
+          if (!t.name) continue; // v10+ names topics by id, which means nothing on another cluster
+          for (const p of t.partitions) offsets.set(`${t.name}:${p.partitionIndex}`, p.committedOffset);
+        }
+        out.push({ groupId: req.groupId, offsets });
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'a held OffsetCommit request is unreadable; its offsets are not carried over');
+      }
+    }
+    return out;
   }
 
   private onRequestFrame(frame: Buffer): void {
@@ -285,6 +378,10 @@ export class ProxyConnection implements FilterContext {
     }
     const apiKey = peekApiKey(frame);
     const apiVersion = peekApiVersion(frame);
+    if (this.route.fence !== null && FENCED_API_KEYS.has(apiKey)) {
+      this.hold(frame);
+      return;
+    }
     const correlationId = peekRequestCorrelationId(frame);
     const metrics = this.metrics.api(apiKey);
     metrics.requests.inc();
@@ -362,7 +459,9 @@ export class ProxyConnection implements FilterContext {
       this.close(CloseReason.ProtocolViolation, `the broker answered correlation id ${correlationId} while ${entry.correlationId} was expected`);
       return;
     }
-    if (entry.filters === null) {
+    if (entry.internal === true) {
+      // The gateway's own request (LeaveGroup at a switch): nothing for the client.
+    } else if (entry.filters === null) {
       this.toClient(frame, entry);
     } else {
       this.filterResponse(frame, entry, entry.filters);
@@ -428,7 +527,7 @@ export class ProxyConnection implements FilterContext {
   private resumeClient(): void {
     if (!this.clientPaused || this.closed || this.draining) return;
     const buffered = this.upstream === null ? this.waitingBytes : this.upstream.writableLength;
-    if (buffered > this.limits.maxBufferedBytes) return;
+    if (buffered > this.limits.maxBufferedBytes || this.heldBytes > this.limits.maxBufferedBytes) return;
     this.clientPaused = false;
     this.client.resume();
   }
@@ -468,6 +567,8 @@ export class ProxyConnection implements FilterContext {
     }
     this.inFlight.length = 0;
     this.waiting = [];
+    this.held = null;
+    this.heldBytes = 0;
     // A broker that goes away while requests wait for answers is an error; an idle close is not.
     if (NORMAL.has(reason) && !(reason === CloseReason.UpstreamClosed && pending.length > 0)) {
       this.log.debug({ reason, pendingRequests: pending.length }, 'connection closed');

@@ -18,6 +18,7 @@ export class RouteListeners {
     this.chain = chain;
     this.limits = limits;
     route.onSwitch((epoch) => this.retireBefore(epoch));
+    route.attachConnections(() => this.connections);
   }
 
   /** Connections opened before `epoch` belong to the previous cluster: they finish and close. */

@@ -19,6 +19,44 @@ export interface SwitchRecord {
   switchId: string;
 }
 
+/** What a planned switch needs from each open connection of a route (implemented by ProxyConnection). */
+export interface FenceableConnection {
+  readonly epoch: number;
+  /** Requests of fenced kinds forwarded upstream and not answered yet. */
+  fencedInFlight(): number;
+  /** Held requests, in order, are processed as if they had just arrived (the fence was lifted). */
+  releaseHeld(): void;
+  /** The offsets of OffsetCommit requests held by the fence, oldest first. */
+  heldOffsetCommits(): HeldOffsetCommit[];
+  /** Requests (and bytes) held by the fence. */
+  heldCount(): number;
+}
+
+export interface HeldOffsetCommit {
+  groupId: string;
+  /** "topic:partition" -> offset. */
+  offsets: Map<string, bigint>;
+}
+
+/** A planned switch holds some requests on every connection of the route while it runs. */
+export interface Fence {
+  switchId: string;
+  since: number;
+}
+
+/** Requests a fence holds: everything that writes records, transaction state or group offsets. */
+export const FENCED_API_KEYS: ReadonlySet<number> = new Set([
+  0, // Produce
+  8, // OffsetCommit
+  22, // InitProducerId
+  24, // AddPartitionsToTxn
+  25, // AddOffsetsToTxn
+  26, // EndTxn
+  28, // TxnOffsetCommit
+]);
+
+const MAX_TOPICS_SEEN = 10_000;
+
 export class Route {
   readonly config: RouteConfig;
   readonly name: string;
@@ -32,6 +70,11 @@ export class Route {
   epoch = 0;
   lastSwitch: SwitchRecord | null = null;
   private readonly switchListeners: ((epoch: number) => void)[] = [];
+  /** Non-null while a planned switch holds writes on this route (connections check it per request). */
+  fence: Fence | null = null;
+  private connectionSource: (() => Iterable<FenceableConnection>) | null = null;
+  /** Topics clients asked about through this route (Metadata), for switchover and preflight. */
+  readonly topicsSeen = new Set<string>();
 
   constructor(config: RouteConfig, domain: StreamingDomainConfig, log: Logger, metrics: RouteMetrics, connectTimeoutMs: number) {
     this.config = config;
@@ -50,6 +93,31 @@ export class Route {
     return new UpstreamCluster(domain, listener, this.log, this.connectTimeoutMs);
   }
 
+  /** The listeners tell the route where its open connections are. */
+  attachConnections(source: () => Iterable<FenceableConnection>): void {
+    this.connectionSource = source;
+  }
+
+  connections(): FenceableConnection[] {
+    return this.connectionSource === null ? [] : [...this.connectionSource()];
+  }
+
+  noteTopic(name: string): void {
+    if (this.topicsSeen.size < MAX_TOPICS_SEEN) this.topicsSeen.add(name);
+  }
+
+  /** Starts holding writes (FENCED_API_KEYS) on every connection, new ones included. */
+  raiseFence(switchId: string): void {
+    this.fence = { switchId, since: Date.now() };
+  }
+
+  /** Stops holding; held requests go on to the route's current cluster, in order. */
+  lowerFence(): void {
+    if (this.fence === null) return;
+    this.fence = null;
+    for (const c of this.connections()) c.releaseHeld();
+  }
+
   /** Called with the new epoch after every switch (the listeners retire the old cluster's connections). */
   onSwitch(listener: (epoch: number) => void): void {
     this.switchListeners.push(listener);
@@ -62,6 +130,9 @@ export class Route {
   activate(cluster: UpstreamCluster, epoch: number, record: SwitchRecord | null): void {
     const previous = this.cluster;
     this.cluster = cluster;
+    // Requests held by a planned switch stay unsent: their connections retire, and clients send
+    // them again to the new cluster.
+    this.fence = null;
     this.epoch = epoch;
     if (record !== null) this.lastSwitch = record;
     this.slotWarnings.clear();

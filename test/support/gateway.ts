@@ -47,6 +47,8 @@ export interface RouteSpec {
   listener: Listener;
   /** Broker port slots (default 8). */
   brokerPortCount?: number;
+  /** Default: none (a switch is a hot switch). */
+  replication?: RouteConfig['replication'];
 }
 
 export interface TestGateway {
@@ -94,6 +96,7 @@ export async function startGateway(options: StartOptions): Promise<TestGateway> 
         streamingDomain: { name: r.domain, bootstrapServerId: r.listener },
         authentication: { type: r.listener === 'sasl' ? 'passthrough' : 'none' },
         clusterId: virtualClusterId(r.name),
+        replication: r.replication ?? { type: 'none', topics: null, groups: null },
       });
     }
     const config: GatewayConfig = {
@@ -101,7 +104,7 @@ export async function startGateway(options: StartOptions): Promise<TestGateway> 
       adminToken: options.adminToken !== undefined ? new Secret(options.adminToken) : null,
       instanceId: options.instanceId ?? `test-${process.pid}-${attempt}-${Math.floor(Math.random() * 1e6)}`,
       state: options.stateTopic !== undefined ? { topic: options.stateTopic } : null,
-      switchover: { drainTimeoutMs: DEFAULTS.drainTimeoutMs, fleetTimeoutMs: DEFAULTS.fleetTimeoutMs, ...options.switchover },
+      switchover: { drainTimeoutMs: DEFAULTS.drainTimeoutMs, fleetTimeoutMs: DEFAULTS.fleetTimeoutMs, fenceTimeoutMs: DEFAULTS.fenceTimeoutMs, ...options.switchover },
       audit: { file: options.auditFile ?? null },
       log: { level: 'debug' },
       limits: { maxFrameBytes: DEFAULTS.maxFrameBytes, maxBufferedBytesPerConnection: DEFAULTS.maxBufferedBytesPerConnection, upstreamConnectTimeoutMs: 5000, ...options.limits },

@@ -3,12 +3,13 @@ import { ApiKey, apiCodec } from '../../protocol/index.ts';
 import { FilterChain } from '../filter.ts';
 import { ApiVersionsFilter, type GatewayApiSupport } from './api-versions.ts';
 import { ADDRESS_CARRYING_RESPONSES, BrokerAddressFilter } from './broker-addresses.ts';
+import { GroupMembersFilter } from './group-members.ts';
 import { SaslV0Filter } from './sasl-v0.ts';
 import { IDENTITY_CARRYING_RESPONSES, VirtualIdentityFilter } from './virtual-identity.ts';
 
 /** For each api key the gateway decodes responses of: the first version it decodes. */
 function decodedFrom(apiKey: number): number | undefined {
-  if (apiKey === ApiKey.ApiVersions || apiKey === ApiKey.SaslHandshake) return 0;
+  if (apiKey === ApiKey.ApiVersions || apiKey === ApiKey.SaslHandshake || apiKey === ApiKey.JoinGroup) return 0;
   const a = ADDRESS_CARRYING_RESPONSES.get(apiKey);
   const b = IDENTITY_CARRYING_RESPONSES.get(apiKey);
   return a === undefined ? b : b === undefined ? a : Math.min(a, b);
@@ -42,5 +43,5 @@ export function gatewayApiSupport(apiKey: number): GatewayApiSupport | null {
 }
 
 export function builtInFilterChain(): FilterChain {
-  return new FilterChain([new ApiVersionsFilter(gatewayApiSupport), new SaslV0Filter(), new BrokerAddressFilter(), new VirtualIdentityFilter()]);
+  return new FilterChain([new ApiVersionsFilter(gatewayApiSupport), new SaslV0Filter(), new BrokerAddressFilter(), new VirtualIdentityFilter(), new GroupMembersFilter()]);
 }

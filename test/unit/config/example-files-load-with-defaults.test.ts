@@ -21,7 +21,7 @@ test('the seed document (Confluent switchover example) loads as written, with ev
     adminToken: null,
     instanceId: config.instanceId,
     state: { topic: '_turnout_state' },
-    switchover: { drainTimeoutMs: 5000, fleetTimeoutMs: 10000 },
+    switchover: { drainTimeoutMs: 5000, fleetTimeoutMs: 10000, fenceTimeoutMs: 10000 },
     audit: { file: null },
     log: { level: 'info' },
     limits: { maxFrameBytes: 104857600, maxBufferedBytesPerConnection: 4194304, upstreamConnectTimeoutMs: 10000 },
@@ -53,6 +53,7 @@ test('the seed document (Confluent switchover example) loads as written, with ev
         streamingDomain: { name: 'kafka1-domain', bootstrapServerId: 'internal-plaintext-listener' },
         authentication: { type: 'none' },
         clusterId: virtualClusterId('switchover-route'),
+        replication: { type: 'none', topics: null, groups: null },
       },
     ],
   } satisfies GatewayConfig);
