@@ -1,7 +1,8 @@
 // MirrorMaker 2 in dedicated mode, one replication direction per instance (source -> target).
 // Topics keep their names (IdentityReplicationPolicy), consumer group offsets are translated and
 // written to the target every second, and MirrorMaker's own topics are never replicated, so that a
-// blue -> green and a green -> blue instance can run side by side without feeding each other.
+// blue -> green and a green -> blue instance can run side by side without feeding each other. If
+// both also replicate the same topics, both need `bothWays` (see bothWaysConfig below).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderProperties } from './broker-config.ts';
@@ -72,7 +73,39 @@ export function mirrorMakerConfig(spec: MirrorMakerSpec, source: KafkaCluster, t
     'offset.storage.replication.factor': '1',
     'status.storage.replication.factor': '1',
     'config.storage.replication.factor': '1',
+    ...(spec.bothWays ? bothWaysConfig(`${s}->${t}.`) : {}),
     ...spec.config,
+  };
+}
+
+/** Header that marks a record as a MirrorMaker copy (set with `bothWays`); its value is null. */
+export const REPLICATED_HEADER = 'turnout.replicated';
+
+// Loop protection for two opposite instances with identical topic names, as Kafka Connect
+// transforms of the flow: drop records that already carry REPLICATED_HEADER (copies made by the
+// opposite instance), then add the header to everything that is copied. MirrorSourceTask takes a
+// dropped record's null metadata as "filtered, no offset sync", so offset translation only rests
+// on the records actually copied.
+//
+// MirrorMaker has no per-connector prefix: settings under "source->target." reach the checkpoint
+// and heartbeat connectors too. That is harmless: their records never carry the header, so none is
+// dropped, and the extra header on a checkpoint record is ignored by whoever reads it.
+//
+// The header's value is null ("null" parses to no schema and no value) because MirrorMaker's
+// header converter is ByteArrayConverter, which fails the task on any header InsertHeader can make
+// from a literal (a string such as the source cluster's name has schema STRING). Switching the
+// header converter instead would re-encode the copied records' own binary headers.
+function bothWaysConfig(flow: string): Record<string, string> {
+  return {
+    [`${flow}transforms`]: 'skipReplicated,markReplicated',
+    [`${flow}transforms.skipReplicated.type`]: 'org.apache.kafka.connect.transforms.Filter',
+    [`${flow}transforms.skipReplicated.predicate`]: 'isReplicated',
+    [`${flow}transforms.markReplicated.type`]: 'org.apache.kafka.connect.transforms.InsertHeader',
+    [`${flow}transforms.markReplicated.header`]: REPLICATED_HEADER,
+    [`${flow}transforms.markReplicated.value.literal`]: 'null',
+    [`${flow}predicates`]: 'isReplicated',
+    [`${flow}predicates.isReplicated.type`]: 'org.apache.kafka.connect.transforms.predicates.HasHeaderKey',
+    [`${flow}predicates.isReplicated.name`]: REPLICATED_HEADER,
   };
 }
 

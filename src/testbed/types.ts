@@ -74,6 +74,9 @@ export interface MirrorMakerSpec {
   readonly topics?: string;
   /** Regex of consumer groups whose offsets are checkpointed and synced (default ".*"). */
   readonly groups?: string;
+  /** Marks copies with a header and skips marked records, so that an opposite instance (target ->
+   *  source, also with bothWays) can run at the same time without records bouncing between the two. */
+  readonly bothWays?: boolean;
   /** Extra or overriding mm2.properties entries. */
   readonly config?: Readonly<Record<string, string>>;
 }
