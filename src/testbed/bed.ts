@@ -45,6 +45,7 @@ export class TestBed {
       topics: spec.topics ?? '.*',
       groups: spec.groups ?? '.*',
       config: spec.config ?? {},
+      bothWays: spec.bothWays ?? false,
     });
     const entry = this.#shared(this.#mirrorMakers, spec.name, key, 'MirrorMaker', async () => {
       const [source, target] = await Promise.all([this.#existing(spec.source), this.#existing(spec.target)]);
