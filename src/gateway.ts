@@ -74,6 +74,7 @@ export class Gateway {
           fleet: () => this.controller?.fleet() ?? [],
           instance: () => this.config.instanceId,
           switchRoute: (req) => this.switchRoute(req),
+          preflight: (route, to, topics) => this.switches.preflight(route, to, topics),
           token: this.config.adminToken,
         }, this.log);
         const at = await this.admin.listen(this.config.admin);

@@ -9,7 +9,7 @@ import type { GatewayMetrics } from '../observability/metrics.ts';
 import { TurnoutError } from '../errors.ts';
 import { formatHostPort } from '../config/endpoints.ts';
 import type { Secret } from '../config/types.ts';
-import type { FleetInstance, SwitchReport, SwitchRequest } from '../control/switch-controller.ts';
+import type { FleetInstance, PreflightReport, SwitchReport, SwitchRequest } from '../control/switch-controller.ts';
 import type { SwitchPhase } from '../control/records.ts';
 import type { SwitchRecord } from '../routing/route.ts';
 
@@ -35,12 +35,14 @@ export interface AdminView {
   fleet(): FleetInstance[];
   instance(): string;
   switchRoute(req: SwitchRequest): Promise<SwitchReport>;
+  preflight(route: string, to: string, topics: string[]): Promise<PreflightReport>;
   /** Bearer token for endpoints that change routing; null refuses them. */
   token: Secret | null;
 }
 
 const MAX_BODY = 64 * 1024;
 const SWITCH_PATH = /^\/routes\/([^/]+)\/switch$/;
+const PREFLIGHT_PATH = /^\/routes\/([^/]+)\/preflight$/;
 
 export class AdminServer {
   private readonly server: Server;
@@ -75,6 +77,11 @@ export class AdminServer {
     const switchMatch = SWITCH_PATH.exec(path);
     if (switchMatch !== null) {
       await this.handleSwitch(req, res, decodeURIComponent(switchMatch[1]));
+      return;
+    }
+    const preflightMatch = PREFLIGHT_PATH.exec(path);
+    if (preflightMatch !== null) {
+      await this.handlePreflight(req, res, decodeURIComponent(preflightMatch[1]));
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -120,18 +127,7 @@ export class AdminServer {
       send(res, 405, { error: `use POST to switch a route (got ${req.method})` });
       return;
     }
-    const token = this.view.token;
-    if (token === null) {
-      send(res, 403, { error: 'switching over the admin API is disabled: set gateway.admin.token (e.g. token: ${TURNOUT_ADMIN_TOKEN}) to enable it' });
-      return;
-    }
-    const given = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1]?.trim();
-    if (given === undefined || !sameSecret(given, token.reveal())) {
-      this.log.warn({ from: req.socket.remoteAddress, route }, given === undefined ? 'switch request without a token refused' : 'switch request with a wrong token refused');
-      res.setHeader('www-authenticate', 'Bearer');
-      send(res, 401, { error: given === undefined ? 'this endpoint needs "Authorization: Bearer <token>" (gateway.admin.token)' : 'wrong token' });
-      return;
-    }
+    if (!this.authorized(req, res, route, 'switch')) return;
     let body: { to?: unknown; bootstrapServerId?: unknown; force?: unknown; by?: unknown; mode?: unknown; topics?: unknown; progress?: unknown };
     try {
       body = JSON.parse(await readBody(req)) as typeof body;
@@ -180,6 +176,45 @@ export class AdminServer {
       const code = (err as { code?: string }).code;
       if (streamed) res.end(`${JSON.stringify({ error: (err as Error).message, code })}\n`);
       else send(res, code === 'TURNOUT_UNKNOWN_ROUTE' ? 404 : 400, { error: (err as Error).message, code });
+    }
+  }
+
+  /** Checks the bearer token; answers 403/401 and returns false when it is not right. */
+  private authorized(req: IncomingMessage, res: ServerResponse, route: string, what: string): boolean {
+    const token = this.view.token;
+    if (token === null) {
+      send(res, 403, { error: `${what} over the admin API is disabled: set gateway.admin.token (e.g. token: \${TURNOUT_ADMIN_TOKEN}) to enable it` });
+      return false;
+    }
+    const given = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1]?.trim();
+    if (given === undefined || !sameSecret(given, token.reveal())) {
+      this.log.warn({ from: req.socket.remoteAddress, route }, given === undefined ? `${what} request without a token refused` : `${what} request with a wrong token refused`);
+      res.setHeader('www-authenticate', 'Bearer');
+      send(res, 401, { error: given === undefined ? 'this endpoint needs "Authorization: Bearer <token>" (gateway.admin.token)' : 'wrong token' });
+      return false;
+    }
+    return true;
+  }
+
+  /** GET /routes/NAME/preflight?to=DOMAIN&topics=a,b — reads both clusters, changes nothing; token required (it reads a lot). */
+  private async handlePreflight(req: IncomingMessage, res: ServerResponse, route: string): Promise<void> {
+    if (req.method !== 'GET') {
+      send(res, 405, { error: `use GET for a preflight (got ${req.method})` });
+      return;
+    }
+    if (!this.authorized(req, res, route, 'preflight')) return;
+    const q = new URL(req.url ?? '/', 'http://x').searchParams;
+    const to = q.get('to');
+    if (to === null || to === '') {
+      send(res, 400, { error: 'give the destination: ?to=DOMAIN' });
+      return;
+    }
+    const topics = (q.get('topics') ?? '').split(',').map((t) => t.trim()).filter((t) => t !== '');
+    try {
+      send(res, 200, await this.view.preflight(route, to, topics));
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      send(res, code === 'TURNOUT_UNKNOWN_ROUTE' ? 404 : code === 'TURNOUT_CLUSTER_ADMIN' ? 502 : 400, { error: (err as Error).message, code });
     }
   }
 

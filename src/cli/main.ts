@@ -51,6 +51,18 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON');
 
   adminOptions(program
+    .command('preflight')
+    .description('check what a switch of a route would find now (topics, replication lag, group offsets and their translation), without changing anything')
+    .argument('<route>', 'route name')
+    .requiredOption('--to <domain>', 'streaming domain the switch would go to')
+    .option('--topics <names>', 'comma-separated topics to check besides those clients used through the route')
+    .option('--max-lag <records>', 'fail (exit 1) when a partition is more records behind than this'))
+    .action(async (route: string, opts: { to: string; topics?: string; maxLag?: string; admin?: string; config?: string; token?: string; json?: boolean }) => {
+      const { runPreflight } = await import('./preflight.ts');
+      process.exitCode = await runPreflight(route, opts);
+    });
+
+  adminOptions(program
     .command('switch')
     .description('point a route at another streaming domain, on every live gateway instance at once (or on none); rollback is the same command')
     .argument('<route>', 'route name')

@@ -53,7 +53,7 @@ export async function runSwitch(route: string, opts: SwitchOptions): Promise<num
 
 export function formatReport(r: SwitchReport): string {
   const lines = [
-    `route ${r.route}: ${r.outcome.toUpperCase()}${r.forced ? ' (forced)' : ''}  ${r.from} -> ${r.to} (listener ${r.listener})  epoch ${r.epoch}  ${r.durationMs} ms`,
+    `route ${r.route}: ${r.outcome.toUpperCase()}${r.forced ? ' (forced)' : ''}  ${r.from} -> ${r.to} (listener ${r.listener})  epoch ${r.epoch}  ${r.mode}  ${r.durationMs} ms`,
     `  ${r.message}`,
   ];
   if (r.instances.length > 0) {

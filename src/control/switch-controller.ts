@@ -62,6 +62,28 @@ export interface PartitionReport {
   lag: number | null;
 }
 
+export interface PreflightReport {
+  route: string;
+  from: string;
+  to: string;
+  replication: ReplicationType;
+  at: string;
+  topics: TopicComparison[];
+  partitions: PartitionReport[];
+  groups: {
+    groupId: string;
+    state: string;
+    destState: string;
+    /** Every partition's committed offset is at the source's end. */
+    caughtUp: boolean;
+    offsets: { partition: string; committed: string; behindEnd: number; dest: string; method: string }[];
+  }[];
+  /** What makes a switch unsafe (a planned switch refuses without --force). */
+  blockers: string[];
+  warnings: string[];
+  possibleLoss?: string;
+}
+
 export interface GroupReport {
   groupId: string;
   installed: boolean;
@@ -697,6 +719,74 @@ export class SwitchController {
       ? `switched "${route.name}" from "${from}" to "${domain.name}" on ${expected.length} instance${expected.length === 1 ? '' : 's'} (epoch ${epoch})${forced ? ' (forced)' : ''}.${partialState}`
       : `switched "${route.name}" to "${domain.name}" (epoch ${epoch})${forced ? ' (forced)' : ''}, but ${missing.join(', ')} did not confirm within ${timeout} ms; they apply it when they read the state.${partialState}`;
     return finish('switched', message);
+  }
+
+  /**
+   * What a switch of `routeName` to `to` would find right now, without fencing anything: topics
+   * and partitions on both sides, replication lag per partition, groups and where their offsets
+   * would land, and what blocks a safe switch.
+   */
+  async preflight(routeName: string, to: string, asked: string[] = []): Promise<PreflightReport> {
+    const { route, domain } = this.destination({ route: routeName, to, by: 'preflight' });
+    const from = route.domainName;
+    const replication = route.config.replication;
+    const sourceDomain = this.domains.get(from)!;
+    const srcListener = stateListener(sourceDomain);
+    const dstListener = stateListener(domain);
+    if (srcListener === null || dstListener === null) {
+      throw new TurnoutError('TURNOUT_NO_ADMIN_LISTENER', `preflight reads offsets and groups with Turnout's service credentials, but "${srcListener === null ? from : domain.name}" has no PLAINTEXT listener and no listener with security.sasl credentials`);
+    }
+    const timeoutMs = this.config.limits.upstreamConnectTimeoutMs;
+    const src = new ClusterAdmin(sourceDomain, srcListener, timeoutMs);
+    const dst = new ClusterAdmin(domain, dstListener, timeoutMs);
+    try {
+      const topics = await this.coveredTopics(route, src, asked, []);
+      const cmp = await compareTopics(src, dst, topics);
+      const blockers: string[] = [];
+      const warnings: string[] = [];
+      // A topic only seen in clients' metadata requests may never have existed; one asked for must.
+      for (const t of cmp.topics) if (t.problem !== null) (t.problem === 'not on the source' && !asked.includes(t.topic) ? warnings : blockers).push(`topic ${t.topic}: ${t.problem}`);
+      if (topics.length === 0) warnings.push('no topics known: no client has used the route on this instance yet; name them with --topics or routes[].replication.topics');
+      const comparable = cmp.partitions.filter((k) => cmp.topics.find((t) => k.startsWith(`${t.topic}:`))?.destPartitions !== null);
+      const sourceEnds = await src.endOffsets(comparable);
+      const tracker = new ReplicationTracker(replication.type, src, dst);
+      const states = await tracker.check(sourceEnds);
+      const groups = await groupsOn(src, new Set(sourceEnds.keys()), replication.groups === null ? null : new RegExp(`^(?:${replication.groups})$`));
+      const groupReports: PreflightReport['groups'] = [];
+      for (const g of groups) {
+        let destState = 'unknown';
+        try {
+          const d = await dst.describeGroup(g.groupId);
+          destState = d.members > 0 ? `${d.state} (${d.members} members)` : d.state;
+          if (d.members > 0) warnings.push(`group ${g.groupId} has ${d.members} active member(s) on "${domain.name}": its offsets cannot be installed until they leave`);
+        } catch (err) {
+          destState = `unknown: ${(err as Error).message}`;
+        }
+        const offsets = [...g.offsets].filter(([k]) => sourceEnds.has(k)).map(([k, o]) => {
+          const t = tracker.translate(k, o);
+          const end = sourceEnds.get(k)!;
+          return { partition: k, committed: String(o), behindEnd: end > o ? Number(end - o) : 0, dest: String(t.dest), method: t.method };
+        });
+        groupReports.push({ groupId: g.groupId, state: g.state, destState, caughtUp: offsets.every((o) => o.behindEnd === 0), offsets });
+      }
+      const behind = states.filter((p) => !p.caughtUp);
+      let possibleLoss: string | undefined;
+      if (replication.type === 'none') {
+        possibleLoss = `no replication is configured: whatever was written to "${from}" and is not on "${domain.name}" stays behind (${states.length} partition(s), ${states.reduce((n, p) => n + Number(p.sourceEnd), 0)} source offsets in total)`;
+        warnings.push('no replication: only a hot switch is possible');
+      } else if (behind.length > 0) {
+        warnings.push(`${behind.length} partition(s) are behind right now; a planned switch waits for them within gateway.switchover.fenceTimeoutMs (${this.config.switchover.fenceTimeoutMs} ms)`);
+      }
+      return {
+        route: route.name, from, to: domain.name, replication: replication.type, at: new Date().toISOString(),
+        topics: cmp.topics,
+        partitions: states.map((p) => ({ partition: p.key, sourceEnd: String(p.sourceEnd), destEnd: p.destEnd === null ? null : String(p.destEnd), caughtUp: p.caughtUp, lag: p.lag })),
+        groups: groupReports, blockers, warnings, ...(possibleLoss !== undefined ? { possibleLoss } : {}),
+      };
+    } finally {
+      src.close();
+      dst.close();
+    }
   }
 
   /**

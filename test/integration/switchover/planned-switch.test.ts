@@ -2,6 +2,9 @@
 // catches up, the group's offsets are installed on the destination, then the route flips.
 // Every acknowledged record must be consumed, and the caught-up group must not re-read.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { KafkaTool, testBed, type ClusterDescriptor, type KafkaTools, type ToolProcess } from '../../../src/testbed/index.ts';
 import { domainFor, startGateway, type TestGateway } from '../../support/gateway.ts';
@@ -9,6 +12,18 @@ import { uniqueName } from '../testbed/helpers.ts';
 import { eventually } from '../../support/switchover/long-running.ts';
 
 const TOKEN = 'planned-switch-token';
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+
+/** The CLI, asynchronously (the gateway under test runs in this process); resolves with exit code and output. */
+async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await promisify(execFile)(process.execPath, [`${ROOT}/bin/turnout.js`, ...args], { env: { ...process.env, TURNOUT_ADMIN_TOKEN: TOKEN }, encoding: 'utf8', timeout: 60_000 });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
 
 function events(p: ToolProcess): Record<string, unknown>[] {
   const out: Record<string, unknown>[] = [];
@@ -48,6 +63,7 @@ describe('planned switch (fence, catch-up, offsets, flip)', () => {
       routes: [{ name: 'orders', domain: 'blue', listener: 'sasl', brokerPortCount: 16, replication: { type: 'mirrormaker2', topics: null, groups: null } }],
       stateTopic: uniqueName('_turnout_state'),
       adminToken: TOKEN,
+      switchover: { fenceTimeoutMs: 4000 },
     });
   });
 
@@ -68,6 +84,33 @@ describe('planned switch (fence, catch-up, offsets, flip)', () => {
     producer = tools.spawn(KafkaTool.VerifiableProducer, [...tools.connectionArgs(KafkaTool.VerifiableProducer, bootstrap, producerConfig), '--topic', topic, '--throughput', '100', '--max-messages', '-1', '--acks', '-1']);
     await eventually(async () => assert.ok(acked(producer!).length >= 300, `${acked(producer!).length} acked\n${producer!.stderr.slice(-1000)}`), 60_000);
     await eventually(async () => assert.ok(consumed(consumer!).length >= 250), 60_000);
+
+    // Preflight: the topic is on both sides, the group is listed with its translation.
+    const pf = await cli('preflight', 'orders', '--to', 'green', '--admin', gw.adminUrl, '--json');
+    assert.equal(pf.code, 0, pf.stdout + pf.stderr);
+    const pfr = JSON.parse(pf.stdout) as { ok: boolean; topics: { topic: string; problem: string | null }[]; groups: { groupId: string }[] };
+    assert.ok(pfr.topics.some((x) => x.topic === topic && x.problem === null), pf.stdout);
+    assert.ok(pfr.groups.some((x) => x.groupId === group), pf.stdout);
+    const table = await cli('preflight', 'orders', '--to', 'green', '--admin', gw.adminUrl, '--topics', 'ps-no-such-topic');
+    assert.equal(table.code, 1, table.stdout + table.stderr);
+    assert.match(table.stdout, /ps-no-such-topic\s.*not on the source/);
+
+    // With replication stopped, the planned switch cannot catch up: it aborts within its budget,
+    // writes resume on blue, and nothing is lost.
+    const bed = await testBed();
+    await bed.stopMirrorMaker('ps-blue-to-green');
+    const refused = await cli('switch', 'orders', '--to', 'green', '--admin', gw.adminUrl);
+    assert.equal(refused.code, 1, refused.stdout + refused.stderr);
+    assert.match(refused.stdout, /did not catch up within the fence budget/);
+    assert.match(refused.stdout, /released/);
+    const afterAbort = acked(producer).length;
+    await eventually(async () => assert.ok(acked(producer!).length >= afterAbort + 100, 'the producer goes on after the abort'), 30_000);
+    await bed.mirrorMaker({ name: 'ps-blue-to-green', source: 'ps-blue', target: 'ps-green', topics: 'ps-.*' });
+    // As an operator would: wait until preflight says replication is close before switching.
+    await eventually(async () => {
+      const p = await cli('preflight', 'orders', '--to', 'green', '--admin', gw.adminUrl, '--max-lag', '100');
+      assert.equal(p.code, 0, p.stdout + p.stderr);
+    }, 90_000);
 
     const res = await fetch(`${gw.adminUrl}/routes/orders/switch`, {
       method: 'POST',
