@@ -1,7 +1,8 @@
 // `turnout demo`: two local single-broker Kafka clusters, "blue" and "green", with MirrorMaker 2
-// replicating topics and consumer group offsets from blue to green, and the gateway in front of
-// blue; runs until Ctrl-C or SIGTERM and then stops everything it started (a kill -9 is covered by
-// the test bed's reaper).
+// replicating topics both ways (each record crosses once: copies are marked and not copied back),
+// and the gateway in front of blue with a route whose switches are planned (zero loss); runs until
+// Ctrl-C or SIGTERM and then stops everything it started (a kill -9 is covered by the test bed's
+// reaper).
 import { DEFAULTS, Secret, virtualClusterId, type GatewayConfig } from '../config/index.ts';
 import { Gateway } from '../gateway.ts';
 import { createLogger } from '../observability/log.ts';
@@ -39,7 +40,10 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
       bed.cluster({ name: 'blue', kafkaVersion: version, nodeIdBase: 1 }),
       bed.cluster({ name: 'green', kafkaVersion: version, nodeIdBase: 2 }),
     ]);
-    const mm2 = await bed.mirrorMaker({ name: 'blue-to-green', source: 'blue', target: 'green' });
+    const [mm2, mm2back] = await Promise.all([
+      bed.mirrorMaker({ name: 'blue-to-green', source: 'blue', target: 'green', bothWays: true }),
+      bed.mirrorMaker({ name: 'green-to-blue', source: 'green', target: 'blue', bothWays: true }),
+    ]);
     const base = await firstFreeBlock([19092, 29092, 39092], 17);
     gateway = new Gateway(demoGatewayConfig([describeCluster(blue), describeCluster(green)], base), { log: createLogger('warn', process.stderr) });
     await gateway.start();
@@ -53,8 +57,8 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     }
     out.push(
       `SASL users: ${Object.entries(SASL_USERS).map(([u, p]) => `${u}/${p}`).join(', ')}`,
-      `MirrorMaker 2 ${mm2.source} -> ${mm2.target}: ${mm2.running ? 'running' : 'not running'}, connectors started: ${mm2.connectors.join(', ')}`,
-      '  replicates all topics with their names unchanged and syncs consumer group offsets every second',
+      ...[mm2, mm2back].map((m) => `MirrorMaker 2 ${m.source} -> ${m.target}: ${m.running ? 'running' : 'not running'}, connectors started: ${m.connectors.join(', ')}`),
+      '  both ways, topic names unchanged; copies carry a turnout.replicated header and are never copied back',
       '',
       `gateway   bootstrap 127.0.0.1:${base} (route "demo" -> blue, SASL/PLAIN passthrough), brokers on ports ${base + 1}-${base + 16}`,
       `          admin     http://127.0.0.1:${base - 2}/routes  /metrics  /ready`,
@@ -65,10 +69,12 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
       `  kafka-console-consumer.sh --bootstrap-server 127.0.0.1:${base} --consumer.config client.properties --topic orders --from-beginning --group demo`,
       `  kcat -b 127.0.0.1:${base} -X security.protocol=SASL_PLAINTEXT -X sasl.mechanisms=PLAIN -X sasl.username=kafka -X sasl.password=kafka-secret -L`,
       '',
-      'switch the route while those clients run (they keep running and continue on green):',
+      'check, then switch the route while those clients run (a planned switch: writes are held for',
+      'about a second while replication catches up and group offsets move; clients keep running):',
+      `  ./turnout preflight demo --to green --admin http://127.0.0.1:${base - 2} --token ${DEMO_ADMIN_TOKEN}`,
       `  ./turnout switch demo --to green --admin http://127.0.0.1:${base - 2} --token ${DEMO_ADMIN_TOKEN}`,
       `  ./turnout status --admin http://127.0.0.1:${base - 2}`,
-      `  ./turnout switch demo --to blue --admin http://127.0.0.1:${base - 2} --token ${DEMO_ADMIN_TOKEN}   # back (records written on green stay there: this demo replicates blue -> green only)`,
+      `  ./turnout switch demo --to blue --admin http://127.0.0.1:${base - 2} --token ${DEMO_ADMIN_TOKEN}   # and back`,
       '',
       `ready in ${((Date.now() - started) / 1000).toFixed(1)} s; logs in ${bed.runDir}`,
       'press Ctrl-C to stop',
