@@ -321,7 +321,9 @@ export class SwitchController {
         this.endedSwitches.add(r.switchId);
         const fenced = this.routes.get(r.route);
         if (fenced?.fence?.switchId === r.switchId) {
+          this.countHeld(fenced);
           fenced.lowerFence();
+          this.metrics.fenced.labels(fenced.name).set(0);
           this.log.info({ route: r.route, switchId: r.switchId, reason: r.reason }, 'planned switch aborted: writes released to the current cluster');
         }
         const c = this.prepared.get(r.switchId);
@@ -372,9 +374,12 @@ export class SwitchController {
   private async fenceLocal(route: Route, switchId: string, fenceMs: number): Promise<NonNullable<AckRecord['fenced']>> {
     const started = Date.now();
     route.raiseFence(switchId);
+    this.metrics.fenced.labels(route.name).set(1);
     setTimeout(() => {
       if (route.fence?.switchId !== switchId) return;
+      this.countHeld(route);
       route.lowerFence();
+      this.metrics.fenced.labels(route.name).set(0);
       this.log.warn({ route: route.name, switchId }, 'planned switch neither committed nor aborted in time: fence lifted, writes continue on the current cluster');
     }, fenceMs + 5000).unref();
     const limit = started + Math.min(fenceMs, this.config.switchover.drainTimeoutMs);
@@ -386,6 +391,7 @@ export class SwitchController {
       }
       if (Date.now() > limit) {
         route.lowerFence();
+        this.metrics.fenced.labels(route.name).set(0);
         throw new TurnoutError('TURNOUT_FENCE_NOT_DRAINED', `${inFlight} forwarded write request(s) on route "${route.name}" were not answered within ${limit - started} ms; fence lifted`);
       }
       await sleep(5);
@@ -406,13 +412,20 @@ export class SwitchController {
         this.log.warn({ route: r.route, err: (err as Error).message }, 'offsets held by the fence could not be carried over; those consumers continue from the installed snapshot');
       }
     }
+    if (route.fence?.switchId === r.switchId) this.countHeld(route);
     try {
       this.applyState(route, r, cluster, 'switch committed');
     } catch (err) {
       error = (err as Error).message;
       this.log.error({ route: r.route, err: error }, 'cannot apply committed switch');
     }
+    this.metrics.fenced.labels(route.name).set(route.fence === null ? 0 : 1);
     return error;
+  }
+
+  private countHeld(route: Route): void {
+    const held = route.connections().reduce((n, c) => n + c.heldCount(), 0);
+    if (held > 0) this.metrics.fenceHeld.labels(route.name).inc(held);
   }
 
   private async installHeldCommits(route: Route, r: RouteStateRecord): Promise<number> {
@@ -624,6 +637,7 @@ export class SwitchController {
     const phase = (name: string, detail?: string): void => {
       const p: SwitchPhase = { phase: name, ms: Math.round(performance.now() - started), ...(detail !== undefined ? { detail } : {}) };
       phases.push(p);
+      if (name !== 'catching up') this.metrics.switchPhase.labels(route.name, mode, name).observe(p.ms / 1000);
       try {
         req.onProgress?.(p);
       } catch {
@@ -818,8 +832,11 @@ export class SwitchController {
     const abort = async (reason: string): Promise<void> => {
       if (!fenceUp) return;
       fenceUp = false;
-      if (this.logs.size === 0) route.lowerFence();
-      else await this.writeAll({ type: 'abort', route: route.name, switchId, epoch, reason, at: new Date().toISOString() });
+      if (this.logs.size === 0) {
+        this.countHeld(route);
+        route.lowerFence();
+        this.metrics.fenced.labels(route.name).set(0);
+      } else await this.writeAll({ type: 'abort', route: route.name, switchId, epoch, reason, at: new Date().toISOString() });
       phase('released', `writes go on to "${from}"`);
     };
     try {

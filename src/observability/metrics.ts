@@ -18,6 +18,9 @@ export class GatewayMetrics {
   readonly routeActiveDomain: Gauge<'route' | 'domain'>;
   readonly switches: Counter<'route' | 'outcome'>;
   readonly switchDuration: Histogram<'route' | 'outcome'>;
+  readonly switchPhase: Histogram<'route' | 'mode' | 'phase'>;
+  readonly fenceHeld: Counter<'route'>;
+  readonly fenced: Gauge<'route'>;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registry = new Registry();
@@ -57,6 +60,15 @@ export class GatewayMetrics {
     this.routeEpoch = new Gauge({ name: 'turnout_route_switch_epoch', help: 'The route\'s switch epoch (0 until its first switch)', labelNames: ['route'], registers });
     this.routeActiveDomain = new Gauge({ name: 'turnout_route_active_domain', help: '1 for the streaming domain the route points at, 0 for the others', labelNames: ['route', 'domain'], registers });
     this.switches = new Counter({ name: 'turnout_switches_total', help: 'Route switches this instance initiated, by outcome (switched, unchanged, refused, failed)', labelNames: ['route', 'outcome'], registers });
+    this.switchPhase = new Histogram({
+      name: 'turnout_switch_phase_seconds',
+      help: 'Time from a switch request to each of its steps (checked, fenced, snapshot, caught up, offsets installed, flipped, released), on the initiating instance',
+      labelNames: ['route', 'mode', 'phase'],
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.fenceHeld = new Counter({ name: 'turnout_fence_held_requests_total', help: 'Requests a planned switch\'s fence held on this instance (resent by clients to the destination, or released to the source on abort)', labelNames: ['route'], registers });
+    this.fenced = new Gauge({ name: 'turnout_route_fenced', help: '1 while a planned switch holds the route\'s writes on this instance', labelNames: ['route'], registers });
     this.switchDuration = new Histogram({
       name: 'turnout_switch_duration_seconds',
       help: 'Time from a switch request to its outcome, fleet-wide prepare and apply included',
