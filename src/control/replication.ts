@@ -46,6 +46,8 @@ function fingerprint(r: DecodedRecord): string {
 
 interface Tails {
   source: DecodedRecord[];
+  /** First source offset the compared window covers: no record before it was read. */
+  sourceFrom: bigint;
   /** Fingerprint -> lowest destination offset holding it. */
   destFirst: Map<string, bigint>;
   /** Fingerprint -> highest destination offset holding it. */
@@ -103,7 +105,8 @@ export class ReplicationTracker {
       if (!destFirst.has(f)) destFirst.set(f, r.offset);
       destLast.set(f, r.offset);
     }
-    this.tails.set(key, { source: src, destFirst, destLast });
+    const sourceFrom = sourceEnd - BigInt(TAIL_WINDOW);
+    this.tails.set(key, { source: src, sourceFrom: sourceFrom < 0n ? 0n : sourceFrom, destFirst, destLast });
     for (let i = src.length - 1, lag = 0; i >= 0; i--, lag++) {
       const at = destLast.get(fingerprint(src[i]));
       if (at === undefined) continue;
@@ -118,7 +121,9 @@ export class ReplicationTracker {
     if (this.type === 'offset-preserving' || s === undefined) return { key, source: committed, dest: committed, method: 'same' };
     if (committed >= s.sourceEnd && s.destCut !== null) return { key, source: committed, dest: s.destCut, method: 'end' };
     const tails = this.tails.get(key);
-    if (tails !== undefined) {
+    // Only inside the window: before it, records between the committed offset and the window's
+    // first record were never read, and matching past them would skip them.
+    if (tails !== undefined && committed >= tails.sourceFrom) {
       const next = tails.source.find((r) => r.offset >= committed);
       const at = next === undefined ? undefined : tails.destFirst.get(fingerprint(next));
       if (at !== undefined) return { key, source: committed, dest: at, method: 'matched' };

@@ -85,6 +85,7 @@ test('the blue/green example loads with its SASL listeners, several bootstrap br
       streamingDomain: { name: 'blue', bootstrapServerId: 'sasl-listener' },
       authentication: { type: 'passthrough' },
       clusterId: virtualClusterId('switchover-route'),
+      replication: { type: 'mirrormaker2', topics: null, groups: null },
     },
   ]);
 });
