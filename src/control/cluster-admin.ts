@@ -217,7 +217,16 @@ export class ClusterAdmin {
   }
 
   /** Log end offsets (what the next record would get) of the given partitions. */
-  async endOffsets(keys: Iterable<PartitionKey>): Promise<Map<PartitionKey, bigint>> {
+  endOffsets(keys: Iterable<PartitionKey>): Promise<Map<PartitionKey, bigint>> {
+    return this.offsetsAt(keys, -1n);
+  }
+
+  /** Log start offsets (the first record retention or DeleteRecords left). */
+  startOffsets(keys: Iterable<PartitionKey>): Promise<Map<PartitionKey, bigint>> {
+    return this.offsetsAt(keys, -2n);
+  }
+
+  private async offsetsAt(keys: Iterable<PartitionKey>, timestamp: bigint): Promise<Map<PartitionKey, bigint>> {
     const wanted = [...keys];
     return this.retrying('ListOffsets', async () => {
       const byTopic = new Map<string, number[]>();
@@ -247,7 +256,7 @@ export class ClusterAdmin {
           ...defaultListOffsetsRequest(),
           replicaId: -1,
           isolationLevel: 0,
-          topics: [...topics].map(([name, parts]) => ({ ...defaultListOffsetsRequestListOffsetsTopic(), name, partitions: parts.map((p) => ({ ...defaultListOffsetsRequestListOffsetsPartition(), partitionIndex: p, timestamp: -1n })) })),
+          topics: [...topics].map(([name, parts]) => ({ ...defaultListOffsetsRequestListOffsetsTopic(), name, partitions: parts.map((p) => ({ ...defaultListOffsetsRequestListOffsetsPartition(), partitionIndex: p, timestamp })) })),
         }));
         for (const t of res.topics) {
           for (const p of t.partitions) {
@@ -280,7 +289,11 @@ export class ClusterAdmin {
         if (res.errorCode !== 0) throw new Retry(`Fetch: ${kafkaErrorName(res.errorCode)}`);
         const p = res.responses[0]?.partitions[0];
         if (p === undefined) throw new Retry('Fetch answer without the partition');
-        if (p.errorCode === 1) return { records: [] as DecodedRecord[], end: to }; // out of range: nothing more to read
+        if (p.errorCode === 1) {
+          // Before the log start (retention, DeleteRecords): continue from there; past the end: done.
+          const start = (await this.startOffsets([partitionKey(topic, partition)])).get(partitionKey(topic, partition)) ?? to;
+          return { records: [] as DecodedRecord[], end: start > offset ? start : to };
+        }
         if (p.errorCode !== 0) throw (RETRIABLE.has(p.errorCode) ? new Retry(`Fetch: ${kafkaErrorName(p.errorCode)}`) : new ClusterAdminError(`Fetch ${topic}-${partition}: ${kafkaErrorName(p.errorCode)}`));
         const decoded = decodeRecordBatchesWithEnd(p.records ?? new Uint8Array(0));
         return { records: decoded.records, end: decoded.endOffset ?? to };
