@@ -31,6 +31,7 @@ export class KafkajsAcrossSwitch {
   readonly consumer: Consumer;
   readonly admin: Admin;
   #stopping = false;
+  #producerStopped = false;
   #producing: Promise<void> = Promise.resolve();
   #untrack: () => void = () => {};
   readonly #topic: string;
@@ -69,7 +70,7 @@ export class KafkajsAcrossSwitch {
   }
 
   async #produce(): Promise<void> {
-    for (let seq = 0; !this.#stopping; seq++) {
+    for (let seq = 0; !this.#stopping && !this.#producerStopped; seq++) {
       const value = `j-${seq}`;
       const sentAt = Date.now();
       try {
@@ -85,6 +86,12 @@ export class KafkajsAcrossSwitch {
   async clusterId(): Promise<{ clusterId: string; brokers: { nodeId: number; host: string; port: number }[] }> {
     const c = await this.admin.describeCluster();
     return { clusterId: c.clusterId, brokers: c.brokers.map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port })).sort((a, b) => a.nodeId - b.nodeId) };
+  }
+
+  /** Stops sending (the send in flight finishes); the consumer keeps consuming. */
+  async stopProducing(): Promise<void> {
+    this.#producerStopped = true;
+    await this.#producing;
   }
 
   async stop(): Promise<void> {

@@ -13,8 +13,10 @@ stdout, one JSON object per line:
   {"errorCb": "...", "at"}         librdkafka's error callback (client-level errors)
   {"assigned": [...]} / {"revoked": [...]} / {"lost": [...]}   group membership changes
   {"clusterId": {"producer": id, "consumer": id}, "brokers": [...]}   answer to "cluster-id"
-stdin, one command per line: "cluster-id" (list_topics() on both handles), "stop" (or end of
-input): stop producing, flush, close the consumer, print {"done": true, "sent": N}, exit 0.
+stdin, one command per line: "cluster-id" (list_topics() on both handles), "stop-producing" (stop
+producing and flush, print {"producerStopped": true, "sent": N, "unflushed": M}; the consumer keeps
+consuming), "stop" (or end of input): stop producing, flush, close the consumer, print
+{"done": true, "sent": N}, exit 0.
 librdkafka's own log goes to stderr.
 """
 import argparse
@@ -27,6 +29,7 @@ from confluent_kafka import Consumer, KafkaError, Producer
 
 out_lock = threading.Lock()
 stopping = threading.Event()
+stop_producing = threading.Event()
 commands = []
 commands_lock = threading.Lock()
 
@@ -55,7 +58,9 @@ def read_stdin():
         cmd = line.strip()
         if cmd == "stop":
             break
-        if cmd:
+        if cmd == "stop-producing":
+            stop_producing.set()
+        elif cmd:
             with commands_lock:
                 commands.append(cmd)
     stopping.set()
@@ -123,7 +128,7 @@ def main():
     emit({"started": True})
 
     seq = 0
-    while not stopping.is_set():
+    while not stopping.is_set() and not stop_producing.is_set():
         s = seq
         seq += 1
         sent_at = now_ms()
@@ -152,6 +157,9 @@ def main():
             producer.poll(left)
 
     remaining = producer.flush(30)
+    if not stopping.is_set():
+        emit({"producerStopped": True, "sent": seq, "unflushed": remaining, "at": now_ms()})
+        stopping.wait()
     consumer_thread.join(5)
     consumer.close()
     emit({"done": True, "sent": seq, "unflushed": remaining})
