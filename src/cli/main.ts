@@ -20,7 +20,8 @@ export function buildProgram(): Command {
     .command('demo')
     .description('start local "blue" and "green" Kafka clusters with MirrorMaker 2 between them and print their addresses; runs until interrupted')
     .option('--kafka-version <version>', 'Apache Kafka version to run (resolved from Maven Central)')
-    .action(async (opts: { kafkaVersion?: string }) => {
+    .option('--scenario', 'also run a producer and consumer through a planned switch to green and back, and print the verification summary')
+    .action(async (opts: { kafkaVersion?: string; scenario?: boolean }) => {
       const { runDemo } = await import('./demo.ts');
       await runDemo(opts);
     });
