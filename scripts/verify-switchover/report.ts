@@ -1,0 +1,331 @@
+// The Markdown report of `npm run verify:switchover` (docs/switchover-verification.md): the
+// machine and versions, the command, per-client and per-switch tables of the planned run and the
+// hot baseline, whether the targets were met, and the evidence behind every miss.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { clientTable, duplicateEvidence, switchTable, type ClientResult, type ScenarioResult } from '../../src/scenario/switchover.ts';
+import type { ClusterDescriptor } from '../../src/testbed/types.ts';
+import { rdkafkaVersions } from '../../test/support/switchover/rdkafka.ts';
+import { warningLines } from '../../test/support/switchover/long-running.ts';
+
+export interface Environment {
+  cpuModel: string;
+  cpus: number;
+  memoryGiB: number;
+  os: string;
+  kernel: string;
+  java: string;
+  node: string;
+  kafkajs: string;
+  librdkafka: string;
+  confluentKafkaPython: string;
+  gitCommit: string;
+}
+
+export interface GatewayLogSummary {
+  file: string;
+  lines: number;
+  /** Raw JSON lines at warn level or above. */
+  warnings: string[];
+}
+
+export interface VerificationRun {
+  result: ScenarioResult;
+  clientLogs: { name: string; text: string }[];
+  gatewayWarnings: string[];
+}
+
+/** Targets of the planned run. */
+export const TARGETS = { lost: 0, caughtUpDuplicates: 0, producerStallP99Ms: 1000 } as const;
+
+export function collectEnvironment(): Environment {
+  const run = (cmd: string, args: string[]) => {
+    const r = spawnSync(cmd, args, { encoding: 'utf8' });
+    return `${r.stdout ?? ''}${r.stderr ?? ''}`.trim();
+  };
+  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+  const osRelease = (() => {
+    try {
+      return /^PRETTY_NAME="?([^"\n]*)"?$/m.exec(readFileSync('/etc/os-release', 'utf8'))?.[1] ?? 'unknown';
+    } catch {
+      return 'unknown';
+    }
+  })();
+  const rd = rdkafkaVersions();
+  return {
+    cpuModel: /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? cpus()[0]?.model ?? 'unknown',
+    cpus: cpus().length,
+    memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    os: osRelease,
+    kernel: run('uname', ['-sr']),
+    java: run('java', ['-version']).split('\n').slice(0, 2).join('; '),
+    node: process.version,
+    kafkajs: (JSON.parse(readFileSync(new URL('../../node_modules/kafkajs/package.json', import.meta.url), 'utf8')) as { version: string }).version,
+    librdkafka: rd?.librdkafka ?? 'not installed',
+    confluentKafkaPython: rd?.confluentKafkaPython ?? 'not installed',
+    gitCommit: gitCommit(),
+  };
+}
+
+function gitCommit(): string {
+  try {
+    const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'bin'], { encoding: 'utf8' }).trim();
+    return dirty ? `${sha}, with uncommitted changes in ${dirty.split('\n').map((l) => l.slice(3)).join(', ')}` : sha;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Re-reads in the windows of switches at which the pair's group was caught up (committed at the source's end). */
+export function caughtUpDuplicates(c: ClientResult): { switches: number; duplicates: number } {
+  let switches = 0;
+  let duplicates = 0;
+  c.groupAtSwitch.forEach((g, i) => {
+    if (g?.caughtUp) {
+      switches++;
+      duplicates += c.duplicatesBySwitch[i + 1] ?? 0;
+    }
+  });
+  return { switches, duplicates };
+}
+
+const fmt = (v: number) => (Number.isFinite(v) ? String(Math.round(v)) : '-');
+
+interface Check {
+  what: string;
+  target: string;
+  measured: string;
+  met: boolean;
+}
+
+function checks(planned: ScenarioResult): Check[] {
+  const cu = planned.clients.map((c) => ({ c, ...caughtUpDuplicates(c) }));
+  const cuTotal = cu.reduce((n, x) => n + x.duplicates, 0);
+  const t = planned.totals;
+  return [
+    { what: 'acknowledged but never consumed (all pairs)', target: String(TARGETS.lost), measured: `${t.lost}${t.lost ? ` (${planned.clients.filter((c) => c.lost).map((c) => `${c.name}: ${c.lost}`).join(', ')})` : ''}`, met: t.lost === TARGETS.lost },
+    {
+      what: 'records re-read by groups that were caught up at the cut',
+      target: String(TARGETS.caughtUpDuplicates),
+      measured: `${cuTotal} (${cu.map((x) => `${x.c.name}: ${x.duplicates} over ${x.switches} caught-up switch(es)`).join('; ')})`,
+      met: cuTotal === TARGETS.caughtUpDuplicates,
+    },
+    { what: 'producer stall p99 over all pairs and switches', target: `<= ${TARGETS.producerStallP99Ms} ms`, measured: `${fmt(t.producerStall.p99)} ms (max ${fmt(t.producerStall.max)} ms)`, met: t.producerStall.p99 <= TARGETS.producerStallP99Ms },
+    { what: 'switches that switched', target: String(planned.switches.length), measured: String(t.switched), met: t.switched === planned.switches.length },
+    { what: 'client pairs that crashed', target: '0', measured: `${t.crashed}${t.crashed ? ` (${planned.clients.filter((c) => c.crashed).map((c) => c.name).join(', ')})` : ''}`, met: t.crashed === 0 },
+    { what: 'sends that failed for good', target: '0', measured: String(t.sendErrors), met: t.sendErrors === 0 },
+  ];
+}
+
+/** Gateway warnings grouped by message and reason. */
+function groupedWarnings(lines: readonly string[]): string[] {
+  const groups = new Map<string, { n: number; sample: string }>();
+  for (const line of lines) {
+    let key = line.slice(0, 120);
+    try {
+      const e = JSON.parse(line) as Record<string, unknown>;
+      key = `${String(e.level)} "${String(e.msg)}"${e.reason !== undefined ? ` reason=${String(e.reason)}` : ''}${e.err !== undefined ? ` err=${JSON.stringify(e.err).slice(0, 120)}` : ''}`;
+    } catch {
+      // not JSON: keep the raw start
+    }
+    const g = groups.get(key);
+    if (g) g.n++;
+    else groups.set(key, { n: 1, sample: line });
+  }
+  return [...groups].sort((a, b) => b[1].n - a[1].n).map(([key, g]) => `- ${g.n} x ${key}; e.g. \`${g.sample.slice(0, 400).replace(/`/g, "'")}\``);
+}
+
+/** A client's warning lines with numbers and times blanked, counted. */
+function groupedClientWarnings(text: string, max = 8): string[] {
+  // Java's log4j and librdkafka's log lines (warningLines), and kafkajs's as KafkajsAcrossSwitch.warnings() prints them.
+  const lines = text.split('\n').filter((l) => warningLines(l).length > 0 || /^(WARN|ERROR) \[/.test(l));
+  const groups = new Map<string, number>();
+  for (const l of lines) {
+    const key = l.replace(/^\[[^\]]*\]\s*/, '').replace(/%\d\|\d+\.\d+\|/, '').replace(/\d+/g, 'N').slice(0, 220);
+    groups.set(key, (groups.get(key) ?? 0) + 1);
+  }
+  return [...groups].sort((a, b) => b[1] - a[1]).slice(0, max).map(([k, n]) => `  - ${n} x \`${k.replace(/`/g, "'")}\``);
+}
+
+export function renderVerificationReport(x: {
+  env: Environment;
+  command: string;
+  runs: VerificationRun[];
+  gatewayLog: GatewayLogSummary;
+  runDir: string;
+  durationMs: number;
+  kafkaVersion: string;
+  blue: ClusterDescriptor;
+  green: ClusterDescriptor;
+  /** 1-minute load averages sampled during the run. */
+  load: number[];
+}): { markdown: string; summary: string; targetsMet: boolean } {
+  const planned = x.runs.find((r) => r.result.mode === 'planned');
+  const hot = x.runs.find((r) => r.result.mode === 'hot');
+  const list = planned ? checks(planned.result) : [];
+  const targetsMet = list.every((c) => c.met);
+  const e = x.env;
+  const out: string[] = [];
+  const when = planned?.result.startedAt ?? new Date().toISOString();
+
+  out.push(
+    '# Switchover verification',
+    '',
+    `Generated by \`${x.command}\` (scripts/verify-switchover.ts) on ${when.slice(0, 10)}; the whole run took ${(x.durationMs / 60_000).toFixed(1)} minutes.`,
+    'Do not edit by hand: run the command again.',
+    '',
+    'Kafka\'s delivery rule, checked the way Kafka\'s own system tests check it: every record a producer had acknowledged',
+    '(acks=all) must be consumed at least once. Client pairs (a producer and a group consumer on a topic of their own) run',
+    'through the gateway, are never restarted, and the gateway switches their route between two clusters back and forth',
+    'while MirrorMaker 2 replicates both ways. The same clients (fresh ones, on fresh topics) then run through a few hot',
+    'switches (no fence, no replication wait, no offset install) as the baseline.',
+    '',
+    `**Targets ${targetsMet ? 'met' : 'NOT met'}** (planned run):`,
+    '',
+    '| check | target | measured | |',
+    '|---|---|---|---|',
+    ...list.map((c) => `| ${c.what} | ${c.target} | ${c.measured} | ${c.met ? 'met' : '**NOT met**'} |`),
+    '',
+  );
+
+  for (const run of [planned, hot]) {
+    if (!run) continue;
+    const r = run.result;
+    out.push(
+      `## ${r.mode === 'planned' ? 'Planned switches' : 'Baseline: hot switches'} (${r.switches.length}, ${(r.pauseMs / 1000).toFixed(0)} s apart)`,
+      '',
+      `${r.totals.switched} of ${r.switches.length} switched; switch duration (request to every instance applied) p50 / p99 / max ` +
+        `${fmt(r.totals.switchDuration.p50)} / ${fmt(r.totals.switchDuration.p99)} / ${fmt(r.totals.switchDuration.max)} ms. ` +
+        `After the last switch the producers stopped and ${r.settled ? `every acknowledged record had been consumed ${r.settleMs} ms later` : `NOT every acknowledged record was consumed within the ${r.settleMs} ms waited`}. ` +
+        `Run time ${(r.durationMs / 1000).toFixed(0)} s.`,
+      '',
+      ...clientTable(r),
+      '',
+      'Per switch (stall: the longest time without an ack / a consumed record from the switch request to the next one; re-read: records consumed again in that window):',
+      '',
+      ...switchTable(r),
+      '',
+    );
+  }
+
+  out.push(
+    '## What the figures mean',
+    '',
+    '- **acked**: records the producer reported as acknowledged (acks=all): `producer_send_success` of VerifiableProducer, the delivery report',
+    '  of librdkafka, the resolved `send()` of kafkajs.',
+    '- **lost**: acknowledged values that the pair\'s consumer never delivered to the application, after the producers stopped and',
+    '  the consumers were given up to 3 minutes to catch up. Kafka\'s rule says this must be 0.',
+    '- **duplicates**: consumed minus distinct consumed: records the application was handed more than once. A group re-reads when',
+    '  it continues from a committed offset older than what it had consumed (auto-commit commits every 5 s; a commit that fails',
+    '  at a switch), and a non-idempotent producer writes a record twice when it retries a send whose answer it lost.',
+    '  "group caught up at the cut" is whether the pair\'s group had committed the source\'s end on every partition when the',
+    '  switch took its snapshot (the gateway then installs exactly the destination\'s end): those groups should re-read nothing.',
+    '- **producer stall** (per switch): the longest gap between two consecutive acks, from the switch request until the next',
+    '  switch request (the last one: until the producers stop), counting from the last ack before the request. **consumer stall**:',
+    '  the same for consumed records; it includes its own producer\'s stall (nothing new to consume while writes are held). The **normal gap** is the same measure over a quiet stretch before the first switch: the',
+    '  clients\' own rhythm (Java producers at the chosen rate with linger and batching, librdkafka and kafkajs one record every',
+    '  40 ms, the consumer\'s fetch wait), which a stall is to be compared with.',
+    '- p50 / p99 / max are nearest-rank percentiles over the switches (and, in the "all" row, over every pair and switch); with',
+    '  20 switches p99 is the maximum.',
+    '- Timestamps are the clients\' own: the `timestamp` field of each VerifiableProducer/VerifiableConsumer JSON event (the wall',
+    '  clock when the ack callback ran / the record was handed over), the time librdkafka\'s delivery callback or the consumer poll',
+    '  returned (python), and the time kafkajs resolved the send or called eachMessage. All on one machine, one clock.',
+    '',
+    '## What the baseline shows',
+    '',
+    'A hot switch flips the route at once: no fence, so producers barely notice (their stall is the reconnect), but records',
+    'the source acknowledged and MirrorMaker had not copied yet are not on the destination at the flip, and consumer groups',
+    'continue from whatever offsets MirrorMaker last synced (every second here, and only for groups that are empty on the',
+    'destination), which are older than what they had consumed: they re-read. In this set-up MirrorMaker keeps running after',
+    'the cut, so the records left behind arrive on the destination a moment later (behind records written after the flip) and',
+    'are usually still consumed; had the source been lost at the cut, or replication stopped, they would be lost. The planned',
+    'switch pays for its guarantee with the fence (writes are held until replication has caught up) and avoids the re-reads by',
+    'installing the groups\' offsets.',
+    '',
+  );
+
+  if (hot && planned) {
+    const p = planned.result.totals;
+    const h = hot.result.totals;
+    out.push(
+      `Measured here: planned ${p.lost} lost / ${p.duplicates} duplicates over ${planned.result.switches.length} switches ` +
+        `(${(p.duplicates / Math.max(1, planned.result.switches.length)).toFixed(0)} per switch), producer stall p50 ${fmt(p.producerStall.p50)} ms; ` +
+        `hot ${h.lost} lost / ${h.duplicates} duplicates over ${hot.result.switches.length} switches ` +
+        `(${(h.duplicates / Math.max(1, hot.result.switches.length)).toFixed(0)} per switch), producer stall p50 ${fmt(h.producerStall.p50)} ms.`,
+      '',
+    );
+  }
+
+  out.push('## Evidence', '');
+  for (const run of x.runs) {
+    const r = run.result;
+    out.push(`### ${r.mode} run`, '');
+    for (const c of r.clients) {
+      const cu = caughtUpDuplicates(c);
+      out.push(`**${c.name}** (topic \`${c.topic}\`, group \`${c.group}\`): ${c.description}.`, '');
+      out.push(`- events: ${Object.entries(c.counters).map(([k, v]) => `${k} ${v}`).join(', ') || 'none counted'}`);
+      out.push(`- re-reads by switch window (0 = before the first switch): ${c.duplicatesBySwitch.join(' ')}${cu.switches ? `; ${cu.duplicates} in the windows of the ${cu.switches} switch(es) at which the group was caught up` : ''}`);
+      if (c.lost > 0) out.push(`- LOST ${c.lost} by switch window (the window their ack fell in): ${c.lostBySwitch.join(' ')}; e.g. ${c.lostSample.slice(0, 10).join(', ')}`);
+      for (const pr of c.problems) out.push(`- problem: ${pr.replace(/\n/g, ' ').slice(0, 600)}`);
+      const dup = duplicateEvidence(r, c, 5);
+      if (dup.length > 0) {
+        out.push('- first re-read values, each consumption timed from the switch request before it (partition@offset):');
+        for (const d of dup) out.push(`  - ${d}`);
+      }
+      const log = run.clientLogs.find((l) => l.name === c.name);
+      const warnings = log ? groupedClientWarnings(log.text) : [];
+      if (warnings.length > 0) {
+        out.push('- the client\'s own warnings (numbers blanked), most frequent first:');
+        out.push(...warnings);
+      }
+      out.push('');
+    }
+    const gw = groupedWarnings(run.gatewayWarnings);
+    out.push(`Gateway warnings and errors during this run: ${run.gatewayWarnings.length}`, '', ...gw.slice(0, 15), '');
+  }
+
+  out.push(
+    '## Set-up',
+    '',
+    `- Two Kafka ${x.kafkaVersion} clusters of the test bed (KRaft, one combined broker+controller each, SASL/PLAIN listeners):`,
+    `  "blue" = vs-blue (node id ${x.blue.brokers.map((b) => b.nodeId).join(',')}), "green" = vs-green (node id ${x.green.brokers.map((b) => b.nodeId).join(',')}).`,
+    '- MirrorMaker 2 (dedicated mode) both ways at once, vs-blue -> vs-green and vs-green -> vs-blue, topics `vs-.*`, identity',
+    '  topic names, `bothWays` (every copy carries the header `turnout.replicated`, marked records are not copied again), offset',
+    '  flush, checkpoints and group offset sync every second (src/testbed/mirror-maker.ts).',
+    '- The gateway in the script\'s process (test/support/gateway.ts `startGateway`): route "orders" on blue, SASL/PLAIN',
+    '  passthrough, 16 broker ports, `replication: { type: mirrormaker2 }`, switch state topic `_turnout_state`, switchover',
+    '  defaults (fence budget 10 s, drain 5 s); switches through `POST /routes/orders/switch` with `{"to", "mode"}`.',
+    '- Each pair has its own topic (3 partitions, created on both clusters) and group. Java pairs: one JVM for the producer,',
+    '  one for the consumer; librdkafka: one python process (confluent-kafka-python) for both; kafkajs: in the script\'s process.',
+    `- Gateway log (debug level, ${x.gatewayLog.lines} lines), broker, MirrorMaker logs and results.json: ${x.runDir}`,
+    '  (a temporary folder of the machine that ran it).',
+    '',
+    '## Machine and versions',
+    '',
+    `- CPU: ${e.cpus} x ${e.cpuModel}; RAM ${e.memoryGiB} GiB; ${e.os}, ${e.kernel}`,
+    '- Everything (both clusters, both MirrorMakers, the gateway, every client) ran on this one machine; its 1-minute load',
+    `  average during the run: mean ${(x.load.reduce((a, b) => a + b, 0) / Math.max(1, x.load.length)).toFixed(1)}, max ${Math.max(...x.load).toFixed(1)} (${x.load.length} samples, 5 s apart; ${e.cpus} CPUs).`,
+    `- Kafka ${x.kafkaVersion} (brokers, MirrorMaker 2, VerifiableProducer/VerifiableConsumer, kafka-clients); ${e.java}`,
+    `- Node ${e.node}; kafkajs ${e.kafkajs}; librdkafka ${e.librdkafka} (confluent-kafka-python ${e.confluentKafkaPython}, Debian package)`,
+    `- Turnout at ${e.gitCommit}`,
+    '',
+    '## Command',
+    '',
+    '```',
+    x.command,
+    '```',
+    '',
+    'Options: `--switches N` (planned, default 20), `--hot-switches N` (default 4), `--pause SECONDS` (default 8),',
+    '`--java-rate N` (records/s per Java producer, default 100), `--out FILE`. The CI version of the same scenario (2 planned',
+    'switches, 1 hot) is test/integration/switchover/verify-scenario.test.ts.',
+    '',
+  );
+
+  const summary = [
+    ...x.runs.flatMap((run) => [`${run.result.mode}: ${run.result.totals.switched}/${run.result.switches.length} switched`, ...clientTable(run.result), '']),
+    ...list.map((c) => `${c.met ? 'met    ' : 'NOT MET'} ${c.what}: ${c.measured} (target ${c.target})`),
+  ].join('\n');
+  return { markdown: out.join('\n'), summary, targetsMet };
+}
