@@ -20,7 +20,7 @@ import type { Route } from '../routing/route.ts';
 import type { UpstreamCluster } from '../routing/upstream-cluster.ts';
 import { TurnoutError } from '../errors.ts';
 import { StateLog } from './state-log.ts';
-import { ClusterAdmin, kafkaErrorName, type PartitionKey } from './cluster-admin.ts';
+import { ClusterAdmin, type PartitionKey } from './cluster-admin.ts';
 import { compareTopics, groupsOn, isUserTopic, ReplicationTracker, translateWithCut, type PartitionState, type TopicComparison } from './replication.ts';
 import type { ReplicationType } from '../config/types.ts';
 import { KafkaConnection } from '../upstream/kafka-connection.ts';
@@ -905,8 +905,10 @@ export class SwitchController {
         report.topics = cmp.topics;
       }
       const sourceEnds = await src.endOffsets(cmp.partitions.filter((k) => cmp.topics.find((t) => k.startsWith(`${t.topic}:`))?.destPartitions !== null));
-      const groups = await groupsOn(src, new Set(sourceEnds.keys()), groupPattern);
-      phase('snapshot', `log end offsets of ${sourceEnds.size} partition(s); ${groups.length} group(s) with committed offsets`);
+      // Groups are read while replication is checked: both only need the fenced source.
+      const groupsRead = groupsOn(src, new Set(sourceEnds.keys()), groupPattern);
+      groupsRead.catch(() => {});
+      phase('snapshot', `log end offsets of ${sourceEnds.size} partition(s)`);
 
       // 4. Wait for replication.
       const tracker = new ReplicationTracker(replication.type, src, dst);
@@ -924,6 +926,7 @@ export class SwitchController {
         }
         await sleep(50);
       }
+      const groups = await groupsRead;
       report.partitions = states.map((p) => ({ partition: p.key, sourceEnd: String(p.sourceEnd), destEnd: p.destEnd === null ? null : String(p.destEnd), caughtUp: p.caughtUp, lag: p.lag }));
       const behind = states.filter((p) => !p.caughtUp);
       if (behind.length > 0) {
@@ -937,8 +940,7 @@ export class SwitchController {
       phase('caught up', `${states.length - behind.length}/${states.length} partition(s) fully on "${domain.name}"`);
 
       // 5. Install group offsets on the destination.
-      report.groups = [];
-      for (const g of groups) {
+      report.groups = await Promise.all(groups.map(async (g): Promise<GroupReport> => {
         const offsets = new Map<PartitionKey, bigint>();
         const gr: GroupReport = { groupId: g.groupId, installed: false, offsets: [] };
         for (const [k, o] of g.offsets) {
@@ -948,16 +950,15 @@ export class SwitchController {
           gr.offsets.push({ partition: k, source: String(t.source), dest: String(t.dest), method: t.method });
         }
         try {
-          const d = await dst.describeGroup(g.groupId);
-          if (d.members > 0) throw new Error(`the group has ${d.members} active member(s) on "${domain.name}" (state ${d.state})`);
+          // A group with live members on the destination refuses a commit without a generation.
           const refused = await dst.commitOffsets(g.groupId, offsets);
-          if (refused.size > 0) throw new Error([...refused].map(([k, e]) => `${k}: ${e}`).join(', '));
+          if (refused.size > 0) throw new Error(`the destination refused: ${[...refused].map(([k, e]) => `${k}: ${e}`).join(', ')}${[...refused.values()].some((e) => e.startsWith('UNKNOWN_MEMBER_ID') || e.startsWith('ILLEGAL_GENERATION') || e.startsWith('REBALANCE_IN_PROGRESS')) ? ' (the group has active members there)' : ''}`);
           gr.installed = true;
         } catch (err) {
           gr.error = (err as Error).message;
         }
-        report.groups.push(gr);
-      }
+        return gr;
+      }));
       const failedGroups = report.groups.filter((g) => !g.installed);
       phase('offsets installed', `${report.groups.length - failedGroups.length}/${report.groups.length} group(s)${failedGroups.length > 0 ? `; not installed: ${failedGroups.map((g) => `${g.groupId} (${g.error})`).join('; ')}` : ''}`);
       if (Date.now() > fenceDeadline && !forced) {

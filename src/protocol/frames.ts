@@ -47,6 +47,13 @@ export function peekRequestCorrelationId(frame: Buffer): number {
 export function peekResponseCorrelationId(frame: Buffer): number {
   return frame.readInt32BE(4);
 }
+/** Client id of a request (header v1+; '' when null or absent). */
+export function peekRequestClientId(frame: Buffer): string {
+  if (frame.length < 14) return '';
+  const len = frame.readInt16BE(12);
+  if (len <= 0 || 14 + len > frame.length) return '';
+  return frame.toString('utf8', 14, 14 + len);
+}
 
 function checkFrameSize(frame: Buffer, minBody: number): void {
   if (frame.length < FRAME_HEADER_OFFSET + minBody) {

@@ -14,7 +14,13 @@ import {
 import { FENCED_API_KEYS, type FenceableConnection, type HeldOffsetCommit, type Route } from '../routing/route.ts';
 import { decodeRequest, encodeRequest } from '../protocol/index.ts';
 import type { OffsetCommitRequest } from '../protocol/generated/messages/offset-commit-request.ts';
-import { groupMembers } from './filters/group-members.ts';
+import { groupMembers, rejoinKey } from './filters/group-members.ts';
+import { peekRequestClientId } from '../protocol/index.ts';
+
+/** How long a group member's fetches wait after a switch for it to rejoin its group on the new cluster. */
+const REJOIN_HOLD_MS = 15_000;
+/** Group coordination requests: behind a fetch held for a rejoin, they would wait for themselves. */
+const GROUP_API_KEYS: ReadonlySet<number> = new Set([8, 9, 10, 11, 12, 13, 14, 68]);
 import { connectUpstream } from '../upstream/connect.ts';
 import type { FilterChain, FilterContext, ProxyFilter } from './filter.ts';
 
@@ -88,6 +94,7 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
   readonly route: Route;
   private logger: Logger | null = null;
   private readonly where: string;
+  readonly clientHost: string;
   private scratch: Map<string, unknown> | null = null;
   private readonly client: Socket;
   private upstream: Socket | null = null;
@@ -104,6 +111,10 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
   /** Requests held by a planned switch's fence, in arrival order (null: not holding). */
   private held: Buffer[] | null = null;
   private heldBytes = 0;
+  /** The first held request is a Fetch waiting for its client to rejoin its group. */
+  private heldForRejoin = false;
+  /** This connection also carries the client's group requests: its fetches are not held for rejoins. */
+  private rejoinBypass = false;
   private closed = false;
   private draining = false;
   private clientPaused = false;
@@ -124,6 +135,7 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     this.metrics = route.metrics;
     this.onClosed = onClosed;
     this.where = `${client.remoteAddress}:${client.remotePort}`;
+    this.clientHost = client.remoteAddress ?? '';
     this.target = target;
     this.epoch = route.epoch;
     this.domain = route.domainName;
@@ -233,6 +245,7 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
       this.inFlight.push({ correlationId, apiKey: ApiKey.LeaveGroup, apiVersion: 3, startedAt: performance.now(), metrics: null, filters: null, local: null, raw: false, internal: true });
       this.upstream.write(frame);
       correlationId--;
+      this.route.expectRejoin(rejoinKey(this.clientHost, m.clientId), REJOIN_HOLD_MS);
       this.log.debug({ groupId, memberId: m.memberId }, 'left the group on the previous cluster');
     }
     members.clear();
@@ -293,9 +306,7 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     up?.cork();
     try {
       for (let frame = this.fromClient.next(); frame !== null; frame = this.fromClient.next()) {
-        // Once one request is held, every later one waits behind it: answers keep their order.
-        if (this.held !== null) this.hold(frame);
-        else this.onRequestFrame(frame);
+        this.takeFrame(frame);
         if (this.closed) return;
       }
     } catch (err) {
@@ -307,6 +318,21 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     }
     const buffered = up === null ? this.waitingBytes : up.writableLength;
     if (buffered > this.limits.maxBufferedBytes || this.heldBytes > this.limits.maxBufferedBytes) this.pauseClient();
+  }
+
+  private takeFrame(frame: Buffer): void {
+    // Once one request is held, every later one waits behind it: answers keep their order.
+    if (this.held === null) {
+      this.onRequestFrame(frame);
+    } else if (this.heldForRejoin && frame.length >= 12 && GROUP_API_KEYS.has(peekApiKey(frame))) {
+      // The client rejoins over the connection its fetch waits on (one connection per broker, as
+      // librdkafka and kafkajs do): waiting would only delay the rejoin. Forward everything.
+      this.rejoinBypass = true;
+      this.hold(frame);
+      this.releaseHeld();
+    } else {
+      this.hold(frame);
+    }
   }
 
   private hold(frame: Buffer): void {
@@ -330,12 +356,12 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     if (frames === null || this.closed || this.draining) return;
     this.held = null;
     this.heldBytes = 0;
+    this.heldForRejoin = false;
     const up = this.upstream;
     up?.cork();
     try {
       for (let i = 0; i < frames.length; i++) {
-        if (this.held !== null) this.hold(frames[i]);
-        else this.onRequestFrame(frames[i]);
+        this.takeFrame(frames[i]);
         if (this.closed) return;
       }
     } catch (err) {
@@ -379,6 +405,11 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     const apiKey = peekApiKey(frame);
     const apiVersion = peekApiVersion(frame);
     if (this.route.fence !== null && FENCED_API_KEYS.has(apiKey)) {
+      this.hold(frame);
+      return;
+    }
+    if (apiKey === ApiKey.Fetch && this.route.awaitingRejoin && !this.rejoinBypass && this.epoch === this.route.epoch && this.route.holdFetch(rejoinKey(this.clientHost, peekRequestClientId(frame)), this)) {
+      this.heldForRejoin = true;
       this.hold(frame);
       return;
     }

@@ -11,6 +11,8 @@ export interface FilterContext {
   readonly log: Logger;
   /** Per-connection scratch space for filters (keyed by filter name). */
   readonly state: Map<string, unknown>;
+  /** The client's IP address. */
+  readonly clientHost: string;
   /** The next `rounds` client frames are raw SASL tokens (SaslHandshake v0), not Kafka requests. */
   expectRawSaslTokens(rounds: number): void;
 }

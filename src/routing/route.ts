@@ -73,6 +73,13 @@ export class Route {
   /** Non-null while a planned switch holds writes on this route (connections check it per request). */
   fence: Fence | null = null;
   private connectionSource: (() => Iterable<FenceableConnection>) | null = null;
+  /**
+   * Group members whose connections a switch retired, by "client host|client id", until they have
+   * rejoined on the new cluster (SyncGroup answered) or the deadline passed. Their Fetches wait:
+   * fetched with positions from the old cluster, the new one would hand them records they had
+   * already read (offsets differ between clusters) until the group tells them where to resume.
+   */
+  private readonly rejoining = new Map<string, { deadline: number; waiting: Set<FenceableConnection>; timer: NodeJS.Timeout }>();
   /** Topics clients asked about through this route (Metadata), for switchover and preflight. */
   readonly topicsSeen = new Set<string>();
 
@@ -100,6 +107,34 @@ export class Route {
 
   connections(): FenceableConnection[] {
     return this.connectionSource === null ? [] : [...this.connectionSource()];
+  }
+
+  get awaitingRejoin(): boolean {
+    return this.rejoining.size > 0;
+  }
+
+  /** A member of a group left the old cluster at a switch; its client's fetches wait for its rejoin (at most `holdMs`). */
+  expectRejoin(key: string, holdMs: number): void {
+    if (this.rejoining.has(key)) return;
+    const timer = setTimeout(() => this.rejoined(key), holdMs);
+    timer.unref();
+    this.rejoining.set(key, { deadline: Date.now() + holdMs, waiting: new Set(), timer });
+  }
+
+  /** Whether a fetch of this client must wait; if so `conn` is released when the client rejoined. */
+  holdFetch(key: string, conn: FenceableConnection): boolean {
+    const r = this.rejoining.get(key);
+    if (r === undefined) return false;
+    r.waiting.add(conn);
+    return true;
+  }
+
+  rejoined(key: string): void {
+    const r = this.rejoining.get(key);
+    if (r === undefined) return;
+    this.rejoining.delete(key);
+    clearTimeout(r.timer);
+    for (const c of r.waiting) c.releaseHeld();
   }
 
   noteTopic(name: string): void {

@@ -9,7 +9,7 @@ import { IDENTITY_CARRYING_RESPONSES, VirtualIdentityFilter } from './virtual-id
 
 /** For each api key the gateway decodes responses of: the first version it decodes. */
 function decodedFrom(apiKey: number): number | undefined {
-  if (apiKey === ApiKey.ApiVersions || apiKey === ApiKey.SaslHandshake || apiKey === ApiKey.JoinGroup) return 0;
+  if (apiKey === ApiKey.ApiVersions || apiKey === ApiKey.SaslHandshake || apiKey === ApiKey.JoinGroup || apiKey === ApiKey.SyncGroup) return 0;
   const a = ADDRESS_CARRYING_RESPONSES.get(apiKey);
   const b = IDENTITY_CARRYING_RESPONSES.get(apiKey);
   return a === undefined ? b : b === undefined ? a : Math.min(a, b);
