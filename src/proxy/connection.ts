@@ -12,7 +12,11 @@ import {
   peekProduceAcks, peekRequestCorrelationId, peekResponseCorrelationId, type DecodedResponse,
 } from '../protocol/index.ts';
 import { FENCED_API_KEYS, type FenceableConnection, type HeldOffsetCommit, type Route } from '../routing/route.ts';
-import { decodeRequest, encodeRequest } from '../protocol/index.ts';
+import { decodeRequest, encodeRequest, encodeResponse } from '../protocol/index.ts';
+import type { ProduceRequest } from '../protocol/generated/messages/produce-request.ts';
+import {
+  defaultProduceResponse, defaultProduceResponsePartitionProduceResponse, defaultProduceResponseTopicProduceResponse, type ProduceResponse,
+} from '../protocol/generated/messages/produce-response.ts';
 import type { OffsetCommitRequest } from '../protocol/generated/messages/offset-commit-request.ts';
 import { groupMembers, rejoinKey } from './filters/group-members.ts';
 import { peekRequestClientId } from '../protocol/index.ts';
@@ -221,10 +225,51 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
       this.log.warn({ timeoutMs, pendingRequests: this.inFlight.length }, 'requests to the previous cluster not answered in time; closing');
       this.destroy(CloseReason.Switchover);
     }, timeoutMs);
-    this.held = null; // never sent to the old cluster; the client sends them again after reconnecting
+    // Held requests are never sent to the old cluster; the client sends them again after
+    // reconnecting. Produce requests at the head are answered NOT_LEADER_OR_FOLLOWER first: a
+    // definite "not written", which clients retry at once, where a request lost with the
+    // connection leaves an idempotent producer unsure of its sequence and slow to recover.
+    const held = this.held;
+    this.held = null;
     this.heldBytes = 0;
+    this.heldForRejoin = false;
+    if (held !== null) this.refuseHeldProduces(held);
     this.leaveGroups();
     return this.drain(CloseReason.Switchover).finally(() => clearTimeout(timer));
+  }
+
+  private refuseHeldProduces(frames: Buffer[]): void {
+    for (const frame of frames) {
+      if (frame.length < 12 || peekApiKey(frame) !== ApiKey.Produce) return;
+      if (peekProduceAcks(frame) === 0) continue; // no answer expected (and none promised)
+      try {
+        const req = decodeRequest<ProduceRequest>(frame);
+        const body: ProduceResponse = {
+          ...defaultProduceResponse(),
+          responses: req.body.topicData.map((t) => ({
+            ...defaultProduceResponseTopicProduceResponse(),
+            name: t.name,
+            topicId: t.topicId,
+            partitionResponses: t.partitionData.map((p) => ({
+              ...defaultProduceResponsePartitionProduceResponse(),
+              index: p.index,
+              errorCode: 6, // NOT_LEADER_OR_FOLLOWER
+              baseOffset: -1n,
+              logAppendTimeMs: -1n,
+              logStartOffset: -1n,
+              errorMessage: 'the route switched to another cluster; retry',
+            })),
+          })),
+        };
+        const version = peekApiVersion(frame);
+        const local = encodeResponse(ApiKey.Produce, version, { correlationId: peekRequestCorrelationId(frame) }, body);
+        this.inFlight.push({ correlationId: peekRequestCorrelationId(frame), apiKey: ApiKey.Produce, apiVersion: version, startedAt: performance.now(), metrics: null, filters: null, local, raw: false });
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'a held Produce request is unreadable; the connection closes without answering it');
+        return;
+      }
+    }
+    this.flushLocal();
   }
 
   /**
