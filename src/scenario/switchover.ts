@@ -151,6 +151,10 @@ export interface ClientResult {
   readonly duplicates: number;
   /** Repeat consumptions by the switch window they happened in (index 0: before the first switch). */
   readonly duplicatesBySwitch: readonly number[];
+  /** For every repeat consumption: time since the same value was last consumed, and since the
+   *  request of the switch whose window it fell in (repeats before the first switch not counted). */
+  readonly repeatGapMs: Summary;
+  readonly repeatAfterSwitchMs: Summary;
   /** Some repeated values with every consumption of each (time, partition, offset), for evidence. */
   readonly duplicateSample: readonly { value: string; consumed: readonly Stamp[] }[];
   readonly sendErrors: number;
@@ -347,11 +351,21 @@ async function requestSwitch(o: ScenarioOptions, index: number, from: string, to
 function clientResult(c: ScenarioClient, windows: readonly number[], switches: readonly SwitchResult[], crashed: boolean): ClientResult {
   const acked = c.acked();
   const consumed = c.consumed();
-  const seen = new Set<string>();
+  const seen = new Map<string, number>();
   const duplicatesBySwitch = new Array<number>(Math.max(1, windows.length - 1)).fill(0);
+  const repeatGaps: number[] = [];
+  const repeatsAfterSwitch: number[] = [];
   for (const s of consumed) {
-    if (seen.has(s.value)) duplicatesBySwitch[windowOf(windows, s.at)]++;
-    else seen.add(s.value);
+    const before = seen.get(s.value);
+    if (before !== undefined) {
+      const w = windowOf(windows, s.at);
+      duplicatesBySwitch[w]++;
+      if (w > 0) {
+        repeatGaps.push(s.at - before);
+        repeatsAfterSwitch.push(s.at - windows[w]);
+      }
+    }
+    seen.set(s.value, s.at);
   }
   const repeated = new Map<string, Stamp[]>();
   for (const s of consumed) {
@@ -391,6 +405,8 @@ function clientResult(c: ScenarioClient, windows: readonly number[], switches: r
     lostBySwitch,
     duplicates: consumed.length - seen.size,
     duplicatesBySwitch,
+    repeatGapMs: summarize(repeatGaps),
+    repeatAfterSwitchMs: summarize(repeatsAfterSwitch),
     duplicateSample,
     sendErrors: c.sendErrors(),
     producerStallMs,
