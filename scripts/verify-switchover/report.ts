@@ -382,7 +382,11 @@ function explanations(r: ScenarioResult): string[] {
         other += c.duplicatesBySwitch[i + 1] ?? 0;
       }
     });
-    const commits = c.problems.find((p) => /commit\(s\) failed/.test(p));
+    const commitProblem = c.problems.find((p) => /commit\(s\) failed/.test(p));
+    const commits = commitProblem === undefined ? undefined : {
+      count: /^(\d+)/.exec(commitProblem)?.[1] ?? '?',
+      error: (/e\.g\. \S+ ([^.|]*)/.exec(commitProblem)?.[1] ?? '').trim(),
+    };
     out.push(
       `**${c.name}: ${cu.duplicates} records re-read over the ${cu.switches} switches at which its group was caught up** ` +
         `(and ${other} over the ${otherSwitches} at which it was not). ` +
@@ -392,8 +396,8 @@ function explanations(r: ScenarioResult): string[] {
       'partition@offset (see the re-read values under Evidence): records handed out right after the flip were handed out again',
       'after the member had rejoined the group on the destination and fetched its committed offset.',
       commits !== undefined
-        ? `The consumer reported: ${commits.replace(/\n/g, ' ').slice(0, 300)}: a member that exists only on the old cluster has its commits rejected by the destination (UNKNOWN_MEMBER_ID), so what it consumed before it rejoined is not committed and is read again.`
-        : 'Its commits of those records did not reach the destination before it rejoined (the member exists only on the old cluster), so they were read again.',
+        ? `The consumer reported ${commits.count} failed offset commits over ${r.switches.length} switches (\`${commits.error}\`): a member that exists only on the old cluster has its commits rejected by the destination (UNKNOWN_MEMBER_ID), so what it consumed before it rejoined is not committed and is read again.`
+        : 'This client does not report failed commits to the application; its commits of those records were presumably rejected the same way (see the client\'s warnings under Evidence).',
       '',
     );
   }
