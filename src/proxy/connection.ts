@@ -9,17 +9,16 @@ import type { Logger } from '../observability/log.ts';
 import type { ApiMetrics, RouteMetrics } from '../observability/metrics.ts';
 import {
   ApiKey, CodecError, CodecErrorCode, FrameDecoder, decodeResponse, encodeResponseChunks, peekApiKey, peekApiVersion,
-  peekProduceAcks, peekRequestCorrelationId, peekResponseCorrelationId, type DecodedResponse,
+  peekProduceAcks, peekRequestClientId, peekRequestCorrelationId, peekResponseCorrelationId, type DecodedResponse,
+  decodeRequest, encodeRequest, encodeResponse,
 } from '../protocol/index.ts';
 import { FENCED_API_KEYS, type FenceableConnection, type HeldOffsetCommit, type Route } from '../routing/route.ts';
-import { decodeRequest, encodeRequest, encodeResponse } from '../protocol/index.ts';
 import type { ProduceRequest } from '../protocol/generated/messages/produce-request.ts';
 import {
   defaultProduceResponse, defaultProduceResponsePartitionProduceResponse, defaultProduceResponseTopicProduceResponse, type ProduceResponse,
 } from '../protocol/generated/messages/produce-response.ts';
 import type { OffsetCommitRequest } from '../protocol/generated/messages/offset-commit-request.ts';
 import { groupMembers, rejoinKey } from './filters/group-members.ts';
-import { peekRequestClientId } from '../protocol/index.ts';
 
 /** How long a group member's fetches wait after a switch for it to rejoin its group on the new cluster. */
 const REJOIN_HOLD_MS = 15_000;

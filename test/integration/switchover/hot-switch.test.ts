@@ -17,26 +17,14 @@ import { KafkaConnection } from '../../../src/upstream/kafka-connection.ts';
 import { Secret } from '../../../src/config/index.ts';
 import type { MetadataResponse } from '../../../src/protocol/generated/messages/metadata-response.ts';
 import { uniqueName } from '../testbed/helpers.ts';
-import { eventually } from '../../support/switchover/long-running.ts';
+import { eventually, jsonEvents } from '../../support/switchover/long-running.ts';
 
 const TOKEN = 'switch-test-token';
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 
 interface Acked { value: string; partition: number; offset: number }
 
-/** JSON lines a verifiable client printed so far. */
-function events(p: ToolProcess): Record<string, unknown>[] {
-  const out: Record<string, unknown>[] = [];
-  for (const line of p.stdout.split('\n')) {
-    if (!line.startsWith('{')) continue;
-    try {
-      out.push(JSON.parse(line) as Record<string, unknown>);
-    } catch {
-      // a line still being written
-    }
-  }
-  return out;
-}
+const events = (p: ToolProcess) => jsonEvents(p.stdout);
 
 const acked = (p: ToolProcess): Acked[] =>
   events(p).filter((e) => e.name === 'producer_send_success').map((e) => ({ value: String(e.value), partition: Number(e.partition), offset: Number(e.offset) }));

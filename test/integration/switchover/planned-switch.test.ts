@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { KafkaTool, testBed, type ClusterDescriptor, type KafkaTools, type ToolProcess } from '../../../src/testbed/index.ts';
 import { domainFor, startGateway, type TestGateway } from '../../support/gateway.ts';
 import { uniqueName } from '../testbed/helpers.ts';
-import { eventually } from '../../support/switchover/long-running.ts';
+import { eventually, jsonEvents } from '../../support/switchover/long-running.ts';
 
 const TOKEN = 'planned-switch-token';
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
@@ -25,18 +25,7 @@ async function cli(...args: string[]): Promise<{ code: number; stdout: string; s
   }
 }
 
-function events(p: ToolProcess): Record<string, unknown>[] {
-  const out: Record<string, unknown>[] = [];
-  for (const line of p.stdout.split('\n')) {
-    if (!line.startsWith('{')) continue;
-    try {
-      out.push(JSON.parse(line) as Record<string, unknown>);
-    } catch {
-      // a line still being written
-    }
-  }
-  return out;
-}
+const events = (p: ToolProcess) => jsonEvents(p.stdout);
 const acked = (p: ToolProcess) => events(p).filter((e) => e.name === 'producer_send_success').map((e) => ({ value: String(e.value), at: Number(e.timestamp) }));
 const consumed = (p: ToolProcess) => events(p).filter((e) => e.name === 'record_data').map((e) => String(e.value));
 

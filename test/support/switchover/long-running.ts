@@ -139,3 +139,17 @@ export async function eventually(check: () => Promise<void> | void, timeoutMs: n
     }
   }
 }
+
+/** The JSON events (one per line) a Kafka verifiable tool printed so far; a line still being written is skipped. */
+export function jsonEvents(stdout: string): ClientEvent[] {
+  const out: ClientEvent[] = [];
+  for (const line of stdout.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      out.push(JSON.parse(line) as ClientEvent);
+    } catch {
+      // a line still being written
+    }
+  }
+  return out;
+}
