@@ -2,6 +2,9 @@
 // Chunks are kept in a list rather than concatenated: a frame that lies inside one chunk is
 // returned as a view (no copy); only a frame that spans chunks is copied, into a buffer of
 // exactly its size. A size prefix above the maximum fails before anything is allocated.
+//
+// For cut-through forwarding, a caller may instead take the bytes of an incomplete frame as they
+// are (takeBuffered) and pass the rest of that frame on as it arrives, without assembling it.
 import { CodecError, CodecErrorCode } from './errors.ts';
 
 export const DEFAULT_MAX_FRAME_SIZE = 100 * 1024 * 1024;
@@ -27,6 +30,53 @@ export class FrameDecoder {
     if (chunk.length === 0) return;
     this.chunks.push(chunk);
     this.buffered += chunk.length;
+  }
+
+  /**
+   * The 32-bit big-endian integer `at` bytes past the read position, or null when fewer than
+   * at + 4 bytes are buffered (a frame's size at 0, a response's correlation id at 4).
+   */
+  peekInt32(at: number): number | null {
+    if (this.buffered < at + 4) return null;
+    const first = this.chunks[0];
+    if (first.length - this.offset >= at + 4) return first.readInt32BE(this.offset + at);
+    return ((this.byteAt(at) << 24) | (this.byteAt(at + 1) << 16) | (this.byteAt(at + 2) << 8) | this.byteAt(at + 3));
+  }
+
+  /**
+   * The first `max` buffered bytes (fewer if fewer are buffered): a view when they lie in one
+   * chunk, else a copy. For peeking at the header of a frame that is not complete yet.
+   */
+  head(max: number): Buffer {
+    const n = Math.min(max, this.buffered);
+    const first = this.chunks[0];
+    if (first === undefined) return Buffer.alloc(0);
+    if (first.length - this.offset >= n) return first.subarray(this.offset, this.offset + n);
+    const out = Buffer.allocUnsafe(n);
+    let filled = 0;
+    let offset = this.offset;
+    for (const c of this.chunks) {
+      const k = Math.min(c.length - offset, n - filled);
+      c.copy(out, filled, offset, offset + k);
+      filled += k;
+      offset = 0;
+      if (filled === n) break;
+    }
+    return out;
+  }
+
+  /**
+   * Hands over every buffered byte, as views of the chunks they arrived in, and empties the
+   * decoder. Only for the start of a frame that next() found incomplete: the caller forwards
+   * these bytes and then the frame's remaining size - bufferedBytes bytes as they arrive.
+   */
+  takeBuffered(): Buffer[] {
+    const out = this.chunks;
+    if (out.length > 0 && this.offset > 0) out[0] = out[0].subarray(this.offset);
+    this.chunks = [];
+    this.offset = 0;
+    this.buffered = 0;
+    return out;
   }
 
   /** The byte at `i` bytes past the read position (i < buffered). */

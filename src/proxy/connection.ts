@@ -3,6 +3,10 @@
 // order they were sent, so a FIFO of in-flight requests pairs them). Only frames a filter asked
 // for are decoded; the rest are forwarded as the same bytes. Each side's buffered bytes are
 // capped: past the cap, reading from the other side pauses until the slow side drains.
+//
+// Large frames that no filter reads (Produce requests, Fetch responses) are cut through: once
+// their header has arrived they are forwarded piece by piece as the bytes come, never assembled.
+// That saves a copy and, for multi-megabyte Fetch responses, the store-and-forward delay.
 import type { Socket } from 'node:net';
 import type { HostPort } from '../config/types.ts';
 import type { Logger } from '../observability/log.ts';
@@ -22,6 +26,10 @@ import { groupMembers, rejoinKey } from './filters/group-members.ts';
 
 /** How long a group member's fetches wait after a switch for it to rejoin its group on the new cluster. */
 const REJOIN_HOLD_MS = 15_000;
+/** Frames at least this large are cut through when they need no decoding; smaller ones are assembled. */
+const CUT_THROUGH_MIN_BYTES = 8 * 1024;
+/** How much of a Produce request's start is enough to read its header and acks. */
+const PRODUCE_HEAD_BYTES = 1024;
 /** Group coordination requests: behind a fetch held for a rejoin, they would wait for themselves. */
 const GROUP_API_KEYS: ReadonlySet<number> = new Set([8, 9, 10, 11, 12, 13, 14, 68]);
 import { connectUpstream } from '../upstream/connect.ts';
@@ -111,6 +119,14 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
   private waiting: Buffer[] = [];
   private waitingBytes = 0;
   private rawTokensExpected = 0;
+  /** Bytes of the request being cut through to the upstream that have not arrived yet. */
+  private requestLeft = 0;
+  /** A switch retired the connection while a request was being cut through: leave groups after it. */
+  private leaveAfterRequest = false;
+  /** Bytes of the response being cut through to the client that have not arrived yet. */
+  private responseLeft = 0;
+  /** Full size of that response, for the metrics. */
+  private responseSize = 0;
   /** Requests held by a planned switch's fence, in arrival order (null: not holding). */
   private held: Buffer[] | null = null;
   private heldBytes = 0;
@@ -197,8 +213,9 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     if (this.closed) return Promise.resolve();
     this.draining = true;
     this.drainReason = reason;
-    this.client.pause();
-    if (this.inFlight.length === 0 && this.waiting.length === 0) {
+    // A request being cut through is already partly upstream: its rest is still read and sent.
+    if (this.requestLeft === 0) this.client.pause();
+    if (this.inFlight.length === 0 && this.waiting.length === 0 && this.requestLeft === 0) {
       this.close(reason);
       return Promise.resolve();
     }
@@ -233,7 +250,8 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     this.heldBytes = 0;
     this.heldForRejoin = false;
     if (held !== null) this.refuseHeldProduces(held);
-    this.leaveGroups();
+    if (this.requestLeft > 0) this.leaveAfterRequest = true;
+    else this.leaveGroups();
     return this.drain(CloseReason.Switchover).finally(() => clearTimeout(timer));
   }
 
@@ -342,17 +360,33 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
   // ---- client → upstream ----------------------------------------------------------------
 
   private onClientData(chunk: Buffer): void {
-    // While draining, nothing more is forwarded (a chunk may still arrive after pause()).
-    if (this.closed || this.draining) return;
-    this.metrics.bytesIn.inc(chunk.length);
-    this.fromClient.push(chunk);
+    if (this.closed) return;
+    let data = chunk;
     const up = this.upstream;
+    if (this.requestLeft > 0) {
+      // The rest of a request being cut through (upstream is open: cut-through waits for it).
+      const n = Math.min(this.requestLeft, data.length);
+      this.metrics.bytesIn.inc(n);
+      up!.write(n === data.length ? data : data.subarray(0, n));
+      this.requestLeft -= n;
+      if (this.requestLeft === 0) this.requestCutThrough();
+      if (n === data.length || this.closed) {
+        this.checkClientBackpressure();
+        return;
+      }
+      data = data.subarray(n);
+    }
+    // While draining, nothing more is forwarded (a chunk may still arrive after pause()).
+    if (this.draining) return;
+    this.metrics.bytesIn.inc(data.length);
+    this.fromClient.push(data);
     up?.cork();
     try {
       for (let frame = this.fromClient.next(); frame !== null; frame = this.fromClient.next()) {
         this.takeFrame(frame);
         if (this.closed) return;
       }
+      if (this.fromClient.bufferedBytes >= CUT_THROUGH_MIN_BYTES) this.cutThroughRequest();
     } catch (err) {
       const tooLarge = err instanceof CodecError && err.code === CodecErrorCode.FrameTooLarge;
       this.close(tooLarge ? CloseReason.FrameTooLarge : CloseReason.MalformedFrame, (err as Error).message);
@@ -360,8 +394,56 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     } finally {
       up?.uncork();
     }
-    const buffered = up === null ? this.waitingBytes : up.writableLength;
+    this.checkClientBackpressure();
+  }
+
+  private checkClientBackpressure(): void {
+    const buffered = this.upstream === null ? this.waitingBytes : this.upstream.writableLength;
     if (buffered > this.limits.maxBufferedBytes || this.heldBytes > this.limits.maxBufferedBytes) this.pauseClient();
+  }
+
+  /**
+   * The decoder holds the start of a large frame: if it is a Produce request that would be
+   * forwarded unchanged right now, forward what has arrived and the rest as it comes. Anything
+   * that may be held, answered by the gateway or rewritten is assembled as usual.
+   */
+  private cutThroughRequest(): void {
+    const up = this.upstream;
+    const d = this.fromClient;
+    if (up === null || this.held !== null || this.rawTokensExpected > 0 || this.route.fence !== null) return;
+    const size = d.peekInt32(0);
+    if (size === null || size + 4 < CUT_THROUGH_MIN_BYTES) return;
+    const head = d.head(PRODUCE_HEAD_BYTES);
+    if (head.length < 12 || peekApiKey(head) !== ApiKey.Produce || this.chain.requestFilters(ApiKey.Produce) !== null) return;
+    let acks: number;
+    try {
+      acks = peekProduceAcks(head);
+    } catch {
+      return; // the header is not all here yet, or is malformed: next() will tell when complete
+    }
+    const apiVersion = peekApiVersion(head);
+    const metrics = this.metrics.api(ApiKey.Produce);
+    metrics.requests.inc();
+    if (acks !== 0) {
+      this.inFlight.push({
+        correlationId: peekRequestCorrelationId(head), apiKey: ApiKey.Produce, apiVersion, startedAt: performance.now(), metrics,
+        filters: this.chain.responseFilters(ApiKey.Produce, apiVersion), local: null, raw: false,
+      });
+    }
+    this.requestLeft = size + 4 - d.bufferedBytes;
+    for (const piece of d.takeBuffered()) up.write(piece);
+  }
+
+  /** The last bytes of a cut-through request went upstream. */
+  private requestCutThrough(): void {
+    if (this.leaveAfterRequest) {
+      this.leaveAfterRequest = false;
+      this.leaveGroups();
+    }
+    if (this.draining) {
+      this.client.pause();
+      this.checkDrained();
+    }
   }
 
   private takeFrame(frame: Buffer): void {
@@ -500,21 +582,56 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
 
   private onUpstreamData(chunk: Buffer): void {
     if (this.closed) return;
-    this.fromUpstream.push(chunk);
     this.client.cork();
     try {
+      let data = chunk;
+      if (this.responseLeft > 0) {
+        const n = Math.min(this.responseLeft, data.length);
+        this.clientWrite(n === data.length ? data : data.subarray(0, n));
+        this.responseLeft -= n;
+        if (this.responseLeft === 0) {
+          const entry = this.inFlight.shift()!;
+          this.responded(entry, this.responseSize);
+          this.flushLocal();
+        }
+        if (n === data.length || this.closed) return;
+        data = data.subarray(n);
+      }
+      this.fromUpstream.push(data);
       for (let frame = this.fromUpstream.next(); frame !== null; frame = this.fromUpstream.next()) {
         this.onResponseFrame(frame);
         if (this.closed) return;
       }
+      if (this.fromUpstream.bufferedBytes >= 8) this.cutThroughResponse();
     } catch (err) {
       this.close(err instanceof CodecError && err.code === CodecErrorCode.FrameTooLarge ? CloseReason.FrameTooLarge : CloseReason.MalformedResponse, (err as Error).message);
       return;
     } finally {
       this.client.uncork();
+      if (!this.closed && this.client.writableLength > this.limits.maxBufferedBytes) this.pauseUpstream();
     }
-    if (this.client.writableLength > this.limits.maxBufferedBytes) this.pauseUpstream();
     this.checkDrained();
+  }
+
+  /**
+   * The decoder holds the start of a large response that goes to the client unchanged: forward
+   * what has arrived and the rest as it comes. The request stays at the head of the in-flight
+   * queue until the last byte is out, so that nothing else is written to the client in between.
+   */
+  private cutThroughResponse(): void {
+    const entry = this.inFlight[0];
+    if (entry === undefined || entry.raw || entry.internal === true || entry.filters !== null || entry.local !== null) return;
+    const d = this.fromUpstream;
+    const size = d.peekInt32(0);
+    if (size === null || size + 4 < CUT_THROUGH_MIN_BYTES || d.peekInt32(4) !== entry.correlationId) return;
+    this.responseSize = size + 4;
+    this.responseLeft = this.responseSize - d.bufferedBytes;
+    for (const piece of d.takeBuffered()) this.clientWrite(piece);
+  }
+
+  private clientWrite(bytes: Buffer): void {
+    this.client.write(bytes);
+    this.limits.tapClientBytes?.(this.route.name, bytes);
   }
 
   private onResponseFrame(frame: Buffer): void {
@@ -572,8 +689,7 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
   }
 
   private toClient(frame: Buffer, entry: InFlight): void {
-    this.client.write(frame);
-    this.limits.tapClientBytes?.(this.route.name, frame);
+    this.clientWrite(frame);
     this.responded(entry, frame.length);
   }
 
@@ -624,12 +740,12 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
 
   /** Why the client went away: in the middle of a frame, while waiting for answers, or idle. */
   private clientGoneReason(): CloseReason {
-    if (this.fromClient.bufferedBytes > 0) return CloseReason.ClientMidRequest;
+    if (this.fromClient.bufferedBytes > 0 || this.requestLeft > 0) return CloseReason.ClientMidRequest;
     return this.inFlight.some((e) => !e.raw && e.local === null) ? CloseReason.ClientClosedInFlight : CloseReason.ClientClosed;
   }
 
   private checkDrained(): void {
-    if (this.draining && this.inFlight.length === 0) this.close(this.drainReason);
+    if (this.draining && this.inFlight.length === 0 && this.requestLeft === 0) this.close(this.drainReason);
   }
 
   /** Closes both sides once; logs one line with the reason and counts errors. */

@@ -138,3 +138,64 @@ test('decoding reports unknown APIs, unsupported versions, trailing bytes and ba
   assert.equal(code(() => decodeRequest(lying)), CodecErrorCode.InvalidLength);
   assert.equal(code(() => decodeRequest(Buffer.from([0, 0, 0, 1, 0]))), CodecErrorCode.Truncated);
 });
+
+test('cut-through: peeking at an incomplete frame and handing its bytes over loses and reorders nothing', () => {
+  // Frames of 20 bytes to 40 KiB, forwarded the way the data path does: complete frames whole,
+  // an incomplete frame of 8 KiB or more as its buffered pieces and then its remaining bytes.
+  let seed = 7;
+  const rand = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  const frames: Buffer[] = [];
+  for (let i = 0; i < 60; i++) {
+    const size = i % 3 === 0 ? 8192 + rand(32768) : 16 + rand(2000);
+    const f = Buffer.alloc(size + 4);
+    f.writeInt32BE(size, 0);
+    f.writeInt32BE(i, 4);
+    for (let k = 8; k < f.length; k++) f[k] = (k * 31 + i) & 0xff;
+    frames.push(f);
+  }
+  const stream = Buffer.concat(frames);
+  for (let round = 0; round < 20; round++) {
+    const d = new FrameDecoder(1 << 20);
+    const out: Buffer[] = [];
+    let left = 0;
+    let cutThrough = 0;
+    for (let pos = 0; pos < stream.length;) {
+      let chunk = stream.subarray(pos, Math.min(stream.length, pos + 1 + rand(70000)));
+      pos += chunk.length;
+      if (left > 0) {
+        const n = Math.min(left, chunk.length);
+        out.push(chunk.subarray(0, n));
+        left -= n;
+        chunk = chunk.subarray(n);
+      }
+      d.push(chunk);
+      for (let f = d.next(); f !== null; f = d.next()) out.push(f);
+      const size = d.peekInt32(0);
+      if (size !== null && size + 4 >= 8192) {
+        if (d.bufferedBytes >= 8) assert.equal(frames[d.peekInt32(4)!].readInt32BE(0), size, 'the id after the size names the frame');
+        assert.equal(d.head(12).length, Math.min(12, d.bufferedBytes));
+        left = size + 4 - d.bufferedBytes;
+        out.push(...d.takeBuffered());
+        assert.equal(d.bufferedBytes, 0);
+        cutThrough++;
+      }
+    }
+    assert.ok(cutThrough > 0, 'some frames were cut through');
+    assert.equal(left, 0);
+    assert.ok(Buffer.concat(out).equals(stream), `round ${round}: the forwarded bytes equal the input`);
+  }
+});
+
+test('peekInt32 and head read across chunk boundaries', () => {
+  const d = new FrameDecoder();
+  const bytes = Buffer.from([0, 0, 1, 0, 0xff, 0xff, 0xff, 0xfe, 9, 9]);
+  for (const b of bytes) d.push(Buffer.from([b]));
+  assert.equal(d.peekInt32(0), 256);
+  assert.equal(d.peekInt32(4), -2);
+  assert.equal(d.peekInt32(7), null);
+  assert.deepEqual([...d.head(6)], [0, 0, 1, 0, 0xff, 0xff]);
+  assert.equal(d.head(100).length, 10);
+});
