@@ -33,6 +33,19 @@ export class FrameDecoder {
   }
 
   /**
+   * Copies the unread part of the last pushed chunk, for a caller whose chunks are views of a
+   * read buffer it reuses: call after each read's frames are taken (earlier chunks were copied
+   * by earlier calls).
+   */
+  retainLast(): void {
+    const last = this.chunks.length - 1;
+    if (last < 0) return;
+    const start = last === 0 ? this.offset : 0;
+    this.chunks[last] = Buffer.from(this.chunks[last].subarray(start));
+    if (last === 0) this.offset = 0;
+  }
+
+  /**
    * The 32-bit big-endian integer `at` bytes past the read position, or null when fewer than
    * at + 4 bytes are buffered (a frame's size at 0, a response's correlation id at 4).
    */

@@ -5,9 +5,18 @@ import type { HostPort } from '../config/types.ts';
 import { formatHostPort } from '../config/endpoints.ts';
 import { UpstreamError, UpstreamErrorCode } from './errors.ts';
 
-export function connectUpstream(address: HostPort, timeoutMs: number): Promise<Socket> {
+/**
+ * Reads into one caller-owned buffer instead of a new one per read (net.Socket's `onread`): the
+ * callback gets the byte count; returning false pauses the socket until resume().
+ */
+export interface ReadInto {
+  buffer: Buffer;
+  callback: (bytes: number, buffer: Buffer) => boolean;
+}
+
+export function connectUpstream(address: HostPort, timeoutMs: number, readInto?: ReadInto): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: address.host, port: address.port });
+    const socket = connect({ host: address.host, port: address.port, ...(readInto === undefined ? {} : { onread: readInto }) });
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new UpstreamError(UpstreamErrorCode.Timeout, `could not connect to ${formatHostPort(address)} within ${timeoutMs} ms`));

@@ -102,7 +102,9 @@ describe('backpressure through the gateway', () => {
       assert.ok(baseOffset <= offsets[i] && baseOffset > offsets[i] - 1000n, `response ${i + 1} starts at offset ${offsets[i]} (batch base ${baseOffset})`);
     }
     t.diagnostic(`max buffered towards the client ${paused.max} bytes (cap ${CAP}, largest frame ${largest})`);
-    assert.ok(paused.max > CAP, 'the client side buffer did fill up to the cap');
+    // Reads into the upstream read buffer stop while any of it is queued towards the client, so
+    // the queue stays at one read (64 KiB), well under the cap.
+    assert.ok(paused.max > 0, 'bytes did queue towards the client before reads paused');
     assert.ok(paused.max <= CAP + largest + CHUNK, `buffered towards the client ${paused.max} > cap ${CAP} + largest frame ${largest}`);
     const end = await eventually('the connection to settle', () => (conn.stats().bufferedToClient === 0 ? conn.stats() : undefined));
     assert.deepEqual([end.inFlight, end.upstreamReadsPaused], [0, false]);

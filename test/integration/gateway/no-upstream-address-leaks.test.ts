@@ -41,7 +41,7 @@ for (const spec of CLUSTERS) {
       gw = await startGateway({
         domains: [domainFor(cluster, 'main')],
         routes: [{ name: 'r', domain: 'main', listener: 'plaintext' }],
-        tapClientBytes: (_route, bytes) => sent.push(bytes),
+        tapClientBytes: (_route, bytes) => sent.push(Buffer.from(bytes)), // views of reused buffers: copy
       });
       bootstrap = gw.bootstrap.r;
       const r = await tools.run(KafkaTool.Topics, [...tools.connectionArgs(KafkaTool.Topics, bootstrap), '--create', '--topic', topic, '--partitions', '3', '--replication-factor', '3']);
