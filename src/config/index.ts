@@ -5,3 +5,4 @@ export { DEFAULTS, virtualClusterId } from './normalize.ts';
 export { formatHostPort } from './endpoints.ts';
 export type { Env } from './env.ts';
 export * from './types.ts';
+export { resolveWorkers, type WorkerPlan } from './workers.ts';

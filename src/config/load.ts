@@ -12,7 +12,10 @@ import { readYaml, type YamlSource } from './source.ts';
 import type { GatewayConfig } from './types.ts';
 
 export type ParseResult = { config: GatewayConfig } | { problems: ConfigProblem[] };
-export type LoadResult = { config: GatewayConfig } | { problems: ConfigProblem[]; /** The file could not be read at all. */ unreadable?: true };
+export type LoadResult =
+  /** `text`: the file as read, so that other processes can parse exactly what was checked (src/cluster). */
+  | { config: GatewayConfig; text: string }
+  | { problems: ConfigProblem[]; /** The file could not be read at all. */ unreadable?: true };
 
 export interface ParseOptions {
   /** Where the text came from. Problems do not repeat it: `formatProblems` takes the file name. */
@@ -85,7 +88,8 @@ export function loadConfigFile(path: string, env: Env = process.env): LoadResult
     const why = e.code === 'ENOENT' ? 'no such file' : e.code === 'EISDIR' ? 'it is a directory' : e.code === 'EACCES' ? 'permission denied' : e.message;
     return { problems: [{ path: '', message: `cannot read the config file (${why})`, hint: 'check the path and that the file is readable' }], unreadable: true };
   }
-  return parseConfig(text, { file: path, env });
+  const parsed = parseConfig(text, { file: path, env });
+  return 'config' in parsed ? { config: parsed.config, text } : parsed;
 }
 
 /** For callers that just want a config or an error: throws ConfigError listing every problem. */

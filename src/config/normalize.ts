@@ -26,6 +26,7 @@ export const DEFAULTS = {
   drainTimeoutMs: 5_000,
   fleetTimeoutMs: 10_000,
   fenceTimeoutMs: 10_000,
+  workers: 'auto',
 } as const;
 
 /** A cluster id (22 base64url characters, like Kafka's) derived from the route name: every instance agrees. */
@@ -66,6 +67,16 @@ export function normalize(input: NormalizeInput): { config: GatewayConfig | unde
   });
   portClashes(admin, input.admin !== 'invalid' && input.admin?.listen !== undefined, routes, problems);
 
+  const state = g?.state === null || g?.state?.enabled === false ? null : { topic: g?.state?.topic ?? DEFAULTS.stateTopic };
+  const workers = g?.workers ?? DEFAULTS.workers;
+  if (state === null && typeof workers === 'number' && workers > 1) {
+    problems.push({
+      path: ['gateway', 'workers'],
+      message: `workers share route state through the state log, and gateway.state disables it (workers: ${workers})`,
+      hint: 'enable gateway.state or set workers: 1',
+    });
+  }
+
   const complete = input.gatewayValid && input.admin !== 'invalid' && domains.every((d) => d !== undefined) && routes.length === input.routes.length;
   if (!complete || problems.length > 0) return { config: undefined, problems };
   return {
@@ -73,7 +84,7 @@ export function normalize(input: NormalizeInput): { config: GatewayConfig | unde
       admin,
       adminToken: input.admin !== 'invalid' && input.admin?.token !== undefined ? new Secret(input.admin.token) : null,
       instanceId: g?.instanceId ?? `${hostname().replace(/[^A-Za-z0-9._-]/g, '-')}-${admin !== null && admin.port !== 0 ? admin.port : process.pid}`,
-      state: g?.state === null || g?.state?.enabled === false ? null : { topic: g?.state?.topic ?? DEFAULTS.stateTopic },
+      state,
       switchover: {
         drainTimeoutMs: g?.switchover?.drainTimeoutMs ?? DEFAULTS.drainTimeoutMs,
         fleetTimeoutMs: g?.switchover?.fleetTimeoutMs ?? DEFAULTS.fleetTimeoutMs,
@@ -87,6 +98,7 @@ export function normalize(input: NormalizeInput): { config: GatewayConfig | unde
         upstreamConnectTimeoutMs: g?.limits?.upstreamConnectTimeoutMs ?? DEFAULTS.upstreamConnectTimeoutMs,
       },
       shutdownTimeoutMs: g?.shutdownTimeoutMs ?? DEFAULTS.shutdownTimeoutMs,
+      workers,
       streamingDomains: domains as StreamingDomainConfig[],
       routes: routes.map((r) => r.config),
     },

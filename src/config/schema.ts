@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { parseHost, parseHostPort, parseHostPortList, type Parsed } from './endpoints.ts';
 import { closest } from './problems.ts';
-import type { HostPort, LogLevel } from './types.ts';
+import type { HostPort, LogLevel, WorkerCount } from './types.ts';
 
 /** Extra data our issues carry: the fix to print, and whether the value was simply missing. */
 export interface IssueParams {
@@ -160,6 +160,16 @@ export const REPLICATION_TYPES = ['mirrormaker2', 'offset-preserving', 'none'] a
 
 const MiB = 1024 * 1024;
 const MAX_TIMEOUT_MS = 2 ** 31 - 1; // setTimeout's limit
+export const MAX_WORKERS = 256;
+
+/** gateway.workers: how many worker processes serve the listeners, or "auto" (one per CPU). */
+const workerCount = leaf((v): Parsed<WorkerCount> => {
+  if (v === 'auto') return { ok: true, value: 'auto' };
+  const n = typeof v === 'string' && /^\s*-?\d+\s*$/.test(v) ? Number(v) : v;
+  if (typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= MAX_WORKERS) return { ok: true, value: n };
+  const what = typeof n === 'number' ? (Number.isInteger(n) ? String(n) : 'not a whole number') : typeof v === 'string' ? `"${v.slice(0, 40)}"` : describe(v);
+  return bad(`must be a whole number from 1 to ${MAX_WORKERS} or "auto", not ${what}`, `use "auto" (one worker process per CPU) or a number of worker processes from 1 to ${MAX_WORKERS}`);
+});
 
 /** Parsed on its own, so that port clashes with it are found even when the rest of gateway has problems. */
 export const adminSection = strictObject({
@@ -178,6 +188,7 @@ export const gatewaySection = strictObject({
     upstreamConnectTimeoutMs: int(1, MAX_TIMEOUT_MS).optional(),
   }).nullish(),
   shutdownTimeoutMs: int(0, MAX_TIMEOUT_MS).optional(),
+  workers: workerCount.optional(),
   instanceId: name('instance id').optional(),
   state: strictObject({
     enabled: bool.optional(),

@@ -85,6 +85,9 @@ export interface ReplicationConfig {
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
 
+/** Worker processes of `turnout start`: a count, or "auto" (one per CPU; one when the state log is off). */
+export type WorkerCount = number | 'auto';
+
 export interface GatewayConfig {
   /** Admin HTTP listener; null disables it. Port 0 picks a free port. */
   admin: HostPort | null;
@@ -115,6 +118,11 @@ export interface GatewayConfig {
   };
   /** On SIGTERM, how long in-flight requests may take before connections are closed. */
   shutdownTimeoutMs: number;
+  /**
+   * Worker processes `turnout start` runs, sharing the listeners (src/cluster). Always set by the
+   * config loader; absent (configs built in code for one in-process Gateway) means "auto".
+   */
+  workers?: WorkerCount;
   streamingDomains: StreamingDomainConfig[];
   routes: RouteConfig[];
 }

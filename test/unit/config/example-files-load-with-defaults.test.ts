@@ -26,6 +26,7 @@ test('the seed document (Confluent switchover example) loads as written, with ev
     log: { level: 'info' },
     limits: { maxFrameBytes: 104857600, maxBufferedBytesPerConnection: 4194304, upstreamConnectTimeoutMs: 10000 },
     shutdownTimeoutMs: 10000,
+    workers: 'auto',
     streamingDomains: [
       {
         name: 'kafka1-domain',
