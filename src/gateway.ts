@@ -16,6 +16,19 @@ export interface GatewayOptions {
   metrics?: GatewayMetrics;
   /** Sees every byte sent to clients; for tests. */
   tapClientBytes?: (route: string, bytes: Uint8Array) => void;
+  /**
+   * The admin address this instance's heartbeats name in the fleet, when the admin listener is
+   * not this gateway's own (a worker process: the primary process serves it; src/cluster).
+   */
+  adminAddress?: string;
+}
+
+export interface ReloadOptions {
+  /**
+   * false: only take the file's new streaming domains, do not switch routes. The other workers of
+   * a `turnout start` do this while one of them switches; they follow through the fleet protocol.
+   */
+  switchRoutes?: boolean;
 }
 
 export class Gateway {
@@ -27,6 +40,7 @@ export class Gateway {
   private admin: AdminServer | null = null;
   private stopping: Promise<void> | null = null;
   private readonly tapClientBytes: GatewayOptions['tapClientBytes'];
+  private readonly advertisedAdmin: string | undefined;
   private controller: SwitchController | null = null;
   /** True once every route's listeners are open (readiness waits for it). */
   private serving = false;
@@ -38,6 +52,7 @@ export class Gateway {
     this.log = options.log ?? createLogger(config.log.level);
     this.metrics = options.metrics ?? new GatewayMetrics();
     this.tapClientBytes = options.tapClientBytes;
+    this.advertisedAdmin = options.adminAddress;
     this.loaded = config;
   }
 
@@ -83,6 +98,7 @@ export class Gateway {
       // The committed switch state comes before the listeners: no client lands on a stale cluster.
       this.controller = new SwitchController(this.config, this.routes, this.log, this.metrics);
       if (this.admin?.address) this.controller.adminAddress = formatHostPort(this.admin.address);
+      else if (this.advertisedAdmin !== undefined) this.controller.adminAddress = this.advertisedAdmin;
       await this.controller.start();
       for (const route of this.routes) {
         const rc = route.config;
@@ -116,9 +132,13 @@ export class Gateway {
    * in the file is switched there, exactly like `turnout switch`. Other changes need a restart
    * and are reported as such.
    */
-  async reload(next: GatewayConfig, by = 'config-reload'): Promise<SwitchReport[]> {
+  async reload(next: GatewayConfig, by = 'config-reload', options: ReloadOptions = {}): Promise<SwitchReport[]> {
     const previous = this.loaded;
     this.switches.updateDomains(next.streamingDomains);
+    if (options.switchRoutes === false) {
+      this.loaded = next;
+      return [];
+    }
     // Routes whose switch did not happen keep their previous config, so that the same file
     // reloaded again tries again.
     const notApplied = new Set<string>();

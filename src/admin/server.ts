@@ -1,11 +1,12 @@
 // The admin HTTP listener: liveness, readiness, Prometheus metrics and a JSON view of the routes.
 // Endpoints that change routing (POST /routes/NAME/switch) require the bearer token from
-// gateway.admin.token; without a configured token they are refused.
+// gateway.admin.token; without a configured token they are refused. What it shows comes from an
+// AdminView: one Gateway in this process, or the worker processes of `turnout start` (src/cluster).
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { HostPort } from '../config/types.ts';
 import type { Logger } from '../observability/log.ts';
-import type { GatewayMetrics } from '../observability/metrics.ts';
+import type { MetricsSource } from '../observability/metrics.ts';
 import { TurnoutError } from '../errors.ts';
 import { formatHostPort } from '../config/endpoints.ts';
 import type { Secret } from '../config/types.ts';
@@ -27,13 +28,41 @@ export interface RouteStatus {
   lastError: string | null;
   connections: number;
   brokers: { nodeId: number; gateway: string; upstream: string }[];
+  /** With several worker processes: each worker's view of the route (the fields above merge them). */
+  workers?: WorkerRouteStatus[];
+  /** With several worker processes: set when they do not agree on the route's domain and epoch. */
+  disagreement?: string;
+}
+
+export interface WorkerRouteStatus {
+  worker: number;
+  instance: string;
+  pid: number;
+  /** null: the worker did not answer (see error). */
+  domain: string | null;
+  epoch: number | null;
+  ready: boolean;
+  connections: number;
+  error?: string;
+}
+
+/** A worker process of `turnout start`, for /health and /status. */
+export interface WorkerProcessStatus {
+  worker: number;
+  instance: string;
+  pid: number | null;
+  state: 'starting' | 'serving' | 'restarting' | 'stopping';
+  restarts: number;
+  lastExit?: string;
 }
 
 export interface AdminView {
-  routes(): RouteStatus[];
-  metrics: GatewayMetrics;
-  fleet(): FleetInstance[];
+  routes(): RouteStatus[] | Promise<RouteStatus[]>;
+  metrics: MetricsSource;
+  fleet(): FleetInstance[] | Promise<FleetInstance[]>;
   instance(): string;
+  /** The worker processes, when this admin listener serves several (src/cluster). */
+  workers?(): WorkerProcessStatus[];
   switchRoute(req: SwitchRequest): Promise<SwitchReport>;
   preflight(route: string, to: string, topics: string[]): Promise<PreflightReport>;
   /** Bearer token for endpoints that change routing; null refuses them. */
@@ -41,6 +70,8 @@ export interface AdminView {
 }
 
 const MAX_BODY = 64 * 1024;
+/** Error codes that mean "no worker process could take the request now": 503, try again. */
+const UNAVAILABLE = new Set(['TURNOUT_NO_WORKER', 'TURNOUT_WORKER_EXITED', 'TURNOUT_WORKER_TIMEOUT']);
 const SWITCH_PATH = /^\/routes\/([^/]+)\/switch$/;
 const PREFLIGHT_PATH = /^\/routes\/([^/]+)\/preflight$/;
 
@@ -55,8 +86,11 @@ export class AdminServer {
     this.log = log.child({ component: 'admin' });
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
+        const code = (err as { code?: string }).code;
         this.log.error({ err: (err as Error).message, path: req.url }, 'admin request failed');
-        if (!res.headersSent) send(res, 500, { error: 'internal error' });
+        if (res.headersSent) return;
+        if (UNAVAILABLE.has(code ?? '')) send(res, 503, { error: (err as Error).message, code });
+        else send(res, 500, { error: 'internal error' });
       });
     });
   }
@@ -90,10 +124,10 @@ export class AdminServer {
     }
     switch (path) {
       case '/health':
-        send(res, 200, { status: 'ok' });
+        send(res, 200, { status: 'ok', ...this.workers() });
         return;
       case '/ready': {
-        const routes = this.view.routes();
+        const routes = await this.view.routes();
         const notReady = routes.filter((r) => !r.ready);
         send(res, notReady.length === 0 ? 200 : 503, {
           ready: notReady.length === 0,
@@ -102,20 +136,22 @@ export class AdminServer {
         return;
       }
       case '/metrics': {
-        const body = await this.view.metrics.registry.metrics();
-        res.writeHead(200, { 'content-type': this.view.metrics.registry.contentType });
+        const body = await this.view.metrics.text();
+        res.writeHead(200, { 'content-type': this.view.metrics.contentType });
         res.end(body);
         return;
       }
       case '/routes':
-        send(res, 200, { routes: this.view.routes() });
+        send(res, 200, { routes: await this.view.routes() });
         return;
       case '/fleet':
-        send(res, 200, { instance: this.view.instance(), instances: this.view.fleet() });
+        send(res, 200, { instance: this.view.instance(), instances: await this.view.fleet() });
         return;
-      case '/status':
-        send(res, 200, { instance: this.view.instance(), routes: this.view.routes(), instances: this.view.fleet() });
+      case '/status': {
+        const [routes, instances] = await Promise.all([this.view.routes(), this.view.fleet()]);
+        send(res, 200, { instance: this.view.instance(), routes, instances, ...this.workers() });
         return;
+      }
       default:
         send(res, 404, { error: `no such endpoint: ${path}`, endpoints: ['/health', '/ready', '/metrics', '/routes', '/fleet', '/status', 'POST /routes/NAME/switch'] });
     }
@@ -175,8 +211,12 @@ export class AdminServer {
     } catch (err) {
       const code = (err as { code?: string }).code;
       if (streamed) res.end(`${JSON.stringify({ error: (err as Error).message, code })}\n`);
-      else send(res, code === 'TURNOUT_UNKNOWN_ROUTE' ? 404 : 400, { error: (err as Error).message, code });
+      else send(res, code === 'TURNOUT_UNKNOWN_ROUTE' ? 404 : UNAVAILABLE.has(code ?? '') ? 503 : 400, { error: (err as Error).message, code });
     }
+  }
+
+  private workers(): { workers?: WorkerProcessStatus[] } {
+    return this.view.workers === undefined ? {} : { workers: this.view.workers() };
   }
 
   /** Checks the bearer token; answers 403/401 and returns false when it is not right. */
@@ -214,7 +254,7 @@ export class AdminServer {
       send(res, 200, await this.view.preflight(route, to, topics));
     } catch (err) {
       const code = (err as { code?: string }).code;
-      send(res, code === 'TURNOUT_UNKNOWN_ROUTE' ? 404 : code === 'TURNOUT_CLUSTER_ADMIN' ? 502 : 400, { error: (err as Error).message, code });
+      send(res, code === 'TURNOUT_UNKNOWN_ROUTE' ? 404 : code === 'TURNOUT_CLUSTER_ADMIN' ? 502 : UNAVAILABLE.has(code ?? '') ? 503 : 400, { error: (err as Error).message, code });
     }
   }
 

@@ -1,9 +1,19 @@
 // The gateway's Prometheus metrics. Hot-path code gets pre-bound children (per route, per api
 // key) once and then only increments numbers: no label lookups per frame.
+//
+// With several worker processes (src/cluster) the admin listener serves every worker's registry
+// merged by prom-client's AggregatorRegistry: counters and histograms add up, and each per-route
+// state gauge says how it merges (`aggregator`), so that two workers on epoch 3 show epoch 3.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { apiCodec } from '../protocol/index.ts';
 
-export class GatewayMetrics {
+/** What the admin listener serves on /metrics. */
+export interface MetricsSource {
+  readonly contentType: string;
+  text(): Promise<string>;
+}
+
+export class GatewayMetrics implements MetricsSource {
   readonly registry: Registry;
   readonly connectionsActive: Gauge<'route'>;
   readonly connectionsTotal: Counter<'route'>;
@@ -56,9 +66,16 @@ export class GatewayMetrics {
       labelNames: ['route', 'domain'],
       registers,
     });
-    this.routeReady = new Gauge({ name: 'turnout_route_ready', help: '1 when the route has reached its upstream cluster', labelNames: ['route'], registers });
-    this.routeEpoch = new Gauge({ name: 'turnout_route_switch_epoch', help: 'The route\'s switch epoch (0 until its first switch)', labelNames: ['route'], registers });
-    this.routeActiveDomain = new Gauge({ name: 'turnout_route_active_domain', help: '1 for the streaming domain the route points at, 0 for the others', labelNames: ['route', 'domain'], registers });
+    // Merged over workers: ready only if every worker is; the highest epoch; the share of workers on each domain.
+    this.routeReady = new Gauge({ name: 'turnout_route_ready', help: '1 when the route has reached its upstream cluster (on every worker)', labelNames: ['route'], registers, aggregator: 'min' });
+    this.routeEpoch = new Gauge({ name: 'turnout_route_switch_epoch', help: 'The route\'s switch epoch (0 until its first switch; the highest of the workers\')', labelNames: ['route'], registers, aggregator: 'max' });
+    this.routeActiveDomain = new Gauge({
+      name: 'turnout_route_active_domain',
+      help: '1 for the streaming domain the route points at, 0 for the others (with several workers: the share of workers pointing there)',
+      labelNames: ['route', 'domain'],
+      registers,
+      aggregator: 'average',
+    });
     this.switches = new Counter({ name: 'turnout_switches_total', help: 'Route switches this instance initiated, by outcome (switched, unchanged, refused, failed)', labelNames: ['route', 'outcome'], registers });
     this.switchPhase = new Histogram({
       name: 'turnout_switch_phase_seconds',
@@ -68,7 +85,7 @@ export class GatewayMetrics {
       registers,
     });
     this.fenceHeld = new Counter({ name: 'turnout_fence_held_requests_total', help: 'Requests a planned switch\'s fence held on this instance (resent by clients to the destination, or released to the source on abort)', labelNames: ['route'], registers });
-    this.fenced = new Gauge({ name: 'turnout_route_fenced', help: '1 while a planned switch holds the route\'s writes on this instance', labelNames: ['route'], registers });
+    this.fenced = new Gauge({ name: 'turnout_route_fenced', help: '1 while a planned switch holds the route\'s writes on this instance (on any of its workers)', labelNames: ['route'], registers, aggregator: 'max' });
     this.switchDuration = new Histogram({
       name: 'turnout_switch_duration_seconds',
       help: 'Time from a switch request to its outcome, fleet-wide prepare and apply included',
@@ -76,6 +93,14 @@ export class GatewayMetrics {
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers,
     });
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
   }
 
   setActiveDomain(route: string, active: string, all: string[]): void {

@@ -81,6 +81,8 @@ gateway:
   admin: { listen: "127.0.0.1:${i.adminPort}", token: "\${TURNOUT_ADMIN_TOKEN}" }
   log: { level: info }
   shutdownTimeoutMs: 2000
+  # One worker process: this file is about instances gw-a and gw-b (with more, they would be gw-a-w1, gw-a-w2, ...).
+  workers: 1
   limits: { upstreamConnectTimeoutMs: 5000 }
   state: { enabled: true, topic: ${stateTopic} }
   switchover: { drainTimeoutMs: 2000, fleetTimeoutMs: ${FLEET_TIMEOUT_MS} }
@@ -114,9 +116,10 @@ async function startInstance(i: Instance): Promise<void> {
   await until(`${i.id} ready`, async () => ((await fetch(`${i.admin}/ready`, { signal: AbortSignal.timeout(2000) })).status === 200 ? true : undefined), 20_000, [i]);
 }
 
+/** `sig` to the instance's whole process group: its primary and worker processes (SIGSTOP must freeze the worker too). */
 function signal(i: Instance, sig: NodeJS.Signals): void {
   assert.ok(i.proc?.isRunning(), `${i.id} is not running:\n${tail(i.out)}`);
-  process.kill(i.proc!.pid, sig);
+  process.kill(-i.proc!.pid, sig);
 }
 
 // ---- admin API and CLI ----------------------------------------------------------------------
