@@ -110,6 +110,8 @@ export interface IdleGateway {
   readonly bootstrap: string;
   sample(): { rssBytes: number; openFds: number };
   fdLimit(): { soft: number; hard: number };
+  /** The primary and its workers; connections are spread over the workers, each with its own limit. */
+  processCount(): number;
   metric(name: string): Promise<number>;
 }
 
@@ -124,13 +126,15 @@ export async function measureIdle(gw: IdleGateway, requested: number, holdSecond
   const before = gw.sample();
   const heapBefore = await gw.metric('turnout_nodejs_heap_size_used_bytes');
   const limit = gw.fdLimit().soft;
-  const gatewayRoom = Math.floor((limit - before.openFds - FD_MARGIN) / 2);
+  const processes = gw.processCount();
+  const workers = Math.max(1, processes - 1);
+  const gatewayRoom = Math.floor((workers * limit - before.openFds - FD_MARGIN * processes) / 2);
   const clientRoom = ownFdHeadroom - FD_MARGIN;
   let attempted = requested;
   let cappedBy: string | undefined;
   if (gatewayRoom < attempted) {
     attempted = gatewayRoom;
-    cappedBy = `the gateway's open-files limit (${limit}, ${before.openFds} already open, 2 per connection, ${FD_MARGIN} kept free)`;
+    cappedBy = `the gateway's open-files limit (${limit} per process, ${workers} worker${workers === 1 ? '' : 's'}, ${before.openFds} already open, 2 per connection, ${FD_MARGIN} kept free per process)`;
   }
   if (clientRoom < attempted) {
     attempted = clientRoom;

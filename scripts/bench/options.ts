@@ -22,6 +22,8 @@ export interface BenchOptions {
   readonly quietWaitSeconds: number;
   /** Run the gateway once more under --cpu-prof and summarise the profile. */
   readonly profile: boolean;
+  /** gateway.workers of the gateway under test: a count or "auto" (one per core). */
+  readonly workers: number | 'auto';
   /** Pin the Kafka JVMs (and this process) to CPU 0 and the gateway to CPU 1. */
   readonly pin: boolean;
   /** The arguments as given, for the report's "exact command". */
@@ -45,6 +47,8 @@ rounds, and writes a Markdown report.
   --idle-hold SECONDS   how long idle connections are held (default 10)
   --quiet-wait SECONDS  before each direct/gateway pair, wait up to this long for other processes to use
                         under 25% of the CPU (default 45; 0 with --quick)
+  --workers N|auto      the gateway's worker processes (gateway.workers; default auto, one per core,
+                        as the gateway itself defaults to)
   --no-profile          skip the CPU-profiled gateway run
   --pin                 pin the broker and tool JVMs to CPU 0 and the gateway to CPU 1 (taskset), so the
                         gateway does not take CPU from them: as if it ran on its own machine
@@ -75,6 +79,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | null 
       'quiet-wait': { type: 'string' },
       'no-profile': { type: 'boolean', default: false },
       pin: { type: 'boolean', default: false },
+      workers: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -99,6 +104,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | null 
     quietWaitSeconds: values['quiet-wait'] === '0' ? 0 : positiveInt('quiet-wait', values['quiet-wait'], quick ? 0 : 45),
     profile: !values['no-profile'] && !quick,
     pin: values.pin,
+    workers: values.workers === undefined || values.workers === 'auto' ? 'auto' : positiveInt('workers', values.workers, 1),
     argv,
   };
 }

@@ -47,6 +47,50 @@ export function sampleProcess(pid: number): ProcessSample {
   };
 }
 
+/** A process and its descendants (the gateway's primary and its workers), from /proc. */
+export function processTree(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const list = children.get(ppid) ?? [];
+      list.push(Number(entry));
+      children.set(ppid, list);
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  const out: number[] = [];
+  const visit = (pid: number): void => {
+    out.push(pid);
+    for (const c of children.get(pid) ?? []) visit(c);
+  };
+  visit(root);
+  return out;
+}
+
+/** sampleProcess summed over a process tree; processes that vanish meanwhile are left out. */
+export function sampleProcessTree(root: number): ProcessSample {
+  let cpuSeconds = 0;
+  let rssBytes = 0;
+  let peakRssBytes = 0;
+  let openFds = 0;
+  for (const pid of processTree(root)) {
+    try {
+      const s = sampleProcess(pid);
+      cpuSeconds += s.cpuSeconds;
+      rssBytes += s.rssBytes;
+      peakRssBytes += s.peakRssBytes;
+      openFds += s.openFds;
+    } catch {
+      if (pid === root) throw new Error(`the gateway process ${root} is gone`);
+    }
+  }
+  return { cpuSeconds, rssBytes, peakRssBytes, openFds, at: performance.now() };
+}
+
 /** Soft and hard limit on open files of a process ("Max open files" in /proc/<pid>/limits). */
 export function fdLimits(pid: number | 'self'): { soft: number; hard: number } {
   const line = /^Max open files\s+(\S+)\s+(\S+)/m.exec(readFileSync(`/proc/${pid}/limits`, 'utf8'));

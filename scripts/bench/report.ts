@@ -176,6 +176,7 @@ function setupSection(r: BenchResults): string {
     o.pin
       ? '- Pinned (`--pin`): broker and tool JVMs on CPU 0, the gateway on CPU 1 (`taskset`), in direct and gateway runs alike, so the gateway takes no CPU from them, as on a machine of its own. Other processes on the machine still use both.'
       : '- Not pinned: broker, tools and gateway share both cores (`--pin` puts the gateway on a core of its own).',
+    `- Gateway workers: \`${r.options.workers}\` (\`--workers\`, gateway.workers), ${r.gatewayProcesses - 1} worker process${r.gatewayProcesses === 2 ? '' : 'es'} behind one primary; CPU time and memory are summed over all of them.`,
     `- File descriptors: this process ${m.fdLimit.soft}/${m.fdLimit.hard} (soft/hard); ephemeral ports ${m.ephemeralPorts}.`,
   ].join('\n');
 }
@@ -291,7 +292,7 @@ function resourcesSection(r: BenchResults): string {
     table(['workload', 'CPU s', 'GB forwarded', 'CPU s/GB = millicores per MB/s', 'cores', 'RSS after, MiB', 'all processes CPU s/GB, direct → gateway'], rows),
     '',
     `Over all gateway runs: ${f1(totalCpu)} CPU seconds for ${f2(totalGb)} GB, ${f1(totalCpu / totalGb)} millicores per MB/s.`,
-    `Peak RSS of the gateway process over all of them (VmHWM): **${f0(mib(r.gatewayPeakRssBytes))} MiB**.`,
+    `Peak RSS of the gateway over all of them (VmHWM, summed over its ${r.gatewayProcesses} processes): **${f0(mib(r.gatewayPeakRssBytes))} MiB**.`,
     '',
     'Garbage collection in that gateway process over all runs (`turnout_nodejs_gc_duration_seconds`); each collection pauses',
     'forwarding on every connection, so the long ones show up in tail latency:',

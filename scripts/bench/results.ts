@@ -86,6 +86,8 @@ export interface BenchResults {
   readonly endToEndRate?: number;
   /** The throughput gateway process over all runs: VmHWM at the end. */
   readonly gatewayPeakRssBytes: number;
+  /** Processes of the gateway under test: the primary and its workers. */
+  readonly gatewayProcesses: number;
   /** The throughput gateway's garbage collections over all runs. */
   readonly gatewayGc: GcStats[];
   readonly gatewayCommand: string;

@@ -3,7 +3,7 @@
 // direct first, even rounds gateway first, so neither side always runs on a warmer machine).
 // Then a CPU-profiled gateway run and the idle-connection measurements, each on a fresh gateway.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KafkaTool, testBed, type ClusterDescriptor, type KafkaTools } from '../../src/testbed/index.ts';
@@ -165,7 +165,8 @@ function commandLines(s: Session): Record<string, string> {
 
 async function profileRun(s: Session, dir: string): Promise<ProfileResult> {
   const profileDir = join(dir, 'profile');
-  const gw = await GatewayProcess.start({ cluster: s.cluster, dir: profileDir, name: 'gateway-profiled', cpuProfile: true, cpu: s.gatewayCpu });
+  // One worker, so that one profile holds all of the forwarding (the primary writes its own, idle one).
+  const gw = await GatewayProcess.start({ cluster: s.cluster, dir: profileDir, name: 'gateway-profiled', cpuProfile: true, cpu: s.gatewayCpu, workers: 1 });
   const cpu0 = gw.sample().cpuSeconds;
   const started = performance.now();
   let cpuSeconds = 0;
@@ -187,7 +188,8 @@ async function profileRun(s: Session, dir: string): Promise<ProfileResult> {
   } finally {
     await gw.stop();
   }
-  const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
+  const file = readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile'))
+    .sort((a, b) => statSync(join(profileDir, b)).size - statSync(join(profileDir, a)).size)[0];
   if (!file) throw new Error(`the profiled gateway wrote no .cpuprofile into ${profileDir}`);
   return { workloads: workloads.map((w) => w.id), gatewayCpuSeconds: cpuSeconds, summary: summariseProfile(join(profileDir, file), windowMs) };
 }
@@ -228,8 +230,9 @@ export async function runBenchmark(o: BenchOptions, log: Log): Promise<BenchResu
   const broker = { host: cluster.brokers[0].host, port: cluster.brokers[0].plaintextPort };
   const s: Session = { o, log, cluster, broker, tools, probe, gatewayCpu, runs: [], fixedRates: {}, consumeGroups: 0 };
 
-  const gw = await GatewayProcess.start({ cluster, dir, name: 'gateway', cpu: gatewayCpu });
-  log(`gateway pid ${gw.pid} on ${gw.bootstrap}; filling ${CONSUME_TOPIC} with ${consumeRecords(o)} records`);
+  const gw = await GatewayProcess.start({ cluster, dir, name: 'gateway', cpu: gatewayCpu, workers: o.workers });
+  const gatewayProcesses = gw.processCount();
+  log(`gateway pid ${gw.pid} (${gatewayProcesses} processes: primary and workers) on ${gw.bootstrap}; filling ${CONSUME_TOPIC} with ${consumeRecords(o)} records`);
   await createTopic(broker, CONSUME_TOPIC, o.partitions, replicationFactor(o));
   await runProducerPerf(tools, { bootstrap: cluster.bootstrap(), topic: CONSUME_TOPIC, records: consumeRecords(o), recordSize: o.recordSize, acks: '1', throughput: -1, timeoutMs: 600_000 });
 
@@ -261,7 +264,7 @@ export async function runBenchmark(o: BenchOptions, log: Log): Promise<BenchResu
 
   const idle = [];
   for (const n of o.idleConnections) {
-    const igw = await GatewayProcess.start({ cluster, dir, name: `gateway-idle-${n}`, cpu: gatewayCpu });
+    const igw = await GatewayProcess.start({ cluster, dir, name: `gateway-idle-${n}`, cpu: gatewayCpu, workers: o.workers });
     try {
       const own = fdLimits('self').soft - sampleProcess(process.pid).openFds;
       const m = await measureIdle(igw, n, o.idleHoldSeconds, own);
@@ -288,6 +291,7 @@ export async function runBenchmark(o: BenchOptions, log: Log): Promise<BenchResu
     fixedRates: s.fixedRates,
     endToEndRate: s.endToEndRate,
     gatewayPeakRssBytes,
+    gatewayProcesses,
     gatewayGc,
     gatewayCommand: gw.command,
     gatewayConfig,
