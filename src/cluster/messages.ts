@@ -6,6 +6,7 @@ import type { Registry } from 'prom-client';
 import type { RouteStatus } from '../admin/server.ts';
 import type { FleetInstance, PreflightReport, SwitchReport, SwitchRequest } from '../control/switch-controller.ts';
 import type { SwitchPhase } from '../control/records.ts';
+import type { RejoinEvent } from '../routing/route.ts';
 import { TurnoutError } from '../errors.ts';
 
 /** Every message of ours carries one of these kinds (node's own cluster messages never do). */
@@ -21,6 +22,8 @@ export const Kind = {
   Call: 'turnout:call',
   Reply: 'turnout:reply',
   Progress: 'turnout:progress',
+  /** worker → primary → the other workers: a group member's rejoin expected or completed (see Route.rejoinRelay). */
+  Rejoin: 'turnout:rejoin',
   /** primary → worker: stop gracefully, then exit. */
   Stop: 'turnout:stop',
 } as const;
@@ -82,8 +85,13 @@ export interface ProgressMessage {
   phase: SwitchPhase;
 }
 
-export type ToWorker = StartMessage | CallMessage | { kind: typeof Kind.Stop };
-export type ToPrimary = { kind: typeof Kind.Hello } | { kind: typeof Kind.Ready } | { kind: typeof Kind.Failed; error: WireError } | ReplyMessage | ProgressMessage;
+export interface RejoinMessage {
+  kind: typeof Kind.Rejoin;
+  event: RejoinEvent;
+}
+
+export type ToWorker = StartMessage | CallMessage | RejoinMessage | { kind: typeof Kind.Stop };
+export type ToPrimary = { kind: typeof Kind.Hello } | { kind: typeof Kind.Ready } | { kind: typeof Kind.Failed; error: WireError } | ReplyMessage | ProgressMessage | RejoinMessage;
 
 export function isOurs<T extends { kind: string }>(m: unknown): m is T {
   return typeof m === 'object' && m !== null && typeof (m as { kind?: unknown }).kind === 'string' && (m as { kind: string }).kind.startsWith('turnout:');

@@ -223,6 +223,13 @@ export class WorkerPool {
       case Kind.Progress:
         this.pending.get(m.id)?.onProgress?.(m.phase);
         return;
+      case Kind.Rejoin:
+        // To every other live worker: the client's other connections may be there.
+        for (const other of this.slots) {
+          if (other === slot || other.process === null || !other.process.isConnected()) continue;
+          other.process.send(m, () => {});
+        }
+        return;
       default:
     }
   }

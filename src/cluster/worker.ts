@@ -9,6 +9,7 @@ import { parseConfig, formatProblems, type GatewayConfig } from '../config/index
 import { Gateway } from '../gateway.ts';
 import { TurnoutError } from '../errors.ts';
 import { createLogger, type Logger } from '../observability/log.ts';
+import type { RejoinEvent } from '../routing/route.ts';
 import {
   Kind, isOurs, toWire,
   type CallMessage, type CallName, type Calls, type ReloadReport, type StartMessage, type ToPrimary, type ToWorker,
@@ -43,6 +44,7 @@ export function runWorker(): void {
     if (!isOurs<ToWorker>(m)) return;
     if (m.kind === Kind.Start) void begin(m);
     else if (m.kind === Kind.Call) void answer(m);
+    else if (m.kind === Kind.Rejoin) relayedRejoin(m.event);
     else if (m.kind === Kind.Stop) stop('primary');
   });
   send({ kind: Kind.Hello });
@@ -68,12 +70,21 @@ async function begin(s: StartMessage): Promise<void> {
     return;
   }
   gateway = g;
+  for (const route of g.routes) route.rejoinRelay = (event) => send({ kind: Kind.Rejoin, event });
   if (stopping) {
     await g.stop();
     process.exit(0);
   }
   log.info({ pid: process.pid, instance: s.instanceId }, 'worker serving');
   send({ kind: Kind.Ready });
+}
+
+/** Another worker expects a member of this route to rejoin, or saw it rejoin. */
+function relayedRejoin(e: RejoinEvent): void {
+  const route = gateway?.routes.find((r) => r.name === e.route);
+  if (route === undefined) return;
+  if (e.holdMs !== null) route.expectRejoin(e.key, e.holdMs, true);
+  else route.rejoined(e.key, true);
 }
 
 function fail(err: unknown): void {

@@ -57,6 +57,13 @@ export const FENCED_API_KEYS: ReadonlySet<number> = new Set([
 
 const MAX_TOPICS_SEEN = 10_000;
 
+/** A rejoin expected (holdMs set) or completed (holdMs null) on one process, for the others. */
+export interface RejoinEvent {
+  route: string;
+  key: string;
+  holdMs: number | null;
+}
+
 export class Route {
   readonly config: RouteConfig;
   readonly name: string;
@@ -80,6 +87,11 @@ export class Route {
    * already read (offsets differ between clusters) until the group tells them where to resume.
    */
   private readonly rejoining = new Map<string, { deadline: number; waiting: Set<FenceableConnection>; timer: NodeJS.Timeout }>();
+  /**
+   * Told of rejoins expected and completed here, for other processes serving the same route
+   * (workers of one gateway: a client's group and fetch connections may land on different ones).
+   */
+  rejoinRelay: ((event: RejoinEvent) => void) | null = null;
   /** Topics clients asked about through this route (Metadata), for switchover and preflight. */
   readonly topicsSeen = new Set<string>();
 
@@ -114,11 +126,12 @@ export class Route {
   }
 
   /** A member of a group left the old cluster at a switch; its client's fetches wait for its rejoin (at most `holdMs`). */
-  expectRejoin(key: string, holdMs: number): void {
+  expectRejoin(key: string, holdMs: number, relayed = false): void {
     if (this.rejoining.has(key)) return;
-    const timer = setTimeout(() => this.rejoined(key), holdMs);
+    const timer = setTimeout(() => this.rejoined(key, true), holdMs);
     timer.unref();
     this.rejoining.set(key, { deadline: Date.now() + holdMs, waiting: new Set(), timer });
+    if (!relayed) this.rejoinRelay?.({ route: this.name, key, holdMs });
   }
 
   /** Whether a fetch of this client must wait; if so `conn` is released when the client rejoined. */
@@ -129,9 +142,11 @@ export class Route {
     return true;
   }
 
-  rejoined(key: string): void {
+  /** The client rejoined (relayed: told by another process, or the hold's own deadline). */
+  rejoined(key: string, relayed = false): void {
     const r = this.rejoining.get(key);
     if (r === undefined) return;
+    if (!relayed) this.rejoinRelay?.({ route: this.name, key, holdMs: null });
     this.rejoining.delete(key);
     clearTimeout(r.timer);
     for (const c of r.waiting) c.releaseHeld();
