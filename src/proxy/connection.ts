@@ -152,6 +152,13 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     this.readBufferLent = false;
     if (!this.upstreamPaused && !this.closed) this.upstream?.resume();
   };
+  /** The upstream socket still queues bytes of the client read buffer: reading waits for them. */
+  private clientBufferLent = false;
+  private readonly onUpstreamFlushed = (): void => {
+    this.clientBufferLent = false;
+    if (this.clientPaused || this.closed || (this.draining && this.requestLeft === 0)) return;
+    this.client.resume();
+  };
   private readonly onClosed: (c: ProxyConnection) => void;
   private drainedResolve: (() => void) | null = null;
   private drainReason: CloseReason = CloseReason.Shutdown;
@@ -209,7 +216,7 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
       inFlight: this.inFlight.length,
       bufferedToClient: this.client.writableLength,
       bufferedToUpstream: this.upstream === null ? this.waitingBytes : this.upstream.writableLength,
-      clientReadsPaused: this.clientPaused,
+      clientReadsPaused: this.clientPaused || this.clientBufferLent,
       upstreamReadsPaused: this.upstreamPaused || this.readBufferLent,
     };
   }
@@ -374,6 +381,22 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
   }
 
   // ---- client → upstream ----------------------------------------------------------------
+
+  /**
+   * A read into the client socket's reusable buffer (see read-buffer.ts). Returns false to pause
+   * reading while bytes of the buffer are still queued towards the upstream.
+   */
+  onClientRead(bytes: number, buffer: Buffer): boolean {
+    if (this.closed) return true;
+    this.onClientData(buffer.subarray(0, bytes));
+    if (this.closed) return true;
+    this.fromClient.retainLast();
+    const up = this.upstream;
+    if (up === null || up.writableLength === 0) return true;
+    this.clientBufferLent = true;
+    up.write(NO_BYTES, this.onUpstreamFlushed);
+    return false;
+  }
 
   private onClientData(chunk: Buffer): void {
     if (this.closed) return;
@@ -750,7 +773,7 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     const buffered = this.upstream === null ? this.waitingBytes : this.upstream.writableLength;
     if (buffered > this.limits.maxBufferedBytes || this.heldBytes > this.limits.maxBufferedBytes) return;
     this.clientPaused = false;
-    this.client.resume();
+    if (!this.clientBufferLent) this.client.resume();
   }
 
   private pauseUpstream(): void {

@@ -5,6 +5,10 @@ import type { Route } from '../routing/route.ts';
 import { ProxyConnection, type ConnectionLimits, type ConnectionTarget } from './connection.ts';
 import type { FilterChain } from './filter.ts';
 import { TurnoutError } from '../errors.ts';
+import { adoptReadingInto } from './read-buffer.ts';
+
+/** Size of each client connection's read buffer (libuv's default read size). */
+const CLIENT_READ_BYTES = 64 * 1024;
 
 export class RouteListeners {
   readonly route: Route;
@@ -44,7 +48,8 @@ export class RouteListeners {
     try {
       for (const [port, target] of ports) {
         current = port;
-        const server = createServer({ noDelay: true }, (socket) => this.accept(socket, target));
+        // Paused on connect: accept() moves the socket onto a reusable read buffer before it reads.
+        const server = createServer({ noDelay: true, pauseOnConnect: true }, (socket) => this.accept(socket, target));
         await new Promise<void>((resolve, reject) => {
           server.once('error', reject);
           server.listen({ host: bindAddress, port, exclusive: false, backlog: 1024 }, () => {
@@ -66,8 +71,14 @@ export class RouteListeners {
     }
   }
 
-  private accept(socket: Socket, target: ConnectionTarget): void {
-    const conn = new ProxyConnection(socket, this.route, target, this.chain, this.limits, (c) => this.connections.delete(c));
+  private accept(accepted: Socket, target: ConnectionTarget): void {
+    let conn: ProxyConnection | null = null;
+    const socket = adoptReadingInto(accepted, {
+      buffer: Buffer.allocUnsafe(CLIENT_READ_BYTES),
+      callback: (bytes, buffer) => conn!.onClientRead(bytes, buffer),
+    });
+    conn = new ProxyConnection(socket ?? accepted, this.route, target, this.chain, this.limits, (c) => this.connections.delete(c));
+    if (socket === null) accepted.resume();
     this.connections.add(conn);
   }
 

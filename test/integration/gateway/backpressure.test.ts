@@ -127,7 +127,9 @@ describe('backpressure through the gateway', () => {
     const paused = await watch(conn, 'bufferedToUpstream', (s) => s.clientReadsPaused, 300, 4000);
     assert.equal(paused.last.clientReadsPaused, true);
     t.diagnostic(`max buffered towards the broker ${paused.max} bytes (cap ${CAP})`);
-    assert.ok(paused.max > CAP, 'the broker side buffer did fill up to the cap');
+    // Reads into the client read buffer stop while any of it is queued towards the broker, so the
+    // queue stays near one read (64 KiB) plus the frames of it that were assembled.
+    assert.ok(paused.max > 0, 'bytes did queue towards the broker before reads paused');
     assert.ok(paused.max <= CAP + CHUNK + requestFrame, `buffered towards the broker ${paused.max} > cap ${CAP} + one read`);
 
     const fetched = await client.response<FetchResponse>(fetchId, ApiKey.Fetch, 12, 10_000);
