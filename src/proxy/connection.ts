@@ -8,10 +8,10 @@
 // their header has arrived they are forwarded piece by piece as the bytes come, never assembled.
 // That saves a copy and, for multi-megabyte Fetch responses, the store-and-forward delay.
 //
-// The upstream socket reads into one buffer per connection instead of a new 64 KiB buffer per
-// read (whose churn of external memory made V8 run full garbage collections every ~20 MB). Its
-// bytes are written to the client as views, so while the client socket still has bytes queued
-// the upstream is not read again: the kernel's socket buffers hold the data instead.
+// Both sockets read into reused buffers (read-buffer.ts) instead of a new ArrayBuffer per read,
+// whose churn of external memory made V8 run full garbage collections every ~20 MB. Read bytes
+// are written to the other side as views, so a buffer whose bytes are still queued there is lent
+// out until they are written, and reading goes on into another one.
 import type { Socket } from 'node:net';
 import type { HostPort } from '../config/types.ts';
 import type { Logger } from '../observability/log.ts';
@@ -33,14 +33,12 @@ import { groupMembers, rejoinKey } from './filters/group-members.ts';
 const REJOIN_HOLD_MS = 15_000;
 /** Frames at least this large are cut through when they need no decoding; smaller ones are assembled. */
 const CUT_THROUGH_MIN_BYTES = 8 * 1024;
-/** Size of each upstream connection's read buffer (libuv's default read size). */
-const UPSTREAM_READ_BYTES = 64 * 1024;
-const NO_BYTES = Buffer.alloc(0);
 /** How much of a Produce request's start is enough to read its header and acks. */
 const PRODUCE_HEAD_BYTES = 1024;
 /** Group coordination requests: behind a fetch held for a rejoin, they would wait for themselves. */
 const GROUP_API_KEYS: ReadonlySet<number> = new Set([8, 9, 10, 11, 12, 13, 14, 68]);
 import { connectUpstream } from '../upstream/connect.ts';
+import { ReadBuffer } from './read-buffer.ts';
 import type { FilterChain, FilterContext, ProxyFilter } from './filter.ts';
 
 export interface ConnectionLimits {
@@ -146,19 +144,9 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
   private draining = false;
   private clientPaused = false;
   private upstreamPaused = false;
-  /** The client socket still queues bytes of the upstream read buffer: reading waits for them. */
-  private readBufferLent = false;
-  private readonly onClientFlushed = (): void => {
-    this.readBufferLent = false;
-    if (!this.upstreamPaused && !this.closed) this.upstream?.resume();
-  };
-  /** The upstream socket still queues bytes of the client read buffer: reading waits for them. */
-  private clientBufferLent = false;
-  private readonly onUpstreamFlushed = (): void => {
-    this.clientBufferLent = false;
-    if (this.clientPaused || this.closed || (this.draining && this.requestLeft === 0)) return;
-    this.client.resume();
-  };
+  /** The client socket's read buffer (null: it reads with 'data' events). */
+  private readonly clientReads: ReadBuffer | null;
+  private readonly upstreamReads = new ReadBuffer();
   private readonly onClosed: (c: ProxyConnection) => void;
   private drainedResolve: (() => void) | null = null;
   private drainReason: CloseReason = CloseReason.Shutdown;
@@ -167,8 +155,9 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
   /** The streaming domain this connection's upstream is in. */
   readonly domain: string;
 
-  constructor(client: Socket, route: Route, target: ConnectionTarget, chain: FilterChain, limits: ConnectionLimits, onClosed: (c: ProxyConnection) => void) {
+  constructor(client: Socket, route: Route, target: ConnectionTarget, chain: FilterChain, limits: ConnectionLimits, onClosed: (c: ProxyConnection) => void, clientReads: ReadBuffer | null = null) {
     this.client = client;
+    this.clientReads = clientReads;
     this.route = route;
     this.chain = chain;
     this.limits = limits;
@@ -216,8 +205,8 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
       inFlight: this.inFlight.length,
       bufferedToClient: this.client.writableLength,
       bufferedToUpstream: this.upstream === null ? this.waitingBytes : this.upstream.writableLength,
-      clientReadsPaused: this.clientPaused || this.clientBufferLent,
-      upstreamReadsPaused: this.upstreamPaused || this.readBufferLent,
+      clientReadsPaused: this.clientPaused,
+      upstreamReadsPaused: this.upstreamPaused,
     };
   }
 
@@ -346,10 +335,7 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     for (const address of candidates) {
       if (this.closed) return;
       try {
-        const socket = await connectUpstream(address, this.limits.upstreamConnectTimeoutMs, {
-          buffer: Buffer.allocUnsafe(UPSTREAM_READ_BYTES),
-          callback: (bytes, buffer) => this.onUpstreamRead(bytes, buffer),
-        });
+        const socket = await connectUpstream(address, this.limits.upstreamConnectTimeoutMs, this.upstreamReads.readInto((bytes, buffer) => this.onUpstreamRead(bytes, buffer)));
         if (this.closed) {
           socket.destroy();
           return;
@@ -382,20 +368,16 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
 
   // ---- client → upstream ----------------------------------------------------------------
 
-  /**
-   * A read into the client socket's reusable buffer (see read-buffer.ts). Returns false to pause
-   * reading while bytes of the buffer are still queued towards the upstream.
-   */
+  /** A read into the client socket's reused buffer (see read-buffer.ts). */
   onClientRead(bytes: number, buffer: Buffer): boolean {
     if (this.closed) return true;
     this.onClientData(buffer.subarray(0, bytes));
     if (this.closed) return true;
+    // A partial frame in the decoder must not be overwritten by a later read.
     this.fromClient.retainLast();
     const up = this.upstream;
-    if (up === null || up.writableLength === 0) return true;
-    this.clientBufferLent = true;
-    up.write(NO_BYTES, this.onUpstreamFlushed);
-    return false;
+    if (up !== null && up.writableLength > 0) this.clientReads?.lend(up);
+    return true;
   }
 
   private onClientData(chunk: Buffer): void {
@@ -619,18 +601,14 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
 
   // ---- upstream → client ----------------------------------------------------------------
 
-  /** Returns false to pause reading while the read buffer is still referenced. */
+  /** A read into the upstream socket's reused buffer (see read-buffer.ts). */
   private onUpstreamRead(bytes: number, buffer: Buffer): boolean {
     if (this.closed) return true;
     this.onUpstreamData(buffer.subarray(0, bytes));
     if (this.closed) return true;
-    // A partial frame in the decoder must not be overwritten by the next read.
     this.fromUpstream.retainLast();
-    if (this.client.writableLength === 0) return true;
-    // Some written bytes may be views of the buffer: an empty write completes after them.
-    this.readBufferLent = true;
-    this.client.write(NO_BYTES, this.onClientFlushed);
-    return false;
+    if (this.client.writableLength > 0) this.upstreamReads.lend(this.client);
+    return true;
   }
 
   private onUpstreamData(chunk: Buffer): void {
@@ -773,7 +751,7 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     const buffered = this.upstream === null ? this.waitingBytes : this.upstream.writableLength;
     if (buffered > this.limits.maxBufferedBytes || this.heldBytes > this.limits.maxBufferedBytes) return;
     this.clientPaused = false;
-    if (!this.clientBufferLent) this.client.resume();
+    this.client.resume();
   }
 
   private pauseUpstream(): void {
@@ -786,7 +764,7 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     if (!this.upstreamPaused || this.closed || this.upstream === null) return;
     if (this.client.writableLength > this.limits.maxBufferedBytes) return;
     this.upstreamPaused = false;
-    if (!this.readBufferLent) this.upstream.resume();
+    this.upstream.resume();
   }
 
   // ---- closing ------------------------------------------------------------------------------

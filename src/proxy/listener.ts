@@ -5,10 +5,7 @@ import type { Route } from '../routing/route.ts';
 import { ProxyConnection, type ConnectionLimits, type ConnectionTarget } from './connection.ts';
 import type { FilterChain } from './filter.ts';
 import { TurnoutError } from '../errors.ts';
-import { adoptReadingInto } from './read-buffer.ts';
-
-/** Size of each client connection's read buffer (libuv's default read size). */
-const CLIENT_READ_BYTES = 64 * 1024;
+import { ReadBuffer, adoptReadingInto } from './read-buffer.ts';
 
 export class RouteListeners {
   readonly route: Route;
@@ -73,11 +70,9 @@ export class RouteListeners {
 
   private accept(accepted: Socket, target: ConnectionTarget): void {
     let conn: ProxyConnection | null = null;
-    const socket = adoptReadingInto(accepted, {
-      buffer: Buffer.allocUnsafe(CLIENT_READ_BYTES),
-      callback: (bytes, buffer) => conn!.onClientRead(bytes, buffer),
-    });
-    conn = new ProxyConnection(socket ?? accepted, this.route, target, this.chain, this.limits, (c) => this.connections.delete(c));
+    const reads = new ReadBuffer();
+    const socket = adoptReadingInto(accepted, reads.readInto((bytes, buffer) => conn!.onClientRead(bytes, buffer)));
+    conn = new ProxyConnection(socket ?? accepted, this.route, target, this.chain, this.limits, (c) => this.connections.delete(c), reads);
     if (socket === null) accepted.resume();
     this.connections.add(conn);
   }

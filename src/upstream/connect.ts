@@ -10,7 +10,8 @@ import { UpstreamError, UpstreamErrorCode } from './errors.ts';
  * callback gets the byte count; returning false pauses the socket until resume().
  */
 export interface ReadInto {
-  buffer: Buffer;
+  /** The buffer, or a function giving the buffer of each next read. */
+  buffer: Buffer | (() => Buffer);
   callback: (bytes: number, buffer: Buffer) => boolean;
 }
 
