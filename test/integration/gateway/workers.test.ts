@@ -197,6 +197,25 @@ function isAlive(pid: number): boolean {
   }
 }
 
+/** Two workers, one route "orders" in front of `cluster`, admin on `base`, the route's ports after it. */
+function twoWorkersOneRoute(cluster: { name: string; bootstrap(): string }, base: number, stateTopic: string): string {
+  return `
+gateway:
+  workers: 2
+  admin: { listen: "127.0.0.1:${base}" }
+  state: { topic: ${stateTopic} }
+streamingDomains:
+  - name: blue
+    kafkaCluster: { name: ${cluster.name}, bootstrapServers: [{ id: plain, endpoint: "${cluster.bootstrap()}" }] }
+routes:
+  - name: orders
+    endpoint: "127.0.0.1:${base + 1}"
+    bindAddress: 127.0.0.1
+    brokerPorts: { base: ${base + 2}, count: 8 }
+    streamingDomain: { name: blue, bootstrapServerId: plain }
+`;
+}
+
 describe('turnout start with two worker processes', () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'turnout-workers-'));
@@ -382,21 +401,7 @@ test('turnout start exits 1 with the reason when no worker can start (the route\
   const local = mkdtempSync(join(tmpdir(), 'turnout-workers-bad-'));
   try {
     const file = join(local, 'gateway.yaml');
-    writeFileSync(file, `
-gateway:
-  workers: 2
-  admin: { listen: "127.0.0.1:${base}" }
-  state: { topic: ${uniqueName('_turnout_workers_bad')} }
-streamingDomains:
-  - name: blue
-    kafkaCluster: { name: ${cluster.name}, bootstrapServers: [{ id: plain, endpoint: "${cluster.bootstrap()}" }] }
-routes:
-  - name: orders
-    endpoint: "127.0.0.1:${base + 1}"
-    bindAddress: 127.0.0.1
-    brokerPorts: { base: ${base + 2}, count: 8 }
-    streamingDomain: { name: blue, bootstrapServerId: plain }
-`);
+    writeFileSync(file, twoWorkersOneRoute(cluster, base, uniqueName('_turnout_workers_bad')));
     const sink = { out: '' };
     const proc = spawnGateway(file, sink);
     const status = await Promise.race([proc.exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 60_000))]);
@@ -420,21 +425,7 @@ test('the workers exit when the primary is killed (SIGKILL): none outlives it', 
   const local = mkdtempSync(join(tmpdir(), 'turnout-workers-orphans-'));
   try {
     const file = join(local, 'gateway.yaml');
-    writeFileSync(file, `
-gateway:
-  workers: 2
-  admin: { listen: "127.0.0.1:${base}" }
-  state: { topic: ${uniqueName('_turnout_workers_orphans')} }
-streamingDomains:
-  - name: blue
-    kafkaCluster: { name: ${cluster.name}, bootstrapServers: [{ id: plain, endpoint: "${cluster.bootstrap()}" }] }
-routes:
-  - name: orders
-    endpoint: "127.0.0.1:${base + 1}"
-    bindAddress: 127.0.0.1
-    brokerPorts: { base: ${base + 2}, count: 8 }
-    streamingDomain: { name: blue, bootstrapServerId: plain }
-`);
+    writeFileSync(file, twoWorkersOneRoute(cluster, base, uniqueName('_turnout_workers_orphans')));
     const sink = { out: '' };
     const proc = spawnGateway(file, sink);
     const deadline = Date.now() + 60_000;
