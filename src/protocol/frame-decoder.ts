@@ -109,11 +109,8 @@ export class FrameDecoder {
    * the stream cannot be resynchronised after that, so the connection should be closed.
    */
   next(): Buffer | null {
-    if (this.buffered < 4) return null;
-    const first = this.chunks[0];
-    const size = first.length - this.offset >= 4
-      ? first.readInt32BE(this.offset)
-      : ((this.byteAt(0) << 24) | (this.byteAt(1) << 16) | (this.byteAt(2) << 8) | this.byteAt(3));
+    const size = this.peekInt32(0);
+    if (size === null) return null;
     if (size < 0) {
       throw new CodecError(CodecErrorCode.InvalidLength, `negative frame size ${size}; garbage bytes or a non-Kafka client?`);
     }
@@ -122,30 +119,23 @@ export class FrameDecoder {
     }
     const total = size + 4;
     if (this.buffered < total) return null;
-    let frame: Buffer;
-    if (first.length - this.offset >= total) {
-      frame = first.subarray(this.offset, this.offset + total);
-      this.offset += total;
-      if (this.offset === first.length) {
-        this.chunks.shift();
-        this.offset = 0;
-      }
-    } else {
-      frame = Buffer.allocUnsafe(total);
-      let filled = 0;
-      while (filled < total) {
-        const c = this.chunks[0];
-        const n = Math.min(c.length - this.offset, total - filled);
-        c.copy(frame, filled, this.offset, this.offset + n);
-        filled += n;
-        this.offset += n;
-        if (this.offset === c.length) {
-          this.chunks.shift();
-          this.offset = 0;
-        }
-      }
-    }
-    this.buffered -= total;
+    const frame = this.head(total);
+    this.skip(total);
     return frame;
+  }
+
+  /** Drops the next `n` buffered bytes (n <= buffered). */
+  private skip(n: number): void {
+    this.buffered -= n;
+    while (n > 0) {
+      const left = this.chunks[0].length - this.offset;
+      if (n < left) {
+        this.offset += n;
+        return;
+      }
+      n -= left;
+      this.chunks.shift();
+      this.offset = 0;
+    }
   }
 }

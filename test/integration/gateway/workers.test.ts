@@ -23,6 +23,7 @@ import { stopAllClients, type ClientTarget } from '../../support/clients/index.t
 import { freePortBlock } from '../../support/gateway.ts';
 import { RawKafkaClient, metricValue } from '../../support/raw-kafka.ts';
 import { uniqueName } from '../testbed/helpers.ts';
+import { pollUntil } from '../../support/poll.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const BIN = join(ROOT, 'bin/turnout.js');
@@ -88,21 +89,8 @@ function tail(text: string, chars = 6000): string {
   return text.length > chars ? `...${text.slice(-chars)}` : text;
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`${what}: not reached within ${timeoutMs} ms${last !== undefined ? ` (last error: ${(last as Error).message})` : ''}\n--- gateway output (end):\n${tail(gw?.out ?? '')}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  return pollUntil(what, probe, timeoutMs, () => `--- gateway output (end):\n${tail(gw?.out ?? '')}`);
 }
 
 async function getJson<T>(path: string): Promise<T> {

@@ -22,6 +22,7 @@ import { consumeGroup, createTopic, produce, withAdmin } from '../../support/cli
 import { stopAllClients, type ClientTarget } from '../../support/clients/index.ts';
 import { domainFor, freePortBlock, startGateway, type TestGateway } from '../../support/gateway.ts';
 import { uniqueName } from '../testbed/helpers.ts';
+import { pollUntil } from '../../support/poll.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const BIN = join(ROOT, 'bin/turnout.js');
@@ -253,22 +254,8 @@ function tail(text: string, chars = 4000): string {
   return text.length > chars ? `...${text.slice(-chars)}` : text;
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, show: Instance[] = []): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      const logs = show.map((i) => `--- ${i.id} output (end):\n${tail(i.out)}`).join('\n');
-      throw new Error(`${what}: not reached within ${timeoutMs} ms${last !== undefined ? ` (last error: ${(last as Error).message})` : ''}\n${logs}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, show: Instance[] = []): Promise<T> {
+  return pollUntil(what, probe, timeoutMs, () => show.map((i) => `--- ${i.id} output (end):\n${tail(i.out)}`).join('\n'));
 }
 
 function auditLines(): AuditRecord[] {
