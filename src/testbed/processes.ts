@@ -86,7 +86,15 @@ export class GroupProcess {
       this.child.once('error', reject); // spawn failure, e.g. ENOENT
       this.child.once('exit', (code, signal) => {
         this.#status = { code, signal };
-        unregisterGroup(this.pid);
+        // What the leader forked may outlive it, still in its group and holding the pipes of
+        // its output: the group stays under protection until it is empty or stopped, and after a
+        // grace for the last output the pipes no longer keep this process alive.
+        if (groupIsEmpty(this.pid)) unregisterGroup(this.pid);
+        setTimeout(() => {
+          for (const stream of [this.child.stdin, this.child.stdout, this.child.stderr]) {
+            (stream as unknown as { unref?: () => void } | null)?.unref?.();
+          }
+        }, 2000).unref();
         resolve(this.#status);
       });
     });
@@ -115,7 +123,14 @@ export class GroupProcess {
 
   /** SIGTERM (or `signal`) to the whole group, then SIGKILL if it is still alive after `graceMs`. */
   async stop(signal: NodeJS.Signals = 'SIGTERM', graceMs = 15_000): Promise<ExitStatus> {
-    if (!this.isRunning()) return this.#status ?? { code: null, signal: null };
+    if (!this.isRunning()) {
+      // The leader is gone; anything it left behind in its group goes now.
+      if (this.pid > 0) {
+        signalGroup(this.pid, 'SIGKILL');
+        unregisterGroup(this.pid);
+      }
+      return this.#status ?? { code: null, signal: null };
+    }
     this.child.ref(); // whoever awaits the stop must also see the exit event
     signalGroup(this.pid, signal);
     const timer = setTimeout(() => signalGroup(this.pid, 'SIGKILL'), graceMs);
@@ -124,6 +139,16 @@ export class GroupProcess {
     } finally {
       clearTimeout(timer);
     }
+  }
+}
+
+/** True when no process (not even a zombie) is left in group `pgid`. */
+function groupIsEmpty(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
   }
 }
 
