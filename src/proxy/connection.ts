@@ -31,6 +31,10 @@ import { groupMembers, rejoinKey } from './filters/group-members.ts';
 
 /** How long a group member's fetches wait after a switch for it to rejoin its group on the new cluster. */
 const REJOIN_HOLD_MS = 15_000;
+/** A Fetch held for its client's rejoin is answered empty after this long (or its own maxWaitMs,
+ *  if shorter), as a broker with no new records would answer it. Clients that heartbeat only
+ *  between fetches (kafkajs) thereby get to the heartbeat that makes them rejoin. */
+const REJOIN_EMPTY_FETCH_MS = 500;
 /** Frames at least this large are cut through when they need no decoding; smaller ones are assembled. */
 const CUT_THROUGH_MIN_BYTES = 8 * 1024;
 /** How much of a Produce request's start is enough to read its header and acks. */
@@ -39,6 +43,8 @@ const PRODUCE_HEAD_BYTES = 1024;
 const GROUP_API_KEYS: ReadonlySet<number> = new Set([8, 9, 10, 11, 12, 13, 14, 68]);
 import { connectUpstream } from '../upstream/connect.ts';
 import { ReadBuffer } from './read-buffer.ts';
+import { emptyFetchResponse } from './empty-fetch.ts';
+import type { FetchRequest } from '../protocol/generated/messages/fetch-request.ts';
 import type { FilterChain, FilterContext, ProxyFilter } from './filter.ts';
 
 export interface ConnectionLimits {
@@ -140,6 +146,8 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
   private heldForRejoin = false;
   /** This connection also carries the client's group requests: its fetches are not held for rejoins. */
   private rejoinBypass = false;
+  /** Answers the Fetch held for a rejoin empty when it fires. */
+  private rejoinFetchTimer: NodeJS.Timeout | null = null;
   private closed = false;
   private draining = false;
   private clientPaused = false;
@@ -259,6 +267,7 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     this.held = null;
     this.heldBytes = 0;
     this.heldForRejoin = false;
+    this.clearRejoinFetchTimer();
     if (held !== null) this.refuseHeldProduces(held);
     if (this.requestLeft > 0) this.leaveAfterRequest = true;
     else this.leaveGroups();
@@ -504,6 +513,7 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     this.held = null;
     this.heldBytes = 0;
     this.heldForRejoin = false;
+    this.clearRejoinFetchTimer();
     const up = this.upstream;
     up?.cork();
     try {
@@ -518,6 +528,52 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
       up?.uncork();
     }
     this.resumeClient();
+  }
+
+  private answerEmptyLater(fetch: Buffer): void {
+    let waitMs = REJOIN_EMPTY_FETCH_MS;
+    try {
+      // At least a little: a client asking for no wait at all would otherwise spin through us.
+      waitMs = Math.max(10, Math.min(waitMs, decodeRequest<FetchRequest>(fetch).body.maxWaitMs));
+    } catch {
+      // Unreadable: it waits for the rejoin like any held request, and the broker will answer it.
+      return;
+    }
+    this.clearRejoinFetchTimer();
+    this.rejoinFetchTimer = setTimeout(() => this.answerHeldFetchEmpty(), waitMs);
+    this.rejoinFetchTimer.unref();
+  }
+
+  private clearRejoinFetchTimer(): void {
+    if (this.rejoinFetchTimer === null) return;
+    clearTimeout(this.rejoinFetchTimer);
+    this.rejoinFetchTimer = null;
+  }
+
+  /** The client has not rejoined yet: its held Fetch gets an answer without records, and whatever
+   *  it sent after that Fetch goes on (a later Fetch is held again). */
+  private answerHeldFetchEmpty(): void {
+    this.rejoinFetchTimer = null;
+    const frames = this.held;
+    if (frames === null || !this.heldForRejoin || this.closed || this.draining) return;
+    const fetch = frames[0];
+    let response: Buffer;
+    try {
+      response = emptyFetchResponse(fetch);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'cannot answer a Fetch held for a rejoin; it waits for the rejoin');
+      return;
+    }
+    const correlationId = peekRequestCorrelationId(fetch);
+    const apiVersion = peekApiVersion(fetch);
+    const metrics = this.metrics.api(ApiKey.Fetch);
+    metrics.requests.inc();
+    this.inFlight.push({ correlationId, apiKey: ApiKey.Fetch, apiVersion, startedAt: performance.now(), metrics, filters: null, local: response, raw: false });
+    this.held = frames.slice(1);
+    this.heldBytes -= fetch.length;
+    this.heldForRejoin = false;
+    this.releaseHeld();
+    if (!this.closed) this.flushLocal();
   }
 
   heldOffsetCommits(): HeldOffsetCommit[] {
@@ -558,6 +614,7 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     if (apiKey === ApiKey.Fetch && this.route.awaitingRejoin && !this.rejoinBypass && this.epoch === this.route.epoch && this.route.holdFetch(rejoinKey(this.clientHost, peekRequestClientId(frame)), this)) {
       this.heldForRejoin = true;
       this.hold(frame);
+      this.answerEmptyLater(frame);
       return;
     }
     const correlationId = peekRequestCorrelationId(frame);
@@ -791,6 +848,7 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     this.waiting = [];
     this.held = null;
     this.heldBytes = 0;
+    this.clearRejoinFetchTimer();
     // A broker that goes away while requests wait for answers is an error; an idle close is not.
     if (NORMAL.has(reason) && !(reason === CloseReason.UpstreamClosed && pending.length > 0)) {
       this.log.debug({ reason, pendingRequests: pending.length }, 'connection closed');

@@ -1,0 +1,36 @@
+// The answer a broker gives a Fetch when it has no new records, made by the gateway: for a Fetch
+// held while its client rejoins its group after a switch (see REJOIN_EMPTY_FETCH_MS in
+// connection.ts). Every requested partition is there without records, with offsets unknown (-1),
+// and the session id is 0, which ends any fetch session: the client's next Fetch is a full one,
+// which the broker it goes to will answer for real.
+import { ApiKey, decodeRequest, encodeResponse } from '../protocol/index.ts';
+import type { FetchRequest } from '../protocol/generated/messages/fetch-request.ts';
+import {
+  defaultFetchResponse,
+  defaultFetchResponseFetchableTopicResponse,
+  defaultFetchResponsePartitionData,
+  type FetchResponse,
+} from '../protocol/generated/messages/fetch-response.ts';
+
+const NO_RECORDS = new Uint8Array(0);
+
+/** The empty response to the Fetch request `frame` (throws CodecError on an unreadable frame). */
+export function emptyFetchResponse(frame: Buffer): Buffer {
+  const { header, body } = decodeRequest<FetchRequest>(frame);
+  const response: FetchResponse = {
+    ...defaultFetchResponse(),
+    sessionId: 0,
+    responses: body.topics.map((t) => ({
+      ...defaultFetchResponseFetchableTopicResponse(),
+      topic: t.topic,
+      topicId: t.topicId,
+      partitions: t.partitions.map((p) => ({
+        ...defaultFetchResponsePartitionData(),
+        partitionIndex: p.partition,
+        highWatermark: -1n,
+        records: NO_RECORDS,
+      })),
+    })),
+  };
+  return encodeResponse(ApiKey.Fetch, header.requestApiVersion, { correlationId: header.correlationId }, response);
+}
