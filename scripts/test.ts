@@ -142,9 +142,6 @@ async function main(): Promise<void> {
   const args = [
     '--test',
     '--test-concurrency=2',
-    // A file whose tests are done exits even if something it started still holds its event loop
-    // (its exit hook then kills the process groups it registered).
-    '--test-force-exit',
     `--test-timeout=${PER_TEST_TIMEOUT_MS}`,
     '--test-reporter=spec', '--test-reporter-destination=stdout',
     '--test-reporter=tap', `--test-reporter-destination=${tapFile}`,

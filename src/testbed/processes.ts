@@ -86,10 +86,10 @@ export class GroupProcess {
       this.child.once('error', reject); // spawn failure, e.g. ENOENT
       this.child.once('exit', (code, signal) => {
         this.#status = { code, signal };
-        // What the leader forked may outlive it, still in its group and holding the pipes of
-        // its output: the group stays under protection until it is empty or stopped, and after a
-        // grace for the last output the pipes no longer keep this process alive.
-        if (groupIsEmpty(this.pid)) unregisterGroup(this.pid);
+        unregisterGroup(this.pid);
+        // What the leader forked may outlive it and hold the pipes of its output: after a grace
+        // for the last output, they no longer keep this process alive. (The group is not kept
+        // registered: with pid_max at 32768 on these machines, its id can soon be another's.)
         setTimeout(() => {
           for (const stream of [this.child.stdin, this.child.stdout, this.child.stderr]) {
             (stream as unknown as { unref?: () => void } | null)?.unref?.();
@@ -123,14 +123,7 @@ export class GroupProcess {
 
   /** SIGTERM (or `signal`) to the whole group, then SIGKILL if it is still alive after `graceMs`. */
   async stop(signal: NodeJS.Signals = 'SIGTERM', graceMs = 15_000): Promise<ExitStatus> {
-    if (!this.isRunning()) {
-      // The leader is gone; anything it left behind in its group goes now.
-      if (this.pid > 0) {
-        signalGroup(this.pid, 'SIGKILL');
-        unregisterGroup(this.pid);
-      }
-      return this.#status ?? { code: null, signal: null };
-    }
+    if (!this.isRunning()) return this.#status ?? { code: null, signal: null };
     this.child.ref(); // whoever awaits the stop must also see the exit event
     signalGroup(this.pid, signal);
     const timer = setTimeout(() => signalGroup(this.pid, 'SIGKILL'), graceMs);
@@ -139,16 +132,6 @@ export class GroupProcess {
     } finally {
       clearTimeout(timer);
     }
-  }
-}
-
-/** True when no process (not even a zombie) is left in group `pgid`. */
-function groupIsEmpty(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return false;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ESRCH';
   }
 }
 

@@ -418,6 +418,7 @@ test('the workers exit when the primary is killed (SIGKILL): none outlives it', 
   const base = await freePortBlock(12);
   const local = mkdtempSync(join(tmpdir(), 'turnout-workers-orphans-'));
   let proc: GroupProcess | undefined;
+  let pids: number[] = [];
   try {
     const file = join(local, 'gateway.yaml');
     writeFileSync(file, twoWorkersOneRoute(cluster, base, uniqueName('_turnout_workers_orphans')));
@@ -430,14 +431,17 @@ test('the workers exit when the primary is killed (SIGKILL): none outlives it', 
       const ws = ((await (await fetch(`http://127.0.0.1:${base}/health`, { signal: AbortSignal.timeout(5_000) })).json()) as { workers: WorkerProcessStatus[] }).workers;
       return ws.length === 2 && ws.every((w) => w.state === 'serving' && isAlive(w.pid)) ? ws : undefined;
     }, 60_000, output);
-    const pids = serving.map((w) => w.pid!);
+    pids = serving.map((w) => w.pid!);
     process.kill(running.pid, 'SIGKILL'); // the primary only, not its process group
     await running.exited;
     await pollUntil('the workers to exit after the primary died', async () => (pids.some(isAlive) ? undefined : true), 10_000,
       () => `still running: ${pids.filter(isAlive).join(', ')}\n${output()}`);
     assert.equal(await canConnect(base + 1), false, 'nothing listens on the route any more');
   } finally {
-    await proc?.stop('SIGKILL', 2000); // whatever failed, nothing of this gateway stays behind
+    // Whatever failed, nothing of this gateway stays behind: the primary's group, and workers
+    // that outlived it (no longer in a group anyone stops).
+    await proc?.stop('SIGKILL', 2000);
+    for (const pid of pids.filter(isAlive)) process.kill(pid, 'SIGKILL');
     rmSync(local, { recursive: true, force: true });
   }
 });
