@@ -78,6 +78,7 @@ export class Gateway {
       for (const rc of this.config.routes) {
         const domain = this.config.streamingDomains.find((d) => d.name === rc.streamingDomain.name)!;
         const route = new Route(rc, domain, this.log, this.metrics.forRoute(rc.name), limits.upstreamConnectTimeoutMs);
+        if (this.config.state !== null) route.gatewayTopics.add(this.config.state.topic);
         this.metrics.setActiveDomain(rc.name, domain.name, this.config.streamingDomains.map((d) => d.name));
         this.metrics.routeEpoch.labels(rc.name).set(0);
         this.routes.push(route);

@@ -45,6 +45,7 @@ import { connectUpstream } from '../upstream/connect.ts';
 import { ReadBuffer } from './read-buffer.ts';
 import { emptyFetchResponse } from './empty-fetch.ts';
 import type { FetchRequest } from '../protocol/generated/messages/fetch-request.ts';
+import { defaultConsumerGroupHeartbeatRequest } from '../protocol/generated/messages/consumer-group-heartbeat-request.ts';
 import type { FilterChain, FilterContext, ProxyFilter } from './filter.ts';
 
 export interface ConnectionLimits {
@@ -85,6 +86,8 @@ interface InFlight {
   raw: boolean;
   /** Sent by the gateway itself (LeaveGroup at a switch): the response is not for the client. */
   internal?: boolean;
+  /** For the gateway's own requests that wait for their answer: called with the response frame, or with null if none comes. */
+  onInternal?: (frame: Buffer | null) => void;
 }
 
 /** Why a connection closed, for the log line and the error metric. */
@@ -148,6 +151,12 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
   private rejoinBypass = false;
   /** Answers the Fetch held for a rejoin empty when it fires. */
   private rejoinFetchTimer: NodeJS.Timeout | null = null;
+  /** Filters' lookups the first held request waits for (a filter deferred it). */
+  private deferrals = 0;
+  /** Correlation ids of the gateway's own requests: negative, so never a client's. */
+  private nextInternalCorrelationId = -1000;
+  /** Shown every piece of the request being cut through (filters that watch it pass). */
+  private cutThroughObservers: ((piece: Uint8Array) => void)[] | null = null;
   private closed = false;
   private draining = false;
   private clientPaused = false;
@@ -317,15 +326,30 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
   private leaveGroups(): void {
     const members = groupMembers(this);
     if (members === null || members.size === 0 || this.upstream === null) return;
-    let correlationId = -1000;
     for (const [groupId, m] of members) {
-      const frame = encodeRequest(
-        { requestApiKey: ApiKey.LeaveGroup, requestApiVersion: 3, correlationId, clientId: 'turnout-switchover', _unknownTaggedFields: undefined },
-        { groupId, memberId: '', members: [{ memberId: m.memberId, groupInstanceId: m.groupInstanceId, reason: null }] },
-      );
-      this.inFlight.push({ correlationId, apiKey: ApiKey.LeaveGroup, apiVersion: 3, startedAt: performance.now(), metrics: null, filters: null, local: null, raw: false, internal: true });
+      const correlationId = this.nextInternalCorrelationId--;
+      const header = { correlationId, clientId: 'turnout-switchover', _unknownTaggedFields: undefined };
+      let frame: Buffer;
+      let apiKey: number;
+      let apiVersion: number;
+      if (m.protocol === 'consumer') {
+        // KIP-848: a heartbeat with epoch -1 leaves; -2 steps a static member out for its return.
+        apiKey = ApiKey.ConsumerGroupHeartbeat;
+        apiVersion = 0;
+        frame = encodeRequest(
+          { ...header, requestApiKey: apiKey, requestApiVersion: apiVersion },
+          { ...defaultConsumerGroupHeartbeatRequest(), groupId, memberId: m.memberId, memberEpoch: m.groupInstanceId === null ? -1 : -2, instanceId: m.groupInstanceId },
+        );
+      } else {
+        apiKey = ApiKey.LeaveGroup;
+        apiVersion = 3;
+        frame = encodeRequest(
+          { ...header, requestApiKey: apiKey, requestApiVersion: apiVersion },
+          { groupId, memberId: '', members: [{ memberId: m.memberId, groupInstanceId: m.groupInstanceId, reason: null }] },
+        );
+      }
+      this.inFlight.push({ correlationId, apiKey, apiVersion, startedAt: performance.now(), metrics: null, filters: null, local: null, raw: false, internal: true });
       this.upstream.write(frame);
-      correlationId--;
       this.route.expectRejoin(rejoinKey(this.clientHost, m.clientId), REJOIN_HOLD_MS);
       this.log.debug({ groupId, memberId: m.memberId }, 'left the group on the previous cluster');
     }
@@ -397,7 +421,9 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
       // The rest of a request being cut through (upstream is open: cut-through waits for it).
       const n = Math.min(this.requestLeft, data.length);
       this.metrics.bytesIn.inc(n);
-      up!.write(n === data.length ? data : data.subarray(0, n));
+      const piece = n === data.length ? data : data.subarray(0, n);
+      if (this.cutThroughObservers !== null) for (const o of this.cutThroughObservers) o(piece);
+      up!.write(piece);
       this.requestLeft -= n;
       if (this.requestLeft === 0) this.requestCutThrough();
       if (n === data.length || this.closed) {
@@ -444,7 +470,13 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     const size = d.peekInt32(0);
     if (size === null || size + 4 < CUT_THROUGH_MIN_BYTES) return;
     const head = d.head(PRODUCE_HEAD_BYTES);
-    if (head.length < 12 || peekApiKey(head) !== ApiKey.Produce || this.chain.requestFilters(ApiKey.Produce) !== null) return;
+    if (head.length < 12 || peekApiKey(head) !== ApiKey.Produce) return;
+    let observers: ((piece: Uint8Array) => void)[] | null = null;
+    for (const f of this.chain.requestFilters(ApiKey.Produce) ?? []) {
+      const verdict = f.cutThrough?.(this, ApiKey.Produce) ?? false;
+      if (verdict === false) return;
+      if (verdict !== true) (observers ??= []).push(verdict);
+    }
     let acks: number;
     try {
       acks = peekProduceAcks(head);
@@ -461,11 +493,16 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
       });
     }
     this.requestLeft = size + 4 - d.bufferedBytes;
-    for (const piece of d.takeBuffered()) up.write(piece);
+    this.cutThroughObservers = observers;
+    for (const piece of d.takeBuffered()) {
+      if (observers !== null) for (const o of observers) o(piece);
+      up.write(piece);
+    }
   }
 
   /** The last bytes of a cut-through request went upstream. */
   private requestCutThrough(): void {
+    this.cutThroughObservers = null;
     if (this.leaveAfterRequest) {
       this.leaveAfterRequest = false;
       this.leaveGroups();
@@ -509,7 +546,8 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
 
   releaseHeld(): void {
     const frames = this.held;
-    if (frames === null || this.closed || this.draining) return;
+    // A filter's lookup still pending: its own completion releases (or, under a fence, the fence's lowering).
+    if (frames === null || this.closed || this.draining || this.deferrals > 0) return;
     this.held = null;
     this.heldBytes = 0;
     this.heldForRejoin = false;
@@ -633,6 +671,10 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
           this.flushLocal();
           return;
         }
+        if ('defer' in action) {
+          this.deferUntil(frame, action.defer);
+          return;
+        }
         out = action.replace;
       }
     }
@@ -644,6 +686,41 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     entry.filters = this.chain.responseFilters(apiKey, apiVersion);
     this.inFlight.push(entry);
     this.toUpstream(out);
+  }
+
+  /** Holds `frame` and everything after it until `lookup` settles; then they go through the filters again. */
+  private deferUntil(frame: Buffer, lookup: Promise<unknown>): void {
+    this.hold(frame);
+    this.deferrals++;
+    const done = (): void => {
+      this.deferrals--;
+      if (this.route.fence === null) this.releaseHeld();
+    };
+    lookup.then(done, (err: unknown) => {
+      this.log.debug({ err: (err as Error)?.message }, 'a filter lookup failed; the request goes on as the filter then decides');
+      done();
+    });
+  }
+
+  internalRequest<T extends object>(apiKey: number, apiVersion: number, body: object): Promise<T> {
+    if (this.closed || this.draining) return Promise.reject(new Error('the connection is closing'));
+    const correlationId = this.nextInternalCorrelationId--;
+    const frame = encodeRequest({ requestApiKey: apiKey, requestApiVersion: apiVersion, correlationId, clientId: 'turnout', _unknownTaggedFields: undefined }, body);
+    return new Promise<T>((resolve, reject) => {
+      const onInternal = (response: Buffer | null): void => {
+        if (response === null) {
+          reject(new Error('the connection closed before the broker answered'));
+          return;
+        }
+        try {
+          resolve(decodeResponse<T>(response, apiKey, apiVersion).body);
+        } catch (err) {
+          reject(err as Error);
+        }
+      };
+      this.inFlight.push({ correlationId, apiKey, apiVersion, startedAt: performance.now(), metrics: null, filters: null, local: null, raw: false, internal: true, onInternal });
+      this.toUpstream(frame);
+    });
   }
 
   private toUpstream(frame: Buffer): void {
@@ -740,7 +817,8 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
       return;
     }
     if (entry.internal === true) {
-      // The gateway's own request (LeaveGroup at a switch): nothing for the client.
+      // The gateway's own request (LeaveGroup at a switch, a filter's lookup): nothing for the client.
+      entry.onInternal?.(frame);
     } else if (entry.filters === null) {
       this.toClient(frame, entry);
     } else {
@@ -840,7 +918,8 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
   close(reason: CloseReason, detail?: string): void {
     if (this.closed) return;
     this.closed = true;
-    const pending = this.inFlight.filter((e) => !e.raw && e.local === null);
+    const pending = this.inFlight.filter((e) => !e.raw && e.local === null && e.internal !== true);
+    for (const e of this.inFlight) e.onInternal?.(null);
     if (reason === CloseReason.UpstreamClosed || reason === CloseReason.UpstreamError) {
       for (const e of pending) this.metrics.requestError(e.apiKey, reason);
     }

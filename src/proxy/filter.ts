@@ -13,21 +13,43 @@ export interface FilterContext {
   readonly state: Map<string, unknown>;
   /** The client's IP address. */
   readonly clientHost: string;
+  /** The route's switch epoch when the connection opened: its upstream is that epoch's cluster. */
+  readonly epoch: number;
+  /** The streaming domain of the connection's upstream. */
+  readonly domain: string;
   /** The next `rounds` client frames are raw SASL tokens (SaslHandshake v0), not Kafka requests. */
   expectRawSaslTokens(rounds: number): void;
+  /**
+   * Sends a request of the gateway's own on this connection's upstream (authenticated as the
+   * client, so it works with passthrough SASL) and resolves with the decoded response body.
+   * Rejects when the connection closes first or the answer is unreadable.
+   */
+  internalRequest<T extends object>(apiKey: number, apiVersion: number, body: object): Promise<T>;
 }
 
 export type RequestAction =
   /** Answer the client locally with this response frame; nothing goes upstream. */
   | { respond: Buffer }
   /** Forward these bytes instead of the original frame. */
-  | { replace: Buffer };
+  | { replace: Buffer }
+  /**
+   * Not yet: the frame (and every later one, so that answers keep their order) waits until the
+   * promise settles, then goes through the filters again. For lookups a filter needs first.
+   */
+  | { defer: Promise<unknown> };
 
 export interface ProxyFilter {
   readonly name: string;
   /** Api keys whose requests this filter inspects (the filter decodes what it needs itself). */
   readonly requestApiKeys?: readonly number[];
   onRequest?(ctx: FilterContext, frame: Buffer, apiKey: number, apiVersion: number): RequestAction | undefined;
+  /**
+   * For api keys in requestApiKeys whose large requests the connection forwards as their bytes
+   * arrive (Produce): false when this connection's next request must reach onRequest whole;
+   * otherwise true, or a function that is shown every piece of the request as it passes.
+   * Without this method, such requests are always assembled for the filter.
+   */
+  cutThrough?(ctx: FilterContext, apiKey: number): boolean | ((piece: Uint8Array) => void);
   /** Whether the response to (apiKey, apiVersion) must be decoded for this filter. */
   wantsResponse?(apiKey: number, apiVersion: number): boolean;
   /** Inspects or edits a decoded response in place; returns true when it changed something. */

@@ -7,6 +7,8 @@ import type { RouteMetrics } from '../observability/metrics.ts';
 import { UpstreamError, UpstreamErrorCode } from '../upstream/errors.ts';
 import { BrokerPorts } from './broker-ports.ts';
 import { UpstreamCluster } from './upstream-cluster.ts';
+import { isInternalTopic } from './internal-topics.ts';
+import { RouteTopicIds } from './topic-ids.ts';
 
 /** What a switch records on the route, for status and audit. */
 export interface SwitchRecord {
@@ -92,8 +94,15 @@ export class Route {
    * (workers of one gateway: a client's group and fetch connections may land on different ones).
    */
   rejoinRelay: ((event: RejoinEvent) => void) | null = null;
-  /** Topics clients asked about through this route (Metadata), for switchover and preflight. */
+  /**
+   * Topics clients produced to, fetched from or committed offsets for through this route (never
+   * internal ones), for switchover and preflight.
+   */
   readonly topicsSeen = new Set<string>();
+  /** Topics of the gateway's own (its state topic): internal, like Kafka's and MirrorMaker 2's. */
+  readonly gatewayTopics = new Set<string>();
+  /** The ids clients see for topics, and each cluster's own. */
+  readonly topicIds: RouteTopicIds;
 
   constructor(config: RouteConfig, domain: StreamingDomainConfig, log: Logger, metrics: RouteMetrics, connectTimeoutMs: number) {
     this.config = config;
@@ -103,6 +112,7 @@ export class Route {
     this.log = log.child({ route: config.name });
     this.metrics = metrics;
     this.cluster = this.newCluster(domain, config.streamingDomain.bootstrapServerId);
+    this.topicIds = new RouteTopicIds(config.name);
   }
 
   /** An upstream cluster for (domain, listener), not started; the listener must exist. */
@@ -152,8 +162,10 @@ export class Route {
     for (const c of r.waiting) c.releaseHeld();
   }
 
+  /** A client used topic `name` (produced, fetched, committed offsets). */
   noteTopic(name: string): void {
-    if (this.topicsSeen.size < MAX_TOPICS_SEEN) this.topicsSeen.add(name);
+    if (this.topicsSeen.size >= MAX_TOPICS_SEEN || this.topicsSeen.has(name) || isInternalTopic(name, this.gatewayTopics)) return;
+    this.topicsSeen.add(name);
   }
 
   /** Starts holding writes (FENCED_API_KEYS) on every connection, new ones included. */

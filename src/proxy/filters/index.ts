@@ -6,22 +6,38 @@ import { ADDRESS_CARRYING_RESPONSES, BrokerAddressFilter } from './broker-addres
 import { GroupMembersFilter } from './group-members.ts';
 import { SaslV0Filter } from './sasl-v0.ts';
 import { IDENTITY_CARRYING_RESPONSES, VirtualIdentityFilter } from './virtual-identity.ts';
+import { ProducerIdFilter } from './producer-ids.ts';
+import { TopicIdFilter } from './topic-ids.ts';
+import { TopicUsageFilter } from './topic-usage.ts';
+import { carriesTopicIds } from '../../protocol/topic-id-fields.ts';
 
 /** For each api key the gateway decodes responses of: the first version it decodes. */
 function decodedFrom(apiKey: number): number | undefined {
   if (apiKey === ApiKey.ApiVersions || apiKey === ApiKey.SaslHandshake || apiKey === ApiKey.JoinGroup || apiKey === ApiKey.SyncGroup) return 0;
+  if (apiKey === ApiKey.InitProducerId || apiKey === ApiKey.ConsumerGroupHeartbeat) return 0;
+  const codec = apiCodec(apiKey);
+  if (codec !== undefined) {
+    // Responses that carry topic ids are decoded from the first version that has them.
+    for (let v = codec.minVersion; v <= codec.maxVersion; v++) {
+      if (!carriesTopicIds(apiKey, 'response', v)) continue;
+      const a = ADDRESS_CARRYING_RESPONSES.get(apiKey);
+      const b = IDENTITY_CARRYING_RESPONSES.get(apiKey);
+      return Math.min(v, a ?? v, b ?? v);
+    }
+  }
   const a = ADDRESS_CARRYING_RESPONSES.get(apiKey);
   const b = IDENTITY_CARRYING_RESPONSES.get(apiKey);
   return a === undefined ? b : b === undefined ? a : Math.min(a, b);
 }
 
 /**
- * Newest versions the gateway advertises for APIs that address topics by id from the next version
- * on (Fetch v13, Produce v13). Topic ids differ between the clusters a route switches between: a
- * client holding the source's ids would get UNKNOWN_TOPIC_ID from the destination until it
- * refreshes metadata. With names, requests stay valid across a switch. Fetch v12 also spares the
- * gateway from decoding every Fetch response for KIP-951 NodeEndpoints (v16+): the leader hints
- * they carry are worth little behind stable gateway ports.
+ * Newest versions the gateway advertises for Fetch and Produce: v12, the last that names topics.
+ * From v13 on they name topics by id, and topic ids differ between the clusters a route switches
+ * between. The topic-id filter translates ids everywhere else (Metadata, offsets, KIP-848
+ * heartbeats, share groups), and could here too; but then every Fetch response, the bulk of a
+ * gateway's traffic, would have to be assembled and walked instead of cut through as opaque
+ * bytes, for nothing a client gains (every client supports v12). Fetch v12 also spares the
+ * gateway KIP-951 NodeEndpoints (v16+): leader hints are worth little behind stable gateway ports.
  */
 export const VERSION_CAPS: ReadonlyMap<number, number> = new Map([
   [ApiKey.Fetch, 12],
@@ -43,5 +59,14 @@ export function gatewayApiSupport(apiKey: number): GatewayApiSupport | null {
 }
 
 export function builtInFilterChain(): FilterChain {
-  return new FilterChain([new ApiVersionsFilter(gatewayApiSupport), new SaslV0Filter(), new BrokerAddressFilter(), new VirtualIdentityFilter(), new GroupMembersFilter()]);
+  return new FilterChain([
+    new ApiVersionsFilter(gatewayApiSupport),
+    new SaslV0Filter(),
+    new BrokerAddressFilter(),
+    new VirtualIdentityFilter(),
+    new TopicIdFilter(),
+    new GroupMembersFilter(),
+    new ProducerIdFilter(),
+    new TopicUsageFilter(),
+  ]);
 }

@@ -38,7 +38,6 @@ export class VirtualIdentityFilter implements ProxyFilter {
           changed = true;
         }
         for (const t of md.topics) {
-          if (t.name !== null && t.errorCode === 0 && !t.isInternal) ctx.route.noteTopic(t.name);
           for (const p of t.partitions) {
             if (p.leaderEpoch === -1) continue;
             p.leaderEpoch = -1;

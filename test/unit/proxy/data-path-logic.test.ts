@@ -70,7 +70,7 @@ test('a Produce frame cut before acks is reported, not misread', () => {
   assert.throws(() => peekProduceAcks(frame), { code: 'TURNOUT_CODEC_TRUNCATED' });
 });
 
-test('only responses that can carry broker addresses, ApiVersions and SaslHandshake v0 are decoded', () => {
+test('only responses that carry broker addresses, topic ids or producer ids, ApiVersions and SaslHandshake v0 are decoded', () => {
   const chain = builtInFilterChain();
   const decoded = (k: number, v: number) => chain.responseFilters(k, v) !== null;
   assert.equal(decoded(ApiKey.Produce, 9), false);
@@ -82,8 +82,17 @@ test('only responses that can carry broker addresses, ApiVersions and SaslHandsh
   assert.equal(decoded(ApiKey.ApiVersions, 3), true);
   assert.equal(decoded(ApiKey.SaslHandshake, 0), true);
   assert.equal(decoded(ApiKey.SaslHandshake, 1), false);
-  assert.equal(chain.requestFilters(ApiKey.Fetch), null);
   assert.notEqual(chain.requestFilters(ApiKey.ApiVersions), null);
+  // Topic ids: Metadata from v10, KIP-848 heartbeats, InitProducerId (producer ids).
+  assert.equal(decoded(ApiKey.Metadata, 10), true);
+  assert.equal(decoded(ApiKey.ConsumerGroupHeartbeat, 0), true);
+  assert.equal(decoded(ApiKey.InitProducerId, 4), true);
+  assert.equal(decoded(ApiKey.OffsetFetch, 9), false);
+  assert.equal(decoded(ApiKey.OffsetFetch, 10), true);
+  // Fetch requests are read only for the topics in use (at most once a second per connection).
+  assert.deepEqual(chain.requestFilters(ApiKey.Fetch)?.map((f) => f.name), ['topic-usage']);
+  // Produce requests: producer ids and topics in use; both let a known producer's requests cut through.
+  assert.deepEqual(chain.requestFilters(ApiKey.Produce)?.map((f) => f.name), ['producer-ids', 'topic-usage']);
 });
 
 test('Fetch and Produce are advertised up to v12, the last versions that name topics instead of using topic ids', () => {
