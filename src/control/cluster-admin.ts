@@ -8,7 +8,7 @@ import type { BootstrapServerConfig, HostPort, StreamingDomainConfig } from '../
 import { formatHostPort } from '../config/endpoints.ts';
 import { TurnoutError } from '../errors.ts';
 import { ApiKey } from '../protocol/index.ts';
-import { decodeRecordBatchesWithEnd, type DecodedRecord } from '../protocol/records.ts';
+import { decodeRecordBatchesWithEnd, DEFAULT_MAX_DECOMPRESSED_BYTES, RecordBatchError, type DecodedRecord } from '../protocol/records.ts';
 import type { ApiVersionsResponse } from '../protocol/generated/messages/api-versions-response.ts';
 import type { DescribeGroupsResponse } from '../protocol/generated/messages/describe-groups-response.ts';
 import { defaultFetchRequest, defaultFetchRequestFetchPartition, defaultFetchRequestFetchTopic } from '../protocol/generated/messages/fetch-request.ts';
@@ -29,6 +29,32 @@ import { UpstreamError, UpstreamErrorCode } from '../upstream/errors.ts';
 export class ClusterAdminError extends TurnoutError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('TURNOUT_CLUSTER_ADMIN', message, options);
+  }
+}
+
+/**
+ * Records of a partition that Turnout cannot read (a corrupt batch, a codec Kafka does not define,
+ * a batch that decompresses past the limit): which domain, partition and batch, and why. Not
+ * retried: the same bytes come back on the next Fetch.
+ */
+export class UnreadableRecordsError extends TurnoutError {
+  readonly domain: string;
+  readonly topic: string;
+  readonly partition: number;
+  /** Base offset of the batch that could not be read. */
+  readonly offset: bigint;
+  /** "gzip", "snappy", "lz4", "zstd", "none", "codec 5", or "unknown" when the header is unreadable. */
+  readonly codec: string;
+  /** What is wrong with the batch ("is corrupt: ...", "cannot be decompressed: ...", ...). */
+  readonly reason: string;
+  constructor(domain: string, topic: string, partition: number, err: RecordBatchError) {
+    super('TURNOUT_UNREADABLE_RECORDS', `streaming domain "${domain}": cannot read ${topic}-${partition}: ${err.message}`, { cause: err });
+    this.domain = domain;
+    this.topic = topic;
+    this.partition = partition;
+    this.offset = err.baseOffset;
+    this.codec = err.codec;
+    this.reason = err.reason;
   }
 }
 
@@ -101,10 +127,14 @@ export class ClusterAdmin {
   private brokers = new Map<number, HostPort>();
   private closed = false;
 
-  constructor(domain: StreamingDomainConfig, listener: BootstrapServerConfig, timeoutMs: number) {
+  /** The most bytes the compressed batches of one Fetch may decompress to (see DecodeOptions). */
+  private readonly maxDecompressedBytes: number;
+
+  constructor(domain: StreamingDomainConfig, listener: BootstrapServerConfig, timeoutMs: number, opts: { maxDecompressedBytes?: number } = {}) {
     this.domain = domain;
     this.listener = listener;
     this.timeoutMs = timeoutMs;
+    this.maxDecompressedBytes = opts.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES;
     if (listener.security.protocol !== 'PLAINTEXT' && listener.security.sasl === null) {
       throw new ClusterAdminError(`streaming domain "${domain.name}": listener "${listener.id}" uses SASL but has no service credentials; switchover work needs them (security.sasl)`);
     }
@@ -271,13 +301,15 @@ export class ClusterAdmin {
 
   /**
    * Data records of a partition from `from` (inclusive) up to `to` (exclusive), reading as many
-   * Fetches as needed. Control records are skipped; compressed batches throw (not needed yet).
+   * Fetches as needed. Control records are skipped; compressed batches are decompressed (gzip,
+   * snappy, lz4, zstd), each Fetch's within the maxDecompressedBytes budget. A batch that cannot
+   * be read throws UnreadableRecordsError naming the partition, the batch's offset and why.
    */
   async readRecords(topic: string, partition: number, from: bigint, to: bigint, maxBytes = 4 * 1024 * 1024): Promise<DecodedRecord[]> {
     const out: DecodedRecord[] = [];
     let offset = from < 0n ? 0n : from;
     while (offset < to) {
-      const step = await this.retrying(`Fetch ${topic}-${partition}`, async () => {
+      const fetched = await this.retrying(`Fetch ${topic}-${partition}`, async (): Promise<{ records: Uint8Array } | { skipTo: bigint }> => {
         const res = await this.call<FetchResponse>(await this.leaderOf(topic, partition), ApiKey.Fetch, () => ({
           ...defaultFetchRequest(),
           maxWaitMs: 0,
@@ -292,15 +324,26 @@ export class ClusterAdmin {
         if (p.errorCode === 1) {
           // Before the log start (retention, DeleteRecords): continue from there; past the end: done.
           const start = (await this.startOffsets([partitionKey(topic, partition)])).get(partitionKey(topic, partition)) ?? to;
-          return { records: [] as DecodedRecord[], end: start > offset ? start : to };
+          return { skipTo: start > offset ? start : to };
         }
         if (p.errorCode !== 0) throw (RETRIABLE.has(p.errorCode) ? new Retry(`Fetch: ${kafkaErrorName(p.errorCode)}`) : new ClusterAdminError(`Fetch ${topic}-${partition}: ${kafkaErrorName(p.errorCode)}`));
-        const decoded = decodeRecordBatchesWithEnd(p.records ?? new Uint8Array(0));
-        return { records: decoded.records, end: decoded.endOffset ?? to };
+        return { records: p.records ?? new Uint8Array(0) };
       });
-      for (const r of step.records) if (r.offset >= offset && r.offset < to) out.push(r);
-      if (step.end <= offset) break;
-      offset = step.end;
+      let end: bigint;
+      if ('skipTo' in fetched) end = fetched.skipTo;
+      else {
+        let decoded;
+        try {
+          decoded = decodeRecordBatchesWithEnd(fetched.records, { maxDecompressedBytes: this.maxDecompressedBytes });
+        } catch (err) {
+          if (err instanceof RecordBatchError) throw new UnreadableRecordsError(this.domain.name, topic, partition, err);
+          throw err;
+        }
+        for (const r of decoded.records) if (r.offset >= offset && r.offset < to) out.push(r);
+        end = decoded.endOffset ?? to;
+      }
+      if (end <= offset) break;
+      offset = end;
     }
     return out;
   }

@@ -15,7 +15,7 @@
 // the destination's end minus the number of source offsets still ahead of the group.
 import type { ReplicationType } from '../config/types.ts';
 import type { DecodedRecord } from '../protocol/records.ts';
-import { partitionKey, splitKey, type ClusterAdmin, type PartitionKey } from './cluster-admin.ts';
+import { partitionKey, splitKey, UnreadableRecordsError, type ClusterAdmin, type PartitionKey } from './cluster-admin.ts';
 
 /** Records compared at the tail of each partition. */
 export const TAIL_WINDOW = 500;
@@ -29,8 +29,26 @@ export interface PartitionState {
   lag: number | null;
   /** Where a group that consumed everything on the source continues on the destination. */
   destCut: bigint | null;
-  /** How the state was found (offsets compared, records matched, nothing to copy). */
-  method: 'offsets' | 'match' | 'empty' | 'none';
+  /** How the state was found (offsets compared, records matched, nothing to copy, records unreadable). */
+  method: 'offsets' | 'match' | 'empty' | 'none' | 'unreadable';
+  /** Set when the records of one side could not be read: the partition cannot be judged. */
+  unreadable?: UnreadablePartition;
+}
+
+/** Why the records of a partition could not be compared: which side, which batch, what is wrong. */
+export interface UnreadablePartition {
+  side: 'source' | 'destination';
+  domain: string;
+  /** Base offset of the batch that could not be read. */
+  offset: bigint;
+  /** "gzip", "snappy", "lz4", "zstd", "none", "codec 5", ... */
+  codec: string;
+  reason: string;
+}
+
+/** One line saying which partition could not be judged, where, and why. */
+export function describeUnreadable(key: PartitionKey, u: UnreadablePartition): string {
+  return `${key} on "${u.domain}" (the ${u.side}): the record batch at offset ${u.offset} ${u.reason}`;
 }
 
 export interface TranslatedOffset {
@@ -92,12 +110,20 @@ export class ReplicationTracker {
     }
     const { topic, partition } = splitKey(key);
     let src = this.sourceTails.get(key);
-    if (src === undefined) {
-      src = await this.source.readRecords(topic, partition, sourceEnd - BigInt(TAIL_WINDOW), sourceEnd);
-      this.sourceTails.set(key, src);
+    let dst: DecodedRecord[];
+    try {
+      if (src === undefined) {
+        src = await this.source.readRecords(topic, partition, sourceEnd - BigInt(TAIL_WINDOW), sourceEnd);
+        this.sourceTails.set(key, src);
+      }
+      if (src.length === 0) return { key, sourceEnd, destEnd, caughtUp: true, lag: 0, destCut: destEnd, method: 'empty' };
+      dst = await this.dest.readRecords(topic, partition, destEnd - BigInt(TAIL_WINDOW), destEnd);
+    } catch (err) {
+      // A batch that cannot be read makes this partition unjudgeable, not the whole check.
+      if (!(err instanceof UnreadableRecordsError)) throw err;
+      const side = src === undefined ? 'source' : 'destination';
+      return { key, sourceEnd, destEnd, caughtUp: false, lag: null, destCut: null, method: 'unreadable', unreadable: { side, domain: err.domain, offset: err.offset, codec: err.codec, reason: err.reason } };
     }
-    if (src.length === 0) return { key, sourceEnd, destEnd, caughtUp: true, lag: 0, destCut: destEnd, method: 'empty' };
-    const dst = await this.dest.readRecords(topic, partition, destEnd - BigInt(TAIL_WINDOW), destEnd);
     const destFirst = new Map<string, bigint>();
     const destLast = new Map<string, bigint>();
     for (const r of dst) {

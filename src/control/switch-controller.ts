@@ -21,7 +21,7 @@ import type { UpstreamCluster } from '../routing/upstream-cluster.ts';
 import { TurnoutError } from '../errors.ts';
 import { StateLog } from './state-log.ts';
 import { ClusterAdmin, type PartitionKey } from './cluster-admin.ts';
-import { compareTopics, groupsOn, isUserTopic, ReplicationTracker, translateWithCut, type PartitionState, type TopicComparison } from './replication.ts';
+import { compareTopics, describeUnreadable, groupsOn, isUserTopic, ReplicationTracker, translateWithCut, type PartitionState, type TopicComparison } from './replication.ts';
 import type { ReplicationType } from '../config/types.ts';
 import { KafkaConnection } from '../upstream/kafka-connection.ts';
 import { ApiKey } from '../protocol/index.ts';
@@ -60,6 +60,17 @@ export interface PartitionReport {
   destEnd: string | null;
   caughtUp: boolean;
   lag: number | null;
+  /** Set when the partition's records could not be read, so whether it caught up is unknown. */
+  unreadable?: { side: 'source' | 'destination'; domain: string; offset: string; codec: string; reason: string; message: string };
+}
+
+function partitionReport(p: PartitionState): PartitionReport {
+  const r: PartitionReport = { partition: p.key, sourceEnd: String(p.sourceEnd), destEnd: p.destEnd === null ? null : String(p.destEnd), caughtUp: p.caughtUp, lag: p.lag };
+  if (p.unreadable !== undefined) {
+    const u = p.unreadable;
+    r.unreadable = { side: u.side, domain: u.domain, offset: String(u.offset), codec: u.codec, reason: u.reason, message: describeUnreadable(p.key, u) };
+  }
+  return r;
 }
 
 export interface PreflightReport {
@@ -751,8 +762,10 @@ export class SwitchController {
       throw new TurnoutError('TURNOUT_NO_ADMIN_LISTENER', `preflight reads offsets and groups with Turnout's service credentials, but "${srcListener === null ? from : domain.name}" has no PLAINTEXT listener and no listener with security.sasl credentials`);
     }
     const timeoutMs = this.config.limits.upstreamConnectTimeoutMs;
-    const src = new ClusterAdmin(sourceDomain, srcListener, timeoutMs);
-    const dst = new ClusterAdmin(domain, dstListener, timeoutMs);
+    // Decompressed records are bounded like frames: a hostile batch cannot make the gateway allocate more.
+    const readLimits = { maxDecompressedBytes: this.config.limits.maxFrameBytes };
+    const src = new ClusterAdmin(sourceDomain, srcListener, timeoutMs, readLimits);
+    const dst = new ClusterAdmin(domain, dstListener, timeoutMs, readLimits);
     try {
       const topics = await this.coveredTopics(route, src, asked, []);
       const cmp = await compareTopics(src, dst, topics);
@@ -783,7 +796,9 @@ export class SwitchController {
         });
         groupReports.push({ groupId: g.groupId, state: g.state, destState, caughtUp: offsets.every((o) => o.behindEnd === 0), offsets });
       }
-      const behind = states.filter((p) => !p.caughtUp);
+      // A partition whose records cannot be read cannot be judged: say which, where and why.
+      for (const p of states) if (p.unreadable !== undefined) blockers.push(`cannot tell whether "${domain.name}" has caught up with ${describeUnreadable(p.key, p.unreadable)}`);
+      const behind = states.filter((p) => !p.caughtUp && p.unreadable === undefined);
       let possibleLoss: string | undefined;
       if (replication.type === 'none') {
         possibleLoss = `no replication is configured: whatever was written to "${from}" and is not on "${domain.name}" stays behind (${states.length} partition(s), ${states.reduce((n, p) => n + Number(p.sourceEnd), 0)} source offsets in total)`;
@@ -794,7 +809,7 @@ export class SwitchController {
       return {
         route: route.name, from, to: domain.name, replication: replication.type, at: new Date().toISOString(),
         topics: cmp.topics,
-        partitions: states.map((p) => ({ partition: p.key, sourceEnd: String(p.sourceEnd), destEnd: p.destEnd === null ? null : String(p.destEnd), caughtUp: p.caughtUp, lag: p.lag })),
+        partitions: states.map(partitionReport),
         groups: groupReports, blockers, warnings, ...(possibleLoss !== undefined ? { possibleLoss } : {}),
       };
     } finally {
@@ -823,8 +838,9 @@ export class SwitchController {
     }
     const fenceMs = this.config.switchover.fenceTimeoutMs;
     const timeoutMs = this.config.limits.upstreamConnectTimeoutMs;
-    const src = new ClusterAdmin(sourceDomain, srcListener, timeoutMs);
-    const dst = new ClusterAdmin(domain, dstListener, timeoutMs);
+    const readLimits = { maxDecompressedBytes: this.config.limits.maxFrameBytes };
+    const src = new ClusterAdmin(sourceDomain, srcListener, timeoutMs, readLimits);
+    const dst = new ClusterAdmin(domain, dstListener, timeoutMs, readLimits);
     const groupPattern = replication.groups === null ? null : new RegExp(`^(?:${replication.groups})$`);
     let fenceUp = false;
     let expected: string[] = [this.instanceId];
@@ -917,7 +933,9 @@ export class SwitchController {
       let lastReport = 0;
       for (;;) {
         states = await tracker.check(sourceEnds);
-        const behind = states.filter((p) => !p.caughtUp);
+        // Unreadable records do not become readable by waiting: refuse now (below), unless forced.
+        if (!forced && states.some((p) => p.unreadable !== undefined)) break;
+        const behind = states.filter((p) => !p.caughtUp && p.unreadable === undefined);
         if (behind.length === 0) break;
         if (Date.now() > fenceDeadline - reserveMs) break;
         if (Date.now() - lastReport >= 250) {
@@ -927,10 +945,15 @@ export class SwitchController {
         await sleep(50);
       }
       const groups = await groupsRead;
-      report.partitions = states.map((p) => ({ partition: p.key, sourceEnd: String(p.sourceEnd), destEnd: p.destEnd === null ? null : String(p.destEnd), caughtUp: p.caughtUp, lag: p.lag }));
+      report.partitions = states.map(partitionReport);
+      const unreadable = states.filter((p) => p.unreadable !== undefined);
+      if (unreadable.length > 0 && !forced) {
+        await abort('records could not be compared');
+        return await finish('refused', `cannot tell whether "${domain.name}" has caught up with ${unreadable.length} partition(s) whose records cannot be read: ${unreadable.map((p) => describeUnreadable(p.key, p.unreadable!)).join('; ')}. The switch was aborted, held writes went on to "${from}"; nothing was lost`);
+      }
       const behind = states.filter((p) => !p.caughtUp);
       if (behind.length > 0) {
-        const what = behind.map((p) => `${p.key} (${p.lag === null ? 'more than 500' : p.lag} records)`).join(', ');
+        const what = behind.map((p) => (p.unreadable !== undefined ? `unreadable ${describeUnreadable(p.key, p.unreadable)}` : `${p.key} (${p.lag === null ? 'more than 500' : p.lag} records)`)).join(', ');
         if (!forced) {
           await abort('replication did not catch up in time');
           return await finish('refused', `replication to "${domain.name}" did not catch up within the fence budget of ${fenceMs} ms (gateway.switchover.fenceTimeoutMs): ${what} behind. The switch was aborted, held writes went on to "${from}"; nothing was lost`);

@@ -1,13 +1,17 @@
-// Kafka record batches (magic v2), uncompressed only: enough for Turnout's own small topics (the
-// control plane's state log). Writing makes one batch with no producer id, epoch or sequence and
-// no headers; reading walks every batch of a Fetch response's `records` blob.
+// Kafka record batches (magic v2). Writing makes one uncompressed batch with no producer id, epoch
+// or sequence and no headers (enough for Turnout's own state log); reading walks every batch of a
+// Fetch response's `records` blob, decompressing gzip, snappy, lz4 and zstd batches (compression.ts)
+// within a byte budget, so that the gateway can read any producer's records.
 //
 // Batch layout: baseOffset int64, batchLength int32, partitionLeaderEpoch int32, magic int8,
 // crc uint32 (CRC-32C of everything after it), attributes int16, lastOffsetDelta int32,
 // baseTimestamp int64, maxTimestamp int64, producerId int64, producerEpoch int16,
-// baseSequence int32, recordCount int32, records. A record: length varint, attributes int8,
-// timestampDelta varlong, offsetDelta varint, key (varint length, -1 = null), value (likewise),
-// header count varint, headers (key and value, each with a varint length).
+// baseSequence int32, recordCount int32, records (compressed as a whole with the codec named in
+// attributes bits 0-2). A record: length varint, attributes int8, timestampDelta varlong,
+// offsetDelta varint, key (varint length, -1 = null), value (likewise), header count varint,
+// headers (key and value, each with a varint length).
+import { TurnoutError } from '../errors.ts';
+import { codecName, CompressionError, CompressionErrorCode, decompress } from './compression.ts';
 import { crc32c } from './crc32c.ts';
 
 export interface RecordToEncode {
@@ -35,7 +39,42 @@ const MAGIC_OFFSET = 16;
 const COMPRESSION_MASK = 0x07;
 const TIMESTAMP_TYPE_LOG_APPEND = 0x08;
 const CONTROL_FLAG = 0x20;
-const COMPRESSION_NAMES = ['none', 'gzip', 'snappy', 'lz4', 'zstd'];
+
+/** What one decode call may decompress to by default, all its batches together (see DecodeOptions). */
+export const DEFAULT_MAX_DECOMPRESSED_BYTES = 64 * 1024 * 1024;
+
+export interface DecodeOptions {
+  /**
+   * The most bytes the compressed batches of one call may decompress to, together (default
+   * DEFAULT_MAX_DECOMPRESSED_BYTES). A batch that would go past it ends the call before it when
+   * whole batches were read already (endOffset points at it, so the reader continues there);
+   * when it is the first batch, the call throws RecordBatchError TooLarge.
+   */
+  maxDecompressedBytes?: number;
+}
+
+export const RecordBatchErrorCode = {
+  /** CRC mismatch, records that do not fit their batch, or data its codec cannot decompress. */
+  Corrupt: 'TURNOUT_RECORDS_CORRUPT',
+  /** A magic other than 2, or a codec Kafka does not define. */
+  Unsupported: 'TURNOUT_RECORDS_UNSUPPORTED',
+  /** The batch decompresses to more than the reader allows. */
+  TooLarge: 'TURNOUT_RECORDS_TOO_LARGE',
+} as const;
+export type RecordBatchErrorCode = (typeof RecordBatchErrorCode)[keyof typeof RecordBatchErrorCode];
+
+/** A batch that cannot be read: its base offset, its codec ("none", "gzip", ..., "codec 5") and why. */
+export class RecordBatchError extends TurnoutError {
+  readonly baseOffset: bigint;
+  readonly codec: string;
+  readonly reason: string;
+  constructor(code: RecordBatchErrorCode, baseOffset: bigint, codec: string, reason: string, options?: { cause?: unknown }) {
+    super(code, `record batch at offset ${baseOffset} ${reason}`, options);
+    this.baseOffset = baseOffset;
+    this.codec = codec;
+    this.reason = reason;
+  }
+}
 
 /** One uncompressed magic v2 batch holding `records`, offsets counted from `baseOffset` (default 0). */
 export function encodeRecordBatch(records: RecordToEncode[], opts: { baseOffset?: bigint | number } = {}): Buffer {
@@ -80,75 +119,100 @@ export function encodeRecordBatch(records: RecordToEncode[], opts: { baseOffset?
 /**
  * The data records of every whole batch in `buf` (a Fetch response's records), in log order.
  * Control batches (transaction markers) are skipped, and so is a partial batch at the end, which
- * Fetch leaves when the size limit cuts a batch. Throws on a compressed batch, a magic other than
- * 2, a CRC mismatch, or records that do not fit their batch.
+ * Fetch leaves when the size limit cuts a batch. Throws RecordBatchError on a magic other than 2,
+ * a CRC mismatch, an unknown codec, data its codec cannot decompress, a batch larger than the
+ * budget (DecodeOptions) once decompressed, or records that do not fit their batch.
  */
-export function decodeRecordBatches(buf: Uint8Array): DecodedRecord[] {
-  return decodeRecordBatchesWithEnd(buf).records;
+export function decodeRecordBatches(buf: Uint8Array, opts: DecodeOptions = {}): DecodedRecord[] {
+  return decodeRecordBatchesWithEnd(buf, opts).records;
 }
 
 /**
- * As decodeRecordBatches, plus `endOffset`: the offset after the last whole batch, control and
- * emptied (compacted) batches included, or null when `buf` holds no whole batch. A reader
- * continues from there, so that it does not fetch a batch without data records again and again.
+ * As decodeRecordBatches, plus `endOffset`: the offset after the last whole batch read, control
+ * and emptied (compacted) batches included, or null when `buf` holds no whole batch. A reader
+ * continues from there, so that it does not fetch a batch without data records again and again,
+ * and reads the rest of a response cut short by the decompression budget.
  */
-export function decodeRecordBatchesWithEnd(buf: Uint8Array): { records: DecodedRecord[]; endOffset: bigint | null } {
+export function decodeRecordBatchesWithEnd(buf: Uint8Array, opts: DecodeOptions = {}): { records: DecodedRecord[]; endOffset: bigint | null } {
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   const records: DecodedRecord[] = [];
+  let budget = opts.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES;
   let endOffset: bigint | null = null;
   let pos = 0;
   while (b.length - pos >= LOG_OVERHEAD) {
     const baseOffset = b.readBigInt64BE(pos);
     const batchLength = b.readInt32BE(pos + 8);
     const end = pos + LOG_OVERHEAD + batchLength;
-    if (batchLength < 0) throw new Error(`record batch at offset ${baseOffset} has a negative length (${batchLength})`);
+    if (batchLength < 0) throw new RecordBatchError(RecordBatchErrorCode.Corrupt, baseOffset, 'unknown', `has a negative length (${batchLength})`);
     if (end > b.length) break; // cut by the Fetch size limit
     const magic = b.readInt8(pos + MAGIC_OFFSET);
-    if (magic !== 2) throw new Error(`record batch at offset ${baseOffset} has magic ${magic}; only magic 2 (Kafka 0.11+ record batches) is supported`);
-    if (pos + BATCH_OVERHEAD > end) throw new Error(`record batch at offset ${baseOffset} is ${batchLength + LOG_OVERHEAD} bytes, shorter than a batch header`);
+    if (magic !== 2) throw new RecordBatchError(RecordBatchErrorCode.Unsupported, baseOffset, 'unknown', `has magic ${magic}; only magic 2 (Kafka 0.11+ record batches) is supported`);
+    if (pos + BATCH_OVERHEAD > end) throw new RecordBatchError(RecordBatchErrorCode.Corrupt, baseOffset, 'unknown', `is ${batchLength + LOG_OVERHEAD} bytes, shorter than a batch header`);
+    const attributes = b.readInt16BE(pos + 21);
+    const compression = attributes & COMPRESSION_MASK;
+    const codec = codecName(compression);
     const storedCrc = b.readUInt32BE(pos + 17);
     const actualCrc = crc32c(b.subarray(pos + CRC_START, end));
     if (storedCrc !== actualCrc) {
-      throw new Error(`record batch at offset ${baseOffset} is corrupt: CRC-32C is 0x${actualCrc.toString(16)} but the batch says 0x${storedCrc.toString(16)}`);
+      throw new RecordBatchError(RecordBatchErrorCode.Corrupt, baseOffset, codec, `is corrupt: CRC-32C is 0x${actualCrc.toString(16)} but the batch says 0x${storedCrc.toString(16)}`);
     }
-    const attributes = b.readInt16BE(pos + 21);
     const lastOffsetDelta = b.readInt32BE(pos + 23);
-    endOffset = baseOffset + BigInt(lastOffsetDelta) + 1n;
-    const compression = attributes & COMPRESSION_MASK;
-    if (compression !== 0) {
-      throw new Error(`record batch at offset ${baseOffset} is compressed (${COMPRESSION_NAMES[compression] ?? `codec ${compression}`}); only uncompressed batches are supported`);
-    }
     if ((attributes & CONTROL_FLAG) === 0) {
-      const baseTimestamp = Number(b.readBigInt64BE(pos + 27));
-      const maxTimestamp = Number(b.readBigInt64BE(pos + 35));
-      const logAppendTime = (attributes & TIMESTAMP_TYPE_LOG_APPEND) !== 0;
-      const count = b.readInt32BE(pos + 57);
-      const r = new ByteReader(b, pos + BATCH_OVERHEAD, end, baseOffset);
-      for (let i = 0; i < count; i++) {
-        const length = r.varlong();
-        const recordEnd = r.pos + length;
-        if (length < 0 || recordEnd > end) throw r.error(`record ${i} claims ${length} bytes`);
-        r.pos += 1; // attributes
-        const timestampDelta = r.varlong();
-        const offsetDelta = r.varlong();
-        const key = r.nullableBytes();
-        const value = r.nullableBytes();
-        // Headers are not used by Turnout's records; skip them so the next record is found.
-        const headers = r.varlong();
-        for (let h = 0; h < headers; h++) {
-          const keyLength = r.varlong();
-          if (keyLength < 0) throw r.error(`record ${i} has a header key of length ${keyLength}`);
-          r.skip(keyLength);
-          r.nullableBytes();
+      let body = b;
+      let bodyStart = pos + BATCH_OVERHEAD;
+      let bodyEnd = end;
+      if (compression !== 0) {
+        try {
+          body = decompress(compression, b.subarray(bodyStart, end), Math.max(budget, 1));
+        } catch (err) {
+          if (!(err instanceof CompressionError)) throw err;
+          // Past the budget with batches read already: stop before this one, the reader comes back for it.
+          if (err.code === CompressionErrorCode.TooLarge && endOffset !== null) break;
+          const code = err.code === CompressionErrorCode.TooLarge ? RecordBatchErrorCode.TooLarge
+            : err.code === CompressionErrorCode.UnknownCodec ? RecordBatchErrorCode.Unsupported : RecordBatchErrorCode.Corrupt;
+          const what = err.code === CompressionErrorCode.TooLarge ? `is ${codec}-compressed and decompresses to more than ${Math.max(budget, 1)} bytes, the limit for reading it` : `cannot be decompressed: ${err.message}`;
+          throw new RecordBatchError(code, baseOffset, codec, what, { cause: err });
         }
-        if (r.pos !== recordEnd) throw r.error(`record ${i} is ${length} bytes but its fields take ${r.pos - (recordEnd - length)}`);
-        records.push({ offset: baseOffset + BigInt(offsetDelta), timestamp: logAppendTime ? maxTimestamp : baseTimestamp + timestampDelta, key, value });
+        budget -= body.length;
+        bodyStart = 0;
+        bodyEnd = body.length;
       }
-      if (r.pos !== end) throw r.error(`${end - r.pos} bytes follow the last of its ${count} records`);
+      decodeRecords(b, pos, body, bodyStart, bodyEnd, baseOffset, attributes, codec, records);
     }
+    endOffset = baseOffset + BigInt(lastOffsetDelta) + 1n;
     pos = end;
   }
   return { records, endOffset };
+}
+
+/** The records of one data batch, from `body` [start, end) (the batch itself, or its decompressed records). */
+function decodeRecords(b: Buffer, pos: number, body: Buffer, start: number, end: number, baseOffset: bigint, attributes: number, codec: string, out: DecodedRecord[]): void {
+  const baseTimestamp = Number(b.readBigInt64BE(pos + 27));
+  const maxTimestamp = Number(b.readBigInt64BE(pos + 35));
+  const logAppendTime = (attributes & TIMESTAMP_TYPE_LOG_APPEND) !== 0;
+  const count = b.readInt32BE(pos + 57);
+  const r = new ByteReader(body, start, end, baseOffset, codec);
+  for (let i = 0; i < count; i++) {
+    const length = r.varlong();
+    const recordEnd = r.pos + length;
+    if (length < 0 || recordEnd > end) throw r.error(`record ${i} claims ${length} bytes`);
+    r.pos += 1; // attributes
+    const timestampDelta = r.varlong();
+    const offsetDelta = r.varlong();
+    const key = r.nullableBytes();
+    const value = r.nullableBytes();
+    // Headers are not used by Turnout's records; skip them so the next record is found.
+    const headers = r.varlong();
+    for (let h = 0; h < headers; h++) {
+      const keyLength = r.varlong();
+      if (keyLength < 0) throw r.error(`record ${i} has a header key of length ${keyLength}`);
+      r.skip(keyLength);
+      r.nullableBytes();
+    }
+    if (r.pos !== recordEnd) throw r.error(`record ${i} is ${length} bytes but its fields take ${r.pos - (recordEnd - length)}`);
+    out.push({ offset: baseOffset + BigInt(offsetDelta), timestamp: logAppendTime ? maxTimestamp : baseTimestamp + timestampDelta, key, value });
+  }
+  if (r.pos !== end) throw r.error(`${end - r.pos} bytes follow the last of its ${count} records`);
 }
 
 /** Growing byte buffer with Kafka's zig-zag varints (up to 2^53, which covers every value here). */
@@ -203,16 +267,18 @@ class ByteReader {
   private readonly b: Buffer;
   private readonly end: number;
   private readonly baseOffset: bigint;
+  private readonly codec: string;
 
-  constructor(b: Buffer, pos: number, end: number, baseOffset: bigint) {
+  constructor(b: Buffer, pos: number, end: number, baseOffset: bigint, codec: string) {
     this.b = b;
     this.pos = pos;
     this.end = end;
     this.baseOffset = baseOffset;
+    this.codec = codec;
   }
 
-  error(what: string): Error {
-    return new Error(`record batch at offset ${this.baseOffset} is malformed: ${what}`);
+  error(what: string): RecordBatchError {
+    return new RecordBatchError(RecordBatchErrorCode.Corrupt, this.baseOffset, this.codec, `is malformed: ${what}`);
   }
 
   varlong(): number {

@@ -1,6 +1,7 @@
 // Record batches (magic v2, uncompressed): what encodeRecordBatch writes decodes back to the same
 // records, and decoding copes with what a Fetch response carries: several batches, tombstones,
-// null keys, control batches and a batch cut at the end, and refuses corrupt or compressed ones.
+// null keys, control batches and a batch cut at the end, and refuses corrupt ones or unknown
+// codecs. Compressed batches: compressed-records.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { crc32c } from '../../../src/protocol/crc32c.ts';
@@ -101,10 +102,10 @@ test('log-append-time batches give every record the batch max timestamp', () => 
   assert.deepEqual(decodeRecordBatches(batch).map((r) => r.timestamp), [20, 20]);
 });
 
-test('compressed batches and other magics are refused with a clear error', () => {
+test('unknown codecs, records that are not what their codec says and other magics are refused with a clear error', () => {
   const batch = encodeRecordBatch([{ key: null, value: Buffer.from('a') }], { baseOffset: 3n });
-  assert.throws(() => decodeRecordBatches(withAttributes(batch, 4)), /offset 3 is compressed \(zstd\); only uncompressed/);
-  assert.throws(() => decodeRecordBatches(withAttributes(batch, 1)), /compressed \(gzip\)/);
+  assert.throws(() => decodeRecordBatches(withAttributes(batch, 5)), /offset 3 cannot be decompressed: codec 5 is not a compression codec Kafka defines/);
+  assert.throws(() => decodeRecordBatches(withAttributes(batch, 1)), /offset 3 cannot be decompressed: corrupt gzip data/);
   const v1 = Buffer.from(batch);
   v1.writeInt8(1, 16);
   assert.throws(() => decodeRecordBatches(v1), /has magic 1; only magic 2/);
