@@ -155,6 +155,11 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
   private deferrals = 0;
   /** Correlation ids of the gateway's own requests: negative, so never a client's. */
   private nextInternalCorrelationId = -1000;
+  /**
+   * Responses waiting, in order, behind one whose filter needs a lookup before it can rewrite it
+   * (null: none). Copies: the frames may be views of a reused read buffer.
+   */
+  private gated: { frame: Buffer; entry: InFlight }[] | null = null;
   /** Shown every piece of the request being cut through (filters that watch it pass). */
   private cutThroughObservers: ((piece: Uint8Array) => void)[] | null = null;
   private closed = false;
@@ -785,7 +790,7 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
    */
   private cutThroughResponse(): void {
     const entry = this.inFlight[0];
-    if (entry === undefined || entry.raw || entry.internal === true || entry.filters !== null || entry.local !== null) return;
+    if (entry === undefined || this.gated !== null || entry.raw || entry.internal === true || entry.filters !== null || entry.local !== null) return;
     const d = this.fromUpstream;
     const size = d.peekInt32(0);
     if (size === null || size + 4 < CUT_THROUGH_MIN_BYTES || d.peekInt32(4) !== entry.correlationId) return;
@@ -819,6 +824,9 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     if (entry.internal === true) {
       // The gateway's own request (LeaveGroup at a switch, a filter's lookup): nothing for the client.
       entry.onInternal?.(frame);
+    } else if (this.gated !== null) {
+      this.gated.push({ frame: Buffer.from(frame), entry });
+      return;
     } else if (entry.filters === null) {
       this.toClient(frame, entry);
     } else {
@@ -827,7 +835,7 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     this.flushLocal();
   }
 
-  private filterResponse(frame: Buffer, entry: InFlight, filters: ProxyFilter[]): void {
+  private filterResponse(frame: Buffer, entry: InFlight, filters: ProxyFilter[], prepared = false): void {
     let version = entry.apiVersion;
     let decoded: DecodedResponse;
     try {
@@ -837,6 +845,19 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
       if (entry.apiKey !== ApiKey.ApiVersions) throw err;
       version = 0;
       decoded = decodeResponse(frame, entry.apiKey, 0);
+    }
+    if (!prepared) {
+      let lookups: Promise<unknown>[] | null = null;
+      for (const f of filters) {
+        const lookup = f.prepareResponse?.(this, entry.apiKey, version, decoded);
+        if (lookup !== undefined) (lookups ??= []).push(lookup);
+      }
+      if (lookups !== null) {
+        // This answer and every later one wait until the filter can rewrite it.
+        this.gated = [{ frame: Buffer.from(frame), entry }];
+        void Promise.allSettled(lookups).then(() => this.ungate());
+        return;
+      }
     }
     let changed = false;
     for (const f of filters) changed = f.onResponse!(this, entry.apiKey, version, decoded) || changed;
@@ -864,8 +885,36 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     entry.metrics?.duration.observe((performance.now() - entry.startedAt) / 1000);
   }
 
+  /** The lookup the first gated response waited for is done: it and those behind it go on, in order. */
+  private ungate(): void {
+    const queue = this.gated;
+    this.gated = null;
+    if (queue === null || this.closed) return;
+    this.client.cork();
+    try {
+      for (let i = 0; i < queue.length; i++) {
+        if (this.gated !== null) {
+          // Another answer behind it needs a lookup of its own.
+          (this.gated as { frame: Buffer; entry: InFlight }[]).push(...queue.slice(i));
+          return;
+        }
+        const { frame, entry } = queue[i];
+        if (entry.filters === null) this.toClient(frame, entry);
+        else this.filterResponse(frame, entry, entry.filters, i === 0);
+        if (this.closed) return;
+      }
+    } catch (err) {
+      this.close(CloseReason.MalformedResponse, (err as Error).message);
+      return;
+    } finally {
+      this.client.uncork();
+    }
+    this.flushLocal();
+  }
+
   /** Sends gateway-made responses that have reached the head of the queue. */
   private flushLocal(): void {
+    if (this.gated !== null) return; // they come after the gated answers
     while (this.inFlight.length > 0 && this.inFlight[0].local !== null) {
       const entry = this.inFlight.shift()!;
       this.toClient(entry.local!, entry);
@@ -911,7 +960,7 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
   }
 
   private checkDrained(): void {
-    if (this.draining && this.inFlight.length === 0 && this.requestLeft === 0) this.close(this.drainReason);
+    if (this.draining && this.inFlight.length === 0 && this.requestLeft === 0 && this.gated === null) this.close(this.drainReason);
   }
 
   /** Closes both sides once; logs one line with the reason and counts errors. */
@@ -924,6 +973,7 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
       for (const e of pending) this.metrics.requestError(e.apiKey, reason);
     }
     this.inFlight.length = 0;
+    this.gated = null;
     this.waiting = [];
     this.held = null;
     this.heldBytes = 0;

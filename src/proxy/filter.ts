@@ -52,7 +52,12 @@ export interface ProxyFilter {
   cutThrough?(ctx: FilterContext, apiKey: number): boolean | ((piece: Uint8Array) => void);
   /** Whether the response to (apiKey, apiVersion) must be decoded for this filter. */
   wantsResponse?(apiKey: number, apiVersion: number): boolean;
-  /** Inspects or edits a decoded response in place; returns true when it changed something. */
+  /**
+   * Before onResponse: a lookup the filter needs first (an id it cannot place). The response, and
+   * every later one of the connection, waits until it settles; then onResponse runs.
+   */
+  prepareResponse?(ctx: FilterContext, apiKey: number, apiVersion: number, response: DecodedResponse): Promise<unknown> | undefined;
+    /** Inspects or edits a decoded response in place; returns true when it changed something. */
   onResponse?(ctx: FilterContext, apiKey: number, apiVersion: number, response: DecodedResponse): boolean;
 }
 

@@ -81,6 +81,17 @@ export class TopicIdFilter implements ProxyFilter {
     return apiKey !== ApiKey.Produce && apiKey !== ApiKey.Fetch && carriesTopicIds(apiKey, 'response', apiVersion);
   }
 
+  prepareResponse(ctx: FilterContext, apiKey: number, apiVersion: number, response: DecodedResponse): Promise<unknown> | undefined {
+    const ids = ctx.route.topicIds;
+    const domain = ctx.domain;
+    let unknown = false;
+    forEachTopicId(apiKey, 'response', apiVersion, response.body, (h) => {
+      if (nameIn(h) === null && ids.nameOfClusterId(domain, h.holder[h.idProp] as string) === undefined) unknown = true;
+    });
+    // Created since the last listing (a KIP-848 assignment of a topic no answer here has named yet).
+    return unknown && ids.mayReload(domain) ? ids.reload(domain, () => listTopics(ctx)) : undefined;
+  }
+
   onResponse(ctx: FilterContext, apiKey: number, apiVersion: number, response: DecodedResponse): boolean {
     const ids = ctx.route.topicIds;
     const domain = ctx.domain;
@@ -100,11 +111,8 @@ export class TopicIdFilter implements ProxyFilter {
       h.holder[h.idProp] = routeId;
       changed = true;
     });
-    if (unknown) {
-      // Created since the last listing: fetch the list again for the next answers.
-      ctx.log.debug({ apiKey }, 'a response names a topic id the gateway does not know; it is passed on as it is');
-      if (ids.mayReload(domain)) void ids.reload(domain, () => listTopics(ctx));
-    }
+    // Even the cluster's topic list does not have it (deleted meanwhile): passed on as it is.
+    if (unknown) ctx.log.debug({ apiKey }, 'a response names a topic id the cluster does not list; it is passed on as it is');
     return changed;
   }
 }

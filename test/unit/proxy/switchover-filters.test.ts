@@ -133,7 +133,9 @@ test('topic ids: responses get the route id, requests the cluster id, and an unk
   const listings: number[] = [];
   const { ctx } = fakeContext(1, (apiKey) => {
     listings.push(apiKey);
-    return { throttleTimeMs: 0, brokers: [], clusterId: null, controllerId: 1, topics: [{ errorCode: 0, name: 'orders', topicId: 'GREENGREENGREENGREENGA', isInternal: false, partitions: [], topicAuthorizedOperations: 0 }], clusterAuthorizedOperations: 0 };
+    const topics = [{ errorCode: 0, name: 'orders', topicId: 'GREENGREENGREENGREENGA', isInternal: false, partitions: [], topicAuthorizedOperations: 0 }];
+    if (listings.length > 1) topics.push({ ...topics[0], name: 'created-later', topicId: 'NEWNEWNEWNEWNEWNEWNEWA' });
+    return { throttleTimeMs: 0, brokers: [], clusterId: null, controllerId: 1, topics, clusterAuthorizedOperations: 0 };
   });
   const f = new TopicIdFilter();
   const routeId = routeTopicId('main', 'orders');
@@ -154,6 +156,16 @@ test('topic ids: responses get the route id, requests the cluster id, and an unk
   const res = { header: { correlationId: 1 }, headerVersion: 1, body: { throttleTimeMs: 0, errorCode: 0, errorMessage: null, memberId: 'm', memberEpoch: 4, heartbeatIntervalMs: 5000, assignment: { topicPartitions: [{ topicId: 'GREENGREENGREENGREENGA', partitions: [0, 1] }] } } };
   assert.equal(f.onResponse(ctx, ApiKey.ConsumerGroupHeartbeat, 0, res as never), true);
   assert.equal(res.body.assignment.topicPartitions[0].topicId, routeId);
+  // An assignment naming a topic created since the listing waits for a new listing (a few seconds later).
+  const fresh = { header: { correlationId: 1 }, headerVersion: 1, body: { ...res.body, assignment: { topicPartitions: [{ topicId: 'NEWNEWNEWNEWNEWNEWNEWA', partitions: [0] }] } } };
+  assert.equal(f.prepareResponse(ctx, ApiKey.ConsumerGroupHeartbeat, 0, fresh as never), undefined, 'not listed again within a few seconds');
+  (ctx.route.topicIds as unknown as { clusters: Map<string, { loadedAt: number }> }).clusters.get('green')!.loadedAt = 0;
+  const wait = f.prepareResponse(ctx, ApiKey.ConsumerGroupHeartbeat, 0, fresh as never);
+  assert.ok(wait !== undefined);
+  await wait;
+  assert.equal(listings.length, 2);
+  assert.equal(f.onResponse(ctx, ApiKey.ConsumerGroupHeartbeat, 0, fresh as never), true);
+  assert.equal(fresh.body.assignment.topicPartitions[0].topicId, routeTopicId('main', 'created-later'));
   // Metadata: the route's id whatever the cluster's.
   const md = { header: { correlationId: 1 }, headerVersion: 1, body: { topics: [{ errorCode: 0, name: 'payments', topicId: 'BLUEBLUEBLUEBLUEBLUEBA', isInternal: false, partitions: [] }] } };
   assert.equal(f.onResponse(ctx, ApiKey.Metadata, 12, md as never), true);
