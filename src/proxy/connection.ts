@@ -627,8 +627,10 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
         const req = decodeRequest<OffsetCommitRequest>(frame).body;
         const offsets = new Map<string, bigint>();
         for (const t of req.topics) {
-          if (!t.name) continue; // v10+ names topics by id, which means nothing on another cluster
-          for (const p of t.partitions) offsets.set(`${t.name}:${p.partitionIndex}`, p.committedOffset);
+          // v10+ names topics by the route's id (see filters/topic-ids.ts), which stands for one name.
+          const name = t.name || this.route.topicIds.nameOfRouteId(t.topicId);
+          if (!name) continue;
+          for (const p of t.partitions) offsets.set(`${name}:${p.partitionIndex}`, p.committedOffset);
         }
         out.push({ groupId: req.groupId, offsets });
       } catch (err) {
