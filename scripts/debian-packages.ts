@@ -1,7 +1,8 @@
-// Debian packages the client-driver tests run (test/support/clients/librdkafka.ts): kcat and
-// confluent-kafka-python, both on top of the system librdkafka. The test runner calls
-// ensureDebianPackages() before the integration tests; it installs what is missing with apt-get
-// (through `sudo -n` when not root) and otherwise stays silent.
+// Debian packages the client-driver tests run (test/support/clients/librdkafka.ts): kcat, on top
+// of the system librdkafka. (confluent-kafka-python comes from PyPI instead, into a virtualenv in
+// the test cache: test/support/clients/python-venv.ts; Debian's is 1.7 on librdkafka 2.0.2.) The
+// test runner calls ensureDebianPackages() before the integration tests; it installs what is
+// missing with apt-get (through `sudo -n` when not root) and otherwise stays silent.
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 
 interface DebianPackage {
@@ -12,8 +13,6 @@ interface DebianPackage {
 
 export const DEBIAN_PACKAGES: readonly DebianPackage[] = [
   { name: 'kcat', check: ['kcat', '-V'] },
-  // The SYSTEM python: Debian installs the module for /usr/bin/python3, not for a pyenv python on PATH.
-  { name: 'python3-confluent-kafka', check: ['/usr/bin/python3', '-c', 'import confluent_kafka'] },
 ];
 
 export class DebianPackagesError extends Error {}
@@ -33,7 +32,7 @@ export function ensureDebianPackages(write: (text: string) => void = (t) => proc
   const started = Date.now();
   const asRoot = process.getuid?.() === 0;
   const manual = `${asRoot ? '' : 'sudo '}apt-get update && ${asRoot ? '' : 'sudo '}apt-get install -y ${missing.join(' ')}`;
-  write(`installing Debian packages ${missing.join(', ')} for the librdkafka client tests (apt-get)... `);
+  write(`installing Debian packages ${missing.join(', ')} for the kcat client tests (apt-get)... `);
   const apt = (args: string[]) => {
     const [command, argv] = asRoot ? ['apt-get', args] : ['sudo', ['-n', 'apt-get', ...args]];
     const r = run(command, argv, { DEBIAN_FRONTEND: 'noninteractive' });

@@ -1,10 +1,13 @@
 // `npm run verify:switchover`: the switchover verification scenario at full size, written up as
 // docs/switchover-verification.md. Starts its own Kafka clusters "vs-blue" and "vs-green" with
 // MirrorMaker 2 both ways, an in-process gateway with one route ("orders", mirrormaker2
-// replication, switch state on), and runs four client pairs (Java idempotent + manual commit,
-// Java non-idempotent + auto-commit, librdkafka, kafkajs) through N planned switches, then fresh
-// pairs through a few hot switches as the baseline. Everything it started is stopped on success,
-// failure, Ctrl-C and SIGTERM (the test bed's exit hook and reaper cover a hard crash).
+// replication, switch state on), and runs client pairs through N planned switches, then fresh
+// pairs through a few hot switches as the baseline: the four original pairs (Java idempotent +
+// manual commit, Java non-idempotent + auto-commit, librdkafka, kafkajs) and the client matrix's
+// Java group.protocol=consumer, librdkafka enable.idempotence=true, franz-go and sarama (defaults)
+// (test/support/switchover/client-matrix.ts VERIFICATION_CELLS), all on the one route. Everything
+// it started is stopped on success, failure, Ctrl-C and SIGTERM (the test bed's exit hook and
+// reaper cover a hard crash).
 import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -17,19 +20,24 @@ import { DEFAULT_KAFKA_VERSION } from '../src/testbed/versions.ts';
 import { domainFor, startGateway, type TestGateway } from '../test/support/gateway.ts';
 import { stopAllClients } from '../test/support/clients/common.ts';
 import { createScenarioTopics, scenarioPairs } from '../test/support/switchover/scenario-clients.ts';
+import { verificationPairs } from '../test/support/switchover/client-matrix.ts';
+import { rdkafkaPython } from '../test/support/clients/python-venv.ts';
+import { buildGoClients } from '../test/support/switchover/go-clients.ts';
 import { collectEnvironment, renderVerificationReport, type GatewayLogSummary, type VerificationRun } from './verify-switchover/report.ts';
 
 const USAGE = `usage: npm run verify:switchover -- [options]
 
 Runs Kafka's VerifiableProducer/VerifiableConsumer (idempotent + manual commit, non-idempotent +
-auto-commit), a librdkafka pair and a kafkajs pair through the gateway while it switches a route
-back and forth between two clusters (MirrorMaker 2 both ways), and checks that every acknowledged
-record is consumed. Writes a Markdown report.
+auto-commit, and idempotent + auto-commit with group.protocol=consumer), librdkafka pairs (defaults,
+and enable.idempotence=true), a kafkajs pair, and franz-go and sarama pairs (defaults) through the
+gateway while it switches a route back and forth between two clusters (MirrorMaker 2 both ways),
+and checks that every acknowledged record is consumed. Writes a Markdown report.
 
   --switches N          planned switches (default 20)
   --hot-switches N      hot switches of the baseline run (default 4; 0 skips it)
   --pause SECONDS       pause after each switch before the next (default 8)
   --java-rate N         records per second of each Java producer (default 100)
+  --classic-only        only the four original pairs (Java x2, librdkafka, kafkajs)
   --out FILE            report file (default docs/switchover-verification.md)
   -h, --help            this text
 `;
@@ -46,6 +54,7 @@ function options() {
       'hot-switches': { type: 'string', default: '4' },
       pause: { type: 'string', default: '8' },
       'java-rate': { type: 'string', default: '100' },
+      'classic-only': { type: 'boolean', default: false },
       out: { type: 'string', default: 'docs/switchover-verification.md' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -61,6 +70,7 @@ function options() {
     hotSwitches: int('hot-switches', values['hot-switches'], 0),
     pauseMs: Number(values.pause) * 1000,
     javaRate: int('java-rate', values['java-rate'], 1),
+    classicOnly: values['classic-only'],
     out: values.out,
   };
 }
@@ -115,6 +125,9 @@ const load: number[] = [loadavg()[0]];
 const loadTimer = setInterval(() => load.push(loadavg()[0]), 5_000);
 loadTimer.unref();
 try {
+  // The librdkafka virtualenv and the Go clients, before anything starts (cached across runs).
+  rdkafkaPython((t) => log(t.trim()));
+  if (!o.classicOnly) await buildGoClients((t) => log(t.trim()));
   const env = collectEnvironment();
   log(`logs in ${bed.runDir}; starting Kafka ${DEFAULT_KAFKA_VERSION} clusters vs-blue and vs-green`);
   const [blue, green] = (await Promise.all([
@@ -155,7 +168,8 @@ try {
   const runs: VerificationRun[] = [];
   const plan: [ScenarioMode, number][] = [['planned', o.switches], ...(o.hotSwitches > 0 ? [['hot', o.hotSwitches] as [ScenarioMode, number]] : [])];
   for (const [mode, switches] of plan) {
-    const clients = scenarioPairs({ tools, bootstrap: gw.bootstrap[ROUTE], prefix: 'vs', suffix: `${runId}-${mode}`, javaThroughput: o.javaRate });
+    const pairs = { tools, bootstrap: gw.bootstrap[ROUTE], prefix: 'vs', suffix: `${runId}-${mode}`, javaThroughput: o.javaRate };
+    const clients = o.classicOnly ? scenarioPairs(pairs) : verificationPairs(pairs);
     await createScenarioTopics([blue, green], clients.map((c) => c.topic));
     const warningsBefore = logSummary.warnings.length;
     const result: ScenarioResult = await runSwitchoverScenario({

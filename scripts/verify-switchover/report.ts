@@ -7,6 +7,7 @@ import { cpus, totalmem } from 'node:os';
 import { clientTable, duplicateEvidence, switchTable, type ClientResult, type ScenarioResult } from '../../src/scenario/switchover.ts';
 import type { ClusterDescriptor } from '../../src/testbed/types.ts';
 import { rdkafkaVersions } from '../../test/support/switchover/rdkafka.ts';
+import { goModuleVersions } from '../../test/support/switchover/go-clients.ts';
 import { warningLines } from '../../test/support/switchover/long-running.ts';
 
 export interface Environment {
@@ -20,6 +21,10 @@ export interface Environment {
   kafkajs: string;
   librdkafka: string;
   confluentKafkaPython: string;
+  /** @platformatic/kafka, franz-go and sarama (Go modules, pinned in test/support/go/go.mod). */
+  platformatic: string;
+  franzGo: string;
+  sarama: string;
   gitCommit: string;
 }
 
@@ -61,11 +66,22 @@ export function collectEnvironment(): Environment {
     kernel: run('uname', ['-sr']),
     java: run('java', ['-version']).split('\n').slice(0, 2).join('; '),
     node: process.version,
-    kafkajs: (JSON.parse(readFileSync(new URL('../../node_modules/kafkajs/package.json', import.meta.url), 'utf8')) as { version: string }).version,
+    kafkajs: packageVersion('kafkajs'),
+    platformatic: packageVersion('@platformatic/kafka'),
+    franzGo: goModuleVersions()['github.com/twmb/franz-go'] ?? 'unknown',
+    sarama: goModuleVersions()['github.com/IBM/sarama'] ?? 'unknown',
     librdkafka: rd?.librdkafka ?? 'not installed',
     confluentKafkaPython: rd?.confluentKafkaPython ?? 'not installed',
     gitCommit: gitCommit(),
   };
+}
+
+function packageVersion(name: string): string {
+  try {
+    return (JSON.parse(readFileSync(new URL(`../../node_modules/${name}/package.json`, import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'not installed';
+  }
 }
 
 function gitCommit(): string {
@@ -300,7 +316,8 @@ export function renderVerificationReport(x: {
     '  passthrough, 16 broker ports, `replication: { type: mirrormaker2 }`, switch state topic `_turnout_state`, switchover',
     '  defaults (fence budget 10 s, drain 5 s); switches through `POST /routes/orders/switch` with `{"to", "mode"}`.',
     '- Each pair has its own topic (3 partitions, created on both clusters) and group. Java pairs: one JVM for the producer,',
-    '  one for the consumer; librdkafka: one python process (confluent-kafka-python) for both; kafkajs: in the script\'s process.',
+    '  one for the consumer; librdkafka: one python process (confluent-kafka-python) for both; franz-go and sarama: one Go',
+    '  process each (test/support/go); kafkajs: in the script\'s process. Each pair\'s settings are in its row of the tables.',
     `- Gateway log (debug level, ${x.gatewayLog.lines} lines), broker, MirrorMaker logs and results.json: ${x.runDir}`,
     '  (a temporary folder of the machine that ran it).',
     '',
@@ -310,7 +327,8 @@ export function renderVerificationReport(x: {
     '- Everything (both clusters, both MirrorMakers, the gateway, every client) ran on this one machine; its 1-minute load',
     `  average during the run: mean ${(x.load.reduce((a, b) => a + b, 0) / Math.max(1, x.load.length)).toFixed(1)}, max ${Math.max(...x.load).toFixed(1)} (${x.load.length} samples, 5 s apart; ${e.cpus} CPUs).`,
     `- Kafka ${x.kafkaVersion} (brokers, MirrorMaker 2, VerifiableProducer/VerifiableConsumer, kafka-clients); ${e.java}`,
-    `- Node ${e.node}; kafkajs ${e.kafkajs}; librdkafka ${e.librdkafka} (confluent-kafka-python ${e.confluentKafkaPython}, Debian package)`,
+    `- Node ${e.node}; kafkajs ${e.kafkajs}; librdkafka ${e.librdkafka} (confluent-kafka-python ${e.confluentKafkaPython} from PyPI);`,
+    `  franz-go ${e.franzGo}, sarama ${e.sarama} (Go module proxy; test/support/go/go.mod)`,
     `- Turnout at ${e.gitCommit}`,
     '',
     '## Command',
@@ -320,8 +338,10 @@ export function renderVerificationReport(x: {
     '```',
     '',
     'Options: `--switches N` (planned, default 20), `--hot-switches N` (default 4), `--pause SECONDS` (default 8),',
-    '`--java-rate N` (records/s per Java producer, default 100), `--out FILE`. The CI version of the same scenario (2 planned',
-    'switches, 1 hot) is test/integration/switchover/verify-scenario.test.ts.',
+    '`--java-rate N` (records/s per Java producer, default 100), `--classic-only` (only the four original pairs), `--out FILE`.',
+    'The CI version of the same scenario (2 planned switches, 1 hot, the four original pairs) is',
+    'test/integration/switchover/verify-scenario.test.ts; every client of the matrix, each on a route of its own, is',
+    'test/integration/switchover/client-matrix.test.ts.',
     '',
   );
 

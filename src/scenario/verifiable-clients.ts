@@ -13,8 +13,10 @@
 //   max.in.flight.requests.per.connection=5: a retry after a lost response writes the record again
 //   (a duplicate on the log) and may reorder a partition. That is what an application that turned
 //   idempotence off gets, and what a gateway that invents errors for forwarded writes would expose.
-// - Consumers: --reset-policy earliest, --session-timeout 10000. Manual commit is the tool's
-//   default (commitSync of the consumed positions after every poll); --enable-autocommit uses
+// - Consumers: --reset-policy earliest, --session-timeout 10000 (classic protocol; with
+//   groupProtocol "consumer", KIP-848, the tool gets --group-protocol consumer and no session
+//   timeout, which that protocol leaves to the broker and the Java client refuses). Manual commit
+//   is the tool's default (commitSync of the consumed positions after every poll); --enable-autocommit uses
 //   Java's auto-commit every auto.commit.interval.ms (5 s default), so a group moved at a switch
 //   re-reads up to 5 s of records.
 // The timestamps are the tools' own: each JSON event carries `timestamp`, the wall clock when the
@@ -32,6 +34,8 @@ export interface VerifiablePairOptions {
   readonly group: string;
   readonly idempotent: boolean;
   readonly autoCommit: boolean;
+  /** The consumer's group protocol: "classic" (default) or "consumer" (KIP-848). */
+  readonly groupProtocol?: 'classic' | 'consumer';
   /** Records per second (default 100). */
   readonly throughput?: number;
   /** SASL/PLAIN user of the test bed (default alice). */
@@ -88,7 +92,8 @@ export class VerifiablePair implements ScenarioClient {
     this.group = o.group;
     this.description = `Java VerifiableProducer (kafka-clients ${o.tools.version}) acks=all, ` +
       `${o.idempotent ? 'idempotent' : 'not idempotent (max.in.flight 5)'}, retries=MAX, ${o.throughput ?? 100}/s; ` +
-      `VerifiableConsumer, ${o.autoCommit ? 'auto-commit every 5 s' : 'manual commitSync after every poll'}`;
+      `VerifiableConsumer, ${o.autoCommit ? 'auto-commit every 5 s' : 'manual commitSync after every poll'}` +
+      `${o.groupProtocol === 'consumer' ? ', group.protocol=consumer (KIP-848)' : ''}`;
   }
 
   async start(): Promise<void> {
@@ -102,7 +107,8 @@ export class VerifiablePair implements ScenarioClient {
     const consumerConfig = tools.saslClientConfig(user, undefined, { ...this.#o.consumerConfig });
     this.#consumer = tools.spawn(KafkaTool.VerifiableConsumer, [
       ...tools.connectionArgs(KafkaTool.VerifiableConsumer, bootstrap, consumerConfig),
-      '--topic', this.topic, '--group-id', this.group, '--verbose', '--reset-policy', 'earliest', '--session-timeout', '10000',
+      '--topic', this.topic, '--group-id', this.group, '--verbose', '--reset-policy', 'earliest',
+      ...(this.#o.groupProtocol === 'consumer' ? ['--group-protocol', 'consumer'] : ['--session-timeout', '10000']),
       ...(this.#o.autoCommit ? ['--enable-autocommit'] : []),
     ]);
     this.#producer = tools.spawn(KafkaTool.VerifiableProducer, [

@@ -1,7 +1,7 @@
-// librdkafka, through the two programs Debian ships on top of it (see scripts/debian-packages.ts):
-//   - confluent-kafka-python (python3-confluent-kafka), driven by rdkafka_client.py, run with the
-//     SYSTEM python (/usr/bin/python3), which is where Debian installs the module;
-//   - kcat.
+// librdkafka, through two programs:
+//   - confluent-kafka-python from PyPI (its wheel bundles a current librdkafka), in a virtualenv
+//     in the test cache (python-venv.ts), driven by rdkafka_client.py;
+//   - kcat, Debian's package on the system librdkafka (scripts/debian-packages.ts).
 // Both are child processes, killed on their deadline and by stopAllClients().
 import { fileURLToPath } from 'node:url';
 import {
@@ -18,12 +18,12 @@ import {
   type ProduceMessage,
   type StepOptions,
 } from './common.ts';
+import { rdkafkaPython } from './python-venv.ts';
 
-export const SYSTEM_PYTHON = '/usr/bin/python3';
 const SCRIPT = fileURLToPath(new URL('./rdkafka_client.py', import.meta.url));
 const PYTHON = 'confluent-kafka-python';
 const KCAT = 'kcat';
-const PYTHON_HINT = 'Install it with: apt-get install -y python3-confluent-kafka (scripts/test.ts does this before the tests).';
+const PYTHON_HINT = 'scripts/test.ts installs confluent-kafka into a virtualenv before the tests (test/support/clients/python-venv.ts).';
 const KCAT_HINT = 'Install it with: apt-get install -y kcat (scripts/test.ts does this before the tests).';
 // Time a child gets beyond its own deadline to report it (and print what it has) before we kill it.
 const GRACE_MS = 5_000;
@@ -43,7 +43,7 @@ export function librdkafkaConfig(target: ClientTarget): string[] {
 
 function python(step: string, args: string[], timeoutMs: number, input?: string) {
   return runChild({
-    client: PYTHON, step, command: SYSTEM_PYTHON, args: [SCRIPT, ...args, '--timeout-ms', String(timeoutMs)],
+    client: PYTHON, step, command: rdkafkaPython(), args: [SCRIPT, ...args, '--timeout-ms', String(timeoutMs)],
     input, timeoutMs: timeoutMs + GRACE_MS, installHint: PYTHON_HINT, timeoutExitCode: 3,
   });
 }

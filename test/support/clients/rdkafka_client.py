@@ -1,6 +1,7 @@
-#!/usr/bin/python3
-"""A librdkafka client for Turnout's tests: confluent-kafka-python (Debian's python3-confluent-kafka,
-built against the system librdkafka) doing one step and printing JSON on stdout.
+#!/usr/bin/env python3
+"""A librdkafka client for Turnout's tests: confluent-kafka-python (from PyPI, with the librdkafka
+its wheel bundles; run with the test cache's virtualenv, see python-venv.ts) doing one step and
+printing JSON on stdout.
 
   rdkafka_client.py produce  --bootstrap B --topic T [--timeout-ms MS] [-X key=value ...]
       stdin: one JSON object per line, {"key": "k" or null, "value": "v"}; acks=all.

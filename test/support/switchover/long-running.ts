@@ -50,6 +50,11 @@ export class LongRunningClient {
     return this.#process.status;
   }
 
+  /** Resolves when the process has exited, however. */
+  get exited(): Promise<ExitStatus> {
+    return this.#process.exited;
+  }
+
   isRunning(): boolean {
     return this.#process.isRunning();
   }
@@ -122,7 +127,9 @@ export function warningLines(log: string): string[] {
   return log.split('\n').filter((l) =>
     / (WARN|ERROR|FATAL) /.test(l) // log4j pattern "[time] LEVEL msg (logger)"
     || /^%[0-4]\|/.test(l) // librdkafka "%<syslog level>|time|FAC|..."
-    || /^rdkafka error:/.test(l),
+    || /^rdkafka error:/.test(l)
+    || /\[(WARN|ERROR)\] /.test(l) // franz-go's BasicLogger "[LEVEL] msg; key: value"
+    || (/^\[sarama\] /.test(l) && /error|fail|out of order|unknown|not .*(leader|coordinator)/i.test(l)), // sarama logs without levels
   );
 }
 
