@@ -11,8 +11,10 @@
 // Each test gets its own in-process gateway (route "orders" on blue, epoch 0) and switches through
 // POST /routes/orders/switch; the cut is the gateway's "switch committed" log line: a record sent
 // after it cannot reach the old cluster. Warnings and group events each client logged at the
-// switches are printed as test diagnostics. What they said (kafka-clients 4.3.1, librdkafka 2.0.2
-// under confluent-kafka-python 1.7.0, kafkajs 2.2.4):
+// switches are printed as test diagnostics. What they said when these notes were written
+// (kafka-clients 4.3.1, librdkafka 2.0.2 under Debian's confluent-kafka-python 1.7.0, kafkajs
+// 2.2.4; before issue 13, so the Java producer kept blue's own producer id; the librdkafka tests
+// now run 2.16 from PyPI, and producer ids are the gateway's, see README "Producer ids"):
 //
 // - Java idempotent producer: to green, NETWORK_EXCEPTION "Disconnected from node 1" for requests
 //   written after the drain began (never forwarded), metadata refresh, NOT_LEADER_OR_FOLLOWER from
