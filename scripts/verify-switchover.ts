@@ -130,6 +130,7 @@ try {
   if (!o.classicOnly) await buildGoClients((t) => log(t.trim()));
   const env = collectEnvironment();
   log(`logs in ${bed.runDir}; starting Kafka ${DEFAULT_KAFKA_VERSION} clusters vs-blue and vs-green`);
+  process.env.TURNOUT_CLIENT_LOG_DIR ??= bed.runDir; // each client program's own log, kept beside the gateway's
   const [blue, green] = (await Promise.all([
     bed.cluster({ name: 'vs-blue', brokers: 1, nodeIdBase: 1 }),
     bed.cluster({ name: 'vs-green', brokers: 1, nodeIdBase: 401 }),

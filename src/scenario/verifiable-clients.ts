@@ -65,7 +65,34 @@ export class JsonLines {
   }
 }
 
-export class VerifiablePair implements ScenarioClient {
+/** The accessors of a client pair whose events are read from its processes' output when asked
+ *  (poll): acknowledged and consumed records and failed sends, each current as of the call. */
+export abstract class PolledPair {
+  protected readonly ackedStamps: Stamp[] = [];
+  protected readonly consumedStamps: Stamp[] = [];
+  /** One message per failed send. */
+  protected readonly sendErrorMessages: string[] = [];
+
+  /** Reads the events the processes wrote since the last poll. */
+  protected abstract poll(): void;
+
+  acked(): readonly Stamp[] {
+    this.poll();
+    return this.ackedStamps;
+  }
+
+  consumed(): readonly Stamp[] {
+    this.poll();
+    return this.consumedStamps;
+  }
+
+  sendErrors(): number {
+    this.poll();
+    return this.sendErrorMessages.length;
+  }
+}
+
+export class VerifiablePair extends PolledPair implements ScenarioClient {
   readonly name: string;
   readonly description: string;
   readonly topic: string;
@@ -75,10 +102,6 @@ export class VerifiablePair implements ScenarioClient {
   #consumer: ToolProcess | undefined;
   #producerStopRequested = false;
   #stopRequested = false;
-  readonly #acked: Stamp[] = [];
-  readonly #consumed: Stamp[] = [];
-  #sendErrors = 0;
-  readonly #sendErrorSamples: string[] = [];
   #assignments = 0;
   #failedCommits = 0;
   readonly #failedCommitSamples: string[] = [];
@@ -86,6 +109,7 @@ export class VerifiablePair implements ScenarioClient {
   readonly #consumerLines = new JsonLines();
 
   constructor(o: VerifiablePairOptions) {
+    super();
     this.#o = o;
     this.name = o.name;
     this.topic = o.topic;
@@ -120,29 +144,14 @@ export class VerifiablePair implements ScenarioClient {
   async stopProducing(): Promise<void> {
     this.#producerStopRequested = true;
     await this.#producer?.stop('SIGTERM'); // the tool's shutdown hook closes (flushes) the producer
-    this.#poll();
+    this.poll();
   }
 
   async stop(): Promise<void> {
     this.#producerStopRequested = true;
     this.#stopRequested = true;
     await Promise.all([this.#producer?.stop('SIGTERM'), this.#consumer?.stop('SIGTERM')]);
-    this.#poll();
-  }
-
-  acked(): readonly Stamp[] {
-    this.#poll();
-    return this.#acked;
-  }
-
-  consumed(): readonly Stamp[] {
-    this.#poll();
-    return this.#consumed;
-  }
-
-  sendErrors(): number {
-    this.#poll();
-    return this.#sendErrors;
+    this.poll();
   }
 
   pids(): number[] {
@@ -157,19 +166,19 @@ export class VerifiablePair implements ScenarioClient {
   }
 
   problems(): string[] {
-    this.#poll();
+    this.poll();
     const out: string[] = [];
     for (const [role, p, expected] of [['producer', this.#producer, this.#producerStopRequested], ['consumer', this.#consumer, this.#stopRequested]] as const) {
       if (p !== undefined && !p.isRunning() && !expected) out.push(`${role} (pid ${p.pid}) exited on its own; stderr: ${p.stderr.slice(-1500)}`);
     }
-    if (this.#sendErrors > 0) out.push(`${this.#sendErrors} send(s) failed, e.g. ${this.#sendErrorSamples.join(' | ')}`);
+    if (this.sendErrorMessages.length > 0) out.push(`${this.sendErrorMessages.length} send(s) failed, e.g. ${this.sendErrorMessages.slice(0, 3).join(' | ')}`);
     if (this.#failedCommits > 0) out.push(`${this.#failedCommits} offset commit(s) failed (the consumer re-reads from the previous commit), e.g. ${this.#failedCommitSamples.join(' | ')}`);
     return out;
   }
 
   /** Group events: assignments seen (each rejoin assigns again) and commits that failed. */
   counters(): Record<string, number> {
-    this.#poll();
+    this.poll();
     return { assignments: this.#assignments, failedCommits: this.#failedCommits };
   }
 
@@ -178,19 +187,16 @@ export class VerifiablePair implements ScenarioClient {
     return { producer: this.#producer?.stderr ?? '', consumer: this.#consumer?.stderr ?? '' };
   }
 
-  #poll(): void {
+  protected override poll(): void {
     if (this.#producer) {
       this.#producerLines.read(this.#producer.stdout, (e) => {
-        if (e.name === 'producer_send_success') this.#acked.push({ value: String(e.value), at: Number(e.timestamp), partition: Number(e.partition), offset: Number(e.offset) });
-        else if (e.name === 'producer_send_error') {
-          this.#sendErrors++;
-          if (this.#sendErrorSamples.length < 3) this.#sendErrorSamples.push(`${String(e.exception)}: ${String(e.message)}`);
-        }
+        if (e.name === 'producer_send_success') this.ackedStamps.push({ value: String(e.value), at: Number(e.timestamp), partition: Number(e.partition), offset: Number(e.offset) });
+        else if (e.name === 'producer_send_error') this.sendErrorMessages.push(`${String(e.exception)}: ${String(e.message)}`);
       });
     }
     if (this.#consumer) {
       this.#consumerLines.read(this.#consumer.stdout, (e) => {
-        if (e.name === 'record_data') this.#consumed.push({ value: String(e.value), at: Number(e.timestamp), partition: Number(e.partition), offset: Number(e.offset) });
+        if (e.name === 'record_data') this.consumedStamps.push({ value: String(e.value), at: Number(e.timestamp), partition: Number(e.partition), offset: Number(e.offset) });
         else if (e.name === 'partitions_assigned') this.#assignments++;
         else if (e.name === 'offsets_committed' && e.success === false) {
           this.#failedCommits++;

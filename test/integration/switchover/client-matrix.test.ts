@@ -46,11 +46,11 @@ import { after, before, describe, test, type TestContext } from 'node:test';
 import { runSwitchoverScenario, type ScenarioMode, type ScenarioResult } from '../../../src/scenario/switchover.ts';
 import { VerifiablePair } from '../../../src/scenario/verifiable-clients.ts';
 import { DEFAULT_KAFKA_VERSION } from '../../../src/testbed/versions.ts';
-import { domainFor, startGateway, type TestGateway } from '../../support/gateway.ts';
-import { asStream, LogCapture } from '../../support/log-capture.ts';
+import type { TestGateway } from '../../support/gateway.ts';
+import { LogCapture } from '../../support/log-capture.ts';
 import { stopAllClients, type ClientTarget } from '../../support/clients/common.ts';
 import { readUncommitted } from '../../support/clients/java.ts';
-import { cellNames, fatalErrorsOf, selectedCells, twoWayClusters, type MatrixCell, type MatrixPair, type TwoWayClusters } from '../../support/switchover/client-matrix.ts';
+import { cellNames, fatalErrorsOf, selectedCells, twoWayGateway, type MatrixCell, type MatrixPair, type TwoWayClusters } from '../../support/switchover/client-matrix.ts';
 import { startCollision } from '../../support/switchover/go-clients.ts';
 import { warningLines, type ClientEvent } from '../../support/switchover/long-running.ts';
 import { PlatformaticPair } from '../../support/switchover/platformatic-clients.ts';
@@ -163,15 +163,7 @@ describe('client matrix: every client, default and common settings, through plan
   const run = uniqueName('cm');
 
   before(async () => {
-    bed = await twoWayClusters();
-    const replication = { type: 'mirrormaker2', topics: null, groups: null } as const;
-    gw = await startGateway({
-      domains: [domainFor(bed.blue, 'blue'), domainFor(bed.green, 'green')],
-      routes: [...CELLS.map(routeOf), COLLISION_ROUTE].map((name) => ({ name, domain: 'blue', listener: 'sasl' as const, brokerPortCount: 16, replication })),
-      stateTopic: uniqueName('_turnout_state'),
-      adminToken: TOKEN,
-      logDestination: asStream(log),
-    });
+    ({ gw, ...bed } = await twoWayGateway([...CELLS.map(routeOf), COLLISION_ROUTE], TOKEN, log));
   });
 
   after(async () => {

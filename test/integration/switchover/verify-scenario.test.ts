@@ -7,11 +7,12 @@
 // and no client process dies. Stalls, duplicates and the hot run's figures are reported only.
 import assert from 'node:assert/strict';
 import { after, before, describe, test, type TestContext } from 'node:test';
-import { testBed, type ClusterDescriptor, type KafkaTools } from '../../../src/testbed/index.ts';
+import type { ClusterDescriptor, KafkaTools } from '../../../src/testbed/index.ts';
 import { clientTable, duplicateEvidence, runSwitchoverScenario, switchTable, type ScenarioResult } from '../../../src/scenario/switchover.ts';
-import { domainFor, startGateway, type TestGateway } from '../../support/gateway.ts';
-import { asStream, LogCapture } from '../../support/log-capture.ts';
+import type { TestGateway } from '../../support/gateway.ts';
+import { LogCapture } from '../../support/log-capture.ts';
 import { stopAllClients } from '../../support/clients/common.ts';
+import { twoWayGateway } from '../../support/switchover/client-matrix.ts';
 import { createScenarioTopics, scenarioPairs } from '../../support/switchover/scenario-clients.ts';
 import { uniqueName } from '../testbed/helpers.ts';
 
@@ -43,23 +44,7 @@ describe('switchover verification scenario (CI size)', () => {
   const run = uniqueName('ci');
 
   before(async () => {
-    const bed = await testBed();
-    [blue, green] = await Promise.all([
-      bed.cluster({ name: 'vs-blue', brokers: 1, nodeIdBase: 1 }),
-      bed.cluster({ name: 'vs-green', brokers: 1, nodeIdBase: 401 }),
-    ]);
-    await Promise.all([
-      bed.mirrorMaker({ name: 'vs-blue-to-green', source: 'vs-blue', target: 'vs-green', topics: 'vs-.*', bothWays: true }),
-      bed.mirrorMaker({ name: 'vs-green-to-blue', source: 'vs-green', target: 'vs-blue', topics: 'vs-.*', bothWays: true }),
-    ]);
-    tools = await bed.tools();
-    gw = await startGateway({
-      domains: [domainFor(blue, 'blue'), domainFor(green, 'green')],
-      routes: [{ name: ROUTE, domain: 'blue', listener: 'sasl', brokerPortCount: 16, replication: { type: 'mirrormaker2', topics: null, groups: null } }],
-      stateTopic: uniqueName('_turnout_state'),
-      adminToken: TOKEN,
-      logDestination: asStream(log),
-    });
+    ({ blue, green, tools, gw } = await twoWayGateway([ROUTE], TOKEN, log));
   });
 
   after(async () => {

@@ -30,14 +30,21 @@ import {
 
 const CLIENT = 'platformatic';
 
+/** Where a client connects and how it logs in: the target's brokers, and its SASL/PLAIN user when it has one. */
+export function connectionOptions(target: ClientTarget): Pick<BaseOptions, 'bootstrapBrokers' | 'sasl'> {
+  return {
+    bootstrapBrokers: target.bootstrap.split(','),
+    ...(target.sasl ? { sasl: { mechanism: SASLMechanisms.PLAIN, username: target.sasl.username, password: target.sasl.password } } : {}),
+  };
+}
+
 function baseOptions(target: ClientTarget, timeoutMs: number): BaseOptions {
   return {
     clientId: clientId('turnout-test-platformatic'),
-    bootstrapBrokers: target.bootstrap.split(','),
+    ...connectionOptions(target),
     connectTimeout: Math.min(timeoutMs, 5_000),
     retries: 5,
     retryDelay: 250,
-    ...(target.sasl ? { sasl: { mechanism: SASLMechanisms.PLAIN, username: target.sasl.username, password: target.sasl.password } } : {}),
   };
 }
 
@@ -83,7 +90,7 @@ export async function produce(target: ClientTarget, topic: string, messages: rea
   });
 }
 
-type StringMessage = Message<string, string, string, string>;
+export type StringMessage = Message<string, string, string, string>;
 
 export async function consumeGroup(target: ClientTarget, topic: string, group: string, count: number, timeoutMs: number): Promise<ConsumedRecord[]> {
   const log = new LogRing();

@@ -3,8 +3,9 @@
 // one admin client, all in this process and created ONCE; nothing here reconnects or recreates
 // them. Every log entry is kept with its time, so a test can show what kafkajs said at the switch.
 import { Kafka, logLevel, Partitioners, type Admin, type Consumer, type LogEntry, type Producer } from 'kafkajs';
-import { clientId, track, type ClientTarget } from '../clients/common.ts';
+import { clientId, type ClientTarget } from '../clients/common.ts';
 import '../clients/kafkajs.ts'; // its process-wide filter for kafkajs's TimeoutNegativeWarning
+import { InProcessRun } from './process-pair.ts';
 
 export interface KafkajsLogLine {
   at: number;
@@ -30,16 +31,12 @@ export class KafkajsAcrossSwitch {
   readonly producer: Producer;
   readonly consumer: Consumer;
   readonly admin: Admin;
-  #stopping = false;
-  #producerStopped = false;
-  #producing: Promise<void> = Promise.resolve();
-  #untrack: () => void = () => {};
+  readonly #run: InProcessRun;
   readonly #topic: string;
-  readonly #intervalMs: number;
 
   constructor(target: ClientTarget, topic: string, group: string, intervalMs: number) {
     this.#topic = topic;
-    this.#intervalMs = intervalMs;
+    this.#run = new InProcessRun(intervalMs, () => Promise.allSettled([this.producer.disconnect(), this.consumer.disconnect(), this.admin.disconnect()]));
     const kafka = new Kafka({
       clientId: clientId('turnout-switch-kafkajs'),
       brokers: target.bootstrap.split(','),
@@ -56,7 +53,7 @@ export class KafkajsAcrossSwitch {
   }
 
   async start(): Promise<void> {
-    this.#untrack = track(() => this.stop());
+    this.#run.track();
     await Promise.all([this.producer.connect(), this.consumer.connect(), this.admin.connect()]);
     this.consumer.on(this.consumer.events.CRASH, (e) => this.crashes.push({ at: Date.now(), error: String(e.payload.error), restart: e.payload.restart }));
     this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => this.groupJoins.push({ at: Date.now(), memberId: e.payload.memberId, assignment: e.payload.memberAssignment }));
@@ -66,11 +63,7 @@ export class KafkajsAcrossSwitch {
         this.consumed.push({ value: message.value?.toString() ?? '', partition, offset: Number(message.offset), at: Date.now() });
       },
     });
-    this.#producing = this.#produce();
-  }
-
-  async #produce(): Promise<void> {
-    for (let seq = 0; !this.#stopping && !this.#producerStopped; seq++) {
+    this.#run.produce(async (seq) => {
       const value = `j-${seq}`;
       const sentAt = Date.now();
       try {
@@ -79,8 +72,7 @@ export class KafkajsAcrossSwitch {
       } catch (err) {
         this.sendErrors.push({ seq, error: `${(err as Error).name}: ${(err as Error).message}`, sentAt, failedAt: Date.now() });
       }
-      await new Promise((r) => setTimeout(r, this.#intervalMs));
-    }
+    });
   }
 
   async clusterId(): Promise<{ clusterId: string; brokers: { nodeId: number; host: string; port: number }[] }> {
@@ -89,17 +81,12 @@ export class KafkajsAcrossSwitch {
   }
 
   /** Stops sending (the send in flight finishes); the consumer keeps consuming. */
-  async stopProducing(): Promise<void> {
-    this.#producerStopped = true;
-    await this.#producing;
+  stopProducing(): Promise<void> {
+    return this.#run.stopProducing();
   }
 
-  async stop(): Promise<void> {
-    if (this.#stopping) return;
-    this.#stopping = true;
-    this.#untrack();
-    await this.#producing;
-    await Promise.allSettled([this.producer.disconnect(), this.consumer.disconnect(), this.admin.disconnect()]);
+  stop(): Promise<void> {
+    return this.#run.stop();
   }
 
   /** Log lines at WARN or ERROR logged in [from, to). */

@@ -2,6 +2,8 @@
 // stdout is JSON lines (one per event), its stderr the client library's log. Tests read both while
 // it runs, mark where the switch happened in the log, and stop it at the end with a "stop" line
 // on stdin (SIGKILL if it does not exit in time). Registered with stopAllClients().
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { track } from '../clients/common.ts';
 import { GroupProcess, type ExitStatus } from '../../../src/testbed/processes.ts';
 
@@ -23,7 +25,14 @@ export class LongRunningClient {
       this.#stdout += d;
       for (const wake of this.#waiters) wake();
     });
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => (this.#stderr += d));
+    // TURNOUT_CLIENT_LOG_DIR: also keep each client's log in a file there (verify:switchover sets
+    // it to its run folder, so that a stall can be read in the client's own words afterwards).
+    const logDir = process.env.TURNOUT_CLIENT_LOG_DIR;
+    const logFile = logDir ? join(logDir, `client-${name.replace(/[^A-Za-z0-9.-]+/g, '_')}-${this.#process.pid}.log`) : null;
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      this.#stderr += d;
+      if (logFile !== null) appendFileSync(logFile, d);
+    });
     child.stdin!.on('error', () => {});
     this.#untrack = track(async () => {
       await this.#process.stop('SIGKILL', 1_000);

@@ -11,17 +11,14 @@ import {
   MessagesStreamModes,
   ProduceAcks,
   Producer,
-  SASLMechanisms,
   stringDeserializers,
   stringSerializers,
-  type Message,
   type MessagesStream,
 } from '@platformatic/kafka';
 import type { Stamp } from '../../../src/scenario/switchover.ts';
-import { clientId, track, type ClientTarget } from '../clients/common.ts';
-import type { MatrixClient } from './process-pair.ts';
-
-type StringMessage = Message<string, string, string, string>;
+import { clientId, type ClientTarget } from '../clients/common.ts';
+import { connectionOptions, type StringMessage } from '../clients/platformatic.ts';
+import { InProcessRun, type MatrixClient } from './process-pair.ts';
 
 const EVENTS = ['client:broker:disconnect', 'client:broker:failed', 'consumer:group:join', 'consumer:group:leave', 'consumer:group:rejoin', 'consumer:heartbeat:error'];
 
@@ -30,7 +27,7 @@ export class PlatformaticPair implements MatrixClient {
   readonly description: string;
   readonly topic: string;
   readonly group: string;
-  readonly #intervalMs: number;
+  readonly #run: InProcessRun;
   readonly #producer: Producer<string, string, string, string>;
   readonly #consumer: Consumer<string, string, string, string>;
   #stream: MessagesStream<string, string, string, string> | undefined;
@@ -41,22 +38,18 @@ export class PlatformaticPair implements MatrixClient {
   readonly #log: string[] = [];
   #streamClosed = false;
   #closedByItself = false;
-  #stopping = false;
-  #producerStopped = false;
-  #producing: Promise<void> = Promise.resolve();
-  #untrack: () => void = () => {};
 
   constructor(name: string, target: ClientTarget, topic: string, group: string, intervalMs = 50) {
     this.name = name;
     this.topic = topic;
     this.group = group;
-    this.#intervalMs = intervalMs;
+    this.#run = new InProcessRun(intervalMs, async () => {
+      await Promise.allSettled([this.#stream?.close(), this.#producer.close()]);
+      await this.#consumer.close(true).catch(() => {});
+    });
     this.description = `@platformatic/kafka producer (acks=all; library defaults: not idempotent, 3 retries 1 s apart), one send at a time every ${intervalMs} ms, ` +
       'and consumer stream (library defaults: autocommit, classic group), in the harness process';
-    const base = {
-      bootstrapBrokers: target.bootstrap.split(','),
-      ...(target.sasl ? { sasl: { mechanism: SASLMechanisms.PLAIN, username: target.sasl.username, password: target.sasl.password } } : {}),
-    };
+    const base = connectionOptions(target);
     this.#producer = new Producer({ ...base, clientId: clientId('turnout-switch-platformatic-producer'), serializers: stringSerializers, acks: ProduceAcks.ALL });
     this.#consumer = new Consumer({ ...base, clientId: clientId('turnout-switch-platformatic-consumer'), groupId: group, deserializers: stringDeserializers });
     for (const client of [this.#producer, this.#consumer] as { on(event: string, listener: (payload?: unknown) => void): unknown }[]) {
@@ -70,7 +63,7 @@ export class PlatformaticPair implements MatrixClient {
   }
 
   async start(): Promise<void> {
-    this.#untrack = track(() => this.stop());
+    this.#run.track();
     const stream = await this.#consumer.consume({
       topics: [this.topic],
       mode: MessagesStreamModes.COMMITTED,
@@ -81,13 +74,9 @@ export class PlatformaticPair implements MatrixClient {
     stream.on('error', (err: Error) => this.#streamErrors.push(`${new Date().toISOString()} ${describe(err)}`));
     stream.on('close', () => {
       this.#streamClosed = true;
-      if (!this.#stopping) this.#closedByItself = true;
+      if (!this.#run.stopping) this.#closedByItself = true;
     });
-    this.#producing = this.#produce();
-  }
-
-  async #produce(): Promise<void> {
-    for (let seq = 0; !this.#stopping && !this.#producerStopped; seq++) {
+    this.#run.produce(async (seq) => {
       const value = `p-${seq}`;
       try {
         const r = await this.#producer.send({ messages: [{ topic: this.topic, key: `k${seq}`, value }] });
@@ -96,22 +85,15 @@ export class PlatformaticPair implements MatrixClient {
       } catch (err) {
         this.#sendErrors.push(describe(err as Error));
       }
-      await new Promise((r) => setTimeout(r, this.#intervalMs));
-    }
+    });
   }
 
-  async stopProducing(): Promise<void> {
-    this.#producerStopped = true;
-    await this.#producing;
+  stopProducing(): Promise<void> {
+    return this.#run.stopProducing();
   }
 
-  async stop(): Promise<void> {
-    if (this.#stopping) return;
-    this.#stopping = true;
-    this.#untrack();
-    await this.#producing;
-    await Promise.allSettled([this.#stream?.close(), this.#producer.close()]);
-    await this.#consumer.close(true).catch(() => {});
+  stop(): Promise<void> {
+    return this.#run.stop();
   }
 
   acked(): readonly Stamp[] {
@@ -132,7 +114,7 @@ export class PlatformaticPair implements MatrixClient {
 
   /** The message stream ends only when it is closed; one that closed by itself gave up. */
   alive(): boolean {
-    return this.#stopping || !this.#streamClosed;
+    return this.#run.stopping || !this.#streamClosed;
   }
 
   fatalErrors(): string[] {

@@ -1,8 +1,10 @@
 // A client pair (producer + group consumer on one topic) that runs as ONE child process speaking
 // the long-running clients' JSON-lines protocol (rdkafka_switch_client.py, franz-switch,
-// sarama-switch), as a ScenarioClient of the switchover scenario (src/scenario/switchover.ts).
-import type { ScenarioClient, Stamp } from '../../../src/scenario/switchover.ts';
-import { JsonLines } from '../../../src/scenario/verifiable-clients.ts';
+// sarama-switch), as a ScenarioClient of the switchover scenario (src/scenario/switchover.ts); and
+// InProcessRun, the produce loop and stop sequence of the pairs that run in this process instead.
+import type { ScenarioClient } from '../../../src/scenario/switchover.ts';
+import { JsonLines, PolledPair } from '../../../src/scenario/verifiable-clients.ts';
+import { track } from '../clients/common.ts';
 import type { LongRunningClient } from './long-running.ts';
 
 /** A scenario pair that can also say which errors its client reported as fatal (the client is
@@ -21,7 +23,7 @@ export interface ProcessPairOptions {
   readonly start: () => LongRunningClient | Promise<LongRunningClient>;
 }
 
-export class ProcessPair implements MatrixClient {
+export class ProcessPair extends PolledPair implements MatrixClient {
   readonly name: string;
   readonly description: string;
   readonly topic: string;
@@ -29,9 +31,6 @@ export class ProcessPair implements MatrixClient {
   readonly #o: ProcessPairOptions;
   #client: LongRunningClient | undefined;
   readonly #lines = new JsonLines();
-  readonly #acked: Stamp[] = [];
-  readonly #consumed: Stamp[] = [];
-  readonly #sendErrors: string[] = [];
   readonly #consumerErrors: string[] = [];
   readonly #fatal: string[] = [];
   readonly #counters = { assigned: 0, revoked: 0, lost: 0, errorCb: 0, consumerErrors: 0, fatal: 0 };
@@ -41,6 +40,7 @@ export class ProcessPair implements MatrixClient {
   #exitedByItself: string | undefined;
 
   constructor(o: ProcessPairOptions) {
+    super();
     this.#o = o;
     this.name = o.name;
     this.description = o.description;
@@ -65,7 +65,7 @@ export class ProcessPair implements MatrixClient {
     if (c === undefined) return;
     c.send('stop-producing');
     await c.waitFor('producer stopped and flushed', (ev) => ev.some((e) => e.producerStopped === true), 45_000).catch(() => {});
-    this.#poll();
+    this.poll();
   }
 
   async stop(): Promise<void> {
@@ -75,22 +75,7 @@ export class ProcessPair implements MatrixClient {
     const wasRunning = c.isRunning();
     const status = await c.stop();
     if (wasRunning && (status.code !== 0 || status.signal !== null)) this.#exit = `exit ${JSON.stringify(status)} when told to stop; stderr: ${c.stderr.slice(-1500)}`;
-    this.#poll();
-  }
-
-  acked(): readonly Stamp[] {
-    this.#poll();
-    return this.#acked;
-  }
-
-  consumed(): readonly Stamp[] {
-    this.#poll();
-    return this.#consumed;
-  }
-
-  sendErrors(): number {
-    this.#poll();
-    return this.#sendErrors.length;
+    this.poll();
   }
 
   pids(): number[] {
@@ -102,25 +87,25 @@ export class ProcessPair implements MatrixClient {
   }
 
   fatalErrors(): string[] {
-    this.#poll();
+    this.poll();
     const out = [...this.#fatal];
     if (this.#exitedByItself !== undefined) out.push(this.#exitedByItself);
     return out;
   }
 
   problems(): string[] {
-    this.#poll();
+    this.poll();
     const out: string[] = [];
     if (this.#exitedByItself !== undefined) out.push(this.#exitedByItself);
     if (this.#exit !== undefined) out.push(this.#exit);
     if (this.#fatal.length > 0) out.push(`${this.#fatal.length} fatal error(s): ${this.#fatal.slice(0, 3).join(' | ')}`);
-    if (this.#sendErrors.length > 0) out.push(`${this.#sendErrors.length} send(s) failed, e.g. ${distinct(this.#sendErrors).join(' | ')}`);
+    if (this.sendErrorMessages.length > 0) out.push(`${this.sendErrorMessages.length} send(s) failed, e.g. ${distinct(this.sendErrorMessages).join(' | ')}`);
     if (this.#consumerErrors.length > 0) out.push(`${this.#consumerErrors.length} consumer error(s), e.g. ${distinct(this.#consumerErrors).join(' | ')}`);
     return out;
   }
 
   counters(): Record<string, number> {
-    this.#poll();
+    this.poll();
     return { ...this.#counters };
   }
 
@@ -129,12 +114,12 @@ export class ProcessPair implements MatrixClient {
     return this.#client?.stderr ?? '';
   }
 
-  #poll(): void {
+  protected override poll(): void {
     if (this.#client === undefined) return;
     this.#lines.read(this.#client.stdout, (e) => {
-      if (typeof e.ack === 'number') this.#acked.push({ value: `${this.#o.valuePrefix}${e.ack}`, at: e.ackAt as number, partition: e.partition as number, offset: e.offset as number });
-      else if (typeof e.consumed === 'string') this.#consumed.push({ value: e.consumed, at: e.at as number, partition: e.partition as number, offset: e.offset as number });
-      else if (e.sendError !== undefined) this.#sendErrors.push(String(e.error));
+      if (typeof e.ack === 'number') this.ackedStamps.push({ value: `${this.#o.valuePrefix}${e.ack}`, at: e.ackAt as number, partition: e.partition as number, offset: e.offset as number });
+      else if (typeof e.consumed === 'string') this.consumedStamps.push({ value: e.consumed, at: e.at as number, partition: e.partition as number, offset: e.offset as number });
+      else if (e.sendError !== undefined) this.sendErrorMessages.push(String(e.error));
       else if (e.fatal !== undefined) {
         this.#fatal.push(String(e.fatal));
         this.#counters.fatal++;
@@ -147,6 +132,58 @@ export class ProcessPair implements MatrixClient {
         this.#consumerErrors.push(String(e.consumerError));
       }
     });
+  }
+}
+
+/** The producer and the stop sequence of a pair whose clients run in this process (kafkajs,
+ *  @platformatic/kafka), as an application runs them: one send at a time, `intervalMs` apart,
+ *  from produce() until stopProducing() or stop(). stop() runs once: it waits for the send in
+ *  flight, then `close`s the clients. */
+export class InProcessRun {
+  readonly #intervalMs: number;
+  readonly #close: () => Promise<unknown>;
+  #stopping = false;
+  #producerStopped = false;
+  #producing: Promise<void> = Promise.resolve();
+  #untrack: () => void = () => {};
+
+  constructor(intervalMs: number, close: () => Promise<unknown>) {
+    this.#intervalMs = intervalMs;
+    this.#close = close;
+  }
+
+  /** True from the start of stop(). */
+  get stopping(): boolean {
+    return this.#stopping;
+  }
+
+  /** Has stopAllClients() call stop() (first thing in start(), so that a start that fails halfway is closed too). */
+  track(): void {
+    this.#untrack = track(() => this.stop());
+  }
+
+  /** Starts the loop: send(seq) for seq 0, 1, ...; send reports its outcome itself (it must not throw). */
+  produce(send: (seq: number) => Promise<void>): void {
+    this.#producing = (async () => {
+      for (let seq = 0; !this.#stopping && !this.#producerStopped; seq++) {
+        await send(seq);
+        await new Promise((r) => setTimeout(r, this.#intervalMs));
+      }
+    })();
+  }
+
+  /** Stops sending (the send in flight finishes); the consumer keeps consuming. */
+  async stopProducing(): Promise<void> {
+    this.#producerStopped = true;
+    await this.#producing;
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    this.#untrack();
+    await this.#producing;
+    await this.#close();
   }
 }
 

@@ -29,7 +29,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"sort"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -45,15 +44,6 @@ func logger(role string) kgo.Logger {
 	return kgo.BasicLogger(os.Stderr, kgo.LogLevelInfo, func() string {
 		return time.Now().Format("15:04:05.000") + " franz-" + role + " "
 	})
-}
-
-func partitions(m map[string][]int32) []int32 {
-	var out []int32
-	for _, ps := range m {
-		out = append(out, ps...)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
-	return out
 }
 
 func main() {
@@ -75,13 +65,13 @@ func main() {
 		kgo.ConsumerGroup(a.Group),
 		kgo.ConsumeTopics(a.Topic),
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
-			harness.Emit(map[string]any{"assigned": partitions(m), "at": harness.NowMs()})
+			harness.Emit(map[string]any{"assigned": harness.SortedPartitions(m), "at": harness.NowMs()})
 		}),
 		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
-			harness.Emit(map[string]any{"revoked": partitions(m), "at": harness.NowMs()})
+			harness.Emit(map[string]any{"revoked": harness.SortedPartitions(m), "at": harness.NowMs()})
 		}),
 		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
-			harness.Emit(map[string]any{"lost": partitions(m), "at": harness.NowMs()})
+			harness.Emit(map[string]any{"lost": harness.SortedPartitions(m), "at": harness.NowMs()})
 		}),
 	)
 	switch groupProtocol {
@@ -118,25 +108,12 @@ func main() {
 			})
 		}
 	}()
-	go func() {
-		for c := range cmd.Other {
-			harness.Emit(map[string]any{"commandError": "unknown command: " + c})
-		}
-	}()
+	cmd.ReportUnknown()
 	harness.Emit(map[string]any{"started": true})
 
 	var pending atomic.Int64
-	seq := 0
-	interval := time.Duration(a.IntervalMs) * time.Millisecond
-	for running := true; running; {
-		select {
-		case <-cmd.StopProducing:
-			running = false
-			continue
-		default:
-		}
-		s, sentAt := seq, harness.NowMs()
-		seq++
+	seq, unflushed := cmd.Produce(time.Duration(a.IntervalMs)*time.Millisecond, func(s int) bool {
+		sentAt := harness.NowMs()
 		pending.Add(1)
 		producer.Produce(ctx, &kgo.Record{Topic: a.Topic, Key: []byte("k" + strconv.Itoa(s)), Value: []byte("f-" + strconv.Itoa(s))}, func(r *kgo.Record, err error) {
 			defer pending.Add(-1)
@@ -146,18 +123,13 @@ func main() {
 			}
 			harness.Emit(map[string]any{"ack": s, "partition": r.Partition, "offset": r.Offset, "sentAt": sentAt, "ackAt": harness.NowMs()})
 		})
-		running = harness.Sleep(interval, cmd.StopProducing)
-	}
-	flushCtx, flushed := context.WithTimeout(context.Background(), 30*time.Second)
-	producer.Flush(flushCtx)
-	flushed()
-	unflushed := pending.Load()
-	select {
-	case <-cmd.Stop:
-	default:
-		harness.Emit(map[string]any{"producerStopped": true, "sent": seq, "unflushed": unflushed, "at": harness.NowMs()})
-		<-cmd.Stop
-	}
+		return true
+	}, func() int64 {
+		flushCtx, flushed := context.WithTimeout(context.Background(), 30*time.Second)
+		producer.Flush(flushCtx)
+		flushed()
+		return pending.Load()
+	})
 	cancel()
 	<-consumed
 	producer.Close()

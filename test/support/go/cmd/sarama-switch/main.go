@@ -25,7 +25,6 @@ import (
 	"errors"
 	"log"
 	"os"
-	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -44,22 +43,13 @@ type sent struct {
 
 type handler struct{}
 
-func claimed(s sarama.ConsumerGroupSession) []int32 {
-	var out []int32
-	for _, ps := range s.Claims() {
-		out = append(out, ps...)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
-	return out
-}
-
 func (handler) Setup(s sarama.ConsumerGroupSession) error {
-	harness.Emit(map[string]any{"assigned": claimed(s), "at": harness.NowMs()})
+	harness.Emit(map[string]any{"assigned": harness.SortedPartitions(s.Claims()), "at": harness.NowMs()})
 	return nil
 }
 
 func (handler) Cleanup(s sarama.ConsumerGroupSession) error {
-	harness.Emit(map[string]any{"revoked": claimed(s), "at": harness.NowMs()})
+	harness.Emit(map[string]any{"revoked": harness.SortedPartitions(s.Claims()), "at": harness.NowMs()})
 	return nil
 }
 
@@ -140,11 +130,7 @@ func main() {
 			harness.Emit(map[string]any{"consumerError": err.Error(), "at": harness.NowMs()})
 		}
 	}()
-	go func() {
-		for c := range cmd.Other {
-			harness.Emit(map[string]any{"commandError": "unknown command: " + c})
-		}
-	}()
+	cmd.ReportUnknown()
 	ctx, cancel := context.WithCancel(context.Background())
 	consumed := make(chan struct{})
 	go func() {
@@ -165,44 +151,28 @@ func main() {
 	}()
 	harness.Emit(map[string]any{"started": true})
 
-	seq := 0
-	interval := time.Duration(a.IntervalMs) * time.Millisecond
-	for running := true; running; {
-		select {
-		case <-cmd.StopProducing:
-			running = false
-			continue
-		default:
-		}
+	seq, unflushed := cmd.Produce(time.Duration(a.IntervalMs)*time.Millisecond, func(seq int) bool {
 		s := sent{seq: seq, sentAt: harness.NowMs()}
-		seq++
 		pending.Add(1)
 		m := &sarama.ProducerMessage{Topic: a.Topic, Key: sarama.StringEncoder("k" + strconv.Itoa(s.seq)), Value: sarama.StringEncoder("s-" + strconv.Itoa(s.seq)), Metadata: s}
 		select {
 		case producer.Input() <- m:
+			return true
 		case <-cmd.StopProducing: // the producer's buffer is full and it stopped taking records
-			seq--
 			pending.Add(-1)
-			running = false
-			continue
+			return false
 		}
-		running = harness.Sleep(interval, cmd.StopProducing)
-	}
-	// AsyncClose flushes what is buffered (each record ends in Successes or Errors), then closes both channels.
-	producer.AsyncClose()
-	flushed := make(chan struct{})
-	go func() { reported.Wait(); close(flushed) }()
-	select {
-	case <-flushed:
-	case <-time.After(30 * time.Second):
-	}
-	unflushed := pending.Load()
-	select {
-	case <-cmd.Stop:
-	default:
-		harness.Emit(map[string]any{"producerStopped": true, "sent": seq, "unflushed": unflushed, "at": harness.NowMs()})
-		<-cmd.Stop
-	}
+	}, func() int64 {
+		// AsyncClose flushes what is buffered (each record ends in Successes or Errors), then closes both channels.
+		producer.AsyncClose()
+		flushed := make(chan struct{})
+		go func() { reported.Wait(); close(flushed) }()
+		select {
+		case <-flushed:
+		case <-time.After(30 * time.Second):
+		}
+		return pending.Load()
+	})
 	cancel()
 	<-consumed
 	group.Close() // commits the marked offsets and leaves the group

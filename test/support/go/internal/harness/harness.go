@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -183,6 +184,58 @@ func ReadCommands() Commands {
 		close(stop)
 	}()
 	return Commands{StopProducing: stopProducing, Stop: stop, Other: other}
+}
+
+// ReportUnknown answers every other command with {"commandError":"unknown command: ..."}, in the background.
+func (c Commands) ReportUnknown() {
+	go func() {
+		for cmd := range c.Other {
+			Emit(map[string]any{"commandError": "unknown command: " + cmd})
+		}
+	}()
+}
+
+// Produce is a switch client's producer from its first record to "stop": send(seq) for seq 0, 1,
+// ... every interval until "stop-producing" (or "stop"); send returns false when producing stopped
+// while it waited to hand the record over (that record does not count as sent). Then flush waits
+// for the records in flight and returns how many got no answer; unless "stop" came already,
+// {"producerStopped":true,"sent","unflushed"} says the producer stopped, and Produce waits for
+// "stop" (the consumer keeps consuming meanwhile).
+func (c Commands) Produce(interval time.Duration, send func(seq int) bool, flush func() (unflushed int64)) (sent int, unflushed int64) {
+produce:
+	for {
+		select {
+		case <-c.StopProducing:
+			break produce
+		default:
+		}
+		if !send(sent) {
+			break
+		}
+		sent++
+		if !Sleep(interval, c.StopProducing) {
+			break
+		}
+	}
+	unflushed = flush()
+	select {
+	case <-c.Stop:
+	default:
+		Emit(map[string]any{"producerStopped": true, "sent": sent, "unflushed": unflushed, "at": NowMs()})
+		<-c.Stop
+	}
+	return sent, unflushed
+}
+
+// SortedPartitions lists the partitions of a topic -> partitions map in order (a group member's
+// assignment, for {"assigned":[...]} and the like).
+func SortedPartitions(m map[string][]int32) []int32 {
+	var out []int32
+	for _, ps := range m {
+		out = append(out, ps...)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
 }
 
 // Sleep waits d or until done is closed; false when done was closed.
