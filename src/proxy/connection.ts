@@ -27,7 +27,7 @@ import {
   defaultProduceResponse, defaultProduceResponsePartitionProduceResponse, defaultProduceResponseTopicProduceResponse, type ProduceResponse,
 } from '../protocol/generated/messages/produce-response.ts';
 import type { OffsetCommitRequest } from '../protocol/generated/messages/offset-commit-request.ts';
-import { groupMembers, rejoinKey } from './filters/group-members.ts';
+import { groupMembers, rejoinKey, type GroupMember } from './filters/group-members.ts';
 
 /** How long a group member's fetches wait after a switch for it to rejoin its group on the new cluster. */
 const REJOIN_HOLD_MS = 15_000;
@@ -329,8 +329,12 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
    * clients would wait for the dead members to be expelled.
    */
   private leaveGroups(): void {
-    const members = groupMembers(this);
-    if (members === null || members.size === 0 || this.upstream === null) return;
+    const own = groupMembers(this);
+    // Members whose connection to this broker the client closed itself (franz-go closes a
+    // connection whose request it gave up on): still in their groups here, and nobody else knows.
+    const orphans = this.route.takeOrphanedMembers(this.epoch, this.slotKey);
+    if (this.upstream === null || ((own === null || own.size === 0) && orphans.length === 0)) return;
+    const members: [string, GroupMember][] = [...(own ?? []), ...orphans.map((o): [string, GroupMember] => [o.groupId, o.member])];
     for (const [groupId, m] of members) {
       const correlationId = this.nextInternalCorrelationId--;
       const header = { correlationId, clientId: 'turnout-switchover', _unknownTaggedFields: undefined };
@@ -358,7 +362,12 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
       this.route.expectRejoin(rejoinKey(this.clientHost, m.clientId), REJOIN_HOLD_MS);
       this.log.debug({ groupId, memberId: m.memberId }, 'left the group on the previous cluster');
     }
-    members.clear();
+    own?.clear();
+  }
+
+  /** The broker behind this connection, as orphaned group members are filed: its port slot, or the bootstrap. */
+  private get slotKey(): string {
+    return this.target.kind === 'bootstrap' ? 'bootstrap' : String(this.target.slot);
   }
 
   private async openUpstream(target: ConnectionTarget): Promise<void> {
@@ -995,6 +1004,12 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
       this.upstream?.destroy();
     }, 1000).unref();
     this.metrics.connectionsActive.dec();
+    if (reason !== CloseReason.Switchover) {
+      // Members that joined through this connection stay in their groups on this cluster; a switch
+      // takes them out through another connection to the same broker.
+      const members = groupMembers(this);
+      if (members !== null && members.size > 0) this.route.orphanMembers(this.epoch, this.slotKey, [...members].map(([groupId, member]) => ({ groupId, member })));
+    }
     this.onClosed(this);
     this.drainedResolve?.();
     this.drainedResolve = null;

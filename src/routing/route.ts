@@ -58,6 +58,13 @@ export const FENCED_API_KEYS: ReadonlySet<number> = new Set([
 ]);
 
 const MAX_TOPICS_SEEN = 10_000;
+const MAX_ORPHANED_MEMBERS = 10_000;
+
+/** A group member the gateway knows of whose connection is gone (see Route.orphanMembers). */
+export interface OrphanedMember {
+  groupId: string;
+  member: { protocol: 'classic' | 'consumer'; memberId: string; groupInstanceId: string | null; clientId: string };
+}
 
 /** A rejoin expected (holdMs set) or completed (holdMs null) on one process, for the others. */
 export interface RejoinEvent {
@@ -103,6 +110,12 @@ export class Route {
   readonly gatewayTopics = new Set<string>();
   /** The ids clients see for topics, and each cluster's own. */
   readonly topicIds: RouteTopicIds;
+  /**
+   * Group members whose connection closed without leaving (the client closed it, not a switch),
+   * by the epoch and broker (port slot) they joined through: a switch away from that epoch's
+   * cluster takes them out of their groups there, as it does for members of open connections.
+   */
+  private readonly orphans = new Map<string, Map<string, OrphanedMember>>();
 
   constructor(config: RouteConfig, domain: StreamingDomainConfig, log: Logger, metrics: RouteMetrics, connectTimeoutMs: number) {
     this.config = config;
@@ -160,6 +173,31 @@ export class Route {
     this.rejoining.delete(key);
     clearTimeout(r.timer);
     for (const c of r.waiting) c.releaseHeld();
+  }
+
+  /** Members that joined through a connection that closed without a switch (see `orphans`). */
+  orphanMembers(epoch: number, slot: string, members: OrphanedMember[]): void {
+    const key = `${epoch}|${slot}`;
+    let m = this.orphans.get(key);
+    if (m === undefined) {
+      // Only the current epoch's matter: older ones were taken out (or left behind) at their switch.
+      for (const k of this.orphans.keys()) if (!k.startsWith(`${this.epoch}|`)) this.orphans.delete(k);
+      m = new Map();
+      this.orphans.set(key, m);
+    }
+    for (const o of members) {
+      if (m.size >= MAX_ORPHANED_MEMBERS) break;
+      m.set(`${o.groupId}|${o.member.memberId}`, o);
+    }
+  }
+
+  /** The orphaned members of `epoch` that joined through broker `slot`; each is handed out once. */
+  takeOrphanedMembers(epoch: number, slot: string): OrphanedMember[] {
+    const key = `${epoch}|${slot}`;
+    const m = this.orphans.get(key);
+    if (m === undefined) return [];
+    this.orphans.delete(key);
+    return [...m.values()];
   }
 
   /** A client used topic `name` (produced, fetched, committed offsets). */

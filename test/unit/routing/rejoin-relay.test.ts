@@ -40,3 +40,14 @@ test('local rejoin events go to the relay; relayed ones release held fetches wit
   assert.deepEqual(events[1], { route: r.name, key: '127.0.0.1|c1', holdMs: null }, 'a rejoin seen here is told to the others');
   assert.equal(r.awaitingRejoin, false);
 });
+
+test('members whose connection the client closed are handed, once, to a connection of their epoch to the same broker', () => {
+  const r = route();
+  const member = (id: string) => ({ protocol: 'classic' as const, memberId: id, groupInstanceId: null, clientId: 'c' });
+  r.orphanMembers(0, '2', [{ groupId: 'g', member: member('m1') }]);
+  r.orphanMembers(0, '2', [{ groupId: 'g', member: member('m1') }, { groupId: 'h', member: member('m2') }]);
+  assert.deepEqual(r.takeOrphanedMembers(0, '1'), [], 'another broker');
+  assert.deepEqual(r.takeOrphanedMembers(1, '2'), [], 'another epoch');
+  assert.deepEqual(r.takeOrphanedMembers(0, '2').map((o) => `${o.groupId}/${o.member.memberId}`), ['g/m1', 'h/m2']);
+  assert.deepEqual(r.takeOrphanedMembers(0, '2'), [], 'handed out once');
+});
