@@ -971,7 +971,14 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
   }
 
   private checkDrained(): void {
-    if (this.draining && this.inFlight.length === 0 && this.requestLeft === 0 && this.gated === null) this.close(this.drainReason);
+    if (!this.draining || this.inFlight.length > 0 || this.requestLeft > 0 || this.gated !== null) return;
+    if (this.drainReason === CloseReason.Switchover && (groupMembers(this)?.size ?? 0) > 0) {
+      // Joined while the switch drained the connection (a JoinGroup answered after the retire
+      // began): out of the old cluster's group too, before the connection closes.
+      this.leaveGroups();
+      if (this.inFlight.length > 0) return;
+    }
+    this.close(this.drainReason);
   }
 
   /** Closes both sides once; logs one line with the reason and counts errors. */
