@@ -17,7 +17,7 @@ import type { HostPort } from '../config/types.ts';
 import type { Logger } from '../observability/log.ts';
 import type { ApiMetrics, RouteMetrics } from '../observability/metrics.ts';
 import {
-  ApiKey, CodecError, CodecErrorCode, FrameDecoder, decodeResponse, encodeResponseChunks, peekApiKey, peekApiVersion,
+  ApiKey, CodecError, CodecErrorCode, FrameDecoder, apiCodec, decodeResponse, encodeResponseChunks, peekApiKey, peekApiVersion,
   peekProduceAcks, peekRequestClientId, peekRequestCorrelationId, peekResponseCorrelationId, type DecodedResponse,
   decodeRequest, encodeRequest, encodeResponse,
 } from '../protocol/index.ts';
@@ -40,12 +40,13 @@ const CUT_THROUGH_MIN_BYTES = 8 * 1024;
 /** How much of a Produce request's start is enough to read its header and acks. */
 const PRODUCE_HEAD_BYTES = 1024;
 /** Group coordination requests: behind a fetch held for a rejoin, they would wait for themselves. */
-const GROUP_API_KEYS: ReadonlySet<number> = new Set([8, 9, 10, 11, 12, 13, 14, 68]);
+const GROUP_API_KEYS: ReadonlySet<number> = new Set([8, 9, 10, 11, 12, 13, 14, 68, 76]);
 import { connectUpstream } from '../upstream/connect.ts';
 import { ReadBuffer } from './read-buffer.ts';
 import { emptyFetchResponse } from './empty-fetch.ts';
 import type { FetchRequest } from '../protocol/generated/messages/fetch-request.ts';
 import { defaultConsumerGroupHeartbeatRequest } from '../protocol/generated/messages/consumer-group-heartbeat-request.ts';
+import { defaultShareGroupHeartbeatRequest } from '../protocol/generated/messages/share-group-heartbeat-request.ts';
 import type { FilterChain, FilterContext, ProxyFilter } from './filter.ts';
 
 export interface ConnectionLimits {
@@ -349,6 +350,11 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
           { ...header, requestApiKey: apiKey, requestApiVersion: apiVersion },
           { ...defaultConsumerGroupHeartbeatRequest(), groupId, memberId: m.memberId, memberEpoch: m.groupInstanceId === null ? -1 : -2, instanceId: m.groupInstanceId },
         );
+      } else if (m.protocol === 'share') {
+        // KIP-932 share groups: epoch -1 leaves; the broker releases the member's acquired records.
+        apiKey = ApiKey.ShareGroupHeartbeat;
+        apiVersion = apiCodec(apiKey)!.minVersion;
+        frame = encodeRequest({ ...header, requestApiKey: apiKey, requestApiVersion: apiVersion }, { ...defaultShareGroupHeartbeatRequest(), groupId, memberId: m.memberId, memberEpoch: -1 });
       } else {
         apiKey = ApiKey.LeaveGroup;
         apiVersion = 3;

@@ -63,7 +63,7 @@ const MAX_ORPHANED_MEMBERS = 10_000;
 /** A group member the gateway knows of whose connection is gone (see Route.orphanMembers). */
 export interface OrphanedMember {
   groupId: string;
-  member: { protocol: 'classic' | 'consumer'; memberId: string; groupInstanceId: string | null; clientId: string };
+  member: { protocol: 'classic' | 'consumer' | 'share'; memberId: string; groupInstanceId: string | null; clientId: string };
 }
 
 /** A rejoin expected (holdMs set) or completed (holdMs null) on one process, for the others. */

@@ -17,11 +17,12 @@ import type { JoinGroupResponse } from '../../protocol/generated/messages/join-g
 import type { LeaveGroupRequest } from '../../protocol/generated/messages/leave-group-request.ts';
 import type { ConsumerGroupHeartbeatRequest } from '../../protocol/generated/messages/consumer-group-heartbeat-request.ts';
 import type { ConsumerGroupHeartbeatResponse } from '../../protocol/generated/messages/consumer-group-heartbeat-response.ts';
+import type { ShareGroupHeartbeatRequest } from '../../protocol/generated/messages/share-group-heartbeat-request.ts';
 import type { FilterContext, ProxyFilter } from '../filter.ts';
 
 export interface GroupMember {
-  /** classic: JoinGroup/SyncGroup; consumer: KIP-848 ConsumerGroupHeartbeat. */
-  protocol: 'classic' | 'consumer';
+  /** classic: JoinGroup/SyncGroup; consumer: KIP-848 ConsumerGroupHeartbeat; share: KIP-932 ShareGroupHeartbeat. */
+  protocol: 'classic' | 'consumer' | 'share';
   memberId: string;
   groupInstanceId: string | null;
   /** The client id the member joined with. */
@@ -34,7 +35,9 @@ interface State {
   /** SyncGroup requests waiting for their answers: the client ids. */
   syncs: string[];
   /** ConsumerGroupHeartbeat requests waiting for their answers, in order. */
-  heartbeats: { groupId: string; memberId: string; memberEpoch: number; instanceId: string | null; clientId: string }[];
+  heartbeats: Heartbeat[];
+  /** ShareGroupHeartbeat requests waiting for their answers, in order. */
+  shareHeartbeats: Heartbeat[];
   members: Map<string, GroupMember>;
 }
 
@@ -51,7 +54,7 @@ export function groupMembers(ctx: FilterContext): Map<string, GroupMember> | nul
 function stateOf(ctx: FilterContext): State {
   let s = ctx.state.get(KEY) as State | undefined;
   if (s === undefined) {
-    s = { pending: [], syncs: [], heartbeats: [], members: new Map() };
+    s = { pending: [], syncs: [], heartbeats: [], shareHeartbeats: [], members: new Map() };
     ctx.state.set(KEY, s);
   }
   return s;
@@ -59,20 +62,22 @@ function stateOf(ctx: FilterContext): State {
 
 export class GroupMembersFilter implements ProxyFilter {
   readonly name = 'group-members';
-  readonly requestApiKeys = [ApiKey.JoinGroup, ApiKey.LeaveGroup, ApiKey.SyncGroup, ApiKey.ConsumerGroupHeartbeat] as const;
+  readonly requestApiKeys = [ApiKey.JoinGroup, ApiKey.LeaveGroup, ApiKey.SyncGroup, ApiKey.ConsumerGroupHeartbeat, ApiKey.ShareGroupHeartbeat] as const;
 
   onRequest(ctx: FilterContext, frame: Buffer, apiKey: number): undefined {
     if (apiKey === ApiKey.SyncGroup) {
       stateOf(ctx).syncs.push(peekRequestClientId(frame));
       return undefined;
     }
-    if (apiKey === ApiKey.ConsumerGroupHeartbeat) {
+    if (apiKey === ApiKey.ConsumerGroupHeartbeat || apiKey === ApiKey.ShareGroupHeartbeat) {
+      const queue = apiKey === ApiKey.ConsumerGroupHeartbeat ? stateOf(ctx).heartbeats : stateOf(ctx).shareHeartbeats;
       try {
-        const d = decodeRequest<ConsumerGroupHeartbeatRequest>(frame);
+        const d = decodeRequest<ConsumerGroupHeartbeatRequest | ShareGroupHeartbeatRequest>(frame);
         const b = d.body;
-        stateOf(ctx).heartbeats.push({ groupId: b.groupId, memberId: b.memberId, memberEpoch: b.memberEpoch, instanceId: b.instanceId, clientId: d.header.clientId ?? '' });
+        const instanceId = 'instanceId' in b ? b.instanceId : null;
+        queue.push({ groupId: b.groupId, memberId: b.memberId, memberEpoch: b.memberEpoch, instanceId, clientId: d.header.clientId ?? '' });
       } catch {
-        stateOf(ctx).heartbeats.push({ groupId: '', memberId: '', memberEpoch: 0, instanceId: null, clientId: '' });
+        queue.push({ groupId: '', memberId: '', memberEpoch: 0, instanceId: null, clientId: '' });
       }
       return undefined;
     }
@@ -92,12 +97,13 @@ export class GroupMembersFilter implements ProxyFilter {
   }
 
   wantsResponse(apiKey: number): boolean {
-    return apiKey === ApiKey.JoinGroup || apiKey === ApiKey.SyncGroup || apiKey === ApiKey.ConsumerGroupHeartbeat;
+    return apiKey === ApiKey.JoinGroup || apiKey === ApiKey.SyncGroup || apiKey === ApiKey.ConsumerGroupHeartbeat || apiKey === ApiKey.ShareGroupHeartbeat;
   }
 
   onResponse(ctx: FilterContext, apiKey: number, _apiVersion: number, response: DecodedResponse): boolean {
     const s = stateOf(ctx);
-    if (apiKey === ApiKey.ConsumerGroupHeartbeat) return onHeartbeatResponse(ctx, s, response.body as ConsumerGroupHeartbeatResponse);
+    if (apiKey === ApiKey.ConsumerGroupHeartbeat) return onHeartbeatResponse(ctx, s, s.heartbeats.shift(), 'consumer', response.body as HeartbeatResponse);
+    if (apiKey === ApiKey.ShareGroupHeartbeat) return onHeartbeatResponse(ctx, s, s.shareHeartbeats.shift(), 'share', response.body as HeartbeatResponse);
     if (apiKey === ApiKey.SyncGroup) {
       const clientId = s.syncs.shift();
       if (clientId !== undefined && (response.body as SyncGroupResponse).errorCode === 0) ctx.route.rejoined(rejoinKey(ctx.clientHost, clientId));
@@ -115,8 +121,18 @@ export class GroupMembersFilter implements ProxyFilter {
 const GROUP_ID_NOT_FOUND = 69;
 const UNKNOWN_MEMBER_ID = 25;
 
-function onHeartbeatResponse(ctx: FilterContext, s: State, res: ConsumerGroupHeartbeatResponse): boolean {
-  const req = s.heartbeats.shift();
+interface Heartbeat {
+  groupId: string;
+  memberId: string;
+  memberEpoch: number;
+  instanceId: string | null;
+  clientId: string;
+}
+
+/** What KIP-848 and KIP-932 heartbeat answers have in common. */
+type HeartbeatResponse = Pick<ConsumerGroupHeartbeatResponse, 'errorCode' | 'errorMessage' | 'memberId' | 'memberEpoch'>;
+
+function onHeartbeatResponse(ctx: FilterContext, s: State, req: Heartbeat | undefined, protocol: 'consumer' | 'share', res: HeartbeatResponse): boolean {
   if (req === undefined || req.groupId === '') return false;
   if (res.errorCode === GROUP_ID_NOT_FOUND && req.memberEpoch > 0) {
     res.errorCode = UNKNOWN_MEMBER_ID;
@@ -134,7 +150,7 @@ function onHeartbeatResponse(ctx: FilterContext, s: State, res: ConsumerGroupHea
   }
   const known = s.members.get(req.groupId);
   s.members.set(req.groupId, {
-    protocol: 'consumer',
+    protocol,
     memberId: res.memberId ?? req.memberId,
     groupInstanceId: req.instanceId ?? known?.groupInstanceId ?? null,
     clientId: req.clientId,

@@ -14,7 +14,7 @@ import { carriesTopicIds } from '../../protocol/topic-id-fields.ts';
 /** For each api key the gateway decodes responses of: the first version it decodes. */
 function decodedFrom(apiKey: number): number | undefined {
   if (apiKey === ApiKey.ApiVersions || apiKey === ApiKey.SaslHandshake || apiKey === ApiKey.JoinGroup || apiKey === ApiKey.SyncGroup) return 0;
-  if (apiKey === ApiKey.InitProducerId || apiKey === ApiKey.ConsumerGroupHeartbeat) return 0;
+  if (apiKey === ApiKey.InitProducerId || apiKey === ApiKey.ConsumerGroupHeartbeat || apiKey === ApiKey.ShareGroupHeartbeat) return apiCodec(apiKey)?.minVersion;
   const codec = apiCodec(apiKey);
   if (codec !== undefined) {
     // Responses that carry topic ids are decoded from the first version that has them.

@@ -19,6 +19,9 @@ import type { Route } from '../../../src/routing/route.ts';
 import type { ProduceRequest } from '../../../src/protocol/generated/messages/produce-request.ts';
 import { defaultInitProducerIdRequest } from '../../../src/protocol/generated/messages/init-producer-id-request.ts';
 import { defaultConsumerGroupHeartbeatRequest } from '../../../src/protocol/generated/messages/consumer-group-heartbeat-request.ts';
+import { defaultShareGroupHeartbeatRequest } from '../../../src/protocol/generated/messages/share-group-heartbeat-request.ts';
+import { groupMembers } from '../../../src/proxy/filters/group-members.ts';
+import { apiCodec } from '../../../src/protocol/index.ts';
 
 const silent = { debug() {}, info() {}, warn() {}, error() {}, child() { return silent; } };
 
@@ -186,4 +189,21 @@ test('topics in use come from Produce requests, whole or passing in pieces', () 
   for (let i = 0; i < frame.length; i += 1000) observe(frame.subarray(i, i + 1000));
   assert.deepEqual(other.noted, ['orders', 'audit']);
   scanProduceRequest(frame, {}); // the frame is intact
+});
+
+test('a KIP-932 share group member from the old cluster is told it is unknown too, and is remembered for leaving', () => {
+  const f = new GroupMembersFilter();
+  const { ctx } = fakeContext(1);
+  const v = apiCodec(ApiKey.ShareGroupHeartbeat)!.minVersion;
+  const hb = (epoch: number) => encodeRequest({ requestApiKey: ApiKey.ShareGroupHeartbeat, requestApiVersion: v, correlationId: 1, clientId: 's1', _unknownTaggedFields: undefined }, {
+    ...defaultShareGroupHeartbeatRequest(), groupId: 'sg', memberId: 'sm', memberEpoch: epoch, subscribedTopicNames: epoch === 0 ? ['orders'] : null,
+  });
+  const response = (errorCode: number, epoch: number) => ({ header: { correlationId: 1 }, headerVersion: 1, body: { throttleTimeMs: 0, errorCode, errorMessage: null as string | null, memberId: 'sm', memberEpoch: epoch, heartbeatIntervalMs: 5000, assignment: null } });
+  f.onRequest(ctx, hb(0), ApiKey.ShareGroupHeartbeat);
+  assert.equal(f.onResponse(ctx, ApiKey.ShareGroupHeartbeat, v, response(0, 1) as never), false);
+  assert.equal(groupMembers(ctx)?.get('sg')?.protocol, 'share');
+  f.onRequest(ctx, hb(4), ApiKey.ShareGroupHeartbeat);
+  const stale = response(69, -1);
+  assert.equal(f.onResponse(ctx, ApiKey.ShareGroupHeartbeat, v, stale as never), true);
+  assert.equal(stale.body.errorCode, 25);
 });
