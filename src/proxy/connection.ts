@@ -152,6 +152,8 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
   private rejoinBypass = false;
   /** Answers the Fetch held for a rejoin empty when it fires. */
   private rejoinFetchTimer: NodeJS.Timeout | null = null;
+  /** The connection's first Fetch has been looked at for a fetch session from before a switch. */
+  private fetchSessionChecked = false;
   /** Filters' lookups the first held request waits for (a filter deferred it). */
   private deferrals = 0;
   /** Correlation ids of the gateway's own requests: negative, so never a client's. */
@@ -634,6 +636,30 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     if (!this.closed) this.flushLocal();
   }
 
+  /**
+   * A route that has switched: the first Fetch of a connection that continues a fetch session
+   * (KIP-227) is answered at once without records and with session id 0, which ends the session,
+   * so the client's next Fetch opens a new one. Fetch sessions live on the broker that made them;
+   * one made on the previous cluster makes the new one answer FETCH_SESSION_ID_NOT_FOUND or
+   * INVALID_FETCH_SESSION_EPOCH, which @platformatic/kafka counts towards giving up its consumer
+   * stream. A session that was still valid costs the client one round trip.
+   */
+  private continuesForeignFetchSession(frame: Buffer, apiVersion: number): boolean {
+    if (this.epoch === 0 || apiVersion < 7) return false;
+    let response: Buffer;
+    try {
+      if (decodeRequest<FetchRequest>(frame).body.sessionId === 0) return false;
+      response = emptyFetchResponse(frame);
+    } catch {
+      return false; // unreadable: the broker answers it
+    }
+    const metrics = this.metrics.api(ApiKey.Fetch);
+    metrics.requests.inc();
+    this.inFlight.push({ correlationId: peekRequestCorrelationId(frame), apiKey: ApiKey.Fetch, apiVersion, startedAt: performance.now(), metrics, filters: null, local: response, raw: false });
+    this.flushLocal();
+    return true;
+  }
+
   heldOffsetCommits(): HeldOffsetCommit[] {
     const out: HeldOffsetCommit[] = [];
     for (const frame of this.held ?? []) {
@@ -676,6 +702,10 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
       this.hold(frame);
       this.answerEmptyLater(frame);
       return;
+    }
+    if (apiKey === ApiKey.Fetch && !this.fetchSessionChecked) {
+      this.fetchSessionChecked = true;
+      if (this.continuesForeignFetchSession(frame, apiVersion)) return;
     }
     const correlationId = peekRequestCorrelationId(frame);
     const metrics = this.metrics.api(apiKey);
