@@ -13,6 +13,7 @@
 import { TurnoutError } from '../errors.ts';
 import { codecName, CompressionError, CompressionErrorCode, decompress } from './compression.ts';
 import { crc32c } from './crc32c.ts';
+import { BATCH_ATTRIBUTES_OFFSET, BATCH_CONTROL_FLAG, BATCH_CRC_OFFSET, BATCH_LOG_OVERHEAD, BATCH_MAGIC_OFFSET, BATCH_V2_HEADER_SIZE } from './produce-scan.ts';
 
 export interface RecordToEncode {
   key: Buffer | null;
@@ -28,17 +29,17 @@ export interface DecodedRecord {
   value: Buffer | null;
 }
 
-/** Bytes of a batch before its first record. */
-const BATCH_OVERHEAD = 61;
-/** baseOffset + batchLength: the part of a batch that batchLength does not count. */
-const LOG_OVERHEAD = 12;
+// The batch layout (offsets of its header fields) is produce-scan.ts's, which reads the same
+// header in Produce requests.
+const BATCH_OVERHEAD = BATCH_V2_HEADER_SIZE;
+const LOG_OVERHEAD = BATCH_LOG_OVERHEAD;
 /** Offset of the first byte the CRC covers (attributes). */
-const CRC_START = 21;
-const MAGIC_OFFSET = 16;
+const CRC_START = BATCH_ATTRIBUTES_OFFSET;
+const MAGIC_OFFSET = BATCH_MAGIC_OFFSET;
 
 const COMPRESSION_MASK = 0x07;
 const TIMESTAMP_TYPE_LOG_APPEND = 0x08;
-const CONTROL_FLAG = 0x20;
+const CONTROL_FLAG = BATCH_CONTROL_FLAG;
 
 /** What one decode call may decompress to by default, all its batches together (see DecodeOptions). */
 export const DEFAULT_MAX_DECOMPRESSED_BYTES = 64 * 1024 * 1024;
@@ -112,7 +113,7 @@ export function encodeRecordBatch(records: RecordToEncode[], opts: { baseOffset?
   batch.writeInt32BE(-1, 53); // baseSequence
   batch.writeInt32BE(records.length, 57);
   recordBytes.copy(batch, BATCH_OVERHEAD);
-  batch.writeUInt32BE(crc32c(batch.subarray(CRC_START)), 17);
+  batch.writeUInt32BE(crc32c(batch.subarray(CRC_START)), BATCH_CRC_OFFSET);
   return batch;
 }
 

@@ -43,7 +43,7 @@ const PRODUCE_HEAD_BYTES = 1024;
 const GROUP_API_KEYS: ReadonlySet<number> = new Set([8, 9, 10, 11, 12, 13, 14, 68, 76]);
 import { connectUpstream } from '../upstream/connect.ts';
 import { ReadBuffer } from './read-buffer.ts';
-import { emptyFetchResponse } from './empty-fetch.ts';
+import { continuesFetchSession, emptyFetchResponse } from './empty-fetch.ts';
 import type { FetchRequest } from '../protocol/generated/messages/fetch-request.ts';
 import { defaultConsumerGroupHeartbeatRequest } from '../protocol/generated/messages/consumer-group-heartbeat-request.ts';
 import { defaultShareGroupHeartbeatRequest } from '../protocol/generated/messages/share-group-heartbeat-request.ts';
@@ -163,6 +163,7 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
    * (null: none). Copies: the frames may be views of a reused read buffer.
    */
   private gated: { frame: Buffer; entry: InFlight }[] | null = null;
+  private gatedBytes = 0;
   /** Shown every piece of the request being cut through (filters that watch it pass). */
   private cutThroughObservers: ((piece: Uint8Array) => void)[] | null = null;
   private closed = false;
@@ -645,10 +646,10 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
    * stream. A session that was still valid costs the client one round trip.
    */
   private continuesForeignFetchSession(frame: Buffer, apiVersion: number): boolean {
-    if (this.epoch === 0 || apiVersion < 7) return false;
+    if (this.epoch === 0) return false;
     let response: Buffer;
     try {
-      if (decodeRequest<FetchRequest>(frame).body.sessionId === 0) return false;
+      if (!continuesFetchSession(frame, apiVersion)) return false;
       response = emptyFetchResponse(frame);
     } catch {
       return false; // unreadable: the broker answers it
@@ -873,6 +874,11 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
       entry.onInternal?.(frame);
     } else if (this.gated !== null) {
       this.gated.push({ frame: Buffer.from(frame), entry });
+      this.gatedBytes += frame.length;
+      // Bounded: at most one frame past the buffer cap waits for the lookup.
+      if (this.gatedBytes > this.limits.maxFrameBytes + this.limits.maxBufferedBytes) {
+        this.close(CloseReason.ProtocolViolation, `${this.gatedBytes} bytes of responses waited behind a filter's lookup; the connection closes`);
+      }
       return;
     } else if (entry.filters === null) {
       this.toClient(frame, entry);
@@ -902,6 +908,7 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
       if (lookups !== null) {
         // This answer and every later one wait until the filter can rewrite it.
         this.gated = [{ frame: Buffer.from(frame), entry }];
+        this.gatedBytes = frame.length;
         void Promise.allSettled(lookups).then(() => this.ungate());
         return;
       }

@@ -34,3 +34,12 @@ export function emptyFetchResponse(frame: Buffer): Buffer {
   };
   return encodeResponse(ApiKey.Fetch, header.requestApiVersion, { correlationId: header.correlationId }, response);
 }
+
+/**
+ * Whether a Fetch continues a fetch session (KIP-227: session id not 0, v7+). Such a session was
+ * made by the broker the client fetched from before; after a switch that is another cluster's.
+ * Throws CodecError on an unreadable frame.
+ */
+export function continuesFetchSession(frame: Buffer, apiVersion: number): boolean {
+  return apiVersion >= 7 && decodeRequest<FetchRequest>(frame).body.sessionId !== 0;
+}

@@ -6,7 +6,7 @@
 // that; the usual answer, "no", puts its Produce requests back on the opaque fast path.
 import { ApiKey, decodeRequest, type DecodedResponse } from '../../protocol/index.ts';
 import { crc32cAfterChange } from '../../protocol/crc32c.ts';
-import { BATCH_CRC_OFFSET, BATCH_PRODUCER_EPOCH_OFFSET, BATCH_PRODUCER_ID_OFFSET, forEachBatch, isTransactionalBatch, scanProduceRequest } from '../../protocol/produce-scan.ts';
+import { BATCH_CRC_OFFSET, batchProducerId, BATCH_PRODUCER_EPOCH_OFFSET, BATCH_PRODUCER_ID_OFFSET, forEachBatch, isTransactionalBatch, scanProduceRequest } from '../../protocol/produce-scan.ts';
 import type { InitProducerIdRequest } from '../../protocol/generated/messages/init-producer-id-request.ts';
 import type { InitProducerIdResponse } from '../../protocol/generated/messages/init-producer-id-response.ts';
 import { clientProducerId, producerIdKind, rewrittenProducerId } from '../../routing/producer-ids.ts';
@@ -79,7 +79,7 @@ function rewriteProduce(ctx: FilterContext, s: State, frame: Buffer): RequestAct
         forEachBatch(frame, start, end, (batchStart, batchEnd, magic) => {
           sawBatch = true;
           if (magic < 2) return; // message sets of old clients carry no producer id
-          const id = frame.readBigInt64BE(batchStart + BATCH_PRODUCER_ID_OFFSET);
+          const id = batchProducerId(frame, batchStart);
           if (isTransactionalBatch(frame, batchStart) || producerIdKind(id, ctx.epoch) !== 'earlier') return;
           earlier = true;
           const at = batchStart + BATCH_PRODUCER_ID_OFFSET;

@@ -23,12 +23,15 @@ interface State {
   /** When a Fetch / an offset commit was last read. */
   fetchReadAt: number;
   commitReadAt: number;
+  /** Reads the topic names of cut-through Produce requests; one per connection, reset per request. */
+  scanner: ProduceTopicScanner | null;
+  observe: ((piece: Uint8Array) => void) | null;
 }
 
 function stateOf(ctx: FilterContext): State {
   let s = ctx.state.get(KEY) as State | undefined;
   if (s === undefined) {
-    s = { noted: new Set(), fetchReadAt: 0, commitReadAt: 0 };
+    s = { noted: new Set(), fetchReadAt: 0, commitReadAt: 0, scanner: null, observe: null };
     ctx.state.set(KEY, s);
   }
   return s;
@@ -46,8 +49,14 @@ export class TopicUsageFilter implements ProxyFilter {
 
   cutThrough(ctx: FilterContext): (piece: Uint8Array) => void {
     const s = stateOf(ctx);
-    const scanner = new ProduceTopicScanner((name) => note(ctx, s, name));
-    return (piece) => scanner.push(piece);
+    if (s.scanner === null) {
+      const scanner = new ProduceTopicScanner((name) => note(ctx, s, name));
+      s.scanner = scanner;
+      s.observe = (piece) => scanner.push(piece);
+    } else {
+      s.scanner.reset(); // a connection cuts through one request at a time
+    }
+    return s.observe!;
   }
 
   onRequest(ctx: FilterContext, frame: Buffer, apiKey: number, apiVersion: number): undefined {

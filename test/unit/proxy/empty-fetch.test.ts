@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { ApiKey, decodeResponse, encodeRequest } from '../../../src/protocol/index.ts';
 import { defaultFetchRequest, defaultFetchRequestFetchPartition, defaultFetchRequestFetchTopic } from '../../../src/protocol/generated/messages/fetch-request.ts';
 import type { FetchResponse } from '../../../src/protocol/generated/messages/fetch-response.ts';
-import { emptyFetchResponse } from '../../../src/proxy/empty-fetch.ts';
+import { continuesFetchSession, emptyFetchResponse } from '../../../src/proxy/empty-fetch.ts';
 
 function fetchRequest(version: number, sessionId: number, sessionEpoch: number): Buffer {
   const part = (partition: number) => ({ ...defaultFetchRequestFetchPartition(), partition, fetchOffset: 1234n });
@@ -34,3 +34,10 @@ for (const [version, sessionId, sessionEpoch] of [[4, 0, -1], [7, 0, 0], [11, 0,
     }
   });
 }
+
+test('a Fetch continues a fetch session when it names one (v7+, session id not 0)', () => {
+  assert.equal(continuesFetchSession(fetchRequest(12, 77, 3), 12), true);
+  assert.equal(continuesFetchSession(fetchRequest(12, 0, -1), 12), false);
+  assert.equal(continuesFetchSession(fetchRequest(7, 0, 0), 7), false);
+  assert.equal(continuesFetchSession(fetchRequest(4, 0, -1), 4), false);
+});

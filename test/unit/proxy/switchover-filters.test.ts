@@ -188,6 +188,11 @@ test('topics in use come from Produce requests, whole or passing in pieces', () 
   const observe = f.cutThrough(other.ctx);
   for (let i = 0; i < frame.length; i += 1000) observe(frame.subarray(i, i + 1000));
   assert.deepEqual(other.noted, ['orders', 'audit']);
+  // The connection's next cut-through request is read from its start again.
+  const next = produceFrame(9, [{ topic: 'later', partition: 0, records: batchWithProducer(-1n, ['c'.repeat(20_000)]) }]);
+  const observeNext = f.cutThrough(other.ctx);
+  for (let i = 0; i < next.length; i += 1000) observeNext(next.subarray(i, i + 1000));
+  assert.deepEqual(other.noted, ['orders', 'audit', 'later']);
   scanProduceRequest(frame, {}); // the frame is intact
 });
 
