@@ -56,13 +56,18 @@ export function formatPreflight(r: PreflightReport, failures: string[]): string 
   for (const t of r.topics) out.push(`${t.topic.padEnd(40)}  ${`${t.sourcePartitions ?? '-'}/${t.destPartitions ?? '-'}`.padEnd(31)}  ${t.problem ?? ''}`.trimEnd());
   if (r.topics.length === 0) out.push('(none known)');
   out.push('', 'partition                                 source end  destination end  lag');
-  for (const p of r.partitions) out.push(`${p.partition.padEnd(40)}  ${p.sourceEnd.padStart(10)}  ${(p.destEnd ?? '-').padStart(15)}  ${p.caughtUp ? '0' : p.unreadable !== undefined ? `unreadable (${p.unreadable.side} offset ${p.unreadable.offset}, ${p.unreadable.codec})` : (p.lag ?? '>500')}`);
+  for (const p of r.partitions) out.push(`${p.partition.padEnd(40)}  ${p.sourceEnd.padStart(10)}  ${(p.destEnd ?? '-').padStart(15)}  ${p.caughtUp ? '0' : p.mismatch !== undefined ? `offsets differ: ${p.mismatch}` : p.unreadable !== undefined ? `unreadable (${p.unreadable.side} offset ${p.unreadable.offset}, ${p.unreadable.codec})` : (p.lag ?? '>500')}`);
   if (r.groups.length > 0) {
     out.push('', 'group / partition                         committed  behind end  -> destination  state (source / destination)');
     for (const g of r.groups) {
       out.push(`${g.groupId.padEnd(40)}  ${''.padStart(9)}  ${''.padStart(10)}     ${''.padStart(11)}  ${g.state} / ${g.destState}`);
-      for (const o of g.offsets) out.push(`  ${o.partition.padEnd(38)}  ${o.committed.padStart(9)}  ${String(o.behindEnd).padStart(10)}  -> ${o.dest.padStart(11)}  ${o.method}`);
+      for (const o of g.offsets) out.push(`  ${o.partition.padEnd(38)}  ${o.source.padStart(9)}  ${String(o.behindEnd ?? '').padStart(10)}  -> ${o.dest.padStart(11)}  ${o.method}${o.method === 'exact' || o.method === 'same' ? '' : `, may re-read ${o.reReadBound ?? 'unknown'}`}`);
     }
+  }
+  if (r.translation !== undefined) {
+    for (const x of r.translation.offsetSyncs) out.push(`offset syncs: ${x.topic} on ${x.domain} (${x.direction === 'forward' ? `${r.from} -> ${r.to}` : `${r.to} -> ${r.from}`}, ${x.syncs} syncs for these partitions)`);
+    for (const x of r.translation.checkpoints) out.push(`checkpoints: ${x.topic} on ${r.to} (${x.kept} for these groups)`);
+    for (const x of r.translation.ignored) out.push(`offset syncs ignored: ${x}`);
   }
   if (r.possibleLoss !== undefined) out.push('', `possible loss: ${r.possibleLoss}`);
   for (const w of r.warnings) out.push(`warning: ${w}`);

@@ -14,8 +14,14 @@ export interface RouteStateRecord {
   from: string;
   by: string;
   at: string;
-  /** Planned switches: how held OffsetCommits translate ([source end, destination cut] per "topic:partition"). */
-  cut?: Record<string, [string, string]>;
+  /**
+   * Planned switches: how OffsetCommits held by the fence translate, per "topic:partition":
+   * [destination log start, a0, b0, a1, b1, ...], lower anchors (a committed offset >= a continues
+   * at b or later; see offset-translation.ts). Earlier versions wrote `cut` (an estimate that
+   * could skip records) instead; it is no longer written, so an instance of such a version leaves
+   * held commits alone and its consumers continue from the installed offsets.
+   */
+  anchors?: Record<string, string[]>;
   replication?: 'mirrormaker2' | 'offset-preserving' | 'none';
 }
 
@@ -82,6 +88,16 @@ export interface AuditRecord {
   instances: InstanceResult[];
   mode?: 'planned' | 'hot';
   phases?: SwitchPhase[];
+  /** Planned switches: per group and partition, where its offset went, how, and what it may re-read. */
+  groups?: AuditGroup[];
+}
+
+export interface AuditGroup {
+  groupId: string;
+  installed: boolean;
+  error?: string;
+  /** [partition, source offset, destination offset, method, re-read bound or null] */
+  offsets: [string, string, string, string, string | null][];
 }
 
 /** One step of a switch, with the time since the switch started. */

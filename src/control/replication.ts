@@ -1,24 +1,37 @@
 // What a planned switch and preflight know about replication between a route's two clusters:
 // which partitions and groups are involved, how far the destination is behind the source, and
-// where a committed source offset lands on the destination.
+// where a committed source offset continues on the destination.
 //
 // Offset-preserving replication (Cluster Linking style) keeps offsets equal: the destination has
-// caught up when its log end offset reached the source's, and offsets translate to themselves.
+// caught up when its log end offset reached the source's, offsets translate to themselves, and a
+// sample of records (the last offsets of each partition) is compared to check that they really
+// are the same records.
 //
-// MirrorMaker 2 copies records with their timestamp, key and value but gives them new offsets.
-// Turnout compares records instead of trusting offset arithmetic: the destination has caught up
-// with a partition when the newest record of the source's tail is found among the newest records
-// of the destination. With writes fenced, that is exact, and a group that had consumed everything
-// (committed == source end) moves to just after that record on the destination: no re-reads. An
-// earlier committed offset moves to the destination copy of the record it points at when that is
-// in the compared window, and otherwise to an estimate that errs early (re-reads, never skips):
-// the destination's end minus the number of source offsets still ahead of the group.
+// MirrorMaker 2 copies records with their timestamp, key and value but gives them new offsets, and
+// leaves out what it does not copy (transaction markers; aborted records with a read_committed
+// source consumer). Turnout compares records instead of trusting offset arithmetic: the
+// destination has caught up with a partition when the newest record of the source's tail is found
+// among the newest records of the destination; with writes fenced, that is exact. Committed offsets
+// are translated from evidence that never points past a group's true position (see
+// offset-translation.ts): the records paired at the caught-up tail, MirrorMaker's offset syncs in
+// either direction (mirror-maker.ts), its checkpoints, and the destination's log start.
 import type { ReplicationType } from '../config/types.ts';
 import type { DecodedRecord } from '../protocol/records.ts';
 import { partitionKey, splitKey, UnreadableRecordsError, type ClusterAdmin, type PartitionKey } from './cluster-admin.ts';
+import { CHECKPOINTS_TOPIC, decodeCheckpoint, decodeOffsetSync, OFFSET_SYNCS_TOPIC, type Checkpoint } from './mirror-maker.ts';
+import {
+  alignTails, decide, encodeAnchors, pairListBounds, syncBounds, SyncIndex, thinAnchors,
+  type Bound, type TranslationMethod,
+} from './offset-translation.ts';
 
 /** Records compared at the tail of each partition. */
 export const TAIL_WINDOW = 500;
+/** Records compared per partition to check that offset-preserving replication preserved offsets. */
+export const SAMPLE_WINDOW = 16;
+/** Offsets read per Fetch loop when reading MirrorMaker's topics. */
+const SYNC_CHUNK = 20_000n;
+/** Newest offset syncs per partition whose records are compared to tell a sync topic's direction. */
+const CHECKED_SYNCS = 8;
 
 export interface PartitionState {
   key: PartitionKey;
@@ -29,10 +42,14 @@ export interface PartitionState {
   lag: number | null;
   /** Where a group that consumed everything on the source continues on the destination. */
   destCut: bigint | null;
+  /** The cut is exact (false: records with repeated content were matched by order; it may be early). */
+  cutExact?: boolean;
   /** How the state was found (offsets compared, records matched, nothing to copy, records unreadable). */
   method: 'offsets' | 'match' | 'empty' | 'none' | 'unreadable';
   /** Set when the records of one side could not be read: the partition cannot be judged. */
   unreadable?: UnreadablePartition;
+  /** Offset-preserving replication only: records at the same offset differ (offsets are not preserved). */
+  mismatch?: string;
 }
 
 /** Why the records of a partition could not be compared: which side, which batch, what is wrong. */
@@ -55,21 +72,41 @@ export interface TranslatedOffset {
   key: PartitionKey;
   source: bigint;
   dest: bigint;
-  method: 'same' | 'end' | 'matched' | 'estimated';
+  method: TranslationMethod;
+  /** At most this many destination offsets may be delivered to the group again (null: unknown). */
+  reReadBound: bigint | null;
+}
+
+/** What offset translation drew on, for reports. */
+export interface TranslationEvidence {
+  /** MirrorMaker offset-sync topics used: where, which direction, how many syncs. */
+  offsetSyncs: { domain: string; topic: string; direction: 'forward' | 'reverse'; syncs: number }[];
+  /** Offset-sync topics found but not used, and why. */
+  ignored: string[];
+  /** Checkpoint topics read on the destination, and the checkpoints kept. */
+  checkpoints: { topic: string; kept: number }[];
 }
 
 function fingerprint(r: DecodedRecord): string {
   return `${r.timestamp}|${r.key === null ? '-' : r.key.toString('base64')}|${r.value === null ? '-' : r.value.toString('base64')}`;
 }
 
-interface Tails {
-  source: DecodedRecord[];
-  /** First source offset the compared window covers: no record before it was read. */
-  sourceFrom: bigint;
-  /** Fingerprint -> lowest destination offset holding it. */
-  destFirst: Map<string, bigint>;
-  /** Fingerprint -> highest destination offset holding it. */
-  destLast: Map<string, bigint>;
+function cmp(a: bigint, b: bigint): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** One offset-sync topic read for a switch, indexed both ways until its direction is known. */
+interface SyncSource {
+  domain: string;
+  topic: string;
+  /** Sync topic on the source cluster or the destination. */
+  onSource: boolean;
+  forward: Map<PartitionKey, SyncIndex>;
+  reverse: Map<PartitionKey, SyncIndex>;
+  /** The newest syncs per partition (up to CHECKED_SYNCS): [upstream, downstream]. */
+  newest: Map<PartitionKey, [bigint, bigint][]>;
+  count: number;
+  direction?: 'forward' | 'reverse';
 }
 
 /**
@@ -81,8 +118,15 @@ export class ReplicationTracker {
   private readonly source: ClusterAdmin;
   private readonly dest: ClusterAdmin;
   private readonly sourceTails = new Map<PartitionKey, DecodedRecord[]>();
-  private readonly tails = new Map<PartitionKey, Tails>();
+  /** Records paired at the tails: [source offset, destination offset], both increasing. */
+  private readonly tailPairs = new Map<PartitionKey, [bigint, bigint][]>();
   readonly states = new Map<PartitionKey, PartitionState>();
+  private destStarts = new Map<PartitionKey, bigint>();
+  private syncs: SyncSource[] = [];
+  private checkpoints = new Map<string, Checkpoint>();
+  readonly evidence: TranslationEvidence = { offsetSyncs: [], ignored: [], checkpoints: [] };
+  /** Lower anchors per partition from the translations made (for OffsetCommits held by the fence). */
+  private readonly translated = new Map<PartitionKey, [bigint, bigint][]>();
 
   constructor(type: ReplicationType, source: ClusterAdmin, dest: ClusterAdmin) {
     this.type = type;
@@ -104,11 +148,21 @@ export class ReplicationTracker {
 
   private async checkOne(key: PartitionKey, sourceEnd: bigint, destEnd: bigint): Promise<PartitionState> {
     if (this.type === 'none') return { key, sourceEnd, destEnd, caughtUp: false, lag: null, destCut: null, method: 'none' };
+    const { topic, partition } = splitKey(key);
     if (this.type === 'offset-preserving') {
       const lag = sourceEnd > destEnd ? Number(sourceEnd - destEnd) : 0;
-      return { key, sourceEnd, destEnd, caughtUp: lag === 0, lag, destCut: sourceEnd, method: 'offsets' };
+      const state: PartitionState = { key, sourceEnd, destEnd, caughtUp: lag === 0, lag, destCut: sourceEnd, method: 'offsets' };
+      if (lag === 0 && sourceEnd > 0n) {
+        try {
+          const mismatch = await this.sample(topic, partition, sourceEnd);
+          if (mismatch !== null) return { ...state, caughtUp: false, mismatch };
+        } catch (err) {
+          if (!(err instanceof UnreadableRecordsError)) throw err;
+          return { ...state, caughtUp: false, lag: null, method: 'unreadable', unreadable: { side: err.domain === this.dest.domain.name ? 'destination' : 'source', domain: err.domain, offset: err.offset, codec: err.codec, reason: err.reason } };
+        }
+      }
+      return state;
     }
-    const { topic, partition } = splitKey(key);
     let src = this.sourceTails.get(key);
     let dst: DecodedRecord[];
     try {
@@ -124,62 +178,244 @@ export class ReplicationTracker {
       const side = src === undefined ? 'source' : 'destination';
       return { key, sourceEnd, destEnd, caughtUp: false, lag: null, destCut: null, method: 'unreadable', unreadable: { side, domain: err.domain, offset: err.offset, codec: err.codec, reason: err.reason } };
     }
-    const destFirst = new Map<string, bigint>();
-    const destLast = new Map<string, bigint>();
-    for (const r of dst) {
-      const f = fingerprint(r);
-      if (!destFirst.has(f)) destFirst.set(f, r.offset);
-      destLast.set(f, r.offset);
-    }
-    const sourceFrom = sourceEnd - BigInt(TAIL_WINDOW);
-    this.tails.set(key, { source: src, sourceFrom: sourceFrom < 0n ? 0n : sourceFrom, destFirst, destLast });
-    for (let i = src.length - 1, lag = 0; i >= 0; i--, lag++) {
-      const at = destLast.get(fingerprint(src[i]));
-      if (at === undefined) continue;
-      return { key, sourceEnd, destEnd, caughtUp: lag === 0, lag, destCut: lag === 0 ? at + 1n : null, method: 'match' };
-    }
-    return { key, sourceEnd, destEnd, caughtUp: false, lag: null, destCut: null, method: 'match' };
+    const destFps = dst.map((r) => ({ offset: r.offset, fp: fingerprint(r) }));
+    const srcFps = src.map((r) => ({ offset: r.offset, fp: fingerprint(r) }));
+    // Records paired by unique content are safe evidence whether or not the destination has caught up.
+    const pairs = alignTails(srcFps, destFps);
+    this.tailPairs.set(key, pairs);
+    const c = caughtUpAfter(srcFps, destFps, pairs);
+    if (c === null) return { key, sourceEnd, destEnd, caughtUp: false, lag: null, destCut: null, method: 'match' };
+    return { key, sourceEnd, destEnd, caughtUp: c.missing === 0, lag: c.missing, destCut: c.missing === 0 ? c.cut : null, ...(c.missing === 0 ? { cutExact: c.exact } : {}), method: 'match' };
   }
 
-  /** Where a group's committed source offset continues on the destination. Call after check(). */
-  translate(key: PartitionKey, committed: bigint): TranslatedOffset {
+  /** Compares the records of the last SAMPLE_WINDOW offsets on both sides; a description of the first difference, or null. */
+  private async sample(topic: string, partition: number, end: bigint): Promise<string | null> {
+    const from = end - BigInt(SAMPLE_WINDOW);
+    const [s, d] = await Promise.all([this.source.readRecords(topic, partition, from, end), this.dest.readRecords(topic, partition, from, end)]);
+    const dm = new Map(d.map((r) => [r.offset, fingerprint(r)]));
+    for (const r of s) {
+      const other = dm.get(r.offset);
+      if (other === undefined) return `offset ${r.offset} holds a record on "${this.source.domain.name}" but none on "${this.dest.domain.name}"`;
+      if (other !== fingerprint(r)) return `the records at offset ${r.offset} differ (timestamp, key or value) between "${this.source.domain.name}" and "${this.dest.domain.name}"`;
+      dm.delete(r.offset);
+    }
+    const extra = dm.keys().next();
+    return extra.done === true ? null : `offset ${extra.value} holds a record on "${this.dest.domain.name}" but none on "${this.source.domain.name}"`;
+  }
+
+  /**
+   * Reads what translating these committed offsets needs besides the tails: the destination's log
+   * starts and, with MirrorMaker 2, its offset syncs (both clusters, both directions, kept only
+   * around the committed offsets) and its checkpoints for these groups. `sourceAliases` are the
+   * names MirrorMaker may know the source cluster by (its checkpoints topic is named after it).
+   * Call after check().
+   */
+  async prepare(groups: readonly { groupId: string; offsets: Map<PartitionKey, bigint> }[], sourceAliases: readonly string[]): Promise<void> {
+    const keys = [...this.states.keys()];
+    if (keys.length === 0 || this.type !== 'mirrormaker2') return;
+    this.destStarts = await this.dest.startOffsets(keys);
+    const queries = new Map<PartitionKey, Set<bigint>>();
+    for (const k of keys) queries.set(k, new Set());
+    for (const g of groups) for (const [k, o] of g.offsets) queries.get(k)?.add(o);
+    const [srcTopics, dstTopics] = await Promise.all([this.source.topics(null), this.dest.topics(null)]);
+    const found: { admin: ClusterAdmin; onSource: boolean; topic: string; partitions: number }[] = [];
+    for (const [name, info] of srcTopics) if (OFFSET_SYNCS_TOPIC.test(name)) found.push({ admin: this.source, onSource: true, topic: name, partitions: info.leaders.size });
+    for (const [name, info] of dstTopics) if (OFFSET_SYNCS_TOPIC.test(name)) found.push({ admin: this.dest, onSource: false, topic: name, partitions: info.leaders.size });
+    this.syncs = await Promise.all(found.map((f) => this.readSyncs(f.admin, f.onSource, f.topic, f.partitions, queries)));
+    for (const s of this.syncs) {
+      s.direction = await this.direction(s);
+      if (s.direction === undefined) this.evidence.ignored.push(`${s.topic} on "${s.domain}" (${s.count} syncs for these partitions): its syncs do not name the same records on "${this.source.domain.name}" and "${this.dest.domain.name}" (a flow to another cluster?)`);
+      else this.evidence.offsetSyncs.push({ domain: s.domain, topic: s.topic, direction: s.direction, syncs: s.count });
+    }
+    this.syncs = this.syncs.filter((s) => s.direction !== undefined);
+    const wanted = new Set(groups.map((g) => g.groupId));
+    for (const alias of new Set(sourceAliases)) {
+      const topic = `${alias}.checkpoints.internal`;
+      const info = dstTopics.get(topic);
+      if (info === undefined || !CHECKPOINTS_TOPIC.test(topic)) continue;
+      let kept = 0;
+      for (let p = 0; p < info.leaders.size; p++) {
+        await this.readTopic(this.dest, topic, p, (r) => {
+          const c = decodeCheckpoint(r.key, r.value);
+          if (c === null || !wanted.has(c.group) || !this.states.has(c.key)) return;
+          if (!this.checkpoints.has(`${c.group}\u0000${c.key}`)) kept++;
+          this.checkpoints.set(`${c.group}\u0000${c.key}`, c);
+        });
+      }
+      this.evidence.checkpoints.push({ topic, kept });
+    }
+  }
+
+  private async readSyncs(admin: ClusterAdmin, onSource: boolean, topic: string, partitions: number, queries: Map<PartitionKey, Set<bigint>>): Promise<SyncSource> {
+    const s: SyncSource = { domain: admin.domain.name, topic, onSource, forward: new Map(), reverse: new Map(), newest: new Map(), count: 0 };
+    for (let p = 0; p < partitions; p++) {
+      await this.readTopic(admin, topic, p, (r) => {
+        const sync = decodeOffsetSync(r.key, r.value);
+        if (sync === null) return;
+        const q = queries.get(sync.key);
+        if (q === undefined) return;
+        s.count++;
+        let f = s.forward.get(sync.key);
+        let b = s.reverse.get(sync.key);
+        if (f === undefined || b === undefined) {
+          f = new SyncIndex(q);
+          b = new SyncIndex(q);
+          s.forward.set(sync.key, f);
+          s.reverse.set(sync.key, b);
+        }
+        // Forward (source -> destination flow): upstream is the source offset. Reverse: downstream is.
+        f.add(sync.upstream, sync.downstream);
+        b.add(sync.downstream, sync.upstream);
+        const recent = s.newest.get(sync.key) ?? [];
+        recent.push([sync.upstream, sync.downstream]);
+        if (recent.length > CHECKED_SYNCS) recent.shift();
+        s.newest.set(sync.key, recent);
+      });
+    }
+    return s;
+  }
+
+  /**
+   * Which way a sync topic's flow runs, from the records its newest syncs name on both clusters:
+   * every sync that can be checked (its records still exist) must name the same record on both
+   * sides in one direction; a topic whose syncs disagree, or match both ways, is not used.
+   */
+  private async direction(s: SyncSource): Promise<'forward' | 'reverse' | undefined> {
+    // Per direction: how many syncs name the same record on both sides, and how many do not.
+    const votes = { forward: { same: 0, differ: 0 }, reverse: { same: 0, differ: 0 } };
+    const vote = (v: { same: number; differ: number }, a: string | null, b: string | null) => {
+      if (a === null || b === null) return; // a record gone (retention, compaction): cannot tell
+      if (a === b) v.same++;
+      else v.differ++;
+    };
+    for (const [key, recent] of [...s.newest].slice(0, 3)) {
+      const { topic, partition } = splitKey(key);
+      const one = async (admin: ClusterAdmin, o: bigint) => {
+        try {
+          const r = await admin.readRecords(topic, partition, o, o + 1n);
+          return r.length === 1 ? fingerprint(r[0]) : null;
+        } catch {
+          return null;
+        }
+      };
+      await Promise.all(recent.map(async ([up, down]) => {
+        const [su, dd, du, sd] = await Promise.all([one(this.source, up), one(this.dest, down), one(this.dest, up), one(this.source, down)]);
+        vote(votes.forward, su, dd);
+        vote(votes.reverse, du, sd);
+      }));
+    }
+    // Two agreeing syncs at least: one record can match by chance (identical payloads).
+    const ok = (v: { same: number; differ: number }) => v.same >= 2 && v.differ === 0;
+    if (ok(votes.forward) && !ok(votes.reverse)) return 'forward';
+    if (ok(votes.reverse) && !ok(votes.forward)) return 'reverse';
+    return undefined;
+  }
+
+  /** Every record of one partition, in chunks (MirrorMaker's topics can be long). */
+  private async readTopic(admin: ClusterAdmin, topic: string, partition: number, each: (r: DecodedRecord) => void): Promise<void> {
+    const k = partitionKey(topic, partition);
+    const [start, end] = await Promise.all([admin.startOffsets([k]), admin.endOffsets([k])]);
+    const to = end.get(k) ?? 0n;
+    for (let from = start.get(k) ?? 0n; from < to; from += SYNC_CHUNK) {
+      const until = from + SYNC_CHUNK < to ? from + SYNC_CHUNK : to;
+      for (const r of await admin.readRecords(topic, partition, from, until)) each(r);
+    }
+  }
+
+  /** Where a group's committed source offset continues on the destination. Call after check() and prepare(). */
+  translate(key: PartitionKey, committed: bigint, groupId?: string): TranslatedOffset {
+    const t = this.translateOne(key, committed, groupId);
+    if (this.type === 'mirrormaker2') {
+      const list = this.translated.get(key) ?? [];
+      list.push([committed, t.dest]);
+      this.translated.set(key, list);
+    }
+    return t;
+  }
+
+  private translateOne(key: PartitionKey, q: bigint, groupId: string | undefined): TranslatedOffset {
     const s = this.states.get(key);
-    if (this.type === 'offset-preserving' || s === undefined) return { key, source: committed, dest: committed, method: 'same' };
-    if (committed >= s.sourceEnd && s.destCut !== null) return { key, source: committed, dest: s.destCut, method: 'end' };
-    const tails = this.tails.get(key);
-    // Only inside the window: before it, records between the committed offset and the window's
-    // first record were never read, and matching past them would skip them.
-    if (tails !== undefined && committed >= tails.sourceFrom) {
-      const next = tails.source.find((r) => r.offset >= committed);
-      const at = next === undefined ? undefined : tails.destFirst.get(fingerprint(next));
-      if (at !== undefined) return { key, source: committed, dest: at, method: 'matched' };
+    if (this.type === 'offset-preserving' || s === undefined) return { key, source: q, dest: q, method: 'same', reReadBound: 0n };
+    const lowers: Bound[] = [];
+    const uppers: bigint[] = [];
+    const add = (b: { lowers: Bound[]; uppers: bigint[] }) => {
+      lowers.push(...b.lowers);
+      uppers.push(...b.uppers);
+    };
+    // Where everything the source held is on the destination: exactly at the cut, or (matched by
+    // order among records with repeated content) at the cut or a little after it.
+    const end = s.destCut === null ? null : s.cutExact === false ? s.destEnd : s.destCut;
+    if (s.destCut !== null) {
+      if (q >= s.sourceEnd) lowers.push(s.cutExact === false ? { value: s.destCut, method: 'tail' } : { value: s.destCut, method: 'exact', exact: true });
+      if (end !== null) uppers.push(end);
     }
-    return { key, source: committed, dest: estimate(committed, s.sourceEnd, s.destCut ?? s.destEnd ?? 0n), method: 'estimated' };
+    const pairs = this.tailPairs.get(key);
+    if (pairs !== undefined) add(pairListBounds(pairs, q, 'tail'));
+    for (const sync of this.syncs) {
+      const index = (sync.direction === 'forward' ? sync.forward : sync.reverse).get(key);
+      if (index !== undefined) add(syncBounds(index, q, 'offset-sync'));
+    }
+    const cp = groupId === undefined ? undefined : this.checkpoints.get(`${groupId}\u0000${key}`);
+    if (cp !== undefined && cp.upstream <= q) lowers.push({ value: cp.downstream, method: 'checkpoint' });
+    // Without the caught-up cut the destination's end is no upper bound: records are still coming.
+    const t = decide(lowers, uppers, this.destStarts.get(key) ?? 0n, end);
+    return { key, source: q, dest: t.dest, method: t.method, reReadBound: t.reReadBound };
   }
 
-  /** The cut each instance needs to translate OffsetCommits it held: [source end, destination cut]. */
-  cut(): Record<PartitionKey, [string, string]> {
-    const out: Record<PartitionKey, [string, string]> = {};
+  /**
+   * What each instance needs to translate OffsetCommits its fence held: per partition the
+   * destination's log start and lower anchors (source offset, destination offset): the caught-up
+   * end, the records paired at the tail, and the translations installed for groups.
+   */
+  anchors(): Record<PartitionKey, string[]> {
+    const out: Record<PartitionKey, string[]> = {};
+    if (this.type !== 'mirrormaker2') return out;
     for (const [k, s] of this.states) {
-      const d = s.destCut ?? s.destEnd;
-      if (d !== null) out[k] = [String(s.sourceEnd), String(d)];
+      const a: [bigint, bigint][] = [];
+      if (s.destCut !== null) a.push([s.sourceEnd, s.destCut]);
+      for (const [src, dst] of this.tailPairs.get(k) ?? []) a.push([src, dst], [src + 1n, dst + 1n]);
+      a.push(...(this.translated.get(k) ?? []));
+      a.sort((x, y) => cmp(x[0], y[0]));
+      out[k] = encodeAnchors(this.destStarts.get(k) ?? 0n, thinAnchors(a));
     }
     return out;
   }
 }
 
-/** A committed offset `back` records before the source end lands that far before the destination cut, not below 0. */
-export function estimate(committed: bigint, sourceEnd: bigint, destCut: bigint): bigint {
-  const t = destCut - (sourceEnd - committed);
-  return t < 0n ? 0n : t > destCut ? destCut : t;
-}
-
-/** Translates a held OffsetCommit with a committed cut (see ReplicationTracker.cut). */
-export function translateWithCut(type: ReplicationType, cut: Record<PartitionKey, [string, string]>, key: PartitionKey, committed: bigint): bigint | null {
-  if (type === 'offset-preserving') return committed;
-  const c = cut[key];
-  if (c === undefined) return null;
-  return estimate(committed, BigInt(c[0]), BigInt(c[1]));
+/**
+ * Whether the destination holds copies of every source record after the last paired record: the
+ * source records after it are matched in order, each to the first later destination record with
+ * the same content (records with repeated content are told apart by their order, never by a
+ * match past a copy that is still missing). Returns the number of source records without a copy
+ * and the cut (just after the last copy), or null when no record could be paired at all.
+ */
+export function caughtUpAfter(source: readonly { offset: bigint; fp: string }[], dest: readonly { offset: bigint; fp: string }[], pairs: readonly [bigint, bigint][]): { missing: number; cut: bigint; exact: boolean } | null {
+  const last = pairs[pairs.length - 1];
+  if (last === undefined) return null;
+  const [s, d] = last;
+  let j = dest.findIndex((r) => r.offset > d);
+  if (j < 0) j = dest.length;
+  let cut = d + 1n;
+  let missing = 0;
+  const suffix = dest.slice(j).map((r) => r.fp);
+  let exact = new Set(suffix).size === suffix.length;
+  for (const r of source) {
+    if (r.offset <= s) continue;
+    if (missing > 0) {
+      missing++;
+      continue;
+    }
+    let k = j;
+    while (k < dest.length && dest[k].fp !== r.fp) k++;
+    if (k === dest.length) missing++;
+    else {
+      cut = dest[k].offset + 1n;
+      j = k + 1;
+    }
+  }
+  // Destination records after the cut: the cut is exact only if none of them repeats matched content.
+  if (j < dest.length) exact = exact && !dest.slice(j).some((r) => source.some((x) => x.offset > s && x.fp === r.fp));
+  return { missing, cut, exact };
 }
 
 /** A topic a switch must cover: not internal, not Turnout's or MirrorMaker's own. */

@@ -21,7 +21,8 @@ import type { UpstreamCluster } from '../routing/upstream-cluster.ts';
 import { TurnoutError } from '../errors.ts';
 import { StateLog } from './state-log.ts';
 import { ClusterAdmin, type PartitionKey } from './cluster-admin.ts';
-import { compareTopics, describeUnreadable, groupsOn, isUserTopic, ReplicationTracker, translateWithCut, type PartitionState, type TopicComparison } from './replication.ts';
+import { compareTopics, describeUnreadable, groupsOn, isUserTopic, ReplicationTracker, type PartitionState, type TopicComparison, type TranslatedOffset, type TranslationEvidence } from './replication.ts';
+import { translateWithAnchors } from './offset-translation.ts';
 import type { ReplicationType } from '../config/types.ts';
 import { KafkaConnection } from '../upstream/kafka-connection.ts';
 import { ApiKey } from '../protocol/index.ts';
@@ -62,6 +63,8 @@ export interface PartitionReport {
   lag: number | null;
   /** Set when the partition's records could not be read, so whether it caught up is unknown. */
   unreadable?: { side: 'source' | 'destination'; domain: string; offset: string; codec: string; reason: string; message: string };
+  /** Offset-preserving replication: the sampled records differ, so offsets are not preserved. */
+  mismatch?: string;
 }
 
 function partitionReport(p: PartitionState): PartitionReport {
@@ -70,6 +73,7 @@ function partitionReport(p: PartitionState): PartitionReport {
     const u = p.unreadable;
     r.unreadable = { side: u.side, domain: u.domain, offset: String(u.offset), codec: u.codec, reason: u.reason, message: describeUnreadable(p.key, u) };
   }
+  if (p.mismatch !== undefined) r.mismatch = p.mismatch;
   return r;
 }
 
@@ -87,19 +91,54 @@ export interface PreflightReport {
     destState: string;
     /** Every partition's committed offset is at the source's end. */
     caughtUp: boolean;
-    offsets: { partition: string; committed: string; behindEnd: number; dest: string; method: string }[];
+    offsets: OffsetReport[];
   }[];
+  /** What offset translation drew on (MirrorMaker offset syncs and checkpoints found, and ignored). */
+  translation?: TranslationEvidence;
   /** What makes a switch unsafe (a planned switch refuses without --force). */
   blockers: string[];
   warnings: string[];
   possibleLoss?: string;
 }
 
+/** One committed offset and where it continues: how it was translated and how much may be read again. */
+export interface OffsetReport {
+  partition: string;
+  /** Committed on the source. */
+  source: string;
+  /** Installed (or, in preflight, would be) on the destination. */
+  dest: string;
+  /** exact, tail, offset-sync, checkpoint, start, same, conservative (see offset-translation.ts). */
+  method: string;
+  /** At most this many destination offsets may be delivered to the group again (null: unknown). */
+  reReadBound: string | null;
+  /** Preflight: records between the committed offset and the source's end. */
+  behindEnd?: number;
+}
+
 export interface GroupReport {
   groupId: string;
   installed: boolean;
   error?: string;
-  offsets: { partition: string; source: string; dest: string; method: string }[];
+  offsets: OffsetReport[];
+}
+
+function offsetReport(t: TranslatedOffset): OffsetReport {
+  return { partition: t.key, source: String(t.source), dest: String(t.dest), method: t.method, reReadBound: t.reReadBound === null ? null : String(t.reReadBound) };
+}
+
+/** "12 exact, 3 offset-sync (re-reads <= 40), 1 start" */
+export function summarizeTranslations(groups: readonly { offsets: readonly OffsetReport[] }[]): string {
+  const by = new Map<string, { n: number; bound: bigint | null }>();
+  for (const g of groups) {
+    for (const o of g.offsets) {
+      const e = by.get(o.method) ?? { n: 0, bound: 0n };
+      e.n++;
+      e.bound = e.bound === null || o.reReadBound === null ? null : e.bound + BigInt(o.reReadBound);
+      by.set(o.method, e);
+    }
+  }
+  return [...by].map(([m, e]) => `${e.n} ${m}${m === 'exact' || m === 'same' ? '' : ` (re-reads <= ${e.bound === null ? 'unknown' : String(e.bound)})`}`).join(', ');
 }
 
 export interface SwitchReport {
@@ -126,6 +165,8 @@ export interface SwitchReport {
   topics?: TopicComparison[];
   partitions?: PartitionReport[];
   groups?: GroupReport[];
+  /** What offset translation drew on (MirrorMaker offset syncs and checkpoints found, and ignored). */
+  translation?: TranslationEvidence;
   /** Offsets held by the fence and carried to the destination (planned). */
   heldCommits?: number;
   /** What may not be on the destination (forced or unreplicated switches). */
@@ -146,6 +187,11 @@ const LIVE_WINDOW_MS = 7_000;
 const POLL_WAIT_MS = 500;
 
 /** The listener Turnout uses for its own state records in a domain: one it can authenticate to. */
+/** Names MirrorMaker 2 may know a cluster by (its checkpoints topic is named after the source's alias). */
+function sourceAliases(domain: StreamingDomainConfig): string[] {
+  return [domain.name, domain.kafkaCluster.name];
+}
+
 function stateListener(domain: StreamingDomainConfig): BootstrapServerConfig | null {
   return domain.kafkaCluster.bootstrapServers.find((b) => b.security.protocol === 'PLAINTEXT' || b.security.sasl !== null) ?? null;
 }
@@ -416,7 +462,7 @@ export class SwitchController {
    */
   private async applyCommit(route: Route, r: RouteStateRecord, cluster: UpstreamCluster | null): Promise<string | undefined> {
     let error: string | undefined;
-    if (route.fence?.switchId === r.switchId && r.cut !== undefined && r.replication !== undefined && r.replication !== 'none') {
+    if (route.fence?.switchId === r.switchId && r.replication !== undefined && r.replication !== 'none' && (r.replication === 'offset-preserving' || r.anchors !== undefined)) {
       try {
         await this.installHeldCommits(route, r);
       } catch (err) {
@@ -445,7 +491,8 @@ export class SwitchController {
       for (const h of c.heldOffsetCommits()) {
         const m = byGroup.get(h.groupId) ?? new Map<PartitionKey, bigint>();
         for (const [k, o] of h.offsets) {
-          const t = translateWithCut(r.replication!, r.cut!, k, o);
+          // Without anchors for the partition the commit is left alone: the installed offset stays.
+          const t = r.replication === 'offset-preserving' ? o : translateWithAnchors(r.anchors?.[k], o)?.dest ?? null;
           if (t !== null) m.set(k, t);
         }
         byGroup.set(h.groupId, m);
@@ -779,6 +826,7 @@ export class SwitchController {
       const tracker = new ReplicationTracker(replication.type, src, dst);
       const states = await tracker.check(sourceEnds);
       const groups = await groupsOn(src, new Set(sourceEnds.keys()), replication.groups === null ? null : new RegExp(`^(?:${replication.groups})$`));
+      await tracker.prepare(groups, sourceAliases(sourceDomain));
       const groupReports: PreflightReport['groups'] = [];
       for (const g of groups) {
         let destState = 'unknown';
@@ -789,16 +837,19 @@ export class SwitchController {
         } catch (err) {
           destState = `unknown: ${(err as Error).message}`;
         }
-        const offsets = [...g.offsets].filter(([k]) => sourceEnds.has(k)).map(([k, o]) => {
-          const t = tracker.translate(k, o);
+        const offsets = [...g.offsets].filter(([k]) => sourceEnds.has(k)).map(([k, o]): OffsetReport => {
           const end = sourceEnds.get(k)!;
-          return { partition: k, committed: String(o), behindEnd: end > o ? Number(end - o) : 0, dest: String(t.dest), method: t.method };
+          return { ...offsetReport(tracker.translate(k, o, g.groupId)), behindEnd: end > o ? Number(end - o) : 0 };
         });
         groupReports.push({ groupId: g.groupId, state: g.state, destState, caughtUp: offsets.every((o) => o.behindEnd === 0), offsets });
       }
       // A partition whose records cannot be read cannot be judged: say which, where and why.
       for (const p of states) if (p.unreadable !== undefined) blockers.push(`cannot tell whether "${domain.name}" has caught up with ${describeUnreadable(p.key, p.unreadable)}`);
-      const behind = states.filter((p) => !p.caughtUp && p.unreadable === undefined);
+      for (const p of states) if (p.mismatch !== undefined) blockers.push(`replication is configured as offset-preserving, but ${p.key}: ${p.mismatch}; committed offsets would point at other records`);
+      for (const i of tracker.evidence.ignored) warnings.push(`offset syncs ignored: ${i}`);
+      const starts = groupReports.flatMap((g) => g.offsets.filter((o) => o.method === 'start' && o.behindEnd !== 0).map((o) => `${g.groupId} ${o.partition}`));
+      if (starts.length > 0) warnings.push(`${starts.length} committed offset(s) have no offset sync or matched record before them and would restart at the destination's log start (${starts.slice(0, 5).join(', ')}${starts.length > 5 ? ', ...' : ''}): those groups re-read what the destination holds`);
+      const behind = states.filter((p) => !p.caughtUp && p.unreadable === undefined && p.mismatch === undefined);
       let possibleLoss: string | undefined;
       if (replication.type === 'none') {
         possibleLoss = `no replication is configured: whatever was written to "${from}" and is not on "${domain.name}" stays behind (${states.length} partition(s), ${states.reduce((n, p) => n + Number(p.sourceEnd), 0)} source offsets in total)`;
@@ -810,7 +861,7 @@ export class SwitchController {
         route: route.name, from, to: domain.name, replication: replication.type, at: new Date().toISOString(),
         topics: cmp.topics,
         partitions: states.map(partitionReport),
-        groups: groupReports, blockers, warnings, ...(possibleLoss !== undefined ? { possibleLoss } : {}),
+        groups: groupReports, translation: tracker.evidence, blockers, warnings, ...(possibleLoss !== undefined ? { possibleLoss } : {}),
       };
     } finally {
       src.close();
@@ -934,8 +985,8 @@ export class SwitchController {
       for (;;) {
         states = await tracker.check(sourceEnds);
         // Unreadable records do not become readable by waiting: refuse now (below), unless forced.
-        if (!forced && states.some((p) => p.unreadable !== undefined)) break;
-        const behind = states.filter((p) => !p.caughtUp && p.unreadable === undefined);
+        if (!forced && states.some((p) => p.unreadable !== undefined || p.mismatch !== undefined)) break;
+        const behind = states.filter((p) => !p.caughtUp && p.unreadable === undefined && p.mismatch === undefined);
         if (behind.length === 0) break;
         if (Date.now() > fenceDeadline - reserveMs) break;
         if (Date.now() - lastReport >= 250) {
@@ -951,6 +1002,11 @@ export class SwitchController {
         await abort('records could not be compared');
         return await finish('refused', `cannot tell whether "${domain.name}" has caught up with ${unreadable.length} partition(s) whose records cannot be read: ${unreadable.map((p) => describeUnreadable(p.key, p.unreadable!)).join('; ')}. The switch was aborted, held writes went on to "${from}"; nothing was lost`);
       }
+      const mismatched = states.filter((p) => p.mismatch !== undefined);
+      if (mismatched.length > 0 && !forced) {
+        await abort('offsets are not preserved');
+        return await finish('refused', `replication is configured as offset-preserving, but offsets on "${domain.name}" do not hold the same records: ${mismatched.map((p) => `${p.key}: ${p.mismatch}`).join('; ')}. Committed offsets would point at other records. The switch was aborted, held writes went on to "${from}"; nothing was lost`);
+      }
       const behind = states.filter((p) => !p.caughtUp);
       if (behind.length > 0) {
         const what = behind.map((p) => (p.unreadable !== undefined ? `unreadable ${describeUnreadable(p.key, p.unreadable)}` : `${p.key} (${p.lag === null ? 'more than 500' : p.lag} records)`)).join(', ');
@@ -962,16 +1018,24 @@ export class SwitchController {
       }
       phase('caught up', `${states.length - behind.length}/${states.length} partition(s) fully on "${domain.name}"`);
 
-      // 5. Install group offsets on the destination.
-      report.groups = await Promise.all(groups.map(async (g): Promise<GroupReport> => {
+      // 5. Translate group offsets (never past a group's true position) and install them on the destination.
+      await tracker.prepare(groups, sourceAliases(sourceDomain));
+      report.translation = tracker.evidence;
+      const translated = groups.map((g) => {
         const offsets = new Map<PartitionKey, bigint>();
         const gr: GroupReport = { groupId: g.groupId, installed: false, offsets: [] };
         for (const [k, o] of g.offsets) {
           if (!sourceEnds.has(k)) continue;
-          const t = tracker.translate(k, o);
+          const t = tracker.translate(k, o, g.groupId);
           offsets.set(k, t.dest);
-          gr.offsets.push({ partition: k, source: String(t.source), dest: String(t.dest), method: t.method });
+          gr.offsets.push(offsetReport(t));
         }
+        return { gr, offsets };
+      });
+      const ev = tracker.evidence;
+      phase('offsets translated', `${summarizeTranslations(translated.map((x) => x.gr)) || 'no group offsets'}; ${ev.offsetSyncs.length} offset-sync topic(s)${ev.offsetSyncs.length > 0 ? ` (${ev.offsetSyncs.map((x) => `${x.topic} on ${x.domain}, ${x.syncs} syncs`).join('; ')})` : ''}${ev.checkpoints.length > 0 ? `, checkpoints ${ev.checkpoints.map((x) => `${x.topic}: ${x.kept}`).join(', ')}` : ''}${ev.ignored.length > 0 ? `; ignored ${ev.ignored.join('; ')}` : ''}`);
+      report.groups = await Promise.all(translated.map(async ({ gr, offsets }): Promise<GroupReport> => {
+        const g = { groupId: gr.groupId };
         try {
           // A group with live members on the destination refuses a commit without a generation.
           const refused = await dst.commitOffsets(g.groupId, offsets);
@@ -990,7 +1054,7 @@ export class SwitchController {
       }
 
       // 6. Flip every instance; held writes are sent again by their clients, to the destination.
-      const commit: RouteStateRecord = { type: 'route', route: route.name, epoch, domain: domain.name, listener: listener.id, switchId, from, by: req.by, at, cut: tracker.cut(), replication: replication.type };
+      const commit: RouteStateRecord = { type: 'route', route: route.name, epoch, domain: domain.name, listener: listener.id, switchId, from, by: req.by, at, anchors: tracker.anchors(), replication: replication.type };
       report.heldCommits = route.connections().reduce((n, c) => n + c.heldOffsetCommits().length, 0);
       if (this.logs.size === 0) {
         const cluster = this.prepared.get(switchId) ?? null;
@@ -1049,6 +1113,7 @@ export class SwitchController {
       type: 'audit', switchId: report.switchId, route: report.route, epoch: report.epoch, from: report.from, to: report.to, listener: report.listener, by: report.by,
       at: report.at, durationMs: report.durationMs, outcome: report.outcome, forced: report.forced, message: report.message, instances: report.instances,
       mode: report.mode, phases: report.phases,
+      ...(report.groups !== undefined ? { groups: report.groups.map((g) => ({ groupId: g.groupId, installed: g.installed, ...(g.error !== undefined ? { error: g.error } : {}), offsets: g.offsets.map((o): [string, string, string, string, string | null] => [o.partition, o.source, o.dest, o.method, o.reReadBound]) })) } : {}),
     };
     this.metrics.switches.labels(report.route, report.outcome).inc();
     this.metrics.switchDuration.labels(report.route, report.outcome).observe(report.durationMs / 1000);

@@ -64,9 +64,56 @@ export async function produce(target: ClientTarget, topic: string, messages: rea
   }
 }
 
-export async function consumeGroup(target: ClientTarget, topic: string, group: string, count: number, timeoutMs: number): Promise<ConsumedRecord[]> {
-  const out = await python('consumeGroup', ['consume', '--bootstrap', target.bootstrap, '--topic', topic, '--group', group, '--count', String(count), ...librdkafkaConfig(target)], timeoutMs);
+export interface ConsumeOptions {
+  /** Extra librdkafka properties (`-X key=value`), e.g. { 'isolation.level': 'read_uncommitted' }. */
+  readonly config?: Readonly<Record<string, string>>;
+}
+
+/** `-X key=value` arguments for extra librdkafka properties. */
+function extraConfig(config: Readonly<Record<string, string>> | undefined): string[] {
+  return Object.entries(config ?? {}).flatMap(([k, v]) => ['-X', `${k}=${v}`]);
+}
+
+export async function consumeGroup(target: ClientTarget, topic: string, group: string, count: number, timeoutMs: number, options: ConsumeOptions = {}): Promise<ConsumedRecord[]> {
+  const out = await python('consumeGroup', ['consume', '--bootstrap', target.bootstrap, '--topic', topic, '--group', group, '--count', String(count), ...librdkafkaConfig(target), ...extraConfig(options.config)], timeoutMs);
   return jsonLines<PythonRecord>(PYTHON, 'consumeGroup', out).map(toRecord);
+}
+
+export interface TransactionsOutcome {
+  /** Values of the committed transactions' records, in the order they were produced. */
+  readonly committed: readonly string[];
+  /** Values of the aborted transactions' records (written to the log, then aborted). */
+  readonly aborted: readonly string[];
+  /** Where every record was written, as its delivery report said. */
+  readonly records: readonly { readonly value: string; readonly partition: number; readonly offset: bigint; readonly outcome: 'committed' | 'aborted' }[];
+}
+
+export interface TransactionsOptions extends StepOptions {
+  /** Round robin over this many partitions (record i of transaction t to (t * perTransaction + i) % partitions); default: by key. */
+  readonly partitions?: number;
+  /** Default: a fresh unique id. */
+  readonly transactionalId?: string;
+  /** Extra librdkafka properties. */
+  readonly config?: Readonly<Record<string, string>>;
+}
+
+/** `count` transactions of `perTransaction` records each with one librdkafka transactional producer
+ *  (confluent-kafka-python); transaction t (from 0) aborts when t % abortEvery === 0 (abortEvery 0:
+ *  none does), the others commit. Records are flushed before each transaction ends, so aborted
+ *  records are in the log. Values are `T-<t>-<i>`, keys `<t>-<i>`. */
+export async function produceTransactions(target: ClientTarget, topic: string, count: number, perTransaction: number, abortEvery: number, options: TransactionsOptions = {}): Promise<TransactionsOutcome> {
+  const out = await python('transactions', [
+    'transactions', '--bootstrap', target.bootstrap, '--topic', topic, '--count', String(count), '--per-transaction', String(perTransaction), '--abort-every', String(abortEvery),
+    ...(options.partitions !== undefined ? ['--partitions', String(options.partitions)] : []),
+    ...(options.transactionalId !== undefined ? ['--transactional-id', options.transactionalId] : []),
+    ...librdkafkaConfig(target), ...extraConfig(options.config),
+  ], options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  type Line = { committed: string[]; aborted: string[]; records: { value: string; partition: number; offset: number; outcome: 'committed' | 'aborted' }[] };
+  const [r] = jsonLines<Line>(PYTHON, 'transactions', out);
+  if (r === undefined || r.committed.length + r.aborted.length !== count * perTransaction || r.records.length !== count * perTransaction) {
+    throw new ClientError(ClientErrorCode.Failed, PYTHON, 'transactions', `expected ${count * perTransaction} records; stdout: ${out.stdout.slice(0, 500)}`);
+  }
+  return { committed: r.committed, aborted: r.aborted, records: r.records.map((x) => ({ ...x, offset: BigInt(x.offset) })) };
 }
 
 export async function listMetadata(target: ClientTarget, options: StepOptions = {}): Promise<ClusterMetadata> {

@@ -11,6 +11,15 @@ printing JSON on stdout.
       stdout: one JSON object per record, {"partition", "offset", "key", "value"}
   rdkafka_client.py metadata --bootstrap B [--timeout-ms MS] [-X ...]
       stdout: {"brokers": [{"nodeId", "host", "port"}], "topics": [...]}
+  rdkafka_client.py transactions --bootstrap B --topic T --count N --per-transaction K
+                    --abort-every M [--partitions P] [--transactional-id ID] [--timeout-ms MS] [-X ...]
+      N transactions of K records each, one after the other, with one transactional producer;
+      transaction t (from 0) is aborted when t % M == 0 (M = 0: none is), the others commit. Its
+      records are flushed to the log before it ends, so an aborted one's records are written and
+      then marked aborted. Values are "T-<t>-<i>", keys "<t>-<i>"; with --partitions P, record i
+      of transaction t goes to partition (t * K + i) % P (round robin), else by key.
+      stdout: {"committed": [values], "aborted": [values],
+               "records": [{"value", "partition", "offset", "outcome"}, ...]}
 
 SASL/PLAIN: -X security.protocol=SASL_PLAINTEXT -X sasl.mechanisms=PLAIN -X sasl.username=U
 -X sasl.password=P. Errors go to stderr with exit code 1; a deadline that passes exits with 3.
@@ -111,6 +120,57 @@ def consume(args):
         consumer.close()  # leaves the group
 
 
+def transactions(args):
+    if args.per_transaction <= 0 or args.count < 0 or args.abort_every < 0:
+        fail("transactions needs --count >= 0, --per-transaction > 0 and --abort-every >= 0")
+    timeout_s = args.timeout_ms / 1000
+    producer = Producer(config(args, **{
+        "transactional.id": args.transactional_id or f"turnout-test-rdkafka-txn-{time.time_ns()}",
+        "acks": "all",
+        "enable.idempotence": "true",
+        # At most the transaction timeout (librdkafka refuses a longer one); both within the step.
+        "message.timeout.ms": str(min(args.timeout_ms, 60000)),
+        "transaction.timeout.ms": str(min(max(args.timeout_ms, 1000), 60000)),
+    }))
+    deadline = time.monotonic() + timeout_s
+    left = lambda: max(0.1, deadline - time.monotonic())
+    committed, aborted, records, errors = [], [], [], []
+
+    def delivered(err, msg):
+        if err is not None:
+            errors.append(f"{msg.topic()} [{msg.partition()}]: {err}")
+        else:
+            records.append({"value": text(msg.value()), "partition": msg.partition(), "offset": msg.offset()})
+
+    producer.init_transactions(left())
+    for t in range(args.count):
+        if time.monotonic() > deadline:
+            fail(f"only {t} of {args.count} transactions done within {args.timeout_ms} ms", 3)
+        abort = args.abort_every > 0 and t % args.abort_every == 0
+        producer.begin_transaction()
+        values = []
+        for i in range(args.per_transaction):
+            value = f"T-{t}-{i}"
+            kwargs = {"partition": (t * args.per_transaction + i) % args.partitions} if args.partitions else {}
+            producer.produce(args.topic, value=value.encode(), key=f"{t}-{i}".encode(), on_delivery=delivered, **kwargs)
+            values.append(value)
+        remaining = producer.flush(left())
+        if remaining > 0:
+            fail(f"transaction {t}: {remaining} records not delivered within {args.timeout_ms} ms", 3)
+        if errors:
+            fail(f"transaction {t}: " + "; ".join(errors[:5]))
+        if abort:
+            producer.abort_transaction(left())
+            aborted.extend(values)
+        else:
+            producer.commit_transaction(left())
+            committed.extend(values)
+    outcome = {v: "aborted" for v in aborted}
+    for r in records:
+        r["outcome"] = outcome.get(r["value"], "committed")
+    print(json.dumps({"committed": committed, "aborted": aborted, "records": records}), flush=True)
+
+
 def metadata(args):
     # A producer handle: it needs no group and fetches metadata on demand.
     producer = Producer(config(args))
@@ -121,20 +181,24 @@ def metadata(args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["produce", "consume", "metadata"])
+    parser.add_argument("command", choices=["produce", "consume", "metadata", "transactions"])
     parser.add_argument("--bootstrap", required=True)
     parser.add_argument("--topic")
     parser.add_argument("--group")
     parser.add_argument("--count", type=int, default=0)
     parser.add_argument("--timeout-ms", type=int, default=30000)
+    parser.add_argument("--per-transaction", type=int, default=1)
+    parser.add_argument("--abort-every", type=int, default=0)
+    parser.add_argument("--partitions", type=int, default=0)
+    parser.add_argument("--transactional-id")
     parser.add_argument("-X", action="append", default=[], metavar="key=value", help="librdkafka configuration")
     args = parser.parse_args()
-    if args.command in ("produce", "consume") and not args.topic:
+    if args.command in ("produce", "consume", "transactions") and not args.topic:
         fail(f"{args.command} needs --topic")
     if args.command == "consume" and not args.group:
         fail("consume needs --group")
     try:
-        {"produce": produce, "consume": consume, "metadata": metadata}[args.command](args)
+        {"produce": produce, "consume": consume, "metadata": metadata, "transactions": transactions}[args.command](args)
     except KafkaException as e:
         fail(f"{args.command}: {e}")
 

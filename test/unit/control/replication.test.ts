@@ -3,55 +3,14 @@
 // is driven by fake clusters that implement only the two calls it makes (endOffsets, readRecords).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { ClusterAdmin, PartitionKey } from '../../../src/control/cluster-admin.ts';
-import { estimate, isUserTopic, ReplicationTracker, TAIL_WINDOW, translateWithCut, type PartitionState } from '../../../src/control/replication.ts';
+import type { PartitionKey } from '../../../src/control/cluster-admin.ts';
+import { FakeCluster } from './fake-cluster.ts';
+import { isUserTopic, ReplicationTracker, TAIL_WINDOW, type PartitionState } from '../../../src/control/replication.ts';
+import { decodeAnchors, translateWithAnchors } from '../../../src/control/offset-translation.ts';
 import type { ReplicationType } from '../../../src/config/types.ts';
 import type { DecodedRecord } from '../../../src/protocol/records.ts';
 
-// ---- estimate, translateWithCut, isUserTopic ----
-
-test('estimate: a committed offset n records before the source end lands n records before the destination cut', () => {
-  assert.equal(estimate(95n, 100n, 40n), 35n);
-  assert.equal(estimate(0n, 10n, 1000n), 990n);
-});
-
-test('estimate: a group that consumed everything lands exactly on the destination cut', () => {
-  assert.equal(estimate(100n, 100n, 40n), 40n);
-  assert.equal(estimate(0n, 0n, 7n), 7n);
-});
-
-test('estimate: never below 0 and never above the destination cut', () => {
-  assert.equal(estimate(10n, 100n, 40n), 0n, 'further back than the destination holds');
-  assert.equal(estimate(0n, 100n, 0n), 0n);
-  assert.equal(estimate(150n, 100n, 40n), 40n, 'committed past the source end');
-});
-
-test('estimate errs early: with gaps on the source (transaction markers) the estimate is at or before the true copy', () => {
-  // Source offsets 0..9, with markers at 3 and 6: data records 0,1,2,4,5,7,8,9 copied densely to
-  // destination offsets 20..27 (cut 28). Offset 4 was copied to 23.
-  const sourceData = [0, 1, 2, 4, 5, 7, 8, 9];
-  const destOf = (o: number) => BigInt(20 + sourceData.indexOf(o));
-  for (const o of sourceData) assert.ok(estimate(BigInt(o), 10n, 28n) <= destOf(o), `offset ${o}`);
-  assert.equal(estimate(4n, 10n, 28n), 22n);
-});
-
-test('translateWithCut: offset-preserving replication keeps offsets, with or without a cut', () => {
-  assert.equal(translateWithCut('offset-preserving', {}, 'orders:0', 42n), 42n);
-  assert.equal(translateWithCut('offset-preserving', { 'orders:0': ['100', '7'] }, 'orders:0', 42n), 42n);
-});
-
-test('translateWithCut: MirrorMaker 2 uses the partition\'s cut [source end, destination cut]', () => {
-  const cut = { 'orders:0': ['100', '40'], 'orders:1': ['5', '5'] } satisfies Record<PartitionKey, [string, string]>;
-  assert.equal(translateWithCut('mirrormaker2', cut, 'orders:0', 100n), 40n);
-  assert.equal(translateWithCut('mirrormaker2', cut, 'orders:0', 90n), 30n);
-  assert.equal(translateWithCut('mirrormaker2', cut, 'orders:0', 3n), 0n);
-  assert.equal(translateWithCut('mirrormaker2', cut, 'orders:1', 2n), 2n);
-});
-
-test('translateWithCut: a partition the cut does not cover translates to null', () => {
-  assert.equal(translateWithCut('mirrormaker2', { 'orders:0': ['100', '40'] }, 'orders:1', 5n), null);
-  assert.equal(translateWithCut('mirrormaker2', {}, 'orders:0', 0n), null);
-});
+// ---- isUserTopic ----
 
 test('isUserTopic: Kafka\'s, Turnout\'s and MirrorMaker\'s own topics are not covered by a switch', () => {
   for (const t of ['__consumer_offsets', '__transaction_state', '_turnout_state', 'mm2-offset-syncs.kafka1.internal', 'mm2-configs.kafka2.internal', 'kafka1.checkpoints.internal', 'heartbeats']) {
@@ -66,38 +25,6 @@ test('isUserTopic: ordinary topic names are covered', () => {
 // ---- ReplicationTracker with fake clusters ----
 
 const KEY: PartitionKey = 'orders:0';
-
-/** A partition log of one fake cluster: records by offset, and the log end offset. */
-interface Log { records: DecodedRecord[]; end: bigint }
-
-/** Implements the two ClusterAdmin calls the tracker makes, and records them. */
-class FakeCluster {
-  readonly logs = new Map<PartitionKey, Log>();
-  readonly endOffsetCalls: PartitionKey[][] = [];
-  readonly reads: { key: PartitionKey; from: bigint; to: bigint }[] = [];
-
-  set(key: PartitionKey, records: DecodedRecord[], end?: bigint): this {
-    this.logs.set(key, { records, end: end ?? (records.length === 0 ? 0n : records[records.length - 1].offset + 1n) });
-    return this;
-  }
-
-  async endOffsets(keys: Iterable<PartitionKey>): Promise<Map<PartitionKey, bigint>> {
-    const list = [...keys];
-    this.endOffsetCalls.push(list);
-    return new Map(list.filter((k) => this.logs.has(k)).map((k) => [k, this.logs.get(k)!.end]));
-  }
-
-  /** As the real one: records in [from, to), a negative `from` reads from 0. */
-  async readRecords(topic: string, partition: number, from: bigint, to: bigint): Promise<DecodedRecord[]> {
-    const key = `${topic}:${partition}`;
-    this.reads.push({ key, from, to });
-    return (this.logs.get(key)?.records ?? []).filter((r) => r.offset >= from && r.offset < to);
-  }
-
-  get admin(): ClusterAdmin {
-    return this as unknown as ClusterAdmin;
-  }
-}
 
 /** Record number n: distinct timestamp, key and value. */
 const rec = (n: number, offset: bigint | number): DecodedRecord => ({
@@ -123,7 +50,7 @@ test('mirrormaker2: the destination has caught up when the source tail\'s last r
   const source = new FakeCluster().set(KEY, run(0, 10, 0));
   const dest = new FakeCluster().set(KEY, [local(1, 0), local(2, 1), local(3, 2), ...run(0, 10, 3), local(4, 13)]);
   const s = await checkOne(tracker('mirrormaker2', source, dest), 10n);
-  assert.deepEqual(s, { key: KEY, sourceEnd: 10n, destEnd: 14n, caughtUp: true, lag: 0, destCut: 13n, method: 'match' });
+  assert.deepEqual(s, { key: KEY, sourceEnd: 10n, destEnd: 14n, caughtUp: true, lag: 0, destCut: 13n, cutExact: true, method: 'match' });
 });
 
 test('mirrormaker2: a destination k records behind has lag k and is not caught up', async () => {
@@ -188,7 +115,7 @@ test('mirrormaker2 translate: a group that consumed everything moves to the dest
   const dest = new FakeCluster().set(KEY, [local(1, 0), ...run(0, 10, 1), local(2, 11)]);
   const t = tracker('mirrormaker2', source, dest);
   await checkOne(t, 10n);
-  assert.deepEqual(t.translate(KEY, 10n), { key: KEY, source: 10n, dest: 11n, method: 'end' });
+  assert.deepEqual(t.translate(KEY, 10n), { key: KEY, source: 10n, dest: 11n, method: 'exact', reReadBound: 0n });
 });
 
 test('mirrormaker2 translate: a committed offset whose record is on the destination moves to that copy', async () => {
@@ -196,8 +123,8 @@ test('mirrormaker2 translate: a committed offset whose record is on the destinat
   const dest = new FakeCluster().set(KEY, [local(1, 0), local(2, 1), ...run(0, 10, 2)]);
   const t = tracker('mirrormaker2', source, dest);
   await checkOne(t, 10n);
-  assert.deepEqual(t.translate(KEY, 4n), { key: KEY, source: 4n, dest: 6n, method: 'matched' });
-  assert.deepEqual(t.translate(KEY, 0n), { key: KEY, source: 0n, dest: 2n, method: 'matched' });
+  assert.deepEqual(t.translate(KEY, 4n), { key: KEY, source: 4n, dest: 6n, method: 'exact', reReadBound: 0n });
+  assert.deepEqual(t.translate(KEY, 0n), { key: KEY, source: 0n, dest: 2n, method: 'exact', reReadBound: 0n });
 });
 
 test('mirrormaker2 translate: a committed offset on a transaction marker moves to the copy of the next record', async () => {
@@ -207,46 +134,48 @@ test('mirrormaker2 translate: a committed offset on a transaction marker moves t
   const dest = new FakeCluster().set(KEY, src.map((r, i) => ({ ...r, offset: BigInt(10 + i) })));
   const t = tracker('mirrormaker2', source, dest);
   await checkOne(t, 6n);
-  assert.deepEqual(t.translate(KEY, 3n), { key: KEY, source: 3n, dest: 13n, method: 'matched' });
+  // One past the copy of record 2, and no later than the copy of record 4: exact.
+  assert.deepEqual(t.translate(KEY, 3n), { key: KEY, source: 3n, dest: 13n, method: 'exact', reReadBound: 0n });
 });
 
-test('mirrormaker2 translate: a duplicated copy on the destination is translated to its first copy (re-reads, never skips)', async () => {
+test('mirrormaker2 translate: records copied twice are not paired; the group continues just after the nearest record paired before its offset', async () => {
   const source = new FakeCluster().set(KEY, run(0, 6, 0));
   // MirrorMaker restarted and copied records 2..3 twice: copies at 0,1,2,3,4,5,6,7.
   const dest = new FakeCluster().set(KEY, [...run(0, 4, 0), ...run(2, 6, 4)]);
   const t = tracker('mirrormaker2', source, dest);
   const s = await checkOne(t, 6n);
   assert.equal(s.destCut, 8n);
-  assert.equal(t.translate(KEY, 3n).dest, 3n);
+  // Records 2 and 3 have two copies each, so they are not paired; 1 is at 1 and 4 at 6.
+  assert.deepEqual(t.translate(KEY, 3n), { key: KEY, source: 3n, dest: 2n, method: 'tail', reReadBound: 4n });
 });
 
-test('mirrormaker2 translate: a record not yet on the destination gets an estimate before where it will land', async () => {
+test('mirrormaker2 translate: while the destination is behind, a committed offset past its last copy continues just after that copy, with no bound on re-reads', async () => {
   // 10 source records, copies of 0..6 at 5..11: 3 behind.
   const source = new FakeCluster().set(KEY, run(0, 10, 0));
   const dest = new FakeCluster().set(KEY, [...run(100, 105, 0), ...run(0, 7, 5)]);
   const t = tracker('mirrormaker2', source, dest);
   await checkOne(t, 10n);
-  // Record 8 would land at 13 (after 7 at 12); the estimate counts back 2 from the destination end 12.
-  assert.deepEqual(t.translate(KEY, 8n), { key: KEY, source: 8n, dest: 10n, method: 'estimated' });
-  assert.deepEqual(t.translate(KEY, 10n), { key: KEY, source: 10n, dest: 12n, method: 'estimated' }, 'no cut while behind: counted from the destination end');
+  // Record 6 is at 11; records 7.. will land from 12 on.
+  assert.deepEqual(t.translate(KEY, 8n), { key: KEY, source: 8n, dest: 12n, method: 'tail', reReadBound: null });
+  assert.deepEqual(t.translate(KEY, 10n), { key: KEY, source: 10n, dest: 12n, method: 'tail', reReadBound: null });
+  assert.deepEqual(t.translate(KEY, 6n), { key: KEY, source: 6n, dest: 11n, method: 'exact', reReadBound: 0n });
 });
 
-test('mirrormaker2 translate: a committed offset older than the compared window is estimated, never moved past its record', async () => {
+test('mirrormaker2 translate: a committed offset older than the compared window, with no offset syncs, continues at the destination\'s log start', async () => {
   // 700 source records; the tail read is offsets 200..699. Copies at the same offsets + 1000.
   const n = TAIL_WINDOW + 200;
   const source = new FakeCluster().set(KEY, run(0, n, 0));
   const dest = new FakeCluster().set(KEY, run(0, n, 1000));
   const t = tracker('mirrormaker2', source, dest);
   await checkOne(t, BigInt(n));
-  const r = t.translate(KEY, 50n);
-  assert.ok(r.dest <= 1050n, `record 50 was copied to 1050; translated to ${r.dest} (${r.method}), which skips ${r.dest - 1050n} records`);
-  assert.equal(r.method, 'estimated');
-  assert.equal(r.dest, 1050n);
+  await t.prepare([{ groupId: 'g', offsets: new Map([[KEY, 50n]]) }], ['fake']);
+  // Never past record 50's copy at 1050; at most up to the first paired record (200 at 1200).
+  assert.deepEqual(t.translate(KEY, 50n, 'g'), { key: KEY, source: 50n, dest: 1000n, method: 'start', reReadBound: 200n });
 });
 
 test('mirrormaker2 translate: a partition never checked keeps its offset', () => {
   const t = tracker('mirrormaker2', new FakeCluster(), new FakeCluster());
-  assert.deepEqual(t.translate(KEY, 7n), { key: KEY, source: 7n, dest: 7n, method: 'same' });
+  assert.deepEqual(t.translate(KEY, 7n), { key: KEY, source: 7n, dest: 7n, method: 'same', reReadBound: 0n });
 });
 
 test('offset-preserving: caught up exactly when the destination end reached the source end; offsets translate to themselves', async () => {
@@ -259,9 +188,8 @@ test('offset-preserving: caught up exactly when the destination end reached the 
     { key: 'b:0', sourceEnd: 10n, destEnd: 12n, caughtUp: true, lag: 0, destCut: 10n, method: 'offsets' },
     { key: 'c:0', sourceEnd: 10n, destEnd: 7n, caughtUp: false, lag: 3, destCut: 10n, method: 'offsets' },
   ]);
-  assert.equal(source.reads.length + dest.reads.length, 0, 'no records are read');
-  for (const k of ['a:0', 'c:0']) assert.deepEqual(t.translate(k, 4n), { key: k, source: 4n, dest: 4n, method: 'same' });
-  assert.deepEqual(t.translate('c:0', 10n), { key: 'c:0', source: 10n, dest: 10n, method: 'same' });
+  for (const k of ['a:0', 'c:0']) assert.deepEqual(t.translate(k, 4n), { key: k, source: 4n, dest: 4n, method: 'same', reReadBound: 0n });
+  assert.deepEqual(t.translate('c:0', 10n), { key: 'c:0', source: 10n, dest: 10n, method: 'same', reReadBound: 0n });
 });
 
 test('offset-preserving: a partition the destination does not have counts as end 0', async () => {
@@ -277,17 +205,33 @@ test('replication none: never caught up, nothing read', async () => {
   assert.equal(source.reads.length + dest.reads.length, 0);
 });
 
-test('cut(): [source end, destination cut] as strings per partition, the destination end where there is no cut', async () => {
-  const a = 'orders:0', b = 'orders:1', c = 'orders:2';
-  const source = new FakeCluster().set(a, run(0, 10, 0)).set(b, run(20, 30, 0)).set(c, []);
-  const dest = new FakeCluster().set(a, [...run(0, 10, 3), local(1, 13)]).set(b, run(20, 25, 0)).set(c, [local(2, 0)]);
-  const t = tracker('mirrormaker2', source, dest);
-  await t.check(new Map([[a, 10n], [b, 10n], [c, 0n]]));
-  assert.deepEqual(t.cut(), { [a]: ['10', '13'], [b]: ['10', '5'], [c]: ['0', '1'] });
-  // What an instance does with it for an OffsetCommit it held agrees with the tracker on the end.
-  assert.equal(translateWithCut('mirrormaker2', t.cut(), a, 10n), t.translate(a, 10n).dest);
+test('offset-preserving: the last offsets of a caught-up partition are compared; a different record there is a mismatch', async () => {
+  const source = new FakeCluster().set('a:0', run(0, 20, 0)).set('b:0', run(0, 20, 0));
+  const dest = new FakeCluster().set('a:0', run(0, 20, 0)).set('b:0', [...run(0, 19, 0), local(9, 19)]);
+  const [a, b] = await tracker('offset-preserving', source, dest).check(new Map([['a:0', 20n], ['b:0', 20n]]));
+  assert.equal(a.caughtUp, true);
+  assert.equal(a.mismatch, undefined);
+  assert.equal(b.caughtUp, false);
+  assert.match(b.mismatch ?? '', /records at offset 19 differ/);
 });
 
-test('cut(): empty before any check', () => {
-  assert.deepEqual(tracker('mirrormaker2', new FakeCluster(), new FakeCluster()).cut(), {});
+test('anchors(): per partition the destination start and lower anchors; a held OffsetCommit translates with them, never past its record', async () => {
+  // Source data at 0..9 except 3 and 6 (markers); copies at 100.. in order.
+  const data = [0, 1, 2, 4, 5, 7, 8, 9];
+  const source = new FakeCluster().set(KEY, data.map((n) => rec(n, n)), 10n);
+  const dest = new FakeCluster().set(KEY, data.map((n, i) => rec(n, 100 + i)));
+  const t = tracker('mirrormaker2', source, dest);
+  await t.check(new Map([[KEY, 10n]]));
+  await t.prepare([], ['fake']);
+  const anchors = t.anchors()[KEY];
+  assert.equal(decodeAnchors(anchors)?.destStart, 100n);
+  const copyOf = (o: number) => 100n + BigInt(data.findIndex((n) => n >= o));
+  for (let q = 0; q <= 10; q++) {
+    const r = translateWithAnchors(anchors, BigInt(q))!;
+    const truth = q === 10 ? 108n : copyOf(q);
+    assert.ok(r.dest <= truth, `held commit ${q}: ${r.dest} is past its record at ${truth}`);
+    assert.equal(r.dest, truth, `held commit ${q} is exact within the tail`);
+  }
+  assert.equal(translateWithAnchors(undefined, 5n), null);
+  assert.equal(translateWithAnchors(['x'], 5n), null);
 });

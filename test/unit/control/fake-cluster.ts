@@ -1,0 +1,62 @@
+// A fake cluster for the replication tracker: the ClusterAdmin calls it makes (end and start
+// offsets, topics, reading records), over partition logs held in memory, with the reads recorded.
+import type { ClusterAdmin, PartitionKey } from '../../../src/control/cluster-admin.ts';
+import type { DecodedRecord } from '../../../src/protocol/records.ts';
+
+/** A partition log of one fake cluster: records by offset, and the log end offset. */
+export interface Log { records: DecodedRecord[]; end: bigint }
+
+/** Implements the two ClusterAdmin calls the tracker makes, and records them. */
+export class FakeCluster {
+  readonly logs = new Map<PartitionKey, Log>();
+  readonly endOffsetCalls: PartitionKey[][] = [];
+  readonly reads: { key: PartitionKey; from: bigint; to: bigint }[] = [];
+
+  set(key: PartitionKey, records: DecodedRecord[], end?: bigint): this {
+    this.logs.set(key, { records, end: end ?? (records.length === 0 ? 0n : records[records.length - 1].offset + 1n) });
+    return this;
+  }
+
+  async endOffsets(keys: Iterable<PartitionKey>): Promise<Map<PartitionKey, bigint>> {
+    const list = [...keys];
+    this.endOffsetCalls.push(list);
+    return new Map(list.filter((k) => this.logs.has(k)).map((k) => [k, this.logs.get(k)!.end]));
+  }
+
+  /** As the real one: records in [from, to), a negative `from` reads from 0. */
+  async readRecords(topic: string, partition: number, from: bigint, to: bigint): Promise<DecodedRecord[]> {
+    const key = `${topic}:${partition}`;
+    this.reads.push({ key, from, to });
+    return (this.logs.get(key)?.records ?? []).filter((r) => r.offset >= from && r.offset < to);
+  }
+
+  /** Log start: the first record's offset (0 when empty), unless set. */
+  readonly starts = new Map<PartitionKey, bigint>();
+
+  async startOffsets(keys: Iterable<PartitionKey>): Promise<Map<PartitionKey, bigint>> {
+    return new Map([...keys].map((k) => [k, this.starts.get(k) ?? this.logs.get(k)?.records[0]?.offset ?? 0n]));
+  }
+
+  async topics(names: string[] | null): Promise<Map<string, { leaders: Map<number, number> }>> {
+    const out = new Map<string, { leaders: Map<number, number> }>();
+    for (const k of this.logs.keys()) {
+      const i = k.lastIndexOf(':');
+      const t = k.slice(0, i);
+      if (names !== null && !names.includes(t)) continue;
+      const e = out.get(t) ?? { leaders: new Map<number, number>() };
+      e.leaders.set(Number(k.slice(i + 1)), 1);
+      out.set(t, e);
+    }
+    return out;
+  }
+
+  readonly domain: { name: string; kafkaCluster: { name: string } };
+  constructor(name = 'fake') {
+    this.domain = { name, kafkaCluster: { name } };
+  }
+
+  get admin(): ClusterAdmin {
+    return this as unknown as ClusterAdmin;
+  }
+}
+
