@@ -10,9 +10,6 @@
 // once, without waiting for the fence budget.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { KafkaTool, testBed, type ClusterDescriptor, type KafkaTools } from '../../../src/testbed/index.ts';
 import { sendRequest } from '../../../src/testbed/kafka-request.ts';
@@ -27,9 +24,9 @@ import { encodeRecordBatch, type RecordToEncode } from '../../../src/protocol/re
 import type { PreflightReport, SwitchReport } from '../../../src/control/switch-controller.ts';
 import { domainFor, startGateway, type TestGateway } from '../../support/gateway.ts';
 import { compressedBatch, TEST_CODECS } from '../../unit/protocol/compressed-batch.ts';
+import { turnoutCli } from '../../support/cli.ts';
 
 const TOKEN = 'compressed-topics-token';
-const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const JAVA_CODECS = ['gzip', 'snappy', 'lz4', 'zstd'] as const;
 const CODEC_IDS: Record<string, number> = { gzip: 1, snappy: 2, lz4: 3, zstd: 4 };
 const PER_TOPIC = 300;
@@ -37,15 +34,7 @@ const PER_TOPIC = 300;
 const LIMIT = 1024 * 1024;
 const FENCE_MS = 8000;
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await promisify(execFile)(process.execPath, [`${ROOT}/bin/turnout.js`, ...args], { env: { ...process.env, TURNOUT_ADMIN_TOKEN: TOKEN }, encoding: 'utf8', timeout: 60_000 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
-}
+const cli = turnoutCli(TOKEN);
 
 const broker = (c: ClusterDescriptor) => ({ host: c.brokers[0].host, port: c.brokers[0].plaintextPort });
 

@@ -25,11 +25,8 @@
 // is off here: it would overwrite the offsets the switch installs on green for idle groups, and
 // the test is about the offsets Turnout installs. Checkpoints and offset syncs are still written.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { SASL_USERS, testBed, type ClusterDescriptor, type MirrorMakerInfo } from '../../../src/testbed/index.ts';
 import { DEFAULT_KAFKA_VERSION } from '../../../src/testbed/versions.ts';
@@ -44,9 +41,9 @@ import { eventually } from '../../support/switchover/long-running.ts';
 import { stopAllClients, type ClientTarget, type ConsumedRecord } from '../../support/clients/common.ts';
 import { consumeGroup as javaConsumeGroup, readUncommitted } from '../../support/clients/java.ts';
 import { consumeGroup as rdkafkaConsumeGroup, produceTransactions, type TransactionsOutcome } from '../../support/clients/librdkafka.ts';
+import { turnoutCli } from '../../support/cli.ts';
 
 const TOKEN = 'lagging-groups-token';
-const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const PARTITIONS = 3;
 const TRANSACTIONS = 300;
 const PER_TRANSACTION = 10;
@@ -75,16 +72,7 @@ interface PreflightLike {
   blockers: string[];
 }
 
-/** The CLI, asynchronously (the gateway under test runs in this process). */
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await promisify(execFile)(process.execPath, [`${ROOT}/bin/turnout.js`, ...args], { env: { ...process.env, TURNOUT_ADMIN_TOKEN: TOKEN }, encoding: 'utf8', timeout: 60_000 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
-}
+const cli = turnoutCli(TOKEN);
 
 const broker = (c: ClusterDescriptor) => ({ host: c.brokers[0].host, port: c.brokers[0].plaintextPort });
 

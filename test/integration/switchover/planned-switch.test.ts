@@ -2,28 +2,16 @@
 // catches up, the group's offsets are installed on the destination, then the route flips.
 // Every acknowledged record must be consumed, and the caught-up group must not re-read.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { KafkaTool, testBed, type ClusterDescriptor, type KafkaTools, type ToolProcess } from '../../../src/testbed/index.ts';
 import { domainFor, startGateway, type TestGateway } from '../../support/gateway.ts';
 import { uniqueName } from '../testbed/helpers.ts';
 import { eventually, jsonEvents } from '../../support/switchover/long-running.ts';
+import { turnoutCli } from '../../support/cli.ts';
 
 const TOKEN = 'planned-switch-token';
-const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 
-/** The CLI, asynchronously (the gateway under test runs in this process); resolves with exit code and output. */
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await promisify(execFile)(process.execPath, [`${ROOT}/bin/turnout.js`, ...args], { env: { ...process.env, TURNOUT_ADMIN_TOKEN: TOKEN }, encoding: 'utf8', timeout: 60_000 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
-}
+const cli = turnoutCli(TOKEN);
 
 const events = (p: ToolProcess) => jsonEvents(p.stdout);
 const acked = (p: ToolProcess) => events(p).filter((e) => e.name === 'producer_send_success').map((e) => ({ value: String(e.value), at: Number(e.timestamp) }));

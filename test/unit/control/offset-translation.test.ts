@@ -12,6 +12,7 @@ import { alignTails, decide, SyncIndex, thinAnchors, translateWithAnchors, encod
 import { ReplicationTracker } from '../../../src/control/replication.ts';
 import type { DecodedRecord } from '../../../src/protocol/records.ts';
 import { FakeCluster } from './fake-cluster.ts';
+import { prng } from '../../support/messages.ts';
 
 // ---- pure pieces ----
 
@@ -90,18 +91,6 @@ test('MirrorMaker record formats: offset syncs and checkpoints decode what Mirro
 });
 
 // ---- the property: generated logs, translated by the real tracker ----
-
-/** Small deterministic PRNG (mulberry32), so that a failing seed can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const TOPIC = 'orders';
 const KEY: PartitionKey = `${TOPIC}:0`;
