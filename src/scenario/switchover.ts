@@ -25,7 +25,7 @@ export interface ScenarioClient {
   /** Library and settings, one line (idempotence, acks, commit mode, rate). */
   readonly description: string;
   /** The topic it produces to and consumes from, and the consumer's group (matched against the
-   *  groups a planned switch reports, to tell whether the group was caught up at the cut). */
+   *  groups a planned switch reports, to tell whether its offsets were translated exactly at the cut). */
   readonly topic: string;
   readonly group: string;
   /** Starts producing and consuming; resolves once the processes (or in-process clients) started. */
@@ -89,7 +89,7 @@ export interface SwitchGroupReport {
   groupId: string;
   installed: boolean;
   error?: string;
-  offsets?: { partition: string; source: string; dest: string; method: string }[];
+  offsets?: { partition: string; source: string; dest: string; method: string; reReadBound?: string | null }[];
 }
 
 /** What the gateway answered to POST /routes/NAME/switch (the fields the scenario reads). */
@@ -418,7 +418,7 @@ function clientResult(c: ScenarioClient, windows: readonly number[], switches: r
     groupAtSwitch: switches.map((s) => {
       const g = s.groups.find((x) => x.groupId === c.group);
       if (g === undefined) return null;
-      return { installed: g.installed, caughtUp: (g.offsets ?? []).length > 0 && (g.offsets ?? []).every((x) => x.method === 'end') };
+      return { installed: g.installed, caughtUp: (g.offsets ?? []).length > 0 && (g.offsets ?? []).every((x) => x.method === 'exact' || x.method === 'same') };
     }),
     crashed,
     problems: c.problems(),
