@@ -304,18 +304,21 @@ export class ClusterAdmin {
    * Fetches as needed. Control records are skipped; compressed batches are decompressed (gzip,
    * snappy, lz4, zstd), each Fetch's within the maxDecompressedBytes budget. A batch that cannot
    * be read throws UnreadableRecordsError naming the partition, the batch's offset and why.
+   * With `readCommitted`, reads as a read_committed consumer: up to the last stable offset, and
+   * without the records of aborted transactions.
    */
-  async readRecords(topic: string, partition: number, from: bigint, to: bigint, maxBytes = 4 * 1024 * 1024): Promise<DecodedRecord[]> {
+  async readRecords(topic: string, partition: number, from: bigint, to: bigint, maxBytes = 4 * 1024 * 1024, opts: { readCommitted?: boolean } = {}): Promise<DecodedRecord[]> {
+    const isolationLevel = opts.readCommitted === true ? 1 : 0;
     const out: DecodedRecord[] = [];
     let offset = from < 0n ? 0n : from;
     while (offset < to) {
-      const fetched = await this.retrying(`Fetch ${topic}-${partition}`, async (): Promise<{ records: Uint8Array } | { skipTo: bigint }> => {
+      const fetched = await this.retrying(`Fetch ${topic}-${partition}`, async (): Promise<{ records: Uint8Array; aborted: { producerId: bigint; firstOffset: bigint }[] | null } | { skipTo: bigint }> => {
         const res = await this.call<FetchResponse>(await this.leaderOf(topic, partition), ApiKey.Fetch, () => ({
           ...defaultFetchRequest(),
           maxWaitMs: 0,
           minBytes: 0,
           maxBytes,
-          isolationLevel: 0,
+          isolationLevel,
           topics: [{ ...defaultFetchRequestFetchTopic(), topic, partitions: [{ ...defaultFetchRequestFetchPartition(), partition, fetchOffset: offset, partitionMaxBytes: maxBytes }] }],
         }));
         if (res.errorCode !== 0) throw new Retry(`Fetch: ${kafkaErrorName(res.errorCode)}`);
@@ -327,14 +330,14 @@ export class ClusterAdmin {
           return { skipTo: start > offset ? start : to };
         }
         if (p.errorCode !== 0) throw (RETRIABLE.has(p.errorCode) ? new Retry(`Fetch: ${kafkaErrorName(p.errorCode)}`) : new ClusterAdminError(`Fetch ${topic}-${partition}: ${kafkaErrorName(p.errorCode)}`));
-        return { records: p.records ?? new Uint8Array(0) };
+        return { records: p.records ?? new Uint8Array(0), aborted: p.abortedTransactions };
       });
       let end: bigint;
       if ('skipTo' in fetched) end = fetched.skipTo;
       else {
         let decoded;
         try {
-          decoded = decodeRecordBatchesWithEnd(fetched.records, { maxDecompressedBytes: this.maxDecompressedBytes });
+          decoded = decodeRecordBatchesWithEnd(fetched.records, { maxDecompressedBytes: this.maxDecompressedBytes, ...(isolationLevel === 1 ? { abortedTransactions: fetched.aborted ?? [] } : {}) });
         } catch (err) {
           if (err instanceof RecordBatchError) throw new UnreadableRecordsError(this.domain.name, topic, partition, err);
           throw err;

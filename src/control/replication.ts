@@ -167,11 +167,13 @@ export class ReplicationTracker {
     let dst: DecodedRecord[];
     try {
       if (src === undefined) {
-        src = await this.source.readRecords(topic, partition, sourceEnd - BigInt(TAIL_WINDOW), sourceEnd);
+        // Read committed: aborted records are never copied (MirrorMaker reading read_committed), and
+        // a partition whose newest records are aborted would otherwise never look caught up.
+        src = await this.source.readRecords(topic, partition, sourceEnd - BigInt(TAIL_WINDOW), sourceEnd, undefined, { readCommitted: true });
         this.sourceTails.set(key, src);
       }
       if (src.length === 0) return { key, sourceEnd, destEnd, caughtUp: true, lag: 0, destCut: destEnd, method: 'empty' };
-      dst = await this.dest.readRecords(topic, partition, destEnd - BigInt(TAIL_WINDOW), destEnd);
+      dst = await this.dest.readRecords(topic, partition, destEnd - BigInt(TAIL_WINDOW), destEnd, undefined, { readCommitted: true });
     } catch (err) {
       // A batch that cannot be read makes this partition unjudgeable, not the whole check.
       if (!(err instanceof UnreadableRecordsError)) throw err;

@@ -13,7 +13,7 @@
 import { TurnoutError } from '../errors.ts';
 import { codecName, CompressionError, CompressionErrorCode, decompress } from './compression.ts';
 import { crc32c } from './crc32c.ts';
-import { BATCH_ATTRIBUTES_OFFSET, BATCH_CONTROL_FLAG, BATCH_CRC_OFFSET, BATCH_LOG_OVERHEAD, BATCH_MAGIC_OFFSET, BATCH_V2_HEADER_SIZE } from './produce-scan.ts';
+import { BATCH_ATTRIBUTES_OFFSET, BATCH_CONTROL_FLAG, BATCH_CRC_OFFSET, BATCH_LOG_OVERHEAD, BATCH_MAGIC_OFFSET, BATCH_PRODUCER_ID_OFFSET, BATCH_TRANSACTIONAL_FLAG, BATCH_V2_HEADER_SIZE } from './produce-scan.ts';
 
 export interface RecordToEncode {
   key: Buffer | null;
@@ -52,6 +52,12 @@ export interface DecodeOptions {
    * when it is the first batch, the call throws RecordBatchError TooLarge.
    */
   maxDecompressedBytes?: number;
+  /**
+   * Read committed: the aborted transactions a read_committed Fetch returned with the records.
+   * Data batches of an aborted transaction are left out, as a read_committed consumer does: a
+   * producer's transaction counts as aborted from its first offset until its next marker.
+   */
+  abortedTransactions?: readonly { producerId: bigint; firstOffset: bigint }[];
 }
 
 export const RecordBatchErrorCode = {
@@ -140,6 +146,8 @@ export function decodeRecordBatchesWithEnd(buf: Uint8Array, opts: DecodeOptions 
   let budget = opts.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES;
   let endOffset: bigint | null = null;
   let pos = 0;
+  const pendingAborts = [...(opts.abortedTransactions ?? [])].sort((x, y) => (x.firstOffset < y.firstOffset ? -1 : x.firstOffset > y.firstOffset ? 1 : 0));
+  const aborting = new Set<bigint>();
   while (b.length - pos >= LOG_OVERHEAD) {
     const baseOffset = b.readBigInt64BE(pos);
     const batchLength = b.readInt32BE(pos + 8);
@@ -158,7 +166,15 @@ export function decodeRecordBatchesWithEnd(buf: Uint8Array, opts: DecodeOptions 
       throw new RecordBatchError(RecordBatchErrorCode.Corrupt, baseOffset, codec, `is corrupt: CRC-32C is 0x${actualCrc.toString(16)} but the batch says 0x${storedCrc.toString(16)}`);
     }
     const lastOffsetDelta = b.readInt32BE(pos + 23);
-    if ((attributes & CONTROL_FLAG) === 0) {
+    let skip = false;
+    if (opts.abortedTransactions !== undefined && (attributes & BATCH_TRANSACTIONAL_FLAG) !== 0) {
+      const producerId = b.readBigInt64BE(pos + BATCH_PRODUCER_ID_OFFSET);
+      const last = baseOffset + BigInt(lastOffsetDelta);
+      while (pendingAborts.length > 0 && pendingAborts[0].firstOffset <= last) aborting.add(pendingAborts.shift()!.producerId);
+      if ((attributes & CONTROL_FLAG) !== 0) aborting.delete(producerId); // its marker ends the transaction
+      else skip = aborting.has(producerId);
+    }
+    if ((attributes & CONTROL_FLAG) === 0 && !skip) {
       let body = b;
       let bodyStart = pos + BATCH_OVERHEAD;
       let bodyEnd = end;

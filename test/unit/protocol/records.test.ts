@@ -122,3 +122,27 @@ test('records that do not fit their batch are reported as malformed', () => {
 test('an empty record list cannot be encoded', () => {
   assert.throws(() => encodeRecordBatch([]), /at least one record/);
 });
+
+/** A batch of `values` at `base`, rewritten as transactional (producer `pid`) or as a control batch (a marker). */
+function txnBatch(values: string[], base: number, pid: bigint, control = false): Buffer {
+  const b = encodeRecordBatch(values.map((v) => ({ key: null, value: Buffer.from(v), timestamp: 1 })), { baseOffset: base });
+  b.writeInt16BE(0x10 | (control ? 0x20 : 0), 21);
+  b.writeBigInt64BE(pid, 43);
+  b.writeUInt32BE(crc32c(b.subarray(21)), 17);
+  return b;
+}
+
+test('read committed: data batches of an aborted transaction are left out, until that producer\'s marker; others stay', () => {
+  const log = Buffer.concat([
+    txnBatch(['a1', 'a2'], 0, 7n), // producer 7: aborted below
+    txnBatch(['b1'], 2, 8n), // producer 8: committed
+    txnBatch(['marker'], 3, 7n, true), // abort marker of 7
+    txnBatch(['marker'], 4, 8n, true), // commit marker of 8
+    txnBatch(['a3'], 5, 7n), // producer 7's next transaction: committed
+    encodeRecordBatch([{ key: null, value: Buffer.from('plain'), timestamp: 1 }], { baseOffset: 6 }),
+  ]);
+  const values = (opts: Parameters<typeof decodeRecordBatches>[1]) => decodeRecordBatches(log, opts).map((r) => `${r.offset}:${r.value?.toString()}`);
+  assert.deepEqual(values({ abortedTransactions: [{ producerId: 7n, firstOffset: 0n }] }), ['2:b1', '5:a3', '6:plain']);
+  assert.deepEqual(values({}), ['0:a1', '1:a2', '2:b1', '5:a3', '6:plain'], 'read uncommitted: everything');
+  assert.deepEqual(values({ abortedTransactions: [] }), ['0:a1', '1:a2', '2:b1', '5:a3', '6:plain'], 'no aborted transactions in range');
+});
