@@ -68,9 +68,10 @@ export function formatReport(r: SwitchReport): string {
     lines.push(`  partitions: ${r.partitions.length} at the cut, ${behind.length} behind${behind.length > 0 ? `: ${behind.map((p) => `${p.partition} (${p.lag ?? '>500'})`).join(', ')}` : ''}`);
   }
   if (r.groups !== undefined && r.groups.length > 0) {
-    lines.push('  group                             installed  offsets (source -> destination)');
+    lines.push('  group                             installed  offsets (source -> destination, method, may re-read)');
     for (const g of r.groups) {
-      const offs = g.offsets.slice(0, 6).map((o) => `${o.partition} ${o.source}->${o.dest}${o.method === 'estimated' ? '~' : ''}`).join(', ') + (g.offsets.length > 6 ? ', ...' : '');
+      const how = (o: { method: string; reReadBound: string | null }) => (o.method === 'exact' || o.method === 'same' ? '' : ` ${o.method} <=${o.reReadBound ?? '?'}`);
+      const offs = g.offsets.slice(0, 6).map((o) => `${o.partition} ${o.source}->${o.dest}${how(o)}`).join(', ') + (g.offsets.length > 6 ? ', ...' : '');
       lines.push(`  ${g.groupId.padEnd(32)}  ${(g.installed ? 'yes' : 'NO').padEnd(9)}  ${g.error ?? offs}`);
     }
   }

@@ -119,7 +119,7 @@ export class SyncIndex {
     this.last[k] = [s, d];
   }
 
-  /** The nearest pair at or before q, and the nearest after it (q must be one of the queries). */
+  /** The nearest pair at or before q, and the nearest after it. Precise for the queries given to the constructor; for any other q still never after the nearest pair before it (safe), but possibly further back. */
   around(q: bigint): { before?: [bigint, bigint]; after?: [bigint, bigint] } {
     const j = this.slot(q);
     const out: { before?: [bigint, bigint]; after?: [bigint, bigint] } = {};

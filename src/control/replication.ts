@@ -210,10 +210,11 @@ export class ReplicationTracker {
    * starts and, with MirrorMaker 2, its offset syncs (both clusters, both directions, kept only
    * around the committed offsets) and its checkpoints for these groups. `sourceAliases` are the
    * names MirrorMaker may know the source cluster by (its checkpoints topic is named after it).
-   * Call after check().
+   * `keys` are the partitions of the switch (default: those checked so far); it can run while
+   * check() is still waiting for replication.
    */
-  async prepare(groups: readonly { groupId: string; offsets: Map<PartitionKey, bigint> }[], sourceAliases: readonly string[]): Promise<void> {
-    const keys = [...this.states.keys()];
+  async prepare(groups: readonly { groupId: string; offsets: Map<PartitionKey, bigint> }[], sourceAliases: readonly string[], keys: readonly PartitionKey[] = [...this.states.keys()]): Promise<void> {
+    const wantedKeys = new Set(keys);
     if (keys.length === 0 || this.type !== 'mirrormaker2') return;
     this.destStarts = await this.dest.startOffsets(keys);
     const queries = new Map<PartitionKey, Set<bigint>>();
@@ -223,7 +224,12 @@ export class ReplicationTracker {
     const found: { admin: ClusterAdmin; onSource: boolean; topic: string; partitions: number }[] = [];
     for (const [name, info] of srcTopics) if (OFFSET_SYNCS_TOPIC.test(name)) found.push({ admin: this.source, onSource: true, topic: name, partitions: info.leaders.size });
     for (const [name, info] of dstTopics) if (OFFSET_SYNCS_TOPIC.test(name)) found.push({ admin: this.dest, onSource: false, topic: name, partitions: info.leaders.size });
-    this.syncs = await Promise.all(found.map((f) => this.readSyncs(f.admin, f.onSource, f.topic, f.partitions, queries)));
+    // A topic that cannot be read is left out (and listed): translations fall back to other evidence.
+    const read = await Promise.all(found.map((f) => this.readSyncs(f.admin, f.onSource, f.topic, f.partitions, queries).catch((err: unknown) => {
+      this.evidence.ignored.push(`${f.topic} on "${f.admin.domain.name}": cannot be read (${(err as Error).message})`);
+      return null;
+    })));
+    this.syncs = read.filter((x): x is SyncSource => x !== null);
     for (const s of this.syncs) {
       s.direction = await this.direction(s);
       if (s.direction === undefined) this.evidence.ignored.push(`${s.topic} on "${s.domain}" (${s.count} syncs for these partitions): its syncs do not name the same records on "${this.source.domain.name}" and "${this.dest.domain.name}" (a flow to another cluster?)`);
@@ -236,14 +242,21 @@ export class ReplicationTracker {
       const info = dstTopics.get(topic);
       if (info === undefined || !CHECKPOINTS_TOPIC.test(topic)) continue;
       let kept = 0;
-      for (let p = 0; p < info.leaders.size; p++) {
-        await this.readTopic(this.dest, topic, p, (r) => {
-          const c = decodeCheckpoint(r.key, r.value);
-          if (c === null || !wanted.has(c.group) || !this.states.has(c.key)) return;
-          if (!this.checkpoints.has(`${c.group}\u0000${c.key}`)) kept++;
-          this.checkpoints.set(`${c.group}\u0000${c.key}`, c);
-        });
+      const found = new Map<string, Checkpoint>();
+      try {
+        for (let p = 0; p < info.leaders.size; p++) {
+          await this.readTopic(this.dest, topic, p, (r) => {
+            const c = decodeCheckpoint(r.key, r.value);
+            if (c === null || !wanted.has(c.group) || !wantedKeys.has(c.key)) return;
+            if (!found.has(`${c.group}\u0000${c.key}`)) kept++;
+            found.set(`${c.group}\u0000${c.key}`, c);
+          });
+        }
+      } catch (err) {
+        this.evidence.ignored.push(`${topic} on "${this.dest.domain.name}": cannot be read (${(err as Error).message})`);
+        continue;
       }
+      for (const [k, c] of found) this.checkpoints.set(k, c);
       this.evidence.checkpoints.push({ topic, kept });
     }
   }

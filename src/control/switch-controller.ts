@@ -975,10 +975,13 @@ export class SwitchController {
       // Groups are read while replication is checked: both only need the fenced source.
       const groupsRead = groupsOn(src, new Set(sourceEnds.keys()), groupPattern);
       groupsRead.catch(() => {});
+      // MirrorMaker's offset syncs and checkpoints are read while replication catches up.
+      const tracker = new ReplicationTracker(replication.type, src, dst);
+      const prepared = groupsRead.then((g) => tracker.prepare(g, sourceAliases(sourceDomain), [...sourceEnds.keys()]));
+      prepared.catch(() => {});
       phase('snapshot', `log end offsets of ${sourceEnds.size} partition(s)`);
 
       // 4. Wait for replication.
-      const tracker = new ReplicationTracker(replication.type, src, dst);
       const reserveMs = 1500; // offsets install and the flip
       let states: PartitionState[] = [];
       let lastReport = 0;
@@ -1019,7 +1022,7 @@ export class SwitchController {
       phase('caught up', `${states.length - behind.length}/${states.length} partition(s) fully on "${domain.name}"`);
 
       // 5. Translate group offsets (never past a group's true position) and install them on the destination.
-      await tracker.prepare(groups, sourceAliases(sourceDomain));
+      await prepared;
       report.translation = tracker.evidence;
       const translated = groups.map((g) => {
         const offsets = new Map<PartitionKey, bigint>();

@@ -275,3 +275,59 @@ test('property: over generated logs, translation in both directions never lands 
   }
   assert.ok(exact > total / 4, `exact translations: ${exact} of ${total}`);
 });
+
+// ---- the tracker's use of MirrorMaker's topics ----
+
+/** Source records 0..n-1 and their copies at base.. on the destination, with distinct content. */
+function copied(n: number, base: number): { source: FakeCluster; dest: FakeCluster } {
+  const r = (i: number, offset: number): DecodedRecord => ({ offset: BigInt(offset), timestamp: 1_700_000_000_000 + i, key: null, value: Buffer.from(`r${i}`) });
+  const source = new FakeCluster('blue').set(KEY, Array.from({ length: n }, (_, i) => r(i, i)));
+  const dest = new FakeCluster('green').set(KEY, Array.from({ length: n }, (_, i) => r(i, base + i)));
+  return { source, dest };
+}
+
+const syncRecords = (pairs: [number, number][], topic = TOPIC) => pairs.map(([u, d], i) => ({ offset: BigInt(i), timestamp: 0, ...encodeOffsetSync(topic, 0, BigInt(u), BigInt(d)) }));
+
+test('tracker: MirrorMaker\'s checkpoint of the group is a lower bound when nothing nearer is known', async () => {
+  const { source, dest } = copied(2000, 100);
+  const cp = encodeCheckpoint('app', TOPIC, 0, 200n, 290n);
+  dest.set('blue.checkpoints.internal:0', [{ offset: 0n, timestamp: 0, ...cp }]);
+  const t = new ReplicationTracker('mirrormaker2', source.admin, dest.admin);
+  await t.check(new Map([[KEY, 2000n]]));
+  await t.prepare([{ groupId: 'app', offsets: new Map([[KEY, 250n]]) }], ['blue']);
+  assert.deepEqual(t.evidence.checkpoints, [{ topic: 'blue.checkpoints.internal', kept: 1 }]);
+  const r = t.translate(KEY, 250n, 'app');
+  assert.deepEqual([r.dest, r.method], [290n, 'checkpoint']);
+  assert.ok(r.dest <= 350n, 'record 250 is at 350');
+  // Another group has no checkpoint: the destination's log start.
+  assert.equal(t.translate(KEY, 250n, 'other').method, 'start');
+});
+
+test('tracker: offset syncs of a flow to another cluster (naming other records) are ignored and listed', async () => {
+  const { source, dest } = copied(2000, 100);
+  // Syncs whose downstream offsets describe some other copy (offset + 7, not + 100).
+  source.set(`mm2-offset-syncs.orange.internal:0`, syncRecords(Array.from({ length: 20 }, (_, i) => [i * 50, i * 50 + 7] as [number, number])));
+  const t = new ReplicationTracker('mirrormaker2', source.admin, dest.admin);
+  await t.check(new Map([[KEY, 2000n]]));
+  await t.prepare([{ groupId: 'app', offsets: new Map([[KEY, 260n]]) }], ['blue']);
+  assert.equal(t.evidence.offsetSyncs.length, 0);
+  assert.match(t.evidence.ignored[0] ?? '', /mm2-offset-syncs\.orange\.internal on "blue".*do not name the same records/);
+  assert.equal(t.translate(KEY, 260n, 'app').method, 'start');
+});
+
+test('tracker: offset syncs of this flow are used forwards, and the same topic backwards for the switch back', async () => {
+  const { source, dest } = copied(2000, 100);
+  const pairs = Array.from({ length: 20 }, (_, i) => [i * 100, i * 100 + 100] as [number, number]);
+  source.set('mm2-offset-syncs.green.internal:0', syncRecords(pairs));
+  const forward = new ReplicationTracker('mirrormaker2', source.admin, dest.admin);
+  await forward.check(new Map([[KEY, 2000n]]));
+  await forward.prepare([{ groupId: 'app', offsets: new Map([[KEY, 250n]]) }, { groupId: 'done', offsets: new Map([[KEY, 300n]]) }], ['blue']);
+  assert.deepEqual(forward.evidence.offsetSyncs, [{ domain: 'blue', topic: 'mm2-offset-syncs.green.internal', direction: 'forward', syncs: 20 }]);
+  assert.deepEqual(forward.translate(KEY, 250n, 'app'), { key: KEY, source: 250n, dest: 301n, method: 'offset-sync', reReadBound: 99n });
+  assert.deepEqual(forward.translate(KEY, 300n, 'done'), { key: KEY, source: 300n, dest: 400n, method: 'exact', reReadBound: 0n });
+  const back = new ReplicationTracker('mirrormaker2', dest.admin, source.admin);
+  await back.check(new Map([[KEY, 2100n]]));
+  await back.prepare([{ groupId: 'app', offsets: new Map([[KEY, 350n]]) }], ['green']);
+  assert.deepEqual(back.evidence.offsetSyncs, [{ domain: 'blue', topic: 'mm2-offset-syncs.green.internal', direction: 'reverse', syncs: 20 }]);
+  assert.deepEqual(back.translate(KEY, 350n, 'app'), { key: KEY, source: 350n, dest: 201n, method: 'offset-sync', reReadBound: 99n });
+});
