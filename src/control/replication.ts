@@ -305,10 +305,14 @@ export class ReplicationTracker {
     };
     for (const [key, recent] of [...s.newest].slice(0, 3)) {
       const { topic, partition } = splitKey(key);
+      // The record at o, unless a neighbour has the same content (identical payloads prove nothing).
       const one = async (admin: ClusterAdmin, o: bigint) => {
         try {
-          const r = await admin.readRecords(topic, partition, o, o + 1n);
-          return r.length === 1 ? fingerprint(r[0]) : null;
+          const rs = await admin.readRecords(topic, partition, o - 2n, o + 3n);
+          const at = rs.find((r) => r.offset === o);
+          if (at === undefined) return null;
+          const fp = fingerprint(at);
+          return rs.some((r) => r !== at && fingerprint(r) === fp) ? null : fp;
         } catch {
           return null;
         }
