@@ -186,12 +186,12 @@ const HEARTBEAT_INTERVAL_MS = 2_000;
 const LIVE_WINDOW_MS = 7_000;
 const POLL_WAIT_MS = 500;
 
-/** The listener Turnout uses for its own state records in a domain: one it can authenticate to. */
 /** Names MirrorMaker 2 may know a cluster by (its checkpoints topic is named after the source's alias). */
 function sourceAliases(domain: StreamingDomainConfig): string[] {
   return [domain.name, domain.kafkaCluster.name];
 }
 
+/** The listener Turnout uses for its own state records in a domain: one it can authenticate to. */
 function stateListener(domain: StreamingDomainConfig): BootstrapServerConfig | null {
   return domain.kafkaCluster.bootstrapServers.find((b) => b.security.protocol === 'PLAINTEXT' || b.security.sasl !== null) ?? null;
 }

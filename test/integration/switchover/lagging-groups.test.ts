@@ -1,10 +1,11 @@
 // Consumer-offset translation of the planned switch over transactional topics, against real
 // brokers, MirrorMaker 2 and real clients (Java and librdkafka, both read_committed).
 //
-// A librdkafka transactional producer writes 300 transactions of 10 records through the gateway
-// on blue, round robin over 3 partitions, every third transaction aborted (the 1st, 4th, ...: the
-// last one commits, so no partition ends in aborted records, which green never gets and which the
-// catch-up check would wait for in vain). On blue each partition
+// A librdkafka transactional producer writes 301 transactions of 10 records through the gateway
+// on blue, round robin over 3 partitions, every third transaction aborted (the 1st, 4th, ... and
+// the last one, so every partition ends in aborted records and a marker, which green never gets:
+// the catch-up check reads the source's tail read_committed, as MirrorMaker's source consumer
+// does, and must not wait for them). On blue each partition
 // then holds its committed records, the aborted ones and one marker per transaction; MirrorMaker 2,
 // whose source consumer reads read_committed, copies only the committed records to green, so
 // offsets on the two sides drift apart by more at every transaction.
@@ -24,11 +25,13 @@
 // MirrorMaker's own group-offset sync (sync.group.offsets.enabled, off by default in MirrorMaker)
 // is off here: it would overwrite the offsets the switch installs on green for idle groups, and
 // the test is about the offsets Turnout installs. Checkpoints and offset syncs are still written.
+// The clusters and MirrorMaker are test/support/switchover/lagging-bed.ts's, shared with
+// offset-lags.test.ts.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
-import { SASL_USERS, testBed, type ClusterDescriptor, type MirrorMakerInfo } from '../../../src/testbed/index.ts';
+import { SASL_USERS, type ClusterDescriptor, type MirrorMakerInfo } from '../../../src/testbed/index.ts';
 import { DEFAULT_KAFKA_VERSION } from '../../../src/testbed/versions.ts';
 import { sendRequest } from '../../../src/testbed/kafka-request.ts';
 import { ApiKey } from '../../../src/protocol/index.ts';
@@ -42,10 +45,11 @@ import { stopAllClients, type ClientTarget, type ConsumedRecord } from '../../su
 import { consumeGroup as javaConsumeGroup, readUncommitted } from '../../support/clients/java.ts';
 import { consumeGroup as rdkafkaConsumeGroup, produceTransactions, type TransactionsOutcome } from '../../support/clients/librdkafka.ts';
 import { turnoutCli } from '../../support/cli.ts';
+import { laggingBed } from '../../support/switchover/lagging-bed.ts';
 
 const TOKEN = 'lagging-groups-token';
 const PARTITIONS = 3;
-const TRANSACTIONS = 300;
+const TRANSACTIONS = 301;
 const PER_TRANSACTION = 10;
 const ABORT_EVERY = 3;
 /** Records each group reads before a switch, far behind the end (2,000 committed records). In A,
@@ -209,21 +213,7 @@ describe('planned switch of lagging groups over transactional topics (MirrorMake
   let onGreen: Placed[] = [];
 
   before(async () => {
-    const bed = await testBed();
-    [blue, green] = await Promise.all([
-      bed.cluster({ name: 'lg-blue', brokers: 1, nodeIdBase: 1 }),
-      bed.cluster({ name: 'lg-green', brokers: 1, nodeIdBase: 701 }),
-    ]);
-    mm = await bed.mirrorMaker({
-      name: 'lg-blue-to-green', source: 'lg-blue', target: 'lg-green', topics: 'lg-.*',
-      config: {
-        // The source consumer of the lg-blue -> lg-green flow (MirrorMakerConfig turns
-        // "<source alias>.consumer.*" into the source connector's "source.consumer.*", which
-        // MirrorSourceConfig.sourceConsumerConfig applies last): copy committed records only.
-        'lg-blue.consumer.isolation.level': 'read_committed',
-        'sync.group.offsets.enabled': 'false',
-      },
-    });
+    ({ blue, green, mm } = await laggingBed());
     gw = await startGateway({
       domains: [domainFor(blue, 'blue'), domainFor(green, 'green')],
       routes: [{ name: 'orders', domain: 'blue', listener: 'sasl', brokerPortCount: 16, replication: { type: 'mirrormaker2', topics: null, groups: null } }],
