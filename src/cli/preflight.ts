@@ -65,9 +65,8 @@ export function formatPreflight(r: PreflightReport, failures: string[]): string 
     }
   }
   if (r.translation !== undefined) {
-    for (const x of r.translation.offsetSyncs) out.push(`offset syncs: ${x.topic} on ${x.domain} (${x.direction === 'forward' ? `${r.from} -> ${r.to}` : `${r.to} -> ${r.from}`}, ${x.syncs} syncs for these partitions)`);
+    for (const x of r.translation.offsetSyncs) out.push(`offset syncs: ${x.topic} on ${x.domain} (${x.direction === 'forward' ? `${r.from} -> ${r.to}` : x.direction === 'reverse' ? `${r.to} -> ${r.from}` : 'offsets equal on both sides'}, ${x.syncs} syncs for these partitions)`);
     for (const x of r.translation.checkpoints) out.push(`checkpoints: ${x.topic} on ${r.to} (${x.kept} for these groups)`);
-    for (const x of r.translation.ignored) out.push(`offset syncs ignored: ${x}`);
   }
   if (r.possibleLoss !== undefined) out.push('', `possible loss: ${r.possibleLoss}`);
   for (const w of r.warnings) out.push(`warning: ${w}`);

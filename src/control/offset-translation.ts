@@ -119,6 +119,11 @@ export class SyncIndex {
     this.last[k] = [s, d];
   }
 
+  /** The newest pair added (null: none). */
+  newest(): [bigint, bigint] | null {
+    return this.prev;
+  }
+
   /** The nearest pair at or before q, and the nearest after it. Precise for the queries given to the constructor; for any other q still never after the nearest pair before it (safe), but possibly further back. */
   around(q: bigint): { before?: [bigint, bigint]; after?: [bigint, bigint] } {
     const j = this.slot(q);

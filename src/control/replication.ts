@@ -80,7 +80,7 @@ export interface TranslatedOffset {
 /** What offset translation drew on, for reports. */
 export interface TranslationEvidence {
   /** MirrorMaker offset-sync topics used: where, which direction, how many syncs. */
-  offsetSyncs: { domain: string; topic: string; direction: 'forward' | 'reverse'; syncs: number }[];
+  offsetSyncs: { domain: string; topic: string; direction: 'forward' | 'reverse' | 'equal offsets'; syncs: number }[];
   /** Offset-sync topics found but not used, and why. */
   ignored: string[];
   /** Checkpoint topics read on the destination, and the checkpoints kept. */
@@ -103,8 +103,10 @@ interface SyncSource {
   onSource: boolean;
   forward: Map<PartitionKey, SyncIndex>;
   reverse: Map<PartitionKey, SyncIndex>;
-  /** The newest syncs per partition (up to CHECKED_SYNCS): [upstream, downstream]. */
+  /** The newest syncs per partition whose two offsets differ (up to CHECKED_SYNCS): [upstream, downstream]. */
   newest: Map<PartitionKey, [bigint, bigint][]>;
+  /** Syncs whose upstream and downstream offsets differ: only for those does the direction matter. */
+  asymmetric: number;
   count: number;
   direction?: 'forward' | 'reverse';
 }
@@ -230,10 +232,11 @@ export class ReplicationTracker {
       return null;
     })));
     this.syncs = read.filter((x): x is SyncSource => x !== null);
+    this.syncs = this.syncs.filter((s) => s.count > 0); // a flow that copies none of these partitions
     for (const s of this.syncs) {
       s.direction = await this.direction(s);
       if (s.direction === undefined) this.evidence.ignored.push(`${s.topic} on "${s.domain}" (${s.count} syncs for these partitions): its syncs do not name the same records on "${this.source.domain.name}" and "${this.dest.domain.name}" (a flow to another cluster?)`);
-      else this.evidence.offsetSyncs.push({ domain: s.domain, topic: s.topic, direction: s.direction, syncs: s.count });
+      else this.evidence.offsetSyncs.push({ domain: s.domain, topic: s.topic, direction: s.asymmetric === 0 ? 'equal offsets' : s.direction, syncs: s.count });
     }
     this.syncs = this.syncs.filter((s) => s.direction !== undefined);
     const wanted = new Set(groups.map((g) => g.groupId));
@@ -262,7 +265,7 @@ export class ReplicationTracker {
   }
 
   private async readSyncs(admin: ClusterAdmin, onSource: boolean, topic: string, partitions: number, queries: Map<PartitionKey, Set<bigint>>): Promise<SyncSource> {
-    const s: SyncSource = { domain: admin.domain.name, topic, onSource, forward: new Map(), reverse: new Map(), newest: new Map(), count: 0 };
+    const s: SyncSource = { domain: admin.domain.name, topic, onSource, forward: new Map(), reverse: new Map(), newest: new Map(), count: 0, asymmetric: 0 };
     for (let p = 0; p < partitions; p++) {
       await this.readTopic(admin, topic, p, (r) => {
         const sync = decodeOffsetSync(r.key, r.value);
@@ -281,10 +284,13 @@ export class ReplicationTracker {
         // Forward (source -> destination flow): upstream is the source offset. Reverse: downstream is.
         f.add(sync.upstream, sync.downstream);
         b.add(sync.downstream, sync.upstream);
-        const recent = s.newest.get(sync.key) ?? [];
-        recent.push([sync.upstream, sync.downstream]);
-        if (recent.length > CHECKED_SYNCS) recent.shift();
-        s.newest.set(sync.key, recent);
+        if (sync.upstream !== sync.downstream) {
+          s.asymmetric++;
+          const recent = s.newest.get(sync.key) ?? [];
+          recent.push([sync.upstream, sync.downstream]);
+          if (recent.length > CHECKED_SYNCS) recent.shift();
+          s.newest.set(sync.key, recent);
+        }
       });
     }
     return s;
@@ -296,6 +302,9 @@ export class ReplicationTracker {
    * sides in one direction; a topic whose syncs disagree, or match both ways, is not used.
    */
   private async direction(s: SyncSource): Promise<'forward' | 'reverse' | undefined> {
+    // Offsets equal on both sides (a topic copied from its start, without transactions): both
+    // directions give the same pairs, so which one it is does not matter. That is checked too.
+    if (s.asymmetric === 0) return (await this.sameOffsets(s)) ? 'forward' : undefined;
     // Per direction: how many syncs name the same record on both sides, and how many do not.
     const votes = { forward: { same: 0, differ: 0 }, reverse: { same: 0, differ: 0 } };
     const vote = (v: { same: number; differ: number }, a: string | null, b: string | null) => {
@@ -328,6 +337,21 @@ export class ReplicationTracker {
     if (ok(votes.forward) && !ok(votes.reverse)) return 'forward';
     if (ok(votes.reverse) && !ok(votes.forward)) return 'reverse';
     return undefined;
+  }
+
+  /** Whether the records at the newest synced offsets are the same on both clusters (syncs with equal offsets). */
+  private async sameOffsets(s: SyncSource): Promise<boolean> {
+    let same = 0;
+    for (const [key, index] of [...s.forward].slice(0, 3)) {
+      const last = index.newest();
+      if (last === null) continue;
+      const { topic, partition } = splitKey(key);
+      const [a, b] = await Promise.all([this.source.readRecords(topic, partition, last[0], last[0] + 1n), this.dest.readRecords(topic, partition, last[1], last[1] + 1n)]).catch(() => [[], []]);
+      if (a.length !== 1 || b.length !== 1) continue;
+      if (fingerprint(a[0]) !== fingerprint(b[0])) return false;
+      same++;
+    }
+    return same > 0;
   }
 
   /** Every record of one partition, in chunks (MirrorMaker's topics can be long). */
