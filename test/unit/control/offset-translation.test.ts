@@ -329,3 +329,15 @@ test('tracker: offset syncs of this flow are used forwards, and the same topic b
   assert.deepEqual(back.evidence.offsetSyncs, [{ domain: 'blue', topic: 'mm2-offset-syncs.green.internal', direction: 'reverse', syncs: 20 }]);
   assert.deepEqual(back.translate(KEY, 350n, 'app'), { key: KEY, source: 350n, dest: 201n, method: 'offset-sync', reReadBound: 99n });
 });
+
+test('tracker: syncs whose offsets are equal on both sides (a topic copied from its start) are used, whichever way the flow runs', async () => {
+  const { source, dest } = copied(2000, 0);
+  source.set('mm2-offset-syncs.green.internal:0', syncRecords(Array.from({ length: 20 }, (_, i) => [i * 100 + 4, i * 100 + 4] as [number, number])));
+  for (const [from, to] of [[source, dest], [dest, source]] as const) {
+    const t = new ReplicationTracker('mirrormaker2', from.admin, to.admin);
+    await t.check(new Map([[KEY, 2000n]]));
+    await t.prepare([{ groupId: 'app', offsets: new Map([[KEY, 500n]]) }], ['blue']);
+    assert.deepEqual(t.evidence.offsetSyncs.map((x) => x.direction), ['equal offsets']);
+    assert.deepEqual(t.translate(KEY, 500n, 'app'), { key: KEY, source: 500n, dest: 405n, method: 'offset-sync', reReadBound: 99n });
+  }
+});
