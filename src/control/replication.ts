@@ -85,6 +85,8 @@ export interface TranslationEvidence {
   ignored: string[];
   /** Checkpoint topics read on the destination, and the checkpoints kept. */
   checkpoints: { topic: string; kept: number }[];
+  /** Time spent reading MirrorMaker's topics. */
+  readMs?: number;
 }
 
 function fingerprint(r: DecodedRecord): string {
@@ -127,6 +129,8 @@ export class ReplicationTracker {
   private syncs: SyncSource[] = [];
   private checkpoints = new Map<string, Checkpoint>();
   readonly evidence: TranslationEvidence = { offsetSyncs: [], ignored: [], checkpoints: [] };
+  /** Reading MirrorMaker's topics stops at this time (ms since the epoch; null: no limit). */
+  private deadline: number | null = null;
   /** Lower anchors per partition from the translations made (for OffsetCommits held by the fence). */
   private readonly translated = new Map<PartitionKey, [bigint, bigint][]>();
 
@@ -215,7 +219,17 @@ export class ReplicationTracker {
    * `keys` are the partitions of the switch (default: those checked so far); it can run while
    * check() is still waiting for replication.
    */
-  async prepare(groups: readonly { groupId: string; offsets: Map<PartitionKey, bigint> }[], sourceAliases: readonly string[], keys: readonly PartitionKey[] = [...this.states.keys()]): Promise<void> {
+  async prepare(groups: readonly { groupId: string; offsets: Map<PartitionKey, bigint> }[], sourceAliases: readonly string[], keys: readonly PartitionKey[] = [...this.states.keys()], deadline: number | null = null): Promise<void> {
+    const started = performance.now();
+    this.deadline = deadline;
+    try {
+      await this.prepareEvidence(groups, sourceAliases, keys);
+    } finally {
+      this.evidence.readMs = Math.round(performance.now() - started);
+    }
+  }
+
+  private async prepareEvidence(groups: readonly { groupId: string; offsets: Map<PartitionKey, bigint> }[], sourceAliases: readonly string[], keys: readonly PartitionKey[]): Promise<void> {
     const wantedKeys = new Set(keys);
     if (keys.length === 0 || this.type !== 'mirrormaker2') return;
     this.destStarts = await this.dest.startOffsets(keys);
@@ -358,8 +372,12 @@ export class ReplicationTracker {
   private async readTopic(admin: ClusterAdmin, topic: string, partition: number, each: (r: DecodedRecord) => void): Promise<void> {
     const k = partitionKey(topic, partition);
     const [start, end] = await Promise.all([admin.startOffsets([k]), admin.endOffsets([k])]);
+    const first = start.get(k) ?? 0n;
     const to = end.get(k) ?? 0n;
-    for (let from = start.get(k) ?? 0n; from < to; from += SYNC_CHUNK) {
+    for (let from = first; from < to; from += SYNC_CHUNK) {
+      if (this.deadline !== null && Date.now() > this.deadline) {
+        throw new Error(`not read within the time left in the fence budget (${from - first} of ${to - first} records read); translation used the other evidence`);
+      }
       const until = from + SYNC_CHUNK < to ? from + SYNC_CHUNK : to;
       for (const r of await admin.readRecords(topic, partition, from, until)) each(r);
     }

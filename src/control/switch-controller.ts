@@ -975,14 +975,16 @@ export class SwitchController {
       // Groups are read while replication is checked: both only need the fenced source.
       const groupsRead = groupsOn(src, new Set(sourceEnds.keys()), groupPattern);
       groupsRead.catch(() => {});
+      const reserveMs = 1500; // offsets install and the flip
       // MirrorMaker's offset syncs and checkpoints are read while replication catches up.
       const tracker = new ReplicationTracker(replication.type, src, dst);
-      const prepared = groupsRead.then((g) => tracker.prepare(g, sourceAliases(sourceDomain), [...sourceEnds.keys()]));
+      // Reading them may not eat the time the install and the flip need: past that, translation
+      // goes on with the other evidence (more re-reads, never skips).
+      const prepared = groupsRead.then((g) => tracker.prepare(g, sourceAliases(sourceDomain), [...sourceEnds.keys()], fenceDeadline - reserveMs));
       prepared.catch(() => {});
       phase('snapshot', `log end offsets of ${sourceEnds.size} partition(s)`);
 
       // 4. Wait for replication.
-      const reserveMs = 1500; // offsets install and the flip
       let states: PartitionState[] = [];
       let lastReport = 0;
       for (;;) {
@@ -1036,7 +1038,7 @@ export class SwitchController {
         return { gr, offsets };
       });
       const ev = tracker.evidence;
-      phase('offsets translated', `${summarizeTranslations(translated.map((x) => x.gr)) || 'no group offsets'}; ${ev.offsetSyncs.length} offset-sync topic(s)${ev.offsetSyncs.length > 0 ? ` (${ev.offsetSyncs.map((x) => `${x.topic} on ${x.domain}, ${x.syncs} syncs`).join('; ')})` : ''}${ev.checkpoints.length > 0 ? `, checkpoints ${ev.checkpoints.map((x) => `${x.topic}: ${x.kept}`).join(', ')}` : ''}${ev.ignored.length > 0 ? `; ignored ${ev.ignored.join('; ')}` : ''}`);
+      phase('offsets translated', `${summarizeTranslations(translated.map((x) => x.gr)) || 'no group offsets'}; ${ev.offsetSyncs.length} offset-sync topic(s) read in ${ev.readMs ?? 0} ms${ev.offsetSyncs.length > 0 ? ` (${ev.offsetSyncs.map((x) => `${x.topic} on ${x.domain}, ${x.syncs} syncs`).join('; ')})` : ''}${ev.checkpoints.length > 0 ? `, checkpoints ${ev.checkpoints.map((x) => `${x.topic}: ${x.kept}`).join(', ')}` : ''}${ev.ignored.length > 0 ? `; ignored ${ev.ignored.join('; ')}` : ''}`);
       report.groups = await Promise.all(translated.map(async ({ gr, offsets }): Promise<GroupReport> => {
         const g = { groupId: gr.groupId };
         try {

@@ -341,3 +341,15 @@ test('tracker: syncs whose offsets are equal on both sides (a topic copied from 
     assert.deepEqual(t.translate(KEY, 500n, 'app'), { key: KEY, source: 500n, dest: 405n, method: 'offset-sync', reReadBound: 99n });
   }
 });
+
+test('tracker: offset syncs not read by the deadline are left out and listed; translation goes on with the other evidence', async () => {
+  const { source, dest } = copied(2000, 100);
+  source.set('mm2-offset-syncs.green.internal:0', syncRecords(Array.from({ length: 20 }, (_, i) => [i * 100, i * 100 + 100] as [number, number])));
+  const t = new ReplicationTracker('mirrormaker2', source.admin, dest.admin);
+  await t.check(new Map([[KEY, 2000n]]));
+  await t.prepare([{ groupId: 'app', offsets: new Map([[KEY, 250n]]) }], ['blue'], [KEY], Date.now() - 1);
+  assert.equal(t.evidence.offsetSyncs.length, 0);
+  assert.match(t.evidence.ignored[0] ?? '', /cannot be read \(not read within the time left in the fence budget \(0 of 20 records read\)/);
+  assert.equal(t.translate(KEY, 250n, 'app').method, 'start');
+  assert.equal(typeof t.evidence.readMs, 'number');
+});
