@@ -20,7 +20,7 @@ import type { DecodedRecord } from '../protocol/records.ts';
 import { partitionKey, splitKey, UnreadableRecordsError, type ClusterAdmin, type PartitionKey } from './cluster-admin.ts';
 import { CHECKPOINTS_TOPIC, decodeCheckpoint, decodeOffsetSync, OFFSET_SYNCS_TOPIC, type Checkpoint } from './mirror-maker.ts';
 import {
-  alignTails, decide, encodeAnchors, pairListBounds, syncBounds, SyncIndex, thinAnchors,
+  alignTails, decide, encodeAnchors, MAX_ANCHORS, pairListBounds, syncBounds, SyncIndex, thinAnchors,
   type Bound, type TranslationMethod,
 } from './offset-translation.ts';
 
@@ -30,6 +30,8 @@ export const TAIL_WINDOW = 500;
 export const SAMPLE_WINDOW = 16;
 /** Offsets read per Fetch loop when reading MirrorMaker's topics. */
 const SYNC_CHUNK = 20_000n;
+/** Anchors for held OffsetCommits in the route record, all partitions together (about 20 bytes each). */
+const ANCHOR_BUDGET = 16_000;
 /** Newest offset syncs per partition whose records are compared to tell a sync topic's direction. */
 const CHECKED_SYNCS = 8;
 
@@ -431,13 +433,15 @@ export class ReplicationTracker {
   anchors(): Record<PartitionKey, string[]> {
     const out: Record<PartitionKey, string[]> = {};
     if (this.type !== 'mirrormaker2') return out;
+    // The route record must stay well under a broker's message size limit (1 MB by default).
+    const perPartition = Math.max(2, Math.min(MAX_ANCHORS, Math.floor(ANCHOR_BUDGET / Math.max(1, this.states.size))));
     for (const [k, s] of this.states) {
       const a: [bigint, bigint][] = [];
       if (s.destCut !== null) a.push([s.sourceEnd, s.destCut]);
       for (const [src, dst] of this.tailPairs.get(k) ?? []) a.push([src, dst], [src + 1n, dst + 1n]);
       a.push(...(this.translated.get(k) ?? []));
       a.sort((x, y) => cmp(x[0], y[0]));
-      out[k] = encodeAnchors(this.destStarts.get(k) ?? 0n, thinAnchors(a));
+      out[k] = encodeAnchors(this.destStarts.get(k) ?? 0n, thinAnchors(a, perPartition));
     }
     return out;
   }

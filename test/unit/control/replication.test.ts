@@ -235,3 +235,21 @@ test('anchors(): per partition the destination start and lower anchors; a held O
   assert.equal(translateWithAnchors(undefined, 5n), null);
   assert.equal(translateWithAnchors(['x'], 5n), null);
 });
+
+test('anchors(): the route record stays well under a broker\'s 1 MB message limit, however many partitions a switch covers', async () => {
+  const source = new FakeCluster();
+  const dest = new FakeCluster();
+  const ends = new Map<PartitionKey, bigint>();
+  for (let p = 0; p < 5000; p++) {
+    const k = `orders:${p}`;
+    source.set(k, run(p * 1000, p * 1000 + 60, 1_000_000));
+    dest.set(k, run(p * 1000, p * 1000 + 60, 5_000_000));
+    ends.set(k, 1_000_060n);
+  }
+  const t = tracker('mirrormaker2', source, dest);
+  await t.check(ends);
+  await t.prepare([], ['fake']);
+  const size = JSON.stringify(t.anchors()).length;
+  assert.ok(size < 500_000, `${size} bytes`);
+  assert.ok(Object.values(t.anchors()).every((a) => a.length >= 5), 'the log start and two anchors per partition at least');
+});
