@@ -25,7 +25,7 @@ export interface ScenarioClient {
   /** Library and settings, one line (idempotence, acks, commit mode, rate). */
   readonly description: string;
   /** The topic it produces to and consumes from, and the consumer's group (matched against the
-   *  groups a planned switch reports, to tell whether its offsets were translated exactly at the cut). */
+   *  groups a planned switch reports, to tell whether the group was caught up at the cut). */
   readonly topic: string;
   readonly group: string;
   /** Starts producing and consuming; resolves once the processes (or in-process clients) started. */
@@ -101,7 +101,7 @@ export interface SwitchReportBody {
   message?: string;
   phases?: SwitchPhaseReport[];
   groups?: SwitchGroupReport[];
-  partitions?: { partition: string; caughtUp: boolean; lag: number | null }[];
+  partitions?: { partition: string; sourceEnd: string; caughtUp: boolean; lag: number | null }[];
   heldCommits?: number;
   possibleLoss?: string;
   error?: string;
@@ -123,6 +123,8 @@ export interface SwitchResult {
   readonly phases: readonly SwitchPhaseReport[];
   readonly message: string;
   readonly groups: readonly SwitchGroupReport[];
+  /** Source log end offset per partition at the cut. */
+  readonly sourceEnds: ReadonlyMap<string, string>;
   readonly possibleLoss?: string;
   readonly heldCommits?: number;
 }
@@ -343,6 +345,7 @@ async function requestSwitch(o: ScenarioOptions, index: number, from: string, to
     phases: body.phases ?? [],
     message: body.message ?? body.error ?? `HTTP ${status}`,
     groups: body.groups ?? [],
+    sourceEnds: new Map((body.partitions ?? []).map((p) => [p.partition, p.sourceEnd])),
     ...(body.possibleLoss !== undefined ? { possibleLoss: body.possibleLoss } : {}),
     ...(body.heldCommits !== undefined ? { heldCommits: body.heldCommits } : {}),
   };
@@ -418,7 +421,8 @@ function clientResult(c: ScenarioClient, windows: readonly number[], switches: r
     groupAtSwitch: switches.map((s) => {
       const g = s.groups.find((x) => x.groupId === c.group);
       if (g === undefined) return null;
-      return { installed: g.installed, caughtUp: (g.offsets ?? []).length > 0 && (g.offsets ?? []).every((x) => x.method === 'exact' || x.method === 'same') };
+      // Caught up: the group had committed the source's end on every partition at the cut.
+      return { installed: g.installed, caughtUp: (g.offsets ?? []).length > 0 && (g.offsets ?? []).every((x) => s.sourceEnds.get(x.partition) === x.source) };
     }),
     crashed,
     problems: c.problems(),
