@@ -56,7 +56,7 @@ export function formatPreflight(r: PreflightReport, failures: string[]): string 
   for (const t of r.topics) out.push(`${t.topic.padEnd(40)}  ${`${t.sourcePartitions ?? '-'}/${t.destPartitions ?? '-'}`.padEnd(31)}  ${t.problem ?? ''}`.trimEnd());
   if (r.topics.length === 0) out.push('(none known)');
   out.push('', 'partition                                 source end  destination end  lag');
-  for (const p of r.partitions) out.push(`${p.partition.padEnd(40)}  ${p.sourceEnd.padStart(10)}  ${(p.destEnd ?? '-').padStart(15)}  ${p.caughtUp ? '0' : p.mismatch !== undefined ? `offsets differ: ${p.mismatch}` : p.unreadable !== undefined ? `unreadable (${p.unreadable.side} offset ${p.unreadable.offset}, ${p.unreadable.codec})` : (p.lag ?? '>500')}`);
+  for (const p of r.partitions) out.push(`${p.partition.padEnd(40)}  ${p.sourceEnd.padStart(10)}  ${(p.destEnd ?? '-').padStart(15)}  ${p.caughtUp ? '0' : p.mismatch !== undefined ? `offsets differ: ${p.mismatch}` : p.waiting !== undefined ? `waiting: ${p.waiting}` : p.unreadable !== undefined ? `unreadable (${p.unreadable.side} offset ${p.unreadable.offset}, ${p.unreadable.codec})` : (p.lag ?? '>500')}`);
   if (r.groups.length > 0) {
     out.push('', 'group / partition                         committed  behind end  -> destination  state (source / destination)');
     for (const g of r.groups) {

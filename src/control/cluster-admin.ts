@@ -256,7 +256,12 @@ export class ClusterAdmin {
     return this.offsetsAt(keys, -2n);
   }
 
-  private async offsetsAt(keys: Iterable<PartitionKey>, timestamp: bigint): Promise<Map<PartitionKey, bigint>> {
+  /** Last stable offsets: where a read_committed reader stops (before the first open transaction). */
+  stableOffsets(keys: Iterable<PartitionKey>): Promise<Map<PartitionKey, bigint>> {
+    return this.offsetsAt(keys, -1n, 1);
+  }
+
+  private async offsetsAt(keys: Iterable<PartitionKey>, timestamp: bigint, isolationLevel = 0): Promise<Map<PartitionKey, bigint>> {
     const wanted = [...keys];
     return this.retrying('ListOffsets', async () => {
       const byTopic = new Map<string, number[]>();
@@ -285,7 +290,7 @@ export class ClusterAdmin {
         const res = await this.call<ListOffsetsResponse>(address, ApiKey.ListOffsets, () => ({
           ...defaultListOffsetsRequest(),
           replicaId: -1,
-          isolationLevel: 0,
+          isolationLevel,
           topics: [...topics].map(([name, parts]) => ({ ...defaultListOffsetsRequestListOffsetsTopic(), name, partitions: parts.map((p) => ({ ...defaultListOffsetsRequestListOffsetsPartition(), partitionIndex: p, timestamp })) })),
         }));
         for (const t of res.topics) {

@@ -12,8 +12,8 @@
 //   MirrorMaker, translations already installed for a group).
 // The translation is the highest lower bound (never past the true position: re-reads, never
 // skips), clamped up to the destination's log start; the re-read bound is the lowest upper bound
-// minus it. Lower bounds that exceed an upper bound mean some evidence is wrong: the translation
-// then takes the lowest lower bound instead, and says so.
+// minus it. A lower bound that exceeds an upper bound is wrong evidence: such bounds are dropped,
+// the highest remaining one (or the log start) is taken, and the method says "conservative".
 
 /** How a translation was found, best first. */
 export type TranslationMethod =
@@ -31,7 +31,7 @@ export type TranslationMethod =
   | 'anchor'
   /** Nothing known before the committed offset: the destination's log start (re-reads all it holds). */
   | 'start'
-  /** Evidence contradicted itself: the lowest lower bound was taken. */
+  /** Evidence contradicted itself: lower bounds past an upper bound were dropped. */
   | 'conservative';
 
 export interface Translation {
@@ -65,13 +65,15 @@ export function decide(lowers: readonly Bound[], uppers: readonly bigint[], dest
   for (const l of lowers) if (l.value > best.value || (l.value === best.value && l.exact === true && best.exact !== true)) best = l;
   let upper: bigint | null = destEnd;
   for (const u of uppers) if (upper === null || u < upper) upper = u;
+  // Nothing exists before the log start (retention): records the group had not read there are gone.
+  if (upper !== null && upper < destStart) upper = destStart;
   if (upper !== null && best.value > upper) {
-    // Contradiction: at least one piece of evidence is wrong, and we cannot tell which.
-    let low: bigint | null = null;
-    for (const l of lowers) if (low === null || l.value < low) low = l.value;
-    if (low === null) low = destStart;
-    const dest = low < destStart ? destStart : low;
-    return { dest, method: 'conservative', reReadBound: destEnd === null ? null : destEnd - dest };
+    // Contradiction: a lower bound lies after a position the group's next record is known to be
+    // at or before. That lower bound is wrong (e.g. offset syncs of a MirrorMaker task that restarted
+    // and has not copied everything again yet); drop every such bound and keep the rest.
+    let kept: bigint = destStart;
+    for (const l of lowers) if (l.value <= upper && l.value > kept) kept = l.value;
+    return { dest: kept, method: 'conservative', reReadBound: upper - kept };
   }
   const bound = best.exact === true ? 0n : upper === null ? null : upper - best.value;
   return { dest: best.value, method: bound === 0n ? 'exact' : best.method, reReadBound: bound };

@@ -26,6 +26,8 @@ import {
 
 /** Records compared at the tail of each partition. */
 export const TAIL_WINDOW = 500;
+/** How far back (offsets) the source tail is widened to find a committed record. */
+const MAX_WIDENED_WINDOW = 32_000n;
 /** Records compared per partition to check that offset-preserving replication preserved offsets. */
 export const SAMPLE_WINDOW = 16;
 /** Offsets read per Fetch loop when reading MirrorMaker's topics. */
@@ -52,6 +54,8 @@ export interface PartitionState {
   unreadable?: UnreadablePartition;
   /** Offset-preserving replication only: records at the same offset differ (offsets are not preserved). */
   mismatch?: string;
+  /** Why the partition cannot be judged yet (an open transaction on the source). */
+  waiting?: string;
 }
 
 /** Why the records of a partition could not be compared: which side, which batch, what is wrong. */
@@ -146,9 +150,20 @@ export class ReplicationTracker {
   async check(sourceEnds: Map<PartitionKey, bigint>): Promise<PartitionState[]> {
     const pending = [...sourceEnds.keys()].filter((k) => this.states.get(k)?.caughtUp !== true);
     if (pending.length > 0) {
-      const destEnds = await this.dest.endOffsets(pending);
+      const [destEnds, stable] = await Promise.all([
+        this.dest.endOffsets(pending),
+        this.type === 'mirrormaker2' ? this.source.stableOffsets(pending) : Promise.resolve(new Map<PartitionKey, bigint>()),
+      ]);
       await Promise.all(pending.map(async (k) => {
-        this.states.set(k, await this.checkOne(k, sourceEnds.get(k)!, destEnds.get(k) ?? 0n));
+        const end = sourceEnds.get(k)!;
+        const lso = stable.get(k) ?? end;
+        // An open transaction on the source: what follows its first record is not readable
+        // read_committed (nor copied by MirrorMaker reading so) until it ends. Not caught up.
+        if (lso < end) {
+          this.states.set(k, { key: k, sourceEnd: end, destEnd: destEnds.get(k) ?? 0n, caughtUp: false, lag: null, destCut: null, method: 'match', waiting: `an open transaction on "${this.source.domain.name}" (last stable offset ${lso}, end ${end}): records after it are not final until it commits or aborts` });
+          return;
+        }
+        this.states.set(k, await this.checkOne(k, end, destEnds.get(k) ?? 0n));
       }));
     }
     return [...sourceEnds.keys()].map((k) => this.states.get(k)!);
@@ -176,8 +191,21 @@ export class ReplicationTracker {
     try {
       if (src === undefined) {
         // Read committed: aborted records are never copied (MirrorMaker reading read_committed), and
-        // a partition whose newest records are aborted would otherwise never look caught up.
-        src = await this.source.readRecords(topic, partition, sourceEnd - BigInt(TAIL_WINDOW), sourceEnd, undefined, { readCommitted: true });
+        // a partition whose newest records are aborted would otherwise never look caught up. A
+        // window with no committed record (only aborted transactions) is widened backwards until
+        // one is found or the log start is reached: "nothing to copy" must be a fact, not a guess.
+        let width = BigInt(TAIL_WINDOW);
+        for (;;) {
+          src = await this.source.readRecords(topic, partition, sourceEnd - width, sourceEnd, undefined, { readCommitted: true });
+          if (src.length > 0 || sourceEnd - width <= 0n) break;
+          const start = (await this.source.startOffsets([key])).get(key) ?? 0n;
+          if (sourceEnd - width <= start) break;
+          if (width >= MAX_WIDENED_WINDOW) {
+            return { key, sourceEnd, destEnd, caughtUp: false, lag: null, destCut: null, method: 'match', waiting: `no committed record in the last ${width} offsets of ${key} on "${this.source.domain.name}" (only aborted transactions): cannot tell whether the destination holds the committed ones` };
+          }
+          width *= 8n;
+        }
+        src = src.slice(-TAIL_WINDOW);
         this.sourceTails.set(key, src);
       }
       if (src.length === 0) return { key, sourceEnd, destEnd, caughtUp: true, lag: 0, destCut: destEnd, method: 'empty' };
@@ -398,7 +426,9 @@ export class ReplicationTracker {
 
   private translateOne(key: PartitionKey, q: bigint, groupId: string | undefined): TranslatedOffset {
     const s = this.states.get(key);
-    if (this.type === 'offset-preserving' || s === undefined) return { key, source: q, dest: q, method: 'same', reReadBound: 0n };
+    if (this.type !== 'mirrormaker2') return { key, source: q, dest: q, method: 'same', reReadBound: 0n };
+    // A partition never checked: nothing is known about it, so nothing can be skipped from its start.
+    if (s === undefined) return { key, source: q, dest: this.destStarts.get(key) ?? 0n, method: 'start', reReadBound: null };
     const lowers: Bound[] = [];
     const uppers: bigint[] = [];
     const add = (b: { lowers: Bound[]; uppers: bigint[] }) => {

@@ -65,6 +65,8 @@ export interface PartitionReport {
   unreadable?: { side: 'source' | 'destination'; domain: string; offset: string; codec: string; reason: string; message: string };
   /** Offset-preserving replication: the sampled records differ, so offsets are not preserved. */
   mismatch?: string;
+  /** Why the partition cannot be judged yet (an open transaction on the source). */
+  waiting?: string;
 }
 
 function partitionReport(p: PartitionState): PartitionReport {
@@ -74,6 +76,7 @@ function partitionReport(p: PartitionState): PartitionReport {
     r.unreadable = { side: u.side, domain: u.domain, offset: String(u.offset), codec: u.codec, reason: u.reason, message: describeUnreadable(p.key, u) };
   }
   if (p.mismatch !== undefined) r.mismatch = p.mismatch;
+  if (p.waiting !== undefined) r.waiting = p.waiting;
   return r;
 }
 
@@ -996,7 +999,7 @@ export class SwitchController {
         if (Date.now() > fenceDeadline - reserveMs) break;
         if (Date.now() - lastReport >= 250) {
           lastReport = Date.now();
-          phase('catching up', `${behind.length} partition(s) behind: ${behind.slice(0, 5).map((p) => `${p.key} ${p.lag === null ? '>' + 500 : p.lag}`).join(', ')}${behind.length > 5 ? ', ...' : ''}`);
+          phase('catching up', `${behind.length} partition(s) behind: ${behind.slice(0, 5).map((p) => `${p.key} ${p.waiting !== undefined ? 'open transaction' : p.lag === null ? '>' + 500 : p.lag}`).join(', ')}${behind.length > 5 ? ', ...' : ''}`);
         }
         await sleep(50);
       }
@@ -1014,7 +1017,7 @@ export class SwitchController {
       }
       const behind = states.filter((p) => !p.caughtUp);
       if (behind.length > 0) {
-        const what = behind.map((p) => (p.unreadable !== undefined ? `unreadable ${describeUnreadable(p.key, p.unreadable)}` : `${p.key} (${p.lag === null ? 'more than 500' : p.lag} records)`)).join(', ');
+        const what = behind.map((p) => (p.unreadable !== undefined ? `unreadable ${describeUnreadable(p.key, p.unreadable)}` : p.waiting !== undefined ? `${p.key} (${p.waiting})` : `${p.key} (${p.lag === null ? 'more than 500' : p.lag} records)`)).join(', ');
         if (!forced) {
           await abort('replication did not catch up in time');
           return await finish('refused', `replication to "${domain.name}" did not catch up within the fence budget of ${fenceMs} ms (gateway.switchover.fenceTimeoutMs): ${what} behind. The switch was aborted, held writes went on to "${from}"; nothing was lost`);

@@ -17,6 +17,15 @@ export class FakeCluster {
     return this;
   }
 
+  /** Last stable offsets: the end unless set (an open transaction). */
+  readonly stable = new Map<PartitionKey, bigint>();
+
+  async stableOffsets(keys: Iterable<PartitionKey>): Promise<Map<PartitionKey, bigint>> {
+    const ends = await this.endOffsets([...keys]);
+    this.endOffsetCalls.pop();
+    return new Map([...ends].map(([k, e]) => [k, this.stable.get(k) ?? e]));
+  }
+
   async endOffsets(keys: Iterable<PartitionKey>): Promise<Map<PartitionKey, bigint>> {
     const list = [...keys];
     this.endOffsetCalls.push(list);

@@ -26,9 +26,11 @@ test('decide: nothing known continues at the destination log start; a lower boun
   assert.deepEqual(decide([{ value: 2n, method: 'tail' }], [], 5n, null), { dest: 5n, method: 'start', reReadBound: null });
 });
 
-test('decide: bounds that meet are exact; evidence that contradicts itself falls back to the lowest lower bound', () => {
+test('decide: bounds that meet are exact; a lower bound past an upper bound is dropped (conservative)', () => {
   assert.deepEqual(decide([{ value: 9n, method: 'tail' }], [9n], 0n, 20n), { dest: 9n, method: 'exact', reReadBound: 0n });
-  assert.deepEqual(decide([{ value: 12n, method: 'offset-sync' }, { value: 4n, method: 'tail' }], [9n], 1n, 20n), { dest: 4n, method: 'conservative', reReadBound: 16n });
+  assert.deepEqual(decide([{ value: 12n, method: 'offset-sync' }, { value: 4n, method: 'tail' }], [9n], 1n, 20n), { dest: 4n, method: 'conservative', reReadBound: 5n });
+  // Only wrong evidence (a restarted MirrorMaker task's new syncs, before it copied everything again): the log start.
+  assert.deepEqual(decide([{ value: 1_000_001n, method: 'offset-sync' }], [1_000_000n], 0n, 1_000_000n), { dest: 0n, method: 'conservative', reReadBound: 1_000_000n });
 });
 
 test('SyncIndex: keeps the nearest sync at or before each committed offset and the nearest after it', () => {

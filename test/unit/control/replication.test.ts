@@ -173,9 +173,9 @@ test('mirrormaker2 translate: a committed offset older than the compared window,
   assert.deepEqual(t.translate(KEY, 50n, 'g'), { key: KEY, source: 50n, dest: 1000n, method: 'start', reReadBound: 200n });
 });
 
-test('mirrormaker2 translate: a partition never checked keeps its offset', () => {
+test('mirrormaker2 translate: a partition never checked continues at the destination log start (nothing known, nothing skipped)', () => {
   const t = tracker('mirrormaker2', new FakeCluster(), new FakeCluster());
-  assert.deepEqual(t.translate(KEY, 7n), { key: KEY, source: 7n, dest: 7n, method: 'same', reReadBound: 0n });
+  assert.deepEqual(t.translate(KEY, 7n), { key: KEY, source: 7n, dest: 0n, method: 'start', reReadBound: null });
 });
 
 test('offset-preserving: caught up exactly when the destination end reached the source end; offsets translate to themselves', async () => {
@@ -252,4 +252,22 @@ test('anchors(): the route record stays well under a broker\'s 1 MB message limi
   const size = JSON.stringify(t.anchors()).length;
   assert.ok(size < 500_000, `${size} bytes`);
   assert.ok(Object.values(t.anchors()).every((a) => a.length >= 5), 'the log start and two anchors per partition at least');
+});
+
+test('mirrormaker2: an open transaction on the source (last stable offset below the end) is not caught up, and says why', async () => {
+  const source = new FakeCluster('blue').set(KEY, run(0, 10, 0));
+  source.stable.set(KEY, 7n);
+  const dest = new FakeCluster().set(KEY, run(0, 10, 0));
+  const s = await checkOne(tracker('mirrormaker2', source, dest), 10n);
+  assert.equal(s.caughtUp, false);
+  assert.match(s.waiting ?? '', /open transaction on "blue" \(last stable offset 7, end 10\)/);
+});
+
+test('mirrormaker2: a tail of only aborted transactions is widened back to the last committed record, which must be on the destination', async () => {
+  // Committed records at 0..99; offsets 100..699 hold only aborted records and markers (not read committed).
+  const source = new FakeCluster().set(KEY, run(0, 100, 0), 700n);
+  const behind = await checkOne(tracker('mirrormaker2', source, new FakeCluster().set(KEY, run(0, 90, 0))), 700n);
+  assert.deepEqual([behind.caughtUp, behind.lag, behind.method], [false, 10, 'match'], 'not "empty": the last 10 committed records are missing');
+  const caught = await checkOne(tracker('mirrormaker2', source, new FakeCluster().set(KEY, run(0, 100, 0))), 700n);
+  assert.deepEqual([caught.caughtUp, caught.destCut], [true, 100n]);
 });

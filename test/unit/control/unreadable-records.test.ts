@@ -97,7 +97,7 @@ const rec = (n: number, offset: number): DecodedRecord => ({ offset: BigInt(offs
 const unreadable = (domainName: string, topic: string, partition: number, offset: bigint) =>
   new UnreadableRecordsError(domainName, topic, partition, new RecordBatchError(RecordBatchErrorCode.Corrupt, offset, 'snappy', 'cannot be decompressed: corrupt snappy data: x'));
 
-/** endOffsets and readRecords of one side; readRecords throws what `fail` says for a partition. */
+/** endOffsets (and as stable offsets), startOffsets and readRecords of one side; readRecords throws what `fail` says for a partition. */
 class FakeSide {
   readonly reads: PartitionKey[] = [];
   fail = new Map<PartitionKey, Error>();
@@ -107,6 +107,12 @@ class FakeSide {
   }
   async endOffsets(keys: Iterable<PartitionKey>): Promise<Map<PartitionKey, bigint>> {
     return new Map([...keys].map((k) => { const l = this.logs.get(k) ?? []; return [k, l.length === 0 ? 0n : l[l.length - 1].offset + 1n]; }));
+  }
+  stableOffsets(keys: Iterable<PartitionKey>): Promise<Map<PartitionKey, bigint>> {
+    return this.endOffsets(keys);
+  }
+  async startOffsets(keys: Iterable<PartitionKey>): Promise<Map<PartitionKey, bigint>> {
+    return new Map([...keys].map((k) => [k, 0n]));
   }
   async readRecords(topic: string, partition: number, from: bigint, to: bigint): Promise<DecodedRecord[]> {
     const k = `${topic}:${partition}`;
