@@ -313,10 +313,29 @@ export class ClusterAdmin {
    * without the records of aborted transactions.
    */
   async readRecords(topic: string, partition: number, from: bigint, to: bigint, maxBytes = 4 * 1024 * 1024, opts: { readCommitted?: boolean } = {}): Promise<DecodedRecord[]> {
-    const isolationLevel = opts.readCommitted === true ? 1 : 0;
     const out: DecodedRecord[] = [];
-    let offset = from < 0n ? 0n : from;
+    await this.eachRecords(topic, partition, from, to, (rs) => {
+      for (const r of rs) out.push(r);
+    }, { maxBytes, ...opts });
+    return out;
+  }
+
+  /**
+   * As readRecords, but hands each Fetch's records to `each` instead of collecting them, so that
+   * a long partition is read in constant memory. `maxDecompressedBytes` overrides this admin's
+   * limit per Fetch; past `deadline` (ms since the epoch) it throws before the next Fetch.
+   */
+  async eachRecords(topic: string, partition: number, from: bigint, to: bigint, each: (records: DecodedRecord[]) => void,
+    opts: { readCommitted?: boolean; maxBytes?: number; maxDecompressedBytes?: number; deadline?: number | null } = {}): Promise<void> {
+    const isolationLevel = opts.readCommitted === true ? 1 : 0;
+    const maxBytes = opts.maxBytes ?? 4 * 1024 * 1024;
+    const maxDecompressedBytes = opts.maxDecompressedBytes ?? this.maxDecompressedBytes;
+    const first = from < 0n ? 0n : from;
+    let offset = first;
     while (offset < to) {
+      if (opts.deadline !== undefined && opts.deadline !== null && Date.now() > opts.deadline) {
+        throw new ClusterAdminError(`streaming domain "${this.domain.name}": reading ${topic}-${partition} stopped at its deadline (${offset - first} of ${to - first} offsets read)`);
+      }
       const fetched = await this.retrying(`Fetch ${topic}-${partition}`, async (): Promise<{ records: Uint8Array; aborted: { producerId: bigint; firstOffset: bigint }[] | null } | { skipTo: bigint }> => {
         const res = await this.call<FetchResponse>(await this.leaderOf(topic, partition), ApiKey.Fetch, () => ({
           ...defaultFetchRequest(),
@@ -342,18 +361,17 @@ export class ClusterAdmin {
       else {
         let decoded;
         try {
-          decoded = decodeRecordBatchesWithEnd(fetched.records, { maxDecompressedBytes: this.maxDecompressedBytes, ...(isolationLevel === 1 ? { abortedTransactions: fetched.aborted ?? [] } : {}) });
+          decoded = decodeRecordBatchesWithEnd(fetched.records, { maxDecompressedBytes, ...(isolationLevel === 1 ? { abortedTransactions: fetched.aborted ?? [] } : {}) });
         } catch (err) {
           if (err instanceof RecordBatchError) throw new UnreadableRecordsError(this.domain.name, topic, partition, err);
           throw err;
         }
-        for (const r of decoded.records) if (r.offset >= offset && r.offset < to) out.push(r);
+        each(decoded.records.filter((r) => r.offset >= offset && r.offset < to));
         end = decoded.endOffset ?? to;
       }
       if (end <= offset) break;
       offset = end;
     }
-    return out;
   }
 
   // ---- consumer groups ----

@@ -74,7 +74,7 @@ export function decodeOffsetSync(key: Buffer | null, value: Buffer | null): Offs
     const v = new Cursor(value);
     const upstream = v.int64();
     const downstream = v.int64();
-    if (k.pos !== key.length || partition < 0 || upstream < 0n || downstream < 0n) return null;
+    if (k.pos !== key.length || value.length !== 16 || partition < 0 || upstream < 0n || downstream < 0n) return null;
     return { key: partitionKey(topic, partition), upstream, downstream };
   } catch {
     return null;
@@ -93,7 +93,8 @@ export function decodeCheckpoint(key: Buffer | null, value: Buffer | null): Chec
     if (v.int16() !== 0) return null; // the only version MirrorMaker writes
     const upstream = v.int64();
     const downstream = v.int64();
-    if (partition < 0 || upstream < 0n || downstream < 0n) return null;
+    v.string(); // metadata: read so that a truncated value is refused
+    if (k.pos !== key.length || partition < 0 || upstream < 0n || downstream < 0n) return null;
     return { group, key: partitionKey(topic, partition), upstream, downstream };
   } catch {
     return null;

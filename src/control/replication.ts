@@ -30,8 +30,10 @@ export const TAIL_WINDOW = 500;
 const MAX_WIDENED_WINDOW = 32_000n;
 /** Records compared per partition to check that offset-preserving replication preserved offsets. */
 export const SAMPLE_WINDOW = 16;
-/** Offsets read per Fetch loop when reading MirrorMaker's topics. */
-const SYNC_CHUNK = 20_000n;
+/** Offset-sync topics read per switch, both clusters together. */
+const MAX_SYNC_TOPICS = 16;
+/** Bytes one Fetch of MirrorMaker's topics may return, and decompress to. */
+const MM2_TOPIC_BUDGET = 1024 * 1024;
 /** Anchors for held OffsetCommits in the route record, all partitions together (about 20 bytes each). */
 const ANCHOR_BUDGET = 16_000;
 /** Newest offset syncs per partition whose records are compared to tell a sync topic's direction. */
@@ -270,6 +272,10 @@ export class ReplicationTracker {
     const found: { admin: ClusterAdmin; onSource: boolean; topic: string; partitions: number }[] = [];
     for (const [name, info] of srcTopics) if (OFFSET_SYNCS_TOPIC.test(name)) found.push({ admin: this.source, onSource: true, topic: name, partitions: info.leaders.size });
     for (const [name, info] of dstTopics) if (OFFSET_SYNCS_TOPIC.test(name)) found.push({ admin: this.dest, onSource: false, topic: name, partitions: info.leaders.size });
+    // A cluster replicating to a few others has a few of these; more is not MirrorMaker's doing.
+    if (found.length > MAX_SYNC_TOPICS) {
+      for (const f of found.splice(MAX_SYNC_TOPICS)) this.evidence.ignored.push(`${f.topic} on "${f.admin.domain.name}": not read (more than ${MAX_SYNC_TOPICS} offset-sync topics)`);
+    }
     // A topic that cannot be read is left out (and listed): translations fall back to other evidence.
     const read = await Promise.all(found.map((f) => this.readSyncs(f.admin, f.onSource, f.topic, f.partitions, queries).catch((err: unknown) => {
       this.evidence.ignored.push(`${f.topic} on "${f.admin.domain.name}": cannot be read (${(err as Error).message})`);
@@ -399,18 +405,18 @@ export class ReplicationTracker {
   }
 
   /** Every record of one partition, in chunks (MirrorMaker's topics can be long). */
+  /**
+   * Every record of one partition of MirrorMaker's topics, a Fetch at a time (constant memory,
+   * however long the topic). Their records are a few dozen bytes: a Fetch may decompress to at
+   * most MM2_TOPIC_BUDGET, so a batch inflated by whoever could write the topic is refused (and
+   * the topic left out) rather than held; reading stops at the deadline.
+   */
   private async readTopic(admin: ClusterAdmin, topic: string, partition: number, each: (r: DecodedRecord) => void): Promise<void> {
     const k = partitionKey(topic, partition);
     const [start, end] = await Promise.all([admin.startOffsets([k]), admin.endOffsets([k])]);
-    const first = start.get(k) ?? 0n;
-    const to = end.get(k) ?? 0n;
-    for (let from = first; from < to; from += SYNC_CHUNK) {
-      if (this.deadline !== null && Date.now() > this.deadline) {
-        throw new Error(`not read within the time left in the fence budget (${from - first} of ${to - first} records read); translation used the other evidence`);
-      }
-      const until = from + SYNC_CHUNK < to ? from + SYNC_CHUNK : to;
-      for (const r of await admin.readRecords(topic, partition, from, until)) each(r);
-    }
+    await admin.eachRecords(topic, partition, start.get(k) ?? 0n, end.get(k) ?? 0n, (rs) => {
+      for (const r of rs) each(r);
+    }, { maxBytes: MM2_TOPIC_BUDGET, maxDecompressedBytes: MM2_TOPIC_BUDGET, deadline: this.deadline });
   }
 
   /** Where a group's committed source offset continues on the destination. Call after check() and prepare(). */

@@ -39,6 +39,12 @@ export class FakeCluster {
     return (this.logs.get(key)?.records ?? []).filter((r) => r.offset >= from && r.offset < to);
   }
 
+  /** As the real one: the records of readRecords, handed over in one piece; throws past the deadline. */
+  async eachRecords(topic: string, partition: number, from: bigint, to: bigint, each: (records: DecodedRecord[]) => void, opts: { deadline?: number | null } = {}): Promise<void> {
+    if (from < to && opts.deadline !== undefined && opts.deadline !== null && Date.now() > opts.deadline) throw new Error(`reading ${topic}-${partition} stopped at its deadline (0 of ${to - from} offsets read)`);
+    each(await this.readRecords(topic, partition, from, to));
+  }
+
   /** Log start: the first record's offset (0 when empty), unless set. */
   readonly starts = new Map<PartitionKey, bigint>();
 

@@ -351,7 +351,7 @@ test('tracker: offset syncs not read by the deadline are left out and listed; tr
   await t.check(new Map([[KEY, 2000n]]));
   await t.prepare([{ groupId: 'app', offsets: new Map([[KEY, 250n]]) }], ['blue'], [KEY], Date.now() - 1);
   assert.equal(t.evidence.offsetSyncs.length, 0);
-  assert.match(t.evidence.ignored[0] ?? '', /cannot be read \(not read within the time left in the fence budget \(0 of 20 records read\)/);
+  assert.match(t.evidence.ignored[0] ?? '', /cannot be read \(reading mm2-offset-syncs\.green\.internal-0 stopped at its deadline/);
   assert.equal(t.translate(KEY, 250n, 'app').method, 'start');
   assert.equal(typeof t.evidence.readMs, 'number');
 });
