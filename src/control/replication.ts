@@ -36,6 +36,8 @@ const MAX_SYNC_TOPICS = 16;
 const MM2_TOPIC_BUDGET = 1024 * 1024;
 /** Anchors for held OffsetCommits in the route record, all partitions together (about 20 bytes each). */
 const ANCHOR_BUDGET = 16_000;
+/** Bytes the anchors may take in the route record (a broker's default message limit is 1 MB). */
+const ANCHOR_BYTES = 600_000;
 /** Newest offset syncs per partition whose records are compared to tell a sync topic's direction. */
 const CHECKED_SYNCS = 8;
 
@@ -467,19 +469,30 @@ export class ReplicationTracker {
    * end, the records paired at the tail, and the translations installed for groups.
    */
   anchors(): Record<PartitionKey, string[]> {
-    const out: Record<PartitionKey, string[]> = {};
-    if (this.type !== 'mirrormaker2') return out;
-    // The route record must stay well under a broker's message size limit (1 MB by default).
-    const perPartition = Math.max(2, Math.min(MAX_ANCHORS, Math.floor(ANCHOR_BUDGET / Math.max(1, this.states.size))));
+    if (this.type !== 'mirrormaker2') return {};
+    const all = new Map<PartitionKey, [bigint, bigint][]>();
     for (const [k, s] of this.states) {
       const a: [bigint, bigint][] = [];
       if (s.destCut !== null) a.push([s.sourceEnd, s.destCut]);
       for (const [src, dst] of this.tailPairs.get(k) ?? []) a.push([src, dst], [src + 1n, dst + 1n]);
       a.push(...(this.translated.get(k) ?? []));
-      a.sort((x, y) => cmp(x[0], y[0]));
-      out[k] = encodeAnchors(this.destStarts.get(k) ?? 0n, thinAnchors(a, perPartition));
+      all.set(k, a);
     }
-    return out;
+    // The route record must stay well under a broker's message size limit (1 MB by default):
+    // fewer anchors per partition, then none for the partitions that no longer fit (their held
+    // commits are left alone, and the installed offsets stay).
+    for (let per = Math.min(MAX_ANCHORS, Math.max(1, Math.floor(ANCHOR_BUDGET / Math.max(1, all.size)))); ; per = Math.floor(per / 2)) {
+      const out: Record<PartitionKey, string[]> = {};
+      let size = 2;
+      for (const [k, a] of all) {
+        const encoded = encodeAnchors(this.destStarts.get(k) ?? 0n, thinAnchors(a, Math.max(1, per)));
+        const cost = JSON.stringify(k).length + JSON.stringify(encoded).length + 2;
+        if (per <= 1 && size + cost > ANCHOR_BYTES) break;
+        out[k] = encoded;
+        size += cost;
+      }
+      if (size <= ANCHOR_BYTES || per <= 1) return out;
+    }
   }
 }
 
