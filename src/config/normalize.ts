@@ -197,7 +197,7 @@ function route(
     // Only unresolved when the route has other problems, so no config is returned anyway.
     authentication: authentication ?? { type: 'none' },
     clusterId: r.clusterId ?? virtualClusterId(r.name),
-    replication: { type: r.replication?.type ?? 'none', topics: r.replication?.topics ?? null, groups: r.replication?.groups ?? null },
+    replication: { type: r.replication?.type ?? 'none', topics: r.replication?.topics ?? null, groups: r.replication?.groups ?? null, checkpoints: r.replication?.checkpoints ?? false },
   };
 }
 

@@ -246,6 +246,8 @@ export const route = strictObject({
     type: choice('replication type', REPLICATION_TYPES),
     topics: regex('a regular expression of topic names').optional(),
     groups: regex('a regular expression of consumer group ids').optional(),
+    /** Trust MirrorMaker 2's checkpoints as lower bounds for group offsets (MirrorMaker 3.5 or later). */
+    checkpoints: bool.optional(),
   }).nullish(),
 });
 

@@ -81,6 +81,12 @@ export interface ReplicationConfig {
   topics: string | null;
   /** Consumer groups whose offsets are moved (anchored regex source; null: every group with offsets on the topics). */
   groups: string | null;
+  /**
+   * Use MirrorMaker 2's checkpoints (`<source alias>.checkpoints.internal`) as lower bounds where
+   * offset syncs do not reach a group's offset. Off by default: only MirrorMaker 3.5 and later
+   * write conservative checkpoints, and a checkpoint cannot be checked against the records.
+   */
+  checkpoints?: boolean;
 }
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';

@@ -829,7 +829,7 @@ export class SwitchController {
       const tracker = new ReplicationTracker(replication.type, src, dst);
       const states = await tracker.check(sourceEnds);
       const groups = await groupsOn(src, new Set(sourceEnds.keys()), replication.groups === null ? null : new RegExp(`^(?:${replication.groups})$`));
-      await tracker.prepare(groups, sourceAliases(sourceDomain));
+      await tracker.prepare(groups, replication.checkpoints === true ? sourceAliases(sourceDomain) : []);
       const groupReports: PreflightReport['groups'] = [];
       for (const g of groups) {
         let destState = 'unknown';
@@ -983,7 +983,7 @@ export class SwitchController {
       const tracker = new ReplicationTracker(replication.type, src, dst);
       // Reading them may not eat the time the install and the flip need: past that, translation
       // goes on with the other evidence (more re-reads, never skips).
-      const prepared = groupsRead.then((g) => tracker.prepare(g, sourceAliases(sourceDomain), [...sourceEnds.keys()], fenceDeadline - reserveMs));
+      const prepared = groupsRead.then((g) => tracker.prepare(g, replication.checkpoints === true ? sourceAliases(sourceDomain) : [], [...sourceEnds.keys()], fenceDeadline - reserveMs));
       prepared.catch(() => {});
       phase('snapshot', `log end offsets of ${sourceEnds.size} partition(s)`);
 

@@ -54,7 +54,7 @@ test('the seed document (Confluent switchover example) loads as written, with ev
         streamingDomain: { name: 'kafka1-domain', bootstrapServerId: 'internal-plaintext-listener' },
         authentication: { type: 'none' },
         clusterId: virtualClusterId('switchover-route'),
-        replication: { type: 'none', topics: null, groups: null },
+        replication: { type: 'none', topics: null, groups: null, checkpoints: false },
       },
     ],
   } satisfies GatewayConfig);
@@ -86,7 +86,7 @@ test('the blue/green example loads with its SASL listeners, several bootstrap br
       streamingDomain: { name: 'blue', bootstrapServerId: 'sasl-listener' },
       authentication: { type: 'passthrough' },
       clusterId: virtualClusterId('switchover-route'),
-      replication: { type: 'mirrormaker2', topics: null, groups: null },
+      replication: { type: 'mirrormaker2', topics: null, groups: null, checkpoints: false },
     },
   ]);
 });

@@ -10,20 +10,26 @@ const withReplication = (lines: string) => MINIMAL + lines;
 
 test('a MirrorMaker 2 replication with topic and group patterns is read as written', () => {
   const c = configOf(withReplication('    replication: { type: mirrormaker2, topics: "orders|payments", groups: "app-.*" }\n'));
-  assert.deepEqual(c.routes[0].replication, { type: 'mirrormaker2', topics: 'orders|payments', groups: 'app-.*' });
+  assert.deepEqual(c.routes[0].replication, { type: 'mirrormaker2', topics: 'orders|payments', groups: 'app-.*', checkpoints: false });
 });
 
 test('replication in block style, and each type on its own', () => {
   const c = configOf(withReplication('    replication:\n      type: offset-preserving\n      groups: "app-.*"\n'));
-  assert.deepEqual(c.routes[0].replication, { type: 'offset-preserving', topics: null, groups: 'app-.*' });
+  assert.deepEqual(c.routes[0].replication, { type: 'offset-preserving', topics: null, groups: 'app-.*', checkpoints: false });
   for (const type of ['mirrormaker2', 'offset-preserving', 'none']) {
-    assert.deepEqual(configOf(withReplication(`    replication: { type: ${type} }\n`)).routes[0].replication, { type, topics: null, groups: null });
+    assert.deepEqual(configOf(withReplication(`    replication: { type: ${type} }\n`)).routes[0].replication, { type, topics: null, groups: null, checkpoints: false });
   }
 });
 
 test('without replication a route has none, and no patterns', () => {
-  assert.deepEqual(configOf(MINIMAL).routes[0].replication, { type: 'none', topics: null, groups: null });
-  assert.deepEqual(configOf(withReplication('    replication:\n')).routes[0].replication, { type: 'none', topics: null, groups: null });
+  assert.deepEqual(configOf(MINIMAL).routes[0].replication, { type: 'none', topics: null, groups: null, checkpoints: false });
+  assert.deepEqual(configOf(withReplication('    replication:\n')).routes[0].replication, { type: 'none', topics: null, groups: null, checkpoints: false });
+});
+
+test('replication.checkpoints turns on MirrorMaker 2 checkpoints as evidence; anything but true or false is a problem', () => {
+  assert.equal(configOf(withReplication('    replication: { type: mirrormaker2, checkpoints: true }\n')).routes[0].replication.checkpoints, true);
+  const p = problemAt(problemsOf(withReplication('    replication: { type: mirrormaker2, checkpoints: sometimes }\n')), 'routes[0].replication.checkpoints');
+  assert.match(p.message, /must be true or false/);
 });
 
 test('an unknown replication type is reported at routes[0].replication.type, listing the known types', () => {
