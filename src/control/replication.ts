@@ -121,6 +121,8 @@ interface SyncSource {
   asymmetric: number;
   count: number;
   direction?: 'forward' | 'reverse';
+  /** Partitions whose newest sync names different records on the two clusters: their syncs are not used. */
+  rejected: Set<PartitionKey>;
 }
 
 /**
@@ -287,6 +289,8 @@ export class ReplicationTracker {
     this.syncs = this.syncs.filter((s) => s.count > 0); // a flow that copies none of these partitions
     for (const s of this.syncs) {
       s.direction = await this.direction(s);
+      if (s.direction !== undefined) await this.verifyPartitions(s);
+      if (s.rejected.size > 0) this.evidence.ignored.push(`${s.topic} on "${s.domain}" for ${s.rejected.size} partition(s) (${[...s.rejected].slice(0, 3).join(', ')}${s.rejected.size > 3 ? ', ...' : ''}): their newest sync names different records on "${this.source.domain.name}" and "${this.dest.domain.name}"`);
       if (s.direction === undefined) this.evidence.ignored.push(`${s.topic} on "${s.domain}" (${s.count} syncs for these partitions): its syncs do not name the same records on "${this.source.domain.name}" and "${this.dest.domain.name}" (a flow to another cluster?)`);
       else this.evidence.offsetSyncs.push({ domain: s.domain, topic: s.topic, direction: s.asymmetric === 0 ? 'equal offsets' : s.direction, syncs: s.count });
     }
@@ -317,7 +321,7 @@ export class ReplicationTracker {
   }
 
   private async readSyncs(admin: ClusterAdmin, onSource: boolean, topic: string, partitions: number, queries: Map<PartitionKey, Set<bigint>>): Promise<SyncSource> {
-    const s: SyncSource = { domain: admin.domain.name, topic, onSource, forward: new Map(), reverse: new Map(), newest: new Map(), count: 0, asymmetric: 0 };
+    const s: SyncSource = { domain: admin.domain.name, topic, onSource, forward: new Map(), reverse: new Map(), newest: new Map(), count: 0, asymmetric: 0, rejected: new Set() };
     for (let p = 0; p < partitions; p++) {
       await this.readTopic(admin, topic, p, (r) => {
         const sync = decodeOffsetSync(r.key, r.value);
@@ -365,19 +369,7 @@ export class ReplicationTracker {
       else v.differ++;
     };
     for (const [key, recent] of [...s.newest].slice(0, 3)) {
-      const { topic, partition } = splitKey(key);
-      // The record at o, unless a neighbour has the same content (identical payloads prove nothing).
-      const one = async (admin: ClusterAdmin, o: bigint) => {
-        try {
-          const rs = await admin.readRecords(topic, partition, o - 2n, o + 3n);
-          const at = rs.find((r) => r.offset === o);
-          if (at === undefined) return null;
-          const fp = fingerprint(at);
-          return rs.some((r) => r !== at && fingerprint(r) === fp) ? null : fp;
-        } catch {
-          return null;
-        }
-      };
+      const one = (admin: ClusterAdmin, o: bigint) => this.distinctRecord(admin, key, o);
       await Promise.all(recent.map(async ([up, down]) => {
         const [su, dd, du, sd] = await Promise.all([one(this.source, up), one(this.dest, down), one(this.dest, up), one(this.source, down)]);
         vote(votes.forward, su, dd);
@@ -389,6 +381,39 @@ export class ReplicationTracker {
     if (ok(votes.forward) && !ok(votes.reverse)) return 'forward';
     if (ok(votes.reverse) && !ok(votes.forward)) return 'reverse';
     return undefined;
+  }
+
+  /** The fingerprint of the record at `o`, or null when it is gone or a neighbour has the same content (identical payloads prove nothing). */
+  private async distinctRecord(admin: ClusterAdmin, key: PartitionKey, o: bigint): Promise<string | null> {
+    const { topic, partition } = splitKey(key);
+    try {
+      const rs = await admin.readRecords(topic, partition, o - 2n, o + 3n);
+      const at = rs.find((r) => r.offset === o);
+      if (at === undefined) return null;
+      const fp = fingerprint(at);
+      return rs.some((r) => r !== at && fingerprint(r) === fp) ? null : fp;
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * Checks, for every partition, that the newest sync used names the same record on both
+   * clusters (the direction was decided on a few partitions only). A partition whose sync names
+   * different records (a flow to another cluster that matched on the sampled partitions, syncs of
+   * both directions in one topic) is rejected: its syncs are not used. Stops at the deadline.
+   */
+  private async verifyPartitions(s: SyncSource): Promise<void> {
+    const indexes = [...(s.direction === 'reverse' ? s.reverse : s.forward)];
+    for (let i = 0; i < indexes.length; i += 32) {
+      if (this.deadline !== null && Date.now() > this.deadline) return;
+      await Promise.all(indexes.slice(i, i + 32).map(async ([key, index]) => {
+        const pair = index.newest();
+        if (pair === null) return;
+        const [a, b] = await Promise.all([this.distinctRecord(this.source, key, pair[0]), this.distinctRecord(this.dest, key, pair[1])]);
+        if (a !== null && b !== null && a !== b) s.rejected.add(key);
+      }));
+    }
   }
 
   /** Whether the records at the newest synced offsets are the same on both clusters (syncs with equal offsets). */
@@ -453,6 +478,7 @@ export class ReplicationTracker {
     const pairs = this.tailPairs.get(key);
     if (pairs !== undefined) add(pairListBounds(pairs, q, 'tail'));
     for (const sync of this.syncs) {
+      if (sync.rejected.has(key)) continue;
       const index = (sync.direction === 'forward' ? sync.forward : sync.reverse).get(key);
       if (index !== undefined) add(syncBounds(index, q, 'offset-sync'));
     }

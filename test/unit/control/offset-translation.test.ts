@@ -355,3 +355,24 @@ test('tracker: offset syncs not read by the deadline are left out and listed; tr
   assert.equal(t.translate(KEY, 250n, 'app').method, 'start');
   assert.equal(typeof t.evidence.readMs, 'number');
 });
+
+test('tracker: a partition whose own newest sync names different records is left out, even when the sampled partitions agree', async () => {
+  const r = (p: number, i: number, offset: number): DecodedRecord => ({ offset: BigInt(offset), timestamp: 1_700_000_000_000 + i, key: Buffer.from(`p${p}`), value: Buffer.from(`r${i}`) });
+  const source = new FakeCluster('blue');
+  const dest = new FakeCluster('green');
+  const syncs: { offset: bigint; timestamp: number; key: Buffer; value: Buffer }[] = [];
+  for (let p = 0; p < 4; p++) {
+    const key = `${TOPIC}:${p}`;
+    source.set(key, Array.from({ length: 2000 }, (_, i) => r(p, i, i)));
+    dest.set(key, Array.from({ length: 2000 }, (_, i) => r(p, i, 100 + i)));
+    // Partition 3's syncs describe some other copy (offset + 7).
+    for (let i = 0; i < 20; i++) syncs.push({ offset: BigInt(syncs.length), timestamp: 0, ...encodeOffsetSync(TOPIC, p, BigInt(i * 100), BigInt(i * 100 + (p === 3 ? 7 : 100))) });
+  }
+  source.set('mm2-offset-syncs.green.internal:0', syncs);
+  const t = new ReplicationTracker('mirrormaker2', source.admin, dest.admin);
+  await t.check(new Map([0, 1, 2, 3].map((p) => [`${TOPIC}:${p}`, 2000n] as const)));
+  await t.prepare([{ groupId: 'app', offsets: new Map([0, 1, 2, 3].map((p) => [`${TOPIC}:${p}`, 250n] as const)) }], []);
+  assert.deepEqual(t.evidence.offsetSyncs.map((x) => x.direction), ['forward']);
+  assert.match(t.evidence.ignored.join('\n'), /for 1 partition\(s\) \(orders:3\): their newest sync names different records/);
+  assert.deepEqual([t.translate(`${TOPIC}:0`, 250n, 'app').method, t.translate(`${TOPIC}:3`, 250n, 'app').method], ['offset-sync', 'start']);
+});
