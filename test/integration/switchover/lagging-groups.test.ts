@@ -33,11 +33,6 @@ import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { SASL_USERS, type ClusterDescriptor, type MirrorMakerInfo } from '../../../src/testbed/index.ts';
 import { DEFAULT_KAFKA_VERSION } from '../../../src/testbed/versions.ts';
-import { sendRequest } from '../../../src/testbed/kafka-request.ts';
-import { ApiKey } from '../../../src/protocol/index.ts';
-import { defaultCreateTopicsRequestCreatableTopic } from '../../../src/protocol/generated/messages/create-topics-request.ts';
-import type { CreateTopicsResponse } from '../../../src/protocol/generated/messages/create-topics-response.ts';
-import type { OffsetFetchResponse } from '../../../src/protocol/generated/messages/offset-fetch-response.ts';
 import { domainFor, startGateway, type TestGateway } from '../../support/gateway.ts';
 import { uniqueName } from '../testbed/helpers.ts';
 import { eventually } from '../../support/switchover/long-running.ts';
@@ -45,7 +40,7 @@ import { stopAllClients, type ClientTarget, type ConsumedRecord } from '../../su
 import { consumeGroup as javaConsumeGroup, readUncommitted } from '../../support/clients/java.ts';
 import { consumeGroup as rdkafkaConsumeGroup, produceTransactions, type TransactionsOutcome } from '../../support/clients/librdkafka.ts';
 import { turnoutCli } from '../../support/cli.ts';
-import { laggingBed } from '../../support/switchover/lagging-bed.ts';
+import { committedOffsets, createTopic, laggingBed, switchOrders, type SwitchReportLike } from '../../support/switchover/lagging-bed.ts';
 
 const TOKEN = 'lagging-groups-token';
 const PARTITIONS = 3;
@@ -62,13 +57,6 @@ const READ_BEFORE_B = 150;
 const OFFSET_LAG_MAX = 100;
 const CONSUME_TIMEOUT_MS = 90_000;
 
-interface SwitchReportLike {
-  outcome: string;
-  mode: string;
-  message: string;
-  phases: { phase: string; ms: number; detail?: string }[];
-  groups?: { groupId: string; installed: boolean; error?: string; offsets: { partition: string; source: string; dest: string; method: string; reReadBound?: string | null }[] }[];
-}
 
 interface PreflightLike {
   ok: boolean;
@@ -78,48 +66,10 @@ interface PreflightLike {
 
 const cli = turnoutCli(TOKEN);
 
-const broker = (c: ClusterDescriptor) => ({ host: c.brokers[0].host, port: c.brokers[0].plaintextPort });
+const switchTo = (gw: TestGateway, to: string, t: TestContext) => switchOrders(gw.adminUrl, TOKEN, to, 'lagging-groups test', t);
 
-async function createTopic(c: ClusterDescriptor, name: string, partitions: number): Promise<void> {
-  const { host, port } = broker(c);
-  const res = await sendRequest<CreateTopicsResponse>(host, port, ApiKey.CreateTopics, 5, {
-    topics: [{ ...defaultCreateTopicsRequestCreatableTopic(), name, numPartitions: partitions, replicationFactor: 1 }],
-    timeoutMs: 15_000,
-    validateOnly: false,
-  }, 20_000);
-  // 36 TOPIC_ALREADY_EXISTS: MirrorMaker may have created it on green first.
-  for (const t of res.topics) assert.ok(t.errorCode === 0 || t.errorCode === 36, `create ${t.name} on ${c.name}: ${t.errorCode} ${t.errorMessage}`);
-}
 
-/** A group's committed offsets on one cluster, read from the broker directly (partition -> offset; none: absent). */
-async function committedOffsets(c: ClusterDescriptor, group: string, topic: string): Promise<Map<number, bigint>> {
-  const { host, port } = broker(c);
-  const res = await sendRequest<OffsetFetchResponse>(host, port, ApiKey.OffsetFetch, 7, {
-    groupId: group, topics: [{ name: topic, partitionIndexes: Array.from({ length: PARTITIONS }, (_, i) => i) }], groups: [], requireStable: true,
-  }, 10_000);
-  assert.equal(res.errorCode, 0, `OffsetFetch ${group} on ${c.name}: error ${res.errorCode}`);
-  const out = new Map<number, bigint>();
-  for (const t of res.topics) for (const p of t.partitions) {
-    assert.equal(p.errorCode, 0, `OffsetFetch ${group} ${topic}-${p.partitionIndex} on ${c.name}: error ${p.errorCode}`);
-    if (p.committedOffset >= 0n) out.set(p.partitionIndex, p.committedOffset);
-  }
-  return out;
-}
 
-async function switchTo(gw: TestGateway, to: string, t: TestContext): Promise<SwitchReportLike> {
-  const res = await fetch(`${gw.adminUrl}/routes/orders/switch`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ to, by: 'lagging-groups test' }),
-  });
-  const report = (await res.json()) as SwitchReportLike;
-  t.diagnostic(`switch to ${to}: HTTP ${res.status}, ${report.outcome}: ${report.message}`);
-  for (const p of report.phases ?? []) t.diagnostic(`  ${p.ms} ms ${p.phase} ${p.detail ?? ''}`);
-  assert.equal(res.status, 200, JSON.stringify(report, null, 2));
-  assert.equal(report.outcome, 'switched', report.message);
-  assert.equal(report.mode, 'planned');
-  return report;
-}
 
 /** A record as it sits on one cluster. */
 interface Placed {
@@ -287,7 +237,7 @@ describe('planned switch of lagging groups over transactional topics (MirrorMake
     }
 
     // Each group reads what it has left on green from where its offsets now are.
-    const destOffsets = await Promise.all(groupsA.map((c) => committedOffsets(green, c.group, topic)));
+    const destOffsets = await Promise.all(groupsA.map((c) => committedOffsets(green, c.group, topic, PARTITIONS)));
     const afterRecs = await Promise.all(groupsA.map((c, i) => consume(through, topic, c, remaining(onGreen, destOffsets[i]))));
     const verdicts = groupsA.map((c, i) => judge(t, 'A', c, produced!, partitionOf, before[i], afterRecs[i], report, destOffsets[i]));
     groupsA.forEach((c, i) => assertVerdict('A', c, verdicts[i], report));
@@ -305,7 +255,7 @@ describe('planned switch of lagging groups over transactional topics (MirrorMake
       assert.ok(g?.installed, `group ${c.group} installed on blue: ${JSON.stringify(report.groups)}`);
     }
 
-    const destOffsets = await Promise.all(groupsB.map((c) => committedOffsets(blue, c.group, topic)));
+    const destOffsets = await Promise.all(groupsB.map((c) => committedOffsets(blue, c.group, topic, PARTITIONS)));
     const afterRecs = await Promise.all(groupsB.map((c, i) => consume(through, topic, c, remaining(onBlue, destOffsets[i]))));
     const verdicts = groupsB.map((c, i) => judge(t, 'B', c, produced!, partitionOf, before[i], afterRecs[i], report, destOffsets[i]));
     groupsB.forEach((c, i) => assertVerdict('B', c, verdicts[i], report));

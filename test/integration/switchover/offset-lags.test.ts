@@ -39,9 +39,6 @@ import { DEFAULT_KAFKA_VERSION } from '../../../src/testbed/versions.ts';
 import { sendRequest } from '../../../src/testbed/kafka-request.ts';
 import { ApiKey } from '../../../src/protocol/index.ts';
 import { encodeRecordBatch, decodeRecordBatches } from '../../../src/protocol/records.ts';
-import { defaultCreateTopicsRequestCreatableTopic } from '../../../src/protocol/generated/messages/create-topics-request.ts';
-import type { CreateTopicsResponse } from '../../../src/protocol/generated/messages/create-topics-response.ts';
-import type { OffsetFetchResponse } from '../../../src/protocol/generated/messages/offset-fetch-response.ts';
 import type { OffsetCommitResponse } from '../../../src/protocol/generated/messages/offset-commit-response.ts';
 import { defaultFindCoordinatorRequest } from '../../../src/protocol/generated/messages/find-coordinator-request.ts';
 import type { FindCoordinatorResponse } from '../../../src/protocol/generated/messages/find-coordinator-response.ts';
@@ -54,7 +51,7 @@ import { defaultFetchRequest, defaultFetchRequestFetchPartition, defaultFetchReq
 import type { FetchResponse } from '../../../src/protocol/generated/messages/fetch-response.ts';
 import { domainFor, startGateway, type TestGateway } from '../../support/gateway.ts';
 import { eventually } from '../../support/switchover/long-running.ts';
-import { laggingBed } from '../../support/switchover/lagging-bed.ts';
+import { committedOffsets, createTopic, laggingBed, switchOrders, type SwitchReportLike } from '../../support/switchover/lagging-bed.ts';
 import { stopAllClients, type ClientTarget, type ConsumedRecord } from '../../support/clients/common.ts';
 import { consumeGroup as javaConsumeGroup, readCommitted } from '../../support/clients/java.ts';
 import { consumeGroup as rdkafkaConsumeGroup, produceTransactions } from '../../support/clients/librdkafka.ts';
@@ -95,13 +92,6 @@ const SEGMENT_MS = { blue: '1000', green: '3000' } as const;
 
 type Kind = 'plain' | 'txn' | 'compact';
 
-interface SwitchReportLike {
-  outcome: string;
-  mode: string;
-  message: string;
-  phases: { phase: string; ms: number; detail?: string }[];
-  groups?: { groupId: string; installed: boolean; error?: string; offsets: { partition: string; source: string; dest: string; method: string; reReadBound?: string | null }[] }[];
-}
 
 interface PreflightLike {
   partitions: { partition: string; sourceEnd: string; destEnd: string | null; caughtUp: boolean; lag: number | null }[];
@@ -135,18 +125,10 @@ interface LagGroup {
 }
 
 const broker = (c: ClusterDescriptor) => ({ host: c.brokers[0].host, port: c.brokers[0].plaintextPort });
+const switchTo = (gw: TestGateway, to: string, t: TestContext) => switchOrders(gw.adminUrl, TOKEN, to, 'offset-lags test', t);
 const partitionOfKey = (key: string) => Number(key.slice(key.lastIndexOf(':') + 1));
 const max = (a: bigint, b: bigint) => (a > b ? a : b);
 
-async function createTopic(c: ClusterDescriptor, name: string, partitions: number, configs: Record<string, string> = {}): Promise<void> {
-  const { host, port } = broker(c);
-  const res = await sendRequest<CreateTopicsResponse>(host, port, ApiKey.CreateTopics, 5, {
-    topics: [{ ...defaultCreateTopicsRequestCreatableTopic(), name, numPartitions: partitions, replicationFactor: 1, configs: Object.entries(configs).map(([n, value]) => ({ name: n, value })) }],
-    timeoutMs: 15_000,
-    validateOnly: false,
-  }, 20_000);
-  for (const t of res.topics) assert.equal(t.errorCode, 0, `create ${t.name} on ${c.name}: ${t.errorCode} ${t.errorMessage}`);
-}
 
 /** Appends one batch (acks=all) and returns the offset of its first record. */
 async function produceBatch(c: ClusterDescriptor, topic: string, partition: number, records: { key: string | null; value: string; timestamp: number }[]): Promise<bigint> {
@@ -191,20 +173,6 @@ async function commitOffsets(c: ClusterDescriptor, group: string, topic: string,
   }, 30_000, 500);
 }
 
-/** A group's committed offsets on one cluster, read from the broker directly (partition -> offset; none: absent). */
-async function committedOffsets(c: ClusterDescriptor, group: string, topic: string): Promise<Map<number, bigint>> {
-  const { host, port } = broker(c);
-  const res = await sendRequest<OffsetFetchResponse>(host, port, ApiKey.OffsetFetch, 7, {
-    groupId: group, topics: [{ name: topic, partitionIndexes: Array.from({ length: PARTITIONS }, (_, i) => i) }], groups: [], requireStable: true,
-  }, 10_000);
-  assert.equal(res.errorCode, 0, `OffsetFetch ${group} on ${c.name}: error ${res.errorCode}`);
-  const out = new Map<number, bigint>();
-  for (const t of res.topics) for (const p of t.partitions) {
-    assert.equal(p.errorCode, 0, `OffsetFetch ${group} ${topic}-${p.partitionIndex} on ${c.name}: error ${p.errorCode}`);
-    if (p.committedOffset >= 0n) out.set(p.partitionIndex, p.committedOffset);
-  }
-  return out;
-}
 
 /** Offsets of the records a partition holds now (a diagnostic of compaction, read with a raw Fetch). */
 async function presentOffsets(c: ClusterDescriptor, topic: string, partition: number): Promise<bigint[]> {
@@ -254,20 +222,6 @@ function consume(target: ClientTarget, g: LagGroup, count: number): Promise<Cons
     : rdkafkaConsumeGroup(target, g.data.topic, g.group, count, CONSUME_TIMEOUT_MS, { config });
 }
 
-async function switchTo(gw: TestGateway, to: string, t: TestContext): Promise<SwitchReportLike> {
-  const res = await fetch(`${gw.adminUrl}/routes/orders/switch`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ to, by: 'offset-lags test' }),
-  });
-  const report = (await res.json()) as SwitchReportLike;
-  t.diagnostic(`switch to ${to}: HTTP ${res.status}, ${report.outcome}: ${report.message}`);
-  for (const p of report.phases ?? []) t.diagnostic(`  ${p.ms} ms ${p.phase} ${p.detail ?? ''}`);
-  assert.equal(res.status, 200, JSON.stringify(report, null, 2));
-  assert.equal(report.outcome, 'switched', report.message);
-  assert.equal(report.mode, 'planned');
-  return report;
-}
 
 /**
  * Where each written value sits on the switch's source: [lo, hi], its offset when known (lo ===
@@ -581,7 +535,7 @@ describe('planned switch of groups at lags 0, 1,000 and 100,000 on plain, transa
     const positions = new Map([...data.values()].map((d) => [d.kind, sourcePositions(d, (v) => d.byValue.get(v)!.offset, [])]));
     // What remains for each group on green, counted from what green holds now.
     const greenBefore = new Map(await Promise.all([...data.values()].map(async (d) => [d.kind, await readGreen(d)] as const)));
-    const destOffsets = await Promise.all(groups.map((g) => committedOffsets(green, g.group, g.data.topic)));
+    const destOffsets = await Promise.all(groups.map((g) => committedOffsets(green, g.group, g.data.topic, PARTITIONS)));
     const t1 = Date.now();
     const delivered = await limited(groups.map((g, i) => ({ g, i })), CONSUMERS_AT_ONCE, async ({ g, i }) => {
       const count = greenBefore.get(g.data.kind)!.records.flat().filter((r) => r.offset >= (destOffsets[i].get(r.partition) ?? 0n)).length;
@@ -606,7 +560,7 @@ describe('planned switch of groups at lags 0, 1,000 and 100,000 on plain, transa
     // Where each value sat on green: its offset when green still holds it (or held it when read), else between its neighbours'.
     const positions = new Map([...data.values()].map((d) => [d.kind, sourcePositions(d, (v) => d.greenOffset.get(v), greenEnds.get(d.kind)!)]));
     const blueBefore = new Map(await Promise.all([...data.values()].map(async (d) => [d.kind, await readSide(blue, d.topic)] as const)));
-    const destOffsets = await Promise.all(groups.map((g) => committedOffsets(blue, g.group, g.data.topic)));
+    const destOffsets = await Promise.all(groups.map((g) => committedOffsets(blue, g.group, g.data.topic, PARTITIONS)));
     const t1 = Date.now();
     const delivered = await limited(groups.map((g, i) => ({ g, i })), CONSUMERS_AT_ONCE, async ({ g, i }) => {
       const count = blueBefore.get(g.data.kind)!.flat().filter((r) => r.offset >= (destOffsets[i].get(r.partition) ?? 0n)).length;
