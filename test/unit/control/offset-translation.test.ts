@@ -1,9 +1,10 @@
 // Offset translation never lands after a group's true position. Unit tests of the pure pieces
-// (bounds, offset-sync index, tail alignment, MirrorMaker's record formats), then a property test:
+// (bounds, offset-sync index, tail alignment, MirrorMaker's record formats), then property tests:
 // generated pairs of logs (an origin with transactions, markers, aborted records and compaction,
 // and MirrorMaker's copy with its own compaction, restarts and a log start), MirrorMaker's offset
 // syncs emitted by its own rule and partly lost, translated by the real ReplicationTracker over
-// fake clusters in both directions (to the copy, and back to the origin).
+// fake clusters in both directions (to the copy, and back to the origin); and two-way replication,
+// where writes alternate between the clusters and originals and copies interleave on both.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { PartitionKey } from '../../../src/control/cluster-admin.ts';
@@ -375,4 +376,107 @@ test('tracker: a partition whose own newest sync names different records is left
   assert.deepEqual(t.evidence.offsetSyncs.map((x) => x.direction), ['forward']);
   assert.match(t.evidence.ignored.join('\n'), /for 1 partition\(s\) \(orders:3\): their newest sync names different records/);
   assert.deepEqual([t.translate(`${TOPIC}:0`, 250n, 'app').method, t.translate(`${TOPIC}:3`, 250n, 'app').method], ['offset-sync', 'start']);
+});
+
+// ---- two-way replication: writes alternate between the clusters, as across switches ----
+
+interface TwoWay {
+  a: FakeCluster;
+  b: FakeCluster;
+  /** Offset of each committed record id on each cluster (original or copy). */
+  at: { a: Map<number, number>; b: Map<number, number> };
+  end: { a: number; b: number };
+  phases: number;
+}
+
+/**
+ * Phases of writes alternate between A and B (a route switched back and forth); after each
+ * phase, MirrorMaker copies the phase's committed originals to the other cluster (copies are
+ * never copied back: the bothWays transforms), writing offset syncs by its own rule into the
+ * flow's topic on the flow's source. Both logs then interleave originals and copies.
+ */
+function generateTwoWay(rand: () => number): TwoWay {
+  const int = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
+  const logs = { a: [] as { id: number; kind: 'committed' | 'aborted' | 'marker' }[], b: [] as { id: number; kind: 'committed' | 'aborted' | 'marker' }[] };
+  const syncs = { a: [] as [number, number][], b: [] as [number, number][] }; // by flow source
+  const at = { a: new Map<number, number>(), b: new Map<number, number>() };
+  const maxLag = int(1, 15);
+  let id = 0;
+  const phases = int(2, 5);
+  const long = rand() < 0.2; // logs longer than the compared tail window
+  for (let ph = 0; ph < phases; ph++) {
+    const from = ph % 2 === 0 ? 'a' : 'b';
+    const to = from === 'a' ? 'b' : 'a';
+    const start = logs[from].length;
+    for (let n = long ? int(100, 500) : int(3, 80); n > 0;) {
+      if (rand() < 0.5) {
+        at[from].set(id, logs[from].length);
+        logs[from].push({ id: id++, kind: 'committed' });
+        n--;
+      } else {
+        const aborted = rand() < 0.35;
+        for (let i = int(1, 8); i > 0; i--, n--) {
+          if (!aborted) at[from].set(id, logs[from].length);
+          logs[from].push({ id: id++, kind: aborted ? 'aborted' : 'committed' });
+        }
+        logs[from].push({ id: -1, kind: 'marker' });
+      }
+    }
+    // MirrorMaker copies this phase's committed originals; one task lifetime per phase.
+    let last = -1;
+    let prevUp = -2;
+    for (let o = start; o < logs[from].length; o++) {
+      const e = logs[from][o];
+      if (e.kind !== 'committed') continue;
+      const d = logs[to].length;
+      at[to].set(e.id, d);
+      logs[to].push({ id: e.id, kind: 'committed' });
+      if (last === -1 || o - prevUp !== 1 || d - (last + 1) >= maxLag) {
+        if (rand() > 0.3) syncs[from].push([o, d]);
+        last = d;
+      }
+      prevUp = o;
+    }
+  }
+  const cluster = (name: 'a' | 'b') => {
+    const c = new FakeCluster(name);
+    c.set(KEY, logs[name].flatMap((e, o) => (e.kind === 'marker' ? [] : [record(e.kind === 'aborted' ? 100_000 + e.id : e.id, o, false)])), BigInt(logs[name].length));
+    const other = name === 'a' ? 'b' : 'a';
+    c.set(`mm2-offset-syncs.${other}.internal:0`, syncs[name].map(([u, d], i) => ({ offset: BigInt(i), timestamp: 0, ...encodeOffsetSync(TOPIC, 0, BigInt(u), BigInt(d)) })));
+    return c;
+  };
+  return { a: cluster('a'), b: cluster('b'), at, end: { a: logs.a.length, b: logs.b.length }, phases };
+}
+
+test('property: with two-way replication (originals and copies interleaved on both clusters), translation never lands after the true position', async () => {
+  const runs = Number(process.env.TURNOUT_PROPERTY_RUNS ?? 1000);
+  const seed0 = Number(process.env.TURNOUT_PROPERTY_SEED ?? 20261204);
+  let offsetSync = 0;
+  let viaSyncs = 0;
+  for (let run = 0; run < runs; run++) {
+    const seed = seed0 + run;
+    const rand = prng(seed);
+    const w = generateTwoWay(rand);
+    for (const [from, to] of [['a', 'b'], ['b', 'a']] as const) {
+      const srcEnd = w.end[from];
+      const queries = new Set<number>([srcEnd]);
+      for (let i = 0; i < 6; i++) queries.add(Math.floor(rand() * (srcEnd + 1)));
+      const t = new ReplicationTracker('mirrormaker2', w[from].admin, w[to].admin);
+      await t.check(new Map([[KEY, BigInt(srcEnd)]]));
+      await t.prepare([...queries].map((q, i) => ({ groupId: `g${i}`, offsets: new Map([[KEY, BigInt(q)]]) })), []);
+      for (const q of queries) {
+        const r = t.translate(KEY, BigInt(q));
+        // Not yet read: committed records at or after q on the source; each must be at or after the position.
+        let limit = w.end[to];
+        for (const [rid, o] of w.at[from]) if (o >= q) limit = Math.min(limit, w.at[to].get(rid) ?? limit);
+        assert.ok(Number(r.dest) <= limit, `seed ${seed}, ${from} -> ${to} (${w.phases} phases), committed ${q}: translated to ${r.dest} (${r.method}) but unread records start at ${limit}`);
+      }
+      // Both flows' sync topics are found, and each is used in the direction it runs.
+      if (t.evidence.offsetSyncs.length === 2) offsetSync++;
+      for (const q of queries) if (t.translate(KEY, BigInt(q)).method === 'offset-sync') viaSyncs++;
+      else if (process.env.TURNOUT_PROPERTY_DEBUG) console.log(seed, from, JSON.stringify(t.evidence));
+    }
+  }
+  assert.ok(offsetSync > runs / 2, `both sync topics used in ${offsetSync} of ${2 * runs} translations`);
+  assert.ok(viaSyncs > 0, 'some offsets were translated from offset syncs');
 });
