@@ -141,6 +141,8 @@ async function main(): Promise<void> {
   if (files.length === 0) {
     process.stdout.write(`no test files match (${o.suites.map((s) => SUITES[s]).join(', ')}${o.filters.length ? `; filter ${o.filters.join(' ')}` : ''})\n`);
     process.stdout.write('tests: 0 passed, 0 failed, 0 skipped\n');
+    // A filter that matches nothing is a mistake (a typo, a renamed file), not a pass.
+    process.exitCode = 1;
     return;
   }
 
