@@ -28,6 +28,7 @@ import {
 } from '../protocol/generated/messages/produce-response.ts';
 import type { OffsetCommitRequest } from '../protocol/generated/messages/offset-commit-request.ts';
 import { groupMembers, rejoinKey, type GroupMember } from './filters/group-members.ts';
+import { VERSION_CAPS } from './filters/index.ts';
 
 /** How long a group member's fetches wait after a switch for it to rejoin its group on the new cluster. */
 const REJOIN_HOLD_MS = 15_000;
@@ -507,6 +508,8 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
       return; // the header is not all here yet, or is malformed: next() will tell when complete
     }
     const apiVersion = peekApiVersion(head);
+    // Above the advertised versions: not cut through; takeFrame refuses it once whole.
+    if (apiVersion > (VERSION_CAPS.get(ApiKey.Produce) ?? apiVersion)) return;
     const metrics = this.metrics.api(ApiKey.Produce);
     metrics.requests.inc();
     if (acks !== 0) {
@@ -694,6 +697,13 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     }
     const apiKey = peekApiKey(frame);
     const apiVersion = peekApiVersion(frame);
+    const cap = VERSION_CAPS.get(apiKey);
+    if (cap !== undefined && apiVersion > cap) {
+      // Never advertised (ApiVersions): a client sending it skipped negotiation. Those versions
+      // carry what the gateway would have to translate (topic ids, broker endpoints); a broker
+      // closes the connection on a version it does not support, and so does the gateway.
+      throw new CodecError(CodecErrorCode.UnsupportedVersion, `${apiKey === ApiKey.Fetch ? 'Fetch' : apiKey === ApiKey.Produce ? 'Produce' : `api key ${apiKey}`} v${apiVersion} is above v${cap}, the highest the gateway offers in ApiVersions`);
+    }
     if (this.route.fence !== null && FENCED_API_KEYS.has(apiKey)) {
       this.hold(frame);
       return;

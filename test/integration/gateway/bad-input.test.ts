@@ -108,6 +108,27 @@ describe('bad input through the gateway', () => {
     await badClient('malformed_frame', (c) => c.sendBytes(sizePrefixed(Buffer.alloc(0))));
   });
 
+  test('Fetch and Produce above the versions the gateway advertises (v13+: topic ids, broker endpoints it would have to translate) close the connection; nothing reaches the broker', async () => {
+    for (const [apiKey, version] of [[ApiKey.Fetch, 16], [ApiKey.Fetch, 13], [ApiKey.Produce, 13]] as const) {
+      // Header v2 (flexible): api key, api version, correlation id, client id, no tagged fields; a body never read.
+      const payload = Buffer.alloc(2 + 2 + 4 + 2 + 4 + 1 + 16);
+      payload.writeInt16BE(apiKey, 0);
+      payload.writeInt16BE(version, 2);
+      payload.writeInt32BE(9, 4);
+      payload.writeInt16BE(4, 8);
+      payload.write('test', 10);
+      const before = metricValue(await scrapeMetrics(gw.adminUrl), 'turnout_requests_total', { route: ROUTE, api: apiKey === ApiKey.Fetch ? 'Fetch' : 'Produce' });
+      let port = 0;
+      await badClient('malformed_frame', (client) => {
+        port = client.socket.localPort!;
+        return client.sendBytes(sizePrefixed(payload));
+      });
+      const closes = logs.closesOf(port);
+      assert.match(String(closes[0]?.detail), new RegExp(`v${version} is above v12, the highest the gateway offers`), JSON.stringify(closes));
+      assert.equal(metricValue(await scrapeMetrics(gw.adminUrl), 'turnout_requests_total', { route: ROUTE, api: apiKey === ApiKey.Fetch ? 'Fetch' : 'Produce' }), before, 'not forwarded');
+    }
+  });
+
   test('an unknown API key (9999) is forwarded opaque; the broker closes the connection and the gateway stays up', async () => {
     // Unknown api keys are counted under an "Unknown..." api label.
     const unknown = /^Unknown/;

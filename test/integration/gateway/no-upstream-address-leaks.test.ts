@@ -124,6 +124,9 @@ for (const spec of CLUSTERS) {
     test('DescribeQuorum v2+: controller endpoints are masked or mapped', async () => {
       for (const v of versionsOf(ApiKey.DescribeQuorum, 2)) {
         const dq = await viaGateway<DescribeQuorumResponse>(ApiKey.DescribeQuorum, v, { topics: [{ topicName: '__cluster_metadata', partitions: [{ partitionIndex: 0 }] }] });
+        // Either the quorum's endpoints are hidden (masked: no nodes) or each is checked; an
+        // answer that is an error must say so rather than pass as "nothing leaked".
+        assert.equal(dq.errorCode, 0, `DescribeQuorum v${v}: error ${dq.errorCode}`);
         for (const n of dq.nodes) for (const l of n.listeners) assert.ok(!upstreamPorts().has(l.port), `DescribeQuorum v${v}: node ${n.nodeId} ${l.name} port ${l.port} leaked`);
       }
     });
@@ -169,9 +172,14 @@ for (const spec of CLUSTERS) {
       let withEndpoints = 0;
       const vs = versionsOf(ApiKey.Fetch, 16);
       if (vs.length === 0) {
-        // The gateway advertises Fetch only up to v12 (VERSION_CAPS): no client is offered a
-        // version that carries NodeEndpoints. Should the cap go, this test covers them again.
-        t.diagnostic('Fetch is capped below v16: no NodeEndpoints can reach clients');
+        // The gateway advertises Fetch only up to v12 (VERSION_CAPS), and refuses a Fetch above
+        // that (the connection closes): no NodeEndpoints can reach a client, even one that skips
+        // ApiVersions. Should the cap go, the loop below covers them again.
+        await assert.rejects(
+          viaGateway<FetchResponse>(ApiKey.Fetch, 16, { ...apiCodec(ApiKey.Fetch)!.defaultRequest(), maxWaitMs: 0, topics: [{ topic: '', topicId, partitions: [], _unknownTaggedFields: undefined }] }),
+          'a Fetch v16 is refused, not forwarded',
+        );
+        t.diagnostic('Fetch is capped below v16 and v16 is refused: no NodeEndpoints can reach clients');
         return;
       }
       for (const v of vs) {
