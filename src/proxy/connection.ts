@@ -30,6 +30,11 @@ import type { OffsetCommitRequest } from '../protocol/generated/messages/offset-
 import { groupMembers, rejoinKey, type GroupMember } from './filters/group-members.ts';
 import { VERSION_CAPS } from './filters/index.ts';
 
+/** Highest Fetch and Produce versions the gateway advertises (see VERSION_CAPS); above them a request is refused. */
+const FETCH_CAP = VERSION_CAPS.get(ApiKey.Fetch) ?? 0x7fff;
+const PRODUCE_CAP = VERSION_CAPS.get(ApiKey.Produce) ?? 0x7fff;
+const MAX_VERSION = 0x7fff;
+
 /** How long a group member's fetches wait after a switch for it to rejoin its group on the new cluster. */
 const REJOIN_HOLD_MS = 15_000;
 /** A Fetch held for its client's rejoin is answered empty after this long (or its own maxWaitMs,
@@ -509,7 +514,7 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     }
     const apiVersion = peekApiVersion(head);
     // Above the advertised versions: not cut through; takeFrame refuses it once whole.
-    if (apiVersion > (VERSION_CAPS.get(ApiKey.Produce) ?? apiVersion)) return;
+    if (apiVersion > PRODUCE_CAP) return;
     const metrics = this.metrics.api(ApiKey.Produce);
     metrics.requests.inc();
     if (acks !== 0) {
@@ -697,8 +702,8 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     }
     const apiKey = peekApiKey(frame);
     const apiVersion = peekApiVersion(frame);
-    const cap = VERSION_CAPS.get(apiKey);
-    if (cap !== undefined && apiVersion > cap) {
+    const cap = apiKey === ApiKey.Fetch ? FETCH_CAP : apiKey === ApiKey.Produce ? PRODUCE_CAP : MAX_VERSION;
+    if (apiVersion > cap) {
       // Never advertised (ApiVersions): a client sending it skipped negotiation. Those versions
       // carry what the gateway would have to translate (topic ids, broker endpoints); a broker
       // closes the connection on a version it does not support, and so does the gateway.
