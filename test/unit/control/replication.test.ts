@@ -236,19 +236,25 @@ test('anchors(): per partition the destination start and lower anchors; a held O
   assert.equal(translateWithAnchors(['x'], 5n), null);
 });
 
-test('anchors(): the route record stays well under a broker\'s 1 MB message limit, however many partitions a switch covers', async () => {
+/** A switch over `n` partitions of `topic`, each holding `records` records copied at +4e9, checked and prepared. */
+async function manyPartitions(topic: string, n: number, records: number): Promise<ReplicationTracker> {
   const source = new FakeCluster();
   const dest = new FakeCluster();
   const ends = new Map<PartitionKey, bigint>();
-  for (let p = 0; p < 5000; p++) {
-    const k = `orders:${p}`;
-    source.set(k, run(p * 1000, p * 1000 + 60, 1_000_000));
-    dest.set(k, run(p * 1000, p * 1000 + 60, 5_000_000));
-    ends.set(k, 1_000_060n);
+  for (let p = 0; p < n; p++) {
+    const k = `${topic}:${p}`;
+    source.set(k, run(p * 1000, p * 1000 + records, 1_000_000_000));
+    dest.set(k, run(p * 1000, p * 1000 + records, 5_000_000_000));
+    ends.set(k, BigInt(1_000_000_000 + records));
   }
   const t = tracker('mirrormaker2', source, dest);
   await t.check(ends);
   await t.prepare([], ['fake']);
+  return t;
+}
+
+test('anchors(): the route record stays well under a broker\'s 1 MB message limit, however many partitions a switch covers', async () => {
+  const t = await manyPartitions('orders', 5000, 60);
   const size = JSON.stringify(t.anchors()).length;
   assert.ok(size < 650_000, `${size} bytes`);
   assert.ok(Object.values(t.anchors()).every((a) => a.length >= 3), 'the log start and an anchor per partition at least');
@@ -256,18 +262,7 @@ test('anchors(): the route record stays well under a broker\'s 1 MB message limi
 });
 
 test('anchors(): past the byte budget, partitions go without anchors (their held commits are left alone) rather than the record growing', async () => {
-  const source = new FakeCluster();
-  const dest = new FakeCluster();
-  const ends = new Map<PartitionKey, bigint>();
-  for (let p = 0; p < 20_000; p++) {
-    const k = `a-rather-long-topic-name-for-a-switch-over-many-partitions:${p}`;
-    source.set(k, run(p * 10, p * 10 + 3, 1_000_000_000));
-    dest.set(k, run(p * 10, p * 10 + 3, 5_000_000_000));
-    ends.set(k, 1_000_000_003n);
-  }
-  const t = tracker('mirrormaker2', source, dest);
-  await t.check(ends);
-  await t.prepare([], ['fake']);
+  const t = await manyPartitions('a-rather-long-topic-name-for-a-switch-over-many-partitions', 20_000, 3);
   const anchors = t.anchors();
   assert.ok(JSON.stringify(anchors).length <= 600_000, `${JSON.stringify(anchors).length} bytes`);
   assert.ok(Object.keys(anchors).length > 1000 && Object.keys(anchors).length < 20_000, `${Object.keys(anchors).length} partitions with anchors`);
