@@ -3,14 +3,15 @@
 // authentication against the upstream listener's security). Items that failed their shape check
 // arrive as undefined and are skipped, so their problems are not reported twice.
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { addressesMayOverlap, formatHost, isWildcardAddress } from './endpoints.ts';
 import { closest, formatPath, type PathProblem, type PathSegment } from './problems.ts';
-import type { AdminInput, GatewaySection, RouteInput, StreamingDomainInput } from './schema.ts';
+import { MIN_STATE_KEY_LENGTH, type AdminInput, type GatewaySection, type RouteInput, type StreamingDomainInput } from './schema.ts';
 import {
   Secret,
   type BootstrapServerConfig, type ClientAuthentication, type GatewayConfig, type HostPort, type RouteConfig,
-  type StreamingDomainConfig, type UpstreamSecurity,
+  type StateSigningConfig, type StreamingDomainConfig, type UpstreamSecurity,
 } from './types.ts';
 
 export const DEFAULTS = {
@@ -67,7 +68,7 @@ export function normalize(input: NormalizeInput): { config: GatewayConfig | unde
   });
   portClashes(admin, input.admin !== 'invalid' && input.admin?.listen !== undefined, routes, problems);
 
-  const state = g?.state === null || g?.state?.enabled === false ? null : { topic: g?.state?.topic ?? DEFAULTS.stateTopic };
+  const state = g?.state === null || g?.state?.enabled === false ? null : { topic: g?.state?.topic ?? DEFAULTS.stateTopic, signing: stateSigning(g?.state ?? undefined, problems) };
   const workers = g?.workers ?? DEFAULTS.workers;
   if (state === null && typeof workers === 'number' && workers > 1) {
     problems.push({
@@ -104,6 +105,41 @@ export function normalize(input: NormalizeInput): { config: GatewayConfig | unde
     },
     problems,
   };
+}
+
+type StateInput = NonNullable<NonNullable<GatewaySection>['state']>;
+
+/** gateway.state's fleet key and the key being rotated out, each inline or from a file. */
+function stateSigning(st: StateInput | undefined, problems: PathProblem[]): StateSigningConfig {
+  const one = (inline: string | undefined, file: string | undefined, field: 'key' | 'previousKey'): Secret | null => {
+    if (inline !== undefined && file !== undefined) {
+      problems.push({ path: ['gateway', 'state', field], message: `both ${field} and ${field}File are set`, hint: `keep one of them` });
+      return null;
+    }
+    if (inline !== undefined) return new Secret(inline);
+    if (file === undefined) return null;
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8').trim();
+    } catch (err) {
+      problems.push({ path: ['gateway', 'state', `${field}File`], message: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, hint: 'give the path of a readable file that holds the key' });
+      return null;
+    }
+    if (text.length < MIN_STATE_KEY_LENGTH) {
+      problems.push({ path: ['gateway', 'state', `${field}File`], message: `the key in ${file} is shorter than ${MIN_STATE_KEY_LENGTH} characters`, hint: 'use a random key, e.g. the output of `openssl rand -base64 32`' });
+      return null;
+    }
+    return new Secret(text);
+  };
+  const key = one(st?.key, st?.keyFile, 'key');
+  const previous = one(st?.previousKey, st?.previousKeyFile, 'previousKey');
+  if (previous !== null && key === null && st?.key === undefined && st?.keyFile === undefined) {
+    problems.push({ path: ['gateway', 'state', 'previousKey'], message: 'previousKey is set without key', hint: 'set key (the new key) too; previousKey is only accepted while reading' });
+  }
+  if (key !== null && previous !== null && key.reveal() === previous.reveal()) {
+    problems.push({ path: ['gateway', 'state', 'previousKey'], message: 'previousKey is the same key as key', hint: 'remove previousKey, or give the key being rotated out' });
+  }
+  return { key, previousKeys: previous !== null ? [previous] : [], acceptUnsigned: st?.acceptUnsigned ?? false };
 }
 
 function duplicates(names: unknown[], at: (i: number) => PathSegment[], what: string, problems: PathProblem[]): void {

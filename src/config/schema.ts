@@ -49,6 +49,18 @@ export const text = (what = 'a string') =>
     return s.value.trim() === '' ? bad('is empty', `give ${what}`) : s;
   });
 
+/** At least this many characters in a state signing key: it must be random, not a password. */
+export const MIN_STATE_KEY_LENGTH = 32;
+/** A state signing key, given inline (usually ${ENV}). Never echoes the value. */
+const stateKey = leaf((v) => {
+  const s = asString(v, 'a key');
+  if (!s.ok) return s;
+  if (s.value.trim().length < MIN_STATE_KEY_LENGTH) {
+    return bad(`is shorter than ${MIN_STATE_KEY_LENGTH} characters`, 'use a random key, e.g. the output of `openssl rand -base64 32`');
+  }
+  return { ok: true, value: s.value.trim() };
+});
+
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 /** Names that routes reference and the admin API puts in URLs. */
 const name = (what: string) =>
@@ -193,6 +205,13 @@ export const gatewaySection = strictObject({
   state: strictObject({
     enabled: bool.optional(),
     topic: topicName.optional(),
+    /** Fleet key that signs state records; usually ${TURNOUT_STATE_KEY}. Or keyFile. */
+    key: stateKey.optional(),
+    keyFile: text('a file path').optional(),
+    /** The key being rotated out: accepted when reading, never used to sign. Or previousKeyFile. */
+    previousKey: stateKey.optional(),
+    previousKeyFile: text('a file path').optional(),
+    acceptUnsigned: bool.optional(),
   }).nullish(),
   switchover: strictObject({
     drainTimeoutMs: int(0, MAX_TIMEOUT_MS).optional(),

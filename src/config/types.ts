@@ -94,6 +94,16 @@ export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
 /** Worker processes of `turnout start`: a count, or "auto" (one per CPU; one when the state log is off). */
 export type WorkerCount = number | 'auto';
 
+/** The fleet key that signs state records (src/control/state-signing.ts). */
+export interface StateSigningConfig {
+  /** Signs what this instance writes and verifies what it reads; null: records are neither signed nor checked. */
+  key: Secret | null;
+  /** Accepted when reading, never used to sign: keys being rotated out. */
+  previousKeys: readonly Secret[];
+  /** Accept records without a signature (rolling a key out on a fleet whose state was written unsigned). */
+  acceptUnsigned: boolean;
+}
+
 export interface GatewayConfig {
   /** Admin HTTP listener; null disables it. Port 0 picks a free port. */
   admin: HostPort | null;
@@ -102,7 +112,7 @@ export interface GatewayConfig {
   /** This instance's name in the fleet (heartbeats, switch acknowledgements, audit). */
   instanceId: string;
   /** The compacted topic, written to every streaming domain, that holds switch state; null: local only. */
-  state: { topic: string } | null;
+  state: { topic: string; signing?: StateSigningConfig } | null;
   switchover: {
     /** How long connections of the old cluster get for in-flight requests before they are closed. */
     drainTimeoutMs: number;

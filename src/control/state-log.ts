@@ -27,6 +27,7 @@ import type { MetadataResponse, MetadataResponseTopic } from '../protocol/genera
 import { defaultProduceRequest, defaultProduceRequestPartitionProduceData, defaultProduceRequestTopicProduceData } from '../protocol/generated/messages/produce-request.ts';
 import type { ProduceResponse } from '../protocol/generated/messages/produce-response.ts';
 import { KafkaConnection } from '../upstream/kafka-connection.ts';
+import { MAC_HEADER, StateSigner, type Rejection } from './state-signing.ts';
 import { UpstreamError, UpstreamErrorCode } from '../upstream/errors.ts';
 
 export const StateLogErrorCode = {
@@ -56,6 +57,10 @@ export interface StateLogOptions {
   log: Logger;
   /** How long one operation may keep retrying (read: on top of its maxWaitMs). */
   timeoutMs: number;
+  /** Signs appended records and drops read records that do not verify (state-signing.ts); default: none. */
+  signer?: StateSigner;
+  /** Called for each record ignored because it did not verify (metrics). */
+  onRejected?: (reason: Rejection) => void;
 }
 
 export interface StateRecordInput {
@@ -196,12 +201,20 @@ export class StateLog {
   /** Address of the leader of partition 0, null when it must be looked up. */
   private leader: HostPort | null = null;
   private closed = false;
+  private readonly signer: StateSigner;
+  private readonly onRejected: (reason: Rejection) => void;
+  /** Records read and ignored because they did not verify, by reason. */
+  readonly rejected = new Map<Rejection, number>();
+  /** Reasons (with key id) already logged: each is logged once, then only counted. */
+  private readonly loggedRejections = new Set<string>();
 
   constructor(opts: StateLogOptions) {
     this.domain = opts.domain;
     this.listener = opts.listener;
     this.topic = opts.topic;
     this.timeoutMs = opts.timeoutMs;
+    this.signer = opts.signer ?? new StateSigner(opts.topic, { key: null, previousKeys: [], acceptUnsigned: true });
+    this.onRejected = opts.onRejected ?? (() => {});
     this.log = opts.log.child({ domain: opts.domain.name, listener: opts.listener.id, stateTopic: opts.topic });
     const security = opts.listener.security;
     if (security.protocol === 'SASL_PLAINTEXT' && security.sasl === null) {
@@ -243,7 +256,11 @@ export class StateLog {
   /** Appends `records` (one batch, acks=all) to partition 0; resolves with the first record's offset. */
   async append(records: StateRecordInput[]): Promise<bigint> {
     if (records.length === 0) throw new StateLogError(StateLogErrorCode.Rejected, `${this.prefix()}append needs at least one record`);
-    const batch = encodeRecordBatch(records.map((r) => ({ key: Buffer.from(r.key, 'utf8'), value: r.value === null ? null : Buffer.from(r.value, 'utf8') })));
+    const batch = encodeRecordBatch(records.map((r) => {
+      const value = r.value === null ? null : Buffer.from(r.value, 'utf8');
+      const mac = this.signer.sign(r.key, value);
+      return { key: Buffer.from(r.key, 'utf8'), value, ...(mac !== null ? { headers: [{ key: MAC_HEADER, value: mac }] } : {}) };
+    }));
     const deadline = Date.now() + this.timeoutMs;
     return this.retrying('append', deadline, async () => {
       const link = await this.leaderLink(deadline);
@@ -326,22 +343,48 @@ export class StateLog {
         if (p.errorCode !== 0) throw brokerProblem(`Fetch from ${link.key}`, p.errorCode);
         let decoded;
         try {
-          decoded = decodeRecordBatchesWithEnd(p.records ?? new Uint8Array(0));
+          decoded = decodeRecordBatchesWithEnd(p.records ?? new Uint8Array(0), { headers: true });
         } catch (err) {
           throw new Problem(`unreadable records from ${link.key}: ${(err as Error).message}`, false);
         }
         const records: StateRecord[] = [];
+        let nextOffset = offset;
         for (const r of decoded.records) {
           if (r.offset < offset) continue; // a batch starts before the offset asked for
-          records.push({ offset: r.offset, key: r.key === null ? '' : r.key.toString('utf8'), value: r.value === null ? null : r.value.toString('utf8'), timestamp: r.timestamp });
+          nextOffset = r.offset + 1n;
+          const key = r.key === null ? '' : r.key.toString('utf8');
+          const verdict = this.signer.verify(key, r.value, r.headers?.find((h) => h.key === MAC_HEADER)?.value);
+          if (!verdict.ok) {
+            this.reject(r.offset, key, verdict.reason!, verdict.keyId);
+            continue;
+          }
+          records.push({ offset: r.offset, key, value: r.value === null ? null : r.value.toString('utf8'), timestamp: r.timestamp });
         }
-        let nextOffset = offset;
-        if (records.length > 0) nextOffset = records[records.length - 1].offset + 1n;
         // Past batches without data records (transaction markers, batches emptied by compaction).
         if (decoded.endOffset !== null && decoded.endOffset > nextOffset) nextOffset = decoded.endOffset;
         return { records, nextOffset, highWatermark: p.highWatermark, gotBatches: decoded.endOffset !== null };
       }
     });
+  }
+
+  /** Ignores a record that did not verify: counted always, logged once per reason and key id. */
+  private reject(offset: bigint, key: string, reason: Rejection, keyId: string | undefined): void {
+    this.rejected.set(reason, (this.rejected.get(reason) ?? 0) + 1);
+    this.onRejected(reason);
+    const once = `${reason}/${keyId ?? ''}`;
+    if (this.loggedRejections.has(once)) return;
+    this.loggedRejections.add(once);
+    const why = {
+      unsigned: 'it has no signature and gateway.state.acceptUnsigned is off',
+      'unknown-key': `it is signed with key ${keyId}, which is neither gateway.state.key nor a previousKey`,
+      'bad-signature': `its signature does not verify with key ${keyId}: the record was changed or forged`,
+      malformed: `its ${MAC_HEADER} header is not a Turnout signature`,
+    }[reason];
+    const hint = reason === 'unsigned' && key.startsWith('route/')
+      ? '; if this fleet switched routes before a key was set, set gateway.state.acceptUnsigned: true until each such route has switched again'
+      : '';
+    this.log.warn({ offset: String(offset), recordKey: key.slice(0, 200), reason, ...(keyId ? { keyId } : {}) },
+      `ignored a state record: ${why}${hint} (later ones with the same problem are counted in turnout_state_records_rejected_total, not logged)`);
   }
 
   private async listOffset(link: Link, timestamp: bigint, deadline: number): Promise<bigint> {

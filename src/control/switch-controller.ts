@@ -20,6 +20,7 @@ import type { Route } from '../routing/route.ts';
 import type { UpstreamCluster } from '../routing/upstream-cluster.ts';
 import { TurnoutError } from '../errors.ts';
 import { StateLog } from './state-log.ts';
+import { StateSigner } from './state-signing.ts';
 import { ClusterAdmin, type PartitionKey } from './cluster-admin.ts';
 import { compareTopics, describeUnreadable, groupsOn, isUserTopic, ReplicationTracker, type PartitionState, type TopicComparison, type TranslatedOffset, type TranslationEvidence } from './replication.ts';
 import { translateWithAnchors } from './offset-translation.ts';
@@ -250,6 +251,8 @@ export class SwitchController {
     return this.instanceId;
   }
 
+  private stateSigner: StateSigner | undefined;
+
   private addStateLog(d: StreamingDomainConfig): void {
     if (this.config.state === null || this.logs.has(d.name)) return;
     const listener = stateListener(d);
@@ -257,7 +260,11 @@ export class SwitchController {
       this.log.warn({ domain: d.name }, `no switch state on streaming domain "${d.name}": none of its listeners is PLAINTEXT or has service credentials (security.sasl)`);
       return;
     }
-    const opts = { domain: d, listener, topic: this.config.state.topic, log: this.log, timeoutMs: this.config.limits.upstreamConnectTimeoutMs };
+    const signer = this.stateSigner ??= stateSigner(this.config.state, this.log);
+    const opts = {
+      domain: d, listener, topic: this.config.state.topic, log: this.log, timeoutMs: this.config.limits.upstreamConnectTimeoutMs,
+      signer, onRejected: (reason: string) => this.metrics.stateRecordsRejected.labels(d.name, reason).inc(),
+    };
     this.logs.set(d.name, new StateLog(opts));
     this.readers.set(d.name, new StateLog(opts));
   }
@@ -1139,4 +1146,20 @@ export class SwitchController {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/**
+ * The signer of this instance's state records. Without a key nothing is signed or checked, and
+ * anyone who can write the state topic on a cluster can switch the fleet's routes: said once at
+ * start, as a warning.
+ */
+function stateSigner(state: NonNullable<GatewayConfig['state']>, log: Logger): StateSigner {
+  const signer = new StateSigner(state.topic, state.signing ?? { key: null, previousKeys: [], acceptUnsigned: true });
+  if (!signer.enabled) {
+    log.warn({ stateTopic: state.topic },
+      `state records are not signed (gateway.state.key is not set): whoever can write "${state.topic}" on a cluster can switch this fleet's routes; set a fleet key and restrict the topic with ACLs (README: "Protecting the switch state")`);
+  } else {
+    log.info({ stateTopic: state.topic, keyId: signer.signingKeyId, acceptUnsigned: state.signing?.acceptUnsigned ?? false }, 'state records are signed and checked with the fleet key');
+  }
+  return signer;
 }

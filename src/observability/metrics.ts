@@ -31,6 +31,7 @@ export class GatewayMetrics implements MetricsSource {
   readonly switchPhase: Histogram<'route' | 'mode' | 'phase'>;
   readonly fenceHeld: Counter<'route'>;
   readonly fenced: Gauge<'route'>;
+  readonly stateRecordsRejected: Counter<'domain' | 'reason'>;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registry = new Registry();
@@ -86,6 +87,12 @@ export class GatewayMetrics implements MetricsSource {
     });
     this.fenceHeld = new Counter({ name: 'turnout_fence_held_requests_total', help: 'Requests a planned switch\'s fence held on this instance (resent by clients to the destination, or released to the source on abort)', labelNames: ['route'], registers });
     this.fenced = new Gauge({ name: 'turnout_route_fenced', help: '1 while a planned switch holds the route\'s writes on this instance (on any of its workers)', labelNames: ['route'], registers, aggregator: 'max' });
+    this.stateRecordsRejected = new Counter({
+      name: 'turnout_state_records_rejected_total',
+      help: 'Switch state records ignored because their signature is missing (unsigned), names a key this instance does not have (unknown-key), does not verify (bad-signature) or is not a Turnout signature (malformed)',
+      labelNames: ['domain', 'reason'],
+      registers,
+    });
     this.switchDuration = new Histogram({
       name: 'turnout_switch_duration_seconds',
       help: 'Time from a switch request to its outcome, fleet-wide prepare and apply included',

@@ -1,5 +1,5 @@
 // Kafka record batches (magic v2). Writing makes one uncompressed batch with no producer id, epoch
-// or sequence and no headers (enough for Turnout's own state log); reading walks every batch of a
+// or sequence (enough for Turnout's own state log, whose records carry a signature header); reading walks every batch of a
 // Fetch response's `records` blob, decompressing gzip, snappy, lz4 and zstd batches (compression.ts)
 // within a byte budget, so that the gateway can read any producer's records.
 //
@@ -15,11 +15,17 @@ import { codecName, CompressionError, CompressionErrorCode, decompress } from '.
 import { crc32c } from './crc32c.ts';
 import { BATCH_ATTRIBUTES_OFFSET, BATCH_CONTROL_FLAG, BATCH_CRC_OFFSET, BATCH_LOG_OVERHEAD, BATCH_MAGIC_OFFSET, BATCH_PRODUCER_ID_OFFSET, BATCH_TRANSACTIONAL_FLAG, BATCH_V2_HEADER_SIZE } from './produce-scan.ts';
 
+export interface RecordHeader {
+  key: string;
+  value: Buffer | null;
+}
+
 export interface RecordToEncode {
   key: Buffer | null;
   value: Buffer | null;
   /** Milliseconds since the epoch (default: now). */
   timestamp?: number;
+  headers?: readonly RecordHeader[];
 }
 
 export interface DecodedRecord {
@@ -27,6 +33,8 @@ export interface DecodedRecord {
   timestamp: number;
   key: Buffer | null;
   value: Buffer | null;
+  /** Only when DecodeOptions.headers asked for them (and the record has any). */
+  headers?: RecordHeader[];
 }
 
 // The batch layout (offsets of its header fields) is produce-scan.ts's, which reads the same
@@ -58,6 +66,8 @@ export interface DecodeOptions {
    * producer's transaction counts as aborted from its first offset until its next marker.
    */
   abortedTransactions?: readonly { producerId: bigint; firstOffset: bigint }[];
+  /** Return each record's headers (default: skipped, which allocates nothing for them). */
+  headers?: boolean;
 }
 
 export const RecordBatchErrorCode = {
@@ -98,7 +108,12 @@ export function encodeRecordBatch(records: RecordToEncode[], opts: { baseOffset?
     rec.varlong(i);
     rec.nullableBytes(r.key);
     rec.nullableBytes(r.value);
-    rec.varlong(0); // no headers
+    const headers = r.headers ?? [];
+    rec.varlong(headers.length);
+    for (const h of headers) {
+      rec.nullableBytes(Buffer.from(h.key, 'utf8'));
+      rec.nullableBytes(h.value);
+    }
     const bytes = rec.toBuffer();
     body.varlong(bytes.length);
     body.bytes(bytes);
@@ -194,7 +209,7 @@ export function decodeRecordBatchesWithEnd(buf: Uint8Array, opts: DecodeOptions 
         bodyStart = 0;
         bodyEnd = body.length;
       }
-      decodeRecords(b, pos, body, bodyStart, bodyEnd, baseOffset, attributes, codec, records);
+      decodeRecords(b, pos, body, bodyStart, bodyEnd, baseOffset, attributes, codec, records, opts.headers === true);
     }
     endOffset = baseOffset + BigInt(lastOffsetDelta) + 1n;
     pos = end;
@@ -203,7 +218,7 @@ export function decodeRecordBatchesWithEnd(buf: Uint8Array, opts: DecodeOptions 
 }
 
 /** The records of one data batch, from `body` [start, end) (the batch itself, or its decompressed records). */
-function decodeRecords(b: Buffer, pos: number, body: Buffer, start: number, end: number, baseOffset: bigint, attributes: number, codec: string, out: DecodedRecord[]): void {
+function decodeRecords(b: Buffer, pos: number, body: Buffer, start: number, end: number, baseOffset: bigint, attributes: number, codec: string, out: DecodedRecord[], withHeaders: boolean): void {
   const baseTimestamp = Number(b.readBigInt64BE(pos + 27));
   const maxTimestamp = Number(b.readBigInt64BE(pos + 35));
   const logAppendTime = (attributes & TIMESTAMP_TYPE_LOG_APPEND) !== 0;
@@ -218,16 +233,21 @@ function decodeRecords(b: Buffer, pos: number, body: Buffer, start: number, end:
     const offsetDelta = r.varlong();
     const key = r.nullableBytes();
     const value = r.nullableBytes();
-    // Headers are not used by Turnout's records; skip them so the next record is found.
-    const headers = r.varlong();
-    for (let h = 0; h < headers; h++) {
+    // Headers are skipped unless asked for, so that the next record is found.
+    const headerCount = r.varlong();
+    let headers: RecordHeader[] | undefined;
+    for (let h = 0; h < headerCount; h++) {
       const keyLength = r.varlong();
       if (keyLength < 0) throw r.error(`record ${i} has a header key of length ${keyLength}`);
+      const keyStart = r.pos;
       r.skip(keyLength);
-      r.nullableBytes();
+      const headerValue = r.nullableBytes();
+      if (withHeaders) (headers ??= []).push({ key: body.toString('utf8', keyStart, keyStart + keyLength), value: headerValue });
     }
     if (r.pos !== recordEnd) throw r.error(`record ${i} is ${length} bytes but its fields take ${r.pos - (recordEnd - length)}`);
-    out.push({ offset: baseOffset + BigInt(offsetDelta), timestamp: logAppendTime ? maxTimestamp : baseTimestamp + timestampDelta, key, value });
+    const record: DecodedRecord = { offset: baseOffset + BigInt(offsetDelta), timestamp: logAppendTime ? maxTimestamp : baseTimestamp + timestampDelta, key, value };
+    if (headers !== undefined) record.headers = headers;
+    out.push(record);
   }
   if (r.pos !== end) throw r.error(`${end - r.pos} bytes follow the last of its ${count} records`);
 }

@@ -20,6 +20,7 @@ export const KafkaTool = {
   ConsumerPerformance: 'consumer-perf-test',
   Transactions: 'transactions',
   MetadataQuorum: 'metadata-quorum',
+  Acls: 'acls',
 } as const;
 
 export type KafkaToolName = (typeof KafkaTool)[keyof typeof KafkaTool];
@@ -57,6 +58,7 @@ const sharedTools = {
   'consumer-perf-test': 'org.apache.kafka.tools.ConsumerPerformance',
   transactions: 'org.apache.kafka.tools.TransactionsCommand',
   'metadata-quorum': 'org.apache.kafka.tools.MetadataQuorumCommand',
+  acls: 'org.apache.kafka.tools.AclCommand',
 } as const;
 
 const commandConfigEverywhere = Object.fromEntries(
@@ -75,7 +77,7 @@ const LINES: Record<number, KafkaLine> = {
     logBackend: LogBackend.Log4j1,
     logBinding: { groupId: 'org.slf4j', artifactId: 'slf4j-reload4j', version: '1.7.36' },
     ...shared,
-    tools: { ...sharedTools, 'console-producer': 'kafka.tools.ConsoleProducer' },
+    tools: { ...sharedTools, 'console-producer': 'kafka.tools.ConsoleProducer', acls: 'kafka.admin.AclCommand' },
     clientConfigFlag: {
       ...commandConfigEverywhere,
       'console-producer': '--producer.config',

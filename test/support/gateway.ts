@@ -1,7 +1,7 @@
 // Starting Turnout in front of test-bed clusters, in-process, for integration tests. Ports come
 // from below the test bed's broker range (10000-19999) in blocks that are checked by binding.
 import { Gateway } from '../../src/gateway.ts';
-import { DEFAULTS, Secret, virtualClusterId, type GatewayConfig, type RouteConfig, type StreamingDomainConfig } from '../../src/config/index.ts';
+import { DEFAULTS, Secret, virtualClusterId, type GatewayConfig, type RouteConfig, type StateSigningConfig, type StreamingDomainConfig } from '../../src/config/index.ts';
 import { createLogger, silentLogger } from '../../src/observability/log.ts';
 import type { ClusterDescriptor } from '../../src/testbed/index.ts';
 import { canBind } from '../../src/testbed/ports.ts';
@@ -73,6 +73,8 @@ export interface StartOptions {
   waitForReady?: boolean;
   /** Switch state topic (default: none, this instance switches alone). */
   stateTopic?: string;
+  /** The fleet key that signs the state topic's records (default: none). */
+  stateSigning?: StateSigningConfig;
   instanceId?: string;
   adminToken?: string;
   switchover?: Partial<GatewayConfig['switchover']>;
@@ -103,7 +105,7 @@ export async function startGateway(options: StartOptions): Promise<TestGateway> 
       admin: { host: '127.0.0.1', port: options.adminPort ?? 0 },
       adminToken: options.adminToken !== undefined ? new Secret(options.adminToken) : null,
       instanceId: options.instanceId ?? `test-${process.pid}-${attempt}-${Math.floor(Math.random() * 1e6)}`,
-      state: options.stateTopic !== undefined ? { topic: options.stateTopic } : null,
+      state: options.stateTopic !== undefined ? { topic: options.stateTopic, ...(options.stateSigning ? { signing: options.stateSigning } : {}) } : null,
       switchover: { drainTimeoutMs: DEFAULTS.drainTimeoutMs, fleetTimeoutMs: DEFAULTS.fleetTimeoutMs, fenceTimeoutMs: DEFAULTS.fenceTimeoutMs, ...options.switchover },
       audit: { file: options.auditFile ?? null },
       log: { level: 'debug' },

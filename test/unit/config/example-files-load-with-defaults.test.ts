@@ -20,7 +20,7 @@ test('the seed document (Confluent switchover example) loads as written, with ev
     admin: { host: '127.0.0.1', port: 9190 },
     adminToken: null,
     instanceId: config.instanceId,
-    state: { topic: '_turnout_state' },
+    state: { topic: '_turnout_state', signing: { key: null, previousKeys: [], acceptUnsigned: false } },
     switchover: { drainTimeoutMs: 5000, fleetTimeoutMs: 10000, fenceTimeoutMs: 10000 },
     audit: { file: null },
     log: { level: 'info' },

@@ -146,3 +146,16 @@ test('read committed: data batches of an aborted transaction are left out, until
   assert.deepEqual(values({}), ['0:a1', '1:a2', '2:b1', '5:a3', '6:plain'], 'read uncommitted: everything');
   assert.deepEqual(values({ abortedTransactions: [] }), ['0:a1', '1:a2', '2:b1', '5:a3', '6:plain'], 'no aborted transactions in range');
 });
+
+test('headers are written, and read back only when asked for', () => {
+  const batch = encodeRecordBatch([
+    { key: Buffer.from('k'), value: Buffer.from('v'), headers: [{ key: 'turnout-mac', value: Buffer.from('sig') }, { key: 'n', value: null }] },
+    { key: Buffer.from('k2'), value: null },
+  ]);
+  const plain = decodeRecordBatches(batch);
+  assert.equal(plain[0].headers, undefined);
+  const withHeaders = decodeRecordBatchesWithEnd(batch, { headers: true }).records;
+  assert.deepEqual(withHeaders[0].headers, [{ key: 'turnout-mac', value: Buffer.from('sig') }, { key: 'n', value: null }]);
+  assert.equal(withHeaders[1].headers, undefined);
+  assert.equal(withHeaders[1].value, null);
+});
