@@ -26,6 +26,8 @@ export interface GatewayOptions {
    * not this gateway's own (a worker process: the primary process serves it; src/cluster).
    */
   adminAddress?: string;
+  /** How long repeated client warnings are summed up before one summary line per reason (default 10 s; tests shorten it). */
+  warningWindowMs?: number;
 }
 
 export interface ReloadOptions {
@@ -61,7 +63,7 @@ export class Gateway {
     this.tapClientBytes = options.tapClientBytes;
     this.advertisedAdmin = options.adminAddress;
     this.loaded = config;
-    this.warnings = new WarningAggregator(this.log);
+    this.warnings = new WarningAggregator(this.log, options.warningWindowMs);
   }
 
   get switches(): SwitchController {
