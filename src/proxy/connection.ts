@@ -4,9 +4,12 @@
 // for are decoded; the rest are forwarded as the same bytes. Each side's buffered bytes are
 // capped: past the cap, reading from the other side pauses until the slow side drains.
 //
-// Large frames that no filter reads (Produce requests, Fetch responses) are cut through: once
-// their header has arrived they are forwarded piece by piece as the bytes come, never assembled.
-// That saves a copy and, for multi-megabyte Fetch responses, the store-and-forward delay.
+// Large frames that no filter reads (most requests, Produce of a known producer, Fetch responses)
+// are cut through: once their header has arrived they are forwarded piece by piece as the bytes
+// come, never assembled. That saves a copy and, for multi-megabyte Fetch responses, the
+// store-and-forward delay. A request a filter must read whole is assembled only within the
+// connection's buffer budget, and before a passthrough client has authenticated only within a
+// small cap; past those the connection is closed (see limits.ts for the process-wide limits).
 //
 // Both sockets read into reused buffers (read-buffer.ts) instead of a new ArrayBuffer per read,
 // whose churn of external memory made V8 run full garbage collections every ~20 MB. Read bytes
