@@ -18,7 +18,7 @@ import { testBed, type ClusterDescriptor } from '../../../src/testbed/index.ts';
 import { kafkajsDriver, stopAllClients } from '../../support/clients/index.ts';
 import { domainFor, startGateway, type TestGateway } from '../../support/gateway.ts';
 import { LogCapture, asStream, type LogEntry } from '../../support/log-capture.ts';
-import { RawKafkaClient, createTopic, eventually, longPollFetch, metricValue, scrapeMetrics } from '../../support/raw-kafka.ts';
+import { RawKafkaClient, connectTo, createTopic, eventually, longPollFetch, metricValue, parseAddress, scrapeMetrics } from '../../support/raw-kafka.ts';
 import { uniqueName } from '../testbed/helpers.ts';
 
 const PLAIN = 'plain';
@@ -127,7 +127,6 @@ describe('client limits: bad or hostile clients affect only themselves', () => {
       }
       return push(c, PUSH_LIMIT);
     }));
-    for (const c of hostile) assert.ok(await c.closedWithin(10_000), 'the gateway closes every hostile connection');
     const peak = memory.stop();
     const grewArrayBuffers = peak.arrayBuffers - before.arrayBuffers;
     const grewRss = peak.rss - before.rss;
@@ -135,6 +134,7 @@ describe('client limits: bad or hostile clients affect only themselves', () => {
     // Without the limits the gateway held what each connection sent: 8 x 40 MiB.
     assert.ok(grewArrayBuffers < 64 * MiB, `the gateway's buffers grew by ${(grewArrayBuffers / MiB).toFixed(1)} MiB`);
     assert.ok(grewRss < 256 * MiB, `the process grew by ${(grewRss / MiB).toFixed(0)} MiB`);
+    for (const c of hostile) assert.ok(await c.closedWithin(10_000), 'the gateway closes every hostile connection');
 
     const consumed = await normal;
     assert.deepEqual(consumed.map((r) => r.value).sort(), messages.map((m) => m.value).sort(), 'kafkajs produced and consumed everything through the same gateway');
@@ -180,6 +180,15 @@ describe('client limits: bad or hostile clients affect only themselves', () => {
     } finally {
       ok.destroy();
     }
+  });
+
+  test('clients that reset their connection at once are logged with a meaningful address', async () => {
+    // Reset before the gateway has looked at them, some sockets no longer know their peer.
+    const sockets = await Promise.all(Array.from({ length: 50 }, () => connectTo(parseAddress(gw.bootstrap[PLAIN]), 5000, '127.0.0.7')));
+    for (const s of sockets) s.resetAndDestroy();
+    await eventually('the resets to be handled', () => gw.gateway.connections(PLAIN).every((c) => !c.log.bindings().client?.startsWith('127.0.0.7')), 5000);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.ok(!logs.text().includes('undefined:undefined'));
   });
 
   test('no log line names a client as undefined:undefined, and nothing was logged per hostile connection at warn', () => {
