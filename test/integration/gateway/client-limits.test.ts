@@ -4,7 +4,8 @@
 // passthrough route refuses a large frame before authentication; connection floods are refused
 // at accept and counted; unauthenticated and idle connections are closed at their deadlines; and
 // the log sums up what many clients did instead of one line each. Meanwhile kafkajs, in its
-// default settings, produces and consumes through the same gateway.
+// default settings, produces and consumes through the same gateway. Past the process-wide
+// buffered-bytes budget, reads pause and nobody is closed.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ApiKey } from '../../../src/protocol/index.ts';
@@ -13,12 +14,13 @@ import type { MetadataResponse } from '../../../src/protocol/generated/messages/
 import type { SaslAuthenticateResponse } from '../../../src/protocol/generated/messages/sasl-authenticate-response.ts';
 import type { SaslHandshakeResponse } from '../../../src/protocol/generated/messages/sasl-handshake-response.ts';
 import type { ApiVersionsResponse } from '../../../src/protocol/generated/messages/api-versions-response.ts';
+import type { FetchResponse } from '../../../src/protocol/generated/messages/fetch-response.ts';
 import { ZERO_UUID } from '../../../src/protocol/index.ts';
 import { testBed, type ClusterDescriptor } from '../../../src/testbed/index.ts';
 import { kafkajsDriver, stopAllClients } from '../../support/clients/index.ts';
 import { domainFor, startGateway, type TestGateway } from '../../support/gateway.ts';
 import { LogCapture, asStream, type LogEntry } from '../../support/log-capture.ts';
-import { RawKafkaClient, connectTo, createTopic, eventually, longPollFetch, metricValue, parseAddress, scrapeMetrics } from '../../support/raw-kafka.ts';
+import { RawKafkaClient, connectTo, createTopic, eventually, fetchRequest, longPollFetch, metricValue, parseAddress, scrapeMetrics } from '../../support/raw-kafka.ts';
 import { uniqueName } from '../testbed/helpers.ts';
 
 const PLAIN = 'plain';
@@ -304,5 +306,63 @@ describe('connection limits and deadlines', () => {
     assert.ok(metricValue(metrics, 'turnout_connections_closed_by_limit_total', { route: PLAIN, reason: 'idle_timeout' }) >= 1);
     // An idle close is housekeeping, as on a broker: not an error.
     assert.equal(metricValue(metrics, 'turnout_connection_errors_total', { route: PLAIN, reason: 'idle_timeout' }), 0);
+  });
+});
+
+describe('the process-wide buffered-bytes budget', () => {
+  let cluster: ClusterDescriptor;
+  let gw: TestGateway;
+  const BUDGET = 1 * MiB;
+
+  before(async () => {
+    const bed = await testBed();
+    cluster = await bed.cluster({ name: 'k4-single', brokers: 1, kafkaVersion: '4.3.1' });
+    // The connection's own cap stays at its 4 MiB default: only the process budget can stop it earlier.
+    gw = await startGateway({ domains: [domainFor(cluster)], routes: [{ name: PLAIN, domain: 'k4-single', listener: 'plaintext' }], limits: { maxBufferedBytes: BUDGET } });
+  });
+
+  after(async () => {
+    await gw?.stop();
+  });
+
+  test('over the budget the gateway pauses reads instead of closing anyone; every response arrives once the client reads', async (t) => {
+    const topic = uniqueName('gw-budget');
+    await createTopic(cluster.bootstrap(), topic);
+    const value = 'v'.repeat(30_000);
+    // Batches of 20 records (600 KB) stay under the broker's message.max.bytes.
+    for (let i = 0; i < 5; i++) await kafkajsDriver.produce({ bootstrap: gw.bootstrap[PLAIN] }, topic, Array.from({ length: 20 }, () => ({ value })));
+
+    const client = await RawKafkaClient.connect(gw.bootstrap[PLAIN]);
+    try {
+      const port = client.socket.localPort;
+      const conn = await eventually('the gateway connection', () => gw.gateway.connections(PLAIN).find((c) => c.log.bindings().client === `127.0.0.1:${port}`));
+      client.socket.pause();
+      const fetches = 6;
+      for (let i = 0; i < fetches; i++) client.send(ApiKey.Fetch, 12, fetchRequest(topic, 0n, { maxBytes: MiB }));
+      let max = 0;
+      await eventually('the gateway to pause its broker reads', () => {
+        max = Math.max(max, conn.stats().bufferedToClient);
+        return conn.stats().upstreamReadsPaused;
+      }, 20_000);
+      await new Promise((r) => setTimeout(r, 300));
+      max = Math.max(max, conn.stats().bufferedToClient);
+      const metrics = await scrapeMetrics(gw.adminUrl);
+      t.diagnostic(`paused with ${conn.stats().bufferedToClient} bytes queued to the client (max ${max}); turnout_buffered_bytes ${metricValue(metrics, 'turnout_buffered_bytes')}, limit ${metricValue(metrics, 'turnout_buffered_bytes_limit')}`);
+      assert.ok(metricValue(metrics, 'turnout_buffered_bytes_pauses_total') >= 1, 'the pause is counted');
+      assert.equal(metricValue(metrics, 'turnout_buffered_bytes_limit'), BUDGET);
+      assert.ok(metricValue(metrics, 'turnout_buffered_bytes') > BUDGET * 0.9, 'usage is reported');
+      assert.ok(max < 2 * MiB, `the process budget stopped it at ${max} bytes, below the connection's own 4 MiB cap`);
+      assert.ok(!client.isClosed, 'nobody is closed for the budget');
+
+      client.socket.resume();
+      for (let i = 0; i < fetches; i++) {
+        const body = await client.response<FetchResponse>(i + 1, ApiKey.Fetch, 12, 20_000);
+        assert.equal(body.responses[0].partitions[0].errorCode, 0);
+        assert.ok((body.responses[0].partitions[0].records?.length ?? 0) > 500_000);
+      }
+      await eventually('the budget to be released', async () => metricValue(await scrapeMetrics(gw.adminUrl), 'turnout_buffered_bytes') < BUDGET / 2);
+    } finally {
+      client.destroy();
+    }
   });
 });
