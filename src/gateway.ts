@@ -7,9 +7,14 @@ import { createLogger, type Logger } from './observability/log.ts';
 import { GatewayMetrics } from './observability/metrics.ts';
 import { builtInFilterChain } from './proxy/filters/index.ts';
 import { RouteListeners } from './proxy/listener.ts';
-import type { ProxyConnection } from './proxy/connection.ts';
+import type { ConnectionLimits, ProxyConnection } from './proxy/connection.ts';
+import { ConnectionAdmission, MemoryBudget, WarningAggregator } from './proxy/limits.ts';
+import { DEFAULTS } from './config/normalize.ts';
 import { Route } from './routing/route.ts';
 import { SwitchController, type SwitchReport, type SwitchRequest } from './control/switch-controller.ts';
+
+/** How often buffered bytes are re-counted while connections wait for the process's budget. */
+const BUDGET_RECOUNT_MS = 50;
 
 export interface GatewayOptions {
   log?: Logger;
@@ -21,6 +26,8 @@ export interface GatewayOptions {
    * not this gateway's own (a worker process: the primary process serves it; src/cluster).
    */
   adminAddress?: string;
+  /** How long repeated client warnings are summed up before one summary line per reason (default 10 s; tests shorten it). */
+  warningWindowMs?: number;
 }
 
 export interface ReloadOptions {
@@ -46,6 +53,8 @@ export class Gateway {
   private serving = false;
   /** The route config as last loaded, to tell which routes a reload changed. */
   private loaded: GatewayConfig;
+  /** Warnings clients can cause over and over, logged once per reason and window. */
+  private readonly warnings: WarningAggregator;
 
   constructor(config: GatewayConfig, options: GatewayOptions = {}) {
     this.config = config;
@@ -54,6 +63,7 @@ export class Gateway {
     this.tapClientBytes = options.tapClientBytes;
     this.advertisedAdmin = options.adminAddress;
     this.loaded = config;
+    this.warnings = new WarningAggregator(this.log, options.warningWindowMs);
   }
 
   get switches(): SwitchController {
@@ -67,13 +77,39 @@ export class Gateway {
 
   async start(): Promise<void> {
     const chain = builtInFilterChain();
-    const limits = {
-      maxFrameBytes: this.config.limits.maxFrameBytes,
-      maxBufferedBytes: this.config.limits.maxBufferedBytesPerConnection,
-      upstreamConnectTimeoutMs: this.config.limits.upstreamConnectTimeoutMs,
+    const l = this.config.limits;
+    const budget = new MemoryBudget(l.maxBufferedBytes ?? DEFAULTS.maxBufferedBytes);
+    this.metrics.watchBudget(budget);
+    // While connections wait for the budget, re-count everyone's bytes often: sockets that flush
+    // their queued writes say nothing, and without this the waiters would wait for the next read.
+    let recount: NodeJS.Timeout | null = null;
+    budget.onWaiting = (waiting) => {
+      if (waiting && recount === null) {
+        recount = setInterval(() => {
+          for (const l of this.listeners) for (const c of l.connections) c.account();
+        }, BUDGET_RECOUNT_MS);
+        recount.unref();
+      } else if (!waiting && recount !== null) {
+        clearInterval(recount);
+        recount = null;
+      }
+    };
+    const limits: ConnectionLimits = {
+      maxFrameBytes: l.maxFrameBytes,
+      maxBufferedBytes: l.maxBufferedBytesPerConnection,
+      upstreamConnectTimeoutMs: l.upstreamConnectTimeoutMs,
       switchDrainTimeoutMs: this.config.switchover.drainTimeoutMs,
       tapClientBytes: this.tapClientBytes,
+      maxUnauthenticatedFrameBytes: l.maxUnauthenticatedFrameBytes ?? DEFAULTS.maxUnauthenticatedFrameBytes,
+      authenticationTimeoutMs: l.authenticationTimeoutMs ?? DEFAULTS.authenticationTimeoutMs,
+      connectionsMaxIdleMs: l.connectionsMaxIdleMs ?? DEFAULTS.connectionsMaxIdleMs,
+      budget,
+      warnings: this.warnings,
     };
+    const admission = new ConnectionAdmission({
+      maxConnections: l.maxConnections ?? DEFAULTS.maxConnections,
+      maxConnectionsPerAddress: l.maxConnectionsPerAddress ?? DEFAULTS.maxConnectionsPerAddress,
+    });
     try {
       for (const rc of this.config.routes) {
         const domain = this.config.streamingDomains.find((d) => d.name === rc.streamingDomain.name)!;
@@ -103,7 +139,7 @@ export class Gateway {
       await this.controller.start();
       for (const route of this.routes) {
         const rc = route.config;
-        const listeners = new RouteListeners(route, chain, limits);
+        const listeners = new RouteListeners(route, chain, limits, admission);
         await listeners.listen();
         this.listeners.push(listeners);
         route.start();
@@ -222,6 +258,8 @@ export class Gateway {
       for (const c of connections) c.destroy();
     }
     await this.admin?.close();
+    this.warnings.flush();
+    this.warnings.stop();
     this.log.info('gateway stopped');
   }
 }

@@ -20,6 +20,12 @@ export const DEFAULTS = {
   maxFrameBytes: 100 * 1024 * 1024,
   maxBufferedBytesPerConnection: 4 * 1024 * 1024,
   upstreamConnectTimeoutMs: 10_000,
+  maxUnauthenticatedFrameBytes: 512 * 1024,
+  maxBufferedBytes: 256 * 1024 * 1024,
+  maxConnections: 10_000,
+  maxConnectionsPerAddress: 1_000,
+  authenticationTimeoutMs: 30_000,
+  connectionsMaxIdleMs: 600_000,
   shutdownTimeoutMs: 10_000,
   bindAddress: '0.0.0.0',
   brokerPortCount: 16,
@@ -97,6 +103,12 @@ export function normalize(input: NormalizeInput): { config: GatewayConfig | unde
         maxFrameBytes: g?.limits?.maxFrameBytes ?? DEFAULTS.maxFrameBytes,
         maxBufferedBytesPerConnection: g?.limits?.maxBufferedBytesPerConnection ?? DEFAULTS.maxBufferedBytesPerConnection,
         upstreamConnectTimeoutMs: g?.limits?.upstreamConnectTimeoutMs ?? DEFAULTS.upstreamConnectTimeoutMs,
+        maxUnauthenticatedFrameBytes: g?.limits?.maxUnauthenticatedFrameBytes ?? DEFAULTS.maxUnauthenticatedFrameBytes,
+        maxBufferedBytes: g?.limits?.maxBufferedBytes ?? DEFAULTS.maxBufferedBytes,
+        maxConnections: g?.limits?.maxConnections ?? DEFAULTS.maxConnections,
+        maxConnectionsPerAddress: g?.limits?.maxConnectionsPerAddress ?? DEFAULTS.maxConnectionsPerAddress,
+        authenticationTimeoutMs: g?.limits?.authenticationTimeoutMs ?? DEFAULTS.authenticationTimeoutMs,
+        connectionsMaxIdleMs: g?.limits?.connectionsMaxIdleMs ?? DEFAULTS.connectionsMaxIdleMs,
       },
       shutdownTimeoutMs: g?.shutdownTimeoutMs ?? DEFAULTS.shutdownTimeoutMs,
       workers,
@@ -234,6 +246,7 @@ function route(
     authentication: authentication ?? { type: 'none' },
     clusterId: r.clusterId ?? virtualClusterId(r.name),
     replication: { type: r.replication?.type ?? 'none', topics: r.replication?.topics ?? null, groups: r.replication?.groups ?? null, checkpoints: r.replication?.checkpoints ?? false },
+    limits: { maxConnections: r.limits?.maxConnections ?? null },
   };
 }
 

@@ -198,6 +198,12 @@ export const gatewaySection = strictObject({
     maxFrameBytes: int(1024, 1024 * MiB, 'use 1024 (1 KiB) to 1073741824 (1 GiB); Kafka\'s own default is 104857600 (100 MiB)').optional(),
     maxBufferedBytesPerConnection: int(64 * 1024, 2 ** 40, 'use at least 65536 (64 KiB); the default is 4194304 (4 MiB)').optional(),
     upstreamConnectTimeoutMs: int(1, MAX_TIMEOUT_MS).optional(),
+    maxUnauthenticatedFrameBytes: int(1024, 1024 * MiB, 'use 1024 (1 KiB) to 1073741824 (1 GiB); the default is 524288 (512 KiB), a broker\'s sasl.server.max.receive.size').optional(),
+    maxBufferedBytes: int(MiB, 2 ** 40, 'use at least 1048576 (1 MiB) per worker process; the default is 268435456 (256 MiB)').optional(),
+    maxConnections: int(1, 10_000_000, 'use a number of connections from 1 to 10000000 per worker process; the default is 10000').optional(),
+    maxConnectionsPerAddress: int(1, 10_000_000, 'use a number of connections from 1 to 10000000 per client IP address and worker process; the default is 1000').optional(),
+    authenticationTimeoutMs: int(100, MAX_TIMEOUT_MS, 'use 100 ms or more; the default is 30000 (30 s)').optional(),
+    connectionsMaxIdleMs: int(100, MAX_TIMEOUT_MS, 'use 100 ms or more; the default is 600000 (10 minutes), a broker\'s connections.max.idle.ms').optional(),
   }).nullish(),
   shutdownTimeoutMs: int(0, MAX_TIMEOUT_MS).optional(),
   workers: workerCount.optional(),
@@ -258,6 +264,10 @@ export const route = strictObject({
     bootstrapServerId: text('a bootstrap server id'),
   }),
   authentication: strictObject({ type: choice('authentication type', AUTHENTICATION_TYPES) }).nullish(),
+  limits: strictObject({
+    /** Open connections to this route's listeners, per worker process. */
+    maxConnections: int(1, 10_000_000, 'use a number of connections from 1 to 10000000 per worker process, or leave it out to apply only gateway.limits.maxConnections').optional(),
+  }).nullish(),
   /** The cluster id clients see through this route, whichever cluster it points at. */
   clusterId: name('cluster id').optional(),
   /** How the route's topics are copied between its clusters: decides what a planned switch does. */

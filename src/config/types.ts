@@ -70,6 +70,8 @@ export interface RouteConfig {
   /** The cluster id clients see through this route (stable across switches). */
   clusterId: string;
   replication: ReplicationConfig;
+  /** Limits of this route alone (gateway.limits apply to every route). */
+  limits?: { maxConnections: number | null };
 }
 
 export type ReplicationType = 'mirrormaker2' | 'offset-preserving' | 'none';
@@ -131,6 +133,18 @@ export interface GatewayConfig {
     maxBufferedBytesPerConnection: number;
     /** Timeout for opening a connection to an upstream broker. */
     upstreamConnectTimeoutMs: number;
+    /** Largest frame accepted before a passthrough route's client has authenticated (a broker's sasl.server.max.receive.size). */
+    maxUnauthenticatedFrameBytes?: number;
+    /** Bytes all connections of one process may buffer together; past it, reads pause until it drains. */
+    maxBufferedBytes?: number;
+    /** Open client connections per process; more are refused at accept. */
+    maxConnections?: number;
+    /** Open client connections per client IP address and process. */
+    maxConnectionsPerAddress?: number;
+    /** A passthrough connection not authenticated this long after it opened is closed. */
+    authenticationTimeoutMs?: number;
+    /** A connection with nothing in flight and nothing received this long is closed (a broker's connections.max.idle.ms). */
+    connectionsMaxIdleMs?: number;
   };
   /** On SIGTERM, how long in-flight requests may take before connections are closed. */
   shutdownTimeoutMs: number;

@@ -7,6 +7,14 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { apiCodec } from '../protocol/index.ts';
 
+/** What the metrics read from the process's memory budget (src/proxy/limits.ts MemoryBudget). */
+export interface BudgetView {
+  readonly used: number;
+  readonly limit: number;
+  readonly waiting: number;
+  readonly pauses: number;
+}
+
 /** What the admin listener serves on /metrics. */
 export interface MetricsSource {
   readonly contentType: string;
@@ -32,6 +40,9 @@ export class GatewayMetrics implements MetricsSource {
   readonly fenceHeld: Counter<'route'>;
   readonly fenced: Gauge<'route'>;
   readonly stateRecordsRejected: Counter<'domain' | 'reason'>;
+  readonly connectionsRefused: Counter<'route' | 'reason'>;
+  readonly connectionsClosedByLimit: Counter<'route' | 'reason'>;
+  private budget: BudgetView | null = null;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registry = new Registry();
@@ -93,6 +104,58 @@ export class GatewayMetrics implements MetricsSource {
       labelNames: ['domain', 'reason'],
       registers,
     });
+    this.connectionsRefused = new Counter({
+      name: 'turnout_connections_refused_total',
+      help: 'Client connections refused at accept, by the limit they hit (max_connections, max_connections_per_route, max_connections_per_address)',
+      labelNames: ['route', 'reason'],
+      registers,
+    });
+    this.connectionsClosedByLimit = new Counter({
+      name: 'turnout_connections_closed_by_limit_total',
+      help: 'Client connections the gateway closed for a limit (idle_timeout, authentication_timeout, unauthenticated_frame_too_large, frame_over_connection_budget)',
+      labelNames: ['route', 'reason'],
+      registers,
+    });
+    // Per process; with worker processes the instance's figures are the sums over workers.
+    const budget = () => this.budget;
+    new Gauge({
+      name: 'turnout_buffered_bytes',
+      help: 'Bytes all client connections of the process buffer now (partial frames, held requests, queued socket writes)',
+      registers,
+      aggregator: 'sum',
+      collect() {
+        this.set(budget()?.used ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'turnout_buffered_bytes_limit',
+      help: 'The buffered-bytes budget of the process (gateway.limits.maxBufferedBytes; with workers, the sum of theirs)',
+      registers,
+      aggregator: 'sum',
+      collect() {
+        this.set(budget()?.limit ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'turnout_buffered_bytes_waiting_connections',
+      help: 'Connections whose reads are paused until the buffered-bytes budget drains',
+      registers,
+      aggregator: 'sum',
+      collect() {
+        this.set(budget()?.waiting ?? 0);
+      },
+    });
+    new Counter({
+      name: 'turnout_buffered_bytes_pauses_total',
+      help: 'Times a connection\'s reads were paused because the process was over its buffered-bytes budget',
+      registers,
+      collect() {
+        const b = budget();
+        if (b === null) return;
+        this.reset();
+        this.inc(b.pauses);
+      },
+    });
     this.switchDuration = new Histogram({
       name: 'turnout_switch_duration_seconds',
       help: 'Time from a switch request to its outcome, fleet-wide prepare and apply included',
@@ -108,6 +171,11 @@ export class GatewayMetrics implements MetricsSource {
 
   text(): Promise<string> {
     return this.registry.metrics();
+  }
+
+  /** The memory budget whose usage and limit /metrics reports. */
+  watchBudget(budget: BudgetView): void {
+    this.budget = budget;
   }
 
   setActiveDomain(route: string, active: string, all: string[]): void {
@@ -154,6 +222,14 @@ export class RouteMetrics {
 
   requestError(apiKey: number, reason: string): void {
     this.parent.requestErrors.labels(this.route, apiName(apiKey), reason).inc();
+  }
+
+  connectionRefused(reason: string): void {
+    this.parent.connectionsRefused.labels(this.route, reason).inc();
+  }
+
+  closedByLimit(reason: string): void {
+    this.parent.connectionsClosedByLimit.labels(this.route, reason).inc();
   }
 
   connectionError(reason: string): void {

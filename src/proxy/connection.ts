@@ -4,9 +4,12 @@
 // for are decoded; the rest are forwarded as the same bytes. Each side's buffered bytes are
 // capped: past the cap, reading from the other side pauses until the slow side drains.
 //
-// Large frames that no filter reads (Produce requests, Fetch responses) are cut through: once
-// their header has arrived they are forwarded piece by piece as the bytes come, never assembled.
-// That saves a copy and, for multi-megabyte Fetch responses, the store-and-forward delay.
+// Large frames that no filter reads (most requests, Produce of a known producer, Fetch responses)
+// are cut through: once their header has arrived they are forwarded piece by piece as the bytes
+// come, never assembled. That saves a copy and, for multi-megabyte Fetch responses, the
+// store-and-forward delay. A request a filter must read whole is assembled only within the
+// connection's buffer budget, and before a passthrough client has authenticated only within a
+// small cap; past those the connection is closed (see limits.ts for the process-wide limits).
 //
 // Both sockets read into reused buffers (read-buffer.ts) instead of a new ArrayBuffer per read,
 // whose churn of external memory made V8 run full garbage collections every ~20 MB. Read bytes
@@ -15,7 +18,7 @@
 import type { Socket } from 'node:net';
 import type { HostPort } from '../config/types.ts';
 import type { Logger } from '../observability/log.ts';
-import type { ApiMetrics, RouteMetrics } from '../observability/metrics.ts';
+import { apiName, type ApiMetrics, type RouteMetrics } from '../observability/metrics.ts';
 import {
   ApiKey, CodecError, CodecErrorCode, FrameDecoder, apiCodec, decodeResponse, encodeResponseChunks, peekApiKey, peekApiVersion,
   peekProduceAcks, peekRequestClientId, peekRequestCorrelationId, peekResponseCorrelationId, type DecodedResponse,
@@ -54,6 +57,8 @@ import type { FetchRequest } from '../protocol/generated/messages/fetch-request.
 import { defaultConsumerGroupHeartbeatRequest } from '../protocol/generated/messages/consumer-group-heartbeat-request.ts';
 import { defaultShareGroupHeartbeatRequest } from '../protocol/generated/messages/share-group-heartbeat-request.ts';
 import type { FilterChain, FilterContext, ProxyFilter } from './filter.ts';
+import { describePeer, type MemoryBudget, type WarningAggregator } from './limits.ts';
+import type { SaslAuthenticateResponse } from '../protocol/generated/messages/sasl-authenticate-response.ts';
 
 export interface ConnectionLimits {
   maxFrameBytes: number;
@@ -63,6 +68,16 @@ export interface ConnectionLimits {
   switchDrainTimeoutMs: number;
   /** Sees every byte written to clients (tests use it to prove no upstream address leaks); the bytes may be views of a reused buffer, valid only during the call. */
   tapClientBytes?: (route: string, bytes: Uint8Array) => void;
+  /** Largest frame before a passthrough connection has authenticated (default: maxFrameBytes). */
+  maxUnauthenticatedFrameBytes?: number;
+  /** A passthrough connection not authenticated this long after opening is closed (0 or absent: never). */
+  authenticationTimeoutMs?: number;
+  /** A connection with nothing in flight and nothing received this long is closed (0 or absent: never). */
+  connectionsMaxIdleMs?: number;
+  /** The process's budget of buffered bytes (absent: only the per-connection cap applies). */
+  budget?: MemoryBudget;
+  /** Aggregates warnings per reason so that many bad clients cannot flood the log. */
+  warnings?: WarningAggregator;
 }
 
 export interface ConnectionStats {
@@ -114,11 +129,26 @@ export const CloseReason = {
   Shutdown: 'shutdown',
   /** The route switched to another cluster: the connection to the old one is closed once idle. */
   Switchover: 'switchover',
+  /** Nothing in flight and nothing received for limits.connectionsMaxIdleMs. */
+  IdleTimeout: 'idle_timeout',
+  /** A passthrough connection not authenticated within limits.authenticationTimeoutMs. */
+  AuthenticationTimeout: 'authentication_timeout',
+  /** A frame above limits.maxUnauthenticatedFrameBytes before authentication. */
+  UnauthenticatedFrameTooLarge: 'unauthenticated_frame_too_large',
+  /** A frame the gateway must assemble (a filter reads it) above the connection's buffer budget. */
+  FrameOverBudget: 'frame_over_connection_budget',
 } as const;
 export type CloseReason = (typeof CloseReason)[keyof typeof CloseReason];
 
 /** Reasons that are a normal part of life and not counted as errors. */
-const NORMAL: ReadonlySet<CloseReason> = new Set([CloseReason.ClientClosed, CloseReason.UpstreamClosed, CloseReason.Shutdown, CloseReason.Switchover]);
+const NORMAL: ReadonlySet<CloseReason> = new Set([CloseReason.ClientClosed, CloseReason.UpstreamClosed, CloseReason.Shutdown, CloseReason.Switchover, CloseReason.IdleTimeout]);
+/** Closes the gateway makes for one of its limits, counted by reason. */
+const BY_LIMIT: ReadonlySet<CloseReason> = new Set([
+  CloseReason.IdleTimeout, CloseReason.AuthenticationTimeout, CloseReason.UnauthenticatedFrameTooLarge, CloseReason.FrameOverBudget,
+]);
+
+/** Why a large request cannot be cut through: not now (wait, do not assemble it), or never (a filter reads it whole). */
+type CutThrough = 'cut' | 'later' | 'assemble';
 
 let nextConnectionId = 1;
 
@@ -173,6 +203,22 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
   /** Shown every piece of the request being cut through (filters that watch it pass). */
   private cutThroughObservers: ((piece: Uint8Array) => void)[] | null = null;
   private closed = false;
+  /**
+   * A passthrough connection is authenticated after a successful SaslAuthenticate (or the raw
+   * tokens of SaslHandshake v0); a route with authentication none has no authentication step,
+   * and its connections count as authenticated from the start, as a broker's PLAINTEXT listener
+   * treats them.
+   */
+  private authenticated: boolean;
+  private readonly openedAt = performance.now();
+  /** When the client last sent bytes (performance.now()), for the idle deadline. */
+  private lastReceived = this.openedAt;
+  /** Bytes this connection counts against the process's budget, as last reported. */
+  private accounted = 0;
+  private readonly resumeFromBudget = (): void => {
+    this.resumeClient();
+    this.resumeUpstream();
+  };
   private draining = false;
   private clientPaused = false;
   private upstreamPaused = false;
@@ -187,7 +233,10 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
   /** The streaming domain this connection's upstream is in. */
   readonly domain: string;
 
-  constructor(client: Socket, route: Route, target: ConnectionTarget, chain: FilterChain, limits: ConnectionLimits, onClosed: (c: ProxyConnection) => void, clientReads: ReadBuffer | null = null) {
+  constructor(
+    client: Socket, route: Route, target: ConnectionTarget, chain: FilterChain, limits: ConnectionLimits, onClosed: (c: ProxyConnection) => void,
+    clientReads: ReadBuffer | null = null, peer?: string,
+  ) {
     this.client = client;
     this.clientReads = clientReads;
     this.route = route;
@@ -195,8 +244,10 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     this.limits = limits;
     this.metrics = route.metrics;
     this.onClosed = onClosed;
-    this.where = `${client.remoteAddress}:${client.remotePort}`;
+    // A socket reset before it was adopted has no address any more: the listener read it first.
+    this.where = peer ?? describePeer(client.remoteAddress, client.remotePort);
     this.clientHost = client.remoteAddress ?? '';
+    this.authenticated = route.config.authentication.type !== 'passthrough';
     this.target = target;
     this.epoch = route.epoch;
     this.domain = route.domainName;
@@ -210,7 +261,10 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     client.on('end', () => this.close(this.clientGoneReason()));
     client.on('error', (err) => this.close(CloseReason.ClientError, err.message));
     client.on('close', () => this.close(this.clientGoneReason()));
-    client.on('drain', () => this.resumeUpstream());
+    client.on('drain', () => {
+      this.account();
+      this.resumeUpstream();
+    });
     void this.openUpstream(target);
   }
 
@@ -444,6 +498,17 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
 
   private onClientData(chunk: Buffer): void {
     if (this.closed) return;
+    this.lastReceived = performance.now();
+    this.receive(chunk);
+    if (this.closed) return;
+    this.account();
+    if (this.overBudget()) {
+      this.pauseClient();
+      this.limits.budget!.wait(this.resumeFromBudget);
+    }
+  }
+
+  private receive(chunk: Buffer): void {
     let data = chunk;
     const up = this.upstream;
     if (this.requestLeft > 0) {
@@ -467,11 +532,14 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     this.fromClient.push(data);
     up?.cork();
     try {
-      for (let frame = this.fromClient.next(); frame !== null; frame = this.fromClient.next()) {
+      for (;;) {
+        if (!this.authenticated && !this.withinUnauthenticatedCap()) return;
+        const frame = this.fromClient.next();
+        if (frame === null) break;
         this.takeFrame(frame);
         if (this.closed) return;
       }
-      if (this.fromClient.bufferedBytes >= CUT_THROUGH_MIN_BYTES) this.cutThroughRequest();
+      if (this.fromClient.bufferedBytes > 0) this.partialRequest();
     } catch (err) {
       const tooLarge = err instanceof CodecError && err.code === CodecErrorCode.FrameTooLarge;
       this.close(tooLarge ? CloseReason.FrameTooLarge : CloseReason.MalformedFrame, (err as Error).message);
@@ -487,40 +555,84 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     if (buffered > this.limits.maxBufferedBytes || this.heldBytes > this.limits.maxBufferedBytes) this.pauseClient();
   }
 
+  /** Before authentication, a frame above the small pre-authentication cap closes the connection. */
+  private withinUnauthenticatedCap(): boolean {
+    const cap = this.limits.maxUnauthenticatedFrameBytes;
+    const size = this.fromClient.peekInt32(0);
+    if (cap === undefined || size === null || size <= cap) return true;
+    this.refuseFrame(CloseReason.UnauthenticatedFrameTooLarge, size, cap, 'gateway.limits.maxUnauthenticatedFrameBytes', 'before the client authenticated');
+    return false;
+  }
+
   /**
-   * The decoder holds the start of a large frame: if it is a Produce request that would be
-   * forwarded unchanged right now, forward what has arrived and the rest as it comes. Anything
-   * that may be held, answered by the gateway or rewritten is assembled as usual.
+   * The decoder holds the start of a frame. Large frames no filter reads are cut through (sent on
+   * as their bytes arrive); frames a filter must read whole are assembled, within the
+   * connection's buffer budget (limits.maxBufferedBytes), and a bigger one closes the connection.
+   * A frame that could be cut through but not right now (no upstream yet, requests held) is read
+   * up to the budget, and then the client waits until it can be.
    */
-  private cutThroughRequest(): void {
-    const up = this.upstream;
+  private partialRequest(): void {
     const d = this.fromClient;
-    if (up === null || this.held !== null || this.rawTokensExpected > 0 || this.route.fence !== null) return;
     const size = d.peekInt32(0);
     if (size === null || size + 4 < CUT_THROUGH_MIN_BYTES) return;
+    const verdict = this.cutThroughRequest();
+    if (verdict === 'cut' || size + 4 <= this.limits.maxBufferedBytes) return;
+    if (verdict === 'assemble') {
+      this.refuseFrame(CloseReason.FrameOverBudget, size, this.limits.maxBufferedBytes, 'gateway.limits.maxBufferedBytesPerConnection', 'and the gateway must read it whole');
+    } else if (d.bufferedBytes >= this.limits.maxBufferedBytes) {
+      this.pauseClient();
+    }
+  }
+
+  /** Closes the connection for a frame above `limit`, saying which API, how big, and what to raise. */
+  private refuseFrame(reason: CloseReason, size: number, limit: number, configKey: string, when: string): void {
+    const head = this.fromClient.head(8);
+    const api = this.rawTokensExpected > 0 ? 'a raw SASL token' : head.length >= 6 ? apiName(peekApiKey(head)) : 'a request whose header has not arrived';
+    this.close(reason, `${api} of ${size + 4} bytes is above ${configKey} (${limit}) ${when}; raise ${configKey} if this client is legitimate`, { api, frameBytes: size + 4, limit, configKey });
+  }
+
+  /**
+   * Whether the large frame the decoder holds the start of can be forwarded as its bytes arrive,
+   * and if so, forwards what has arrived: a request no filter reads (or a Produce request every
+   * filter lets pass) that would be forwarded unchanged right now. Anything that may be held,
+   * answered by the gateway or rewritten is assembled as usual.
+   */
+  private cutThroughRequest(): CutThrough {
+    const d = this.fromClient;
+    const size = d.peekInt32(0)!;
+    // Raw SASL tokens and everything before authentication: small (see withinUnauthenticatedCap) and watched.
+    if (this.rawTokensExpected > 0 || !this.authenticated) return 'assemble';
     const head = d.head(PRODUCE_HEAD_BYTES);
-    if (head.length < 12 || peekApiKey(head) !== ApiKey.Produce) return;
-    let observers: ((piece: Uint8Array) => void)[] | null = null;
-    for (const f of this.chain.requestFilters(ApiKey.Produce) ?? []) {
-      const verdict = f.cutThrough?.(this, ApiKey.Produce) ?? false;
-      if (verdict === false) return;
-      if (verdict !== true) (observers ??= []).push(verdict);
-    }
-    let acks: number;
-    try {
-      acks = peekProduceAcks(head);
-    } catch {
-      return; // the header is not all here yet, or is malformed: next() will tell when complete
-    }
+    if (head.length < 12) return 'later';
+    const apiKey = peekApiKey(head);
     const apiVersion = peekApiVersion(head);
+    const filters = this.chain.requestFilters(apiKey);
+    if (filters !== null && apiKey !== ApiKey.Produce) return 'assemble';
     // Above the advertised versions: not cut through; takeFrame refuses it once whole.
-    if (apiVersion > PRODUCE_CAP) return;
-    const metrics = this.metrics.api(ApiKey.Produce);
+    if (apiKey === ApiKey.Produce && apiVersion > PRODUCE_CAP) return 'assemble';
+    const up = this.upstream;
+    if (up === null || this.held !== null || this.route.fence !== null) return 'later';
+    let observers: ((piece: Uint8Array) => void)[] | null = null;
+    let acks = 1;
+    if (apiKey === ApiKey.Produce) {
+      for (const f of filters ?? []) {
+        const verdict = f.cutThrough?.(this, ApiKey.Produce) ?? false;
+        if (verdict === false) return 'assemble';
+        if (verdict !== true) (observers ??= []).push(verdict);
+      }
+      try {
+        acks = peekProduceAcks(head);
+      } catch {
+        // The header is not all here yet; past PRODUCE_HEAD_BYTES it is malformed or unusually long.
+        return d.bufferedBytes >= PRODUCE_HEAD_BYTES ? 'assemble' : 'later';
+      }
+    }
+    const metrics = this.metrics.api(apiKey);
     metrics.requests.inc();
-    if (acks !== 0) {
+    if (apiKey !== ApiKey.Produce || acks !== 0) {
       this.inFlight.push({
-        correlationId: peekRequestCorrelationId(head), apiKey: ApiKey.Produce, apiVersion, startedAt: performance.now(), metrics,
-        filters: this.chain.responseFilters(ApiKey.Produce, apiVersion), local: null, raw: false,
+        correlationId: peekRequestCorrelationId(head), apiKey, apiVersion, startedAt: performance.now(), metrics,
+        filters: this.chain.responseFilters(apiKey, apiVersion), local: null, raw: false,
       });
     }
     this.requestLeft = size + 4 - d.bufferedBytes;
@@ -529,6 +641,7 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
       if (observers !== null) for (const o of observers) o(piece);
       up.write(piece);
     }
+    return 'cut';
   }
 
   /** The last bytes of a cut-through request went upstream. */
@@ -578,7 +691,11 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
   releaseHeld(): void {
     const frames = this.held;
     // A filter's lookup still pending: its own completion releases (or, under a fence, the fence's lowering).
-    if (frames === null || this.closed || this.draining || this.deferrals > 0) return;
+    if (this.closed || this.draining || this.deferrals > 0) return;
+    if (frames === null) {
+      this.resumeClient(); // a large frame may have waited for the fence to lift
+      return;
+    }
     this.held = null;
     this.heldBytes = 0;
     this.heldForRejoin = false;
@@ -810,6 +927,11 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     if (this.closed) return true;
     this.fromUpstream.retainLast();
     if (this.client.writableLength > 0) this.upstreamReads.lend(this.client);
+    this.account();
+    if (this.overBudget()) {
+      this.pauseUpstream();
+      this.limits.budget!.wait(this.resumeFromBudget);
+    }
     return true;
   }
 
@@ -854,6 +976,7 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
   private cutThroughResponse(): void {
     const entry = this.inFlight[0];
     if (entry === undefined || this.gated !== null || entry.raw || entry.internal === true || entry.filters !== null || entry.local !== null) return;
+    if (!this.authenticated && entry.apiKey === ApiKey.SaslAuthenticate) return; // read whole: noteAuthentication
     const d = this.fromUpstream;
     const size = d.peekInt32(0);
     if (size === null || size + 4 < CUT_THROUGH_MIN_BYTES || d.peekInt32(4) !== entry.correlationId) return;
@@ -874,6 +997,8 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
       return;
     }
     if (entry.raw) {
+      // The answer to the last raw SASL token (SaslHandshake v0): the broker closes the connection instead of answering a failed one.
+      if (!this.authenticated && this.rawTokensExpected === 0 && !this.inFlight.some((e) => e.raw)) this.authenticated = true;
       this.toClient(frame, entry);
       this.flushLocal();
       return;
@@ -884,6 +1009,7 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
       this.close(CloseReason.ProtocolViolation, `the broker answered correlation id ${correlationId} while ${entry.correlationId} was expected`);
       return;
     }
+    if (!this.authenticated && entry.apiKey === ApiKey.SaslAuthenticate) this.noteAuthentication(frame, entry.apiVersion);
     if (entry.internal === true) {
       // The gateway's own request (LeaveGroup at a switch, a filter's lookup): nothing for the client.
       entry.onInternal?.(frame);
@@ -901,6 +1027,15 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
       this.filterResponse(frame, entry, entry.filters);
     }
     this.flushLocal();
+  }
+
+  /** A SaslAuthenticate answer without an error: from now on the connection counts as authenticated. */
+  private noteAuthentication(frame: Buffer, apiVersion: number): void {
+    try {
+      if (decodeResponse<SaslAuthenticateResponse>(frame, ApiKey.SaslAuthenticate, apiVersion).body.errorCode === 0) this.authenticated = true;
+    } catch {
+      // Unreadable: the client will not get far either; it stays unauthenticated.
+    }
   }
 
   private filterResponse(frame: Buffer, entry: InFlight, filters: ProxyFilter[], prepared = false): void {
@@ -1003,8 +1138,57 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     if (!this.clientPaused || this.closed || this.draining) return;
     const buffered = this.upstream === null ? this.waitingBytes : this.upstream.writableLength;
     if (buffered > this.limits.maxBufferedBytes || this.heldBytes > this.limits.maxBufferedBytes) return;
+    // A large frame that waited to be cut through: forward it now if it can be.
+    if (this.requestLeft === 0 && this.fromClient.bufferedBytes > 0) {
+      this.partialRequest();
+      if (this.closed) return;
+      if (this.requestLeft === 0 && this.fromClient.bufferedBytes >= this.limits.maxBufferedBytes) return;
+    }
+    this.account();
+    if (this.overBudget()) {
+      this.limits.budget!.wait(this.resumeFromBudget);
+      return;
+    }
     this.clientPaused = false;
     this.client.resume();
+  }
+
+  /** The process is over its buffered-bytes budget and this connection holds some of it. */
+  private overBudget(): boolean {
+    const budget = this.limits.budget;
+    return budget !== undefined && budget.over && this.accounted > 0;
+  }
+
+  /** Reports this connection's buffered bytes to the process's budget. */
+  account(): void {
+    const budget = this.limits.budget;
+    if (budget === undefined) return;
+    const now = this.closed
+      ? 0
+      : this.fromClient.bufferedBytes + this.fromUpstream.bufferedBytes + this.heldBytes + (this.gated === null ? 0 : this.gatedBytes) + this.waitingBytes
+        + this.client.writableLength + (this.upstream?.writableLength ?? 0);
+    // Recorded first: adjust() may wake waiters, this connection among them, which count again.
+    const before = this.accounted;
+    this.accounted = now;
+    budget.adjust(before, now);
+  }
+
+  /**
+   * Called periodically by the listener: closes a passthrough connection that has not
+   * authenticated in time, and one with nothing in flight that has sent nothing for too long.
+   */
+  checkDeadlines(now: number): void {
+    if (this.closed) return;
+    this.account();
+    const auth = this.limits.authenticationTimeoutMs ?? 0;
+    if (!this.authenticated && auth > 0 && now - this.openedAt > auth) {
+      this.close(CloseReason.AuthenticationTimeout, `not authenticated within ${auth} ms (gateway.limits.authenticationTimeoutMs)`);
+      return;
+    }
+    const idle = this.limits.connectionsMaxIdleMs ?? 0;
+    if (idle > 0 && now - this.lastReceived > idle && this.inFlight.length === 0 && this.held === null && this.requestLeft === 0 && this.responseLeft === 0) {
+      this.close(CloseReason.IdleTimeout, `nothing in flight and nothing received for ${idle} ms (gateway.limits.connectionsMaxIdleMs)`);
+    }
   }
 
   private pauseUpstream(): void {
@@ -1016,6 +1200,11 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
   private resumeUpstream(): void {
     if (!this.upstreamPaused || this.closed || this.upstream === null) return;
     if (this.client.writableLength > this.limits.maxBufferedBytes) return;
+    this.account();
+    if (this.overBudget()) {
+      this.limits.budget!.wait(this.resumeFromBudget);
+      return;
+    }
     this.upstreamPaused = false;
     this.upstream.resume();
   }
@@ -1040,9 +1229,10 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
   }
 
   /** Closes both sides once; logs one line with the reason and counts errors. */
-  close(reason: CloseReason, detail?: string): void {
+  close(reason: CloseReason, detail?: string, fields?: Record<string, unknown>): void {
     if (this.closed) return;
     this.closed = true;
+    this.limits.budget?.cancel(this.resumeFromBudget);
     const pending = this.inFlight.filter((e) => !e.raw && e.local === null && e.internal !== true);
     for (const e of this.inFlight) e.onInternal?.(null);
     if (reason === CloseReason.UpstreamClosed || reason === CloseReason.UpstreamError) {
@@ -1055,11 +1245,15 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     this.heldBytes = 0;
     this.clearRejoinFetchTimer();
     // A broker that goes away while requests wait for answers is an error; an idle close is not.
+    if (BY_LIMIT.has(reason)) this.metrics.closedByLimit(reason);
     if (NORMAL.has(reason) && !(reason === CloseReason.UpstreamClosed && pending.length > 0)) {
-      this.log.debug({ reason, pendingRequests: pending.length }, 'connection closed');
+      this.log.debug({ reason, detail, pendingRequests: pending.length }, 'connection closed');
     } else {
       this.metrics.connectionError(reason);
-      this.log.warn({ reason, detail, pendingRequests: pending.length }, 'connection closed');
+      const line = { reason, detail, pendingRequests: pending.length, ...fields };
+      // Many clients failing the same way give one line, then a count per window (limits.ts).
+      if (this.limits.warnings === undefined) this.log.warn(line, 'connection closed');
+      else this.limits.warnings.warn(this.log, `${this.route.name}/${reason}`, line, 'connection closed');
     }
     // Responses already written are flushed before the FIN (end), then the sockets are released.
     this.client.end();
@@ -1069,6 +1263,7 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
       this.upstream?.destroy();
     }, 1000).unref();
     this.metrics.connectionsActive.dec();
+    this.account(); // closed: gives back everything it counted
     if (reason !== CloseReason.Switchover) {
       // Members that joined through this connection stay in their groups on this cluster; a switch
       // takes them out through another connection to the same broker.

@@ -6,6 +6,11 @@ import { ProxyConnection, type ConnectionLimits, type ConnectionTarget } from '.
 import type { FilterChain } from './filter.ts';
 import { TurnoutError } from '../errors.ts';
 import { ReadBuffer, adoptReadingInto } from './read-buffer.ts';
+import { REFUSE_CONFIG_KEY, describePeer, type ConnectionAdmission } from './limits.ts';
+
+/** How often connections are checked for the idle and authentication deadlines, at most. */
+const SWEEP_MAX_MS = 1000;
+const SWEEP_MIN_MS = 50;
 
 export class RouteListeners {
   readonly route: Route;
@@ -13,11 +18,14 @@ export class RouteListeners {
   private readonly limits: ConnectionLimits;
   private readonly servers: Server[] = [];
   readonly connections = new Set<ProxyConnection>();
+  private readonly admission: ConnectionAdmission | null;
+  private sweeper: NodeJS.Timeout | null = null;
 
-  constructor(route: Route, chain: FilterChain, limits: ConnectionLimits) {
+  constructor(route: Route, chain: FilterChain, limits: ConnectionLimits, admission: ConnectionAdmission | null = null) {
     this.route = route;
     this.chain = chain;
     this.limits = limits;
+    this.admission = admission;
     route.onSwitch((epoch) => this.retireBefore(epoch));
     route.attachConnections(() => this.connections);
   }
@@ -57,6 +65,7 @@ export class RouteListeners {
         server.on('error', (err) => this.route.log.error({ err: err.message, port }, 'listener error'));
         this.servers.push(server);
       }
+      this.startSweeper();
     } catch (err) {
       await this.closeListeners();
       const e = err as NodeJS.ErrnoException;
@@ -69,12 +78,47 @@ export class RouteListeners {
   }
 
   private accept(accepted: Socket, target: ConnectionTarget): void {
+    // Read before the handle moves: a socket reset meanwhile still says where it came from.
+    const address = accepted.remoteAddress;
+    const peer = describePeer(address, accepted.remotePort);
+    const addressKey = address ?? 'unknown';
+    if (this.admission !== null) {
+      const refused = this.admission.admit(this.route.name, this.route.config.limits?.maxConnections ?? null, addressKey);
+      if (refused !== null) {
+        this.route.metrics.connectionRefused(refused);
+        this.limits.warnings?.warn(
+          this.route.log, `refused:${refused}`,
+          { client: peer, limit: refused, configKey: REFUSE_CONFIG_KEY[refused] },
+          `connection refused at accept: over ${REFUSE_CONFIG_KEY[refused]}; raise it if such clients are expected`,
+        );
+        accepted.destroy();
+        return;
+      }
+    }
     let conn: ProxyConnection | null = null;
     const reads = new ReadBuffer();
     const socket = adoptReadingInto(accepted, reads.readInto((bytes, buffer) => conn!.onClientRead(bytes, buffer)));
-    conn = new ProxyConnection(socket ?? accepted, this.route, target, this.chain, this.limits, (c) => this.connections.delete(c), reads);
+    conn = new ProxyConnection(socket ?? accepted, this.route, target, this.chain, this.limits, (c) => {
+      this.connections.delete(c);
+      this.admission?.release(this.route.name, addressKey);
+    }, reads, peer);
     if (socket === null) accepted.resume();
     this.connections.add(conn);
+  }
+
+  /** One timer per route checks every connection for the idle and authentication deadlines. */
+  private startSweeper(): void {
+    const idle = this.limits.connectionsMaxIdleMs ?? 0;
+    const auth = this.route.config.authentication.type === 'passthrough' ? (this.limits.authenticationTimeoutMs ?? 0) : 0;
+    const deadlines = [idle, auth].filter((ms) => ms > 0);
+    if (deadlines.length === 0) return;
+    // A quarter of the shortest deadline: a connection is closed at most 25% late.
+    const every = Math.max(SWEEP_MIN_MS, Math.min(SWEEP_MAX_MS, Math.floor(Math.min(...deadlines) / 4)));
+    this.sweeper = setInterval(() => {
+      const now = performance.now();
+      for (const c of this.connections) c.checkDeadlines(now);
+    }, every);
+    this.sweeper.unref();
   }
 
   /**
@@ -83,6 +127,8 @@ export class RouteListeners {
    * and ending them is the drain that can only start once this has returned: do not wait for it.
    */
   async closeListeners(): Promise<void> {
+    if (this.sweeper !== null) clearInterval(this.sweeper);
+    this.sweeper = null;
     for (const s of this.servers) if (s.listening) s.close();
     this.servers.length = 0;
   }

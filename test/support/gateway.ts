@@ -49,6 +49,8 @@ export interface RouteSpec {
   brokerPortCount?: number;
   /** Default: none (a switch is a hot switch). */
   replication?: RouteConfig['replication'];
+  /** The route's own connection limit (routes[].limits.maxConnections). */
+  maxConnections?: number;
 }
 
 export interface TestGateway {
@@ -82,6 +84,8 @@ export interface StartOptions {
   /** Fixed ports instead of free ones (a restarted instance must come back on the same ports). */
   ports?: Record<string, number>;
   adminPort?: number;
+  /** Window of the per-reason warning aggregation (default 10 s). */
+  warningWindowMs?: number;
 }
 
 export async function startGateway(options: StartOptions): Promise<TestGateway> {
@@ -99,6 +103,7 @@ export async function startGateway(options: StartOptions): Promise<TestGateway> 
         authentication: { type: r.listener === 'sasl' ? 'passthrough' : 'none' },
         clusterId: virtualClusterId(r.name),
         replication: r.replication ?? { type: 'none', topics: null, groups: null },
+        ...(r.maxConnections !== undefined ? { limits: { maxConnections: r.maxConnections } } : {}),
       });
     }
     const config: GatewayConfig = {
@@ -117,7 +122,7 @@ export async function startGateway(options: StartOptions): Promise<TestGateway> 
     const log = options.logDestination !== undefined
       ? createLogger('debug', options.logDestination)
       : options.logs ?? process.env.TURNOUT_TEST_LOGS !== undefined ? createLogger('debug', process.stderr) : silentLogger();
-    const gateway = new Gateway(config, { log, tapClientBytes: options.tapClientBytes });
+    const gateway = new Gateway(config, { log, tapClientBytes: options.tapClientBytes, warningWindowMs: options.warningWindowMs });
     try {
       await gateway.start();
     } catch (err) {

@@ -21,9 +21,9 @@ export function parseAddress(hostPort: string): Address {
 }
 
 /** Connects and resolves with the socket, or rejects with the connection error (e.g. ECONNREFUSED). */
-export function connectTo(address: Address, timeoutMs = 5000): Promise<Socket> {
+export function connectTo(address: Address, timeoutMs = 5000, localAddress?: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: address.host, port: address.port });
+    const socket = connect({ host: address.host, port: address.port, ...(localAddress !== undefined ? { localAddress } : {}) });
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new Error(`no connection to ${address.host}:${address.port} within ${timeoutMs} ms`));
@@ -71,8 +71,9 @@ export class RawKafkaClient {
     );
   }
 
-  static async connect(address: Address | string): Promise<RawKafkaClient> {
-    return new RawKafkaClient(await connectTo(typeof address === 'string' ? parseAddress(address) : address));
+  /** `localAddress`: the client's own address (another loopback address, 127.0.0.2..., looks like another host). */
+  static async connect(address: Address | string, localAddress?: string): Promise<RawKafkaClient> {
+    return new RawKafkaClient(await connectTo(typeof address === 'string' ? parseAddress(address) : address, 5000, localAddress));
   }
 
   get isClosed(): boolean {

@@ -24,7 +24,12 @@ test('the seed document (Confluent switchover example) loads as written, with ev
     switchover: { drainTimeoutMs: 5000, fleetTimeoutMs: 10000, fenceTimeoutMs: 10000 },
     audit: { file: null },
     log: { level: 'info' },
-    limits: { maxFrameBytes: 104857600, maxBufferedBytesPerConnection: 4194304, upstreamConnectTimeoutMs: 10000 },
+    limits: {
+      maxFrameBytes: 104857600, maxBufferedBytesPerConnection: 4194304, upstreamConnectTimeoutMs: 10000,
+      // The broker's sasl.server.max.receive.size and connections.max.idle.ms; the rest per worker process.
+      maxUnauthenticatedFrameBytes: 524288, maxBufferedBytes: 268435456, maxConnections: 10000, maxConnectionsPerAddress: 1000,
+      authenticationTimeoutMs: 30000, connectionsMaxIdleMs: 600000,
+    },
     shutdownTimeoutMs: 10000,
     workers: 'auto',
     streamingDomains: [
@@ -55,6 +60,7 @@ test('the seed document (Confluent switchover example) loads as written, with ev
         authentication: { type: 'none' },
         clusterId: virtualClusterId('switchover-route'),
         replication: { type: 'none', topics: null, groups: null, checkpoints: false },
+        limits: { maxConnections: null },
       },
     ],
   } satisfies GatewayConfig);
@@ -87,6 +93,7 @@ test('the blue/green example loads with its SASL listeners, several bootstrap br
       authentication: { type: 'passthrough' },
       clusterId: virtualClusterId('switchover-route'),
       replication: { type: 'mirrormaker2', topics: null, groups: null, checkpoints: false },
+      limits: { maxConnections: null },
     },
   ]);
 });
@@ -110,12 +117,24 @@ test('every gateway setting written is used instead of its default', () => {
   const config = configOf(`gateway:
   admin: { listen: "[::1]:0" }
   log: { level: warn }
-  limits: { maxFrameBytes: 1024, maxBufferedBytesPerConnection: 65536, upstreamConnectTimeoutMs: 500 }
+  limits:
+    maxFrameBytes: 1024
+    maxBufferedBytesPerConnection: 65536
+    upstreamConnectTimeoutMs: 500
+    maxUnauthenticatedFrameBytes: 2048
+    maxBufferedBytes: 8388608
+    maxConnections: 50
+    maxConnectionsPerAddress: 5
+    authenticationTimeoutMs: 1500
+    connectionsMaxIdleMs: 60000
   shutdownTimeoutMs: 0
 ${MINIMAL}`);
   assert.deepEqual(config.admin, { host: '::1', port: 0 });
   assert.deepEqual(config.log, { level: 'warn' });
-  assert.deepEqual(config.limits, { maxFrameBytes: 1024, maxBufferedBytesPerConnection: 65536, upstreamConnectTimeoutMs: 500 });
+  assert.deepEqual(config.limits, {
+    maxFrameBytes: 1024, maxBufferedBytesPerConnection: 65536, upstreamConnectTimeoutMs: 500, maxUnauthenticatedFrameBytes: 2048, maxBufferedBytes: 8388608,
+    maxConnections: 50, maxConnectionsPerAddress: 5, authenticationTimeoutMs: 1500, connectionsMaxIdleMs: 60000,
+  });
   assert.equal(config.shutdownTimeoutMs, 0);
 });
 
