@@ -2,6 +2,9 @@
 // Subcommand modules are imported lazily so that `turnout --help` stays instant.
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import { KafkaTool } from '../testbed/versions.ts';
+
+const KAFKA_TOOL_LIST = Object.values(KafkaTool).join(', ');
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -11,6 +14,7 @@ function packageVersion(): string {
 export function buildProgram(): Command {
   const program = new Command();
   program
+    .enablePositionalOptions()
     .name('turnout')
     .description('Kafka gateway: moves live producers and consumers between Kafka clusters without client restarts')
     .version(packageVersion(), '-V, --version', 'print the Turnout version')
@@ -24,6 +28,22 @@ export function buildProgram(): Command {
     .action(async (opts: { kafkaVersion?: string; scenario?: boolean }) => {
       const { runDemo } = await import('./demo.ts');
       await runDemo(opts);
+    });
+
+  program
+    .command('kafka')
+    .description(`run one of Kafka's own command line tools from the jars Turnout caches (no Kafka download needed): ${KAFKA_TOOL_LIST}; arguments, stdin and stdout pass through, and the exit status is the tool's`)
+    .usage('[--kafka-version <version>] <tool> [tool arguments...]')
+    .option('--kafka-version <version>', 'Apache Kafka version of the tools (default: $TURNOUT_KAFKA_VERSION, else the test bed\'s default)')
+    .argument('<tool>', 'tool name as in bin/kafka-<tool>.sh, e.g. topics, console-producer')
+    .argument('[args...]', 'the tool\'s own arguments, e.g. --bootstrap-server HOST:PORT --list')
+    .passThroughOptions()
+    .allowUnknownOption()
+    .helpOption(false)
+    .action(async (tool: string, args: string[], opts: { kafkaVersion?: string }, command: Command) => {
+      if (tool === '--help' || tool === '-h') command.help();
+      const { runKafkaTool } = await import('./kafka.ts');
+      process.exitCode = await runKafkaTool(tool, args, opts);
     });
 
   program
