@@ -50,7 +50,9 @@ export function mergeRouteStatus(answers: readonly WorkerAnswer[]): RouteStatus[
       ...base,
       connections,
       connectionsByDomain,
-      topicsInUse: [...topicsInUse].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([topic, lastUsed]) => ({ topic, lastUsed })),
+      ...(answered.some((a) => a.routes.some((r) => r.name === name && r.topicsInUse !== undefined))
+        ? { topicsInUse: [...topicsInUse].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([topic, lastUsed]) => ({ topic, lastUsed })) }
+        : {}),
       ready,
       lastError: base.lastError ?? (ready ? null : (firstError ?? (several ? 'not ready on every worker' : null))),
       workers: per,
