@@ -42,14 +42,25 @@ export function parseConfig(text: string, opts: ParseOptions = {}): ParseResult 
   const env = substituteEnv(raw, opts.env ?? process.env);
   const value = env.value as Record<string, unknown>;
   const problems: PathProblem[] = [];
+  /** Keys dropped for the cross checks: their own problem is reported, nothing more about them. */
+  const dropped: PathSegment[][] = [];
   const check = <T>(schema: z.ZodType<T>, v: unknown, prefix: PathSegment[]): { ok: true; data: T } | { ok: false } => {
     const r = schema.safeParse(v);
     if (r.success) return { ok: true, data: r.data };
     problems.push(...r.error.issues.map((i) => fromIssue(i, prefix, v)));
-    // Unknown keys alone do not hide the item from the cross checks: drop them and parse again.
-    if (!r.error.issues.every(isUnknownKey)) return { ok: false };
-    const again = schema.safeParse(withoutKeys(v, r.error.issues.map((i) => i.path)));
-    return again.success ? { ok: true, data: again.data } : { ok: false };
+    // Faults in optional keys (unknown keys, bad values of optional settings) do not hide the item
+    // from the cross checks, so one run names every problem: drop those keys and parse again.
+    let drop = r.error.issues.map((i) => i.path);
+    for (let round = 0; round < 4 && drop.every((p) => p.length > 0); round++) {
+      const again = schema.safeParse(withoutKeys(v, drop));
+      if (again.success) {
+        if (!r.error.issues.every(isUnknownKey)) dropped.push(...drop.map((p) => [...prefix, ...p.map((s) => (typeof s === 'number' ? s : String(s)))]));
+        return { ok: true, data: again.data };
+      }
+      // A required key was dropped: drop the (optional) setting that holds it instead.
+      drop = [...drop, ...again.error.issues.map((i) => i.path.slice(0, -1))];
+    }
+    return { ok: false };
   };
   const parsed = <T>(r: { ok: true; data: T } | { ok: false }): T | undefined => (r.ok ? r.data : undefined);
 
@@ -70,7 +81,7 @@ export function parseConfig(text: string, opts: ParseOptions = {}): ParseResult 
     domains: items('streamingDomains').map((d, i) => ({ rawName: rawName(d), rawIds: rawIds(d), parsed: parsed(check(streamingDomain, d, ['streamingDomains', i])) })),
     routes: items('routes').map((r, i) => ({ rawName: rawName(r), parsed: parsed(check(route, r, ['routes', i])) })),
   });
-  problems.push(...normalized.problems);
+  problems.push(...normalized.problems.filter((p) => !dropped.some((d) => isPrefix(d, p.path))));
 
   // A value whose ${VAR} could not be substituted is reported once, not again for its other faults.
   const reported = [...env.problems, ...problems.filter((p) => !env.failedPaths.some((f) => isPrefix(f, p.path)))];
