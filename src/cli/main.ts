@@ -74,11 +74,11 @@ export function buildProgram(): Command {
   adminOptions(program
     .command('preflight')
     .description('check what a switch of a route would find now (topics, replication lag, group offsets and their translation), without changing anything')
-    .argument('<route>', 'route name')
-    .requiredOption('--to <domain>', 'streaming domain the switch would go to')
+    .argument('[route]', 'route name (without it, the configured routes are listed)')
+    .option('--to <domain>', 'streaming domain the switch would go to (required)')
     .option('--topics <names>', 'comma-separated topics to check besides those clients used through the route')
     .option('--max-lag <records>', 'fail (exit 1) when a partition is more records behind than this'))
-    .action(async (route: string, opts: { to: string; topics?: string; maxLag?: string; admin?: string; config?: string; token?: string; json?: boolean }) => {
+    .action(async (route: string | undefined, opts: { to?: string; topics?: string; maxLag?: string; admin?: string; config?: string; token?: string; json?: boolean }) => {
       const { runPreflight } = await import('./preflight.ts');
       process.exitCode = await runPreflight(route, opts);
     });
@@ -86,14 +86,14 @@ export function buildProgram(): Command {
   adminOptions(program
     .command('switch')
     .description('point a route at another streaming domain, on every live gateway instance at once (or on none); rollback is the same command')
-    .argument('<route>', 'route name')
-    .requiredOption('--to <domain>', 'streaming domain to switch to')
+    .argument('[route]', 'route name (without it, the configured routes are listed)')
+    .option('--to <domain>', 'streaming domain to switch to (required)')
     .option('--bootstrap-server-id <id>', 'listener of the destination (default: the one with the route\'s current listener id)')
     .option('--force', 'switch even if an instance did not prepare or the destination is unreachable; reported as forced')
-    .option('--by <who>', 'who is switching, for the audit log (default: cli:$USER)')
+    .option('--by <who>', 'who is switching, for the audit log (default: cli:USER@HOST, USER from $USER or the login name)')
     .option('--mode <mode>', 'planned (fence writes, wait for replication, move group offsets, flip; the default when the route has replication) or hot (flip at once)')
     .option('--topics <names>', 'comma-separated topics a planned switch covers besides those clients used through the route'))
-    .action(async (route: string, opts: { to: string; bootstrapServerId?: string; force?: boolean; by?: string; admin?: string; config?: string; token?: string; json?: boolean; mode?: string; topics?: string }) => {
+    .action(async (route: string | undefined, opts: { to?: string; bootstrapServerId?: string; force?: boolean; by?: string; admin?: string; config?: string; token?: string; json?: boolean; mode?: string; topics?: string }) => {
       const { runSwitch } = await import('./switch.ts');
       process.exitCode = await runSwitch(route, opts);
     });

@@ -3,13 +3,13 @@
 import { readFileSync } from 'node:fs';
 import type { z } from 'zod';
 import { substituteEnv, type Env } from './env.ts';
-import { normalize } from './normalize.ts';
+import { DEFAULTS, normalize } from './normalize.ts';
 import {
   ConfigError, ConfigErrorCode, formatPath, type ConfigProblem, type PathProblem, type PathSegment,
 } from './problems.ts';
 import { adminSection, document, gatewaySection, route, streamingDomain, type IssueParams } from './schema.ts';
 import { readYaml, type YamlSource } from './source.ts';
-import type { GatewayConfig } from './types.ts';
+import type { GatewayConfig, HostPort } from './types.ts';
 
 export type ParseResult = { config: GatewayConfig } | { problems: ConfigProblem[] };
 export type LoadResult =
@@ -101,6 +101,46 @@ export function loadConfigFile(path: string, env: Env = process.env): LoadResult
   }
   const parsed = parseConfig(text, { file: path, env });
   return 'config' in parsed ? { config: parsed.config, text } : parsed;
+}
+
+/** What the CLI needs of a config file to talk to a running gateway. */
+export interface AdminSettings {
+  /** The admin listener; null when the file disables it. */
+  admin: HostPort | null;
+  token: string | null;
+  /** Names of the configured routes (as written). */
+  routes: string[];
+}
+
+/**
+ * Reads only gateway.admin (and the route names) of a config file: ${VAR} references elsewhere,
+ * such as the clusters' passwords, need not be set where the CLI runs.
+ */
+export function loadAdminSettings(path: string, env: Env = process.env): { settings: AdminSettings } | { problems: ConfigProblem[]; unreadable?: true } {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    return { problems: [{ path: '', message: `cannot read the config file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, hint: 'check the path and that the file is readable' }], unreadable: true };
+  }
+  const read = readYaml(text);
+  if ('problems' in read) return read;
+  const raw = read.source.value;
+  const adminPath: PathSegment[] = ['gateway', 'admin'];
+  const sub = substituteEnv(valueAt(raw, adminPath), env);
+  const problems: PathProblem[] = sub.problems.map((p) => ({ ...p, path: [...adminPath, ...p.path] }));
+  const parsed = adminSection.safeParse(sub.value);
+  if (!parsed.success) problems.push(...parsed.error.issues.map((i) => fromIssue(i, adminPath, sub.value)));
+  if (problems.length > 0 || !parsed.success) return { problems: locateAll(read.source, problems) };
+  const a = parsed.data;
+  const routes = valueAt(raw, ['routes']);
+  return {
+    settings: {
+      admin: a === null || a?.enabled === false ? null : (a?.listen ?? { ...DEFAULTS.admin }),
+      token: a?.token ?? null,
+      routes: Array.isArray(routes) ? routes.map((r) => valueAt(r, ['name'])).filter((n): n is string => typeof n === 'string') : [],
+    },
+  };
 }
 
 /** For callers that just want a config or an error: throws ConfigError listing every problem. */
