@@ -173,7 +173,8 @@ class DownloadTally {
       const size = Number(m[2]) * UNIT[m[3]];
       this.files++;
       this.bytes += size;
-      if (m[1].endsWith('.jar')) this.#progress(`  downloaded ${m[1].slice(m[1].lastIndexOf('/') + 1)} (${formatBytes(size)})`);
+      // Kafka's own jars one by one; Maven's plugins and Kafka's dependencies only in the total.
+      if (m[1].endsWith('.jar') && m[1].includes('/org/apache/kafka/')) this.#progress(`  downloaded ${m[1].slice(m[1].lastIndexOf('/') + 1)} (${formatBytes(size)})`);
     }
   }
 
@@ -181,7 +182,7 @@ class DownloadTally {
     const took = `${(ms / 1000).toFixed(1)} s`;
     return this.files === 0
       ? `Kafka jars copied from the local Maven repository in ${took}`
-      : `Kafka jars ready: ${this.files} files, ${formatBytes(this.bytes)} downloaded in ${took}`;
+      : `Kafka jars ready: ${this.files} files (Kafka, its dependencies and Maven's plugins), ${formatBytes(this.bytes)} downloaded in ${took}`;
   }
 }
 
