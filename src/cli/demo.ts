@@ -15,6 +15,7 @@ import { kafkaTools, writeSaslClientProperties } from '../testbed/tools.ts';
 import { isKafkaCached, resolveKafka } from '../testbed/jars.ts';
 import { demoCommands, formatDemoCommand } from './demo-commands.ts';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { clientTable, runSwitchoverScenario, switchTable } from '../scenario/switchover.ts';
 import { VerifiablePair } from '../scenario/verifiable-clients.ts';
 
@@ -86,7 +87,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
       `gateway   bootstrap 127.0.0.1:${base} (route "demo" -> blue, SASL/PLAIN passthrough), brokers on ports ${base + 1}-${base + 16}`,
       `          admin     http://127.0.0.1:${base - 2}/routes  /metrics  /ready`,
       '',
-      `try it, in this order, from ${process.cwd()} (Kafka's own tools run through ./turnout kafka; client settings for the user ${DEMO_USER} are in ${clientConfig}):`,
+      `try it, in this order, from ${fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '')} (Kafka's own tools run through ./turnout kafka; client settings for the user ${DEMO_USER} are in ${clientConfig}):`,
     );
     const commands = demoCommands({
       bootstrap: `127.0.0.1:${base}`, adminUrl: `http://127.0.0.1:${base - 2}`, token: DEMO_ADMIN_TOKEN, clientConfig,
