@@ -154,7 +154,7 @@ const DOWNLOADED = /^\[INFO\] Downloaded from [^:]+: (\S+) \(([\d.]+) (B|kB|MB|G
 const UNIT: Record<string, number> = { B: 1, kB: 1e3, MB: 1e6, GB: 1e9 };
 
 /** Counts what Maven downloads and reports each jar as it arrives. */
-class DownloadTally {
+export class DownloadTally {
   files = 0;
   bytes = 0;
   readonly #progress: ResolveProgress;
