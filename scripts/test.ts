@@ -99,7 +99,7 @@ async function resolveJars(): Promise<void> {
     if (!isKafkaCached(version)) {
       process.stdout.write(`resolving the Kafka ${version} jars from Maven Central into ${cacheDir()} (first run only; ~150 MB)...\n`);
     }
-    await resolveKafka(version);
+    await resolveKafka(version, (line) => process.stdout.write(`  ${line}\n`));
     process.stdout.write(`Kafka ${version} jars ready in ${seconds(Date.now() - started)}\n`);
   }
 }

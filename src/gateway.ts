@@ -115,6 +115,7 @@ export class Gateway {
         const domain = this.config.streamingDomains.find((d) => d.name === rc.streamingDomain.name)!;
         const route = new Route(rc, domain, this.log, this.metrics.forRoute(rc.name), limits.upstreamConnectTimeoutMs);
         if (this.config.state !== null) route.gatewayTopics.add(this.config.state.topic);
+        if (this.config.switchover.topicIdleMs !== undefined) route.topicUsage.idleMs = this.config.switchover.topicIdleMs;
         this.metrics.setActiveDomain(rc.name, domain.name, this.config.streamingDomains.map((d) => d.name));
         this.metrics.routeEpoch.labels(rc.name).set(0);
         this.routes.push(route);
@@ -226,6 +227,7 @@ export class Gateway {
       ready: this.serving && r.ready,
       lastError: this.serving ? r.upstream.lastError : 'starting: the listeners are not open yet',
       connections: this.listeners[i]?.connections.size ?? 0,
+      topicsInUse: r.topicUsage.list(),
       brokers: [...r.upstream.brokers].map(([nodeId, a]) => {
         const g = r.gatewayAddress(nodeId);
         return { nodeId, gateway: formatHostPort(g), upstream: formatHostPort(a) };

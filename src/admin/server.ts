@@ -13,6 +13,7 @@ import type { Secret } from '../config/types.ts';
 import type { FleetInstance, PreflightReport, SwitchReport, SwitchRequest } from '../control/switch-controller.ts';
 import type { SwitchPhase } from '../control/records.ts';
 import type { SwitchRecord } from '../routing/route.ts';
+import type { TopicUse } from '../routing/topic-usage.ts';
 
 export interface RouteStatus {
   name: string;
@@ -27,6 +28,9 @@ export interface RouteStatus {
   ready: boolean;
   lastError: string | null;
   connections: number;
+  /** Topics clients produced to, fetched from or committed offsets for through the route, and
+   *  when last; a topic unused for gateway.switchover.topicIdleMs is left out. */
+  topicsInUse?: TopicUse[];
   brokers: { nodeId: number; gateway: string; upstream: string }[];
   /** With several worker processes: each worker's view of the route (the fields above merge them). */
   workers?: WorkerRouteStatus[];

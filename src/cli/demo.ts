@@ -11,7 +11,11 @@ import { TestBed } from '../testbed/bed.ts';
 import { canBind } from '../testbed/ports.ts';
 import { describeCluster, SASL_USERS } from '../testbed/types.ts';
 import { DEFAULT_KAFKA_VERSION, KafkaTool } from '../testbed/versions.ts';
-import { kafkaTools } from '../testbed/tools.ts';
+import { kafkaTools, writeSaslClientProperties } from '../testbed/tools.ts';
+import { isKafkaCached, resolveKafka } from '../testbed/jars.ts';
+import { demoCommands, formatDemoCommand } from './demo-commands.ts';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { clientTable, runSwitchoverScenario, switchTable } from '../scenario/switchover.ts';
 import { VerifiablePair } from '../scenario/verifiable-clients.ts';
 
@@ -39,20 +43,35 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   process.on('SIGINT', () => void stop(0));
   process.on('SIGTERM', () => void stop(0));
 
-  process.stdout.write(`starting Kafka ${version} clusters "blue" and "green" and MirrorMaker 2 blue -> green (logs in ${bed.runDir})...\n`);
+  const step = (what: string) => {
+    const t = Date.now();
+    process.stdout.write(`${what}...\n`);
+    return (done: string) => process.stdout.write(`  ${done} in ${((Date.now() - t) / 1000).toFixed(1)} s\n`);
+  };
   try {
+    if (!isKafkaCached(version)) {
+      const done = step(`downloading Kafka ${version} from Maven Central (first run only)`);
+      await resolveKafka(version, (line) => process.stdout.write(`  ${line}\n`));
+      done('jars ready');
+    }
+    let done = step(`starting Kafka ${version} clusters "blue" and "green" (one KRaft broker each; logs in ${bed.runDir})`);
     const [blue, green] = await Promise.all([
       bed.cluster({ name: 'blue', kafkaVersion: version, nodeIdBase: 1 }),
       bed.cluster({ name: 'green', kafkaVersion: version, nodeIdBase: 2 }),
     ]);
+    done('both clusters up');
+    done = step('starting MirrorMaker 2 blue -> green and green -> blue');
     const [mm2, mm2back] = await Promise.all([
       bed.mirrorMaker({ name: 'blue-to-green', source: 'blue', target: 'green', bothWays: true }),
       bed.mirrorMaker({ name: 'green-to-blue', source: 'green', target: 'blue', bothWays: true }),
     ]);
+    done('MirrorMaker 2 running');
     const base = await firstFreeBlock([19092, 29092, 39092], 17);
     gateway = new Gateway(demoGatewayConfig([describeCluster(blue), describeCluster(green)], base), { log: createLogger('warn', process.stderr) });
     await gateway.start();
-    const out: string[] = [];
+    const clientConfig = join(bed.runDir, 'client.properties');
+    writeSaslClientProperties(clientConfig, DEMO_USER, SASL_USERS[DEMO_USER]);
+    const out: string[] = [''];
     for (const c of [blue, green].map(describeCluster)) {
       out.push(
         `${c.name.padEnd(6)} cluster id ${c.clusterId}, broker node id ${c.brokers.map((b) => b.nodeId).join(',')}`,
@@ -68,18 +87,14 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
       `gateway   bootstrap 127.0.0.1:${base} (route "demo" -> blue, SASL/PLAIN passthrough), brokers on ports ${base + 1}-${base + 16}`,
       `          admin     http://127.0.0.1:${base - 2}/routes  /metrics  /ready`,
       '',
-      'try it (Kafka CLI tools, client.properties with the seed user kafka/kafka-secret):',
-      `  printf 'security.protocol=SASL_PLAINTEXT\\nsasl.mechanism=PLAIN\\nsasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="kafka" password="kafka-secret";\\n' > client.properties`,
-      `  kafka-console-producer.sh --bootstrap-server 127.0.0.1:${base} --producer.config client.properties --topic orders`,
-      `  kafka-console-consumer.sh --bootstrap-server 127.0.0.1:${base} --consumer.config client.properties --topic orders --from-beginning --group demo`,
-      `  kcat -b 127.0.0.1:${base} -X security.protocol=SASL_PLAINTEXT -X sasl.mechanisms=PLAIN -X sasl.username=kafka -X sasl.password=kafka-secret -L`,
-      '',
-      'check, then switch the route while those clients run (a planned switch: writes are held for',
-      'about a second while replication catches up and group offsets move; clients keep running):',
-      `  ./turnout preflight demo --to green --admin http://127.0.0.1:${base - 2} --token ${DEMO_ADMIN_TOKEN}`,
-      `  ./turnout switch demo --to green --admin http://127.0.0.1:${base - 2} --token ${DEMO_ADMIN_TOKEN}`,
-      `  ./turnout status --admin http://127.0.0.1:${base - 2}`,
-      `  ./turnout switch demo --to blue --admin http://127.0.0.1:${base - 2} --token ${DEMO_ADMIN_TOKEN}   # and back`,
+      `try it, in this order, from ${fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '')} (Kafka's own tools run through ./turnout kafka; client settings for the user ${DEMO_USER} are in ${clientConfig}):`,
+    );
+    const commands = demoCommands({
+      bootstrap: `127.0.0.1:${base}`, adminUrl: `http://127.0.0.1:${base - 2}`, token: DEMO_ADMIN_TOKEN, clientConfig,
+      kafkaVersion: version, route: 'demo', from: 'blue', to: 'green',
+    });
+    for (const c of commands) out.push(`  # ${c.note}`, `  ${formatDemoCommand(c)}`);
+    out.push(
       '',
       `ready in ${((Date.now() - started) / 1000).toFixed(1)} s; logs in ${bed.runDir}`,
       'press Ctrl-C to stop',
@@ -134,8 +149,9 @@ async function firstFreeBlock(candidates: number[], count: number): Promise<numb
   throw new Error(`no free ports for the gateway around ${candidates.join(', ')}`);
 }
 
-/** One route, "demo", in front of blue; green is a second streaming domain, ready for a switch. */
-function demoGatewayConfig(clusters: ClusterDescriptor[], base: number): GatewayConfig {
+/** One route, "demo", in front of the first cluster (blue); the second (green) is a second streaming
+ *  domain, ready for a switch. The admin listener is on base-2, broker ports base+1..base+16. */
+export function demoGatewayConfig(clusters: ClusterDescriptor[], base: number): GatewayConfig {
   return {
     admin: { host: '127.0.0.1', port: base - 2 },
     adminToken: new Secret(DEMO_ADMIN_TOKEN),
@@ -163,13 +179,16 @@ function demoGatewayConfig(clusters: ClusterDescriptor[], base: number): Gateway
       endpoint: { host: '127.0.0.1', port: base },
       bindAddress: '127.0.0.1',
       brokerPorts: { base: base + 1, count: 16 },
-      streamingDomain: { name: 'blue', bootstrapServerId: 'sasl-listener' },
+      streamingDomain: { name: clusters[0].name, bootstrapServerId: 'sasl-listener' },
       authentication: { type: 'passthrough' },
       clusterId: virtualClusterId('demo'),
       replication: { type: 'mirrormaker2', topics: null, groups: null },
     }],
   };
 }
+
+/** The user of the printed client commands. */
+const DEMO_USER = 'kafka';
 
 /** The demo's admin token (a local demo; real deployments set gateway.admin.token from a secret). */
 export const DEMO_ADMIN_TOKEN = 'demo-admin-token';

@@ -2,6 +2,9 @@
 // Subcommand modules are imported lazily so that `turnout --help` stays instant.
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import { KafkaTool } from '../testbed/versions.ts';
+
+const KAFKA_TOOL_LIST = Object.values(KafkaTool).join(', ');
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -11,6 +14,7 @@ function packageVersion(): string {
 export function buildProgram(): Command {
   const program = new Command();
   program
+    .enablePositionalOptions()
     .name('turnout')
     .description('Kafka gateway: moves live producers and consumers between Kafka clusters without client restarts')
     .version(packageVersion(), '-V, --version', 'print the Turnout version')
@@ -24,6 +28,22 @@ export function buildProgram(): Command {
     .action(async (opts: { kafkaVersion?: string; scenario?: boolean }) => {
       const { runDemo } = await import('./demo.ts');
       await runDemo(opts);
+    });
+
+  program
+    .command('kafka')
+    .description(`run one of Kafka's own command line tools from the jars Turnout caches (no Kafka download needed): ${KAFKA_TOOL_LIST}; arguments, stdin and stdout pass through, and the exit status is the tool's`)
+    .usage('[--kafka-version <version>] <tool> [tool arguments...]')
+    .option('--kafka-version <version>', 'Apache Kafka version of the tools (default: $TURNOUT_KAFKA_VERSION, else the test bed\'s default)')
+    .argument('<tool>', 'tool name as in bin/kafka-<tool>.sh, e.g. topics, console-producer')
+    .argument('[args...]', 'the tool\'s own arguments, e.g. --bootstrap-server HOST:PORT --list')
+    .passThroughOptions()
+    .allowUnknownOption()
+    .helpOption(false)
+    .action(async (tool: string, args: string[], opts: { kafkaVersion?: string }, command: Command) => {
+      if (tool === '--help' || tool === '-h') command.help();
+      const { runKafkaTool } = await import('./kafka.ts');
+      process.exitCode = await runKafkaTool(tool, args, opts);
     });
 
   program
@@ -54,11 +74,11 @@ export function buildProgram(): Command {
   adminOptions(program
     .command('preflight')
     .description('check what a switch of a route would find now (topics, replication lag, group offsets and their translation), without changing anything')
-    .argument('<route>', 'route name')
-    .requiredOption('--to <domain>', 'streaming domain the switch would go to')
+    .argument('[route]', 'route name (without it, the configured routes are listed)')
+    .option('--to <domain>', 'streaming domain the switch would go to (required)')
     .option('--topics <names>', 'comma-separated topics to check besides those clients used through the route')
     .option('--max-lag <records>', 'fail (exit 1) when a partition is more records behind than this'))
-    .action(async (route: string, opts: { to: string; topics?: string; maxLag?: string; admin?: string; config?: string; token?: string; json?: boolean }) => {
+    .action(async (route: string | undefined, opts: { to?: string; topics?: string; maxLag?: string; admin?: string; config?: string; token?: string; json?: boolean }) => {
       const { runPreflight } = await import('./preflight.ts');
       process.exitCode = await runPreflight(route, opts);
     });
@@ -66,14 +86,14 @@ export function buildProgram(): Command {
   adminOptions(program
     .command('switch')
     .description('point a route at another streaming domain, on every live gateway instance at once (or on none); rollback is the same command')
-    .argument('<route>', 'route name')
-    .requiredOption('--to <domain>', 'streaming domain to switch to')
+    .argument('[route]', 'route name (without it, the configured routes are listed)')
+    .option('--to <domain>', 'streaming domain to switch to (required)')
     .option('--bootstrap-server-id <id>', 'listener of the destination (default: the one with the route\'s current listener id)')
     .option('--force', 'switch even if an instance did not prepare or the destination is unreachable; reported as forced')
-    .option('--by <who>', 'who is switching, for the audit log (default: cli:$USER)')
+    .option('--by <who>', 'who is switching, for the audit log (default: cli:USER@HOST, USER from $USER or the login name)')
     .option('--mode <mode>', 'planned (fence writes, wait for replication, move group offsets, flip; the default when the route has replication) or hot (flip at once)')
     .option('--topics <names>', 'comma-separated topics a planned switch covers besides those clients used through the route'))
-    .action(async (route: string, opts: { to: string; bootstrapServerId?: string; force?: boolean; by?: string; admin?: string; config?: string; token?: string; json?: boolean; mode?: string; topics?: string }) => {
+    .action(async (route: string | undefined, opts: { to?: string; bootstrapServerId?: string; force?: boolean; by?: string; admin?: string; config?: string; token?: string; json?: boolean; mode?: string; topics?: string }) => {
       const { runSwitch } = await import('./switch.ts');
       process.exitCode = await runSwitch(route, opts);
     });

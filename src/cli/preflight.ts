@@ -4,16 +4,25 @@
 // (and lag is within --max-lag when given), 1 when something does, 2 when the gateway could
 // not be asked.
 import type { PreflightReport } from '../control/switch-controller.ts';
-import { adminRequest, adminTarget, type AdminOptions } from './admin-client.ts';
+import { adminRequest, adminTarget, missingRouteMessage, type AdminOptions } from './admin-client.ts';
 
 export interface PreflightOptions extends AdminOptions {
-  to: string;
+  to?: string;
   topics?: string;
   maxLag?: string;
   json?: boolean;
 }
 
-export async function runPreflight(route: string, opts: PreflightOptions): Promise<number> {
+export async function runPreflight(route: string | undefined, opts: PreflightOptions): Promise<number> {
+  if (route === undefined) {
+    process.stderr.write(await missingRouteMessage('preflight', opts));
+    return 2;
+  }
+  if (opts.to === undefined) {
+    process.stderr.write(`turnout preflight: missing --to DOMAIN: the streaming domain to check a switch of route "${route}" to\n`);
+    return 2;
+  }
+  const to = opts.to;
   const maxLag = opts.maxLag === undefined ? null : Number(opts.maxLag);
   if (maxLag !== null && (!Number.isInteger(maxLag) || maxLag < 0)) {
     process.stderr.write(`--max-lag must be a whole number of records, not "${opts.maxLag}"\n`);
@@ -27,7 +36,7 @@ export async function runPreflight(route: string, opts: PreflightOptions): Promi
       process.stderr.write('preflight needs the admin token: give --token, set TURNOUT_ADMIN_TOKEN, or -c with a config that has gateway.admin.token\n');
       return 2;
     }
-    const q = new URLSearchParams({ to: opts.to, ...(opts.topics !== undefined ? { topics: opts.topics } : {}) });
+    const q = new URLSearchParams({ to, ...(opts.topics !== undefined ? { topics: opts.topics } : {}) });
     answer = await adminRequest<PreflightReport & { error?: string }>(target, 'GET', `/routes/${encodeURIComponent(route)}/preflight?${q}`);
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n`);

@@ -1,13 +1,15 @@
 // `turnout switch ROUTE --to DOMAIN`: asks a running gateway to switch a route (on every live
 // instance of the fleet) and prints each instance's result. Exit 0 when switched or unchanged,
-// 1 when refused or failed, 2 when the gateway could not be asked.
+// 1 when refused or failed, 2 when the gateway could not be asked, 3 when the connection dropped
+// after the request was sent: the switch may or may not have happened.
 import type { SwitchReport } from '../control/switch-controller.ts';
 import type { SwitchPhase } from '../control/records.ts';
 import { TurnoutError } from '../errors.ts';
-import { adminTarget, type AdminOptions, type AdminTarget } from './admin-client.ts';
+import { hostname, userInfo } from 'node:os';
+import { adminTarget, missingRouteMessage, type AdminOptions, type AdminTarget } from './admin-client.ts';
 
 export interface SwitchOptions extends AdminOptions {
-  to: string;
+  to?: string;
   bootstrapServerId?: string;
   force?: boolean;
   json?: boolean;
@@ -16,7 +18,32 @@ export interface SwitchOptions extends AdminOptions {
   topics?: string;
 }
 
-export async function runSwitch(route: string, opts: SwitchOptions): Promise<number> {
+export const SwitchExit = { Done: 0, NotSwitched: 1, NotAsked: 2, OutcomeUnknown: 3 } as const;
+
+/** Who switched, for the audit log, when --by is not given: the login name, never "undefined". */
+export function defaultSwitchedBy(env: NodeJS.ProcessEnv = process.env, user: () => string = () => userInfo().username, host: () => string = hostname): string {
+  let name = env.USER ?? env.LOGNAME;
+  if (name === undefined || name === '') {
+    try {
+      name = user(); // throws when the uid has no passwd entry (some containers)
+    } catch {
+      name = '';
+    }
+  }
+  if (name === '') name = `uid ${process.getuid?.() ?? '?'}`;
+  return `cli:${name}@${host()}`;
+}
+
+export async function runSwitch(route: string | undefined, opts: SwitchOptions): Promise<number> {
+  if (route === undefined) {
+    process.stderr.write(await missingRouteMessage('switch', opts));
+    return SwitchExit.NotAsked;
+  }
+  if (opts.to === undefined) {
+    process.stderr.write(`turnout switch: missing --to DOMAIN: the streaming domain to switch route "${route}" to\n`);
+    return SwitchExit.NotAsked;
+  }
+  const to = opts.to;
   let target;
   let answer;
   try {
@@ -31,12 +58,12 @@ export async function runSwitch(route: string, opts: SwitchOptions): Promise<num
     }
     const topics = opts.topics?.split(',').map((t) => t.trim()).filter((t) => t !== '');
     answer = await streamSwitch(target, route, {
-      to: opts.to, bootstrapServerId: opts.bootstrapServerId, force: opts.force === true, by: opts.by ?? `cli:${process.env.USER ?? 'unknown'}`,
+      to, bootstrapServerId: opts.bootstrapServerId, force: opts.force === true, by: opts.by ?? defaultSwitchedBy(),
       mode: opts.mode, topics, progress: true,
     }, opts.json === true ? () => {} : (p) => process.stdout.write(formatPhase(p)));
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n`);
-    return 2;
+    return (err as TurnoutError).code === OUTCOME_UNKNOWN ? SwitchExit.OutcomeUnknown : SwitchExit.NotAsked;
   }
   const r = answer.body;
   if (r.error !== undefined) {
@@ -98,9 +125,34 @@ async function streamSwitch(target: AdminTarget, route: string, body: object, on
     });
   } catch (err) {
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    if (!NOT_SENT.has(cause?.code ?? '')) throw outcomeUnknown(target, err);
     const why = cause?.code === 'ECONNREFUSED' ? 'connection refused (is the gateway running, and is this its admin address?)' : (cause?.message ?? (err as Error).message);
     throw new TurnoutError('TURNOUT_ADMIN_UNREACHABLE', `cannot reach the gateway admin API at ${target.url}: ${why}. Give --admin URL or -c CONFIG`);
   }
+  try {
+    return await readSwitchAnswer(target, res, onPhase);
+  } catch (err) {
+    // A client error (404 from a wrong URL, 401) was not a switch; anything else may have been one.
+    throw err instanceof TurnoutError && err.code === 'TURNOUT_ADMIN_BAD_ANSWER' && res.status >= 400 && res.status < 500 ? err : outcomeUnknown(target, err);
+  }
+}
+
+const OUTCOME_UNKNOWN = 'TURNOUT_SWITCH_OUTCOME_UNKNOWN';
+
+/** Connection errors that mean the request never left: the switch certainly did not start. */
+const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT', 'ERR_INVALID_URL']);
+
+function outcomeUnknown(target: AdminTarget, err: unknown): TurnoutError {
+  const e = err as { message?: string; cause?: { code?: string; message?: string } };
+  const why = e.cause?.message ?? e.cause?.code ?? e.message ?? String(err);
+  return new TurnoutError(
+    OUTCOME_UNKNOWN,
+    `outcome unknown: the connection to the gateway admin API at ${target.url} broke after the switch request was sent (${why}). ` +
+      'The switch may or may not have happened: check with `turnout status` (and the audit log) before switching again.',
+  );
+}
+
+async function readSwitchAnswer(target: AdminTarget, res: Response, onPhase: (p: SwitchPhase) => void): Promise<{ status: number; body: SwitchReport & { error?: string } }> {
   if (!(res.headers.get('content-type') ?? '').includes('ndjson')) {
     const text = await res.text();
     try {

@@ -24,6 +24,7 @@ export function mergeRouteStatus(answers: readonly WorkerAnswer[]): RouteStatus[
     let firstError: string | null = null;
     const connectionsByDomain: Record<string, number> = {};
     let connections = 0;
+    const topicsInUse = new Map<string, string>();
     for (const a of answers) {
       const r = a.routes?.find((x) => x.name === name);
       if (r === undefined) {
@@ -38,6 +39,7 @@ export function mergeRouteStatus(answers: readonly WorkerAnswer[]): RouteStatus[
       });
       if (leader === undefined || r.epoch > leader.epoch) leader = r;
       connections += r.connections;
+      for (const t of r.topicsInUse ?? []) if ((topicsInUse.get(t.topic) ?? '') < t.lastUsed) topicsInUse.set(t.topic, t.lastUsed);
       for (const [d, n] of Object.entries(r.connectionsByDomain)) connectionsByDomain[d] = (connectionsByDomain[d] ?? 0) + n;
       if (!r.ready && r.lastError !== null) firstError ??= several ? `worker ${a.worker}: ${r.lastError}` : r.lastError;
     }
@@ -48,6 +50,9 @@ export function mergeRouteStatus(answers: readonly WorkerAnswer[]): RouteStatus[
       ...base,
       connections,
       connectionsByDomain,
+      ...(answered.some((a) => a.routes.some((r) => r.name === name && r.topicsInUse !== undefined))
+        ? { topicsInUse: [...topicsInUse].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([topic, lastUsed]) => ({ topic, lastUsed })) }
+        : {}),
       ready,
       lastError: base.lastError ?? (ready ? null : (firstError ?? (several ? 'not ready on every worker' : null))),
       workers: per,

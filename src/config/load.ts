@@ -3,13 +3,13 @@
 import { readFileSync } from 'node:fs';
 import type { z } from 'zod';
 import { substituteEnv, type Env } from './env.ts';
-import { normalize } from './normalize.ts';
+import { DEFAULTS, normalize } from './normalize.ts';
 import {
   ConfigError, ConfigErrorCode, formatPath, type ConfigProblem, type PathProblem, type PathSegment,
 } from './problems.ts';
 import { adminSection, document, gatewaySection, route, streamingDomain, type IssueParams } from './schema.ts';
 import { readYaml, type YamlSource } from './source.ts';
-import type { GatewayConfig } from './types.ts';
+import type { GatewayConfig, HostPort } from './types.ts';
 
 export type ParseResult = { config: GatewayConfig } | { problems: ConfigProblem[] };
 export type LoadResult =
@@ -42,14 +42,25 @@ export function parseConfig(text: string, opts: ParseOptions = {}): ParseResult 
   const env = substituteEnv(raw, opts.env ?? process.env);
   const value = env.value as Record<string, unknown>;
   const problems: PathProblem[] = [];
+  /** Keys dropped for the cross checks: their own problem is reported, nothing more about them. */
+  const dropped: PathSegment[][] = [];
   const check = <T>(schema: z.ZodType<T>, v: unknown, prefix: PathSegment[]): { ok: true; data: T } | { ok: false } => {
     const r = schema.safeParse(v);
     if (r.success) return { ok: true, data: r.data };
     problems.push(...r.error.issues.map((i) => fromIssue(i, prefix, v)));
-    // Unknown keys alone do not hide the item from the cross checks: drop them and parse again.
-    if (!r.error.issues.every(isUnknownKey)) return { ok: false };
-    const again = schema.safeParse(withoutKeys(v, r.error.issues.map((i) => i.path)));
-    return again.success ? { ok: true, data: again.data } : { ok: false };
+    // Faults in optional keys (unknown keys, bad values of optional settings) do not hide the item
+    // from the cross checks, so one run names every problem: drop those keys and parse again.
+    let drop = r.error.issues.map((i) => i.path);
+    for (let round = 0; round < 4 && drop.every((p) => p.length > 0); round++) {
+      const again = schema.safeParse(withoutKeys(v, drop));
+      if (again.success) {
+        if (!r.error.issues.every(isUnknownKey)) dropped.push(...drop.map((p) => [...prefix, ...p.map((s) => (typeof s === 'number' ? s : String(s)))]));
+        return { ok: true, data: again.data };
+      }
+      // A required key was dropped: drop the (optional) setting that holds it instead.
+      drop = [...drop, ...again.error.issues.map((i) => i.path.slice(0, -1))];
+    }
+    return { ok: false };
   };
   const parsed = <T>(r: { ok: true; data: T } | { ok: false }): T | undefined => (r.ok ? r.data : undefined);
 
@@ -70,7 +81,7 @@ export function parseConfig(text: string, opts: ParseOptions = {}): ParseResult 
     domains: items('streamingDomains').map((d, i) => ({ rawName: rawName(d), rawIds: rawIds(d), parsed: parsed(check(streamingDomain, d, ['streamingDomains', i])) })),
     routes: items('routes').map((r, i) => ({ rawName: rawName(r), parsed: parsed(check(route, r, ['routes', i])) })),
   });
-  problems.push(...normalized.problems);
+  problems.push(...normalized.problems.filter((p) => !dropped.some((d) => isPrefix(d, p.path))));
 
   // A value whose ${VAR} could not be substituted is reported once, not again for its other faults.
   const reported = [...env.problems, ...problems.filter((p) => !env.failedPaths.some((f) => isPrefix(f, p.path)))];
@@ -90,6 +101,46 @@ export function loadConfigFile(path: string, env: Env = process.env): LoadResult
   }
   const parsed = parseConfig(text, { file: path, env });
   return 'config' in parsed ? { config: parsed.config, text } : parsed;
+}
+
+/** What the CLI needs of a config file to talk to a running gateway. */
+export interface AdminSettings {
+  /** The admin listener; null when the file disables it. */
+  admin: HostPort | null;
+  token: string | null;
+  /** Names of the configured routes (as written). */
+  routes: string[];
+}
+
+/**
+ * Reads only gateway.admin (and the route names) of a config file: ${VAR} references elsewhere,
+ * such as the clusters' passwords, need not be set where the CLI runs.
+ */
+export function loadAdminSettings(path: string, env: Env = process.env): { settings: AdminSettings } | { problems: ConfigProblem[]; unreadable?: true } {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    return { problems: [{ path: '', message: `cannot read the config file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, hint: 'check the path and that the file is readable' }], unreadable: true };
+  }
+  const read = readYaml(text);
+  if ('problems' in read) return read;
+  const raw = read.source.value;
+  const adminPath: PathSegment[] = ['gateway', 'admin'];
+  const sub = substituteEnv(valueAt(raw, adminPath), env);
+  const problems: PathProblem[] = sub.problems.map((p) => ({ ...p, path: [...adminPath, ...p.path] }));
+  const parsed = adminSection.safeParse(sub.value);
+  if (!parsed.success) problems.push(...parsed.error.issues.map((i) => fromIssue(i, adminPath, sub.value)));
+  if (problems.length > 0 || !parsed.success) return { problems: locateAll(read.source, problems) };
+  const a = parsed.data;
+  const routes = valueAt(raw, ['routes']);
+  return {
+    settings: {
+      admin: a === null || a?.enabled === false ? null : (a?.listen ?? { ...DEFAULTS.admin }),
+      token: a?.token ?? null,
+      routes: Array.isArray(routes) ? routes.map((r) => valueAt(r, ['name'])).filter((n): n is string => typeof n === 'string') : [],
+    },
+  };
 }
 
 /** For callers that just want a config or an error: throws ConfigError listing every problem. */

@@ -33,6 +33,8 @@ export const DEFAULTS = {
   drainTimeoutMs: 5_000,
   fleetTimeoutMs: 10_000,
   fenceTimeoutMs: 10_000,
+  // A topic unused for an hour stops counting as in use (src/routing/topic-usage.ts says why).
+  topicIdleMs: 60 * 60 * 1000,
   workers: 'auto',
 } as const;
 
@@ -96,6 +98,7 @@ export function normalize(input: NormalizeInput): { config: GatewayConfig | unde
         drainTimeoutMs: g?.switchover?.drainTimeoutMs ?? DEFAULTS.drainTimeoutMs,
         fleetTimeoutMs: g?.switchover?.fleetTimeoutMs ?? DEFAULTS.fleetTimeoutMs,
         fenceTimeoutMs: g?.switchover?.fenceTimeoutMs ?? DEFAULTS.fenceTimeoutMs,
+        topicIdleMs: g?.switchover?.topicIdleMs ?? DEFAULTS.topicIdleMs,
       },
       audit: { file: g?.audit?.file ?? null },
       log: { level: g?.log?.level ?? DEFAULTS.logLevel },

@@ -223,6 +223,7 @@ export const gatewaySection = strictObject({
     drainTimeoutMs: int(0, MAX_TIMEOUT_MS).optional(),
     fleetTimeoutMs: int(100, MAX_TIMEOUT_MS).optional(),
     fenceTimeoutMs: int(100, MAX_TIMEOUT_MS).optional(),
+    topicIdleMs: int(1000, 2 ** 31 - 1, 'use 1000 (1 s) or more; the default is 3600000 (1 hour)').optional(),
   }).nullish(),
   audit: strictObject({ file: text('a file path').optional() }).nullish(),
 }).nullish();

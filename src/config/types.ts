@@ -122,6 +122,9 @@ export interface GatewayConfig {
     fleetTimeoutMs: number;
     /** A planned switch's budget from fencing to release: past it, the switch aborts and traffic resumes on the source. */
     fenceTimeoutMs: number;
+    /** A topic no client produced to, fetched from or committed offsets for in this long stops
+     *  counting as in use (preflight, planned switch). Set by normalize; absent means the default. */
+    topicIdleMs?: number;
   };
   /** Audit log of switches: JSON lines appended to this file (also logged). */
   audit: { file: string | null };

@@ -7,7 +7,7 @@ import type { RouteMetrics } from '../observability/metrics.ts';
 import { UpstreamError, UpstreamErrorCode } from '../upstream/errors.ts';
 import { BrokerPorts } from './broker-ports.ts';
 import { UpstreamCluster } from './upstream-cluster.ts';
-import { isInternalTopic } from './internal-topics.ts';
+import { TopicUsage } from './topic-usage.ts';
 import { RouteTopicIds } from './topic-ids.ts';
 
 /** What a switch records on the route, for status and audit. */
@@ -57,7 +57,6 @@ export const FENCED_API_KEYS: ReadonlySet<number> = new Set([
   28, // TxnOffsetCommit
 ]);
 
-const MAX_TOPICS_SEEN = 10_000;
 const MAX_ORPHANED_MEMBERS = 10_000;
 
 /** A group member the gateway knows of whose connection is gone (see Route.orphanMembers). */
@@ -103,11 +102,9 @@ export class Route {
   rejoinRelay: ((event: RejoinEvent) => void) | null = null;
   /**
    * Topics clients produced to, fetched from or committed offsets for through this route (never
-   * internal ones), for switchover and preflight.
+   * internal ones) and when, for switchover and preflight; idle ones age out.
    */
-  readonly topicsSeen = new Set<string>();
-  /** Topics of the gateway's own (its state topic): internal, like Kafka's and MirrorMaker 2's. */
-  readonly gatewayTopics = new Set<string>();
+  readonly topicUsage = new TopicUsage();
   /** The ids clients see for topics, and each cluster's own. */
   readonly topicIds: RouteTopicIds;
   /**
@@ -202,8 +199,17 @@ export class Route {
 
   /** A client used topic `name` (produced, fetched, committed offsets). */
   noteTopic(name: string): void {
-    if (this.topicsSeen.size >= MAX_TOPICS_SEEN || this.topicsSeen.has(name) || isInternalTopic(name, this.gatewayTopics)) return;
-    this.topicsSeen.add(name);
+    this.topicUsage.note(name);
+  }
+
+  /** Topics in use now (see topicUsage). */
+  get topicsSeen(): Set<string> {
+    return this.topicUsage.names();
+  }
+
+  /** Topics of the gateway's own (its state topic): internal, like Kafka's and MirrorMaker 2's. */
+  get gatewayTopics(): Set<string> {
+    return this.topicUsage.gatewayTopics;
   }
 
   /** Starts holding writes (FENCED_API_KEYS) on every connection, new ones included. */

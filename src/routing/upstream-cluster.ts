@@ -9,6 +9,10 @@ import type { MetadataResponse } from '../protocol/generated/messages/metadata-r
 import { formatHostPort } from '../config/endpoints.ts';
 import { KafkaConnection } from '../upstream/kafka-connection.ts';
 
+/** While a cluster does not answer, discovery retries after 0.5 s, then 1 s, then every 2 s. */
+const NOT_READY_POLL_FIRST_MS = 500;
+const NOT_READY_POLL_MAX_MS = 2_000;
+
 export interface ClusterSnapshot {
   clusterId: string | null;
   brokers: Map<number, HostPort>;
@@ -26,6 +30,9 @@ export class UpstreamCluster {
   lastError: string | null = null;
   private refreshing: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
+  private intervalMs = 30_000;
+  /** Failed discoveries in a row. */
+  private failures = 0;
   private nextEndpoint = 0;
   started = false;
 
@@ -54,24 +61,46 @@ export class UpstreamCluster {
     this.log.debug({ nodeId, upstream: formatHostPort({ host, port }) }, 'learned upstream broker address');
   }
 
-  /** Starts periodic discovery (first run immediately). */
+  /**
+   * Starts periodic discovery (first run immediately): every `intervalMs` while the cluster
+   * answers, and while it does not, after 0.5 s, 1 s, then every 2 s, so that readiness follows
+   * a cluster that comes back within a couple of seconds instead of at the next slow poll.
+   */
   start(intervalMs = 30_000): void {
     this.started = true;
-    void this.refresh();
-    this.timer = setInterval(() => void this.refresh(), intervalMs);
-    this.timer.unref();
+    this.intervalMs = intervalMs;
+    this.poll();
   }
 
   stop(): void {
     this.started = false;
-    if (this.timer !== null) clearInterval(this.timer);
+    if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
+  }
+
+  /** Delay before the next discovery after `failures` failed ones in a row (0: the last one worked). */
+  static nextPollMs(failures: number, intervalMs: number): number {
+    return failures === 0 ? intervalMs : Math.min(intervalMs, NOT_READY_POLL_MAX_MS, NOT_READY_POLL_FIRST_MS * 2 ** (failures - 1));
+  }
+
+  private poll(): void {
+    void this.refresh();
+  }
+
+  /** After every discovery, whoever asked for it: the next poll, sooner while the cluster does not answer. */
+  private scheduleNext(): void {
+    if (!this.started) return;
+    this.failures = this.lastError === null ? 0 : this.failures + 1;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.poll(), UpstreamCluster.nextPollMs(this.failures, this.intervalMs));
+    this.timer.unref();
   }
 
   /** Asks the cluster for its brokers; concurrent calls share one attempt. Never throws. */
   refresh(): Promise<void> {
     this.refreshing ??= this.discover().finally(() => {
       this.refreshing = null;
+      this.scheduleNext();
     });
     return this.refreshing;
   }

@@ -40,11 +40,14 @@ export function javaExecutable(): string {
 
 const inFlight = new Map<string, Promise<KafkaJars>>();
 
+/** Told what a first resolution downloads (one line per jar, then a total); silent on a cache hit. */
+export type ResolveProgress = (line: string) => void;
+
 /** Returns the classpath of Kafka `version`, downloading the jars on first use. */
-export function resolveKafka(version: string): Promise<KafkaJars> {
+export function resolveKafka(version: string, progress: ResolveProgress = () => {}): Promise<KafkaJars> {
   let pending = inFlight.get(version);
   if (!pending) {
-    pending = resolveUncached(version);
+    pending = resolveUncached(version, progress);
     inFlight.set(version, pending);
     pending.catch(() => inFlight.delete(version));
   }
@@ -56,7 +59,7 @@ export function isKafkaCached(version: string): boolean {
   return readMarker(join(cacheDir(), `kafka-${version}`)) === markerFor(version);
 }
 
-async function resolveUncached(version: string): Promise<KafkaJars> {
+async function resolveUncached(version: string, progress: ResolveProgress): Promise<KafkaJars> {
   const line = kafkaLine(version);
   await checkJava();
   const dir = join(cacheDir(), `kafka-${version}`);
@@ -66,16 +69,20 @@ async function resolveUncached(version: string): Promise<KafkaJars> {
 
   await mkdir(cacheDir(), { recursive: true });
   const staging = `${dir}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const started = Date.now();
+  progress(`first use of Kafka ${version}: resolving its jars (broker, tools, MirrorMaker 2; about 55 MB) from Maven Central into ${dir}...`);
+  const downloads = new DownloadTally(progress);
   try {
     const b = line.logBinding;
-    await runMaven(version, [
-      '-q', '-B', '-f', POM_PATH,
+    await runMaven(version, downloads, [
+      '-B', '-f', POM_PATH,
       `-Dkafka.version=${version}`,
       `-Dlog.binding.groupId=${b.groupId}`, `-Dlog.binding.artifactId=${b.artifactId}`, `-Dlog.binding.version=${b.version}`,
       'dependency:copy-dependencies',
       `-DoutputDirectory=${join(staging, 'libs')}`,
     ]);
     await writeFile(join(staging, MARKER), marker);
+    progress(downloads.summary(Date.now() - started));
     if (existsSync(dir)) {
       // Stale (pom changed) or completed by another process meanwhile: a complete current copy wins.
       if (readMarker(dir) === marker) return jars;
@@ -141,11 +148,56 @@ export function checkJava(): Promise<void> {
   return javaChecked;
 }
 
-function runMaven(version: string, args: string[]): Promise<void> {
+// Maven (batch mode, not -q) prints "Downloaded from central: URL (6.6 MB at 12 MB/s)" per file it
+// fetches; the jars among them are what a first run waits for.
+const DOWNLOADED = /^\[INFO\] Downloaded from [^:]+: (\S+) \(([\d.]+) (B|kB|MB|GB)/;
+const UNIT: Record<string, number> = { B: 1, kB: 1e3, MB: 1e6, GB: 1e9 };
+
+/** Counts what Maven downloads and reports each jar as it arrives. */
+export class DownloadTally {
+  files = 0;
+  bytes = 0;
+  readonly #progress: ResolveProgress;
+  #partial = '';
+
+  constructor(progress: ResolveProgress) {
+    this.#progress = progress;
+  }
+
+  push(text: string): void {
+    const lines = (this.#partial + text).split('\n');
+    this.#partial = lines.pop() ?? '';
+    for (const raw of lines) {
+      const m = DOWNLOADED.exec(raw.replace(/\x1b\[[0-9;]*m/g, '').trim());
+      if (m === null) continue;
+      const size = Number(m[2]) * UNIT[m[3]];
+      this.files++;
+      this.bytes += size;
+      // Kafka's own jars one by one; Maven's plugins and Kafka's dependencies only in the total.
+      if (m[1].endsWith('.jar') && m[1].includes('/org/apache/kafka/')) this.#progress(`  downloaded ${m[1].slice(m[1].lastIndexOf('/') + 1)} (${formatBytes(size)})`);
+    }
+  }
+
+  summary(ms: number): string {
+    const took = `${(ms / 1000).toFixed(1)} s`;
+    return this.files === 0
+      ? `Kafka jars copied from the local Maven repository in ${took}`
+      : `Kafka jars ready: ${this.files} files (Kafka, its dependencies and Maven's plugins), ${formatBytes(this.bytes)} downloaded in ${took}`;
+  }
+}
+
+function formatBytes(n: number): string {
+  return n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : `${Math.max(1, Math.round(n / 1e3))} kB`;
+}
+
+function runMaven(version: string, downloads: DownloadTally, args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn('mvn', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    const collect = (d: Buffer) => (out = (out + d.toString()).slice(-20_000));
+    const collect = (d: Buffer) => {
+      downloads.push(d.toString());
+      out = (out + d.toString()).slice(-20_000);
+    };
     child.stdout.on('data', collect);
     child.stderr.on('data', collect);
     child.on('error', (err) =>

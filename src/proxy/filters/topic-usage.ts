@@ -16,10 +16,13 @@ import type { FilterContext, ProxyFilter } from '../filter.ts';
 
 const KEY = 'topic-usage';
 const READ_EVERY_MS = 1_000;
+/** A connection tells the route again that it uses a topic this often, so the topic's last-use
+ *  time stays current and it does not age out while clients keep using it (Route.topicUsage). */
+const RENOTE_EVERY_MS = 10_000;
 
 interface State {
-  /** Names this connection already reported. */
-  noted: Set<string>;
+  /** Names this connection reported, with when. */
+  noted: Map<string, number>;
   /** When a Fetch / an offset commit was last read. */
   fetchReadAt: number;
   commitReadAt: number;
@@ -31,15 +34,18 @@ interface State {
 function stateOf(ctx: FilterContext): State {
   let s = ctx.state.get(KEY) as State | undefined;
   if (s === undefined) {
-    s = { noted: new Set(), fetchReadAt: 0, commitReadAt: 0, scanner: null, observe: null };
+    s = { noted: new Map(), fetchReadAt: 0, commitReadAt: 0, scanner: null, observe: null };
     ctx.state.set(KEY, s);
   }
   return s;
 }
 
 function note(ctx: FilterContext, s: State, name: string | null): void {
-  if (name === null || name === '' || s.noted.has(name)) return;
-  if (s.noted.size < 10_000) s.noted.add(name);
+  if (name === null || name === '') return;
+  const now = Date.now();
+  const last = s.noted.get(name);
+  if (last !== undefined && now - last < RENOTE_EVERY_MS) return;
+  if (last !== undefined || s.noted.size < 10_000) s.noted.set(name, now);
   ctx.route.noteTopic(name);
 }
 

@@ -21,7 +21,7 @@ test('the seed document (Confluent switchover example) loads as written, with ev
     adminToken: null,
     instanceId: config.instanceId,
     state: { topic: '_turnout_state', signing: { key: null, previousKeys: [], acceptUnsigned: false } },
-    switchover: { drainTimeoutMs: 5000, fleetTimeoutMs: 10000, fenceTimeoutMs: 10000 },
+    switchover: { drainTimeoutMs: 5000, fleetTimeoutMs: 10000, fenceTimeoutMs: 10000, topicIdleMs: 3600000 },
     audit: { file: null },
     log: { level: 'info' },
     limits: {
