@@ -114,6 +114,8 @@ export const CloseReason = {
   Shutdown: 'shutdown',
   /** The route switched to another cluster: the connection to the old one is closed once idle. */
   Switchover: 'switchover',
+  /** A filter stopped a request that was partly forwarded already (a cut-through Produce naming a protected topic). */
+  RefusedMidRequest: 'refused_mid_request',
 } as const;
 export type CloseReason = (typeof CloseReason)[keyof typeof CloseReason];
 
@@ -171,7 +173,7 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
   private gated: { frame: Buffer; entry: InFlight }[] | null = null;
   private gatedBytes = 0;
   /** Shown every piece of the request being cut through (filters that watch it pass). */
-  private cutThroughObservers: ((piece: Uint8Array) => void)[] | null = null;
+  private cutThroughObservers: ((piece: Uint8Array) => boolean | void)[] | null = null;
   private closed = false;
   private draining = false;
   private clientPaused = false;
@@ -451,7 +453,7 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
       const n = Math.min(this.requestLeft, data.length);
       this.metrics.bytesIn.inc(n);
       const piece = n === data.length ? data : data.subarray(0, n);
-      if (this.cutThroughObservers !== null) for (const o of this.cutThroughObservers) o(piece);
+      if (this.cutThroughObservers !== null && !this.observed(this.cutThroughObservers, piece)) return;
       up!.write(piece);
       this.requestLeft -= n;
       if (this.requestLeft === 0) this.requestCutThrough();
@@ -500,9 +502,9 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     if (size === null || size + 4 < CUT_THROUGH_MIN_BYTES) return;
     const head = d.head(PRODUCE_HEAD_BYTES);
     if (head.length < 12 || peekApiKey(head) !== ApiKey.Produce) return;
-    let observers: ((piece: Uint8Array) => void)[] | null = null;
+    let observers: ((piece: Uint8Array) => boolean | void)[] | null = null;
     for (const f of this.chain.requestFilters(ApiKey.Produce) ?? []) {
-      const verdict = f.cutThrough?.(this, ApiKey.Produce) ?? false;
+      const verdict = f.cutThrough?.(this, ApiKey.Produce, head) ?? false;
       if (verdict === false) return;
       if (verdict !== true) (observers ??= []).push(verdict);
     }
@@ -526,9 +528,20 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     this.requestLeft = size + 4 - d.bufferedBytes;
     this.cutThroughObservers = observers;
     for (const piece of d.takeBuffered()) {
-      if (observers !== null) for (const o of observers) o(piece);
+      if (observers !== null && !this.observed(observers, piece)) return;
       up.write(piece);
     }
+  }
+
+  /** Shows a piece of a cut-through request to the filters watching it; false (and closed) when one stops it. */
+  private observed(observers: ((piece: Uint8Array) => boolean | void)[], piece: Uint8Array): boolean {
+    for (const o of observers) {
+      if (o(piece) !== false) continue;
+      // Part of the request went upstream; the broker drops a request it never gets whole.
+      this.close(CloseReason.RefusedMidRequest, 'a filter stopped a Produce request being cut through (it names a topic clients may not write)');
+      return false;
+    }
+    return true;
   }
 
   /** The last bytes of a cut-through request went upstream. */
