@@ -28,6 +28,7 @@ export class GatewayMetrics implements MetricsSource {
   readonly connectionErrors: Counter<'route' | 'reason'>;
   readonly requests: Counter<'route' | 'api'>;
   readonly requestErrors: Counter<'route' | 'api' | 'reason'>;
+  readonly refusedTopicRequests: Counter<'route' | 'api'>;
   readonly requestDuration: Histogram<'route' | 'api'>;
   readonly bytes: Counter<'route' | 'direction'>;
   readonly upstreamConnectFailures: Counter<'route' | 'domain'>;
@@ -62,6 +63,12 @@ export class GatewayMetrics implements MetricsSource {
       name: 'turnout_request_errors_total',
       help: 'Requests that got no response from the upstream (connection lost) or whose response could not be processed, by API',
       labelNames: ['route', 'api', 'reason'],
+      registers,
+    });
+    this.refusedTopicRequests = new Counter({
+      name: 'turnout_refused_topic_requests_total',
+      help: 'Requests that named a topic clients of the route may not see or write (the gateway\'s state topic; for writes also MirrorMaker 2\'s offset syncs and checkpoints), answered TOPIC_AUTHORIZATION_FAILED for it, by API',
+      labelNames: ['route', 'api'],
       registers,
     });
     this.requestDuration = new Histogram({
@@ -230,6 +237,11 @@ export class RouteMetrics {
 
   closedByLimit(reason: string): void {
     this.parent.connectionsClosedByLimit.labels(this.route, reason).inc();
+  }
+
+  /** A request named a protected topic (proxy/protected-topics.ts); a rare event, so the label is looked up each time. */
+  refusedTopicRequest(apiKey: number): void {
+    this.parent.refusedTopicRequests.labels(this.route, apiName(apiKey)).inc();
   }
 
   connectionError(reason: string): void {

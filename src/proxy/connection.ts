@@ -137,6 +137,8 @@ export const CloseReason = {
   UnauthenticatedFrameTooLarge: 'unauthenticated_frame_too_large',
   /** A frame the gateway must assemble (a filter reads it) above the connection's buffer budget. */
   FrameOverBudget: 'frame_over_connection_budget',
+  /** A filter stopped a request that was partly forwarded already (a cut-through Produce naming a protected topic). */
+  RefusedMidRequest: 'refused_mid_request',
 } as const;
 export type CloseReason = (typeof CloseReason)[keyof typeof CloseReason];
 
@@ -201,7 +203,7 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
   private gated: { frame: Buffer; entry: InFlight }[] | null = null;
   private gatedBytes = 0;
   /** Shown every piece of the request being cut through (filters that watch it pass). */
-  private cutThroughObservers: ((piece: Uint8Array) => void)[] | null = null;
+  private cutThroughObservers: ((piece: Uint8Array) => boolean | void)[] | null = null;
   private closed = false;
   /**
    * A passthrough connection is authenticated after a successful SaslAuthenticate (or the raw
@@ -516,7 +518,7 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
       const n = Math.min(this.requestLeft, data.length);
       this.metrics.bytesIn.inc(n);
       const piece = n === data.length ? data : data.subarray(0, n);
-      if (this.cutThroughObservers !== null) for (const o of this.cutThroughObservers) o(piece);
+      if (this.cutThroughObservers !== null && !this.observed(this.cutThroughObservers, piece)) return;
       up!.write(piece);
       this.requestLeft -= n;
       if (this.requestLeft === 0) this.requestCutThrough();
@@ -612,11 +614,11 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     if (apiKey === ApiKey.Produce && apiVersion > PRODUCE_CAP) return 'assemble';
     const up = this.upstream;
     if (up === null || this.held !== null || this.route.fence !== null) return 'later';
-    let observers: ((piece: Uint8Array) => void)[] | null = null;
+    let observers: ((piece: Uint8Array) => boolean | void)[] | null = null;
     let acks = 1;
     if (apiKey === ApiKey.Produce) {
       for (const f of filters ?? []) {
-        const verdict = f.cutThrough?.(this, ApiKey.Produce) ?? false;
+        const verdict = f.cutThrough?.(this, ApiKey.Produce, head) ?? false;
         if (verdict === false) return 'assemble';
         if (verdict !== true) (observers ??= []).push(verdict);
       }
@@ -638,10 +640,21 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     this.requestLeft = size + 4 - d.bufferedBytes;
     this.cutThroughObservers = observers;
     for (const piece of d.takeBuffered()) {
-      if (observers !== null) for (const o of observers) o(piece);
+      if (observers !== null && !this.observed(observers, piece)) return 'cut'; // closed: nothing more to read
       up.write(piece);
     }
     return 'cut';
+  }
+
+  /** Shows a piece of a cut-through request to the filters watching it; false (and closed) when one stops it. */
+  private observed(observers: ((piece: Uint8Array) => boolean | void)[], piece: Uint8Array): boolean {
+    for (const o of observers) {
+      if (o(piece) !== false) continue;
+      // Part of the request went upstream; the broker drops a request it never gets whole.
+      this.close(CloseReason.RefusedMidRequest, 'a filter stopped a Produce request being cut through (it names a topic clients may not write)');
+      return false;
+    }
+    return true;
   }
 
   /** The last bytes of a cut-through request went upstream. */

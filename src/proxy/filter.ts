@@ -46,10 +46,13 @@ export interface ProxyFilter {
   /**
    * For api keys in requestApiKeys whose large requests the connection forwards as their bytes
    * arrive (Produce): false when this connection's next request must reach onRequest whole;
-   * otherwise true, or a function that is shown every piece of the request as it passes.
-   * Without this method, such requests are always assembled for the filter.
+   * otherwise true, or a function that is shown every piece of the request before it goes
+   * upstream. `head` is the start of the request that has arrived (about a kilobyte). The function
+   * returns false to stop the request: that piece is not forwarded and the connection closes (the
+   * broker never has the whole request, so it acts on none of it). Without this method, such
+   * requests are always assembled for the filter.
    */
-  cutThrough?(ctx: FilterContext, apiKey: number): boolean | ((piece: Uint8Array) => void);
+  cutThrough?(ctx: FilterContext, apiKey: number, head?: Buffer): boolean | ((piece: Uint8Array) => boolean | void);
   /** Whether the response to (apiKey, apiVersion) must be decoded for this filter. */
   wantsResponse?(apiKey: number, apiVersion: number): boolean;
   /**

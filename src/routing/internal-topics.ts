@@ -13,3 +13,18 @@ export function isInternalTopic(name: string, gatewayTopics: ReadonlySet<string>
     MM2_INTERNAL.test(name)
   );
 }
+
+// As control/mirror-maker.ts reads them (OFFSET_SYNCS_TOPIC, CHECKPOINTS_TOPIC).
+const OFFSET_SYNCS = /^mm2-offset-syncs\..+\.internal$/;
+const CHECKPOINTS = /^.+\.checkpoints\.internal$/;
+
+/**
+ * MirrorMaker 2's offset syncs (`mm2-offset-syncs.<alias>.internal`) and checkpoints
+ * (`<alias>.checkpoints.internal`): the evidence a planned switch translates consumer offsets
+ * with (control/mirror-maker.ts reads them). Clients of a route may read them, never write them.
+ */
+export function isOffsetTranslationEvidence(name: string): boolean {
+  // Called for every topic of every Produce request: most names fail the first test.
+  return name.endsWith('.internal') && (OFFSET_SYNCS.test(name) || CHECKPOINTS.test(name));
+}
+

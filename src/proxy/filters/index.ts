@@ -7,6 +7,7 @@ import { GroupMembersFilter } from './group-members.ts';
 import { SaslV0Filter } from './sasl-v0.ts';
 import { IDENTITY_CARRYING_RESPONSES, VirtualIdentityFilter } from './virtual-identity.ts';
 import { ProducerIdFilter } from './producer-ids.ts';
+import { ProtectedTopicFilter } from './protected-topics.ts';
 import { TopicIdFilter } from './topic-ids.ts';
 import { TopicUsageFilter } from './topic-usage.ts';
 import { carriesTopicIds } from '../../protocol/topic-id-fields.ts';
@@ -60,6 +61,9 @@ export function gatewayApiSupport(apiKey: number): GatewayApiSupport | null {
 
 export function builtInFilterChain(): FilterChain {
   return new FilterChain([
+    // First: it refuses protected topics before any other filter acts on the request, and it sees
+    // responses with the cluster's topic ids, before the topic-id filter turns them into the route's.
+    new ProtectedTopicFilter(),
     new ApiVersionsFilter(gatewayApiSupport),
     new SaslV0Filter(),
     new BrokerAddressFilter(),

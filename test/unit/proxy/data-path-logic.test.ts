@@ -70,15 +70,20 @@ test('a Produce frame cut before acks is reported, not misread', () => {
   assert.throws(() => peekProduceAcks(frame), { code: 'TURNOUT_CODEC_TRUNCATED' });
 });
 
-test('only responses that carry broker addresses, topic ids or producer ids, ApiVersions and SaslHandshake v0 are decoded', () => {
+test('only responses that carry broker addresses, topic ids, producer ids or topics a client may be refused, ApiVersions and SaslHandshake v0 are decoded', () => {
   const chain = builtInFilterChain();
   const decoded = (k: number, v: number) => chain.responseFilters(k, v) !== null;
-  assert.equal(decoded(ApiKey.Produce, 9), false);
+  // Produce answers take back the refusals of protected topics (proxy/protected-topics.ts): every
+  // version the codec reads (v3+); older ones cross opaque and are refused by closing.
+  assert.equal(decoded(ApiKey.Produce, 2), false);
+  assert.equal(decoded(ApiKey.Produce, 9), true);
   assert.equal(decoded(ApiKey.Produce, 10), true);
+  // Fetch answers are never decoded below v16 (a Fetch with a refused topic is answered by the gateway).
+  assert.equal(decoded(ApiKey.Fetch, 12), false);
   assert.equal(decoded(ApiKey.Fetch, 15), false);
   assert.equal(decoded(ApiKey.Fetch, 16), true);
   assert.equal(decoded(ApiKey.Metadata, 0), true);
-  assert.equal(decoded(ApiKey.OffsetCommit, 9), false);
+  assert.equal(decoded(ApiKey.OffsetCommit, 9), true);
   assert.equal(decoded(ApiKey.ApiVersions, 3), true);
   assert.equal(decoded(ApiKey.SaslHandshake, 0), true);
   assert.equal(decoded(ApiKey.SaslHandshake, 1), false);
@@ -87,12 +92,19 @@ test('only responses that carry broker addresses, topic ids or producer ids, Api
   assert.equal(decoded(ApiKey.Metadata, 10), true);
   assert.equal(decoded(ApiKey.ConsumerGroupHeartbeat, 0), true);
   assert.equal(decoded(ApiKey.InitProducerId, 4), true);
-  assert.equal(decoded(ApiKey.OffsetFetch, 9), false);
+  // OffsetFetch of all of a group's topics lists them: the gateway's own are taken out.
+  assert.equal(decoded(ApiKey.OffsetFetch, 9), true);
   assert.equal(decoded(ApiKey.OffsetFetch, 10), true);
-  // Fetch requests are read only for the topics in use (at most once a second per connection).
-  assert.deepEqual(chain.requestFilters(ApiKey.Fetch)?.map((f) => f.name), ['topic-usage']);
-  // Produce requests: producer ids and topics in use; both let a known producer's requests cut through.
-  assert.deepEqual(chain.requestFilters(ApiKey.Produce)?.map((f) => f.name), ['producer-ids', 'topic-usage']);
+  // Group coordination and other topic-free answers stay opaque.
+  for (const k of [ApiKey.Heartbeat, ApiKey.ListGroups, ApiKey.DescribeGroups, ApiKey.EndTxn, ApiKey.AddOffsetsToTxn, ApiKey.DescribeCluster]) {
+    assert.equal(decoded(k, apiCodec(k)!.maxVersion), k === ApiKey.DescribeCluster, `api key ${k}`);
+  }
+  // Fetch requests: protected topics (decoded only when their bytes name one) and topics in use
+  // (at most once a second per connection).
+  assert.deepEqual(chain.requestFilters(ApiKey.Fetch)?.map((f) => f.name), ['protected-topics', 'topic-usage']);
+  // Produce requests: protected topics, producer ids and topics in use; all let a known producer's
+  // requests cut through.
+  assert.deepEqual(chain.requestFilters(ApiKey.Produce)?.map((f) => f.name), ['protected-topics', 'producer-ids', 'topic-usage']);
 });
 
 test('Fetch and Produce are advertised up to v12, the last versions that name topics instead of using topic ids', () => {
