@@ -632,9 +632,10 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     const metrics = this.metrics.api(apiKey);
     metrics.requests.inc();
     if (apiKey !== ApiKey.Produce || acks !== 0) {
+      const correlationId = peekRequestCorrelationId(head);
       this.inFlight.push({
-        correlationId: peekRequestCorrelationId(head), apiKey, apiVersion, startedAt: performance.now(), metrics,
-        filters: this.chain.responseFilters(apiKey, apiVersion), local: null, raw: false,
+        correlationId, apiKey, apiVersion, startedAt: performance.now(), metrics,
+        filters: this.chain.responseFiltersFor(this, apiKey, apiVersion, correlationId), local: null, raw: false,
       });
     }
     this.requestLeft = size + 4 - d.bufferedBytes;
@@ -881,7 +882,7 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
       this.toUpstream(out);
       return;
     }
-    entry.filters = this.chain.responseFilters(apiKey, apiVersion);
+    entry.filters = this.chain.responseFiltersFor(this, apiKey, apiVersion, correlationId);
     this.inFlight.push(entry);
     this.toUpstream(out);
   }

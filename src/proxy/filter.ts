@@ -56,6 +56,13 @@ export interface ProxyFilter {
   /** Whether the response to (apiKey, apiVersion) must be decoded for this filter. */
   wantsResponse?(apiKey: number, apiVersion: number): boolean;
   /**
+   * For responses wantsResponse asked for: whether this one request's response is needed after
+   * all, asked once its request went upstream (e.g. only when onRequest refused part of it).
+   * Without this method, every such response is. Lets a filter that rarely acts keep a busy API's
+   * responses (Produce) opaque.
+   */
+  needsResponse?(ctx: FilterContext, apiKey: number, correlationId: number): boolean;
+  /**
    * Before onResponse: a lookup the filter needs first (an id it cannot place). The response, and
    * every later one of the connection, waits until it settles; then onResponse runs.
    */
@@ -72,6 +79,8 @@ export class FilterChain {
   readonly filters: readonly ProxyFilter[];
   private readonly requestTable: (ProxyFilter[] | null)[] = [];
   private readonly responseTable: (ProxyFilter[] | null | undefined)[] = [];
+  /** Per slot of responseTable: its filters without needsResponse (those that always need the response), or null. */
+  private readonly alwaysTable: (ProxyFilter[] | null)[] = [];
 
   constructor(filters: ProxyFilter[]) {
     this.filters = filters;
@@ -95,7 +104,26 @@ export class FilterChain {
     if (cached !== undefined) return cached;
     const wanted = this.filters.filter((f) => f.onResponse !== undefined && f.wantsResponse?.(apiKey, apiVersion) === true);
     const entry = wanted.length > 0 ? wanted : null;
+    const always = wanted.filter((f) => f.needsResponse === undefined);
     this.responseTable[slot] = entry;
+    this.alwaysTable[slot] = always.length === wanted.length ? entry : always.length > 0 ? always : null;
     return entry;
+  }
+
+  /**
+   * The filters that need the response to one request, asked once it went upstream: as
+   * responseFilters, except that filters with needsResponse are left out when they say no (all of
+   * them run when one says yes). Allocates nothing.
+   */
+  responseFiltersFor(ctx: FilterContext, apiKey: number, apiVersion: number, correlationId: number): ProxyFilter[] | null {
+    const all = this.responseFilters(apiKey, apiVersion);
+    if (all === null) return null;
+    const always = this.alwaysTable[(apiKey << 6) | apiVersion];
+    if (always === all) return all;
+    for (let i = 0; i < all.length; i++) {
+      const f = all[i];
+      if (f.needsResponse !== undefined && f.needsResponse(ctx, apiKey, correlationId)) return all;
+    }
+    return always;
   }
 }

@@ -271,6 +271,17 @@ export class ProtectedTopicFilter implements ProxyFilter {
     return !(apiKey === ApiKey.AddPartitionsToTxn && apiVersion <= 3); // refused whole up to v3
   }
 
+  /**
+   * Listings are always read (a hidden topic may be in any of them); answers that only take
+   * refusals back are read only for requests that had some, so that the answers of a busy API
+   * (Produce) stay opaque.
+   */
+  needsResponse(ctx: FilterContext, apiKey: number, correlationId: number): boolean {
+    if (LISTING_RESPONSES.has(apiKey)) return true;
+    const s = ctx.state.get(KEY) as State | undefined;
+    return s !== undefined && s.pending.size > 0 && s.pending.has(correlationId);
+  }
+
   prepareResponse(ctx: FilterContext, apiKey: number, _apiVersion: number, response: DecodedResponse): Promise<unknown> | undefined {
     if (apiKey !== ApiKey.DescribeTopicPartitions) return undefined;
     const cursor = (response.body as DescribeTopicPartitionsResponse).nextCursor;

@@ -6,6 +6,7 @@ import { ApiKey, apiCodec, encodeRequest, peekProduceAcks } from '../../../src/p
 import { BrokerPorts } from '../../../src/routing/broker-ports.ts';
 import { intersect } from '../../../src/proxy/filters/api-versions.ts';
 import { builtInFilterChain, gatewayApiSupport } from '../../../src/proxy/filters/index.ts';
+import type { FilterContext } from '../../../src/proxy/filter.ts';
 
 test('broker ports are a pure function of the node id, the same in every process', () => {
   const p = new BrokerPorts(19093, 16);
@@ -105,6 +106,20 @@ test('only responses that carry broker addresses, topic ids, producer ids or top
   // Produce requests: protected topics, producer ids and topics in use; all let a known producer's
   // requests cut through.
   assert.deepEqual(chain.requestFilters(ApiKey.Produce)?.map((f) => f.name), ['protected-topics', 'producer-ids', 'topic-usage']);
+});
+
+test('per request, a Produce or OffsetCommit answer is decoded only when part of the request was refused; listings always are', () => {
+  const chain = builtInFilterChain();
+  const ctx = { state: new Map<string, unknown>() } as unknown as FilterContext;
+  assert.equal(chain.responseFiltersFor(ctx, ApiKey.Produce, 9, 7), null, 'a Produce answer crosses opaque');
+  assert.equal(chain.responseFiltersFor(ctx, ApiKey.OffsetCommit, 9, 7), null);
+  assert.notEqual(chain.responseFiltersFor(ctx, ApiKey.Produce, 10, 7), null, 'v10+ answers carry broker addresses');
+  assert.notEqual(chain.responseFiltersFor(ctx, ApiKey.Metadata, 12, 7), null);
+  assert.notEqual(chain.responseFiltersFor(ctx, ApiKey.OffsetFetch, 9, 7), null);
+  // A request with a refused part leaves a pending refusal for its answer.
+  ctx.state.set('protected-topics', { pending: new Map([[7, { apiKey: ApiKey.Produce, refusal: {} }]]) });
+  assert.notEqual(chain.responseFiltersFor(ctx, ApiKey.Produce, 9, 7), null);
+  assert.equal(chain.responseFiltersFor(ctx, ApiKey.Produce, 9, 8), null);
 });
 
 test('Fetch and Produce are advertised up to v12, the last versions that name topics instead of using topic ids', () => {
