@@ -23,6 +23,8 @@ export const DEFAULTS = {
   bindAddress: '0.0.0.0',
   brokerPortCount: 16,
   stateTopic: '_turnout_state',
+  stateStartupMode: 'wait',
+  stateStartupTimeoutMs: 60_000,
   drainTimeoutMs: 5_000,
   fleetTimeoutMs: 10_000,
   fenceTimeoutMs: 10_000,
@@ -67,7 +69,11 @@ export function normalize(input: NormalizeInput): { config: GatewayConfig | unde
   });
   portClashes(admin, input.admin !== 'invalid' && input.admin?.listen !== undefined, routes, problems);
 
-  const state = g?.state === null || g?.state?.enabled === false ? null : { topic: g?.state?.topic ?? DEFAULTS.stateTopic };
+  const state = g?.state === null || g?.state?.enabled === false ? null : {
+    topic: g?.state?.topic ?? DEFAULTS.stateTopic,
+    // Absent from the file: absent here too (the controller applies the defaults).
+    ...(g?.state?.startup != null ? { startup: { mode: g.state.startup.mode ?? DEFAULTS.stateStartupMode, timeoutMs: g.state.startup.timeoutMs ?? DEFAULTS.stateStartupTimeoutMs } } : {}),
+  };
   const workers = g?.workers ?? DEFAULTS.workers;
   if (state === null && typeof workers === 'number' && workers > 1) {
     problems.push({

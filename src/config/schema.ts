@@ -193,6 +193,10 @@ export const gatewaySection = strictObject({
   state: strictObject({
     enabled: bool.optional(),
     topic: topicName.optional(),
+    startup: strictObject({
+      mode: choice('state startup mode', ['wait', 'serve'] as const).optional(),
+      timeoutMs: int(0, MAX_TIMEOUT_MS).optional(),
+    }).optional(),
   }).nullish(),
   switchover: strictObject({
     drainTimeoutMs: int(0, MAX_TIMEOUT_MS).optional(),
