@@ -318,14 +318,22 @@ export class SwitchController {
     const deadline = Date.now() + startup.timeoutMs;
     const pending = new Set(this.readers.keys());
     let errors = new Map<string, string>();
+    // One read per domain at a time: an attempt still running past the deadline is taken over by loadLater.
+    const inflight = new Map<string, Promise<boolean>>();
     for (let attempt = 0; ; attempt++) {
       errors = new Map();
-      const loads = [...pending].map((domain) => this.loadDomain(domain).then(() => pending.delete(domain), (err: Error) => {
-        errors.set(domain, err.message);
-        return false;
-      }));
-      await settleWithGrace(loads, STARTUP_GRACE_MS);
+      for (const domain of pending) {
+        if (inflight.has(domain)) continue;
+        inflight.set(domain, this.loadDomain(domain).then(() => pending.delete(domain), (err: Error) => {
+          errors.set(domain, err.message);
+          return false;
+        }).finally(() => inflight.delete(domain)));
+      }
+      const loads = [...inflight.values()];
+      // An attempt against a dead cluster lasts limits.upstreamConnectTimeoutMs: the deadline does not wait for it.
+      await Promise.race([settleWithGrace(loads, STARTUP_GRACE_MS), sleep(Math.max(0, deadline - Date.now()))]);
       if (this.stateRead) break;
+      for (const d of pending) if (!errors.has(d)) errors.set(d, `not read within ${startup.timeoutMs} ms`);
       if (startup.mode === 'serve') {
         this.log.error({ errors: Object.fromEntries(errors) }, 'no streaming domain\'s switch state could be read: serving the domains in the config file, epoch unknown, until one is read (gateway.state.startup.mode: serve); switches are refused meanwhile');
         break;
@@ -339,7 +347,7 @@ export class SwitchController {
     // Domains not read yet: read in the background, then followed like the others.
     for (const domain of pending) {
       this.log.warn({ domain, err: errors.get(domain) ?? 'not read in time' }, 'switch state not readable at start; will keep trying');
-      void this.loadLater(domain);
+      void this.loadLater(domain, inflight.get(domain));
     }
     void this.heartbeat(); // not awaited: a domain that is down must not hold up the listeners
     this.heartbeatTimer = setInterval(() => {
@@ -375,7 +383,11 @@ export class SwitchController {
       const route = this.routes.get(name);
       if (route === undefined || state.epoch <= route.epoch) continue;
       this.handledCommits.add(state.switchId);
-      this.applyState(route, state, null, this.stateRead ? `newer state read from "${domain}"` : 'restored at start');
+      try {
+        this.applyState(route, state, null, this.stateRead ? `newer state read from "${domain}"` : 'restored at start');
+      } catch (err) {
+        this.log.error({ route: name, domain, err: (err as Error).message }, 'cannot apply the committed switch state');
+      }
     }
     if (!this.stateRead) this.log.info({ domain }, 'switch state read; route epochs known');
     this.stateRead = true;
@@ -383,7 +395,8 @@ export class SwitchController {
     void this.tail(domain, log, from);
   }
 
-  private async loadLater(domain: string): Promise<void> {
+  private async loadLater(domain: string, running: Promise<boolean> | undefined): Promise<void> {
+    if (running !== undefined && await running) return;
     while (this.running) {
       try {
         await this.loadDomain(domain);

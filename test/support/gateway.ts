@@ -73,6 +73,8 @@ export interface StartOptions {
   waitForReady?: boolean;
   /** Switch state topic (default: none, this instance switches alone). */
   stateTopic?: string;
+  /** gateway.state.startup (default: absent, i.e. wait 60 s). */
+  stateStartup?: NonNullable<GatewayConfig['state']>['startup'];
   instanceId?: string;
   adminToken?: string;
   switchover?: Partial<GatewayConfig['switchover']>;
@@ -103,7 +105,7 @@ export async function startGateway(options: StartOptions): Promise<TestGateway> 
       admin: { host: '127.0.0.1', port: options.adminPort ?? 0 },
       adminToken: options.adminToken !== undefined ? new Secret(options.adminToken) : null,
       instanceId: options.instanceId ?? `test-${process.pid}-${attempt}-${Math.floor(Math.random() * 1e6)}`,
-      state: options.stateTopic !== undefined ? { topic: options.stateTopic } : null,
+      state: options.stateTopic !== undefined ? { topic: options.stateTopic, ...(options.stateStartup !== undefined ? { startup: options.stateStartup } : {}) } : null,
       switchover: { drainTimeoutMs: DEFAULTS.drainTimeoutMs, fleetTimeoutMs: DEFAULTS.fleetTimeoutMs, fenceTimeoutMs: DEFAULTS.fenceTimeoutMs, ...options.switchover },
       audit: { file: options.auditFile ?? null },
       log: { level: 'debug' },
