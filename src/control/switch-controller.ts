@@ -738,7 +738,7 @@ export class SwitchController {
    *     them there at the latest).
    *   - audit entries need any one domain and are retried on the others; heartbeats need none.
    */
-  private async writeAll(r: StateRecord, need: { domain: string } | 'any' | 'all' = 'all'): Promise<{ written: string[]; failed: { domain: string; error: string }[]; pending: string[] }> {
+  private async writeAll(r: StateRecord, need: { domain: string } | 'any' | 'all' = 'all'): Promise<WriteResult> {
     const rec = encodeRecord(r);
     // Only records that describe the lasting state are retried until written.
     const keep = r.type === 'route' || r.type === 'audit' || r.type === 'instance' || r.type === 'abort';
@@ -766,8 +766,16 @@ export class SwitchController {
         }
       });
     } else await writes.get(needed.domain);
-    const settled = new Set([...written, ...failed.map((f) => f.domain)]);
-    return { written: [...written].sort(), failed: [...failed], pending: [...writes.keys()].filter((d) => !settled.has(d)).sort() };
+    const snapshot = (): WriteResult => {
+      const settled = new Set([...written, ...failed.map((f) => f.domain)]);
+      return { written: [...written].sort(), failed: [...failed], pending: [...writes.keys()].filter((d) => !settled.has(d)).sort(), settled: later };
+    };
+    // For reports: what the other domains answered within `ms` more (healthy ones answer in milliseconds).
+    const later = async (ms: number): Promise<WriteResult> => {
+      await Promise.race([Promise.all(writes.values()), sleep(ms)]);
+      return snapshot();
+    };
+    return snapshot();
   }
 
   // ---- switching --------------------------------------------------------------------------
@@ -998,6 +1006,9 @@ export class SwitchController {
       // This instance applies as soon as the commit is durable, without waiting to read it back.
       if (!this.handledCommits.has(switchId)) this.onRecord(commit);
       const applied = await appliedAcks;
+      const w2s = await w2.settled(REPORT_WRITES_GRACE_MS);
+      report.stateWritten = w2s.written;
+      report.stateNotWritten = notWritten(w2s);
       for (const [i, a] of applied) {
         const r = results.get(i) ?? { instance: i, prepared: null, applied: null };
         r.applied = a.ok;
@@ -1007,8 +1018,8 @@ export class SwitchController {
       report.instances = [...results.values()];
       const missing = report.instances.filter((r) => r.applied !== true).map((r) => r.instance);
       const message = missing.length === 0
-        ? `switched "${route.name}" from "${from}" to "${domain.name}" on ${expected.length} instance${expected.length === 1 ? '' : 's'} (epoch ${epoch})${forced ? ' (forced)' : ''}.${partialStateNote(w2)}`
-        : `switched "${route.name}" to "${domain.name}" (epoch ${epoch})${forced ? ' (forced)' : ''}, but ${missing.join(', ')} did not confirm within ${timeout} ms; they apply it when they read the state.${partialStateNote(w2)}`;
+        ? `switched "${route.name}" from "${from}" to "${domain.name}" on ${expected.length} instance${expected.length === 1 ? '' : 's'} (epoch ${epoch})${forced ? ' (forced)' : ''}.${partialStateNote(w2s)}`
+        : `switched "${route.name}" to "${domain.name}" (epoch ${epoch})${forced ? ' (forced)' : ''}, but ${missing.join(', ')} did not confirm within ${timeout} ms; they apply it when they read the state.${partialStateNote(w2s)}`;
       return finish('switched', message);
     } finally {
       this.initiating.delete(switchId);
@@ -1339,7 +1350,11 @@ export class SwitchController {
         }
         fenceUp = false;
         if (!this.handledCommits.has(switchId)) this.onRecord(commit);
-        for (const [i, a] of await appliedAcks) {
+        const applied = await appliedAcks;
+        const w2s = await w2.settled(REPORT_WRITES_GRACE_MS);
+        report.stateWritten = w2s.written;
+        report.stateNotWritten = notWritten(w2s);
+        for (const [i, a] of applied) {
           const r = results.get(i) ?? { instance: i, prepared: null, applied: null };
           r.applied = a.ok;
           if (a.error !== undefined) r.error = a.error;
@@ -1405,15 +1420,27 @@ function sourceDownMessage(route: string, from: string, to: string, why: string,
   return `the source "${from}" does not answer (${why}). A planned switch needs it to fence writes, take the cut and move group offsets, so it cannot run${forced ? ', forced or not' : ''}; nothing was changed on the gateway. Clients of route "${route}" cannot use "${from}" until it is back. To move them to "${to}" now, use a hot switch (--mode hot): records "${from}" acknowledged that replication had not copied are left behind (see possible loss)`;
 }
 
+interface WriteResult {
+  written: string[];
+  failed: { domain: string; error: string }[];
+  /** Domains that have not answered yet: their queue keeps trying in the background. */
+  pending: string[];
+  /** The same, after waiting up to `ms` more for the domains that had not answered. */
+  settled: (ms: number) => Promise<WriteResult>;
+}
+
+/** How long a switch's report waits for the state writes it did not need before it says where the outcome is recorded. */
+const REPORT_WRITES_GRACE_MS = 500;
+
 /** Domains a write did not reach (yet): failed ones, and those still retried in the background. */
 function notWritten(w: { failed: { domain: string; error: string }[]; pending: string[] }): { domain: string; error: string }[] {
-  return [...w.failed, ...w.pending.filter((d) => !w.failed.some((f) => f.domain === d)).map((domain) => ({ domain, error: 'no answer yet; retried in the background until it takes it' }))];
+  return [...w.failed, ...w.pending.filter((d) => !w.failed.some((f) => f.domain === d)).map((domain) => ({ domain, error: `no answer within ${REPORT_WRITES_GRACE_MS} ms` }))];
 }
 
 function partialStateNote(w: { failed: { domain: string; error: string }[]; pending: string[] }): string {
   const missing = notWritten(w);
   if (missing.length === 0) return '';
-  return ` Not yet recorded in the switch state of ${missing.map((f) => `"${f.domain}" (${f.error})`).join(', ')}: retried in the background until written; instances read the new epoch from the destination meanwhile.`;
+  return ` Not yet recorded in the switch state of ${missing.map((f) => `"${f.domain}" (${f.error})`).join(', ')}: written in the background as soon as it answers; instances read the new epoch from the destination meanwhile.`;
 }
 
 /** Waits for every promise, or for `graceMs` after the first one resolves true, whichever comes first. */
