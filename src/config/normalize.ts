@@ -27,6 +27,9 @@ export const DEFAULTS = {
   stateStartupTimeoutMs: 60_000,
   drainTimeoutMs: 5_000,
   fleetTimeoutMs: 10_000,
+  // Held writes wait at most this long. Under every common client's own produce timeout (franz-go
+  // 20 s; Java, kafkajs, sarama 30 s; librdkafka 60 s), so they see a pause, not an error; only
+  // clients set far lower (Kafka's console producer: 1.5 s) time out and resend (README, fence).
   fenceTimeoutMs: 10_000,
   workers: 'auto',
 } as const;

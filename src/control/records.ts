@@ -197,14 +197,18 @@ export function prepareDeadline(p: PrepareRecord, fleetTimeoutMs: number, graceM
 /**
  * Switches that began (a `prepare` record) and have no outcome anywhere (no committed `route`
  * record, `abort` or `audit` entry with their switch id) past their deadline: their initiator died
- * mid-switch. The caller writes the abort and the audit entry for them.
+ * mid-switch. The caller writes the abort and the audit entry for them. The deadline counts from
+ * the prepare's `at` (when the switch was asked) and, no earlier than, from when this instance
+ * first saw the prepare (`seenAt`): a planned switch checks the clusters before it writes its
+ * prepare, so `at` alone could end a slow but live switch.
  */
-export function orphanedSwitches(prepares: Iterable<PrepareRecord>, ended: ReadonlySet<string>, now: number, fleetTimeoutMs: number): PrepareRecord[] {
+export function orphanedSwitches(open: Iterable<{ prepare: PrepareRecord; seenAt: number }>, ended: ReadonlySet<string>, now: number, fleetTimeoutMs: number): PrepareRecord[] {
   const out: PrepareRecord[] = [];
-  for (const p of prepares) {
+  for (const { prepare: p, seenAt } of open) {
     if (ended.has(p.switchId)) continue;
     const deadline = prepareDeadline(p, fleetTimeoutMs);
-    if (Number.isFinite(deadline) && now > deadline) out.push(p);
+    if (!Number.isFinite(deadline)) continue;
+    if (now > deadline && now > deadline - Date.parse(p.at) + seenAt) out.push(p);
   }
   return out;
 }

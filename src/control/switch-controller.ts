@@ -232,7 +232,7 @@ export class SwitchController {
   /** The last replication lag seen per route: a hot switch with the source down can only estimate from it. */
   readonly lags = new LagHistory();
   /** Switches begun (prepare read) whose outcome has not been read yet, by switch id. */
-  private readonly openPrepares = new Map<string, PrepareRecord>();
+  private readonly openPrepares = new Map<string, { prepare: PrepareRecord; seenAt: number }>();
   /** Switches this instance is running now (it writes their outcome itself). */
   private readonly initiating = new Set<string>();
   /** Whether a state topic has been read since start (false: route epochs are unknown). */
@@ -378,7 +378,7 @@ export class SwitchController {
       if (r.type === 'instance') this.noteHeartbeat(r);
     }
     // Prepares are judged after every outcome in the log is known (an audit comes after its prepare).
-    for (const r of all) if (r.type === 'prepare' && !this.endedSwitches.has(r.switchId)) this.openPrepares.set(r.switchId, r);
+    for (const r of all) if (r.type === 'prepare' && !this.endedSwitches.has(r.switchId) && !this.openPrepares.has(r.switchId)) this.openPrepares.set(r.switchId, { prepare: r, seenAt: Date.now() });
     for (const [name, state] of latestRouteStates(all)) {
       const route = this.routes.get(name);
       if (route === undefined || state.epoch <= route.epoch) continue;
@@ -461,8 +461,8 @@ export class SwitchController {
     if (r.type === 'route' || r.type === 'abort' || r.type === 'audit') {
       this.endedSwitches.add(r.switchId);
       this.openPrepares.delete(r.switchId);
-    } else if (r.type === 'prepare' && !this.endedSwitches.has(r.switchId)) {
-      this.openPrepares.set(r.switchId, r);
+    } else if (r.type === 'prepare' && !this.endedSwitches.has(r.switchId) && !this.openPrepares.has(r.switchId)) {
+      this.openPrepares.set(r.switchId, { prepare: r, seenAt: Date.now() });
     }
   }
 

@@ -91,7 +91,7 @@ describe('two deployments sharing clusters and a state topic', () => {
     assert.equal((await routesOf(b)).get('shared')?.domain, 'green');
   });
 
-  test('a switch whose initiator died after its prepare is aborted and audited by a live instance serving the route', { timeout: 60_000 }, async (t) => {
+  test('a switch whose initiator died after its prepare is aborted and audited by a live instance serving the route', { timeout: 90_000 }, async (t) => {
     // What a worker killed mid-switch leaves behind: its prepare, no commit, no abort, no audit.
     const switchId = randomUUID();
     const prepare: PrepareRecord = {
@@ -111,7 +111,7 @@ describe('two deployments sharing clusters and a state topic', () => {
         audit = records.find((x): x is AuditRecord => x?.type === 'audit' && x.switchId === switchId);
         assert.ok(audit, 'no audit entry for the abandoned switch yet');
         assert.ok(records.some((x) => x?.type === 'abort' && x.switchId === switchId), 'no abort for the abandoned switch yet');
-      }, 20_000, 250);
+      }, 40_000, 250);
       t.diagnostic(`abandoned switch audited ${Math.round(performance.now() - written)} ms after its prepare was written`);
       assert.equal(audit!.outcome, 'failed');
       assert.match(audit!.message, /never committed or aborted: its initiating instance stopped mid-switch\. deploy-a aborted it/);

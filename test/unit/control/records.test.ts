@@ -71,8 +71,13 @@ test('a prepare without an outcome past the fleet timeout (plus the fence budget
   assert.equal(prepareDeadline(hot, 10_000), at + 15_000);
   assert.equal(prepareDeadline(planned, 10_000), at + 25_000);
   const ended = new Set(['done']);
-  assert.deepEqual(orphanedSwitches([hot, planned, done], ended, at + 15_000, 10_000), []);
-  assert.deepEqual(orphanedSwitches([hot, planned, done], ended, at + 15_001, 10_000).map((p) => p.switchId), ['hot']);
-  assert.deepEqual(orphanedSwitches([hot, planned, done], ended, at + 30_000, 10_000).map((p) => p.switchId), ['hot', 'planned']);
-  assert.deepEqual(orphanedSwitches([{ ...hot, at: 'not a date' }], ended, at + 60_000, 10_000), [], 'an unreadable time is never judged');
+  const seen = (p: PrepareRecord, seenAt = at) => ({ prepare: p, seenAt });
+  const all = [seen(hot), seen(planned), seen(done)];
+  assert.deepEqual(orphanedSwitches(all, ended, at + 15_000, 10_000), []);
+  assert.deepEqual(orphanedSwitches(all, ended, at + 15_001, 10_000).map((p) => p.switchId), ['hot']);
+  assert.deepEqual(orphanedSwitches(all, ended, at + 30_000, 10_000).map((p) => p.switchId), ['hot', 'planned']);
+  // Seen late (a restart, or a prepare written long after the switch was asked): the deadline counts from then.
+  assert.deepEqual(orphanedSwitches([seen(hot, at + 60_000)], ended, at + 70_000, 10_000), []);
+  assert.deepEqual(orphanedSwitches([seen(hot, at + 60_000)], ended, at + 75_001, 10_000).map((p) => p.switchId), ['hot']);
+  assert.deepEqual(orphanedSwitches([seen({ ...hot, at: 'not a date' })], ended, at + 60_000, 10_000), [], 'an unreadable time is never judged');
 });
