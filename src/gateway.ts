@@ -226,6 +226,9 @@ export class Gateway {
       connectionsByDomain: this.listeners[i]?.connectionsByDomain() ?? {},
       ready: this.serving && r.ready,
       lastError: this.serving ? r.upstream.lastError : 'starting: the listeners are not open yet',
+      ...(this.controller !== null && !this.controller.epochKnown
+        ? { epochUnknown: `no streaming domain's switch state topic has been read since start, so this instance serves the domain in its config file ("${r.domainName}") without knowing whether a switch moved the route (gateway.state.startup.mode: serve); it applies the committed state as soon as it reads one` }
+        : {}),
       connections: this.listeners[i]?.connections.size ?? 0,
       topicsInUse: r.topicUsage.list(),
       brokers: [...r.upstream.brokers].map(([nodeId, a]) => {

@@ -36,6 +36,8 @@ export interface RouteStatus {
   workers?: WorkerRouteStatus[];
   /** With several worker processes: set when they do not agree on the route's domain and epoch. */
   disagreement?: string;
+  /** Set while no state topic has been read since start (gateway.state.startup.mode: serve): the epoch shown is the file's, not the fleet's. */
+  epochUnknown?: string;
 }
 
 export interface WorkerRouteStatus {
@@ -135,7 +137,7 @@ export class AdminServer {
         const notReady = routes.filter((r) => !r.ready);
         send(res, notReady.length === 0 ? 200 : 503, {
           ready: notReady.length === 0,
-          routes: routes.map((r) => ({ name: r.name, ready: r.ready, domain: r.domain, ...(r.lastError !== null ? { error: r.lastError } : {}) })),
+          routes: routes.map((r) => ({ name: r.name, ready: r.ready, domain: r.domain, ...(r.epochUnknown !== undefined ? { epoch: null, epochUnknown: r.epochUnknown } : { epoch: r.epoch }), ...(r.lastError !== null ? { error: r.lastError } : {}) })),
         });
         return;
       }

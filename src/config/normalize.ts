@@ -30,8 +30,13 @@ export const DEFAULTS = {
   bindAddress: '0.0.0.0',
   brokerPortCount: 16,
   stateTopic: '_turnout_state',
+  stateStartupMode: 'wait',
+  stateStartupTimeoutMs: 60_000,
   drainTimeoutMs: 5_000,
   fleetTimeoutMs: 10_000,
+  // Held writes wait at most this long. Under every common client's own produce timeout (franz-go
+  // 20 s; Java, kafkajs, sarama 30 s; librdkafka 60 s), so they see a pause, not an error; only
+  // clients set far lower (Kafka's console producer: 1.5 s) time out and resend (README, fence).
   fenceTimeoutMs: 10_000,
   // A topic unused for an hour stops counting as in use (src/routing/topic-usage.ts says why).
   topicIdleMs: 60 * 60 * 1000,
@@ -76,7 +81,12 @@ export function normalize(input: NormalizeInput): { config: GatewayConfig | unde
   });
   portClashes(admin, input.admin !== 'invalid' && input.admin?.listen !== undefined, routes, problems);
 
-  const state = g?.state === null || g?.state?.enabled === false ? null : { topic: g?.state?.topic ?? DEFAULTS.stateTopic, signing: stateSigning(g?.state ?? undefined, problems) };
+  const state = g?.state === null || g?.state?.enabled === false ? null : {
+    topic: g?.state?.topic ?? DEFAULTS.stateTopic,
+    signing: stateSigning(g?.state ?? undefined, problems),
+    // Absent from the file: absent here too (the controller applies the defaults).
+    ...(g?.state?.startup != null ? { startup: { mode: g.state.startup.mode ?? DEFAULTS.stateStartupMode, timeoutMs: g.state.startup.timeoutMs ?? DEFAULTS.stateStartupTimeoutMs } } : {}),
+  };
   const workers = g?.workers ?? DEFAULTS.workers;
   if (state === null && typeof workers === 'number' && workers > 1) {
     problems.push({

@@ -218,6 +218,10 @@ export const gatewaySection = strictObject({
     previousKey: stateKey.optional(),
     previousKeyFile: text('a file path').optional(),
     acceptUnsigned: bool.optional(),
+    startup: strictObject({
+      mode: choice('state startup mode', ['wait', 'serve'] as const).optional(),
+      timeoutMs: int(0, MAX_TIMEOUT_MS).optional(),
+    }).optional(),
   }).nullish(),
   switchover: strictObject({
     drainTimeoutMs: int(0, MAX_TIMEOUT_MS).optional(),

@@ -93,6 +93,16 @@ export interface ReplicationConfig {
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
 
+/**
+ * What a starting instance does when it can read no streaming domain's state topic: `wait` (up to
+ * `timeoutMs`, then fail to start) or `serve` the domains in the file with the epoch unknown until
+ * a state topic is read (no switch is accepted meanwhile). Absent: wait, 60 s.
+ */
+export interface StateStartup {
+  mode: 'wait' | 'serve';
+  timeoutMs: number;
+}
+
 /** Worker processes of `turnout start`: a count, or "auto" (one per CPU; one when the state log is off). */
 export type WorkerCount = number | 'auto';
 
@@ -114,7 +124,7 @@ export interface GatewayConfig {
   /** This instance's name in the fleet (heartbeats, switch acknowledgements, audit). */
   instanceId: string;
   /** The compacted topic, written to every streaming domain, that holds switch state; null: local only. */
-  state: { topic: string; signing?: StateSigningConfig } | null;
+  state: { topic: string; signing?: StateSigningConfig; startup?: StateStartup } | null;
   switchover: {
     /** How long connections of the old cluster get for in-flight requests before they are closed. */
     drainTimeoutMs: number;

@@ -165,12 +165,50 @@ export function latestRouteStates(records: Iterable<StateRecord>): Map<string, R
   return out;
 }
 
-/** Instances whose last heartbeat is at most `windowMs` old at `now`. */
-export function liveInstances(heartbeats: Iterable<HeartbeatRecord>, now: number, windowMs: number): string[] {
+/**
+ * Instances whose last heartbeat is at most `windowMs` old at `now`. With `route`, only those whose
+ * heartbeat says they serve that route: a switch waits for exactly the instances whose clients it
+ * moves. Two deployments that share a cluster and its state topic but serve different routes must
+ * not block each other's switches (one of them being down, or on another version, would otherwise
+ * stop every switch of the other). An instance that serves the route under the same name is in the
+ * switch, whichever deployment it belongs to: route names are the fleet's unit of agreement.
+ */
+export function liveInstances(heartbeats: Iterable<HeartbeatRecord>, now: number, windowMs: number, route?: string): string[] {
   const out: string[] = [];
   for (const h of heartbeats) {
     const at = Date.parse(h.at);
-    if (Number.isFinite(at) && now - at <= windowMs) out.push(h.instance);
+    if (!Number.isFinite(at) || now - at > windowMs) continue;
+    if (route !== undefined && !Object.hasOwn(h.routes ?? {}, route)) continue;
+    out.push(h.instance);
   }
   return out.sort();
+}
+
+/**
+ * When a switch that began with `p` must have ended: its initiator commits or aborts within the
+ * fleet timeout (hot), or within the fence budget plus the fleet timeout (planned), and instances
+ * lift an orphaned fence 5 s after the fence budget. Past this moment plus `graceMs`, nobody is
+ * going to finish it.
+ */
+export function prepareDeadline(p: PrepareRecord, fleetTimeoutMs: number, graceMs = 5_000): number {
+  return Date.parse(p.at) + fleetTimeoutMs + (p.planned?.fenceMs ?? 0) + graceMs;
+}
+
+/**
+ * Switches that began (a `prepare` record) and have no outcome anywhere (no committed `route`
+ * record, `abort` or `audit` entry with their switch id) past their deadline: their initiator died
+ * mid-switch. The caller writes the abort and the audit entry for them. The deadline counts from
+ * the prepare's `at` (when the switch was asked) and, no earlier than, from when this instance
+ * first saw the prepare (`seenAt`): a planned switch checks the clusters before it writes its
+ * prepare, so `at` alone could end a slow but live switch.
+ */
+export function orphanedSwitches(open: Iterable<{ prepare: PrepareRecord; seenAt: number }>, ended: ReadonlySet<string>, now: number, fleetTimeoutMs: number): PrepareRecord[] {
+  const out: PrepareRecord[] = [];
+  for (const { prepare: p, seenAt } of open) {
+    if (ended.has(p.switchId)) continue;
+    const deadline = prepareDeadline(p, fleetTimeoutMs);
+    if (!Number.isFinite(deadline)) continue;
+    if (now > deadline && now > deadline - Date.parse(p.at) + seenAt) out.push(p);
+  }
+  return out;
 }

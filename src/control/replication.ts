@@ -605,3 +605,62 @@ export async function groupsOn(source: ClusterAdmin, partitions: Set<PartitionKe
   }));
   return out.sort((a, b) => a.groupId.localeCompare(b.groupId));
 }
+
+// ---- the last replication lag seen, per route ---------------------------------------------
+
+/** What one comparison of the source with the destination found (preflight or a planned switch). */
+export interface LagObservation {
+  /** Milliseconds since the epoch. */
+  at: number;
+  from: string;
+  to: string;
+  partitions: number;
+  /** Partitions not fully on the destination. */
+  behind: number;
+  /** Records missing on the destination, summed over partitions whose lag is known. */
+  records: number;
+  /** Partitions behind by an unknown amount (more than the compared window, unreadable, open transaction). */
+  unknown: number;
+}
+
+export function observeLag(from: string, to: string, states: readonly PartitionState[], at = Date.now()): LagObservation {
+  const behind = states.filter((p) => !p.caughtUp);
+  return {
+    at, from, to, partitions: states.length, behind: behind.length,
+    records: behind.reduce((n, p) => n + (p.lag ?? 0), 0),
+    unknown: behind.filter((p) => p.lag === null).length,
+  };
+}
+
+/**
+ * The last lag observation per route. It is all a gateway can say about what a hot switch leaves
+ * behind once the source is unreachable: replication lag cannot be measured without the source.
+ */
+export class LagHistory {
+  private readonly last = new Map<string, LagObservation>();
+
+  note(route: string, o: LagObservation): void {
+    this.last.set(route, o);
+  }
+
+  get(route: string): LagObservation | undefined {
+    return this.last.get(route);
+  }
+}
+
+/**
+ * The loss window of a hot switch from `from` to `to`, in words: records `from` acknowledged that
+ * replication had not copied. Based on the last observation; writes acknowledged after it, up to
+ * the moment `from` became unreachable, may add to it.
+ */
+export function describeLossWindow(o: LagObservation | undefined, route: string, from: string, to: string, now = Date.now()): string {
+  const tail = `records "${from}" acknowledged and replication had not copied to "${to}" stay on "${from}" (they come back only if "${from}" does); consumers continue from the offsets replication copied`;
+  if (o === undefined || o.from !== from || o.to !== to) {
+    return `unknown: this gateway has not measured replication from "${from}" to "${to}" for route "${route}" (a preflight or a planned switch does); ${tail}`;
+  }
+  const ago = Math.max(0, Math.round((now - o.at) / 1000));
+  const seen = o.behind === 0
+    ? `${o.partitions} partition(s), all caught up`
+    : `${o.behind} of ${o.partitions} partition(s) behind by ${o.records} record(s)${o.unknown > 0 ? ` plus ${o.unknown} partition(s) behind by an unknown amount` : ''}`;
+  return `last replication lag seen ${ago} s ago (${new Date(o.at).toISOString()}): ${seen}; writes acknowledged since then may add to it. ${tail[0].toUpperCase()}${tail.slice(1)}`;
+}

@@ -14,6 +14,7 @@
 import { randomUUID } from 'node:crypto';
 import { appendFile } from 'node:fs/promises';
 import type { BootstrapServerConfig, GatewayConfig, StreamingDomainConfig } from '../config/types.ts';
+import { DEFAULTS } from '../config/normalize.ts';
 import type { Logger } from '../observability/log.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
 import type { Route } from '../routing/route.ts';
@@ -21,15 +22,16 @@ import type { UpstreamCluster } from '../routing/upstream-cluster.ts';
 import { TurnoutError } from '../errors.ts';
 import { StateLog } from './state-log.ts';
 import { StateSigner } from './state-signing.ts';
+import { StateWriter } from './state-writer.ts';
 import { ClusterAdmin, type PartitionKey } from './cluster-admin.ts';
-import { compareTopics, describeUnreadable, groupsOn, isUserTopic, ReplicationTracker, type PartitionState, type TopicComparison, type TranslatedOffset, type TranslationEvidence } from './replication.ts';
+import { compareTopics, describeLossWindow, describeUnreadable, groupsOn, isUserTopic, LagHistory, observeLag, ReplicationTracker, type PartitionState, type TopicComparison, type TranslatedOffset, type TranslationEvidence } from './replication.ts';
 import { translateWithAnchors } from './offset-translation.ts';
 import type { ReplicationType } from '../config/types.ts';
 import { KafkaConnection } from '../upstream/kafka-connection.ts';
 import { ApiKey } from '../protocol/index.ts';
 import type { FindCoordinatorResponse } from '../protocol/generated/messages/find-coordinator-response.ts';
 import {
-  decodeRecord, encodeRecord, latestRouteStates, liveInstances,
+  decodeRecord, encodeRecord, latestRouteStates, liveInstances, orphanedSwitches,
   type AckRecord, type AuditRecord, type HeartbeatRecord, type InstanceResult, type PrepareRecord, type RouteStateRecord, type StateRecord, type SwitchOutcome, type SwitchPhase,
 } from './records.ts';
 
@@ -103,6 +105,8 @@ export interface PreflightReport {
   blockers: string[];
   warnings: string[];
   possibleLoss?: string;
+  /** Set when the source did not answer within SOURCE_PROBE_MS: why (nothing else was read). */
+  sourceUnreachable?: string;
 }
 
 /** One committed offset and where it continues: how it was translated and how much may be read again. */
@@ -188,6 +192,10 @@ export interface FleetInstance {
 
 const HEARTBEAT_INTERVAL_MS = 2_000;
 const LIVE_WINDOW_MS = 7_000;
+/** At start, once one domain's state is read, how much longer the others get before they are read in the background. */
+const STARTUP_GRACE_MS = 2_000;
+/** How long preflight and a planned switch give the source to answer before calling it unreachable. */
+const SOURCE_PROBE_MS = 2_000;
 const POLL_WAIT_MS = 500;
 
 /** Names MirrorMaker 2 may know a cluster by (its checkpoints topic is named after the source's alias). */
@@ -220,6 +228,18 @@ export class SwitchController {
    *  requests in order). */
   private readonly logs = new Map<string, StateLog>();
   private readonly readers = new Map<string, StateLog>();
+  /** Per domain, the queue of records to append (state-writer.ts): a dead domain delays only its own writes. */
+  private readonly writers = new Map<string, StateWriter>();
+  /** The last replication lag seen per route: a hot switch with the source down can only estimate from it. */
+  readonly lags = new LagHistory();
+  /** Switches begun (prepare read) whose outcome has not been read yet, by switch id. */
+  private readonly openPrepares = new Map<string, { prepare: PrepareRecord; seenAt: number }>();
+  /** Switches this instance is running now (it writes their outcome itself). */
+  private readonly initiating = new Set<string>();
+  /** Whether a state topic has been read since start (false: route epochs are unknown). */
+  private stateRead = false;
+  /** Domains whose state topic is being followed without errors right now. */
+  private readonly following = new Set<string>();
   private readonly heartbeats = new Map<string, HeartbeatRecord>();
   /** Highest epoch seen per route in any record (prepares included), so a new switch goes above it. */
   private readonly epochsSeen = new Map<string, number>();
@@ -265,8 +285,13 @@ export class SwitchController {
       domain: d, listener, topic: this.config.state.topic, log: this.log, timeoutMs: this.config.limits.upstreamConnectTimeoutMs,
       signer, onRejected: (reason: string) => this.metrics.stateRecordsRejected.labels(d.name, reason).inc(),
     };
-    this.logs.set(d.name, new StateLog(opts));
+    const log = new StateLog(opts);
+    this.logs.set(d.name, log);
     this.readers.set(d.name, new StateLog(opts));
+    this.writers.set(d.name, new StateWriter((records) => log.append(records), {
+      retryMs: 1000,
+      onRetry: (err, queued) => this.log.debug({ domain: d.name, queued, err: err.message }, 'switch state not written; retrying in the background'),
+    }));
   }
 
   /** Domains added by a config reload become possible destinations. */
@@ -281,47 +306,115 @@ export class SwitchController {
   }
 
   /**
-   * Reads the committed state from every reachable domain and points the routes at it, then
-   * follows the topics. Call before the listeners open. Unreachable domains are retried in the
-   * background; a newer epoch found later is applied then.
+   * Reads the committed state from the reachable domains and points the routes at it, then
+   * follows the topics. Call before the listeners open. Once one domain has been read, the others
+   * get STARTUP_GRACE_MS more; a domain not read by then is retried in the background, and a
+   * newer epoch found there is applied when it is read. When no domain can be read,
+   * gateway.state.startup decides: `wait` retries until its deadline and then fails the start
+   * (the instance does not know where its routes point, and guessing the file's domain at epoch 0
+   * could send clients to the cluster a switch left); `serve` opens the listeners on the file's
+   * domains with the epoch unknown (/ready says so, switches are refused) until a domain is read.
    */
   async start(): Promise<void> {
     this.running = true;
-    if (this.logs.size === 0) return;
-    const results = await Promise.all([...this.readers].map(async ([domain, log]) => {
-      try {
-        await log.ensureTopic();
-        const records = await log.readAll();
-        return { domain, records, error: null };
-      } catch (err) {
-        return { domain, records: [], error: (err as Error).message };
-      }
-    }));
-    const all: StateRecord[] = [];
-    for (const r of results) {
-      if (r.error !== null) this.log.warn({ domain: r.domain, err: r.error }, 'switch state not readable at start; will keep trying');
-      for (const rec of r.records) {
-        const s = decodeRecord(rec.value);
-        if (s === null) continue;
-        all.push(s);
-        this.noteEpoch(s);
-        if (s.type === 'instance') this.noteHeartbeat(s);
-      }
+    if (this.logs.size === 0) {
+      this.stateRead = true;
+      return;
     }
+    const startup = this.config.state?.startup ?? { mode: DEFAULTS.stateStartupMode, timeoutMs: DEFAULTS.stateStartupTimeoutMs };
+    const deadline = Date.now() + startup.timeoutMs;
+    const pending = new Set(this.readers.keys());
+    let errors = new Map<string, string>();
+    // One read per domain at a time: an attempt still running past the deadline is taken over by loadLater.
+    const inflight = new Map<string, Promise<boolean>>();
+    for (let attempt = 0; ; attempt++) {
+      errors = new Map();
+      for (const domain of pending) {
+        if (inflight.has(domain)) continue;
+        inflight.set(domain, this.loadDomain(domain).then(() => pending.delete(domain), (err: Error) => {
+          errors.set(domain, err.message);
+          return false;
+        }).finally(() => inflight.delete(domain)));
+      }
+      const loads = [...inflight.values()];
+      // An attempt against a dead cluster lasts limits.upstreamConnectTimeoutMs: the deadline does not wait for it.
+      await Promise.race([settleWithGrace(loads, STARTUP_GRACE_MS), sleep(Math.max(0, deadline - Date.now()))]);
+      if (this.stateRead) break;
+      for (const d of pending) if (!errors.has(d)) errors.set(d, `not read within ${startup.timeoutMs} ms`);
+      if (startup.mode === 'serve') {
+        this.log.error({ errors: Object.fromEntries(errors) }, 'no streaming domain\'s switch state could be read: serving the domains in the config file, epoch unknown, until one is read (gateway.state.startup.mode: serve); switches are refused meanwhile');
+        break;
+      }
+      if (Date.now() >= deadline) {
+        throw new TurnoutError('TURNOUT_STATE_UNREADABLE', `no streaming domain's switch state topic "${this.config.state!.topic}" could be read within ${startup.timeoutMs} ms (gateway.state.startup.timeoutMs), so this instance does not know which cluster each route is on: ${[...errors].map(([d, e]) => `${d}: ${e}`).join('; ')}. Make one of the clusters reachable, or set gateway.state.startup.mode: serve to serve the domains in the file until the state can be read`);
+      }
+      if (attempt === 0) this.log.warn({ errors: Object.fromEntries(errors), timeoutMs: startup.timeoutMs }, 'no streaming domain\'s switch state could be read; waiting for one (gateway.state.startup.mode: wait)');
+      await sleep(Math.min(1000, Math.max(0, deadline - Date.now())));
+    }
+    // Domains not read yet: read in the background, then followed like the others.
+    for (const domain of pending) {
+      this.log.warn({ domain, err: errors.get(domain) ?? 'not read in time' }, 'switch state not readable at start; will keep trying');
+      void this.loadLater(domain, inflight.get(domain));
+    }
+    void this.heartbeat(); // not awaited: a domain that is down must not hold up the listeners
+    this.heartbeatTimer = setInterval(() => {
+      void this.heartbeat();
+      void this.finishOrphans();
+    }, HEARTBEAT_INTERVAL_MS);
+    this.heartbeatTimer.unref();
+  }
+
+  /** Whether this instance knows its routes' epochs (it has read a state topic, or has none). */
+  get epochKnown(): boolean {
+    return this.stateRead;
+  }
+
+  /** Reads one domain's whole state topic, applies what is newer, and starts following it. */
+  private async loadDomain(domain: string): Promise<void> {
+    const log = this.readers.get(domain)!;
+    await log.ensureTopic();
+    const records = await log.readAll();
+    if (!this.running) return;
+    const all: StateRecord[] = [];
+    for (const rec of records) {
+      const r = decodeRecord(rec.value);
+      if (r === null) continue;
+      all.push(r);
+      this.noteEpoch(r);
+      this.noteOutcome(r);
+      if (r.type === 'instance') this.noteHeartbeat(r);
+    }
+    // Prepares are judged after every outcome in the log is known (an audit comes after its prepare).
+    for (const r of all) if (r.type === 'prepare' && !this.endedSwitches.has(r.switchId) && !this.openPrepares.has(r.switchId)) this.openPrepares.set(r.switchId, { prepare: r, seenAt: Date.now() });
     for (const [name, state] of latestRouteStates(all)) {
       const route = this.routes.get(name);
       if (route === undefined || state.epoch <= route.epoch) continue;
       this.handledCommits.add(state.switchId);
-      this.applyState(route, state, null, 'restored at start');
+      try {
+        this.applyState(route, state, null, this.stateRead ? `newer state read from "${domain}"` : 'restored at start');
+      } catch (err) {
+        this.log.error({ route: name, domain, err: (err as Error).message }, 'cannot apply the committed switch state');
+      }
     }
-    for (const r of results) {
-      const log = this.readers.get(r.domain)!;
-      const from = r.records.length > 0 ? r.records[r.records.length - 1].offset + 1n : 0n;
-      void this.tail(r.domain, log, r.error === null ? from : 0n);
+    if (!this.stateRead) this.log.info({ domain }, 'switch state read; route epochs known');
+    this.stateRead = true;
+    const from = records.length > 0 ? records[records.length - 1].offset + 1n : 0n;
+    void this.tail(domain, log, from);
+  }
+
+  private async loadLater(domain: string, running: Promise<boolean> | undefined): Promise<void> {
+    if (running !== undefined && await running) return;
+    while (this.running) {
+      try {
+        await this.loadDomain(domain);
+        this.log.info({ domain }, 'switch state readable again');
+        return;
+      } catch (err) {
+        if (!this.running) return;
+        this.log.debug({ domain, err: (err as Error).message }, 'switch state still not readable');
+        await sleep(1000);
+      }
     }
-    void this.heartbeat(); // not awaited: a domain that is down must not hold up the listeners
-    this.heartbeatTimer = setInterval(() => void this.heartbeat(), HEARTBEAT_INTERVAL_MS);
-    this.heartbeatTimer.unref();
   }
 
   async stop(): Promise<void> {
@@ -329,6 +422,7 @@ export class SwitchController {
     if (this.heartbeatTimer !== null) clearInterval(this.heartbeatTimer);
     for (const c of this.prepared.values()) c.stop();
     this.prepared.clear();
+    for (const w of this.writers.values()) w.close();
     for (const l of [...this.logs.values(), ...this.readers.values()]) l.close();
   }
 
@@ -348,6 +442,7 @@ export class SwitchController {
         const batch = await log.read(next, POLL_WAIT_MS);
         if (failing) this.log.info({ domain }, 'switch state readable again');
         failing = false;
+        this.following.add(domain);
         next = batch.nextOffset;
         for (const rec of batch.records) {
           const s = decodeRecord(rec.value);
@@ -357,6 +452,7 @@ export class SwitchController {
         if (!this.running) return; // stopped: the log was closed under the read
         if (!failing) this.log.warn({ domain, err: (err as Error).message }, 'cannot read switch state; retrying');
         failing = true;
+        this.following.delete(domain);
         await sleep(1000);
       }
     }
@@ -367,6 +463,53 @@ export class SwitchController {
     if (r.epoch > (this.epochsSeen.get(r.route) ?? 0)) this.epochsSeen.set(r.route, r.epoch);
   }
 
+  /** Keeps track of switches begun and ended, to find those whose initiator died (finishOrphans). */
+  private noteOutcome(r: StateRecord): void {
+    if (r.type === 'route' || r.type === 'abort' || r.type === 'audit') {
+      this.endedSwitches.add(r.switchId);
+      this.openPrepares.delete(r.switchId);
+    } else if (r.type === 'prepare' && !this.endedSwitches.has(r.switchId) && !this.openPrepares.has(r.switchId)) {
+      this.openPrepares.set(r.switchId, { prepare: r, seenAt: Date.now() });
+    }
+  }
+
+  /**
+   * Ends switches whose initiator died between its prepare and its outcome (a worker or process
+   * killed mid-switch): writes the abort (instances lift a fence they still hold and drop the
+   * prepared cluster) and the audit entry, so that every switch that began is in the audit log.
+   * One instance does it, the first by name among the live ones that serve the route; both records
+   * have fixed keys, so two instances doing it at once leave one copy after compaction.
+   */
+  private async finishOrphans(): Promise<void> {
+    if (!this.running || this.logs.size === 0) return;
+    // The outcome may be in a domain this instance cannot read now: judge only with every domain read.
+    if ([...this.readers.keys()].some((d) => !this.following.has(d))) return;
+    const now = Date.now();
+    for (const p of orphanedSwitches(this.openPrepares.values(), this.endedSwitches, now, this.config.switchover.fleetTimeoutMs)) {
+      if (this.initiating.has(p.switchId)) continue;
+      const live = liveInstances(this.heartbeats.values(), now, LIVE_WINDOW_MS, p.route);
+      if (live.length > 0 && live[0] !== this.instanceId) continue;
+      this.openPrepares.delete(p.switchId);
+      this.endedSwitches.add(p.switchId);
+      const acks = this.ackLog.get(p.switchId);
+      const instances: InstanceResult[] = p.instances.map((i) => {
+        const list = acks?.get(i) ?? [];
+        const prep = list.find((a) => a.phase === 'prepared');
+        return { instance: i, prepared: prep === undefined ? null : prep.ok, applied: null, ...(prep?.error !== undefined ? { error: prep.error } : {}) };
+      });
+      const message = `the switch of "${p.route}" from "${p.from}" to "${p.domain}" (epoch ${p.epoch}, ${p.planned !== undefined ? 'planned' : 'hot'}) asked by ${p.by} at ${p.at} was never committed or aborted: its initiating instance stopped mid-switch. ${this.instanceId} aborted it; the route stays where it was${p.planned !== undefined ? ' and fenced writes went on to the current cluster' : ''}`;
+      const audit: AuditRecord = {
+        type: 'audit', switchId: p.switchId, route: p.route, epoch: p.epoch, from: p.from, to: p.domain, listener: p.listener, by: p.by, at: p.at,
+        durationMs: now - Date.parse(p.at), outcome: 'failed', forced: false, message, instances, mode: p.planned !== undefined ? 'planned' : 'hot',
+        phases: [{ phase: 'abandoned', ms: now - Date.parse(p.at), detail: `found without an outcome by ${this.instanceId}` }],
+      };
+      this.log.warn({ route: p.route, switchId: p.switchId, epoch: p.epoch }, 'a switch was left unfinished by its initiator: aborting it and writing its audit entry');
+      this.onRecord({ type: 'abort', route: p.route, switchId: p.switchId, epoch: p.epoch, reason: `initiator stopped mid-switch; aborted by ${this.instanceId}`, at: new Date().toISOString() });
+      await this.writeAll({ type: 'abort', route: p.route, switchId: p.switchId, epoch: p.epoch, reason: `initiator stopped mid-switch; aborted by ${this.instanceId}`, at: new Date().toISOString() }, 'any');
+      await this.writeAudit(audit, 'failed', now - Date.parse(p.at));
+    }
+  }
+
   private noteHeartbeat(h: HeartbeatRecord): void {
     const known = this.heartbeats.get(h.instance);
     if (known === undefined || Date.parse(h.at) >= Date.parse(known.at)) this.heartbeats.set(h.instance, h);
@@ -374,6 +517,7 @@ export class SwitchController {
 
   private onRecord(r: StateRecord): void {
     this.noteEpoch(r);
+    this.noteOutcome(r);
     switch (r.type) {
       case 'instance':
         this.noteHeartbeat(r);
@@ -405,7 +549,7 @@ export class SwitchController {
         this.handledCommits.add(r.switchId);
         const cluster = this.prepared.get(r.switchId) ?? null;
         this.prepared.delete(r.switchId);
-        void this.applyCommit(route, r, cluster).then((error) => this.writeAll(this.ack(r, 'applied', error)));
+        void this.applyCommit(route, r, cluster).then((error) => this.writeAll(this.ack(r, 'applied', error), { domain: r.domain }));
         return;
       }
       default:
@@ -417,7 +561,7 @@ export class SwitchController {
     if (route === undefined || this.handledPrepares.has(p.switchId)) return;
     this.handledPrepares.add(p.switchId);
     if (p.epoch <= route.epoch) {
-      await this.writeAll(this.ack(p, 'prepared', `this instance is already on epoch ${route.epoch}`));
+      await this.writeAll(this.ack(p, 'prepared', `this instance is already on epoch ${route.epoch}`), { domain: p.domain });
       return;
     }
     let error: string | undefined;
@@ -430,7 +574,7 @@ export class SwitchController {
     } catch (err) {
       error = (err as Error).message;
     }
-    await this.writeAll({ ...this.ack(p, 'prepared', error), ...(fenced !== undefined ? { fenced } : {}) });
+    await this.writeAll({ ...this.ack(p, 'prepared', error), ...(fenced !== undefined ? { fenced } : {}) }, { domain: p.domain });
   }
 
   /**
@@ -581,23 +725,64 @@ export class SwitchController {
     for (const r of this.routes.values()) routes[r.name] = { epoch: r.epoch, domain: r.domainName };
     const h: HeartbeatRecord = { type: 'instance', instance: this.instanceId, at: new Date().toISOString(), admin: this.adminAddress, routes };
     this.noteHeartbeat(h);
-    await this.writeAll(h);
+    await this.writeAll(h, 'any');
   }
 
-  /** Writes a record to every domain's state topic; says where it landed and where not. */
-  private async writeAll(r: StateRecord): Promise<{ written: string[]; failed: { domain: string; error: string }[] }> {
+  /**
+   * Queues a record for every domain's state topic and waits for the writes `need` names:
+   *   - { domain }: that domain's (falls back to 'any' when the domain has no state topic here);
+   *   - 'any': the first that succeeds (or all, when none does);
+   *   - 'all': every domain's answer.
+   * The other domains' writes go on in the background (state-writer.ts): a domain that is down
+   * delays only what needs it. What a switch needs, and why:
+   *   - prepare, commit and abort need the destination's state topic. Every instance follows every
+   *     domain's topic, and an instance can only prepare if it reaches the destination, so that copy
+   *     reaches every instance taking part; a restarted instance reads every reachable domain and
+   *     takes the highest epoch, and the destination is where the route's clients now are, so it is
+   *     the copy that must hold the new epoch. The source's copy of the commit is retried until the
+   *     source takes it (an instance that can read only the source then learns the new epoch).
+   *   - an instance's acks need the destination of the switch they answer (the initiator reads
+   *     them there at the latest).
+   *   - audit entries need any one domain and are retried on the others; heartbeats need none.
+   */
+  private async writeAll(r: StateRecord, need: { domain: string } | 'any' | 'all' = 'all'): Promise<WriteResult> {
     const rec = encodeRecord(r);
+    // Only records that describe the lasting state are retried until written.
+    const keep = r.type === 'route' || r.type === 'audit' || r.type === 'instance' || r.type === 'abort';
     const written: string[] = [];
     const failed: { domain: string; error: string }[] = [];
-    await Promise.all([...this.logs].map(async ([domain, log]) => {
-      try {
-        await log.append([rec]);
+    const writes = new Map<string, Promise<void>>();
+    for (const [domain, w] of this.writers) {
+      writes.set(domain, w.write(rec.key, rec.value!, keep).then(() => {
         written.push(domain);
-      } catch (err) {
-        failed.push({ domain, error: (err as Error).message });
-      }
-    }));
-    return { written: written.sort(), failed };
+      }, (err: Error) => {
+        failed.push({ domain, error: err.message });
+      }));
+    }
+    const needed = typeof need === 'object' && writes.has(need.domain) ? need : need === 'all' ? 'all' : 'any';
+    if (needed === 'all') await Promise.all(writes.values());
+    else if (needed === 'any') {
+      await new Promise<void>((resolve) => {
+        let left = writes.size;
+        if (left === 0) resolve();
+        for (const [domain, p] of writes) {
+          void p.then(() => {
+            left--;
+            if (written.includes(domain) || left === 0) resolve();
+          });
+        }
+      });
+    } else await writes.get(needed.domain);
+    const snapshot = (): WriteResult => {
+      const settled = new Set([...written, ...failed.map((f) => f.domain)]);
+      return { written: [...written].sort(), failed: [...failed], pending: [...writes.keys()].filter((d) => !settled.has(d)).sort(), settled: later };
+    };
+    // For reports: what the other domains answered within `ms` more (healthy ones answer in milliseconds).
+    const later = async (ms: number): Promise<WriteResult> => {
+      await Promise.race([Promise.all(writes.values()), sleep(ms)]);
+      return snapshot();
+    };
+    return snapshot();
   }
 
   // ---- switching --------------------------------------------------------------------------
@@ -609,6 +794,33 @@ export class SwitchController {
     return [...this.heartbeats.values()]
       .map((h) => ({ instance: h.instance, self: h.instance === this.instanceId, live: live.has(h.instance), lastSeen: h.at, admin: h.admin, routes: h.routes }))
       .sort((a, b) => a.instance.localeCompare(b.instance));
+  }
+
+  /**
+   * Whether a cluster answers: a connection (and SASL, for a SASL listener) to any of its bootstrap
+   * brokers within SOURCE_PROBE_MS. Null when it does, else why not. Short on purpose: a dead
+   * source must be reported in seconds, not after every request's own timeout.
+   */
+  private async probe(domain: StreamingDomainConfig, listener: BootstrapServerConfig): Promise<string | null> {
+    const budget = Math.min(SOURCE_PROBE_MS, this.config.limits.upstreamConnectTimeoutMs);
+    const attempts = listener.endpoints.map((e) => KafkaConnection.open(e, listener.security, { connectTimeoutMs: budget, requestTimeoutMs: budget, clientId: 'turnout-probe' }));
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const conn = await Promise.race([
+        Promise.any(attempts),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no broker answered within ${budget} ms`)), budget + 250);
+        }),
+      ]);
+      conn.close();
+      return null;
+    } catch (err) {
+      const errors = err instanceof AggregateError ? err.errors.map((e: Error) => e.message) : [(err as Error).message];
+      return [...new Set(errors)].join('; ');
+    } finally {
+      clearTimeout(timer);
+      for (const a of attempts) a.then((c) => c.close(), () => {});
+    }
   }
 
   /** Connects to the destination and discovers its brokers; throws if it cannot be reached. */
@@ -722,6 +934,9 @@ export class SwitchController {
       return report;
     };
 
+    if (!this.stateRead) {
+      return finish('refused', `this instance has not read any streaming domain's switch state topic since it started (gateway.state.startup.mode: serve), so it does not know route "${route.name}"'s epoch: a switch now could reuse an epoch. Nothing changed; retry when GET /ready no longer says the epoch is unknown`);
+    }
     if (from === domain.name && route.listenerId === listener.id && !forced) {
       report.epoch = route.epoch;
       return finish('unchanged', `route "${route.name}" already points at "${domain.name}" (listener "${listener.id}", epoch ${route.epoch})`);
@@ -730,11 +945,16 @@ export class SwitchController {
       if (replication === 'none') {
         return finish('refused', `route "${route.name}" has no replication configured (routes[].replication.type is none), so a planned switch has nothing to wait for; use a hot switch (--mode hot), which leaves behind whatever the destination does not have`);
       }
-      return this.plannedSwitch({ req, route, domain, listener, switchId, epoch, from, at, forced, report, phase, finish });
+      this.initiating.add(switchId);
+      try {
+        return await this.plannedSwitch({ req, route, domain, listener, switchId, epoch, from, at, forced, report, phase, finish });
+      } finally {
+        this.initiating.delete(switchId);
+      }
     }
     report.possibleLoss = replication === 'none'
       ? `no replication is configured: records on "${from}" that are not on "${domain.name}" stay behind`
-      : 'hot switch: records the source acknowledged but replication had not copied yet stay behind, and consumers continue from replicated offsets';
+      : `hot switch: ${describeLossWindow(this.lags.get(route.name), route.name, from, domain.name)}`;
     phase('flipping', 'hot switch: no fence, no replication wait, no offset install');
 
     if (this.logs.size === 0) {
@@ -753,54 +973,77 @@ export class SwitchController {
       return finish('switched', `switched "${route.name}" from "${from}" to "${domain.name}" on this instance (gateway.state is disabled, so other instances are not told)`);
     }
 
-    const expected = [...new Set([this.instanceId, ...liveInstances(this.heartbeats.values(), Date.now(), LIVE_WINDOW_MS)])].sort();
+    const expected = this.participants(route.name);
     const prepare: PrepareRecord = { type: 'prepare', route: route.name, epoch, switchId, domain: domain.name, listener: listener.id, from, by: req.by, at, instances: expected };
     this.noteEpoch(prepare);
     const timeout = this.config.switchover.fleetTimeoutMs;
-    const preparedAcks = this.waitForAcks(switchId, 'prepared', expected, timeout);
-    const w1 = await this.writeAll(prepare);
-    if (w1.written.length === 0) {
-      report.stateNotWritten = w1.failed;
-      report.instances = expected.map((i) => ({ instance: i, prepared: null, applied: null }));
-      return finish('refused', `no streaming domain's state topic could be written (${w1.failed.map((f) => `${f.domain}: ${f.error}`).join('; ')}); nothing changed`);
-    }
-    const acks = await preparedAcks;
-    const results = new Map<string, InstanceResult>(expected.map((i) => [i, { instance: i, prepared: null, applied: null }]));
-    for (const [i, a] of acks) results.set(i, { instance: i, prepared: a.ok, applied: null, ...(a.error !== undefined ? { error: a.error } : {}) });
-    const notReady = [...results.values()].filter((r) => r.prepared !== true);
-    if (notReady.length > 0 && !forced) {
-      await this.writeAll({ type: 'abort', route: route.name, switchId, epoch, reason: 'not every instance prepared', at: new Date().toISOString() });
-      report.instances = [...results.values()];
-      const why = notReady.map((r) => `${r.instance}: ${r.prepared === null ? `no answer within ${timeout} ms` : r.error}`).join('; ');
-      return finish('refused', `not every instance could prepare (${why}); nothing changed. Fix that, or use --force to switch the instances that can`);
-    }
+    const dest = { domain: domain.name };
+    this.initiating.add(switchId);
+    try {
+      const preparedAcks = this.waitForAcks(switchId, 'prepared', expected, timeout);
+      const w1 = await this.writeAll(prepare, dest);
+      if (!this.landed(w1, domain.name)) {
+        report.stateNotWritten = notWritten(w1);
+        report.instances = expected.map((i) => ({ instance: i, prepared: null, applied: null }));
+        // Instances that read the prepare elsewhere let go of the destination they reached.
+        void this.writeAll({ type: 'abort', route: route.name, switchId, epoch, reason: 'prepare not written on the destination', at: new Date().toISOString() }, 'any');
+        return finish('refused', `the switch state topic of the destination "${domain.name}" could not be written (${w1.failed.map((f) => `${f.domain}: ${f.error}`).join('; ') || 'no answer'}); a switch needs it (every instance taking part reads it there). Nothing changed`);
+      }
+      const acks = await preparedAcks;
+      const results = new Map<string, InstanceResult>(expected.map((i) => [i, { instance: i, prepared: null, applied: null }]));
+      for (const [i, a] of acks) results.set(i, { instance: i, prepared: a.ok, applied: null, ...(a.error !== undefined ? { error: a.error } : {}) });
+      const notReady = [...results.values()].filter((r) => r.prepared !== true);
+      if (notReady.length > 0 && !forced) {
+        await this.writeAll({ type: 'abort', route: route.name, switchId, epoch, reason: 'not every instance prepared', at: new Date().toISOString() }, dest);
+        report.instances = [...results.values()];
+        const why = notReady.map((r) => `${r.instance}: ${r.prepared === null ? `no answer within ${timeout} ms` : r.error}`).join('; ');
+        return finish('refused', `not every instance could prepare (${why}); nothing changed. Fix that, or use --force to switch the instances that can`);
+      }
 
-    const commit: RouteStateRecord = { type: 'route', route: route.name, epoch, domain: domain.name, listener: listener.id, switchId, from, by: req.by, at };
-    const appliedAcks = this.waitForAcks(switchId, 'applied', expected, timeout);
-    const w2 = await this.writeAll(commit);
-    report.stateWritten = w2.written;
-    report.stateNotWritten = w2.failed;
-    if (w2.written.length === 0) {
-      await this.writeAll({ type: 'abort', route: route.name, switchId, epoch, reason: 'commit not written', at: new Date().toISOString() });
+      const commit: RouteStateRecord = { type: 'route', route: route.name, epoch, domain: domain.name, listener: listener.id, switchId, from, by: req.by, at };
+      const appliedAcks = this.waitForAcks(switchId, 'applied', expected, timeout);
+      const w2 = await this.writeAll(commit, dest);
+      report.stateWritten = w2.written;
+      report.stateNotWritten = notWritten(w2);
+      if (!this.landed(w2, domain.name)) {
+        await this.writeAll({ type: 'abort', route: route.name, switchId, epoch, reason: 'commit not written', at: new Date().toISOString() }, 'any');
+        report.instances = [...results.values()];
+        return finish('failed', `the commit could not be written to the destination's state topic (${w2.failed.map((f) => `${f.domain}: ${f.error}`).join('; ') || 'no answer'}); the switch was aborted, nothing changed`);
+      }
+      // This instance applies as soon as the commit is durable, without waiting to read it back.
+      if (!this.handledCommits.has(switchId)) this.onRecord(commit);
+      const applied = await appliedAcks;
+      const w2s = await w2.settled(REPORT_WRITES_GRACE_MS);
+      report.stateWritten = w2s.written;
+      report.stateNotWritten = notWritten(w2s);
+      for (const [i, a] of applied) {
+        const r = results.get(i) ?? { instance: i, prepared: null, applied: null };
+        r.applied = a.ok;
+        if (a.error !== undefined) r.error = a.error;
+        results.set(i, r);
+      }
       report.instances = [...results.values()];
-      return finish('failed', `the commit could not be written to any state topic (${w2.failed.map((f) => `${f.domain}: ${f.error}`).join('; ')}); nothing changed`);
+      const missing = report.instances.filter((r) => r.applied !== true).map((r) => r.instance);
+      const message = missing.length === 0
+        ? `switched "${route.name}" from "${from}" to "${domain.name}" on ${expected.length} instance${expected.length === 1 ? '' : 's'} (epoch ${epoch})${forced ? ' (forced)' : ''}.${partialStateNote(w2s)}`
+        : `switched "${route.name}" to "${domain.name}" (epoch ${epoch})${forced ? ' (forced)' : ''}, but ${missing.join(', ')} did not confirm within ${timeout} ms; they apply it when they read the state.${partialStateNote(w2s)}`;
+      return finish('switched', message);
+    } finally {
+      this.initiating.delete(switchId);
     }
-    // This instance applies as soon as the commit is durable, without waiting to read it back.
-    if (!this.handledCommits.has(switchId)) this.onRecord(commit);
-    const applied = await appliedAcks;
-    for (const [i, a] of applied) {
-      const r = results.get(i) ?? { instance: i, prepared: null, applied: null };
-      r.applied = a.ok;
-      if (a.error !== undefined) r.error = a.error;
-      results.set(i, r);
-    }
-    report.instances = [...results.values()];
-    const missing = report.instances.filter((r) => r.applied !== true).map((r) => r.instance);
-    const partialState = w2.failed.length > 0 ? ` The state topic of ${w2.failed.map((f) => `"${f.domain}"`).join(', ')} could not be written (${w2.failed.map((f) => f.error).join('; ')}); instances catch up from the others.` : '';
-    const message = missing.length === 0
-      ? `switched "${route.name}" from "${from}" to "${domain.name}" on ${expected.length} instance${expected.length === 1 ? '' : 's'} (epoch ${epoch})${forced ? ' (forced)' : ''}.${partialState}`
-      : `switched "${route.name}" to "${domain.name}" (epoch ${epoch})${forced ? ' (forced)' : ''}, but ${missing.join(', ')} did not confirm within ${timeout} ms; they apply it when they read the state.${partialState}`;
-    return finish('switched', message);
+  }
+
+  /**
+   * The instances a switch of `route` waits for: this one and every live instance whose heartbeat
+   * says it serves the route (records.ts liveInstances says why not every live instance).
+   */
+  private participants(route: string): string[] {
+    return [...new Set([this.instanceId, ...liveInstances(this.heartbeats.values(), Date.now(), LIVE_WINDOW_MS, route)])].sort();
+  }
+
+  /** Whether a write reached `domain`'s state topic (any domain's, when `domain` has none here). */
+  private landed(w: { written: string[] }, domain: string): boolean {
+    return this.writers.has(domain) ? w.written.includes(domain) : w.written.length > 0;
   }
 
   /**
@@ -821,6 +1064,15 @@ export class SwitchController {
     const timeoutMs = this.config.limits.upstreamConnectTimeoutMs;
     // Decompressed records are bounded like frames: a hostile batch cannot make the gateway allocate more.
     const readLimits = { maxDecompressedBytes: this.config.limits.maxFrameBytes };
+    const down = await this.probe(sourceDomain, srcListener);
+    if (down !== null) {
+      const loss = describeLossWindow(this.lags.get(route.name), route.name, from, domain.name);
+      return {
+        route: route.name, from, to: domain.name, replication: replication.type, at: new Date().toISOString(),
+        topics: [], partitions: [], groups: [], blockers: [sourceDownMessage(route.name, from, domain.name, down, false)], warnings: [],
+        possibleLoss: `with a hot switch: ${loss}`, sourceUnreachable: down,
+      };
+    }
     const src = new ClusterAdmin(sourceDomain, srcListener, timeoutMs, readLimits);
     const dst = new ClusterAdmin(domain, dstListener, timeoutMs, readLimits);
     try {
@@ -835,6 +1087,7 @@ export class SwitchController {
       const sourceEnds = await src.endOffsets(comparable);
       const tracker = new ReplicationTracker(replication.type, src, dst);
       const states = await tracker.check(sourceEnds);
+      this.lags.note(route.name, observeLag(from, domain.name, states));
       const groups = await groupsOn(src, new Set(sourceEnds.keys()), replication.groups === null ? null : new RegExp(`^(?:${replication.groups})$`));
       await tracker.prepare(groups, replication.checkpoints === true ? sourceAliases(sourceDomain) : []);
       const groupReports: PreflightReport['groups'] = [];
@@ -913,10 +1166,24 @@ export class SwitchController {
         this.countHeld(route);
         route.lowerFence();
         this.metrics.fenced.labels(route.name).set(0);
-      } else await this.writeAll({ type: 'abort', route: route.name, switchId, epoch, reason, at: new Date().toISOString() });
+      } else await this.writeAll({ type: 'abort', route: route.name, switchId, epoch, reason, at: new Date().toISOString() }, 'any');
       phase('released', `writes go on to "${from}"`);
     };
+    // Where held writes went after an abort: the truth depends on whether the source still answers.
+    const released = async (): Promise<string> => {
+      const down = await this.probe(sourceDomain, srcListener);
+      if (down === null) return `writes continue on "${from}"; nothing was lost`;
+      return `the source "${from}" does not answer now (${down}): writes through route "${route.name}" fail until it is back or the route is switched with --mode hot (possible loss: ${describeLossWindow(this.lags.get(route.name), route.name, from, domain.name)})`;
+    };
     try {
+      // 0. A planned switch needs the source (fence, snapshot, group offsets): find out at once.
+      const down = await this.probe(sourceDomain, srcListener);
+      if (down !== null) {
+        report.possibleLoss = `with a hot switch: ${describeLossWindow(this.lags.get(route.name), route.name, from, domain.name)}`;
+        return await finish('refused', sourceDownMessage(route.name, from, domain.name, down, forced));
+      }
+      phase('source answers', `"${from}" reached`);
+
       // 1. Before fencing anything: the topics exist on the destination.
       const topics = await this.coveredTopics(route, src, req.topics ?? [], []);
       let cmp = await compareTopics(src, dst, topics);
@@ -944,16 +1211,16 @@ export class SwitchController {
         ackTopics = f.topics;
         phase('fenced', `this instance; ${f.held} request(s) held; forwarded writes answered after ${f.waitedMs} ms`);
       } else {
-        expected = [...new Set([this.instanceId, ...liveInstances(this.heartbeats.values(), Date.now(), LIVE_WINDOW_MS)])].sort();
+        expected = this.participants(route.name);
         const prepare: PrepareRecord = { type: 'prepare', route: route.name, epoch, switchId, domain: domain.name, listener: listener.id, from, by: req.by, at, instances: expected, planned: { fenceMs } };
         this.noteEpoch(prepare);
         const preparedAcks = this.waitForAcks(switchId, 'prepared', expected, Math.min(this.config.switchover.fleetTimeoutMs, fenceMs));
         fenceUp = true;
-        const w = await this.writeAll(prepare);
-        if (w.written.length === 0) {
-          fenceUp = false;
-          report.stateNotWritten = w.failed;
-          return await finish('refused', `no streaming domain's state topic could be written (${w.failed.map((f) => `${f.domain}: ${f.error}`).join('; ')}); nothing changed`);
+        const w = await this.writeAll(prepare, { domain: domain.name });
+        if (!this.landed(w, domain.name)) {
+          report.stateNotWritten = notWritten(w);
+          await abort('prepare not written on the destination');
+          return await finish('refused', `the switch state topic of the destination "${domain.name}" could not be written (${w.failed.map((f) => `${f.domain}: ${f.error}`).join('; ') || 'no answer'}); the switch was aborted, nothing changed`);
         }
         const acks = await preparedAcks;
         for (const i of expected) results.set(i, { instance: i, prepared: null, applied: null });
@@ -970,7 +1237,7 @@ export class SwitchController {
         if (notReady.length > 0 && !forced) {
           await abort('not every instance fenced');
           const why = notReady.map((r) => `${r.instance}: ${r.prepared === null ? 'no answer in time' : r.error}`).join('; ');
-          return await finish('refused', `not every instance could fence and prepare (${why}); the switch was aborted and writes continue on "${from}". Nothing was lost`);
+          return await finish('refused', `not every instance could fence and prepare (${why}); the switch was aborted; ${await released()}`);
         }
         phase('fenced', `${expected.length} instance(s); ${held} request(s) held; forwarded writes answered after ${waited} ms`);
       }
@@ -999,6 +1266,7 @@ export class SwitchController {
       let lastReport = 0;
       for (;;) {
         states = await tracker.check(sourceEnds);
+        this.lags.note(route.name, observeLag(from, domain.name, states));
         // Unreadable records do not become readable by waiting: refuse now (below), unless forced.
         if (!forced && states.some((p) => p.unreadable !== undefined || p.mismatch !== undefined)) break;
         const behind = states.filter((p) => !p.caughtUp && p.unreadable === undefined && p.mismatch === undefined);
@@ -1015,19 +1283,19 @@ export class SwitchController {
       const unreadable = states.filter((p) => p.unreadable !== undefined);
       if (unreadable.length > 0 && !forced) {
         await abort('records could not be compared');
-        return await finish('refused', `cannot tell whether "${domain.name}" has caught up with ${unreadable.length} partition(s) whose records cannot be read: ${unreadable.map((p) => describeUnreadable(p.key, p.unreadable!)).join('; ')}. The switch was aborted, held writes went on to "${from}"; nothing was lost`);
+        return await finish('refused', `cannot tell whether "${domain.name}" has caught up with ${unreadable.length} partition(s) whose records cannot be read: ${unreadable.map((p) => describeUnreadable(p.key, p.unreadable!)).join('; ')}. The switch was aborted; ${await released()}`);
       }
       const mismatched = states.filter((p) => p.mismatch !== undefined);
       if (mismatched.length > 0 && !forced) {
         await abort('offsets are not preserved');
-        return await finish('refused', `replication is configured as offset-preserving, but offsets on "${domain.name}" do not hold the same records: ${mismatched.map((p) => `${p.key}: ${p.mismatch}`).join('; ')}. Committed offsets would point at other records. The switch was aborted, held writes went on to "${from}"; nothing was lost`);
+        return await finish('refused', `replication is configured as offset-preserving, but offsets on "${domain.name}" do not hold the same records: ${mismatched.map((p) => `${p.key}: ${p.mismatch}`).join('; ')}. Committed offsets would point at other records. The switch was aborted; ${await released()}`);
       }
       const behind = states.filter((p) => !p.caughtUp);
       if (behind.length > 0) {
         const what = behind.map((p) => (p.unreadable !== undefined ? `unreadable ${describeUnreadable(p.key, p.unreadable)}` : p.waiting !== undefined ? `${p.key} (${p.waiting})` : `${p.key} (${p.lag === null ? 'more than 500' : p.lag} records)`)).join(', ');
         if (!forced) {
           await abort('replication did not catch up in time');
-          return await finish('refused', `replication to "${domain.name}" did not catch up within the fence budget of ${fenceMs} ms (gateway.switchover.fenceTimeoutMs): ${what} behind. The switch was aborted, held writes went on to "${from}"; nothing was lost`);
+          return await finish('refused', `replication to "${domain.name}" did not catch up within the fence budget of ${fenceMs} ms (gateway.switchover.fenceTimeoutMs): ${what} behind. The switch was aborted; ${await released()}`);
         }
         report.possibleLoss = `forced while replication was behind: ${what} may be missing on "${domain.name}"`;
       }
@@ -1065,7 +1333,7 @@ export class SwitchController {
       phase('offsets installed', `${report.groups.length - failedGroups.length}/${report.groups.length} group(s)${failedGroups.length > 0 ? `; not installed: ${failedGroups.map((g) => `${g.groupId} (${g.error})`).join('; ')}` : ''}`);
       if (Date.now() > fenceDeadline && !forced) {
         await abort('fence budget exhausted');
-        return await finish('refused', `the fence budget of ${fenceMs} ms ran out before the flip; the switch was aborted and writes continue on "${from}". Nothing was lost`);
+        return await finish('refused', `the fence budget of ${fenceMs} ms ran out before the flip; the switch was aborted; ${await released()}`);
       }
 
       // 6. Flip every instance; held writes are sent again by their clients, to the destination.
@@ -1080,16 +1348,20 @@ export class SwitchController {
         results.set(this.instanceId, { instance: this.instanceId, prepared: true, applied: error === undefined, ...(error !== undefined ? { error } : {}) });
       } else {
         const appliedAcks = this.waitForAcks(switchId, 'applied', expected, this.config.switchover.fleetTimeoutMs);
-        const w2 = await this.writeAll(commit);
+        const w2 = await this.writeAll(commit, { domain: domain.name });
         report.stateWritten = w2.written;
-        report.stateNotWritten = w2.failed;
-        if (w2.written.length === 0) {
+        report.stateNotWritten = notWritten(w2);
+        if (!this.landed(w2, domain.name)) {
           await abort('commit not written');
-          return await finish('failed', `the commit could not be written to any state topic (${w2.failed.map((f) => `${f.domain}: ${f.error}`).join('; ')}); the switch was aborted, nothing changed`);
+          return await finish('failed', `the commit could not be written to the destination's state topic (${w2.failed.map((f) => `${f.domain}: ${f.error}`).join('; ') || 'no answer'}); the switch was aborted, nothing changed`);
         }
         fenceUp = false;
         if (!this.handledCommits.has(switchId)) this.onRecord(commit);
-        for (const [i, a] of await appliedAcks) {
+        const applied = await appliedAcks;
+        const w2s = await w2.settled(REPORT_WRITES_GRACE_MS);
+        report.stateWritten = w2s.written;
+        report.stateNotWritten = notWritten(w2s);
+        for (const [i, a] of applied) {
           const r = results.get(i) ?? { instance: i, prepared: null, applied: null };
           r.applied = a.ok;
           if (a.error !== undefined) r.error = a.error;
@@ -1100,12 +1372,13 @@ export class SwitchController {
       const missing = report.instances.filter((r) => r.applied !== true).map((r) => r.instance);
       phase('flipped', `${report.instances.length - missing.length}/${report.instances.length} instance(s) on "${domain.name}"; held requests are resent there by their clients`);
       const msg = `switched "${route.name}" from "${from}" to "${domain.name}" (planned, epoch ${epoch})${forced ? ' (forced)' : ''}: ${states.length} partition(s) caught up, ${report.groups.length - failedGroups.length} group(s) moved`
-        + (missing.length > 0 ? `; ${missing.join(', ')} did not confirm in time and apply it when they read the state` : '');
+        + (missing.length > 0 ? `; ${missing.join(', ')} did not confirm in time and apply it when they read the state` : '')
+        + partialStateNote({ failed: report.stateNotWritten, pending: [] });
       return await finish('switched', msg);
     } catch (err) {
       const wasFenced = fenceUp;
       await abort(`error: ${(err as Error).message}`).catch(() => {});
-      return await finish(wasFenced ? 'failed' : 'refused', `planned switch stopped: ${(err as Error).message}. Writes continue on "${from}"; nothing was lost`);
+      return await finish(wasFenced ? 'failed' : 'refused', `planned switch stopped: ${(err as Error).message}. ${await released()}`);
     } finally {
       src.close();
       dst.close();
@@ -1130,9 +1403,14 @@ export class SwitchController {
       mode: report.mode, phases: report.phases,
       ...(report.groups !== undefined ? { groups: report.groups.map((g) => ({ groupId: g.groupId, installed: g.installed, ...(g.error !== undefined ? { error: g.error } : {}), offsets: g.offsets.map((o): [string, string, string, string, string | null] => [o.partition, o.source, o.dest, o.method, o.reReadBound]) })) } : {}),
     };
-    this.metrics.switches.labels(report.route, report.outcome).inc();
-    this.metrics.switchDuration.labels(report.route, report.outcome).observe(report.durationMs / 1000);
-    this.log.info({ audit: entry }, `switch ${report.outcome}: ${report.message}`);
+    await this.writeAudit(entry, report.outcome, report.durationMs);
+  }
+
+  /** Metrics, log, audit file, and the state topics (any one domain must take it; the others are retried). */
+  private async writeAudit(entry: AuditRecord, outcome: SwitchOutcome, durationMs: number): Promise<void> {
+    this.metrics.switches.labels(entry.route, outcome).inc();
+    this.metrics.switchDuration.labels(entry.route, outcome).observe(durationMs / 1000);
+    this.log.info({ audit: entry }, `switch ${outcome}: ${entry.message}`);
     if (this.config.audit.file !== null) {
       try {
         await appendFile(this.config.audit.file, `${JSON.stringify(entry)}\n`);
@@ -1140,8 +1418,47 @@ export class SwitchController {
         this.log.error({ file: this.config.audit.file, err: (err as Error).message }, 'cannot append to the audit file (gateway.audit.file)');
       }
     }
-    if (this.logs.size > 0) await this.writeAll(entry);
+    if (this.logs.size > 0) await this.writeAll(entry, 'any');
   }
+}
+
+/** What preflight and a planned switch say when the source does not answer. Never that nothing was lost: that is not known. */
+function sourceDownMessage(route: string, from: string, to: string, why: string, forced: boolean): string {
+  return `the source "${from}" does not answer (${why}). A planned switch needs it to fence writes, take the cut and move group offsets, so it cannot run${forced ? ', forced or not' : ''}; nothing was changed on the gateway. Clients of route "${route}" cannot use "${from}" until it is back. To move them to "${to}" now, use a hot switch (--mode hot): records "${from}" acknowledged that replication had not copied are left behind (see possible loss)`;
+}
+
+interface WriteResult {
+  written: string[];
+  failed: { domain: string; error: string }[];
+  /** Domains that have not answered yet: their queue keeps trying in the background. */
+  pending: string[];
+  /** The same, after waiting up to `ms` more for the domains that had not answered. */
+  settled: (ms: number) => Promise<WriteResult>;
+}
+
+/** How long a switch's report waits for the state writes it did not need before it says where the outcome is recorded. */
+const REPORT_WRITES_GRACE_MS = 500;
+
+/** Domains a write did not reach (yet): failed ones, and those still retried in the background. */
+function notWritten(w: { failed: { domain: string; error: string }[]; pending: string[] }): { domain: string; error: string }[] {
+  return [...w.failed, ...w.pending.filter((d) => !w.failed.some((f) => f.domain === d)).map((domain) => ({ domain, error: `no answer within ${REPORT_WRITES_GRACE_MS} ms` }))];
+}
+
+function partialStateNote(w: { failed: { domain: string; error: string }[]; pending: string[] }): string {
+  const missing = notWritten(w);
+  if (missing.length === 0) return '';
+  return ` Not yet recorded in the switch state of ${missing.map((f) => `"${f.domain}" (${f.error})`).join(', ')}: written in the background as soon as it answers; instances read the new epoch from the destination meanwhile.`;
+}
+
+/** Waits for every promise, or for `graceMs` after the first one resolves true, whichever comes first. */
+async function settleWithGrace(promises: Promise<boolean>[], graceMs: number): Promise<void> {
+  if (promises.length === 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  const grace = Promise.any(promises.map((p) => p.then((ok) => (ok ? undefined : Promise.reject(new Error('not read')))))).then(() => new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, graceMs);
+  }), () => new Promise<void>(() => {}));
+  await Promise.race([Promise.allSettled(promises), grace]);
+  clearTimeout(timer);
 }
 
 function sleep(ms: number): Promise<void> {

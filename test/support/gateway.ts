@@ -77,6 +77,8 @@ export interface StartOptions {
   stateTopic?: string;
   /** The fleet key that signs the state topic's records (default: none). */
   stateSigning?: StateSigningConfig;
+  /** gateway.state.startup (default: absent, i.e. wait 60 s). */
+  stateStartup?: NonNullable<GatewayConfig['state']>['startup'];
   instanceId?: string;
   adminToken?: string;
   switchover?: Partial<GatewayConfig['switchover']>;
@@ -110,7 +112,9 @@ export async function startGateway(options: StartOptions): Promise<TestGateway> 
       admin: { host: '127.0.0.1', port: options.adminPort ?? 0 },
       adminToken: options.adminToken !== undefined ? new Secret(options.adminToken) : null,
       instanceId: options.instanceId ?? `test-${process.pid}-${attempt}-${Math.floor(Math.random() * 1e6)}`,
-      state: options.stateTopic !== undefined ? { topic: options.stateTopic, ...(options.stateSigning ? { signing: options.stateSigning } : {}) } : null,
+      state: options.stateTopic !== undefined
+        ? { topic: options.stateTopic, ...(options.stateSigning ? { signing: options.stateSigning } : {}), ...(options.stateStartup !== undefined ? { startup: options.stateStartup } : {}) }
+        : null,
       switchover: { drainTimeoutMs: DEFAULTS.drainTimeoutMs, fleetTimeoutMs: DEFAULTS.fleetTimeoutMs, fenceTimeoutMs: DEFAULTS.fenceTimeoutMs, ...options.switchover },
       audit: { file: options.auditFile ?? null },
       log: { level: 'debug' },

@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  decodeRecord, encodeRecord, keyOf, latestRouteStates, liveInstances,
-  type HeartbeatRecord, type RouteStateRecord, type StateRecord,
+  decodeRecord, encodeRecord, keyOf, latestRouteStates, liveInstances, orphanedSwitches, prepareDeadline,
+  type HeartbeatRecord, type PrepareRecord, type RouteStateRecord, type StateRecord,
 } from '../../../src/control/records.ts';
 
 const state = (route: string, epoch: number, domain: string): RouteStateRecord => ({
@@ -43,4 +43,41 @@ test('an instance is live while its last heartbeat is within the window', () => 
   const hb = (instance: string, at: string): HeartbeatRecord => ({ type: 'instance', instance, at, admin: null, routes: {} });
   const live = liveInstances([hb('b', '2026-01-01T00:00:09Z'), hb('a', '2026-01-01T00:00:04Z'), hb('c', '2026-01-01T00:00:01Z'), hb('d', 'garbage')], now, 7000);
   assert.deepEqual(live, ['a', 'b']);
+});
+
+const beat = (instance: string, routes: string[], at: number): HeartbeatRecord => ({
+  type: 'instance', instance, at: new Date(at).toISOString(), admin: null, routes: Object.fromEntries(routes.map((r) => [r, { epoch: 0, domain: 'blue' }])),
+});
+
+test('a switch of a route waits only for live instances that serve it; without a route, every live instance counts', () => {
+  const now = Date.parse('2026-01-01T00:00:10Z');
+  const hbs = [beat('a-1', ['orders', 'shared'], now - 1000), beat('b-1', ['payments', 'shared'], now - 2000), beat('c-1', ['orders'], now - 60_000)];
+  assert.deepEqual(liveInstances(hbs, now, 7000, 'orders'), ['a-1']);
+  assert.deepEqual(liveInstances(hbs, now, 7000, 'payments'), ['b-1']);
+  assert.deepEqual(liveInstances(hbs, now, 7000, 'shared'), ['a-1', 'b-1']);
+  assert.deepEqual(liveInstances(hbs, now, 7000, 'unknown'), []);
+  assert.deepEqual(liveInstances(hbs, now, 7000), ['a-1', 'b-1']);
+});
+
+test('a prepare without an outcome past the fleet timeout (plus the fence budget when planned) is orphaned; one with an outcome never is', () => {
+  const at = Date.parse('2026-01-01T00:00:00Z');
+  const prepare = (switchId: string, planned?: number): PrepareRecord => ({
+    type: 'prepare', route: 'orders', epoch: 3, switchId, domain: 'green', listener: 'sasl', from: 'blue', by: 't', at: new Date(at).toISOString(), instances: ['a-1'],
+    ...(planned !== undefined ? { planned: { fenceMs: planned } } : {}),
+  });
+  const hot = prepare('hot');
+  const planned = prepare('planned', 10_000);
+  const done = prepare('done');
+  assert.equal(prepareDeadline(hot, 10_000), at + 15_000);
+  assert.equal(prepareDeadline(planned, 10_000), at + 25_000);
+  const ended = new Set(['done']);
+  const seen = (p: PrepareRecord, seenAt = at) => ({ prepare: p, seenAt });
+  const all = [seen(hot), seen(planned), seen(done)];
+  assert.deepEqual(orphanedSwitches(all, ended, at + 15_000, 10_000), []);
+  assert.deepEqual(orphanedSwitches(all, ended, at + 15_001, 10_000).map((p) => p.switchId), ['hot']);
+  assert.deepEqual(orphanedSwitches(all, ended, at + 30_000, 10_000).map((p) => p.switchId), ['hot', 'planned']);
+  // Seen late (a restart, or a prepare written long after the switch was asked): the deadline counts from then.
+  assert.deepEqual(orphanedSwitches([seen(hot, at + 60_000)], ended, at + 70_000, 10_000), []);
+  assert.deepEqual(orphanedSwitches([seen(hot, at + 60_000)], ended, at + 75_001, 10_000).map((p) => p.switchId), ['hot']);
+  assert.deepEqual(orphanedSwitches([seen({ ...hot, at: 'not a date' })], ended, at + 60_000, 10_000), [], 'an unreadable time is never judged');
 });

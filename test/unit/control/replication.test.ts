@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { PartitionKey } from '../../../src/control/cluster-admin.ts';
 import { FakeCluster } from './fake-cluster.ts';
-import { isUserTopic, ReplicationTracker, TAIL_WINDOW, type PartitionState } from '../../../src/control/replication.ts';
+import { describeLossWindow, isUserTopic, LagHistory, observeLag, ReplicationTracker, TAIL_WINDOW, type PartitionState } from '../../../src/control/replication.ts';
 import { decodeAnchors, translateWithAnchors } from '../../../src/control/offset-translation.ts';
 import type { ReplicationType } from '../../../src/config/types.ts';
 import type { DecodedRecord } from '../../../src/protocol/records.ts';
@@ -284,4 +284,25 @@ test('mirrormaker2: a tail of only aborted transactions is widened back to the l
   assert.deepEqual([behind.caughtUp, behind.lag, behind.method], [false, 10, 'match'], 'not "empty": the last 10 committed records are missing');
   const caught = await checkOne(tracker('mirrormaker2', source, new FakeCluster().set(KEY, run(0, 100, 0))), 700n);
   assert.deepEqual([caught.caughtUp, caught.destCut], [true, 100n]);
+});
+
+test('the loss window of a hot switch comes from the last lag seen for the same pair of clusters, and says when it is unknown', () => {
+  const at = Date.parse('2026-01-01T00:00:00Z');
+  const states = [
+    { key: 't:0', sourceEnd: 10n, destEnd: 10n, caughtUp: true, lag: 0, destCut: 10n, method: 'offsets' },
+    { key: 't:1', sourceEnd: 30n, destEnd: 18n, caughtUp: false, lag: 12, destCut: null, method: 'offsets' },
+    { key: 't:2', sourceEnd: 900n, destEnd: 0n, caughtUp: false, lag: null, destCut: null, method: 'match' },
+  ] as const;
+  const o = observeLag('blue', 'green', states as never, at);
+  assert.deepEqual({ partitions: o.partitions, behind: o.behind, records: o.records, unknown: o.unknown }, { partitions: 3, behind: 2, records: 12, unknown: 1 });
+  const text = describeLossWindow(o, 'orders', 'blue', 'green', at + 42_000);
+  assert.match(text, /last replication lag seen 42 s ago \(2026-01-01T00:00:00.000Z\): 2 of 3 partition\(s\) behind by 12 record\(s\) plus 1 partition\(s\) behind by an unknown amount/);
+  assert.match(text, /stay on "blue"/);
+  assert.doesNotMatch(text, /nothing was lost/i);
+  assert.match(describeLossWindow(undefined, 'orders', 'blue', 'green'), /^unknown: this gateway has not measured replication from "blue" to "green"/);
+  assert.match(describeLossWindow(o, 'orders', 'green', 'blue'), /^unknown/, 'a lag measured the other way round says nothing');
+  const history = new LagHistory();
+  history.note('orders', o);
+  assert.equal(history.get('orders'), o);
+  assert.equal(history.get('payments'), undefined);
 });
