@@ -137,11 +137,13 @@ function assertVerdict(label: string, c: Consumer, v: Verdict, report: SwitchRep
   assert.equal(v.lost.length, 0, `${label} ${c.client} group ${c.group}: ${v.lost.length} committed record(s) never delivered, e.g. ${v.lost.slice(0, 10).join(', ')}`);
   assert.equal(v.abortedDelivered.length, 0, `${label} ${c.client} group ${c.group}: aborted records delivered, e.g. ${v.abortedDelivered.slice(0, 10).join(', ')}`);
   assert.ok(v.reReadTotal < PARTITIONS * OFFSET_LAG_MAX, `${label} ${c.client} group ${c.group}: ${v.reReadTotal} re-reads (per partition ${v.reReads.join('/')}); MirrorMaker's offset syncs allow fewer than ${PARTITIONS * OFFSET_LAG_MAX}`);
-  // offset.lag.max holds per partition: a group re-reads at most the records between two syncs of it.
-  v.reReads.forEach((n, p) => assert.ok(n <= OFFSET_LAG_MAX, `${label} ${c.client} group ${c.group} partition ${p}: ${n} re-reads, more than MirrorMaker's offset.lag.max (${OFFSET_LAG_MAX}) between two offset syncs`));
+  // Per partition, the bound is the one the switch reported: the records between the offset syncs
+  // around the group's position. MirrorMaker writes one at least every offset.lag.max records, except
+  // when its producer is busy, when it skips some (on a loaded CI machine a partition had 101
+  // re-reads, under a reported bound of 285), so offset.lag.max is not a bound per partition.
   const g = report.groups?.find((x) => x.groupId === c.group);
   for (const o of g?.offsets ?? []) {
-    if (typeof o.reReadBound !== 'string' || !/^\d+$/.test(o.reReadBound)) continue;
+    assert.ok(typeof o.reReadBound === 'string' && /^\d+$/.test(o.reReadBound), `${label} ${c.client} group ${c.group} ${o.partition}: no re-read bound reported (${o.method})`);
     const p = Number(o.partition.slice(o.partition.lastIndexOf(':') + 1));
     assert.ok(v.reReads[p] <= Number(o.reReadBound), `${label} ${c.client} group ${c.group} ${o.partition}: ${v.reReads[p]} re-reads, more than the reported bound ${o.reReadBound}`);
   }
