@@ -1014,14 +1014,7 @@ export class SwitchController {
       if (!this.handledCommits.has(switchId)) this.onRecord(commit);
       const applied = await appliedAcks;
       const w2s = await w2.settled(REPORT_WRITES_GRACE_MS);
-      report.stateWritten = w2s.written;
-      report.stateNotWritten = notWritten(w2s);
-      for (const [i, a] of applied) {
-        const r = results.get(i) ?? { instance: i, prepared: null, applied: null };
-        r.applied = a.ok;
-        if (a.error !== undefined) r.error = a.error;
-        results.set(i, r);
-      }
+      recordApplied(report, results, w2s, applied);
       report.instances = [...results.values()];
       const missing = report.instances.filter((r) => r.applied !== true).map((r) => r.instance);
       const message = missing.length === 0
@@ -1359,14 +1352,7 @@ export class SwitchController {
         if (!this.handledCommits.has(switchId)) this.onRecord(commit);
         const applied = await appliedAcks;
         const w2s = await w2.settled(REPORT_WRITES_GRACE_MS);
-        report.stateWritten = w2s.written;
-        report.stateNotWritten = notWritten(w2s);
-        for (const [i, a] of applied) {
-          const r = results.get(i) ?? { instance: i, prepared: null, applied: null };
-          r.applied = a.ok;
-          if (a.error !== undefined) r.error = a.error;
-          results.set(i, r);
-        }
+        recordApplied(report, results, w2s, applied);
       }
       report.instances = [...results.values()];
       const missing = report.instances.filter((r) => r.applied !== true).map((r) => r.instance);
@@ -1440,6 +1426,21 @@ interface WriteResult {
 const REPORT_WRITES_GRACE_MS = 500;
 
 /** Domains a write did not reach (yet): failed ones, and those still retried in the background. */
+/** After a commit: where its state landed, and which instances confirmed applying it. */
+function recordApplied(
+  report: SwitchReport, results: Map<string, InstanceResult>, writes: { written: string[]; failed: { domain: string; error: string }[]; pending: string[] },
+  applied: Map<string, { ok: boolean; error?: string }>,
+): void {
+  report.stateWritten = writes.written;
+  report.stateNotWritten = notWritten(writes);
+  for (const [i, a] of applied) {
+    const r = results.get(i) ?? { instance: i, prepared: null, applied: null };
+    r.applied = a.ok;
+    if (a.error !== undefined) r.error = a.error;
+    results.set(i, r);
+  }
+}
+
 function notWritten(w: { failed: { domain: string; error: string }[]; pending: string[] }): { domain: string; error: string }[] {
   return [...w.failed, ...w.pending.filter((d) => !w.failed.some((f) => f.domain === d)).map((domain) => ({ domain, error: `no answer within ${REPORT_WRITES_GRACE_MS} ms` }))];
 }

@@ -569,7 +569,8 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
   /**
    * The decoder holds the start of a frame. Large frames no filter reads are cut through (sent on
    * as their bytes arrive); frames a filter must read whole are assembled, within the
-   * connection's buffer budget (limits.maxBufferedBytes), and a bigger one closes the connection.
+   * connection's buffer budget (limits.maxBufferedBytes), and a bigger one closes the connection,
+   * except a Produce request of an authenticated connection (up to limits.maxFrameBytes).
    * A frame that could be cut through but not right now (no upstream yet, requests held) is read
    * up to the budget, and then the client waits until it can be.
    */
@@ -579,6 +580,17 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     if (size === null || size + 4 < CUT_THROUGH_MIN_BYTES) return;
     const verdict = this.cutThroughRequest();
     if (verdict === 'cut' || size + 4 <= this.limits.maxBufferedBytes) return;
+    if (verdict === 'assemble' && this.authenticated && this.rawTokensExpected === 0 && size + 4 <= this.limits.maxFrameBytes) {
+      // A Produce request is read whole when a filter needs it so (a connection's first, whose
+      // producer id decides whether later ones need rewriting; one naming a protected topic).
+      // Producers send requests far above the per-connection budget (franz-go and sarama up to
+      // 100 MiB, many partitions' batches in one), typically right after a switch with a backlog:
+      // closing them would fail them again at every retry. Such a request may use up to
+      // maxFrameBytes, as on a broker, and counts against the process's budget, which pauses reads
+      // when full; only authenticated connections get it.
+      const head = d.head(8);
+      if (head.length >= 6 && peekApiKey(head) === ApiKey.Produce) return;
+    }
     if (verdict === 'assemble') {
       this.refuseFrame(CloseReason.FrameOverBudget, size, this.limits.maxBufferedBytes, 'gateway.limits.maxBufferedBytesPerConnection', 'and the gateway must read it whole');
     } else if (d.bufferedBytes >= this.limits.maxBufferedBytes) {

@@ -171,6 +171,22 @@ function split<T>(list: readonly T[], nameOf: (t: T) => string | null | undefine
 
 const unique = (names: readonly string[]): string[] => [...new Set(names)];
 
+/**
+ * The common case: the request lists topics; refused ones are left out of what is forwarded
+ * (nothing is, when none is left) and answered by `answer`, which adds an entry to the response.
+ */
+function perTopic<T, R>(list: readonly T[], nameOf: (t: T) => string | null | undefined, refuse: Refuse, forward: (kept: T[]) => object, answer: (response: R, t: T) => void): Refusal | null {
+  const s = split(list, nameOf, refuse);
+  if (s === null) return null;
+  return {
+    forward: s.kept.length === 0 ? null : forward(s.kept),
+    fill(response) {
+      for (const t of s.refused) answer(response as R, t);
+    },
+    topics: unique(s.names),
+  };
+}
+
 /** A topic named by name, or in versions that name topics by id, by the route's id. */
 function nameOrId(guard: TopicGuard, name: string | null, topicId: string): string | undefined {
   if (name !== null && name !== '') return name;
@@ -220,21 +236,11 @@ function fetch(body: FetchRequest, _v: number, refuse: Refuse): Refusal | null {
 }
 
 function listOffsets(body: ListOffsetsRequest, _v: number, refuse: Refuse): Refusal | null {
-  const s = split(body.topics, (t) => t.name, refuse);
-  if (s === null) return null;
-  return {
-    forward: s.kept.length === 0 ? null : { ...body, topics: s.kept },
-    fill(response) {
-      for (const t of s.refused) {
-        (response as ListOffsetsResponse).topics.push({
-          name: t.name,
-          partitions: t.partitions.map((p) => ({ ...defaultListOffsetsResponseListOffsetsPartitionResponse(), partitionIndex: p.partitionIndex, errorCode: TOPIC_AUTHORIZATION_FAILED })),
-          _unknownTaggedFields: undefined,
-        });
-      }
-    },
-    topics: unique(s.names),
-  };
+  return perTopic(body.topics, (t) => t.name, refuse, (kept) => ({ ...body, topics: kept }), (response: ListOffsetsResponse, t) => response.topics.push({
+      name: t.name,
+      partitions: t.partitions.map((p) => ({ ...defaultListOffsetsResponseListOffsetsPartitionResponse(), partitionIndex: p.partitionIndex, errorCode: TOPIC_AUTHORIZATION_FAILED })),
+      _unknownTaggedFields: undefined,
+    }));
 }
 
 function metadata(body: MetadataRequest, version: number, refuse: Refuse, guard: TopicGuard): Refusal | null {
@@ -283,21 +289,11 @@ function offsetCommit(body: OffsetCommitRequest, _v: number, refuse: Refuse, gua
 }
 
 function txnOffsetCommit(body: TxnOffsetCommitRequest, _v: number, refuse: Refuse): Refusal | null {
-  const s = split(body.topics, (t) => t.name, refuse);
-  if (s === null) return null;
-  return {
-    forward: s.kept.length === 0 ? null : { ...body, topics: s.kept },
-    fill(response) {
-      for (const t of s.refused) {
-        (response as TxnOffsetCommitResponse).topics.push({
-          name: t.name,
-          partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: TOPIC_AUTHORIZATION_FAILED, _unknownTaggedFields: undefined })),
-          _unknownTaggedFields: undefined,
-        });
-      }
-    },
-    topics: unique(s.names),
-  };
+  return perTopic(body.topics, (t) => t.name, refuse, (kept) => ({ ...body, topics: kept }), (response: TxnOffsetCommitResponse, t) => response.topics.push({
+      name: t.name,
+      partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: TOPIC_AUTHORIZATION_FAILED, _unknownTaggedFields: undefined })),
+      _unknownTaggedFields: undefined,
+    }));
 }
 
 function offsetFetch(body: OffsetFetchRequest, version: number, refuse: Refuse, guard: TopicGuard): Refusal | null {
@@ -354,53 +350,23 @@ function offsetFetch(body: OffsetFetchRequest, version: number, refuse: Refuse, 
 }
 
 function offsetDelete(body: OffsetDeleteRequest, _v: number, refuse: Refuse): Refusal | null {
-  const s = split(body.topics, (t) => t.name, refuse);
-  if (s === null) return null;
-  return {
-    forward: s.kept.length === 0 ? null : { ...body, topics: s.kept },
-    fill(response) {
-      for (const t of s.refused) {
-        (response as OffsetDeleteResponse).topics.push({
-          name: t.name,
-          partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: TOPIC_AUTHORIZATION_FAILED, _unknownTaggedFields: undefined })),
-          _unknownTaggedFields: undefined,
-        });
-      }
-    },
-    topics: unique(s.names),
-  };
+  return perTopic(body.topics, (t) => t.name, refuse, (kept) => ({ ...body, topics: kept }), (response: OffsetDeleteResponse, t) => response.topics.push({
+      name: t.name,
+      partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: TOPIC_AUTHORIZATION_FAILED, _unknownTaggedFields: undefined })),
+      _unknownTaggedFields: undefined,
+    }));
 }
 
 function offsetForLeaderEpoch(body: OffsetForLeaderEpochRequest, _v: number, refuse: Refuse): Refusal | null {
-  const s = split(body.topics, (t) => t.topic, refuse);
-  if (s === null) return null;
-  return {
-    forward: s.kept.length === 0 ? null : { ...body, topics: s.kept },
-    fill(response) {
-      for (const t of s.refused) {
-        (response as OffsetForLeaderEpochResponse).topics.push({
-          topic: t.topic,
-          partitions: t.partitions.map((p) => ({ ...defaultOffsetForLeaderEpochResponseEpochEndOffset(), partition: p.partition, errorCode: TOPIC_AUTHORIZATION_FAILED })),
-          _unknownTaggedFields: undefined,
-        });
-      }
-    },
-    topics: unique(s.names),
-  };
+  return perTopic(body.topics, (t) => t.topic, refuse, (kept) => ({ ...body, topics: kept }), (response: OffsetForLeaderEpochResponse, t) => response.topics.push({
+      topic: t.topic,
+      partitions: t.partitions.map((p) => ({ ...defaultOffsetForLeaderEpochResponseEpochEndOffset(), partition: p.partition, errorCode: TOPIC_AUTHORIZATION_FAILED })),
+      _unknownTaggedFields: undefined,
+    }));
 }
 
 function createTopics(body: CreateTopicsRequest, _v: number, refuse: Refuse): Refusal | null {
-  const s = split(body.topics, (t) => t.name, refuse);
-  if (s === null) return null;
-  return {
-    forward: s.kept.length === 0 ? null : { ...body, topics: s.kept },
-    fill(response) {
-      for (const t of s.refused) {
-        (response as CreateTopicsResponse).topics.push({ ...defaultCreateTopicsResponseCreatableTopicResult(), name: t.name, errorCode: TOPIC_AUTHORIZATION_FAILED });
-      }
-    },
-    topics: unique(s.names),
-  };
+  return perTopic(body.topics, (t) => t.name, refuse, (kept) => ({ ...body, topics: kept }), (response: CreateTopicsResponse, t) => response.topics.push({ ...defaultCreateTopicsResponseCreatableTopicResult(), name: t.name, errorCode: TOPIC_AUTHORIZATION_FAILED }));
 }
 
 function deleteTopics(body: DeleteTopicsRequest, version: number, refuse: Refuse, guard: TopicGuard): Refusal | null {
@@ -429,35 +395,15 @@ function deleteTopics(body: DeleteTopicsRequest, version: number, refuse: Refuse
 }
 
 function deleteRecords(body: DeleteRecordsRequest, _v: number, refuse: Refuse): Refusal | null {
-  const s = split(body.topics, (t) => t.name, refuse);
-  if (s === null) return null;
-  return {
-    forward: s.kept.length === 0 ? null : { ...body, topics: s.kept },
-    fill(response) {
-      for (const t of s.refused) {
-        (response as DeleteRecordsResponse).topics.push({
-          name: t.name,
-          partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, lowWatermark: -1n, errorCode: TOPIC_AUTHORIZATION_FAILED, _unknownTaggedFields: undefined })),
-          _unknownTaggedFields: undefined,
-        });
-      }
-    },
-    topics: unique(s.names),
-  };
+  return perTopic(body.topics, (t) => t.name, refuse, (kept) => ({ ...body, topics: kept }), (response: DeleteRecordsResponse, t) => response.topics.push({
+      name: t.name,
+      partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, lowWatermark: -1n, errorCode: TOPIC_AUTHORIZATION_FAILED, _unknownTaggedFields: undefined })),
+      _unknownTaggedFields: undefined,
+    }));
 }
 
 function createPartitions(body: CreatePartitionsRequest, _v: number, refuse: Refuse): Refusal | null {
-  const s = split(body.topics, (t) => t.name, refuse);
-  if (s === null) return null;
-  return {
-    forward: s.kept.length === 0 ? null : { ...body, topics: s.kept },
-    fill(response) {
-      for (const t of s.refused) {
-        (response as CreatePartitionsResponse).results.push({ ...defaultCreatePartitionsResponseCreatePartitionsTopicResult(), name: t.name, errorCode: TOPIC_AUTHORIZATION_FAILED });
-      }
-    },
-    topics: unique(s.names),
-  };
+  return perTopic(body.topics, (t) => t.name, refuse, (kept) => ({ ...body, topics: kept }), (response: CreatePartitionsResponse, t) => response.results.push({ ...defaultCreatePartitionsResponseCreatePartitionsTopicResult(), name: t.name, errorCode: TOPIC_AUTHORIZATION_FAILED }));
 }
 
 /** DescribeConfigs, AlterConfigs, IncrementalAlterConfigs: topic resources among others. */
@@ -551,21 +497,11 @@ function describeLogDirs(body: DescribeLogDirsRequest, _v: number, refuse: Refus
 }
 
 function describeProducers(body: DescribeProducersRequest, _v: number, refuse: Refuse): Refusal | null {
-  const s = split(body.topics, (t) => t.name, refuse);
-  if (s === null) return null;
-  return {
-    forward: s.kept.length === 0 ? null : { ...body, topics: s.kept },
-    fill(response) {
-      for (const t of s.refused) {
-        (response as DescribeProducersResponse).topics.push({
-          name: t.name,
-          partitions: t.partitionIndexes.map((i) => ({ ...defaultDescribeProducersResponsePartitionResponse(), partitionIndex: i, errorCode: TOPIC_AUTHORIZATION_FAILED })),
-          _unknownTaggedFields: undefined,
-        });
-      }
-    },
-    topics: unique(s.names),
-  };
+  return perTopic(body.topics, (t) => t.name, refuse, (kept) => ({ ...body, topics: kept }), (response: DescribeProducersResponse, t) => response.topics.push({
+      name: t.name,
+      partitions: t.partitionIndexes.map((i) => ({ ...defaultDescribeProducersResponsePartitionResponse(), partitionIndex: i, errorCode: TOPIC_AUTHORIZATION_FAILED })),
+      _unknownTaggedFields: undefined,
+    }));
 }
 
 function electLeaders(body: ElectLeadersRequest, _v: number, refuse: Refuse): Refusal | null {
@@ -588,21 +524,11 @@ function electLeaders(body: ElectLeadersRequest, _v: number, refuse: Refuse): Re
 }
 
 function alterPartitionReassignments(body: AlterPartitionReassignmentsRequest, _v: number, refuse: Refuse): Refusal | null {
-  const s = split(body.topics, (t) => t.name, refuse);
-  if (s === null) return null;
-  return {
-    forward: s.kept.length === 0 ? null : { ...body, topics: s.kept },
-    fill(response) {
-      for (const t of s.refused) {
-        (response as AlterPartitionReassignmentsResponse).responses.push({
-          name: t.name,
-          partitions: t.partitions.map((p) => ({ ...defaultAlterPartitionReassignmentsResponseReassignablePartitionResponse(), partitionIndex: p.partitionIndex, errorCode: TOPIC_AUTHORIZATION_FAILED })),
-          _unknownTaggedFields: undefined,
-        });
-      }
-    },
-    topics: unique(s.names),
-  };
+  return perTopic(body.topics, (t) => t.name, refuse, (kept) => ({ ...body, topics: kept }), (response: AlterPartitionReassignmentsResponse, t) => response.responses.push({
+      name: t.name,
+      partitions: t.partitions.map((p) => ({ ...defaultAlterPartitionReassignmentsResponseReassignablePartitionResponse(), partitionIndex: p.partitionIndex, errorCode: TOPIC_AUTHORIZATION_FAILED })),
+      _unknownTaggedFields: undefined,
+    }));
 }
 
 function listPartitionReassignments(body: ListPartitionReassignmentsRequest, _v: number, refuse: Refuse): Refusal | null {
@@ -783,35 +709,15 @@ function describeShareGroupOffsets(body: DescribeShareGroupOffsetsRequest, _v: n
 }
 
 function alterShareGroupOffsets(body: AlterShareGroupOffsetsRequest, _v: number, refuse: Refuse): Refusal | null {
-  const s = split(body.topics, (t) => t.topicName, refuse);
-  if (s === null) return null;
-  return {
-    forward: s.kept.length === 0 ? null : { ...body, topics: s.kept },
-    fill(response) {
-      for (const t of s.refused) {
-        (response as AlterShareGroupOffsetsResponse).responses.push({
-          ...defaultAlterShareGroupOffsetsResponseTopic(),
-          topicName: t.topicName,
-          partitions: t.partitions.map((p) => ({ ...defaultAlterShareGroupOffsetsResponsePartition(), partitionIndex: p.partitionIndex, errorCode: TOPIC_AUTHORIZATION_FAILED })),
-        });
-      }
-    },
-    topics: unique(s.names),
-  };
+  return perTopic(body.topics, (t) => t.topicName, refuse, (kept) => ({ ...body, topics: kept }), (response: AlterShareGroupOffsetsResponse, t) => response.responses.push({
+      ...defaultAlterShareGroupOffsetsResponseTopic(),
+      topicName: t.topicName,
+      partitions: t.partitions.map((p) => ({ ...defaultAlterShareGroupOffsetsResponsePartition(), partitionIndex: p.partitionIndex, errorCode: TOPIC_AUTHORIZATION_FAILED })),
+    }));
 }
 
 function deleteShareGroupOffsets(body: DeleteShareGroupOffsetsRequest, _v: number, refuse: Refuse): Refusal | null {
-  const s = split(body.topics, (t) => t.topicName, refuse);
-  if (s === null) return null;
-  return {
-    forward: s.kept.length === 0 ? null : { ...body, topics: s.kept },
-    fill(response) {
-      for (const t of s.refused) {
-        (response as DeleteShareGroupOffsetsResponse).responses.push({ ...defaultDeleteShareGroupOffsetsResponseTopic(), topicName: t.topicName, errorCode: TOPIC_AUTHORIZATION_FAILED });
-      }
-    },
-    topics: unique(s.names),
-  };
+  return perTopic(body.topics, (t) => t.topicName, refuse, (kept) => ({ ...body, topics: kept }), (response: DeleteShareGroupOffsetsResponse, t) => response.responses.push({ ...defaultDeleteShareGroupOffsetsResponseTopic(), topicName: t.topicName, errorCode: TOPIC_AUTHORIZATION_FAILED }));
 }
 
 const rule = (access: Access, rewrite: Rewrite, precheck = true): RequestRule => ({ access, rewrite, precheck });

@@ -15,6 +15,8 @@ import type { SaslAuthenticateResponse } from '../../../src/protocol/generated/m
 import type { SaslHandshakeResponse } from '../../../src/protocol/generated/messages/sasl-handshake-response.ts';
 import type { ApiVersionsResponse } from '../../../src/protocol/generated/messages/api-versions-response.ts';
 import type { FetchResponse } from '../../../src/protocol/generated/messages/fetch-response.ts';
+import type { ProduceResponse } from '../../../src/protocol/generated/messages/produce-response.ts';
+import { recordBatch } from '../../support/record-batch.ts';
 import { ZERO_UUID } from '../../../src/protocol/index.ts';
 import { testBed, type ClusterDescriptor } from '../../../src/testbed/index.ts';
 import { kafkajsDriver, stopAllClients } from '../../support/clients/index.ts';
@@ -154,6 +156,26 @@ describe('client limits: bad or hostile clients affect only themselves', () => {
     assert.equal(metricValue(metrics, 'turnout_connections_closed_by_limit_total', { route: PLAIN, reason: 'frame_over_connection_budget' }), HOSTILE);
     assert.equal(metricValue(metrics, 'turnout_buffered_bytes_limit'), 256 * MiB, 'the default budget is reported');
     assert.ok(metricValue(metrics, 'turnout_buffered_bytes') < 16 * MiB, 'and what is buffered now');
+  });
+
+  test('a connection\'s first Produce request far above the per-connection budget is read whole and written, not refused', async () => {
+    // franz-go and sarama put one batch per partition in a request of up to 100 MiB; after a switch
+    // such a request, with a backlog, is often a connection's first, which the gateway reads whole.
+    const topics = await Promise.all(Array.from({ length: 6 }, async () => {
+      const topic = uniqueName('gw-big-produce');
+      await createTopic(cluster.bootstrap(), topic);
+      return topic;
+    }));
+    const value = 'x'.repeat(900 * 1024);
+    const topicData = topics.map((name) => ({ name, partitionData: [{ index: 0, records: recordBatch([value]) }] }));
+    const client = await RawKafkaClient.connect(gw.bootstrap[PLAIN]);
+    try {
+      const res = await client.request<ProduceResponse>(ApiKey.Produce, 9, { transactionalId: null, acks: 1, timeoutMs: 10_000, topicData }, 30_000);
+      assert.deepEqual(res.responses.map((t) => t.partitionResponses[0].errorCode), topics.map(() => 0));
+      assert.equal(client.isClosed, false);
+    } finally {
+      client.socket.destroy();
+    }
   });
 
   test('before authentication, a passthrough route refuses a frame above 512 KiB without forwarding it; after, the same size is served', async () => {
