@@ -1,5 +1,6 @@
 // `turnout validate -c FILE`: loads a gateway config the way the gateway would and says what it
 // configures (exit 0), or lists every problem with its line and a fix (exit 1; 2 if unreadable).
+import { keyId } from '../control/state-signing.ts';
 import { formatHostPort, formatProblems, loadConfigFile, type Env, type GatewayConfig, type UpstreamSecurity } from '../config/index.ts';
 
 export interface ValidateOptions {
@@ -37,6 +38,15 @@ function security(s: UpstreamSecurity): string {
   return s.sasl === null ? 'SASL_PLAINTEXT' : `SASL_PLAINTEXT (${s.sasl.mechanism} as ${s.sasl.username})`;
 }
 
+/** Where the switch state lives and whether its records are signed (by key id, never the key). */
+function stateLine(state: GatewayConfig['state']): string {
+  if (state === null) return 'local to this instance (gateway.state disabled)';
+  const signing = state.signing;
+  if (signing?.key == null) return `topic ${state.topic}, records NOT signed (set gateway.state.key for a multi-instance fleet)`;
+  const previous = signing.previousKeys.length > 0 ? `, also accepting key ${signing.previousKeys.map((k) => keyId(k.reveal())).join(', ')}` : '';
+  return `topic ${state.topic}, records signed with key ${keyId(signing.key.reveal())}${previous}${signing.acceptUnsigned ? ', unsigned records accepted (acceptUnsigned)' : ''}`;
+}
+
 export function summary(config: GatewayConfig): string {
   const out: string[] = [`streaming domains (${config.streamingDomains.length}):`];
   for (const d of config.streamingDomains) {
@@ -56,6 +66,7 @@ export function summary(config: GatewayConfig): string {
   }
   out.push(
     `admin: ${config.admin === null ? 'disabled' : formatHostPort(config.admin)}`,
+    `switch state: ${stateLine(config.state)}`,
     `log level: ${config.log.level}`,
   );
   return out.join('\n');

@@ -46,3 +46,12 @@ test('short keys, unreadable files, both forms, and previousKey alone are proble
   const printed = JSON.stringify(all);
   for (const secret of [short, KEY, OLD]) assert.equal(printed.includes(secret), false, 'a problem quotes a key');
 });
+
+test('turnout validate says whether state records are signed, by key id and never the key', async () => {
+  const { summary } = await import('../../../src/cli/validate.ts');
+  const unsigned = summary(configOf(MINIMAL));
+  assert.match(unsigned, /switch state: topic _turnout_state, records NOT signed/);
+  const signed = summary(configOf(withState(`key: ${KEY}\npreviousKey: ${OLD}`)));
+  assert.match(signed, /records signed with key [0-9a-f]{8}, also accepting key [0-9a-f]{8}/);
+  assert.equal(signed.includes(KEY) || signed.includes(OLD), false);
+});
