@@ -6,7 +6,7 @@
 //     a pause, no error;
 //   - with Kafka's console producer's defaults (ConsoleProducer.java: request.timeout.ms 1500,
 //     retries 3, retry.backoff.ms 100, linger.ms 1000): its requests time out during the fence and
-//     its retries run out, so some sends fail.
+//     its retries can run out, so some sends may fail.
 // Either way every acknowledged record is on the source: nothing acknowledged is lost.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -50,7 +50,7 @@ describe('producers during a planned switch\'s fence of the default budget', () 
     await gw?.stop();
   });
 
-  test('Java defaults pause without an error; console-producer timeouts fail sends; every acknowledged record is on the source', { timeout: 180_000 }, async (t) => {
+  test('Java defaults pause without an error; console-producer timeouts may fail sends; every acknowledged record is on the source', { timeout: 180_000 }, async (t) => {
     for (const c of [blue, green]) {
       const r = await tools.run(KafkaTool.Topics, [...tools.connectionArgs(KafkaTool.Topics, c.bootstrap()), '--create', '--if-not-exists', '--topic', topic, '--partitions', '1', '--replication-factor', '1']);
       assert.equal(r.exitCode, 0, r.stderr);
@@ -94,7 +94,9 @@ describe('producers during a planned switch\'s fence of the default budget', () 
     for (const e of consoleErrors) byException.set(String(e.exception), (byException.get(String(e.exception)) ?? 0) + 1);
     t.diagnostic(`send errors: Java defaults ${javaErrors.length}, console-producer defaults ${consoleErrors.length} (${[...byException].map(([k, n]) => `${n} ${k}`).join(', ')})`);
     assert.deepEqual(javaErrors, [], 'a fence within the default budget is only a pause for Java\'s defaults');
-    assert.ok(consoleErrors.length > 0, 'a 1.5 s request timeout with 3 retries does not outlast a fence of several seconds');
+    // Whether the console-producer profile's sends fail depends on where its requests fall in the
+    // fence (one run: 41 failed sends; another: none): what it sees is reported, not asserted. What
+    // holds either way is below: nothing acknowledged is lost.
 
     // Every acknowledged record of both is on blue; a failed send may or may not be there (never acknowledged).
     const ends = await tools.endOffsets(blue.bootstrap(), topic);
