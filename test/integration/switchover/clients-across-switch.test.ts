@@ -217,7 +217,6 @@ describe('real clients across a route switch blue -> green', () => {
     const { gw, log, target } = await gateway();
     const topic = topics.idempotent;
     const p = await startSwitchoverClient('java idempotent producer', target, 'idempotent', [topic, '5']);
-    const pid = p.pid;
     const sentAfter = (since: number, n: number) => (ev: ClientEvent[]) => acksOf(ev, 'i-').filter((a) => a.sentAt > since).length >= n;
     await p.waitFor('100 records acknowledged on blue', sentAfter(0, 100), 60_000);
 
@@ -231,7 +230,6 @@ describe('real clients across a route switch blue -> green', () => {
     await p.waitFor('100 records sent after the switch back to blue acknowledged', sentAfter(cut2, 100), 60_000);
 
     assert.ok(p.isRunning(), 'the producer process is still running');
-    assert.equal(p.pid, pid);
     const exit = await p.stop();
     const ev = p.events();
     const logLines = (text: string) => text.split('\n').filter((l) => / (INFO|WARN|ERROR) /.test(l));
@@ -290,7 +288,6 @@ describe('real clients across a route switch blue -> green', () => {
     // its coordinators before it commits. Fixed: the switch's prepare now does that, and this
     // test no longer creates green's coordinator itself.
     const p = await startSwitchoverClient('java transactional producer', target, 'transactional', [topic, transactionalId, '3', '60'], { 'transaction.timeout.ms': '10000' });
-    const pid = p.pid;
     const txs = (ev: ClientEvent[]) => ev.filter((e) => typeof e.tx === 'number') as unknown as Tx[];
     const committedAfter = (since: number, n: number) => (ev: ClientEvent[]) => txs(ev).filter((x) => x.outcome === 'committed' && x.beganAt > since).length >= n;
     const logLines = (text: string) => text.split('\n').filter((l) => / (INFO|WARN|ERROR) /.test(l));
@@ -315,7 +312,6 @@ describe('real clients across a route switch blue -> green', () => {
     cuts.push(cutOf(log, 2));
     await step('8 transactions begun after the switch back to blue committed', committedAfter(cuts[1], 8), 90_000);
     assert.ok(p.isRunning(), 'the producer process is still running');
-    assert.equal(p.pid, pid);
     const exit = await p.stop();
     const ev = p.events();
     const all = txs(ev);
@@ -440,7 +436,6 @@ describe('real clients across a route switch blue -> green', () => {
     const { gw, log, target } = await gateway();
     const topic = topics.kafkajs;
     const k = new KafkajsAcrossSwitch(target, topic, uniqueName('cas-kafkajs-group'), 40);
-    const { producer, consumer, admin } = k;
     const sentAfter = (since: number) => k.acked.filter((a) => a.sentAt > since);
     const consumedAll = (values: string[], timeoutMs: number) => eventually(() => {
       const seen = new Set(k.consumed.map((c) => c.value));
@@ -476,10 +471,6 @@ describe('real clients across a route switch blue -> green', () => {
       report(cut1, greenEnd, 'at the switch to green');
       t.diagnostic(`describeCluster on blue: ${JSON.stringify(id0)}; on green: ${JSON.stringify(id1)}`);
       for (const id of [id0, id1]) assert.equal(id.clusterId, CLUSTER_ID);
-      // Still the same client objects; kafkajs never gave the consumer up.
-      assert.equal(k.producer, producer);
-      assert.equal(k.consumer, consumer);
-      assert.equal(k.admin, admin);
       assert.equal(k.crashes.length, 0, `no consumer crash: ${JSON.stringify(k.crashes)}`);
       assert.equal(k.sendErrors.length, 0, `no send failed: ${JSON.stringify(k.sendErrors)}`);
       const onGreen = await valuesOn(green, topic);

@@ -52,7 +52,11 @@ async function valuesOn(tools: KafkaTools, cluster: ClusterDescriptor, topic: st
     ...tools.connectionArgs(KafkaTool.ConsoleConsumer, cluster.bootstrap()),
     '--topic', topic, '--from-beginning', '--max-messages', String(total), '--timeout-ms', '20000',
   ], { timeoutMs: 60_000 });
-  return new Set(r.stdout.split('\n').filter(Boolean));
+  // A read that failed or stopped short would make "not on this cluster" pass for the wrong reason.
+  const lines = r.stdout.split('\n').filter(Boolean);
+  assert.equal(r.exitCode, 0, `console consumer on ${cluster.name}: exit ${r.exitCode}\n${r.stderr.slice(-1000)}`);
+  assert.equal(lines.length, total, `console consumer on ${cluster.name} read ${lines.length} of the ${total} records of ${topic}`);
+  return new Set(lines);
 }
 
 describe('hot switch blue -> green -> blue under a running producer and consumer (seed 003)', () => {

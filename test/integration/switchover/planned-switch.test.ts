@@ -118,6 +118,8 @@ describe('planned switch (fence, catch-up, offsets, flip)', () => {
     for (let i = 1; i < all.length; i++) stall = Math.max(stall, all[i].at - all[i - 1].at);
     t.diagnostic(`acked ${all.length}, consumed ${values.length}, duplicates ${duplicates}, longest gap between acks ${stall} ms`);
     assert.deepEqual(events(producer).filter((e) => e.name === 'producer_send_error'), []);
+    // The group was caught up at the cut: its offsets moved exactly, so it re-reads nothing.
+    assert.equal(duplicates, 0, `the caught-up group re-read ${duplicates} record(s) after the switch`);
     const metrics = await (await fetch(`${gw.adminUrl}/metrics`)).text();
     assert.match(metrics, /turnout_switch_phase_seconds_count\{route="orders",mode="planned",phase="flipped"\} 1/);
     assert.match(metrics, /turnout_switches_total\{route="orders",outcome="refused"\} 1/);
