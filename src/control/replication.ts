@@ -103,10 +103,6 @@ function fingerprint(r: DecodedRecord): string {
   return `${r.timestamp}|${r.key === null ? '-' : r.key.toString('base64')}|${r.value === null ? '-' : r.value.toString('base64')}`;
 }
 
-function cmp(a: bigint, b: bigint): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
 /** One offset-sync topic read for a switch, indexed both ways until its direction is known. */
 interface SyncSource {
   domain: string;

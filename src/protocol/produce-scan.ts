@@ -609,3 +609,24 @@ export class ProduceTopicScanner {
     }
   }
 }
+
+/** The last request produceTopicNames read, and what it found. */
+let namesOf: { frame: Buffer; names: readonly string[] | null } | null = null;
+
+/**
+ * The topic names (v0-12; topic ids are left out) of an assembled Produce request, or null when
+ * it is malformed. Several filters ask about the same request one after the other (protected
+ * topics, topics in use): it is read once, and the answer kept for that frame until the next.
+ */
+export function produceTopicNames(frame: Buffer): readonly string[] | null {
+  if (namesOf !== null && namesOf.frame === frame) return namesOf.names;
+  let names: string[] | null = [];
+  try {
+    scanProduceRequest(frame, { topic: (name) => { if (name !== null && name !== '') names!.push(name); } });
+  } catch {
+    names = null;
+  }
+  namesOf = { frame, names };
+  return names;
+}
+

@@ -20,7 +20,7 @@
 // close, sends the request again; this client's large Produce requests are then assembled for a
 // while, so the retry is answered TOPIC_AUTHORIZATION_FAILED for that topic and written for the others.
 import { ApiKey, CodecError, CodecErrorCode, apiCodec, decodeRequest, encodeRequest, encodeResponse, type DecodedResponse } from '../../protocol/index.ts';
-import { ProduceTopicScanner, scanProduceRequest, type ProduceVisitor } from '../../protocol/produce-scan.ts';
+import { ProduceTopicScanner, produceTopicNames } from '../../protocol/produce-scan.ts';
 import type { DescribeTopicPartitionsResponse } from '../../protocol/generated/messages/describe-topic-partitions-response.ts';
 import type { FetchRequest } from '../../protocol/generated/messages/fetch-request.ts';
 import type { FetchResponse } from '../../protocol/generated/messages/fetch-response.ts';
@@ -108,15 +108,6 @@ export class ProtectedTopicFilter implements ProxyFilter {
   private readonly reportEveryMs: number;
   /** "route\0client host" -> until when that client's large Produce requests are assembled. */
   private readonly assembled = new Map<string, number>();
-  /** Reused for every assembled Produce request: notes whether it names a topic clients may not write. */
-  private readonly produceVisitor: ProduceVisitor & { guard: TopicGuard | null; hit: boolean } = {
-    guard: null,
-    hit: false,
-    topic(name) {
-      if (!this.hit && name !== null && this.guard!.isReadOnly(name)) this.hit = true;
-    },
-  };
-
   constructor(options: ProtectedTopicOptions = {}) {
     this.reportEveryMs = options.reportEveryMs ?? REPORT_EVERY_MS;
   }
@@ -226,15 +217,10 @@ export class ProtectedTopicFilter implements ProxyFilter {
 
   /** Whether an assembled Produce request names a topic clients may not write, read without decoding it. */
   private produceNamesReadOnly(g: RouteGuard, frame: Buffer): boolean {
-    const v = this.produceVisitor;
-    v.guard = g.guard;
-    v.hit = false;
-    try {
-      scanProduceRequest(frame, v);
-    } catch {
-      return this.mayName(g, frame, 'write'); // malformed: decoded (and refused) only if it may name one
-    }
-    return v.hit;
+    const names = produceTopicNames(frame); // read once for this and the topics-in-use filter
+    if (names === null) return this.mayName(g, frame, 'write'); // malformed: decoded (and refused) only if it may name one
+    for (const name of names) if (g.guard.isReadOnly(name)) return true;
+    return false;
   }
 
   /**
