@@ -36,6 +36,16 @@ export function emptyFetchResponse(frame: Buffer): Buffer {
 }
 
 /**
+ * An answer to a Fetch the gateway no longer has (only its correlation id and version): no
+ * partitions, no error, session id 0. For a Fetch forwarded to a cluster the route switched away
+ * from, answered at once so that its client need not wait out the long poll there; a client takes
+ * it as "nothing new", and its next Fetch is a full one.
+ */
+export function noDataFetchResponse(correlationId: number, apiVersion: number): Buffer {
+  return encodeResponse(ApiKey.Fetch, apiVersion, { correlationId }, { ...defaultFetchResponse(), sessionId: 0, responses: [] });
+}
+
+/**
  * Whether a Fetch continues a fetch session (KIP-227: session id not 0, v7+). Such a session was
  * made by the broker the client fetched from before; after a switch that is another cluster's.
  * Throws CodecError on an unreadable frame.
