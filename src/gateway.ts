@@ -12,9 +12,14 @@ import { ConnectionAdmission, MemoryBudget, WarningAggregator } from './proxy/li
 import { DEFAULTS } from './config/normalize.ts';
 import { Route } from './routing/route.ts';
 import { SwitchController, type SwitchReport, type SwitchRequest } from './control/switch-controller.ts';
+import { ClusterAdmin } from './control/cluster-admin.ts';
+import type { BootstrapServerConfig, StreamingDomainConfig } from './config/types.ts';
 
 /** How often buffered bytes are re-counted while connections wait for the process's budget. */
 const BUDGET_RECOUNT_MS = 50;
+
+/** How long the data path waits for a cluster to say where an idempotent producer stands. */
+const PRODUCER_LOOKUP_TIMEOUT_MS = 3_000;
 
 export interface GatewayOptions {
   log?: Logger;
@@ -49,6 +54,8 @@ export class Gateway {
   private readonly tapClientBytes: GatewayOptions['tapClientBytes'];
   private readonly advertisedAdmin: string | undefined;
   private controller: SwitchController | null = null;
+  /** Service connections for the data path's lookups of producers' sequence numbers, per cluster listener. */
+  private readonly producerAdmins = new Map<BootstrapServerConfig, ClusterAdmin>();
   /** True once every route's listeners are open (readiness waits for it). */
   private serving = false;
   /** The route config as last loaded, to tell which routes a reload changed. */
@@ -116,6 +123,7 @@ export class Gateway {
         const route = new Route(rc, domain, this.log, this.metrics.forRoute(rc.name), limits.upstreamConnectTimeoutMs);
         if (this.config.state !== null) route.gatewayTopics.add(this.config.state.topic);
         if (this.config.switchover.topicIdleMs !== undefined) route.topicUsage.idleMs = this.config.switchover.topicIdleMs;
+        route.producerLookup = (d, listener, producerId, partitions) => this.producerStates(d, listener, producerId, partitions);
         this.metrics.setActiveDomain(rc.name, domain.name, this.config.streamingDomains.map((d) => d.name));
         this.metrics.routeEpoch.labels(rc.name).set(0);
         this.routes.push(route);
@@ -158,6 +166,20 @@ export class Gateway {
       for (const r of this.routes) r.metrics.ready.set(r.ready ? 1 : 0);
     }, 1000);
     readiness.unref();
+  }
+
+  /**
+   * Where an idempotent producer stands on a cluster's partitions (proxy/sequence-gate.ts), asked
+   * with the streaming domain's service credentials; a lookup gives up after 3 s (the cluster may
+   * be the one a disaster switch left).
+   */
+  private async producerStates(domain: StreamingDomainConfig, listener: BootstrapServerConfig, producerId: bigint, partitions: readonly string[]) {
+    let admin = this.producerAdmins.get(listener);
+    if (admin === undefined) {
+      admin = new ClusterAdmin(domain, listener, PRODUCER_LOOKUP_TIMEOUT_MS);
+      this.producerAdmins.set(listener, admin);
+    }
+    return admin.producerStates(producerId, partitions, PRODUCER_LOOKUP_TIMEOUT_MS);
   }
 
   /** Switches a route fleet-wide (see SwitchController). */
@@ -263,6 +285,8 @@ export class Gateway {
       for (const c of connections) c.destroy();
     }
     await this.admin?.close();
+    for (const a of this.producerAdmins.values()) a.close();
+    this.producerAdmins.clear();
     this.warnings.flush();
     this.warnings.stop();
     this.log.info('gateway stopped');

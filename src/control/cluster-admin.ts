@@ -10,6 +10,7 @@ import { TurnoutError } from '../errors.ts';
 import { ApiKey } from '../protocol/index.ts';
 import { decodeRecordBatchesWithEnd, DEFAULT_MAX_DECOMPRESSED_BYTES, RecordBatchError, type DecodedRecord } from '../protocol/records.ts';
 import type { ApiVersionsResponse } from '../protocol/generated/messages/api-versions-response.ts';
+import type { DescribeProducersResponse } from '../protocol/generated/messages/describe-producers-response.ts';
 import type { DescribeGroupsResponse } from '../protocol/generated/messages/describe-groups-response.ts';
 import { defaultFetchRequest, defaultFetchRequestFetchPartition, defaultFetchRequestFetchTopic } from '../protocol/generated/messages/fetch-request.ts';
 import type { FetchResponse } from '../protocol/generated/messages/fetch-response.ts';
@@ -90,6 +91,7 @@ const CEILING: Record<number, number> = {
   [ApiKey.OffsetCommit]: 8,
   [ApiKey.ListGroups]: 4,
   [ApiKey.DescribeGroups]: 5,
+  [ApiKey.DescribeProducers]: 0,
 };
 const FLOOR: Record<number, number> = {
   [ApiKey.Metadata]: 4,
@@ -100,6 +102,7 @@ const FLOOR: Record<number, number> = {
   [ApiKey.OffsetCommit]: 2,
   [ApiKey.ListGroups]: 0,
   [ApiKey.DescribeGroups]: 0,
+  [ApiKey.DescribeProducers]: 0,
 };
 
 const RETRIABLE = new Set([3, 5, 6, 7, 9, 13, 14, 15, 16, 19, 20, 56, 74, 75, 78, 89, 100]);
@@ -244,6 +247,56 @@ export class ClusterAdmin {
       }
       return out;
     });
+  }
+
+  /**
+   * Where idempotent producer `producerId` stands on each partition (DescribeProducers, asked of
+   * the partitions' leaders): its epoch and the last sequence number the partition holds from it,
+   * or null where the partition has no state for it. Partitions that are missing or answer an
+   * error are left out.
+   */
+  async producerStates(producerId: bigint, keys: Iterable<PartitionKey>, timeoutMs = this.timeoutMs): Promise<Map<PartitionKey, { epoch: number; lastSequence: number } | null>> {
+    const wanted = [...keys];
+    return this.retrying('DescribeProducers', async () => {
+      const byTopic = new Map<string, number[]>();
+      for (const k of wanted) {
+        const { topic, partition } = splitKey(k);
+        byTopic.set(topic, [...(byTopic.get(topic) ?? []), partition]);
+      }
+      const info = await this.topics([...byTopic.keys()]);
+      const byLeader = new Map<number, Map<string, number[]>>();
+      for (const [topic, partitions] of byTopic) {
+        const t = info.get(topic);
+        if (t === undefined) continue;
+        for (const p of partitions) {
+          const leader = t.leaders.get(p);
+          if (leader === undefined) continue;
+          if (leader < 0) throw new Retry(`${topic}-${p} has no leader`);
+          const m = byLeader.get(leader) ?? new Map<string, number[]>();
+          m.set(topic, [...(m.get(topic) ?? []), p]);
+          byLeader.set(leader, m);
+        }
+      }
+      const out = new Map<PartitionKey, { epoch: number; lastSequence: number } | null>();
+      await Promise.all([...byLeader].map(async ([leader, topics]) => {
+        const address = this.brokers.get(leader);
+        if (address === undefined) throw new Retry(`broker ${leader} not in metadata`);
+        const res = await this.call<DescribeProducersResponse>(address, ApiKey.DescribeProducers, () => ({
+          topics: [...topics].map(([name, partitionIndexes]) => ({ name, partitionIndexes })),
+        }));
+        for (const t of res.topics) {
+          for (const p of t.partitions) {
+            if (p.errorCode !== 0) {
+              if (RETRIABLE.has(p.errorCode)) throw new Retry(`${t.name}-${p.partitionIndex}: ${kafkaErrorName(p.errorCode)}`);
+              continue;
+            }
+            const state = p.activeProducers.find((a) => a.producerId === producerId);
+            out.set(partitionKey(t.name, p.partitionIndex), state === undefined ? null : { epoch: state.producerEpoch, lastSequence: state.lastSequence });
+          }
+        }
+      }));
+      return out;
+    }, timeoutMs);
   }
 
   /** Log end offsets (what the next record would get) of the given partitions. */

@@ -29,6 +29,7 @@ export class GatewayMetrics implements MetricsSource {
   readonly requests: Counter<'route' | 'api'>;
   readonly requestErrors: Counter<'route' | 'api' | 'reason'>;
   readonly refusedTopicRequests: Counter<'route' | 'api'>;
+  readonly producerBatchesHeldBack: Counter<'route'>;
   readonly requestDuration: Histogram<'route' | 'api'>;
   readonly bytes: Counter<'route' | 'direction'>;
   readonly upstreamConnectFailures: Counter<'route' | 'domain'>;
@@ -69,6 +70,12 @@ export class GatewayMetrics implements MetricsSource {
       name: 'turnout_refused_topic_requests_total',
       help: 'Requests that named a topic clients of the route may not see or write (the gateway\'s state topic; for writes also MirrorMaker 2\'s offset syncs and checkpoints), answered TOPIC_AUTHORIZATION_FAILED for it, by API',
       labelNames: ['route', 'api'],
+      registers,
+    });
+    this.producerBatchesHeldBack = new Counter({
+      name: 'turnout_producer_batches_held_back_total',
+      help: 'Batches of idempotent producers from before the last switch that would have reached the new cluster ahead of earlier ones, refused with NOT_LEADER_OR_FOLLOWER for a retry (proxy/sequence-gate.ts)',
+      labelNames: ['route'],
       registers,
     });
     this.requestDuration = new Histogram({
@@ -242,6 +249,11 @@ export class RouteMetrics {
   /** A request named a protected topic (proxy/protected-topics.ts); a rare event, so the label is looked up each time. */
   refusedTopicRequest(apiKey: number): void {
     this.parent.refusedTopicRequests.labels(this.route, apiName(apiKey)).inc();
+  }
+
+  /** Batches the sequence gate sent back for a retry (rare: just after a switch). */
+  producerBatchesHeldBack(batches: number): void {
+    this.parent.producerBatchesHeldBack.labels(this.route).inc(batches);
   }
 
   connectionError(reason: string): void {

@@ -25,10 +25,7 @@ import {
   decodeRequest, encodeRequest, encodeResponse,
 } from '../protocol/index.ts';
 import { FENCED_API_KEYS, type FenceableConnection, type HeldOffsetCommit, type Route } from '../routing/route.ts';
-import type { ProduceRequest } from '../protocol/generated/messages/produce-request.ts';
-import {
-  defaultProduceResponse, defaultProduceResponsePartitionProduceResponse, defaultProduceResponseTopicProduceResponse, type ProduceResponse,
-} from '../protocol/generated/messages/produce-response.ts';
+import { refusedProduceResponse } from './produce-refusal.ts';
 import type { OffsetCommitRequest } from '../protocol/generated/messages/offset-commit-request.ts';
 import { groupMembers, rejoinKey, type GroupMember } from './filters/group-members.ts';
 import { VERSION_CAPS } from './filters/index.ts';
@@ -52,7 +49,7 @@ const PRODUCE_HEAD_BYTES = 1024;
 const GROUP_API_KEYS: ReadonlySet<number> = new Set([8, 9, 10, 11, 12, 13, 14, 68, 76]);
 import { connectUpstream } from '../upstream/connect.ts';
 import { ReadBuffer } from './read-buffer.ts';
-import { continuesFetchSession, emptyFetchResponse, noDataFetchResponse } from './empty-fetch.ts';
+import { continuesFetchSession, emptyFetchResponse, fetchSessionOffset, noDataFetchResponse } from './empty-fetch.ts';
 import type { FetchRequest } from '../protocol/generated/messages/fetch-request.ts';
 import { defaultConsumerGroupHeartbeatRequest } from '../protocol/generated/messages/consumer-group-heartbeat-request.ts';
 import { defaultShareGroupHeartbeatRequest } from '../protocol/generated/messages/share-group-heartbeat-request.ts';
@@ -110,6 +107,9 @@ interface InFlight {
   internal?: boolean;
   /** For the gateway's own requests that wait for their answer: called with the response frame, or with null if none comes. */
   onInternal?: (frame: Buffer | null) => void;
+  /** A forwarded Fetch that continues a fetch session (KIP-227): its session id and epoch. */
+  fetchSession?: number;
+  fetchEpoch?: number;
 }
 
 /** Why a connection closed, for the log line and the error metric. */
@@ -412,26 +412,8 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
       if (frame.length < 12 || peekApiKey(frame) !== ApiKey.Produce) return;
       if (peekProduceAcks(frame) === 0) continue; // no answer expected (and none promised)
       try {
-        const req = decodeRequest<ProduceRequest>(frame);
-        const body: ProduceResponse = {
-          ...defaultProduceResponse(),
-          responses: req.body.topicData.map((t) => ({
-            ...defaultProduceResponseTopicProduceResponse(),
-            name: t.name,
-            topicId: t.topicId,
-            partitionResponses: t.partitionData.map((p) => ({
-              ...defaultProduceResponsePartitionProduceResponse(),
-              index: p.index,
-              errorCode: 6, // NOT_LEADER_OR_FOLLOWER
-              baseOffset: -1n,
-              logAppendTimeMs: -1n,
-              logStartOffset: -1n,
-              errorMessage: 'the route switched to another cluster; retry',
-            })),
-          })),
-        };
+        const local = refusedProduceResponse(frame, 'the route switched to another cluster; retry');
         const version = peekApiVersion(frame);
-        const local = encodeResponse(ApiKey.Produce, version, { correlationId: peekRequestCorrelationId(frame) }, body);
         this.inFlight.push({ correlationId: peekRequestCorrelationId(frame), apiKey: ApiKey.Produce, apiVersion: version, startedAt: performance.now(), metrics: null, filters: null, local, raw: false });
       } catch (err) {
         this.log.warn({ err: (err as Error).message }, 'a held Produce request is unreadable; the connection closes without answering it');
@@ -865,6 +847,35 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     return true;
   }
 
+  /** A Fetch continuing session `id` at `epoch` is forwarded on this connection and not answered yet. */
+  private duplicatesFetchInFlight(id: number, epoch: number): boolean {
+    if (id === 0 || epoch <= 0) return false; // full fetches: any number may be in flight
+    for (const e of this.inFlight) if (e.fetchSession === id && e.fetchEpoch === epoch && e.local === null && e.internal !== true) return true;
+    return false;
+  }
+
+  /**
+   * A Fetch with the same session and epoch as one still waiting for its answer here: the broker
+   * answers that one, moves the session to its next epoch, and refuses this one with
+   * INVALID_FETCH_SESSION_EPOCH. @platformatic/kafka sends such pairs after a switch changed the
+   * broker's node id (a retried fetch looks its node up again and takes the session of the fetch
+   * loop already running there) and gives up its consumer stream after three such refusals (CI
+   * run of 86ec791). The gateway answers it itself: no records, session id 0, which the client
+   * takes as "nothing new" and its next Fetch as a full one.
+   */
+  private answerDuplicateFetch(frame: Buffer, apiVersion: number): void {
+    let response: Buffer;
+    try {
+      response = emptyFetchResponse(frame);
+    } catch {
+      response = noDataFetchResponse(peekRequestCorrelationId(frame), apiVersion);
+    }
+    const metrics = this.metrics.api(ApiKey.Fetch);
+    metrics.requests.inc();
+    this.inFlight.push({ correlationId: peekRequestCorrelationId(frame), apiKey: ApiKey.Fetch, apiVersion, startedAt: performance.now(), metrics, filters: null, local: response, raw: false });
+    this.flushLocal();
+  }
+
   heldOffsetCommits(): HeldOffsetCommit[] {
     const out: HeldOffsetCommit[] = [];
     for (const frame of this.held ?? []) {
@@ -919,10 +930,22 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
       this.fetchSessionChecked = true;
       if (this.continuesForeignFetchSession(frame, apiVersion)) return;
     }
+    let sessionAt = -1;
+    if (apiKey === ApiKey.Fetch) {
+      sessionAt = fetchSessionOffset(frame, apiVersion);
+      if (sessionAt >= 0 && this.duplicatesFetchInFlight(frame.readInt32BE(sessionAt), frame.readInt32BE(sessionAt + 4))) {
+        this.answerDuplicateFetch(frame, apiVersion);
+        return;
+      }
+    }
     const correlationId = peekRequestCorrelationId(frame);
     const metrics = this.metrics.api(apiKey);
     metrics.requests.inc();
-    const entry: InFlight = { correlationId, apiKey, apiVersion, startedAt: performance.now(), metrics, filters: null, local: null, raw: false };
+    const entry: InFlight = {
+      correlationId, apiKey, apiVersion, startedAt: performance.now(), metrics, filters: null, local: null, raw: false,
+      fetchSession: sessionAt >= 0 ? frame.readInt32BE(sessionAt) : 0,
+      fetchEpoch: sessionAt >= 0 ? frame.readInt32BE(sessionAt + 4) : 0,
+    };
     let out: Buffer = frame;
     const requestFilters = this.chain.requestFilters(apiKey);
     if (requestFilters !== null) {

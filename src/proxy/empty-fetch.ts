@@ -53,3 +53,47 @@ export function noDataFetchResponse(correlationId: number, apiVersion: number): 
 export function continuesFetchSession(frame: Buffer, apiVersion: number): boolean {
   return apiVersion >= 7 && decodeRequest<FetchRequest>(frame).body.sessionId !== 0;
 }
+
+/**
+ * Where a Fetch request's session id (int32) and, 4 bytes on, its session epoch are in `frame`
+ * (v7-v12; replica id, max wait, min and max bytes and isolation level come first), read without
+ * decoding the request; -1 below v7 or when the frame is too short. For every Fetch on the data
+ * path, so it allocates nothing.
+ */
+export function fetchSessionOffset(frame: Buffer, apiVersion: number): number {
+  // size, api key, version, correlation id, then the client id's length
+  if (apiVersion < 7 || frame.length < 14) return -1;
+  const clientIdLength = frame.readInt16BE(12);
+  let o = 14 + Math.max(0, clientIdLength);
+  if (apiVersion >= 12) {
+    // Request header v2: tagged fields after the client id.
+    const n = readUnsignedVarint(frame, o);
+    o = varintEnd;
+    for (let i = 0; i < n && o >= 0; i++) {
+      readUnsignedVarint(frame, o); // tag
+      if (varintEnd < 0) return -1;
+      const size = readUnsignedVarint(frame, varintEnd);
+      o = varintEnd < 0 ? -1 : varintEnd + size;
+    }
+    if (o < 0) return -1;
+  }
+  o += 17;
+  return o + 8 <= frame.length ? o : -1;
+}
+
+/** Where the varint readUnsignedVarint read last ended (-1: cut short), so that reading allocates nothing. */
+let varintEnd = -1;
+
+function readUnsignedVarint(frame: Buffer, at: number): number {
+  let value = 0;
+  for (let shift = 0, o = at; o < frame.length && shift <= 28; shift += 7, o++) {
+    const b = frame[o];
+    value |= (b & 0x7f) << shift;
+    if ((b & 0x80) === 0) {
+      varintEnd = o + 1;
+      return value >>> 0;
+    }
+  }
+  varintEnd = -1;
+  return 0;
+}

@@ -7,6 +7,8 @@ import type { Route } from '../routing/route.ts';
 
 /** What a connection offers to filters. */
 export interface FilterContext {
+  /** The connection's id (unique in the process). */
+  readonly id: number;
   readonly route: Route;
   readonly log: Logger;
   /** Per-connection scratch space for filters (keyed by filter name). */

@@ -1,7 +1,7 @@
 // A route at run time: the gateway endpoint clients bootstrap from, the broker port range, and
 // the streaming domain (upstream cluster listener) it currently points at. Connections ask the
 // route where to connect when they open; filters ask it for the gateway address of a broker.
-import type { HostPort, RouteConfig, StreamingDomainConfig } from '../config/types.ts';
+import type { BootstrapServerConfig, HostPort, RouteConfig, StreamingDomainConfig } from '../config/types.ts';
 import type { Logger } from '../observability/log.ts';
 import type { RouteMetrics } from '../observability/metrics.ts';
 import { UpstreamError, UpstreamErrorCode } from '../upstream/errors.ts';
@@ -65,6 +65,29 @@ export interface OrphanedMember {
   member: { protocol: 'classic' | 'consumer' | 'share'; memberId: string; groupInstanceId: string | null; clientId: string };
 }
 
+/** Where an idempotent producer stands on one partition of a cluster: its epoch and last sequence number there. */
+export interface ProducerSequence {
+  epoch: number;
+  lastSequence: number;
+}
+
+/**
+ * Asks a cluster (with the streaming domain's service credentials) where idempotent producer
+ * `producerId` stands on each "topic:partition": null where the partition holds nothing from it;
+ * partitions it could not learn about are left out. Rejects when the cluster cannot be asked.
+ */
+export type ProducerLookup = (
+  domain: StreamingDomainConfig, listener: BootstrapServerConfig, producerId: bigint, partitions: readonly string[],
+) => Promise<Map<string, ProducerSequence | null>>;
+
+/** The cluster a route pointed at before its last switch. */
+export interface PreviousCluster {
+  domain: StreamingDomainConfig;
+  listener: BootstrapServerConfig;
+  /** The route's epoch on it. */
+  epoch: number;
+}
+
 /** A rejoin expected (holdMs set) or completed (holdMs null) on one process, for the others. */
 export interface RejoinEvent {
   route: string;
@@ -85,6 +108,10 @@ export class Route {
   epoch = 0;
   lastSwitch: SwitchRecord | null = null;
   private readonly switchListeners: ((epoch: number) => void)[] = [];
+  /** The cluster before the last switch this process applied (null before any). */
+  previous: PreviousCluster | null = null;
+  /** How the data path learns producers' sequence numbers on a cluster (set by the gateway; null: it cannot). */
+  producerLookup: ProducerLookup | null = null;
   /** Non-null while a planned switch holds writes on this route (connections check it per request). */
   fence: Fence | null = null;
   private connectionSource: (() => Iterable<FenceableConnection>) | null = null;
@@ -235,6 +262,7 @@ export class Route {
    */
   activate(cluster: UpstreamCluster, epoch: number, record: SwitchRecord | null): void {
     const previous = this.cluster;
+    if (epoch !== this.epoch) this.previous = { domain: previous.domain, listener: previous.listener, epoch: this.epoch };
     this.cluster = cluster;
     // Requests held by a planned switch stay unsent: their connections retire, and clients send
     // them again to the new cluster.

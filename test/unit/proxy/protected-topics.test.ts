@@ -363,7 +363,7 @@ function fakeContext(internal?: (apiKey: number, version: number, body: object) 
   } as unknown as Route;
   const internalSent: { apiKey: number; body: object }[] = [];
   const ctx: FilterContext = {
-    route, log: route.log, state: new Map(), clientHost, epoch: 0, domain: 'blue',
+    id: 1, route, log: route.log, state: new Map(), clientHost, epoch: 0, domain: 'blue',
     expectRawSaslTokens() {},
     internalRequest: async <T extends object>(apiKey: number, version: number, body: object) => {
       internalSent.push({ apiKey, body });

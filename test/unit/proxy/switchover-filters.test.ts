@@ -35,7 +35,7 @@ function fakeContext(epoch: number, internal?: (apiKey: number, body: object) =>
     noteTopic: (name: string) => noted.push(name),
   } as unknown as Route;
   const ctx: FilterContext = {
-    route, log: silent as never, state: new Map(), clientHost: '10.0.0.1', epoch, domain: 'green',
+    id: 1, route, log: silent as never, state: new Map(), clientHost: '10.0.0.1', epoch, domain: 'green',
     expectRawSaslTokens() {},
     internalRequest: async <T extends object>(apiKey: number, _v: number, body: object) => {
       if (internal === undefined) throw new Error('no internal requests expected');
