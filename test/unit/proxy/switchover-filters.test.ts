@@ -33,6 +33,9 @@ function fakeContext(epoch: number, internal?: (apiKey: number, body: object) =>
     topicIds: new RouteTopicIds('main'),
     rejoined: (key: string) => rejoined.push(key),
     noteTopic: (name: string) => noted.push(name),
+    epoch,
+    previous: null,
+    producerLookup: null,
   } as unknown as Route;
   const ctx: FilterContext = {
     id: 1, route, log: silent as never, state: new Map(), clientHost: '10.0.0.1', epoch, domain: 'green',
