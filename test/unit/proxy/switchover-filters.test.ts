@@ -215,3 +215,62 @@ test('a KIP-932 share group member from the old cluster is told it is unknown to
   assert.equal(f.onResponse(ctx, ApiKey.ShareGroupHeartbeat, v, stale as never), true);
   assert.equal(stale.body.errorCode, 25);
 });
+
+test('the producer-ids filter holds a replaced producer\'s batch that would reach the new cluster ahead of the next one', async () => {
+  const issued = clientProducerId(3n, 1); // given out on green in epoch 1; the route is in epoch 2 (blue)
+  const asked: string[] = [];
+  let blueHolds = false;
+  const route = {
+    name: 'main', epoch: 2, domainName: 'blue', log: silent,
+    topicIds: new RouteTopicIds('main'),
+    noteTopic() {},
+    previous: { domain: { name: 'green' }, listener: { id: 'x' }, epoch: 1 },
+    upstream: { domain: { name: 'blue' }, listener: { id: 'x' } },
+    metrics: { producerBatchesHeldBack() {} },
+    producerLookup: async (domain: { name: string }, _l: unknown, id: bigint, keys: readonly string[]) => {
+      asked.push(`${domain.name} ${id === issued ? 'issued id' : id === rewrittenProducerId(issued, 2) ? 'rewritten id' : String(id)} ${keys.join(',')}`);
+      if (domain.name === 'green') return new Map([['orders:0', { epoch: 0, lastSequence: 4 }]]);
+      return new Map([['orders:0', blueHolds ? { epoch: 0, lastSequence: 9 } : null]]);
+    },
+  } as unknown as Route;
+  const ctx: FilterContext = {
+    id: 7, route, log: silent as never, state: new Map(), clientHost: '10.0.0.1', epoch: 2, domain: 'blue',
+    expectRawSaslTokens() {},
+    internalRequest: async () => { throw new Error('none expected'); },
+  };
+  const batch = (baseSequence: number) => {
+    const b = batchWithProducer(issued, ['x', 'y', 'z', 'u', 'v']);
+    b.writeInt16BE(0, 51);
+    b.writeInt32BE(baseSequence, 53);
+    b.writeUInt32BE(crc32c(b.subarray(21)), 17);
+    return produceFrame(9, [{ topic: 'orders', partition: 0, records: b }]);
+  };
+  const f = new ProducerIdFilter();
+  const run = async (frame: Buffer, on: FilterContext = ctx) => {
+    for (let i = 0; i < 5; i++) {
+      const action = f.onRequest(on, Buffer.from(frame), ApiKey.Produce, 9);
+      if (action === undefined || !('defer' in action)) return action;
+      await action.defer;
+    }
+    throw new Error('still deferred');
+  };
+
+  const ahead = await run(batch(10));
+  assert.ok(ahead !== undefined && 'respond' in ahead, 'sequence 10 while 5 is next: answered by the gateway');
+  const { decodeResponse } = await import('../../../src/protocol/index.ts');
+  const answer = decodeResponse<{ responses: { partitionResponses: { errorCode: number }[] }[] }>(ahead.respond, ApiKey.Produce, 9).body;
+  assert.equal(answer.responses[0].partitionResponses[0].errorCode, 6, 'NOT_LEADER_OR_FOLLOWER: retried after the batches before it');
+  assert.deepEqual(asked, ['green issued id orders:0', 'blue rewritten id orders:0'], 'green (where it was issued) by its own id, blue by the replaced one');
+
+  const next = await run(batch(5));
+  assert.ok(next !== undefined && 'replace' in next, 'sequence 5 goes on');
+  assert.deepEqual(producerIdsIn(next.replace), [rewrittenProducerId(issued, 2)]);
+
+  // Sequence 10 retried on another connection: it waits until blue holds the producer.
+  const other: FilterContext = { ...ctx, id: 8, state: new Map() };
+  const early = await run(batch(10), other);
+  assert.ok(early !== undefined && 'respond' in early, 'while blue has not written 5-9, still held back');
+  blueHolds = true; // blue wrote 5-9: the broker keeps the order from here
+  const retried = await run(batch(10), other);
+  assert.ok(retried !== undefined && 'replace' in retried, 'sequence 10, retried, goes on');
+});
