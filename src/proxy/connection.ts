@@ -222,11 +222,6 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     this.resumeUpstream();
   };
   private draining = false;
-  /**
-   * Retiring at a switch, the client has every answer it will get and its socket is closed; the
-   * upstream stays until the gateway's own requests there (LeaveGroup) are answered.
-   */
-  private clientReleased = false;
   private clientPaused = false;
   private upstreamPaused = false;
   /** The client socket's read buffer (null: it reads with 'data' events). */
@@ -265,11 +260,9 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
 
     client.setNoDelay(true);
     client.on('data', (chunk: Buffer) => this.onClientData(chunk));
-    client.on('end', () => this.onClientGone());
-    client.on('error', (err) => {
-      if (!this.clientReleased) this.close(CloseReason.ClientError, err.message);
-    });
-    client.on('close', () => this.onClientGone());
+    client.on('end', () => this.close(this.clientGoneReason()));
+    client.on('error', (err) => this.close(CloseReason.ClientError, err.message));
+    client.on('close', () => this.close(this.clientGoneReason()));
     client.on('drain', () => {
       this.account();
       this.resumeUpstream();
@@ -326,7 +319,6 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     }
     return new Promise((resolve) => {
       this.drainedResolve = resolve;
-      this.checkDrained(); // only the gateway's own requests may be left
     });
   }
 
@@ -357,54 +349,9 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     this.heldForRejoin = false;
     this.clearRejoinFetchTimer();
     if (held !== null) this.refuseHeldProduces(held);
-    this.answerFetchesAtRetire();
     if (this.requestLeft > 0) this.leaveAfterRequest = true;
     else this.leaveGroups();
     return this.drain(CloseReason.Switchover).finally(() => clearTimeout(timer));
-  }
-
-  /**
-   * Fetches already forwarded to the cluster the route switched away from wait there for records
-   * that will not come (writes go to the new cluster now), for up to the client's fetch wait: 5 s
-   * for kafkajs, franz-go and @platformatic/kafka. Until then the client hears nothing on this
-   * connection, its heartbeats and commits wait behind, and the LeaveGroup the switch sends there
-   * waits too. So they are answered at once, without records and with session id 0 (the client's
-   * next Fetch, on the new cluster, is a full one); the old cluster's answers are dropped when they
-   * come. Nothing is lost: positions only move with records the client received. Answers keep
-   * their order: this stops at the first request that is not a Fetch and still needs its answer.
-   */
-  private answerFetchesAtRetire(): void {
-    if (this.gated !== null || this.responseLeft > 0) return; // an answer is on its way to the client
-    let i = 0;
-    while (i < this.inFlight.length) {
-      const entry = this.inFlight[i];
-      if (entry.internal === true) {
-        i++;
-      } else if (entry.local !== null) {
-        this.inFlight.splice(i, 1); // never went upstream: no answer to wait for
-        this.toClient(entry.local, entry);
-      } else if (entry.apiKey === ApiKey.Fetch && !entry.raw) {
-        this.toClient(noDataFetchResponse(entry.correlationId, entry.apiVersion), entry);
-        entry.internal = true; // the old cluster's answer is read and dropped
-        entry.filters = null;
-        i++;
-      } else {
-        return;
-      }
-    }
-  }
-
-  /** The client closed its side; after releaseClient() that is expected and the upstream finishes its own requests. */
-  private onClientGone(): void {
-    if (this.clientReleased) return;
-    this.close(this.clientGoneReason());
-  }
-
-  /** Closes the client's side of a retiring connection that has nothing more for it. */
-  private releaseClient(): void {
-    this.clientReleased = true;
-    this.client.end();
-    setTimeout(() => this.client.destroy(), 1000).unref();
   }
 
   private refuseHeldProduces(frames: Buffer[]): void {
@@ -1320,13 +1267,7 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
   }
 
   private checkDrained(): void {
-    if (!this.draining || this.requestLeft > 0 || this.gated !== null) return;
-    if (this.inFlight.length > 0) {
-      // Only the gateway's own requests are left (LeaveGroup, dropped Fetch answers): the client
-      // reconnects now, to the new cluster, instead of waiting for them.
-      if (!this.clientReleased && this.drainReason === CloseReason.Switchover && this.inFlight.every((e) => e.internal === true)) this.releaseClient();
-      return;
-    }
+    if (!this.draining || this.inFlight.length > 0 || this.requestLeft > 0 || this.gated !== null) return;
     if (this.drainReason === CloseReason.Switchover && (groupMembers(this)?.size ?? 0) > 0) {
       // Joined while the switch drained the connection (a JoinGroup answered after the retire
       // began): out of the old cluster's group too, before the connection closes.

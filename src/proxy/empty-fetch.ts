@@ -36,10 +36,8 @@ export function emptyFetchResponse(frame: Buffer): Buffer {
 }
 
 /**
- * An answer to a Fetch the gateway no longer has (only its correlation id and version): no
- * partitions, no error, session id 0. For a Fetch forwarded to a cluster the route switched away
- * from, answered at once so that its client need not wait out the long poll there; a client takes
- * it as "nothing new", and its next Fetch is a full one.
+ * An answer to a Fetch built from its correlation id and version alone: no partitions, no error,
+ * session id 0. For a Fetch the gateway must answer itself but cannot read.
  */
 export function noDataFetchResponse(correlationId: number, apiVersion: number): Buffer {
   return encodeResponse(ApiKey.Fetch, apiVersion, { correlationId }, { ...defaultFetchResponse(), sessionId: 0, responses: [] });
