@@ -45,13 +45,16 @@ import assert from 'node:assert/strict';
 
 /**
  * Cells whose HOT-switch failures are reported, not asserted, with why. @platformatic/kafka 2.12
- * gives up its consumer stream after 3 failed attempts of one operation ("listCommits failed 4
- * times: Cannot get a connection: the broker is not available in the current cluster metadata",
- * "fetch failed 4 times: Connection closed; The fetch session epoch is invalid"): at a hot switch
- * the brokers' node ids change (blue 1, green 401-403 here) while it still addresses the old
- * coordinator, and nothing waits for the group to settle. It failed the hot run in 2 of 3
- * fresh-clone CI runs and passed every planned run, which this test asserts in full. Virtual
- * broker ids per route (the same ids on every cluster) would remove the cause; not built yet.
+ * gives up its consumer after 3 failed attempts of one operation ("listCommits failed 4 times:
+ * Cannot get a connection: the broker is not available in the current cluster metadata"): at a
+ * hot switch the brokers' node ids change (blue 1, green 401-403 here) while it keeps the old
+ * group coordinator's id, which it only forgets on a network error, and nothing waits for the
+ * group to settle. "fetch failed 4 times: Connection closed; The fetch session epoch is invalid"
+ * was the other way it failed (in a planned run too, once in ~7 CI runs): its retried fetch
+ * repeated the session and epoch of the fetch loop already running on the new node; the gateway
+ * now answers such a repeat itself (test/integration/switchover/fetch-session-repeats.test.ts).
+ * Virtual broker ids per route (the same ids on every cluster) would remove the cause; not built
+ * yet.
  */
 const HOT_SWITCH_KNOWN_LIMITS: ReadonlyMap<string, string> = new Map([
   ['platformatic', '@platformatic/kafka gives up after 3 retries when node ids change at a hot switch'],
