@@ -19,7 +19,7 @@ import type { BootstrapServerConfig, StreamingDomainConfig } from './config/type
 const BUDGET_RECOUNT_MS = 50;
 
 /** How long the data path waits for a cluster to say where an idempotent producer stands. */
-const PRODUCER_LOOKUP_TIMEOUT_MS = 3_000;
+const PRODUCER_LOOKUP_TIMEOUT_MS = 1_000;
 
 export interface GatewayOptions {
   log?: Logger;
@@ -170,8 +170,8 @@ export class Gateway {
 
   /**
    * Where an idempotent producer stands on a cluster's partitions (proxy/sequence-gate.ts), asked
-   * with the streaming domain's service credentials; a lookup gives up after 3 s (the cluster may
-   * be the one a disaster switch left).
+   * with the streaming domain's service credentials; a lookup gives up after 1 s, and at once on a
+   * cluster that refuses connections (it may be the one a disaster switch left).
    */
   private async producerStates(domain: StreamingDomainConfig, listener: BootstrapServerConfig, producerId: bigint, partitions: readonly string[]) {
     let admin = this.producerAdmins.get(listener);

@@ -187,8 +187,11 @@ export class ClusterAdmin {
     }
   }
 
-  /** Runs `fn` until it returns, retrying Retry and connection failures until the deadline. */
-  private async retrying<T>(what: string, fn: () => Promise<T>, timeoutMs = this.timeoutMs): Promise<T> {
+  /**
+   * Runs `fn` until it returns, retrying Retry and (unless `unreachableIsFinal`) connection
+   * failures until the deadline.
+   */
+  private async retrying<T>(what: string, fn: () => Promise<T>, timeoutMs = this.timeoutMs, unreachableIsFinal = false): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     let last: unknown;
     for (let attempt = 0; ; attempt++) {
@@ -196,7 +199,7 @@ export class ClusterAdmin {
         return await fn();
       } catch (err) {
         last = err;
-        const retriable = err instanceof Retry || (err instanceof UpstreamError && err.code !== UpstreamErrorCode.AuthenticationFailed);
+        const retriable = err instanceof Retry || (!unreachableIsFinal && err instanceof UpstreamError && err.code !== UpstreamErrorCode.AuthenticationFailed);
         if (!retriable || Date.now() + 100 > deadline) break;
         if (err instanceof Retry) this.brokers.clear();
         await sleep(Math.min(50 * 2 ** attempt, 500));
@@ -253,7 +256,8 @@ export class ClusterAdmin {
    * Where idempotent producer `producerId` stands on each partition (DescribeProducers, asked of
    * the partitions' leaders): its epoch and the last sequence number the partition holds from it,
    * or null where the partition has no state for it. Partitions that are missing or answer an
-   * error are left out.
+   * error are left out. For the data path, which waits for it: a cluster that cannot be reached
+   * fails it at once instead of being retried (after a disaster switch the old one is down).
    */
   async producerStates(producerId: bigint, keys: Iterable<PartitionKey>, timeoutMs = this.timeoutMs): Promise<Map<PartitionKey, { epoch: number; lastSequence: number } | null>> {
     const wanted = [...keys];
@@ -296,7 +300,7 @@ export class ClusterAdmin {
         }
       }));
       return out;
-    }, timeoutMs);
+    }, timeoutMs, true);
   }
 
   /** Log end offsets (what the next record would get) of the given partitions. */
