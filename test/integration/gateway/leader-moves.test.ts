@@ -3,6 +3,9 @@
 // another is killed. Both clients keep going through the gateway (which re-routes them to the new
 // leaders' gateway ports), and every record the broker acknowledged is consumed.
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ApiKey, ZERO_UUID } from '../../../src/protocol/index.ts';
 import { defaultMetadataRequest } from '../../../src/protocol/generated/messages/metadata-request.ts';
@@ -106,9 +109,14 @@ describe('partition leaders moving under clients connected through the gateway',
       ]),
       'record_data',
     );
+    // VerifiableProducer sets retries=0 unless told otherwise, so a leader move would fail sends
+    // and the test would not notice; applications keep Java's defaults (retry until
+    // delivery.timeout.ms, idempotent), and so does this one: no send may fail.
+    const producerConfig = join(mkdtempSync(join(tmpdir(), 'turnout-leader-moves-')), 'producer.properties');
+    writeFileSync(producerConfig, 'retries=2147483647\nenable.idempotence=true\n');
     const producer = new Events(
       tools.spawn(KafkaTool.VerifiableProducer, [
-        ...tools.connectionArgs(KafkaTool.VerifiableProducer, bootstrap),
+        ...tools.connectionArgs(KafkaTool.VerifiableProducer, bootstrap, producerConfig),
         '--topic', topic, '--acks', '-1', '--throughput', '200', '--max-messages', '-1',
       ]),
       'producer_send_success',
@@ -166,5 +174,7 @@ describe('partition leaders moving under clients connected through the gateway',
     ];
     for (const line of report) t.diagnostic(line);
     assert.ok(acked.size >= 1000, `a few thousand records acknowledged (${acked.size})`);
+    const sendErrors = produced.stdout.split('\n').filter((l) => l.includes('"producer_send_error"'));
+    assert.deepEqual(sendErrors.slice(0, 5), [], `${sendErrors.length} sends failed while leaders moved`);
   });
 });
