@@ -253,6 +253,45 @@ export class ClusterAdmin {
   }
 
   /**
+   * The partitions of `keys` grouped by their leader's address, then by topic. A missing topic or
+   * partition throws when `mustExist`, else it is left out; a partition without a leader is retried.
+   */
+  private async partitionsByLeader(keys: readonly PartitionKey[], mustExist: boolean): Promise<Map<HostPort, Map<string, number[]>>> {
+    const byTopic = new Map<string, number[]>();
+    for (const k of keys) {
+      const { topic, partition } = splitKey(k);
+      byTopic.set(topic, [...(byTopic.get(topic) ?? []), partition]);
+    }
+    const info = await this.topics([...byTopic.keys()]);
+    const byLeader = new Map<number, Map<string, number[]>>();
+    for (const [topic, partitions] of byTopic) {
+      const t = info.get(topic);
+      if (t === undefined) {
+        if (mustExist) throw new ClusterAdminError(`topic ${topic} does not exist`);
+        continue;
+      }
+      for (const p of partitions) {
+        const leader = t.leaders.get(p);
+        if (leader === undefined) {
+          if (mustExist) throw new ClusterAdminError(`topic ${topic} has no partition ${p}`);
+          continue;
+        }
+        if (leader < 0) throw new Retry(`${topic}-${p} has no leader`);
+        const m = byLeader.get(leader) ?? new Map<string, number[]>();
+        m.set(topic, [...(m.get(topic) ?? []), p]);
+        byLeader.set(leader, m);
+      }
+    }
+    const out = new Map<HostPort, Map<string, number[]>>();
+    for (const [leader, topics] of byLeader) {
+      const address = this.brokers.get(leader);
+      if (address === undefined) throw new Retry(`broker ${leader} not in metadata`);
+      out.set(address, topics);
+    }
+    return out;
+  }
+
+  /**
    * Where idempotent producer `producerId` stands on each partition (DescribeProducers, asked of
    * the partitions' leaders): its epoch and the last sequence number the partition holds from it,
    * or null where the partition has no state for it. Partitions that are missing or answer an
@@ -262,29 +301,9 @@ export class ClusterAdmin {
   async producerStates(producerId: bigint, keys: Iterable<PartitionKey>, timeoutMs = this.timeoutMs): Promise<Map<PartitionKey, { epoch: number; lastSequence: number } | null>> {
     const wanted = [...keys];
     return this.retrying('DescribeProducers', async () => {
-      const byTopic = new Map<string, number[]>();
-      for (const k of wanted) {
-        const { topic, partition } = splitKey(k);
-        byTopic.set(topic, [...(byTopic.get(topic) ?? []), partition]);
-      }
-      const info = await this.topics([...byTopic.keys()]);
-      const byLeader = new Map<number, Map<string, number[]>>();
-      for (const [topic, partitions] of byTopic) {
-        const t = info.get(topic);
-        if (t === undefined) continue;
-        for (const p of partitions) {
-          const leader = t.leaders.get(p);
-          if (leader === undefined) continue;
-          if (leader < 0) throw new Retry(`${topic}-${p} has no leader`);
-          const m = byLeader.get(leader) ?? new Map<string, number[]>();
-          m.set(topic, [...(m.get(topic) ?? []), p]);
-          byLeader.set(leader, m);
-        }
-      }
+      const byLeader = await this.partitionsByLeader(wanted, false);
       const out = new Map<PartitionKey, { epoch: number; lastSequence: number } | null>();
-      await Promise.all([...byLeader].map(async ([leader, topics]) => {
-        const address = this.brokers.get(leader);
-        if (address === undefined) throw new Retry(`broker ${leader} not in metadata`);
+      await Promise.all([...byLeader].map(async ([address, topics]) => {
         const res = await this.call<DescribeProducersResponse>(address, ApiKey.DescribeProducers, () => ({
           topics: [...topics].map(([name, partitionIndexes]) => ({ name, partitionIndexes })),
         }));
@@ -321,29 +340,9 @@ export class ClusterAdmin {
   private async offsetsAt(keys: Iterable<PartitionKey>, timestamp: bigint, isolationLevel = 0): Promise<Map<PartitionKey, bigint>> {
     const wanted = [...keys];
     return this.retrying('ListOffsets', async () => {
-      const byTopic = new Map<string, number[]>();
-      for (const k of wanted) {
-        const { topic, partition } = splitKey(k);
-        byTopic.set(topic, [...(byTopic.get(topic) ?? []), partition]);
-      }
-      const info = await this.topics([...byTopic.keys()]);
-      const byLeader = new Map<number, Map<string, number[]>>();
-      for (const [topic, partitions] of byTopic) {
-        const t = info.get(topic);
-        if (t === undefined) throw new ClusterAdminError(`topic ${topic} does not exist`);
-        for (const p of partitions) {
-          const leader = t.leaders.get(p);
-          if (leader === undefined) throw new ClusterAdminError(`topic ${topic} has no partition ${p}`);
-          if (leader < 0) throw new Retry(`${topic}-${p} has no leader`);
-          const m = byLeader.get(leader) ?? new Map<string, number[]>();
-          m.set(topic, [...(m.get(topic) ?? []), p]);
-          byLeader.set(leader, m);
-        }
-      }
+      const byLeader = await this.partitionsByLeader(wanted, true);
       const out = new Map<PartitionKey, bigint>();
-      await Promise.all([...byLeader].map(async ([leader, topics]) => {
-        const address = this.brokers.get(leader);
-        if (address === undefined) throw new Retry(`broker ${leader} not in metadata`);
+      await Promise.all([...byLeader].map(async ([address, topics]) => {
         const res = await this.call<ListOffsetsResponse>(address, ApiKey.ListOffsets, () => ({
           ...defaultListOffsetsRequest(),
           replicaId: -1,

@@ -52,7 +52,7 @@ import assert from 'node:assert/strict';
  * group to settle. "fetch failed 4 times: Connection closed; The fetch session epoch is invalid"
  * was the other way it failed (in a planned run too, once in ~7 CI runs): its retried fetch
  * repeated the session and epoch of the fetch loop already running on the new node; the gateway
- * now answers such a repeat itself (test/integration/switchover/fetch-session-repeats.test.ts).
+ * now answers such a repeat itself (test/integration/switchover/data-path-at-switches.test.ts).
  * Virtual broker ids per route (the same ids on every cluster) would remove the cause; not built
  * yet.
  */

@@ -1,4 +1,14 @@
-// An idempotent producer's batches reach the cluster a route switched to in sequence order
+// Two fixes of the data path at switches, against real brokers through the gateway. Clusters
+// sw-blue / sw-green as in hot-switch.test.ts (shared by name in a run); route "orders" on blue.
+//
+// 1. A Fetch that repeats the session id and epoch of a Fetch still waiting on the same connection
+// is answered by the gateway (no records, session id 0) instead of reaching the broker, which
+// would refuse it INVALID_FETCH_SESSION_EPOCH. @platformatic/kafka sends such pairs after a switch
+// changed a broker's node id, and three refusals end its consumer stream (the other half of that
+// CI failure; traced by a helper: its retried fetch took the session of the fetch loop already
+// running on the new node).
+//
+// 2. An idempotent producer's batches reach the cluster a route switched to in sequence order
 // (src/proxy/sequence-gate.ts). The race it closes, seen once in ~7 CI runs of
 // clients-across-switch ("green p1: i-267@11 then i-272@0"): after a switch, a client's retried
 // batch goes to a broker that no longer leads the partition while its next batch already reaches
@@ -9,8 +19,6 @@
 // Here the race is made on purpose with raw requests through the gateway: an idempotent producer
 // writes sequences 0-4 on blue; after a hot switch to green, it sends 10-14 (as if 5-9 were in
 // flight elsewhere) and then 5-9. Without the gate green writes 10-14 first and refuses 5-9.
-//
-// Clusters sw-blue / sw-green as in hot-switch.test.ts (shared by name in a run).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { testBed, type ClusterDescriptor } from '../../../src/testbed/index.ts';
@@ -25,12 +33,12 @@ import type { InitProducerIdResponse } from '../../../src/protocol/generated/mes
 import { defaultInitProducerIdRequest } from '../../../src/protocol/generated/messages/init-producer-id-request.ts';
 import { defaultProduceRequest, defaultProduceRequestPartitionProduceData, defaultProduceRequestTopicProduceData } from '../../../src/protocol/generated/messages/produce-request.ts';
 import type { ProduceResponse } from '../../../src/protocol/generated/messages/produce-response.ts';
-import { defaultFetchRequest, defaultFetchRequestFetchPartition, defaultFetchRequestFetchTopic } from '../../../src/protocol/generated/messages/fetch-request.ts';
+import { defaultFetchRequest, defaultFetchRequestFetchPartition, defaultFetchRequestFetchTopic, type FetchRequest } from '../../../src/protocol/generated/messages/fetch-request.ts';
 import type { FetchResponse } from '../../../src/protocol/generated/messages/fetch-response.ts';
 import { createTopic } from '../../support/clients/kafkajs.ts';
 import { uniqueName } from '../testbed/helpers.ts';
 
-const TOKEN = 'idempotent-order-token';
+const TOKEN = 'data-path-switch-token';
 const PLAINTEXT = { protocol: 'PLAINTEXT' } as const;
 const NOT_LEADER_OR_FOLLOWER = 6;
 
@@ -62,11 +70,18 @@ async function leaderAddress(bootstrap: string, topic: string): Promise<{ host: 
   }
 }
 
-describe('an idempotent producer\'s batches reach the new cluster in sequence order after a switch', () => {
+/** A Fetch of `topic`-0 from offset 0 in session (id, epoch), waiting up to maxWaitMs for a record. */
+const fetchBody = (topic: string, sessionId: number, sessionEpoch: number, maxWaitMs: number): FetchRequest => ({
+  ...defaultFetchRequest(), maxWaitMs, minBytes: 1, maxBytes: 1 << 20, sessionId, sessionEpoch,
+  topics: [{ ...defaultFetchRequestFetchTopic(), topic, partitions: [{ ...defaultFetchRequestFetchPartition(), partition: 0, fetchOffset: 0n, partitionMaxBytes: 1 << 20 }] }],
+});
+
+describe('the data path at switches: repeated fetch sessions, idempotent producers in order', () => {
   let blue: ClusterDescriptor;
   let green: ClusterDescriptor;
   let gw: TestGateway;
   const topic = uniqueName('io-orders');
+  const fetchTopic = uniqueName('rf-idle');
 
   before(async () => {
     const bed = await testBed();
@@ -74,7 +89,7 @@ describe('an idempotent producer\'s batches reach the new cluster in sequence or
       bed.cluster({ name: 'sw-blue', brokers: 1, nodeIdBase: 1 }),
       bed.cluster({ name: 'sw-green', brokers: 3, nodeIdBase: 401 }),
     ]);
-    await Promise.all([blue, green].map((c) => createTopic({ bootstrap: c.bootstrap() }, topic, { partitions: 1 })));
+    await Promise.all([blue, green].flatMap((c) => [topic, fetchTopic].map((name) => createTopic({ bootstrap: c.bootstrap() }, name, { partitions: 1 }))));
     gw = await startGateway({
       domains: [domainFor(blue, 'blue'), domainFor(green, 'green')],
       routes: [{ name: 'orders', domain: 'blue', listener: 'plaintext', brokerPortCount: 16 }],
@@ -84,6 +99,31 @@ describe('an idempotent producer\'s batches reach the new cluster in sequence or
 
   after(async () => {
     await gw?.stop();
+  });
+
+  test('a Fetch repeating the session and epoch of one still waiting on the connection is answered by the gateway, not refused by the broker', { timeout: 60_000 }, async () => {
+    // @platformatic/kafka sends such pairs after a switch changed a broker's node id (its retried
+    // fetch takes the session of the fetch loop running on that node); the broker answers the
+    // first, moves the session on, and refuses the second INVALID_FETCH_SESSION_EPOCH (71): three
+    // of those and the client gives up its consumer stream.
+    const leader = await leaderAddress(gw.bootstrap.orders, fetchTopic);
+    const conn = await KafkaConnection.open(leader, PLAINTEXT, { requestTimeoutMs: 30_000 });
+    try {
+      const first = await conn.request<FetchResponse>(ApiKey.Fetch, 12, fetchBody(fetchTopic, 0, 0, 0));
+      assert.equal(first.errorCode, 0);
+      assert.notEqual(first.sessionId, 0);
+      const [a, b] = await Promise.all([
+        conn.request<FetchResponse>(ApiKey.Fetch, 12, fetchBody(fetchTopic, first.sessionId, 1, 300)),
+        conn.request<FetchResponse>(ApiKey.Fetch, 12, fetchBody(fetchTopic, first.sessionId, 1, 300)),
+      ]);
+      assert.equal(a.errorCode, 0, 'the first goes to the broker');
+      assert.equal(a.sessionId, first.sessionId);
+      assert.equal(b.errorCode, 0, 'the second is not refused INVALID_FETCH_SESSION_EPOCH');
+      assert.equal(b.sessionId, 0, 'it ends the client\'s session: its next Fetch is a full one');
+      assert.deepEqual(b.responses.map((t) => t.topic), [fetchTopic], 'it lists what was asked, without records');
+    } finally {
+      conn.close();
+    }
   });
 
   test('a batch sent ahead of the next one is refused for a retry; the next one is written first', { timeout: 120_000 }, async () => {
