@@ -131,6 +131,34 @@ describe('bad input through the gateway', () => {
     }
   });
 
+  test('a corrupt body in a request the gateway decodes (group, offset, producer id, metadata APIs) closes that connection only', async () => {
+    // Header v1 (api key, version, correlation id, client id "test"), then a body whose first
+    // field claims more bytes than follow: a string of 32767 bytes, or an array of ~2^31 entries.
+    const corrupt = (apiKey: number, version: number) => {
+      const body = Buffer.from([0x7f, 0xff, 0x01, 0x02]);
+      const payload = Buffer.alloc(2 + 2 + 4 + 2 + 4 + body.length);
+      payload.writeInt16BE(apiKey, 0);
+      payload.writeInt16BE(version, 2);
+      payload.writeInt32BE(11, 4);
+      payload.writeInt16BE(4, 8);
+      payload.write('test', 10);
+      body.copy(payload, 14);
+      return sizePrefixed(payload);
+    };
+    const cases: [string, number, number][] = [
+      ['JoinGroup', ApiKey.JoinGroup, 5], ['SyncGroup', ApiKey.SyncGroup, 3], ['OffsetCommit', ApiKey.OffsetCommit, 7],
+      ['FindCoordinator', ApiKey.FindCoordinator, 2], ['InitProducerId', ApiKey.InitProducerId, 1], ['Metadata', ApiKey.Metadata, 8],
+      ['LeaveGroup', ApiKey.LeaveGroup, 3], ['OffsetFetch', ApiKey.OffsetFetch, 5],
+    ];
+    for (const [name, apiKey, version] of cases) {
+      // The gateway closes it as malformed when it reads the body; a request it forwards unread is
+      // closed by the broker, and the gateway closes the client's side.
+      await badClient(['malformed_frame', 'upstream_closed'], (c) => c.sendBytes(corrupt(apiKey, version))).catch((err: Error) => {
+        throw new Error(`${name} v${version}: ${err.message}`);
+      });
+    }
+  });
+
   test('an unknown API key (9999) is forwarded opaque; the broker closes the connection and the gateway stays up', async () => {
     // Unknown api keys are counted under an "Unknown..." api label.
     const unknown = /^Unknown/;
