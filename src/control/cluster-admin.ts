@@ -25,6 +25,7 @@ import type { OffsetCommitResponse } from '../protocol/generated/messages/offset
 import { defaultOffsetFetchRequest, defaultOffsetFetchRequestGroup } from '../protocol/generated/messages/offset-fetch-request.ts';
 import type { OffsetFetchResponse } from '../protocol/generated/messages/offset-fetch-response.ts';
 import { KafkaConnection } from '../upstream/kafka-connection.ts';
+import type { ProducerSequence } from '../routing/route.ts';
 import { UpstreamError, UpstreamErrorCode } from '../upstream/errors.ts';
 
 export class ClusterAdminError extends TurnoutError {
@@ -298,11 +299,11 @@ export class ClusterAdmin {
    * error are left out. For the data path, which waits for it: a cluster that cannot be reached
    * fails it at once instead of being retried (after a disaster switch the old one is down).
    */
-  async producerStates(producerId: bigint, keys: Iterable<PartitionKey>, timeoutMs = this.timeoutMs): Promise<Map<PartitionKey, { epoch: number; lastSequence: number } | null>> {
+  async producerStates(producerId: bigint, keys: Iterable<PartitionKey>, timeoutMs = this.timeoutMs): Promise<Map<PartitionKey, ProducerSequence | null>> {
     const wanted = [...keys];
     return this.retrying('DescribeProducers', async () => {
       const byLeader = await this.partitionsByLeader(wanted, false);
-      const out = new Map<PartitionKey, { epoch: number; lastSequence: number } | null>();
+      const out = new Map<PartitionKey, ProducerSequence | null>();
       await Promise.all([...byLeader].map(async ([address, topics]) => {
         const res = await this.call<DescribeProducersResponse>(address, ApiKey.DescribeProducers, () => ({
           topics: [...topics].map(([name, partitionIndexes]) => ({ name, partitionIndexes })),

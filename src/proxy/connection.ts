@@ -787,11 +787,16 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     } catch {
       return false; // unreadable: the broker answers it
     }
+    this.answerFetchLocally(frame, apiVersion, response);
+    return true;
+  }
+
+  /** Answers the client's Fetch `frame` with `response` (after the answers before it), without forwarding it. */
+  private answerFetchLocally(frame: Buffer, apiVersion: number, response: Buffer): void {
     const metrics = this.metrics.api(ApiKey.Fetch);
     metrics.requests.inc();
     this.inFlight.push({ correlationId: peekRequestCorrelationId(frame), apiKey: ApiKey.Fetch, apiVersion, startedAt: performance.now(), metrics, filters: null, local: response, raw: false });
     this.flushLocal();
-    return true;
   }
 
   /** A Fetch continuing session `id` at `epoch` is forwarded on this connection and not answered yet. */
@@ -817,10 +822,7 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     } catch {
       response = noDataFetchResponse(peekRequestCorrelationId(frame), apiVersion);
     }
-    const metrics = this.metrics.api(ApiKey.Fetch);
-    metrics.requests.inc();
-    this.inFlight.push({ correlationId: peekRequestCorrelationId(frame), apiKey: ApiKey.Fetch, apiVersion, startedAt: performance.now(), metrics, filters: null, local: response, raw: false });
-    this.flushLocal();
+    this.answerFetchLocally(frame, apiVersion, response);
   }
 
   heldOffsetCommits(): HeldOffsetCommit[] {
@@ -877,12 +879,17 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
       this.fetchSessionChecked = true;
       if (this.continuesForeignFetchSession(frame, apiVersion)) return;
     }
-    let sessionAt = -1;
+    let fetchSession = 0;
+    let fetchEpoch = 0;
     if (apiKey === ApiKey.Fetch) {
-      sessionAt = fetchSessionOffset(frame, apiVersion);
-      if (sessionAt >= 0 && this.duplicatesFetchInFlight(frame.readInt32BE(sessionAt), frame.readInt32BE(sessionAt + 4))) {
-        this.answerDuplicateFetch(frame, apiVersion);
-        return;
+      const at = fetchSessionOffset(frame, apiVersion);
+      if (at >= 0) {
+        fetchSession = frame.readInt32BE(at);
+        fetchEpoch = frame.readInt32BE(at + 4);
+        if (this.duplicatesFetchInFlight(fetchSession, fetchEpoch)) {
+          this.answerDuplicateFetch(frame, apiVersion);
+          return;
+        }
       }
     }
     const correlationId = peekRequestCorrelationId(frame);
@@ -890,8 +897,8 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     metrics.requests.inc();
     const entry: InFlight = {
       correlationId, apiKey, apiVersion, startedAt: performance.now(), metrics, filters: null, local: null, raw: false,
-      fetchSession: sessionAt >= 0 ? frame.readInt32BE(sessionAt) : 0,
-      fetchEpoch: sessionAt >= 0 ? frame.readInt32BE(sessionAt + 4) : 0,
+      fetchSession,
+      fetchEpoch,
     };
     let out: Buffer = frame;
     const requestFilters = this.chain.requestFilters(apiKey);

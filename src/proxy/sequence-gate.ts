@@ -95,7 +95,7 @@ export class SequenceGate {
   decide(conn: number, batches: readonly GateBatch[]): GateDecision {
     const waits: Promise<unknown>[] = [];
     const refused: string[] = [];
-    const unknown = new Map<bigint, { keys: string[]; ids: string[]; current: bigint }>();
+    const unknown = new Map<bigint, { keys: string[]; ids: string[] }>();
     for (const b of batches) {
       const id = `${b.producerId}|${b.key}`;
       let e = this.entries.get(id);
@@ -103,7 +103,7 @@ export class SequenceGate {
         e = { state: this.previousUnavailable ? 'open' : 'looking', lookup: null, epoch: -1, first: 0, conn: -1, nextEpoch: -1, next: -1, checking: null, refuseOnce: false };
         this.remember(id, e);
         if (e.state === 'looking') {
-          const u = unknown.get(b.previousId) ?? { keys: [], ids: [], current: b.producerId };
+          const u = unknown.get(b.previousId) ?? { keys: [], ids: [] };
           u.keys.push(b.key);
           u.ids.push(id);
           unknown.set(b.previousId, u);
