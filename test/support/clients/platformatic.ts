@@ -77,6 +77,10 @@ function recordEvents(client: { on(event: string, listener: (...args: unknown[])
       log.push(`${new Date().toISOString()} ${event}${broker}${error}`);
     });
   }
+  // Without a listener an EventEmitter throws 'error' (the consumer emits one when a rejoin fails
+  // for good), which would end the whole test process; a step that cannot go on then times out
+  // with this line in its log.
+  client.on('error', (err?: unknown) => log.push(`${new Date().toISOString()} error: ${err instanceof Error ? describeError(err) : String(err)}`));
 }
 
 export async function produce(target: ClientTarget, topic: string, messages: readonly ProduceMessage[], options: StepOptions = {}): Promise<void> {

@@ -35,6 +35,8 @@ export class PlatformaticPair implements MatrixClient {
   readonly #consumed: Stamp[] = [];
   readonly #sendErrors: string[] = [];
   readonly #streamErrors: string[] = [];
+  /** 'error' events of the clients themselves (the consumer emits one when a rejoin fails for good). */
+  readonly #clientErrors: string[] = [];
   readonly #log: string[] = [];
   #streamClosed = false;
   #closedByItself = false;
@@ -52,7 +54,12 @@ export class PlatformaticPair implements MatrixClient {
     const base = connectionOptions(target);
     this.#producer = new Producer({ ...base, clientId: clientId('turnout-switch-platformatic-producer'), serializers: stringSerializers, acks: ProduceAcks.ALL });
     this.#consumer = new Consumer({ ...base, clientId: clientId('turnout-switch-platformatic-consumer'), groupId: group, deserializers: stringDeserializers });
-    for (const client of [this.#producer, this.#consumer] as { on(event: string, listener: (payload?: unknown) => void): unknown }[]) {
+    for (const [role, client] of [['producer', this.#producer], ['consumer', this.#consumer]] as [string, { on(event: string, listener: (payload?: unknown) => void): unknown }][]) {
+      // An application listens for 'error' (an EventEmitter without a listener throws it, which
+      // would end the harness process, not just this client): recorded as the client's fatal error.
+      client.on('error', (err?: unknown) => {
+        this.#clientErrors.push(`${new Date().toISOString()} ${role}: ${err instanceof Error ? describe(err) : String(err)}`);
+      });
       for (const event of EVENTS) {
         client.on(event, (payload?: unknown) => {
           const error = (payload as { error?: Error } | undefined)?.error;
@@ -118,7 +125,9 @@ export class PlatformaticPair implements MatrixClient {
   }
 
   fatalErrors(): string[] {
-    return this.#closedByItself ? [`the consumer's message stream closed by itself${this.#streamErrors.length ? ` after: ${this.#streamErrors.at(-1)}` : ''}`] : [];
+    const out = this.#clientErrors.map((e) => `error event: ${e}`);
+    if (this.#closedByItself) out.push(`the consumer's message stream closed by itself${this.#streamErrors.length ? ` after: ${this.#streamErrors.at(-1)}` : ''}`);
+    return out;
   }
 
   problems(): string[] {
