@@ -162,6 +162,8 @@ async function main(): Promise<void> {
   const args = [
     '--test',
     '--test-concurrency=2',
+    // In every test process: a test that passes without running an assertion fails.
+    '--import', join(ROOT, 'scripts', 'assertion-guard.ts'),
     `--test-timeout=${PER_TEST_TIMEOUT_MS}`,
     '--test-reporter=spec', '--test-reporter-destination=stdout',
     '--test-reporter=tap', `--test-reporter-destination=${tapFile}`,
