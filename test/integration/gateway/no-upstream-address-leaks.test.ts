@@ -141,8 +141,8 @@ for (const spec of CLUSTERS) {
 
     /**
      * Sends a request to a broker that does not lead partition 0 until it answers
-     * NOT_LEADER_OR_FOLLOWER. Leadership is looked up before every attempt: other test files stop
-     * brokers of this shared cluster, and a follower may not yet know a new topic (UNKNOWN_TOPIC_ID).
+     * NOT_LEADER_OR_FOLLOWER. Leadership is looked up before every attempt: a follower may not yet
+     * know a new topic (UNKNOWN_TOPIC_ID).
      */
     async function toFollower<T>(send: (follower: number, port: number) => Promise<T>, errorOf: (r: T) => number): Promise<T> {
       for (let attempt = 0; ; attempt++) {
