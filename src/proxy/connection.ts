@@ -163,6 +163,8 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
   private scratch: Map<string, unknown> | null = null;
   private readonly client: Socket;
   private upstream: Socket | null = null;
+  /** host:port of the broker behind `upstream`, for log lines. */
+  private upstreamAddress = '';
   private readonly chain: FilterChain;
   private readonly limits: ConnectionLimits;
   private readonly metrics: RouteMetrics;
@@ -440,6 +442,7 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
           socket.destroy();
           return;
         }
+        this.upstreamAddress = `${address.host}:${address.port}`;
         this.attachUpstream(socket);
         return;
       } catch (err) {
@@ -1015,7 +1018,10 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
       }
       if (this.fromUpstream.bufferedBytes >= 8) this.cutThroughResponse();
     } catch (err) {
-      this.close(err instanceof CodecError && err.code === CodecErrorCode.FrameTooLarge ? CloseReason.FrameTooLarge : CloseReason.MalformedResponse, (err as Error).message);
+      // A frame the decoder refuses answers the request at the head of the queue.
+      const framing = err instanceof CodecError && (err.code === CodecErrorCode.FrameTooLarge || err.code === CodecErrorCode.InvalidLength);
+      const why = framing ? `its size prefix (${this.fromUpstream.peekInt32(0)}) is outside 0..${this.limits.maxFrameBytes} (gateway.limits.maxFrameBytes)` : (err as Error).message;
+      this.close(err instanceof CodecError && err.code === CodecErrorCode.FrameTooLarge ? CloseReason.FrameTooLarge : CloseReason.MalformedResponse, this.unreadableResponse(why, this.inFlight[0]));
       return;
     } finally {
       this.client.uncork();
@@ -1059,7 +1065,10 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
       this.flushLocal();
       return;
     }
-    if (frame.length < 8) throw new CodecError(CodecErrorCode.Truncated, `response frame of ${frame.length} bytes is too short for a header`);
+    if (frame.length < 8) {
+      this.close(CloseReason.MalformedResponse, this.unreadableResponse(`a frame of ${frame.length} bytes is too short for a response header`, entry));
+      return;
+    }
     const correlationId = peekResponseCorrelationId(frame);
     if (correlationId !== entry.correlationId) {
       this.close(CloseReason.ProtocolViolation, `the broker answered correlation id ${correlationId} while ${entry.correlationId} was expected`);
@@ -1080,9 +1089,20 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     } else if (entry.filters === null) {
       this.toClient(frame, entry);
     } else {
-      this.filterResponse(frame, entry, entry.filters);
+      try {
+        this.filterResponse(frame, entry, entry.filters);
+      } catch (err) {
+        this.close(CloseReason.MalformedResponse, this.unreadableResponse((err as Error).message, entry));
+        return;
+      }
     }
     this.flushLocal();
+  }
+
+  /** The log detail of a broker's answer the gateway cannot read: which request it answers, from which broker, and why. */
+  private unreadableResponse(why: string, entry: InFlight | undefined): string {
+    const answer = entry === undefined ? 'a response' : `the response to ${apiName(entry.apiKey)} v${entry.apiVersion} (correlation id ${entry.correlationId})`;
+    return `${answer} from broker ${this.upstreamAddress} of streaming domain "${this.domain}" is unreadable: ${why}`;
   }
 
   /** A SaslAuthenticate answer without an error: from now on the connection counts as authenticated. */
@@ -1151,6 +1171,7 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     this.gated = null;
     if (queue === null || this.closed) return;
     this.client.cork();
+    let current: InFlight | undefined;
     try {
       for (let i = 0; i < queue.length; i++) {
         if (this.gated !== null) {
@@ -1159,12 +1180,13 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
           return;
         }
         const { frame, entry } = queue[i];
+        current = entry;
         if (entry.filters === null) this.toClient(frame, entry);
         else this.filterResponse(frame, entry, entry.filters, i === 0);
         if (this.closed) return;
       }
     } catch (err) {
-      this.close(CloseReason.MalformedResponse, (err as Error).message);
+      this.close(CloseReason.MalformedResponse, this.unreadableResponse((err as Error).message, current));
       return;
     } finally {
       this.client.uncork();
