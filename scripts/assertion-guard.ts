@@ -3,10 +3,10 @@
 // loop over an empty list, a check in a callback that never ran), so it must not count as a pass.
 //
 // How: every function of node:assert and node:assert/strict counts a call against the test it runs
-// in, found through an AsyncLocalStorage that each test body is wrapped in (so tests running
+// in, found through an AsyncLocalStorage that each test body runs in (so tests running
 // concurrently in one file count apart). A test that started subtests is judged by them; one that
 // called t.skip() or t.todo() is left alone. Hooks (before, after) count for no test.
-import { AsyncLocalStorage } from 'node:async_hooks';
+import { AsyncLocalStorage, AsyncResource } from 'node:async_hooks';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 
 interface Counted {
@@ -38,11 +38,12 @@ function countCalls(target: Record<string, unknown>): void {
 const assertModule = require('node:assert') as Record<string, unknown> & { strict: Record<string, unknown> };
 countCalls(assertModule);
 countCalls(assertModule.strict);
+// Named imports (`import { equal } from 'node:assert/strict'`) see the counting functions too.
+syncBuiltinESMExports();
 
 interface Context {
   skip(message?: string): void;
   todo(message?: string): void;
-  test(...args: unknown[]): unknown;
 }
 
 let contextPatched = false;
@@ -51,7 +52,7 @@ function patchContext(t: Context): void {
   if (contextPatched) return;
   contextPatched = true;
   const proto = Object.getPrototypeOf(t) as Context;
-  const { skip, todo, test } = proto;
+  const { skip, todo } = proto;
   proto.skip = function (this: Context, message?: string) {
     const c = current.getStore();
     if (c !== undefined) c.skipped = true;
@@ -62,51 +63,27 @@ function patchContext(t: Context): void {
     if (c !== undefined) c.skipped = true;
     return todo.call(this, message);
   };
-  proto.test = function (this: Context, ...args: unknown[]) {
-    return test.apply(this, wrapArgs(args));
-  };
 }
 
-/** The test body, run in a counting context of its own; fails it when it asserted nothing. */
+/** The test body, run in a counting context of its own; fails the test when it asserted nothing. */
 function guarded(fn: Fn): Fn {
-  const body = async function (this: unknown, ...args: unknown[]) {
-    const [t, ...rest] = args as [Context, ...unknown[]];
+  return async function (this: unknown, ...args: unknown[]) {
     const parent = current.getStore();
     if (parent !== undefined) parent.subtests++;
     const c: Counted = { assertions: 0, subtests: 0, skipped: false, parent };
-    patchContext(t);
-    await current.run(c, () => fn.call(this, t, ...rest));
+    patchContext(args[0] as Context);
+    await current.run(c, () => fn.apply(this, args));
     if (c.assertions === 0 && c.subtests === 0 && !c.skipped) throw new Error(NO_ASSERTION_MESSAGE);
   };
-  // node:test passes a `done` callback to bodies that declare two parameters; none of ours does,
-  // and a guarded callback-style body would never end: leave those as they are.
-  return fn.length >= 2 ? fn : body;
 }
 
-function wrapArgs(args: unknown[]): unknown[] {
-  const i = args.findLastIndex((a) => typeof a === 'function');
-  if (i < 0) return args;
-  const out = [...args];
-  out[i] = guarded(args[i] as Fn);
-  return out;
-}
-
-function wrapTestFunction(original: Fn & Record<string, unknown>): Fn {
-  const wrapped = function (this: unknown, ...args: unknown[]) {
-    return original.apply(this, wrapArgs(args));
-  } as Fn & Record<string, unknown>;
-  for (const key of Object.keys(original)) {
-    const v = original[key];
-    // test.skip / test.todo bodies do not run; test.only does.
-    wrapped[key] = typeof v === 'function' ? function (this: unknown, ...args: unknown[]) {
-      return (v as Fn).apply(this, key === 'only' ? wrapArgs(args) : args);
-    } : v;
-  }
-  return wrapped;
-}
-
-const testModule = require('node:test') as Record<string, unknown> & Fn;
-for (const name of ['test', 'it'] as const) {
-  testModule[name] = wrapTestFunction(testModule[name] as Fn & Record<string, unknown>);
-}
-syncBuiltinESMExports();
+// node:test runs each test's body through AsyncResource#runInAsyncScope of its Test object (a test
+// is an async resource). Hooking there, rather than wrapping test() and t.test(), keeps the
+// location node:test records for each test (the caller of test()) pointing at the test file.
+// Suites, hooks and the root test are left as they are; so are bodies that take a `done` callback
+// (none of ours does: a guarded one would never end).
+const runInAsyncScope = AsyncResource.prototype.runInAsyncScope;
+AsyncResource.prototype.runInAsyncScope = function (this: AsyncResource & { fn?: unknown; parent?: unknown }, fn: Fn, thisArg: unknown, ...args: unknown[]) {
+  const isTestBody = this.constructor.name === 'Test' && fn === this.fn && this.parent != null && fn.length < 2;
+  return (runInAsyncScope as (this: unknown, ...a: unknown[]) => unknown).call(this, isTestBody ? guarded(fn) : fn, thisArg, ...args);
+} as typeof runInAsyncScope;

@@ -32,14 +32,16 @@ const signing = (key: string | null, previous: string[] = []): StateSigningConfi
   key: key === null ? null : new Secret(key), previousKeys: previous.map((p) => new Secret(p)), acceptUnsigned: false,
 });
 
-/** A domain on the SASL listener whose service principal is `user` (not a super user). */
+/** A domain with only the SASL listener, whose service principal is `user` (not a super user).
+ *  Only that listener: the gateway writes its state over the first PLAINTEXT or credentialed
+ *  listener, and the PLAINTEXT one is the test bed's super user, to whom no ACL applies. */
 function domainAs(cluster: ClusterDescriptor, name: string, user: string, password: string): StreamingDomainConfig {
   const d = domainFor(cluster, name);
   return {
     ...d,
     kafkaCluster: {
       ...d.kafkaCluster,
-      bootstrapServers: d.kafkaCluster.bootstrapServers.map((b) => b.id !== 'sasl' ? b : { ...b, security: { protocol: 'SASL_PLAINTEXT', sasl: { mechanism: 'PLAIN', username: user, password: new Secret(password) } } }),
+      bootstrapServers: d.kafkaCluster.bootstrapServers.filter((b) => b.id === 'sasl').map((b) => ({ ...b, security: { protocol: 'SASL_PLAINTEXT', sasl: { mechanism: 'PLAIN', username: user, password: new Secret(password) } } })),
     },
   };
 }

@@ -4,6 +4,8 @@
 // switched blue -> green -> blue, checking Kafka's delivery rule. Plus the two-producer
 // producer-id collision (issue 13, finding 1).
 //
+// The gateway is the production default: `turnout start` as a process of its own, with a YAML file
+// and workers: auto (two worker processes here), so no client shares its process or event loop.
 // Each cell has a route of its own (same gateway, same clusters), so that a cell whose client
 // blocks a planned switch (compressed batches, an all-topics metadata request) fails alone instead
 // of hiding what the others do. The cells run concurrently; the gateway performs their switches
@@ -63,11 +65,11 @@ import { after, before, describe, test, type TestContext } from 'node:test';
 import { runSwitchoverScenario, type ScenarioMode, type ScenarioResult } from '../../../src/scenario/switchover.ts';
 import { VerifiablePair } from '../../../src/scenario/verifiable-clients.ts';
 import { DEFAULT_KAFKA_VERSION } from '../../../src/testbed/versions.ts';
-import type { TestGateway } from '../../support/gateway.ts';
-import { LogCapture } from '../../support/log-capture.ts';
+import { domainFor } from '../../support/gateway.ts';
+import { startGatewayProcess, type GatewayProcess } from '../../support/gateway-process.ts';
 import { stopAllClients, type ClientTarget } from '../../support/clients/common.ts';
 import { readUncommitted } from '../../support/clients/java.ts';
-import { cellNames, fatalErrorsOf, selectedCells, twoWayGateway, type MatrixCell, type MatrixPair, type TwoWayClusters } from '../../support/switchover/client-matrix.ts';
+import { cellNames, fatalErrorsOf, selectedCells, twoWayClusters, type MatrixCell, type MatrixPair, type TwoWayClusters } from '../../support/switchover/client-matrix.ts';
 import { startCollision } from '../../support/switchover/go-clients.ts';
 import { warningLines, type ClientEvent } from '../../support/switchover/long-running.ts';
 import { PlatformaticPair } from '../../support/switchover/platformatic-clients.ts';
@@ -175,12 +177,21 @@ function reportCell(t: TestContext, run: CellRun): void {
 
 describe('client matrix: every client, default and common settings, through planned and hot switches', () => {
   let bed: TwoWayClusters;
-  let gw: TestGateway;
-  const log = new LogCapture();
+  let gw: GatewayProcess;
   const run = uniqueName('cm');
 
   before(async () => {
-    ({ gw, ...bed } = await twoWayGateway([...CELLS.map(routeOf), COLLISION_ROUTE], TOKEN, log));
+    bed = await twoWayClusters();
+    // The production default: `turnout start` with a YAML file and workers: auto (2 here).
+    const replication = { type: 'mirrormaker2', topics: null, groups: null } as const;
+    gw = await startGatewayProcess({
+      domains: [domainFor(bed.blue, 'blue'), domainFor(bed.green, 'green')],
+      routes: [...CELLS.map(routeOf), COLLISION_ROUTE].map((name) => ({ name, domain: 'blue', listener: 'sasl' as const, brokerPortCount: 16, replication })),
+      stateTopic: `_turnout_state-${run}`,
+      adminToken: TOKEN,
+    });
+    const workers = await gw.workers();
+    assert.ok(workers.length >= 2, `workers: auto started ${workers.length} worker process(es)`);
   });
 
   after(async () => {
@@ -215,7 +226,7 @@ describe('client matrix: every client, default and common settings, through plan
       t.diagnostic(`| ${r.cell.id} | ${r.result?.switches.map((s) => s.outcome).join(', ') ?? 'none'} | ${c?.acked ?? '-'} | ${c?.lost ?? '-'} | ${c?.sendErrors ?? '-'} | ${fatalErrorsOf(r.pair).length + (c?.crashed ? 1 : 0)} | ${acksAfter(r.pair, afterLast)} / ${consumedAfter(r.pair, afterLast)} |`);
     }
     for (const r of runs) reportCell(t, r);
-    const warnings = log.entries().filter((e) => e.level === 'warn' || e.level === 'error');
+    const warnings = gw.logEntries().filter((e) => e.level === 'warn' || e.level === 'error');
     t.diagnostic(`gateway warnings and errors: ${warnings.length}`);
     for (const w of warnings.slice(-15)) t.diagnostic(`  ${w.level} ${w.msg} ${JSON.stringify({ ...w, level: undefined, msg: undefined, time: undefined, pid: undefined, hostname: undefined }).slice(0, 300)}`);
     return runs;

@@ -5,14 +5,11 @@
 // switches; `npm run verify:switchover` runs some of them (VERIFICATION_CELLS) besides its four
 // classic pairs. What each library's defaults are: /work/shared/notes/clients.md and each
 // program's header (franz-switch, sarama-switch, rdkafka_switch_client.py, platformatic-clients.ts).
-import { randomBytes } from 'node:crypto';
 import type { ScenarioClient } from '../../../src/scenario/switchover.ts';
 import { VerifiablePair } from '../../../src/scenario/verifiable-clients.ts';
 import type { ClusterDescriptor, KafkaTools } from '../../../src/testbed/index.ts';
 import { testBed } from '../../../src/testbed/index.ts';
 import type { ClientTarget } from '../clients/common.ts';
-import { domainFor, startGateway, type TestGateway } from '../gateway.ts';
-import { asStream, type LogCapture } from '../log-capture.ts';
 import { GoProgram, goModuleVersions, startGoSwitchClient } from './go-clients.ts';
 import { PlatformaticPair } from './platformatic-clients.ts';
 import { ProcessPair } from './process-pair.ts';
@@ -153,23 +150,4 @@ export async function twoWayClusters(): Promise<TwoWayClusters> {
     bed.mirrorMaker({ name: 'vs-green-to-blue', source: 'vs-green', target: 'vs-blue', topics: 'vs-.*', bothWays: true }),
   ]);
   return { blue, green, tools: await bed.tools() };
-}
-
-/**
- * twoWayClusters() behind a gateway of its own: streaming domains "blue" and "green", each of
- * `routes` on blue through the SASL listener with 16 broker ports and MirrorMaker 2 replication
- * (so that its switches can be planned), the switch state in a new topic, the admin API behind
- * `adminToken`, and the gateway's log in `log`.
- */
-export async function twoWayGateway(routes: readonly string[], adminToken: string, log: LogCapture): Promise<TwoWayClusters & { readonly gw: TestGateway }> {
-  const clusters = await twoWayClusters();
-  const replication = { type: 'mirrormaker2', topics: null, groups: null } as const;
-  const gw = await startGateway({
-    domains: [domainFor(clusters.blue, 'blue'), domainFor(clusters.green, 'green')],
-    routes: routes.map((name) => ({ name, domain: 'blue', listener: 'sasl' as const, brokerPortCount: 16, replication })),
-    stateTopic: `_turnout_state-${randomBytes(4).toString('hex')}`,
-    adminToken,
-    logDestination: asStream(log),
-  });
-  return { ...clusters, gw };
 }
