@@ -29,6 +29,8 @@ export class StateWriter {
   private closed = false;
   /** The last append failed and nothing has been written since. */
   failing = false;
+  /** Why the last append failed (null once one succeeds). */
+  lastError: Error | null = null;
 
   constructor(appendBatch: (records: QueuedRecord[]) => Promise<unknown>, opts: { retryMs?: number; onRetry?: (err: Error, queued: number) => void } = {}) {
     this.appendBatch = appendBatch;
@@ -72,9 +74,11 @@ export class StateWriter {
         try {
           await this.appendBatch(batch.map(([key, e]) => ({ key, value: e.value })));
           this.failing = false;
+          this.lastError = null;
           for (const [, e] of batch) for (const w of e.waiters) w.resolve();
         } catch (err) {
           this.failing = true;
+          this.lastError = err as Error;
           for (const [, e] of batch) for (const w of e.waiters) w.reject(err as Error);
           // Kept records go back before anything queued meanwhile; a newer value of a key wins.
           const newer = this.pending;

@@ -775,7 +775,13 @@ export class SwitchController {
     } else await writes.get(needed.domain);
     const snapshot = (): WriteResult => {
       const settled = new Set([...written, ...failed.map((f) => f.domain)]);
-      return { written: [...written].sort(), failed: [...failed], pending: [...writes.keys()].filter((d) => !settled.has(d)).sort(), settled: later };
+      const pending = [...writes.keys()].filter((d) => !settled.has(d)).sort();
+      // A record queued behind a failed append has no answer of its own yet: say why the last one failed.
+      const queuedBehind = pending.flatMap((domain) => {
+        const e = this.writers.get(domain)?.lastError;
+        return e ? [{ domain, error: `queued behind a write that failed (${e.message}); retried in the background` }] : [];
+      });
+      return { written: [...written].sort(), failed: [...failed, ...queuedBehind], pending, settled: later };
     };
     // For reports: what the other domains answered within `ms` more (healthy ones answer in milliseconds).
     const later = async (ms: number): Promise<WriteResult> => {

@@ -441,6 +441,8 @@ describe('a switch state topic that one side cannot write', () => {
     assert.equal(planned.status, 200, JSON.stringify(planned.report));
     assert.equal(planned.report.outcome, 'switched');
     assert.match(String(planned.report.message), /Not yet recorded in the switch state of "blue"/);
+    // Why it is not recorded: the broker's refusal, also when the record waited behind an earlier refused write.
+    assert.match(String(planned.report.message), /TOPIC_AUTHORIZATION_FAILED/);
     assert.ok(planned.report.stateNotWritten?.some((x) => x.domain === 'blue'), 'stateNotWritten lists blue');
     assert.ok(planned.report.stateWritten?.includes('green'));
     await eventually(() => fleetOn('green', planned.report.epoch!, 'planned switched'), 10_000, 100);
@@ -460,6 +462,8 @@ describe('a switch state topic that one side cannot write', () => {
     assert.equal(hot.status, 200, JSON.stringify(hot.report));
     assert.equal(hot.report.outcome, 'switched');
     assert.match(String(hot.report.message), /Not yet recorded in the switch state of "green"/);
+    // Why it is not recorded: the broker's refusal, also when the record waited behind an earlier refused write.
+    assert.match(String(hot.report.message), /TOPIC_AUTHORIZATION_FAILED/);
     assert.ok(hot.report.epoch! > planned.report.epoch!);
     await eventually(() => fleetOn('blue', hot.report.epoch!, 'hot switched'), 10_000, 100);
     await writer.more(5);
