@@ -1,11 +1,12 @@
 // The Markdown report of `npm run verify:switchover` (docs/switchover-verification.md): the
 // machine and versions, the command, per-client and per-switch tables of the planned run and the
-// hot baseline, whether the targets were met, and the evidence behind every miss.
+// hot baseline, the checks and which of them decided the exit code (`--verdicts`), and the
+// evidence behind every miss.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { clientTable, duplicateEvidence, switchTable, type ClientResult, type ScenarioResult } from '../../src/scenario/switchover.ts';
-import type { ClusterDescriptor } from '../../src/testbed/types.ts';
+import { ListenerKind, type ClusterDescriptor } from '../../src/testbed/types.ts';
 import { rdkafkaVersions } from '../../test/support/switchover/rdkafka.ts';
 import { goModuleVersions } from '../../test/support/switchover/go-clients.ts';
 import { warningLines } from '../../test/support/switchover/long-running.ts';
@@ -43,6 +44,57 @@ export interface VerificationRun {
 
 /** Targets of the planned run. */
 export const TARGETS = { lost: 0, caughtUpDuplicates: 0, producerStallP99Ms: 1000 } as const;
+
+/**
+ * Which checks decide the exit code (`--verdicts`). `all`: every target below (the full report's
+ * verdict). `delivery`: what must hold at any scale (nothing acknowledged lost, every switch
+ * switched, no pair crashed, no send failed for good, no re-reads by caught-up groups of pairs
+ * without a known gap); stalls and the known gaps' re-reads are reported only.
+ */
+export const VerdictSet = { all: 'all', delivery: 'delivery' } as const;
+export type VerdictSet = (typeof VerdictSet)[keyof typeof VerdictSet];
+
+/**
+ * Pairs whose groups re-read records at switches where they were caught up, in the committed
+ * reports (docs/switchover-verification.md and its history): under `--verdicts delivery` their
+ * caught-up re-reads are reported, not a verdict. Every other pair's must be 0. Keyed by pair name.
+ */
+export const KNOWN_REREAD_GAPS: Readonly<Record<string, string>> = {
+  'Java idempotent / manual commit':
+    'its offset commits between the flip and its rejoin are rejected by the destination (UNKNOWN_MEMBER_ID), so it reads those records again; 11 to 294 re-reads in every 20-switch report',
+  'franz-go defaults (idempotent, snappy)':
+    're-read 4 records at its one caught-up switch of 20 (report of 7bb86a2); cause not established',
+};
+
+export const CheckId = {
+  lost: 'lost',
+  caughtUpReReads: 'caught-up re-reads',
+  knownGapReReads: 'caught-up re-reads of known gaps',
+  producerStall: 'producer stall p99',
+  switched: 'switched',
+  crashed: 'crashed',
+  sendErrors: 'send errors',
+} as const;
+export type CheckId = (typeof CheckId)[keyof typeof CheckId];
+
+export interface Check {
+  readonly id: CheckId;
+  readonly what: string;
+  readonly target: string;
+  readonly measured: string;
+  readonly met: boolean;
+  /** Decides the exit code; false: reported only. */
+  readonly verdict: boolean;
+}
+
+export interface Verdicts {
+  readonly set: VerdictSet;
+  readonly checks: readonly Check[];
+  /** Every verdict check met: the command exits 0. */
+  readonly met: boolean;
+  /** One line naming what decided the exit code and what was reported only. */
+  readonly statement: string;
+}
 
 export function collectEnvironment(): Environment {
   const run = (cmd: string, args: string[]) => {
@@ -109,30 +161,42 @@ export function caughtUpDuplicates(c: ClientResult): { switches: number; duplica
 
 const fmt = (v: number) => (Number.isFinite(v) ? String(Math.round(v)) : '-');
 
-interface Check {
-  what: string;
-  target: string;
-  measured: string;
-  met: boolean;
-}
-
-function checks(planned: ScenarioResult): Check[] {
-  const cu = planned.clients.map((c) => ({ c, ...caughtUpDuplicates(c) }));
-  const cuTotal = cu.reduce((n, x) => n + x.duplicates, 0);
+/** The planned run's checks under `set`, and whether the verdicts among them were met. */
+export function verdicts(planned: ScenarioResult, set: VerdictSet): Verdicts {
   const t = planned.totals;
-  return [
-    { what: 'acknowledged but never consumed (all pairs)', target: String(TARGETS.lost), measured: `${t.lost}${t.lost ? ` (${planned.clients.filter((c) => c.lost).map((c) => `${c.name}: ${c.lost}`).join(', ')})` : ''}`, met: t.lost === TARGETS.lost },
-    {
-      what: 'records re-read by groups that were caught up at the cut',
+  const cu = planned.clients.map((c) => ({ c, ...caughtUpDuplicates(c) }));
+  const reReads = (id: CheckId, what: string, pairs: typeof cu, verdict: boolean): Check => {
+    const total = pairs.reduce((n, x) => n + x.duplicates, 0);
+    return {
+      id, what, verdict,
       target: String(TARGETS.caughtUpDuplicates),
-      measured: `${cuTotal} (${cu.map((x) => `${x.c.name}: ${x.duplicates} over ${x.switches} caught-up switch(es)`).join('; ')})`,
-      met: cuTotal === TARGETS.caughtUpDuplicates,
-    },
-    { what: 'producer stall p99 over all pairs and switches', target: `<= ${TARGETS.producerStallP99Ms} ms`, measured: `${fmt(t.producerStall.p99)} ms (max ${fmt(t.producerStall.max)} ms)`, met: t.producerStall.p99 <= TARGETS.producerStallP99Ms },
-    { what: 'switches that switched', target: String(planned.switches.length), measured: String(t.switched), met: t.switched === planned.switches.length },
-    { what: 'client pairs that crashed', target: '0', measured: `${t.crashed}${t.crashed ? ` (${planned.clients.filter((c) => c.crashed).map((c) => c.name).join(', ')})` : ''}`, met: t.crashed === 0 },
-    { what: 'sends that failed for good', target: '0', measured: String(t.sendErrors), met: t.sendErrors === 0 },
+      measured: `${total} (${pairs.map((x) => `${x.c.name}: ${x.duplicates} over ${x.switches} caught-up switch(es)`).join('; ') || 'no such pair ran'})`,
+      met: total === TARGETS.caughtUpDuplicates,
+    };
+  };
+  const delivery = set === VerdictSet.delivery;
+  const known = cu.filter((x) => KNOWN_REREAD_GAPS[x.c.name] !== undefined);
+  const checks: Check[] = [
+    { id: CheckId.lost, what: 'acknowledged but never consumed (all pairs)', target: String(TARGETS.lost), measured: `${t.lost}${t.lost ? ` (${planned.clients.filter((c) => c.lost).map((c) => `${c.name}: ${c.lost}`).join(', ')})` : ''}`, met: t.lost === TARGETS.lost, verdict: true },
+    ...(delivery
+      ? [
+          reReads(CheckId.caughtUpReReads, 'records re-read by groups that were caught up at the cut (pairs without a known gap)', cu.filter((x) => !known.includes(x)), true),
+          ...(known.length > 0 ? [reReads(CheckId.knownGapReReads, `records re-read by caught-up groups of known gaps (${known.map((x) => `${x.c.name}: ${KNOWN_REREAD_GAPS[x.c.name]}`).join('; ')})`, known, false)] : []),
+        ]
+      : [reReads(CheckId.caughtUpReReads, 'records re-read by groups that were caught up at the cut', cu, true)]),
+    { id: CheckId.producerStall, what: 'producer stall p99 over all pairs and switches', target: `<= ${TARGETS.producerStallP99Ms} ms`, measured: `${fmt(t.producerStall.p99)} ms (max ${fmt(t.producerStall.max)} ms)`, met: t.producerStall.p99 <= TARGETS.producerStallP99Ms, verdict: !delivery },
+    { id: CheckId.switched, what: 'switches that switched', target: String(planned.switches.length), measured: String(t.switched), met: t.switched === planned.switches.length, verdict: true },
+    { id: CheckId.crashed, what: 'client pairs that crashed', target: '0', measured: `${t.crashed}${t.crashed ? ` (${planned.clients.filter((c) => c.crashed).map((c) => c.name).join(', ')})` : ''}`, met: t.crashed === 0, verdict: true },
+    { id: CheckId.sendErrors, what: 'sends that failed for good', target: '0', measured: String(t.sendErrors), met: t.sendErrors === 0, verdict: true },
   ];
+  const decide = checks.filter((c) => c.verdict).map((c) => c.id);
+  const reported = checks.filter((c) => !c.verdict).map((c) => c.id);
+  return {
+    set,
+    checks,
+    met: checks.every((c) => !c.verdict || c.met),
+    statement: `verdicts (--verdicts ${set}) deciding the exit code: ${decide.join(', ')}${reported.length ? `; reported only: ${reported.join(', ')}` : ''}`,
+  };
 }
 
 /** Gateway warnings grouped by message and reason. */
@@ -178,11 +242,22 @@ export function renderVerificationReport(x: {
   green: ClusterDescriptor;
   /** 1-minute load averages sampled during the run. */
   load: number[];
-}): { markdown: string; summary: string; targetsMet: boolean } {
+  /** Which checks decide the exit code. */
+  verdictSet: VerdictSet;
+  /** The gateway's switch state topic. */
+  stateTopic: string;
+  /** The clusters and MirrorMakers were the test runner's (shared, left running), not the script's own. */
+  sharedBed: boolean;
+}): { markdown: string; summary: string; verdictsMet: boolean } {
   const planned = x.runs.find((r) => r.result.mode === 'planned');
   const hot = x.runs.find((r) => r.result.mode === 'hot');
-  const list = planned ? checks(planned.result) : [];
-  const targetsMet = list.every((c) => c.met);
+  const v = planned ? verdicts(planned.result, x.verdictSet) : undefined;
+  const list = v?.checks ?? [];
+  // No planned run, no verdict: not met.
+  const verdictsMet = v?.met ?? false;
+  const decides = x.verdictSet === VerdictSet.all
+    ? 'every target decides the exit code'
+    : 'nothing acknowledged lost, every switch switched, no pair crashed, no send failed for good, and no re-reads by caught-up groups of pairs without a known gap decide the exit code; stalls and the known gaps\' re-reads are reported only';
   const e = x.env;
   const out: string[] = [];
   const when = planned?.result.startedAt ?? new Date().toISOString();
@@ -199,11 +274,11 @@ export function renderVerificationReport(x: {
     'while MirrorMaker 2 replicates both ways. The same clients (fresh ones, on fresh topics) then run through a few hot',
     'switches (no fence, no replication wait, no offset install) as the baseline.',
     '',
-    `**Targets ${targetsMet ? 'met' : 'NOT met'}** (planned run):`,
+    `**Verdicts ${verdictsMet ? 'met' : 'NOT met'}** (planned run; \`--verdicts ${x.verdictSet}\`: ${decides}; exit code ${verdictsMet ? 0 : 1}).`,
     '',
-    '| check | target | measured | |',
-    '|---|---|---|---|',
-    ...list.map((c) => `| ${c.what} | ${c.target} | ${c.measured} | ${c.met ? 'met' : '**NOT met**'} |`),
+    '| check | target | measured | | decides the exit code |',
+    '|---|---|---|---|---|',
+    ...list.map((c) => `| ${c.what} | ${c.target} | ${c.measured} | ${c.met ? 'met' : '**NOT met**'} | ${c.verdict ? 'yes' : 'no, reported only'} |`),
     '',
   );
 
@@ -308,17 +383,20 @@ export function renderVerificationReport(x: {
     '## Set-up',
     '',
     `- Two Kafka ${x.kafkaVersion} clusters of the test bed (KRaft, one combined broker+controller each, SASL/PLAIN listeners):`,
-    `  "blue" = vs-blue (node id ${x.blue.brokers.map((b) => b.nodeId).join(',')}), "green" = vs-green (node id ${x.green.brokers.map((b) => b.nodeId).join(',')}).`,
+    `  "blue" = vs-blue (node id ${x.blue.brokers.map((b) => b.nodeId).join(',')}, SASL ${x.blue.bootstrap(ListenerKind.Sasl)}), "green" = vs-green (node id ${x.green.brokers.map((b) => b.nodeId).join(',')}, SASL ${x.green.bootstrap(ListenerKind.Sasl)}).`,
+    x.sharedBed
+      ? '  They and both MirrorMakers were the test runner\'s shared ones (test/support/switchover/client-matrix.ts `twoWayClusters()`), left running for the other test files.'
+      : '  The script started them and both MirrorMakers, and stopped them at the end.',
     '- MirrorMaker 2 (dedicated mode) both ways at once, vs-blue -> vs-green and vs-green -> vs-blue, topics `vs-.*`, identity',
     '  topic names, `bothWays` (every copy carries the header `turnout.replicated`, marked records are not copied again), offset',
     '  flush, checkpoints and group offset sync every second (src/testbed/mirror-maker.ts).',
     '- The gateway in the script\'s process (test/support/gateway.ts `startGateway`): route "orders" on blue, SASL/PLAIN',
-    '  passthrough, 16 broker ports, `replication: { type: mirrormaker2 }`, switch state topic `_turnout_state`, switchover',
+    `  passthrough, 16 broker ports, \`replication: { type: mirrormaker2 }\`, switch state topic \`${x.stateTopic}\`, switchover`,
     '  defaults (fence budget 10 s, drain 5 s); switches through `POST /routes/orders/switch` with `{"to", "mode"}`.',
     '- Each pair has its own topic (3 partitions, created on both clusters) and group. Java pairs: one JVM for the producer,',
     '  one for the consumer; librdkafka: one python process (confluent-kafka-python) for both; franz-go and sarama: one Go',
     '  process each (test/support/go); kafkajs: in the script\'s process. Each pair\'s settings are in its row of the tables.',
-    `- Gateway log (debug level, ${x.gatewayLog.lines} lines), broker, MirrorMaker logs and results.json: ${x.runDir}`,
+    `- Gateway log (debug level, ${x.gatewayLog.lines} lines), ${x.sharedBed ? 'client logs' : 'broker, MirrorMaker logs'} and results.json: ${x.runDir}`,
     '  (a temporary folder of the machine that ran it).',
     '',
     '## Machine and versions',
@@ -338,18 +416,22 @@ export function renderVerificationReport(x: {
     '```',
     '',
     'Options: `--switches N` (planned, default 20), `--hot-switches N` (default 4), `--pause SECONDS` (default 8),',
-    '`--java-rate N` (records/s per Java producer, default 100), `--classic-only` (only the four original pairs), `--out FILE`.',
-    'The CI version of the same scenario (2 planned switches, 1 hot, the four original pairs) is',
-    'test/integration/switchover/verify-scenario.test.ts; every client of the matrix, each on a route of its own, is',
-    'test/integration/switchover/client-matrix.test.ts.',
+    '`--java-rate N` (records/s per Java producer, default 100), `--classic-only` (only the four original pairs),',
+    '`--verdicts all|delivery` (which checks decide the exit code, default all), `--out FILE`.',
+    'This command runs in CI at 2 planned switches and 1 hot with `--classic-only --verdicts delivery`',
+    '(test/integration/switchover/verify-switchover-command.test.ts). The same scenario against `turnout start` with',
+    'worker processes is test/integration/switchover/verify-scenario.test.ts; every client of the matrix, each on a route',
+    'of its own, is test/integration/switchover/client-matrix.test.ts.',
     '',
   );
 
   const summary = [
     ...x.runs.flatMap((run) => [`${run.result.mode}: ${run.result.totals.switched}/${run.result.switches.length} switched`, ...clientTable(run.result), '']),
-    ...list.map((c) => `${c.met ? 'met    ' : 'NOT MET'} ${c.what}: ${c.measured} (target ${c.target})`),
+    v?.statement ?? `verdicts (--verdicts ${x.verdictSet}): no planned run, nothing to decide on`,
+    ...list.map((c) => `${c.verdict ? 'verdict ' : 'reported'} ${c.met ? 'met    ' : 'NOT MET'} ${c.what}: ${c.measured} (target ${c.target})`),
+    verdictsMet ? 'every verdict met: exit 0' : `verdicts NOT met: ${list.filter((c) => c.verdict && !c.met).map((c) => c.id).join(', ') || 'no planned run'}: exit 1`,
   ].join('\n');
-  return { markdown: out.join('\n'), summary, targetsMet };
+  return { markdown: out.join('\n'), summary, verdictsMet };
 }
 
 /** Growth of a pair's stalls over the run: median of the first and of the last quarter of the switches. */
