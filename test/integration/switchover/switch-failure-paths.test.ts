@@ -428,6 +428,18 @@ describe('a switch state topic that one side cannot write', () => {
     const blueValues = await valuesOn(blue, topic);
     assert.deepEqual(writer.acked.filter((v) => !blueValues.has(v)), [], 'every write acknowledged while the route stayed is on blue');
 
+    /** A switch whose source's state topic refused: it switched, and says where it is not recorded and why. */
+    const switchedWithoutSourceCopy = (mode: string, r: Awaited<ReturnType<typeof switchRoute>>, source: string, dest: string) => {
+      t.diagnostic(`${mode}, ${source}'s (the source's) state topic unwritable: HTTP ${r.status} in ${r.ms} ms: ${r.report.message}`);
+      assert.equal(r.status, 200, JSON.stringify(r.report));
+      assert.equal(r.report.outcome, 'switched');
+      assert.match(String(r.report.message), new RegExp(`Not yet recorded in the switch state of "${source}"`));
+      // Why it is not recorded: the broker's refusal, also when the record waited behind an earlier refused write.
+      assert.match(String(r.report.message), /TOPIC_AUTHORIZATION_FAILED/);
+      assert.ok(r.report.stateNotWritten?.some((x) => x.domain === source), `stateNotWritten lists ${source}`);
+      assert.ok(r.report.stateWritten?.includes(dest), `stateWritten lists ${dest}`);
+    };
+
     // 2. The source's copy cannot be written: the switch needs only the destination's.
     await stateWritable(blue, false);
     // As an operator would: switch (planned) once replication is close.
@@ -437,14 +449,7 @@ describe('a switch state topic that one side cannot write', () => {
     }, 60_000, 500);
     const plannedLogs = logsA.lines.length;
     const planned = await switchRoute(a, { to: 'green', mode: 'planned' });
-    t.diagnostic(`planned, blue's (the source's) state topic unwritable: HTTP ${planned.status} in ${planned.ms} ms: ${planned.report.message}`);
-    assert.equal(planned.status, 200, JSON.stringify(planned.report));
-    assert.equal(planned.report.outcome, 'switched');
-    assert.match(String(planned.report.message), /Not yet recorded in the switch state of "blue"/);
-    // Why it is not recorded: the broker's refusal, also when the record waited behind an earlier refused write.
-    assert.match(String(planned.report.message), /TOPIC_AUTHORIZATION_FAILED/);
-    assert.ok(planned.report.stateNotWritten?.some((x) => x.domain === 'blue'), 'stateNotWritten lists blue');
-    assert.ok(planned.report.stateWritten?.includes('green'));
+    switchedWithoutSourceCopy('planned', planned, 'blue', 'green');
     await eventually(() => fleetOn('green', planned.report.epoch!, 'planned switched'), 10_000, 100);
     await writer.more(5);
     // The commit is retried until blue takes it (README: an instance that can read only the source still learns the new epoch).
@@ -458,12 +463,7 @@ describe('a switch state topic that one side cannot write', () => {
     await stateWritable(green, false);
     const hotLogs = logsA.lines.length;
     const hot = await switchRoute(a, { to: 'blue', mode: 'hot' });
-    t.diagnostic(`hot, green's (the source's) state topic unwritable: HTTP ${hot.status} in ${hot.ms} ms: ${hot.report.message}`);
-    assert.equal(hot.status, 200, JSON.stringify(hot.report));
-    assert.equal(hot.report.outcome, 'switched');
-    assert.match(String(hot.report.message), /Not yet recorded in the switch state of "green"/);
-    // Why it is not recorded: the broker's refusal, also when the record waited behind an earlier refused write.
-    assert.match(String(hot.report.message), /TOPIC_AUTHORIZATION_FAILED/);
+    switchedWithoutSourceCopy('hot', hot, 'green', 'blue');
     assert.ok(hot.report.epoch! > planned.report.epoch!);
     await eventually(() => fleetOn('blue', hot.report.epoch!, 'hot switched'), 10_000, 100);
     await writer.more(5);
