@@ -72,12 +72,17 @@ export async function startGatewayProcess(o: GatewayProcessOptions): Promise<Gat
 async function tryStart(o: GatewayProcessOptions): Promise<{ gateway: GatewayProcess } | { error: Error; portTaken: boolean }> {
   const dir = mkdtempSync(join(tmpdir(), 'turnout-gw-'));
   const env: Record<string, string> = { [TOKEN_VAR]: o.adminToken };
-  const adminPort = await freePortBlock(1);
+  // One block for every listener: blocks asked for one by one can overlap (a free port is not
+  // reserved until the gateway binds it), which the config check then refuses as a clash.
+  const counts = o.routes.map((r) => r.brokerPortCount ?? 8);
+  let next = await freePortBlock(1 + counts.reduce((sum, c) => sum + c + 1, 0));
+  const adminPort = next++;
   const bootstrap: Record<string, string> = {};
   const routes = [];
-  for (const r of o.routes) {
-    const count = r.brokerPortCount ?? 8;
-    const base = await freePortBlock(count + 1);
+  for (const [i, r] of o.routes.entries()) {
+    const count = counts[i];
+    const base = next;
+    next += count + 1;
     bootstrap[r.name] = `127.0.0.1:${base}`;
     routes.push({
       name: r.name,
