@@ -214,8 +214,9 @@ export function peekProduceAcks(frame: Buffer): number {
   pos += 2 + Math.max(0, clientIdLength);
   if (flexible) {
     for (let n = uvarint(); n > 0; n--) {
-      uvarint();
-      pos += uvarint();
+      uvarint(); // tag
+      const size = uvarint(); // read before adding: `pos += uvarint()` would add to the old pos
+      pos += size;
     }
   }
   if (version >= 3) {

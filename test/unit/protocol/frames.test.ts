@@ -4,9 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  ApiKey, CodecError, CodecErrorCode, FrameDecoder, decodeRequest, decodeRequestHeader, decodeResponse,
-  encodeRequest, encodeResponse, peekApiKey, peekApiVersion, peekRequestCorrelationId, peekResponseCorrelationId,
-  requestHeaderVersion, responseHeaderVersion,
+  ApiKey, CodecError, CodecErrorCode, DEFAULT_MAX_FRAME_SIZE, FrameDecoder, apiCodec, decodeRequest, decodeRequestHeader, decodeResponse,
+  encodeRequest, encodeResponse, peekApiKey, peekApiVersion, peekProduceAcks, peekRequestClientId, peekRequestCorrelationId, peekResponseCorrelationId,
+  requestHeaderVersion, responseHeaderVersion, type RequestHeader,
 } from '../../../src/protocol/index.ts';
 import { defaultMetadataRequest, type MetadataRequest } from '../../../src/protocol/generated/messages/metadata-request.ts';
 import { defaultApiVersionsResponse } from '../../../src/protocol/generated/messages/api-versions-response.ts';
@@ -198,4 +198,218 @@ test('peekInt32 and head read across chunk boundaries', () => {
   assert.equal(d.peekInt32(7), null);
   assert.deepEqual([...d.head(6)], [0, 0, 1, 0, 0xff, 0xff]);
   assert.equal(d.head(100).length, 10);
+});
+
+/** The CodecError `fn` throws (fails when it throws anything else, or nothing). */
+function codecError(fn: () => unknown): CodecError {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof CodecError, `not a CodecError: ${String(e)}`);
+    return e;
+  }
+  assert.fail('no error');
+}
+
+/** A frame of the given size prefix followed by `body` bytes (the size prefix may lie). */
+function rawFrame(size: number, body: number[] = []): Buffer {
+  const f = Buffer.alloc(4 + body.length);
+  f.writeInt32BE(size, 0);
+  Buffer.from(body).copy(f, 4);
+  return f;
+}
+
+test('frames are views of the chunk they arrived in, also after a chunk was used up exactly; an empty chunk changes nothing', () => {
+  const one = metadataRequestFrame(1);
+  const two = metadataRequestFrame(2);
+  const d = new FrameDecoder();
+  d.push(Buffer.alloc(0));
+  d.push(one);
+  d.push(Buffer.alloc(0));
+  d.push(two);
+  const [a, b] = drain(d);
+  // Same memory, not a copy: what is written to the chunk shows in the frame.
+  one.fill(0xaa);
+  two.fill(0xbb);
+  assert.ok(a.length === one.length && a.every((x) => x === 0xaa), 'the first frame is a view of its chunk');
+  assert.ok(b.length === two.length && b.every((x) => x === 0xbb), 'the second frame is a view of its chunk');
+  assert.equal(d.bufferedBytes, 0);
+  assert.deepEqual(d.takeBuffered(), [], 'nothing left, not even an empty piece');
+  assert.equal(d.head(8).length, 0);
+});
+
+test('takeBuffered hands over what is left of a partly read chunk, from the read position', () => {
+  const one = metadataRequestFrame(1);
+  const d = new FrameDecoder();
+  d.push(Buffer.concat([one, Buffer.from([0, 0, 1, 0, 9, 9])]));
+  assert.equal(drain(d).length, 1);
+  assert.equal(d.bufferedBytes, 6);
+  assert.deepEqual(d.takeBuffered().map((c) => [...c]), [[0, 0, 1, 0, 9, 9]]);
+  assert.deepEqual(d.takeBuffered(), [], 'and then nothing');
+  assert.equal(d.next(), null);
+});
+
+test('retainLast copies the unread bytes of the last chunk, so the read buffer they came from can be reused', () => {
+  const read = Buffer.alloc(16);
+  const d = new FrameDecoder();
+  d.retainLast(); // nothing pushed: nothing to copy
+  // One chunk, partly read: a 3-byte frame, then the start of the next one.
+  read.set([0, 0, 0, 3, 1, 2, 3, 0, 0, 0, 4, 7]);
+  d.push(read.subarray(0, 12));
+  assert.deepEqual([...d.next()!], [0, 0, 0, 3, 1, 2, 3]);
+  d.retainLast();
+  read.fill(0xee); // the read buffer is reused for the next read
+  assert.equal(d.peekInt32(0), 4);
+  d.push(read.subarray(0, 2));
+  d.retainLast();
+  read.fill(0xdd);
+  d.push(Buffer.from([0xaa, 0xbb]));
+  assert.deepEqual([...d.next()!], [0, 0, 0, 4, 7, 0xee, 0xee, 0xaa]);
+  assert.equal(d.bufferedBytes, 1);
+});
+
+test('retainLast keeps the read position in a partly read first chunk', () => {
+  const read = Buffer.alloc(16);
+  const d = new FrameDecoder();
+  d.push(Buffer.from([0, 0, 0, 3, 1, 2, 3, 0, 0])); // a frame, then half of the next size prefix
+  assert.deepEqual([...d.next()!], [0, 0, 0, 3, 1, 2, 3]);
+  read.set([0, 2, 8, 9]);
+  d.push(read.subarray(0, 4)); // the rest of that frame, in the read buffer
+  d.retainLast();
+  read.fill(0xee); // reused for the next read
+  assert.deepEqual([...d.next()!], [0, 0, 0, 2, 8, 9]);
+  assert.equal(d.bufferedBytes, 0);
+});
+
+test('the default maximum frame size is 100 MiB; the limit is checked against the size prefix alone', () => {
+  assert.equal(DEFAULT_MAX_FRAME_SIZE, 100 * 1024 * 1024);
+  const d = new FrameDecoder();
+  d.push(rawFrame(DEFAULT_MAX_FRAME_SIZE));
+  assert.equal(d.next(), null, 'at the maximum: waits for the bytes');
+  const over = new FrameDecoder();
+  over.push(rawFrame(DEFAULT_MAX_FRAME_SIZE + 1));
+  assert.equal(codecError(() => over.next()).message, `frame size ${DEFAULT_MAX_FRAME_SIZE + 1} is outside 0..${DEFAULT_MAX_FRAME_SIZE} (max.frame.size); garbage bytes or a non-Kafka client?`);
+  const negative = new FrameDecoder();
+  negative.push(rawFrame(-2));
+  assert.equal(codecError(() => negative.next()).message, 'negative frame size -2; garbage bytes or a non-Kafka client?');
+  // Size 0 is a frame (of no header): the decoder returns it, and decoding it reports the problem.
+  const empty = new FrameDecoder();
+  empty.push(rawFrame(0));
+  const f = empty.next();
+  assert.deepEqual(f && [...f], [0, 0, 0, 0]);
+  assert.equal(codecError(() => decodeRequest(f!)).code, CodecErrorCode.Truncated);
+});
+
+test('header versions of APIs that are flexible from version 0', () => {
+  assert.equal(apiCodec(ApiKey.ConsumerGroupHeartbeat)?.firstFlexibleVersion, 0);
+  assert.equal(requestHeaderVersion(ApiKey.ConsumerGroupHeartbeat, 0), 2);
+  assert.equal(responseHeaderVersion(ApiKey.ConsumerGroupHeartbeat, 0), 1);
+  assert.equal(requestHeaderVersion(999, 0), 1, 'unknown APIs: the non-flexible header');
+  assert.equal(responseHeaderVersion(999, 0), 0);
+});
+
+test('the client id is read in place; null, empty and truncated client ids read as empty', () => {
+  const f = metadataRequestFrame(1);
+  assert.equal(peekRequestClientId(f), 'test-client');
+  assert.equal(peekRequestClientId(f.subarray(0, 14 + 'test-client'.length)), 'test-client', 'ends exactly with the client id');
+  assert.equal(peekRequestClientId(f.subarray(0, 14 + 'test-client'.length - 1)), '');
+  assert.equal(peekRequestClientId(f.subarray(0, 13)), '');
+  const withLength = (n: number) => {
+    const g = Buffer.from(f);
+    g.writeInt16BE(n, 12);
+    return g;
+  };
+  assert.equal(peekRequestClientId(withLength(-1)), '');
+  assert.equal(peekRequestClientId(withLength(0)), '');
+  assert.equal(peekRequestClientId(withLength(4)), 'test');
+});
+
+test('decoding errors say what does not add up, and where', () => {
+  const f = metadataRequestFrame(1);
+  assert.equal(codecError(() => decodeRequest(rawFrame(1, [0]))).message, 'frame of 5 bytes is too short for a header (at byte 0)');
+  const lying = Buffer.from(f);
+  lying.writeInt32BE(f.length, 0);
+  assert.equal(codecError(() => decodeRequest(lying)).message, `frame size prefix ${f.length} does not match the ${f.length - 4} bytes that follow (at byte 0)`);
+  const unknown = Buffer.from(f);
+  unknown.writeInt16BE(999, 4);
+  assert.equal(codecError(() => decodeRequest(unknown)).message, 'unknown api key 999');
+  const old = Buffer.from(f);
+  old.writeInt16BE(ApiKey.Produce, 4);
+  old.writeInt16BE(2, 6);
+  const e = codecError(() => decodeRequest(old));
+  assert.equal(e.code, CodecErrorCode.UnsupportedVersion, 'below the minimum version as well as above the maximum');
+  assert.equal(e.message, 'Produce v2 is not supported (versions 3-13)');
+  const trailing = Buffer.concat([f, Buffer.from([0, 0])]);
+  trailing.writeInt32BE(trailing.length - 4, 0);
+  assert.equal(codecError(() => decodeRequest(trailing)).message, `2 bytes left after the Metadata v12 request (at byte ${f.length})`);
+  const response = encodeResponse(ApiKey.Metadata, 12, { correlationId: 9, _unknownTaggedFields: undefined }, defaultMetadataResponse());
+  const longer = Buffer.concat([response, Buffer.from([0])]);
+  longer.writeInt32BE(longer.length - 4, 0);
+  assert.equal(codecError(() => decodeResponse(longer, ApiKey.Metadata, 12)).message, `1 bytes left after the Metadata v12 response (at byte ${response.length})`);
+  const lyingResponse = Buffer.from(response);
+  lyingResponse.writeInt32BE(response.length - 5, 0);
+  assert.equal(codecError(() => decodeResponse(lyingResponse, ApiKey.Metadata, 12)).code, CodecErrorCode.InvalidLength);
+});
+
+test('a decoder failure that is not a CodecError becomes one (Internal), with the original as its cause', () => {
+  // Not a Buffer: the decoder's first Buffer method call fails with a TypeError.
+  const e = codecError(() => decodeRequest(new Uint8Array(16) as Buffer));
+  assert.equal(e.code, CodecErrorCode.Internal);
+  assert.match(e.message, /^decoder failed: /);
+  assert.ok(e.cause instanceof TypeError);
+  assert.ok(e.message.endsWith(e.cause.message));
+});
+
+test('encoding a value a version cannot carry, or a null that is not nullable, is refused with the field named', () => {
+  const header = (v: number): RequestHeader => ({ requestApiKey: ApiKey.Metadata, requestApiVersion: v, correlationId: 1, clientId: 'c', _unknownTaggedFields: undefined });
+  const notCarried = codecError(() => encodeRequest(header(3), { ...defaultMetadataRequest(), allowAutoTopicCreation: false }));
+  assert.equal(notCarried.code, CodecErrorCode.FieldNotInVersion);
+  assert.equal(notCarried.message, 'MetadataRequest.AllowAutoTopicCreation has a non-default value but version 3 cannot carry it; use a version that has the field or leave it at its default');
+  const nullName = codecError(() => encodeRequest(header(9), { ...defaultMetadataRequest(), topics: [{ topicId: 'AAAAAAAAAAAAAAAAAAAAAA', name: null, _unknownTaggedFields: undefined }] }));
+  assert.equal(nullName.code, CodecErrorCode.UnexpectedNull);
+  assert.equal(nullName.message, 'Name is null but is not nullable in version 9');
+});
+
+/** A Produce request frame (acks 1) with the given header and transactional id. */
+function produceFrame(version: number, transactionalId: string | null, tagged?: RequestHeader['_unknownTaggedFields']): Buffer {
+  const codec = apiCodec(ApiKey.Produce)!;
+  const body = { ...codec.defaultRequest(), acks: 1, transactionalId, timeoutMs: 30000 };
+  return encodeRequest({ requestApiKey: ApiKey.Produce, requestApiVersion: version, correlationId: 7, clientId: 'c', _unknownTaggedFields: tagged }, body);
+}
+
+test('acks are found behind long transactional ids (multi-byte varints)', () => {
+  const txn = 't'.repeat(300);
+  for (const v of [3, 8, 9, 13]) assert.equal(peekProduceAcks(produceFrame(v, txn)), 1, `v${v}, a 300-character transactional id`);
+});
+
+// A bug found by mutation testing (docs/mutation-testing.md), fixed: `pos += uvarint()` in
+// peekProduceAcks read `pos` before uvarint() moved it past the size varint, so each header
+// tagged field was skipped one varint short and the acks were read from the wrong bytes.
+test('acks are found behind header tagged fields', () => {
+  for (const v of [9, 13]) {
+    assert.equal(peekProduceAcks(produceFrame(v, 'txn-1', [{ tag: 3, data: Buffer.from('abc') }])), 1, `v${v}`);
+    assert.equal(peekProduceAcks(produceFrame(v, 'txn-1', [{ tag: 3, data: Buffer.from('abc') }, { tag: 200, data: Buffer.alloc(130, 1) }])), 1, `v${v}`);
+  }
+});
+
+test('a Produce frame that ends before its acks, or with an overlong varint, is refused with a CodecError', () => {
+  for (const v of [3, 8, 9, 13]) {
+    const f = produceFrame(v, 'txn-1');
+    // Header (client id "c", then a tagged-field count from v9), transactional id "txn-1", acks.
+    const acksEnd = 15 + (v >= 9 ? 1 + 1 + 5 : 2 + 5) + 2;
+    assert.equal(peekProduceAcks(f.subarray(0, acksEnd)), 1, `v${v}: ends right after acks`);
+    // From 8 bytes: a caller learns a frame is a Produce request from its api key and version.
+    for (let end = 8; end < acksEnd; end++) {
+      const e = codecError(() => peekProduceAcks(f.subarray(0, end)));
+      assert.equal(e.code, CodecErrorCode.Truncated, `v${v} cut at ${end}`);
+      assert.equal(e.message, `Produce v${v} request of ${end} bytes ends before its acks field (at byte ${e.offset})`);
+    }
+  }
+  // The error names where the field that does not fit would start: here the tagged-field count.
+  assert.equal(codecError(() => peekProduceAcks(produceFrame(9, 'txn-1').subarray(0, 15))).offset, 15);
+  // A tagged-field count that is a varint of six bytes is refused before anything is read on.
+  const f = Buffer.concat([produceFrame(9, null).subarray(0, 15), Buffer.from([0x80, 0x80, 0x80, 0x80, 0x80, 0x01, 0, 0, 0, 0])]);
+  const e = codecError(() => peekProduceAcks(f));
+  assert.equal(e.code, CodecErrorCode.VarintTooLong);
+  assert.equal(e.message, 'varint longer than 5 bytes in a Produce request header (at byte 20)');
 });
