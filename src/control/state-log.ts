@@ -12,7 +12,7 @@ import type { BootstrapServerConfig, HostPort, StreamingDomainConfig } from '../
 import { formatHostPort } from '../config/endpoints.ts';
 import { TurnoutError } from '../errors.ts';
 import type { Logger } from '../observability/log.ts';
-import { ApiKey, ZERO_UUID, apiCodec } from '../protocol/index.ts';
+import { ApiKey, KafkaErrorCode, ZERO_UUID, apiCodec, isRetriableKafkaError, kafkaErrorName } from '../protocol/index.ts';
 import { decodeRecordBatchesWithEnd, encodeRecordBatch } from '../protocol/records.ts';
 import type { ApiVersionsResponse } from '../protocol/generated/messages/api-versions-response.ts';
 import { defaultCreateTopicsRequestCreatableTopic } from '../protocol/generated/messages/create-topics-request.ts';
@@ -102,61 +102,6 @@ const VERSIONS = {
   [ApiKey.DescribeConfigs]: [1, 4],
 } as const satisfies Record<number, readonly [number, number]>;
 
-const KafkaErrors = {
-  UNKNOWN_SERVER_ERROR: -1,
-  OFFSET_OUT_OF_RANGE: 1,
-  UNKNOWN_TOPIC_OR_PARTITION: 3,
-  LEADER_NOT_AVAILABLE: 5,
-  NOT_LEADER_OR_FOLLOWER: 6,
-  REQUEST_TIMED_OUT: 7,
-  REPLICA_NOT_AVAILABLE: 9,
-  MESSAGE_TOO_LARGE: 10,
-  NETWORK_EXCEPTION: 13,
-  INVALID_TOPIC_EXCEPTION: 17,
-  RECORD_LIST_TOO_LARGE: 18,
-  NOT_ENOUGH_REPLICAS: 19,
-  NOT_ENOUGH_REPLICAS_AFTER_APPEND: 20,
-  TOPIC_AUTHORIZATION_FAILED: 29,
-  CLUSTER_AUTHORIZATION_FAILED: 31,
-  UNSUPPORTED_VERSION: 35,
-  TOPIC_ALREADY_EXISTS: 36,
-  INVALID_REPLICATION_FACTOR: 38,
-  INVALID_CONFIG: 40,
-  NOT_CONTROLLER: 41,
-  POLICY_VIOLATION: 44,
-  KAFKA_STORAGE_ERROR: 56,
-  FENCED_LEADER_EPOCH: 74,
-  UNKNOWN_LEADER_EPOCH: 75,
-  OFFSET_NOT_AVAILABLE: 78,
-  INVALID_RECORD: 87,
-  THROTTLING_QUOTA_EXCEEDED: 89,
-  UNKNOWN_TOPIC_ID: 100,
-} as const;
-const KAFKA_ERROR_NAMES = new Map<number, string>(Object.entries(KafkaErrors).map(([name, code]) => [code, name]));
-
-/** Errors that pass: the leader moved, the topic is still being set up, the cluster is busy. */
-const RETRIABLE = new Set<number>([
-  KafkaErrors.UNKNOWN_TOPIC_OR_PARTITION,
-  KafkaErrors.LEADER_NOT_AVAILABLE,
-  KafkaErrors.NOT_LEADER_OR_FOLLOWER,
-  KafkaErrors.REQUEST_TIMED_OUT,
-  KafkaErrors.REPLICA_NOT_AVAILABLE,
-  KafkaErrors.NETWORK_EXCEPTION,
-  KafkaErrors.NOT_ENOUGH_REPLICAS,
-  KafkaErrors.NOT_ENOUGH_REPLICAS_AFTER_APPEND,
-  KafkaErrors.NOT_CONTROLLER,
-  KafkaErrors.KAFKA_STORAGE_ERROR,
-  KafkaErrors.FENCED_LEADER_EPOCH,
-  KafkaErrors.UNKNOWN_LEADER_EPOCH,
-  KafkaErrors.OFFSET_NOT_AVAILABLE,
-  KafkaErrors.THROTTLING_QUOTA_EXCEEDED,
-  KafkaErrors.UNKNOWN_TOPIC_ID,
-]);
-
-function kafkaError(code: number): string {
-  return `${KAFKA_ERROR_NAMES.get(code) ?? 'Kafka error'} (${code})`;
-}
-
 /** A failure inside one attempt; retriable ones are tried again until the deadline. */
 class Problem extends Error {
   readonly retriable: boolean;
@@ -167,7 +112,7 @@ class Problem extends Error {
 }
 
 function brokerProblem(what: string, code: number, message?: string | null): Problem {
-  return new Problem(`${what} failed with ${kafkaError(code)}${message ? `: ${message}` : ''}`, RETRIABLE.has(code));
+  return new Problem(`${what} failed with ${kafkaErrorName(code)}${message ? `: ${message}` : ''}`, isRetriableKafkaError(code));
 }
 
 function isRetriable(err: unknown): boolean {
@@ -239,7 +184,7 @@ export class StateLog {
     await this.retrying('ensure the topic exists', deadline, async () => {
       const { md, link } = await this.metadata(deadline);
       const t = this.topicIn(md);
-      if (t?.errorCode === KafkaErrors.UNKNOWN_TOPIC_OR_PARTITION && !created) {
+      if (t?.errorCode === KafkaErrorCode.UNKNOWN_TOPIC_OR_PARTITION && !created) {
         await this.createTopic(md, link, deadline);
         created = true;
         throw new Problem('the topic was just created and is not served yet', true);
@@ -334,7 +279,7 @@ export class StateLog {
         if (res.errorCode !== 0) throw brokerProblem(`Fetch from ${link.key}`, res.errorCode);
         const p = res.responses.find((t) => t.topic === this.topic)?.partitions.find((x) => x.partitionIndex === 0);
         if (p === undefined) throw new Problem(`the Fetch answer from ${link.key} has no data for partition 0`, true);
-        if (p.errorCode === KafkaErrors.OFFSET_OUT_OF_RANGE && restarts < 2) {
+        if (p.errorCode === KafkaErrorCode.OFFSET_OUT_OF_RANGE && restarts < 2) {
           const start = await this.listOffset(link, EARLIEST, deadline);
           this.log.warn({ fromOffset: String(offset), logStartOffset: String(start) }, 'state log offset out of range; reading from the log start');
           offset = start;
@@ -430,13 +375,13 @@ export class StateLog {
         this.log.info({ replicationFactor, minInsyncReplicas, brokers }, 'created the state topic');
         return;
       }
-      if (t.errorCode === KafkaErrors.TOPIC_ALREADY_EXISTS) {
+      if (t.errorCode === KafkaErrorCode.TOPIC_ALREADY_EXISTS) {
         this.log.info('state topic already exists (created concurrently)');
         return;
       }
       // ZooKeeper-mode clusters only take CreateTopics at the controller (KRaft brokers forward it).
       const controller = md.brokers.find((b) => b.nodeId === md.controllerId);
-      if (t.errorCode === KafkaErrors.NOT_CONTROLLER && controller !== undefined && tries === 0) {
+      if (t.errorCode === KafkaErrorCode.NOT_CONTROLLER && controller !== undefined && tries === 0) {
         target = await this.link({ host: controller.host, port: controller.port }, deadline);
         continue;
       }
@@ -486,11 +431,11 @@ export class StateLog {
   /** Address of partition 0's leader, or a Problem saying why there is none (yet). */
   private leaderIn(md: MetadataResponse, t: MetadataResponseTopic | undefined): HostPort {
     if (t === undefined) throw new Problem('the Metadata answer does not list the topic', true);
-    if (t.errorCode === KafkaErrors.UNKNOWN_TOPIC_OR_PARTITION) throw new Problem('the topic does not exist (ensureTopic() creates it)', true);
+    if (t.errorCode === KafkaErrorCode.UNKNOWN_TOPIC_OR_PARTITION) throw new Problem('the topic does not exist (ensureTopic() creates it)', true);
     if (t.errorCode !== 0) throw brokerProblem('Metadata', t.errorCode);
     const p = t.partitions.find((x) => x.partitionIndex === 0);
     if (p === undefined) throw new Problem('the topic has no partition 0 yet', true);
-    if (p.errorCode !== 0 && p.errorCode !== KafkaErrors.REPLICA_NOT_AVAILABLE) throw brokerProblem('Metadata of partition 0', p.errorCode);
+    if (p.errorCode !== 0 && p.errorCode !== KafkaErrorCode.REPLICA_NOT_AVAILABLE) throw brokerProblem('Metadata of partition 0', p.errorCode);
     if (p.leaderId < 0) throw new Problem('partition 0 has no leader', true);
     const b = md.brokers.find((x) => x.nodeId === p.leaderId);
     if (b === undefined) throw new Problem(`the leader of partition 0 (broker ${p.leaderId}) is not among the brokers of the Metadata answer`, true);

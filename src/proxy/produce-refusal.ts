@@ -3,13 +3,11 @@
 // metadata) without treating it as a sign about its sequence numbers, which is what the gateway
 // needs when it cannot forward a request now: writes held by a switch's fence, and batches of an
 // idempotent producer that would reach a cluster ahead of earlier ones (sequence-gate.ts).
-import { ApiKey, decodeRequest, encodeResponse } from '../protocol/index.ts';
+import { ApiKey, KafkaErrorCode, decodeRequest, encodeResponse } from '../protocol/index.ts';
 import type { ProduceRequest } from '../protocol/generated/messages/produce-request.ts';
 import {
   defaultProduceResponse, defaultProduceResponsePartitionProduceResponse, defaultProduceResponseTopicProduceResponse, type ProduceResponse,
 } from '../protocol/generated/messages/produce-response.ts';
-
-export const NOT_LEADER_OR_FOLLOWER = 6;
 
 /** The response to Produce request `frame` refusing every partition (throws CodecError on an unreadable frame). */
 export function refusedProduceResponse(frame: Buffer, errorMessage: string): Buffer {
@@ -23,7 +21,7 @@ export function refusedProduceResponse(frame: Buffer, errorMessage: string): Buf
       partitionResponses: t.partitionData.map((p) => ({
         ...defaultProduceResponsePartitionProduceResponse(),
         index: p.index,
-        errorCode: NOT_LEADER_OR_FOLLOWER,
+        errorCode: KafkaErrorCode.NOT_LEADER_OR_FOLLOWER,
         baseOffset: -1n,
         logAppendTimeMs: -1n,
         logStartOffset: -1n,

@@ -13,7 +13,7 @@
 // error fields. The rest of the request still goes to the broker, with the refused topics
 // removed, and the refusals are merged into its answer; when nothing is left, the gateway answers
 // alone. Everything here is a pure function of decoded requests and responses.
-import { ApiKey, ZERO_UUID, apiCodec } from '../protocol/index.ts';
+import { ApiKey, KafkaErrorCode, ZERO_UUID, apiCodec } from '../protocol/index.ts';
 import { MESSAGE_SCHEMAS, type FieldSchema, type MessageSchema } from '../protocol/generated/schema.ts';
 import { isOffsetTranslationEvidence } from '../routing/internal-topics.ts';
 import type { AddPartitionsToTxnRequest, AddPartitionsToTxnRequestAddPartitionsToTxnTopic } from '../protocol/generated/messages/add-partitions-to-txn-request.ts';
@@ -84,9 +84,9 @@ import type { TxnOffsetCommitResponse } from '../protocol/generated/messages/txn
 import type { WriteTxnMarkersRequest, WriteTxnMarkersRequestWritableTxnMarker } from '../protocol/generated/messages/write-txn-markers-request.ts';
 import type { WriteTxnMarkersResponse } from '../protocol/generated/messages/write-txn-markers-response.ts';
 
-export const TOPIC_AUTHORIZATION_FAILED = 29;
+const { TOPIC_AUTHORIZATION_FAILED } = KafkaErrorCode;
 /** AddPartitionsToTxn: the other partitions of a request that was refused as a whole. */
-const OPERATION_NOT_ATTEMPTED = 55;
+const { OPERATION_NOT_ATTEMPTED } = KafkaErrorCode;
 
 // Resource and pattern types of configs and ACLs (ConfigResource.Type, ResourceType, PatternType).
 const RESOURCE_ANY = 1;

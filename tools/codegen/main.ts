@@ -1,5 +1,6 @@
 // Regenerates src/protocol/generated/ from the JSON message definitions inside Apache Kafka's
-// kafka-clients jar (resolved with Maven, cached outside the repository).
+// kafka-clients jar (resolved with Maven, cached outside the repository), and the table of
+// Kafka's error codes from the same jar (tools/codegen/errors.ts).
 //
 //   npm run generate                      write the generated code
 //   npm run generate -- --check           exit 1 when the committed code differs
@@ -13,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { type MessageSpec, isEmpty, parseMessage } from './spec.ts';
 import { emitIndex, emitMessage, emitSchema } from './emit-index.ts';
 import { moduleFileName } from './emit-message.ts';
+import { emitErrors, loadErrors } from './errors.ts';
 
 /** The Kafka release whose definitions the committed codec is generated from. */
 export const CODEC_KAFKA_VERSION = '4.3.1';
@@ -69,6 +71,7 @@ export function generate(version: string): Map<string, string> {
   for (const s of specs) files.set(join('messages', moduleFileName(s)), emitMessage(s, version));
   files.set('index.ts', emitIndex(specs, version));
   files.set('schema.ts', emitSchema(specs, version));
+  files.set('errors.ts', emitErrors(loadErrors(kafkaClientsJar(version), join(repoRoot, 'kafka', 'pom.xml'), cacheDir()), version));
   return files;
 }
 

@@ -4,11 +4,9 @@
 // brokers keep advertising Produce v0-2 for old librdkafka, which refuses brokers without them).
 // Nothing above the codec's newest version is advertised: a newer version might carry broker
 // addresses the gateway would not know to rewrite.
-import { ApiKey, apiCodec, encodeResponse, type DecodedResponse } from '../../protocol/index.ts';
+import { ApiKey, KafkaErrorCode, apiCodec, encodeResponse, type DecodedResponse } from '../../protocol/index.ts';
 import type { ApiVersionsResponse, ApiVersionsResponseApiVersion } from '../../protocol/generated/messages/api-versions-response.ts';
 import type { FilterContext, ProxyFilter, RequestAction } from '../filter.ts';
-
-const UNSUPPORTED_VERSION = 35;
 
 export interface GatewayApiSupport {
   /** Lowest version the gateway forwards (undefined: whatever the broker accepts). */
@@ -33,7 +31,7 @@ export class ApiVersionsFilter implements ProxyFilter {
     // so the client retries with a version we can decode.
     const correlationId = frame.readInt32BE(8);
     const body: ApiVersionsResponse = {
-      errorCode: UNSUPPORTED_VERSION,
+      errorCode: KafkaErrorCode.UNSUPPORTED_VERSION,
       apiKeys: [{ apiKey: ApiKey.ApiVersions, minVersion: 0, maxVersion: max }],
       throttleTimeMs: 0,
       supportedFeatures: [],

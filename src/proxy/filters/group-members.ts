@@ -10,7 +10,7 @@
 // the group here. The filter answers it as UNKNOWN_MEMBER_ID, on which every client gives up its
 // partitions and joins again with epoch 0, and then reads its positions from the offsets the
 // switch installed. Until that join is answered, the member's fetches wait (as for classic groups).
-import { ApiKey, decodeRequest, peekRequestClientId, type DecodedResponse } from '../../protocol/index.ts';
+import { ApiKey, KafkaErrorCode, decodeRequest, peekRequestClientId, type DecodedResponse } from '../../protocol/index.ts';
 import type { SyncGroupResponse } from '../../protocol/generated/messages/sync-group-response.ts';
 import type { JoinGroupRequest } from '../../protocol/generated/messages/join-group-request.ts';
 import type { JoinGroupResponse } from '../../protocol/generated/messages/join-group-response.ts';
@@ -118,8 +118,7 @@ export class GroupMembersFilter implements ProxyFilter {
   }
 }
 
-const GROUP_ID_NOT_FOUND = 69;
-const UNKNOWN_MEMBER_ID = 25;
+const { GROUP_ID_NOT_FOUND, UNKNOWN_MEMBER_ID } = KafkaErrorCode;
 
 interface Heartbeat {
   groupId: string;

@@ -12,9 +12,12 @@ import { MESSAGE_SCHEMAS, type FieldSchema, type MessageSchema } from '../../../
 import { encodeRecordBatch } from '../../../src/protocol/records.ts';
 import { scanProduceRequest } from '../../../src/protocol/produce-scan.ts';
 import {
-  LISTING_RESPONSES, REQUEST_RULES, TOPIC_AUTHORIZATION_FAILED, hideTopics, isTopicNameField, refuseTopics, refusedResponse, topicGuard, type Refusal,
+  LISTING_RESPONSES, REQUEST_RULES, hideTopics, isTopicNameField, refuseTopics, refusedResponse, topicGuard, type Refusal,
 } from '../../../src/proxy/protected-topics.ts';
 import { ProtectedTopicFilter } from '../../../src/proxy/filters/protected-topics.ts';
+import { KafkaErrorCode } from '../../../src/protocol/kafka-errors.ts';
+
+const { TOPIC_AUTHORIZATION_FAILED } = KafkaErrorCode;
 import { builtInFilterChain } from '../../../src/proxy/filters/index.ts';
 import { isInternalTopic, isOffsetTranslationEvidence } from '../../../src/routing/internal-topics.ts';
 import { RouteTopicIds, routeTopicId } from '../../../src/routing/topic-ids.ts';
