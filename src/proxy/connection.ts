@@ -866,7 +866,7 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
       // Never advertised (ApiVersions): a client sending it skipped negotiation. Those versions
       // carry what the gateway would have to translate (topic ids, broker endpoints); a broker
       // closes the connection on a version it does not support, and so does the gateway.
-      throw new CodecError(CodecErrorCode.UnsupportedVersion, `${apiKey === ApiKey.Fetch ? 'Fetch' : apiKey === ApiKey.Produce ? 'Produce' : `api key ${apiKey}`} v${apiVersion} is above v${cap}, the highest the gateway offers in ApiVersions`);
+      throw new CodecError(CodecErrorCode.UnsupportedVersion, `${apiCodec(apiKey)?.name ?? `api key ${apiKey}`} v${apiVersion} is above v${cap}, the highest the gateway offers in ApiVersions`);
     }
     if (this.route.fence !== null && FENCED_API_KEYS.has(apiKey)) {
       this.hold(frame);

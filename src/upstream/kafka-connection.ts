@@ -3,7 +3,7 @@
 // responses decoded with the codec; several requests may be in flight (matched by correlation id).
 import type { Socket } from 'node:net';
 import type { HostPort, UpstreamSecurity } from '../config/types.ts';
-import { ApiKey, FrameDecoder, decodeResponse, encodeRequest, peekResponseCorrelationId } from '../protocol/index.ts';
+import { ApiKey, FrameDecoder, apiCodec, decodeResponse, encodeRequest, peekResponseCorrelationId } from '../protocol/index.ts';
 import type { SaslAuthenticateResponse } from '../protocol/generated/messages/sasl-authenticate-response.ts';
 import type { SaslHandshakeResponse } from '../protocol/generated/messages/sasl-handshake-response.ts';
 import { formatHostPort } from '../config/endpoints.ts';
@@ -83,7 +83,7 @@ export class KafkaConnection {
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(correlationId);
-        reject(new UpstreamError(UpstreamErrorCode.Timeout, `${formatHostPort(this.endpoint)} did not answer a request (api key ${apiKey}) within ${this.requestTimeoutMs} ms`));
+        reject(new UpstreamError(UpstreamErrorCode.Timeout, `${formatHostPort(this.endpoint)} did not answer a ${apiCodec(apiKey)?.name ?? `api key ${apiKey}`} request within ${this.requestTimeoutMs} ms`));
       }, this.requestTimeoutMs);
       this.pending.set(correlationId, { apiKey, apiVersion, resolve: resolve as (b: object) => void, reject, timer });
       this.socket.write(frame);

@@ -2,7 +2,9 @@
 // against the upstream listener. Each names the path and line of the value to change.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatProblems } from '../../../src/config/index.ts';
+import os from 'node:os';
+import { syncBuiltinESMExports } from 'node:module';
+import { formatProblems, virtualClusterId } from '../../../src/config/index.ts';
 import { configOf, MINIMAL, problemAt, problemsOf } from './support.ts';
 
 /** MINIMAL with a second route appended (lines 23 and on). */
@@ -167,4 +169,88 @@ test('cross checks still run for valid items when other items have problems', ()
     'routes[2].authentication.type',
     'routes[2].colour',
   ]);
+});
+
+test('a duplicate route name says where the first one is and what to do', () => {
+  const p = problemAt(problemsOf(withRoute(`  - name: route-1
+    endpoint: "localhost:29092"
+    streamingDomain: { name: kafka1-domain, bootstrapServerId: plain }
+`)), 'routes[1].name');
+  assert.equal(p.message, 'duplicate route name "route-1" (also at routes[0].name)');
+  assert.equal(p.hint, 'give each one its own route name');
+});
+
+test('a clash between listeners placed in the config gets the general hint; a default place gets its own', () => {
+  const general = 'give every listener (route endpoints, broker port ranges, the admin listener) its own ports, or bind them to different IP addresses';
+  const endpoints = problemAt(problemsOf(withRoute(`  - name: route-2
+    endpoint: "other-host:19092"
+    brokerPorts: { base: 29093 }
+    streamingDomain: { name: kafka2-domain, bootstrapServerId: plain }
+`)), 'routes[1].endpoint');
+  assert.equal(endpoints.hint, general);
+  const writtenPorts = problemAt(problemsOf(withRoute(`  - name: route-2
+    endpoint: "localhost:29092"
+    brokerPorts: { base: 19092, count: 1 }
+    streamingDomain: { name: kafka2-domain, bootstrapServerId: plain }
+`)), 'routes[1].brokerPorts');
+  assert.equal(writtenPorts.message, 'listens on 0.0.0.0:19092, which clashes with routes[0].endpoint on 0.0.0.0:19092 (port 19092)');
+  assert.equal(writtenPorts.hint, general);
+  const writtenAdmin = problemAt(problemsOf(`gateway:\n  admin: { listen: "0.0.0.0:19092" }\n${MINIMAL}`), 'routes[0].endpoint');
+  assert.equal(writtenAdmin.hint, general);
+  const defaultAdmin = problemAt(problemsOf(MINIMAL.replace('localhost:19092', 'localhost:9190')), 'routes[0].endpoint');
+  assert.equal(defaultAdmin.hint, 'move the route, or move the admin listener (by default on 127.0.0.1:9190) with gateway.admin.listen');
+});
+
+test('broker ports may end at port 65535 exactly; past it, the problem says whether the range was written or followed the endpoint', () => {
+  assert.deepEqual(configOf(MINIMAL + '    brokerPorts: { base: 65520, count: 16 }\n').routes[0].brokerPorts, { base: 65520, count: 16 });
+  const written = problemAt(problemsOf(MINIMAL + '    brokerPorts: { base: 65530, count: 8 }\n'), 'routes[0].brokerPorts');
+  assert.equal(written.message, 'broker ports 65530-65537 go past 65535');
+  assert.equal(written.hint, 'lower brokerPorts.base or brokerPorts.count');
+  const byDefault = problemAt(problemsOf(MINIMAL.replace('localhost:19092', 'localhost:65530')), 'routes[0].brokerPorts');
+  assert.equal(byDefault.message, 'broker ports 65531-65546 go past 65535 (by default they follow the endpoint port 65530)');
+});
+
+test('an unknown streaming domain lists only the names that are written as names, or none', () => {
+  const none = problemAt(problemsOf(`streamingDomains: []\n${MINIMAL.slice(MINIMAL.indexOf('routes:'))}`), 'routes[0].streamingDomain.name');
+  assert.equal(none.message, 'unknown streaming domain "kafka1-domain" (known: none)');
+  const numbered = problemsOf(MINIMAL.replace('name: kafka2-domain', 'name: 42').replace('name: kafka1-domain\n      bootstrapServerId', 'name: kafka3-domain\n      bootstrapServerId'));
+  assert.equal(problemAt(numbered, 'routes[0].streamingDomain.name').message, 'unknown streaming domain "kafka3-domain" (known: kafka1-domain)');
+});
+
+test('an unknown bootstrap server id lists the domain\'s ids, with a did-you-mean for a near miss', () => {
+  const route2 = (id: string) => withRoute(`  - name: route-2
+    endpoint: "localhost:29092"
+    streamingDomain: { name: kafka2-domain, bootstrapServerId: ${id} }
+`);
+  const far = problemAt(problemsOf(route2('tls')), 'routes[1].streamingDomain.bootstrapServerId');
+  assert.equal(far.message, 'streaming domain "kafka2-domain" has no bootstrap server "tls" (known: plain, sasl)');
+  assert.equal(far.hint, 'use one of the ids under streamingDomains[1].kafkaCluster.bootstrapServers');
+  assert.equal(problemAt(problemsOf(route2('plan')), 'routes[1].streamingDomain.bootstrapServerId').hint, 'did you mean "plain"?');
+});
+
+test('authentication and SASL problems say how to fix them', () => {
+  const passthrough = problemAt(problemsOf(MINIMAL + '    authentication: { type: passthrough }\n'), 'routes[0].authentication.type');
+  assert.equal(passthrough.hint, 'use authentication type none for a PLAINTEXT listener, or point the route at a SASL_PLAINTEXT listener');
+  const sasl = problemAt(problemsOf(MINIMAL.replace('endpoint: "kafka-1:9092"', 'endpoint: "kafka-1:9092"\n          security: { protocol: PLAINTEXT, sasl: { mechanism: PLAIN, username: u, password: p } }')),
+    'streamingDomains[0].kafkaCluster.bootstrapServers[0].security.sasl');
+  assert.equal(sasl.message, 'SASL credentials are set on a PLAINTEXT listener');
+  assert.equal(sasl.hint, 'set protocol: SASL_PLAINTEXT if the listener uses SASL, or remove sasl');
+});
+
+test('a route\'s cluster id is derived from its name alone, the same in every version', () => {
+  assert.equal(virtualClusterId('route-1'), 'QgrzF6yvjbLaZVCiOrTGag');
+  assert.equal(configOf(MINIMAL).routes[0].clusterId, 'QgrzF6yvjbLaZVCiOrTGag');
+});
+
+test('the default instance id is the host name (other characters replaced) and the admin port, or the process id without one', (t) => {
+  t.mock.method(os, 'hostname', () => 'gw 1.example_x-y:z');
+  syncBuiltinESMExports();
+  t.after(() => {
+    t.mock.restoreAll();
+    syncBuiltinESMExports();
+  });
+  assert.equal(configOf(MINIMAL).instanceId, 'gw-1.example_x-y-z-9190');
+  assert.equal(configOf(`gateway:\n  admin: { listen: "127.0.0.1:0" }\n${MINIMAL}`).instanceId, `gw-1.example_x-y-z-${process.pid}`);
+  assert.equal(configOf(`gateway:\n  admin: null\n${MINIMAL}`).instanceId, `gw-1.example_x-y-z-${process.pid}`);
+  assert.equal(configOf(`gateway:\n  instanceId: gw-0\n${MINIMAL}`).instanceId, 'gw-0');
 });

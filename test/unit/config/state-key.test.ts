@@ -55,3 +55,29 @@ test('turnout validate says whether state records are signed, by key id and neve
   assert.match(signed, /records signed with key [0-9a-f]{8}, also accepting key [0-9a-f]{8}/);
   assert.equal(signed.includes(KEY) || signed.includes(OLD), false);
 });
+
+test('each key problem says exactly what is wrong and what to do', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'turnout-key-'));
+  const both = problemAt(problemsOf(withState(`key: ${KEY}\nkeyFile: /nonexistent/turnout.key`)), 'gateway.state.key');
+  assert.deepEqual([both.message, both.hint], ['both key and keyFile are set', 'keep one of them']);
+  const unreadable = problemAt(problemsOf(withState('keyFile: /nonexistent/turnout.key')), 'gateway.state.keyFile');
+  assert.deepEqual([unreadable.message, unreadable.hint], ['cannot read /nonexistent/turnout.key: ENOENT', 'give the path of a readable file that holds the key']);
+  const shortFile = join(dir, 'short.key');
+  writeFileSync(shortFile, `${'k'.repeat(31)}\n`);
+  const short = problemAt(problemsOf(withState(`keyFile: ${shortFile}`)), 'gateway.state.keyFile');
+  assert.deepEqual([short.message, short.hint], [`the key in ${shortFile} is shorter than 32 characters`, 'use a random key, e.g. the output of `openssl rand -base64 32`']);
+  const alone = problemAt(problemsOf(withState(`previousKey: ${OLD}`)), 'gateway.state.previousKey');
+  assert.deepEqual([alone.message, alone.hint], ['previousKey is set without key', 'set key (the new key) too; previousKey is only accepted while reading']);
+  const same = problemAt(problemsOf(withState(`key: ${KEY}\npreviousKey: ${KEY}`)), 'gateway.state.previousKey');
+  assert.deepEqual([same.message, same.hint], ['previousKey is the same key as key', 'remove previousKey, or give the key being rotated out']);
+});
+
+test('a key file of exactly 32 characters is long enough; a key file that cannot be used is the only problem reported', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'turnout-key-'));
+  const file = join(dir, 'exact.key');
+  writeFileSync(file, `${'k'.repeat(32)}\n`);
+  assert.equal(configOf(withState(`keyFile: ${file}`)).state?.signing?.key?.reveal(), 'k'.repeat(32));
+  // The key is set (as a file): previousKey is not "set without key", even though the file is unreadable.
+  const problems = problemsOf(withState(`keyFile: /nonexistent/turnout.key\npreviousKey: ${OLD}`));
+  assert.deepEqual(problems.map((p) => p.path), ['gateway.state.keyFile']);
+});

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { PartitionKey } from '../../../src/control/cluster-admin.ts';
 import { decodeCheckpoint, decodeOffsetSync, encodeCheckpoint, encodeOffsetSync } from '../../../src/control/mirror-maker.ts';
-import { alignTails, decide, SyncIndex, thinAnchors, translateWithAnchors, encodeAnchors } from '../../../src/control/offset-translation.ts';
+import { alignTails, anchorBound, decide, decodeAnchors, pairBounds, SyncIndex, thinAnchors, translateWithAnchors, encodeAnchors } from '../../../src/control/offset-translation.ts';
 import { ReplicationTracker } from '../../../src/control/replication.ts';
 import type { DecodedRecord } from '../../../src/protocol/records.ts';
 import { FakeCluster } from './fake-cluster.ts';
@@ -479,4 +479,96 @@ test('property: with two-way replication (originals and copies interleaved on bo
   }
   assert.ok(offsetSync > runs / 2, `both sync topics used in ${offsetSync} of ${2 * runs} translations`);
   assert.ok(viaSyncs > 0, 'some offsets were translated from offset syncs');
+});
+
+// ---- the pure pieces at their edges ----
+
+test('pairBounds: a pair at the committed offset is exact, one before it a lower bound one past it, one after it an upper bound', () => {
+  assert.deepEqual(pairBounds(5n, 105n, 5n, 'tail'), { lower: { value: 105n, method: 'exact', exact: true }, upper: 105n });
+  assert.deepEqual(pairBounds(5n, 105n, 9n, 'tail'), { lower: { value: 106n, method: 'tail' } });
+  assert.deepEqual(pairBounds(5n, 105n, 4n, 'tail'), { upper: 105n });
+});
+
+test('decide: on equal lower bounds the first (better) method is kept, an exact bound wins over any other, and the log start over a bound at it', () => {
+  const checkpoint = { value: 10n, method: 'checkpoint' } as const;
+  const exact = { value: 10n, method: 'exact', exact: true } as const;
+  assert.deepEqual(decide([checkpoint, { value: 10n, method: 'tail' }], [20n], 0n, null), { dest: 10n, method: 'checkpoint', reReadBound: 10n });
+  assert.deepEqual(decide([checkpoint, exact], [], 0n, null), { dest: 10n, method: 'exact', reReadBound: 0n });
+  assert.deepEqual(decide([{ ...checkpoint, exact: false }, exact], [], 0n, null), { dest: 10n, method: 'exact', reReadBound: 0n });
+  assert.deepEqual(decide([exact], [], 0n, null), { dest: 10n, method: 'exact', reReadBound: 0n }, 'exact even with no upper bound known');
+  assert.deepEqual(decide([{ value: 12n, method: 'offset-sync' }, { value: 10n, method: 'exact', exact: true }], [30n], 0n, null), { dest: 12n, method: 'offset-sync', reReadBound: 18n }, 'a higher bound beats a lower exact one');
+  assert.deepEqual(decide([{ value: 12n, method: 'offset-sync' }, { value: 10n, method: 'tail' }], [30n], 0n, null), { dest: 12n, method: 'offset-sync', reReadBound: 18n });
+  assert.deepEqual(decide([{ value: 5n, method: 'checkpoint' }], [], 5n, 20n), { dest: 5n, method: 'start', reReadBound: 15n });
+});
+
+test('decide: on a contradiction the highest lower bound at or below the upper bound is kept', () => {
+  assert.deepEqual(decide([{ value: 12n, method: 'offset-sync' }, { value: 9n, method: 'tail' }], [9n], 1n, 20n), { dest: 9n, method: 'conservative', reReadBound: 0n });
+  assert.deepEqual(decide([{ value: 12n, method: 'offset-sync' }, { value: 8n, method: 'tail' }, { value: 4n, method: 'checkpoint' }], [9n], 1n, 20n), { dest: 8n, method: 'conservative', reReadBound: 1n });
+});
+
+test('SyncIndex: committed offsets may come in any order; without any, every pair is still found', () => {
+  const idx = new SyncIndex([50n, 5n, 50n, 20n]);
+  for (const [s, d] of [[0n, 100n], [4n, 103n], [5n, 104n], [20n, 110n], [60n, 130n], [70n, 140n]] as const) idx.add(s, d);
+  assert.deepEqual(idx.around(5n), { before: [5n, 104n], after: [20n, 110n] });
+  assert.deepEqual(idx.around(20n), { before: [20n, 110n], after: [60n, 130n] });
+  assert.deepEqual(idx.around(50n), { before: [20n, 110n], after: [60n, 130n] });
+  assert.deepEqual([idx.seen, idx.chains], [6, 1]);
+  assert.deepEqual(idx.newest(), [70n, 140n]);
+  const none = new SyncIndex([]);
+  none.add(1n, 10n);
+  none.add(9n, 20n);
+  assert.deepEqual(none.around(9n), { before: [9n, 20n] });
+  assert.deepEqual(none.around(100n), { before: [9n, 20n] });
+});
+
+test('SyncIndex: the nearest pair before an offset is found in an earlier slot, and never one after the offset', () => {
+  const idx = new SyncIndex([5n, 50n]);
+  idx.add(1n, 1n);
+  assert.deepEqual(idx.around(50n), { before: [1n, 1n] }, 'slot of 50 is empty: the pair is in the slot of 5');
+  const coarse = new SyncIndex([50n]);
+  coarse.add(10n, 10n);
+  coarse.add(40n, 40n);
+  // An offset that was not asked for: only the last pair of its slot is known, and it lies after 20.
+  assert.deepEqual(coarse.around(20n), {}, 'never a pair after the offset as "before"');
+  assert.deepEqual(coarse.around(40n), { before: [40n, 40n] });
+  assert.deepEqual(coarse.around(5n), {}, 'nothing at or before 5');
+});
+
+test('SyncIndex: a sync that repeats a source offset, or a destination offset, or goes back starts a new chain and forgets the old one', () => {
+  const sameSource = new SyncIndex([5n, 10n]);
+  for (const [s, d] of [[0n, 0n], [10n, 10n], [10n, 12n]] as const) sameSource.add(s, d);
+  assert.deepEqual([sameSource.around(5n), sameSource.chains], [{ after: [10n, 12n] }, 2]);
+  const sameDest = new SyncIndex([5n, 10n]);
+  for (const [s, d] of [[0n, 0n], [10n, 10n], [11n, 10n]] as const) sameDest.add(s, d);
+  assert.deepEqual([sameDest.around(5n), sameDest.chains], [{ after: [11n, 10n] }, 2]);
+  const destBack = new SyncIndex([5n, 10n]);
+  for (const [s, d] of [[0n, 5n], [10n, 10n], [11n, 7n]] as const) destBack.add(s, d);
+  assert.deepEqual([destBack.around(5n), destBack.chains], [{ after: [11n, 7n] }, 2]);
+  const stale = new SyncIndex([5n, 30n]);
+  for (const [s, d] of [[0n, 0n], [10n, 10n], [2n, 1n]] as const) stale.add(s, d);
+  assert.deepEqual(stale.around(30n), { before: [2n, 1n] }, 'the old chain\'s pair at 10 is gone');
+  assert.deepEqual([stale.seen, stale.chains], [3, 2]);
+});
+
+test('anchorBound: the highest anchor at or before the committed offset', () => {
+  const anchors = [[10n, 100n], [20n, 200n], [5n, 150n]] as const;
+  assert.deepEqual(anchorBound(anchors, 15n, 'anchor'), { value: 150n, method: 'anchor' });
+  assert.deepEqual(anchorBound(anchors, 20n, 'anchor'), { value: 200n, method: 'anchor' });
+  assert.equal(anchorBound(anchors, 4n, 'anchor'), undefined);
+});
+
+test('thinAnchors sorts, keeps the highest lower bound per source offset, and thins to exactly the top half and an even spread', () => {
+  assert.deepEqual(thinAnchors([[5n, 50n], [1n, 10n], [3n, 30n], [3n, 35n], [3n, 32n], [1n, 9n]]), [[1n, 10n], [3n, 35n], [5n, 50n]]);
+  assert.deepEqual(thinAnchors([[5n, 10n], [1n, 50n], [3n, 30n]]), [[1n, 50n], [3n, 30n], [5n, 10n]], 'sorted by source offset, whatever the destination offsets');
+  const many: [bigint, bigint][] = Array.from({ length: 200 }, (_, i) => [BigInt(i), BigInt(i * 2)]);
+  const expected = [0, 39, 78, 117, 156, 195, 196, 197, 198, 199].map((a) => [BigInt(a), BigInt(a * 2)]);
+  assert.deepEqual(thinAnchors(many.reverse(), 10), expected);
+  const ten = many.slice(0, 10);
+  assert.deepEqual(thinAnchors(ten, 10), [...ten].sort((x, y) => (x[0] < y[0] ? -1 : 1)), 'exactly max: all of them');
+});
+
+test('decodeAnchors: a log start alone is valid; anything malformed is null', () => {
+  assert.deepEqual(decodeAnchors(['5']), { destStart: 5n, anchors: [] });
+  assert.deepEqual(decodeAnchors(['5', '1', '7']), { destStart: 5n, anchors: [[1n, 7n]] });
+  for (const bad of [[], ['5', '1'], ['x'], ['5', '1', 'y']]) assert.equal(decodeAnchors(bad), null, JSON.stringify(bad));
 });

@@ -81,3 +81,45 @@ test('a prepare without an outcome past the fleet timeout (plus the fence budget
   assert.deepEqual(orphanedSwitches([seen(hot, at + 60_000)], ended, at + 75_001, 10_000).map((p) => p.switchId), ['hot']);
   assert.deepEqual(orphanedSwitches([seen({ ...hot, at: 'not a date' })], ended, at + 60_000, 10_000), [], 'an unreadable time is never judged');
 });
+
+test('every record type has its own key: one per route, per instance, and per switch for audits', () => {
+  const at = new Date(0).toISOString();
+  const records: StateRecord[] = [
+    state('orders', 7, 'green'),
+    { type: 'prepare', route: 'orders', epoch: 8, switchId: 's8', domain: 'blue', listener: 'sasl', from: 'green', by: 't', at, instances: ['a-1'] },
+    { type: 'ack', route: 'orders', switchId: 's8', epoch: 8, instance: 'a-1', phase: 'prepared', ok: true, at },
+    { type: 'abort', route: 'orders', switchId: 's8', epoch: 8, reason: 'timeout', at },
+    { type: 'instance', instance: 'a-1', at, admin: null, routes: {} },
+    { type: 'audit', switchId: 's8', route: 'orders', epoch: 8, from: 'green', to: 'blue', listener: 'sasl', by: 't', at, durationMs: 1, outcome: 'switched', forced: false, message: '', instances: [] },
+  ];
+  assert.deepEqual(records.map(keyOf), [
+    'route/orders', 'prepare/orders', 'ack/orders/a-1', 'abort/orders', 'instance/a-1', 'audit/orders/0000000008/s8',
+  ]);
+  // Every type this version writes is read back as written.
+  for (const r of records) assert.deepEqual(decodeRecord(encodeRecord(r).value), r, r.type);
+  assert.equal(decodeRecord('null'), null);
+  assert.equal(decodeRecord('"route"'), null);
+  assert.equal(decodeRecord('{"type":7}'), null);
+});
+
+test('a heartbeat exactly the window old is still live; one a millisecond older is not', () => {
+  const now = Date.parse('2026-01-01T00:00:10Z');
+  assert.deepEqual(liveInstances([beat('a-1', [], now - 7000), beat('b-1', [], now - 7001)], now, 7000), ['a-1']);
+});
+
+test('an orphaned switch needs both deadlines passed: from the prepare\'s time and from when this instance saw it', () => {
+  const at = Date.parse('2026-01-01T00:00:00Z');
+  const hot: PrepareRecord = {
+    type: 'prepare', route: 'orders', epoch: 3, switchId: 'hot', domain: 'green', listener: 'sasl', from: 'blue', by: 't', at: new Date(at).toISOString(), instances: ['a-1'],
+  };
+  const none = new Set<string>();
+  // This instance's clock is 10 s behind the initiator's: it saw the prepare "before" it was asked.
+  const early = [{ prepare: hot, seenAt: at - 10_000 }];
+  assert.deepEqual(orphanedSwitches(early, none, at + 10_000, 10_000), [], 'seen long enough ago, but not past the deadline from `at`');
+  assert.deepEqual(orphanedSwitches(early, none, at + 15_000, 10_000), [], 'exactly at the deadline: not yet');
+  assert.deepEqual(orphanedSwitches(early, none, at + 15_001, 10_000).map((p) => p.switchId), ['hot']);
+  // Seen 60 s late: the deadline counts from then, and exactly at it the switch is not yet orphaned.
+  const late = [{ prepare: hot, seenAt: at + 60_000 }];
+  assert.deepEqual(orphanedSwitches(late, none, at + 75_000, 10_000), []);
+  assert.deepEqual(orphanedSwitches(late, none, at + 75_001, 10_000).map((p) => p.switchId), ['hot']);
+});

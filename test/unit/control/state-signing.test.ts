@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { inspect } from 'node:util';
 import { Secret } from '../../../src/config/index.ts';
-import { keyId, StateSigner } from '../../../src/control/state-signing.ts';
+import { keyId, MAC_HEADER, StateSigner } from '../../../src/control/state-signing.ts';
 
 const K1 = 'k1-0123456789abcdef0123456789abcdef';
 const K2 = 'k2-fedcba9876543210fedcba9876543210';
@@ -63,4 +63,37 @@ test('the key never appears in the signature, the key id or an inspected signer'
   const s = signer(K1, [K2]);
   const printed = [s.sign('route/orders', value)!.toString(), keyId(K1), inspect(s, { depth: 5 }), JSON.stringify(s)].join('\n');
   assert.ok(!printed.includes(K1) && !printed.includes(K2));
+});
+
+test('signatures are a fixed format that every version of the fleet computes alike', () => {
+  // HMAC-SHA256(key, "turnout-state/v1" 0 topic 0 record key 0 (0x00 value | 0x01 "null")), in the
+  // header turnout-mac as v1.<key id>.<base64url>; the key id is SHA-256("turnout-state-key-id" 0 key).
+  const s = signer(K1);
+  assert.equal(MAC_HEADER, 'turnout-mac');
+  assert.equal(keyId(K1), '84fcd638');
+  assert.equal(s.signingKeyId, '84fcd638');
+  assert.equal(s.sign('route/orders', Buffer.from('{"epoch":3}'))?.toString(), 'v1.84fcd638.GxusUfrSHDKqnJLVqsKwLUYleZaw8qpKUJ7O3VsDLZ4');
+  assert.equal(s.sign('route/orders', null)?.toString(), 'v1.84fcd638.huyFdmNwyp_SbqPE6dEGQRU6jggU6kLN3GivWu3_7w0');
+});
+
+test('each rejection says why', () => {
+  const s = signer(K1);
+  const mac = s.sign('route/orders', value)!;
+  const other = keyId(K2);
+  assert.deepEqual(s.verify('route/orders', value, undefined), { ok: false, reason: 'unsigned' });
+  assert.deepEqual(s.verify('route/orders', value, null), { ok: false, reason: 'unsigned' });
+  assert.deepEqual(s.verify('route/orders', value, Buffer.from(`v1.${other}.AAAA`)), { ok: false, reason: 'unknown-key', keyId: other });
+  assert.deepEqual(s.verify('route/payments', value, mac), { ok: false, reason: 'bad-signature', keyId: keyId(K1) });
+  // A header that is not v1.<8 hex digits>.<mac> is malformed, even when the rest would name a known key.
+  const [, id, sig] = mac.toString().split('.');
+  for (const h of [`v2.${id}.${sig}`, `x${id}.${sig}`, `v1.x${id}.${sig}`, `v1.${id}x.${sig}`, `v1.${id.toUpperCase()}.${sig}`, `v1.${id}.${sig}.`]) {
+    assert.deepEqual(s.verify('route/orders', value, Buffer.from(h)), { ok: false, reason: 'malformed' }, h);
+  }
+});
+
+test('without any key a signed record is taken as written: there is nothing to check it against', () => {
+  const signed = signer(K1).sign('route/orders', value)!;
+  assert.deepEqual(signer(null).verify('route/orders', value, signed), { ok: true });
+  assert.deepEqual(signer(null).verify('route/orders', value, Buffer.from('garbage')), { ok: true });
+  assert.equal(signer(null).signingKeyId, null);
 });

@@ -17,6 +17,14 @@ test('broker ports are a pure function of the node id, the same in every process
   assert.equal(p.ports().length, 16);
 });
 
+test('a gateway port maps back to its slot; ports outside the range (above or below) to -1', () => {
+  const p = new BrokerPorts(19093, 4);
+  assert.deepEqual(p.ports(), [19093, 19094, 19095, 19096]);
+  assert.deepEqual(p.ports().map((port) => p.slotOfPort(port)), [0, 1, 2, 3]);
+  assert.deepEqual([19092, 19000, 0, 19097].map((port) => p.slotOfPort(port)), [-1, -1, -1, -1]);
+  assert.deepEqual([-1, -4, -5].map((n) => p.portOf(n)), [19096, 19093, 19096], 'negative ids still land in the range');
+});
+
 test('ApiVersions keeps only versions both the broker and the gateway handle', () => {
   const broker = [
     { apiKey: ApiKey.Produce, minVersion: 0, maxVersion: 99 },

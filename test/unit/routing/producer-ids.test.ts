@@ -55,3 +55,12 @@ test('rewritten ids of different producers never meet in one epoch', () => {
     }
   }
 });
+
+test('the edges of the tagged range: below 2^40 a broker\'s id, from 2^52 not a client\'s, negative ids pass as they are', () => {
+  assert.equal(producerIdKind((1n << 40n) - 1n, 0), 'untagged', 'the largest id a broker allocates');
+  assert.equal(producerIdKind(1n << 40n, 0), 'current', 'the smallest tagged id (tag 1: epoch 0)');
+  assert.equal(producerIdKind((1n << 52n) - 1n, 0), 'earlier', 'the largest tagged id (tag 4095)');
+  assert.equal(producerIdKind(1n << 52n, 0), 'untagged');
+  assert.equal(producerIdKind(rewrittenProducerId(clientProducerId(7n, 0), 1), 1), 'untagged', 'a rewritten id is not one a client was given');
+  for (const id of [-1n, -2n, -(1n << 41n), -(1n << 50n)]) assert.equal(clientProducerId(id, 3), id);
+});

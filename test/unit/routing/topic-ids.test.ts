@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { RouteTopicIds, routeTopicId } from '../../../src/routing/topic-ids.ts';
 import { apiKeysCarryingTopicIds, carriesTopicIds, forEachTopicId } from '../../../src/protocol/topic-id-fields.ts';
 import { ApiKey } from '../../../src/protocol/index.ts';
-import { isInternalTopic } from '../../../src/routing/internal-topics.ts';
+import { isInternalTopic, isOffsetTranslationEvidence } from '../../../src/routing/internal-topics.ts';
 
 test('a topic has the same id on every gateway, whatever cluster the route points at', () => {
   const a = routeTopicId('main', 'orders');
@@ -70,4 +70,51 @@ test('internal topics of Kafka, MirrorMaker 2 and the gateway are never in use',
   }
   assert.ok(isInternalTopic('_turnout_state', new Set(['_turnout_state'])));
   for (const t of ['orders', 'blue.orders', 'heartbeat-events', 'mm2-data']) assert.ok(!isInternalTopic(t), t);
+});
+
+test('a route topic id is the SHA-256 of route and name; one that would read as an option takes the next salt', () => {
+  // Every gateway version must give the same ids: clients hold them across restarts and upgrades.
+  assert.equal(routeTopicId('main', 'orders'), 'dcNPTczXEiXZyC8_7U5yFQ');
+  // Salt 0 gives "-IIcf2vuB1Xvd_5WuEGMYQ" for this name.
+  assert.equal(routeTopicId('main', 'topic-10'), 'uja7dGzCkWnTY1P0JntHRg');
+});
+
+test('the zero id and the metadata topic\'s id name no client topic: they are never learned', () => {
+  const ids = new RouteTopicIds('main');
+  ids.learn('blue', 'a', 'AAAAAAAAAAAAAAAAAAAAAA');
+  ids.learn('blue', '__cluster_metadata', 'AAAAAAAAAAAAAAAAAAAAAQ');
+  assert.equal(ids.clusterId('blue', 'a'), undefined);
+  assert.equal(ids.nameOfClusterId('blue', 'AAAAAAAAAAAAAAAAAAAAAQ'), undefined);
+  assert.equal(ids.nameOfRouteId(routeTopicId('main', 'a')), undefined, 'nor given a route id');
+});
+
+test('a topic listing is fetched again at most every 5 s; whoever asks during a fetch joins it', async (t) => {
+  t.mock.timers.enable({ apis: ['Date'], now: 1_000_000 });
+  const ids = new RouteTopicIds('main');
+  assert.equal(ids.mayReload('blue'), true, 'never fetched');
+  await ids.reload('blue', async () => []);
+  assert.equal(ids.mayReload('blue'), false);
+  t.mock.timers.tick(4_999);
+  assert.equal(ids.mayReload('blue'), false);
+  t.mock.timers.tick(1);
+  assert.equal(ids.mayReload('blue'), true, 'exactly 5 s later');
+  await ids.reload('blue', async () => []);
+  let release: (topics: { name: string; id: string }[]) => void = () => undefined;
+  const pending = ids.reload('blue', () => new Promise((resolve) => (release = resolve)));
+  assert.equal(ids.mayReload('blue'), true, 'a fetch is under way, however recent the last one');
+  release([{ name: 'orders', id: 'o1o1o1o1o1o1o1o1o1o1oA' }]);
+  await pending;
+  assert.equal(ids.clusterId('blue', 'orders'), 'o1o1o1o1o1o1o1o1o1o1oA');
+  assert.equal(ids.mayReload('blue'), false);
+});
+
+test('only the exact names of Kafka\'s and MirrorMaker 2\'s topics are internal, not client topics that contain one', () => {
+  for (const t of ['orders.mm2-configs.blue', 'x-mm2-status.blue', 'mm2-offset-syncs.blue.internal.old', 'orders.heartbeats.v2', '_orders']) {
+    assert.equal(isInternalTopic(t), false, t);
+  }
+  for (const t of ['backup-mm2-offset-syncs.blue.internal', 'blue.checkpoints.internal.old.internal', 'mm2-offset-syncs.blue.internal.old']) {
+    assert.equal(isOffsetTranslationEvidence(t), false, t);
+  }
+  assert.equal(isOffsetTranslationEvidence('mm2-offset-syncs.blue.internal'), true);
+  assert.equal(isOffsetTranslationEvidence('blue.checkpoints.internal'), true);
 });

@@ -32,3 +32,25 @@ test('the default idle time is an hour, and gateway.switchover.topicIdleMs chang
   assert.equal(configOf(`gateway:\n  switchover: { topicIdleMs: 600000 }\n${MINIMAL}`).switchover.topicIdleMs, 600_000);
   assert.match(problemAt(problemsOf(`gateway:\n  switchover: { topicIdleMs: 5 }\n${MINIMAL}`), 'gateway.switchover.topicIdleMs').message, /1000/);
 });
+
+test('the list is sorted by name and leaves out topics idle for longer than the idle time (exactly the idle time still counts)', () => {
+  const u = new TopicUsage(60_000);
+  for (const t of ['payments', 'audit', 'orders', 'zeta', 'billing']) u.note(t, 1_000);
+  u.note('zeta', 2_000);
+  assert.deepEqual(u.list(61_000).map((t) => t.topic), ['audit', 'billing', 'orders', 'payments', 'zeta']);
+  assert.deepEqual(u.list(61_001), [{ topic: 'zeta', lastUsed: new Date(2_000).toISOString() }]);
+  assert.deepEqual([...u.names(62_000)], ['zeta']);
+  assert.deepEqual([...u.names(62_001)], []);
+});
+
+test('at most 10,000 topics are tracked; idle ones make room first, and a tracked topic is always refreshed', () => {
+  const u = new TopicUsage(1000);
+  for (let i = 0; i < 10_000; i++) u.note(`t${i}`, 0);
+  u.note('late', 500);
+  const full = u.names(500);
+  assert.equal(full.size, 10_000);
+  assert.equal(full.has('late'), false, 'no room');
+  u.note('t0', 600); // tracked: refreshed, also at the cap
+  u.note('new', 1_001); // the others have been idle for more than 1000 ms: they make room for it
+  assert.deepEqual([...u.names(1_001)].sort(), ['new', 't0']);
+});
