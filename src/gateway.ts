@@ -2,6 +2,7 @@
 // Composition root: this is where the data path, control plane and edges are wired together.
 import type { GatewayConfig, HostPort } from './config/types.ts';
 import { formatHostPort } from './config/endpoints.ts';
+import { TurnoutError } from './errors.ts';
 import { AdminServer, type RouteStatus } from './admin/server.ts';
 import { createLogger, type Logger } from './observability/log.ts';
 import { GatewayMetrics } from './observability/metrics.ts';
@@ -74,7 +75,7 @@ export class Gateway {
   }
 
   get switches(): SwitchController {
-    if (this.controller === null) throw new Error('the gateway is not started');
+    if (this.controller === null) throw new TurnoutError('TURNOUT_INTERNAL', 'the gateway is not started');
     return this.controller;
   }
 

@@ -7,7 +7,7 @@ import type { RouteStatus } from '../admin/server.ts';
 import type { FleetInstance, PreflightReport, SwitchReport, SwitchRequest } from '../control/switch-controller.ts';
 import type { SwitchPhase } from '../control/records.ts';
 import type { RejoinEvent } from '../routing/route.ts';
-import { TurnoutError } from '../errors.ts';
+import { TurnoutError, isTurnoutErrorCode } from '../errors.ts';
 
 /** Every message of ours carries one of these kinds (node's own cluster messages never do). */
 export const Kind = {
@@ -104,5 +104,5 @@ export function toWire(err: unknown): WireError {
 }
 
 export function fromWire(e: WireError): TurnoutError {
-  return new TurnoutError(e.code ?? 'TURNOUT_WORKER_ERROR', e.message);
+  return new TurnoutError(isTurnoutErrorCode(e.code) ? e.code : 'TURNOUT_WORKER_ERROR', e.message);
 }

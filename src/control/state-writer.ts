@@ -8,6 +8,7 @@
 // marked `keep` stay queued and are retried until the domain takes them (the committed state, the
 // audit trail, this instance's heartbeat), the others are dropped (prepare and ack records only
 // matter while their switch runs).
+import { StateLogError, StateLogErrorCode } from './state-log.ts';
 
 export interface QueuedRecord {
   key: string;
@@ -45,7 +46,7 @@ export class StateWriter {
 
   /** Resolves once the record is in the topic; rejects when the first attempt to append it fails. */
   write(key: string, value: string, keep: boolean): Promise<void> {
-    if (this.closed) return Promise.reject(new Error('the state writer is closed'));
+    if (this.closed) return Promise.reject(new StateLogError(StateLogErrorCode.Closed, 'the state writer is closed'));
     return new Promise((resolve, reject) => {
       const known = this.pending.get(key);
       const waiters = known?.waiters ?? [];
@@ -59,7 +60,7 @@ export class StateWriter {
 
   close(): void {
     this.closed = true;
-    const err = new Error('the state writer is closed');
+    const err = new StateLogError(StateLogErrorCode.Closed, 'the state writer is closed');
     for (const e of this.pending.values()) for (const w of e.waiters) w.reject(err);
     this.pending.clear();
   }

@@ -99,7 +99,7 @@ export class FrameDecoder {
       if (k < c.length) return c[k];
       k -= c.length;
     }
-    throw new Error('unreachable: byteAt past the buffered bytes');
+    throw new CodecError(CodecErrorCode.Internal, 'byteAt past the buffered bytes');
   }
 
   /**

@@ -14,6 +14,7 @@ import { TurnoutError } from '../errors.ts';
 import { codecName, CompressionError, CompressionErrorCode, decompress } from './compression.ts';
 import { crc32c } from './crc32c.ts';
 import { BATCH_ATTRIBUTES_OFFSET, BATCH_CONTROL_FLAG, BATCH_CRC_OFFSET, BATCH_LOG_OVERHEAD, BATCH_MAGIC_OFFSET, BATCH_PRODUCER_ID_OFFSET, BATCH_TRANSACTIONAL_FLAG, BATCH_V2_HEADER_SIZE } from './produce-scan.ts';
+import { CodecError, CodecErrorCode } from './errors.ts';
 
 export interface RecordHeader {
   key: string;
@@ -95,7 +96,7 @@ export class RecordBatchError extends TurnoutError {
 
 /** One uncompressed magic v2 batch holding `records`, offsets counted from `baseOffset` (default 0). */
 export function encodeRecordBatch(records: RecordToEncode[], opts: { baseOffset?: bigint | number } = {}): Buffer {
-  if (records.length === 0) throw new Error('a record batch needs at least one record');
+  if (records.length === 0) throw new CodecError(CodecErrorCode.Internal, 'a record batch needs at least one record');
   const now = Date.now();
   const timestamps = records.map((r) => r.timestamp ?? now);
   const baseTimestamp = timestamps[0];

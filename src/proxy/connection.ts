@@ -56,6 +56,7 @@ import { defaultShareGroupHeartbeatRequest } from '../protocol/generated/message
 import type { FilterChain, FilterContext, ProxyFilter } from './filter.ts';
 import { describePeer, type MemoryBudget, type WarningAggregator } from './limits.ts';
 import type { SaslAuthenticateResponse } from '../protocol/generated/messages/sasl-authenticate-response.ts';
+import { UpstreamError, UpstreamErrorCode } from '../upstream/errors.ts';
 
 export interface ConnectionLimits {
   maxFrameBytes: number;
@@ -947,13 +948,13 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
   }
 
   internalRequest<T extends object>(apiKey: number, apiVersion: number, body: object): Promise<T> {
-    if (this.closed || this.draining) return Promise.reject(new Error('the connection is closing'));
+    if (this.closed || this.draining) return Promise.reject(new UpstreamError(UpstreamErrorCode.Closed, 'the connection is closing'));
     const correlationId = this.nextInternalCorrelationId--;
     const frame = encodeRequest({ requestApiKey: apiKey, requestApiVersion: apiVersion, correlationId, clientId: 'turnout', _unknownTaggedFields: undefined }, body);
     return new Promise<T>((resolve, reject) => {
       const onInternal = (response: Buffer | null): void => {
         if (response === null) {
-          reject(new Error('the connection closed before the broker answered'));
+          reject(new UpstreamError(UpstreamErrorCode.Closed, 'the connection closed before the broker answered'));
           return;
         }
         try {

@@ -9,6 +9,7 @@ import { BrokerPorts } from './broker-ports.ts';
 import { UpstreamCluster } from './upstream-cluster.ts';
 import { TopicUsage } from './topic-usage.ts';
 import { RouteTopicIds } from './topic-ids.ts';
+import { TurnoutError } from '../errors.ts';
 
 /** What a switch records on the route, for status and audit. */
 export interface SwitchRecord {
@@ -155,7 +156,7 @@ export class Route {
   /** An upstream cluster for (domain, listener), not started; the listener must exist. */
   newCluster(domain: StreamingDomainConfig, listenerId: string): UpstreamCluster {
     const listener = domain.kafkaCluster.bootstrapServers.find((b) => b.id === listenerId);
-    if (listener === undefined) throw new Error(`streaming domain "${domain.name}" has no bootstrap server "${listenerId}"`);
+    if (listener === undefined) throw new TurnoutError('TURNOUT_UNKNOWN_LISTENER', `streaming domain "${domain.name}" has no bootstrap server "${listenerId}"`);
     return new UpstreamCluster(domain, listener, this.log, this.connectTimeoutMs);
   }
 

@@ -4,6 +4,7 @@
 // Kafka's own Java classes, so using it here does not make the harness test itself.
 import { connect } from 'node:net';
 import { FrameDecoder, decodeResponse, encodeRequest } from '../protocol/index.ts';
+import { TestBedError, TestBedErrorCode } from './errors.ts';
 
 /** Sends `body` as one request and resolves with the decoded response body; rejects on any failure or after `timeoutMs`. */
 export function sendRequest<T extends object>(host: string, port: number, apiKey: number, apiVersion: number, body: object, timeoutMs = 2000): Promise<T> {
@@ -14,9 +15,9 @@ export function sendRequest<T extends object>(host: string, port: number, apiKey
       socket.destroy();
       reject(err);
     };
-    socket.setTimeout(timeoutMs, () => fail(new Error(`no response from ${host}:${port} within ${timeoutMs} ms`)));
+    socket.setTimeout(timeoutMs, () => fail(new TestBedError(TestBedErrorCode.ToolTimeout, `no response from ${host}:${port} within ${timeoutMs} ms`)));
     socket.once('error', fail);
-    socket.once('end', () => fail(new Error(`${host}:${port} closed the connection before answering`)));
+    socket.once('end', () => fail(new TestBedError(TestBedErrorCode.ServiceFailed, `${host}:${port} closed the connection before answering`)));
     socket.once('connect', () =>
       socket.write(encodeRequest({ requestApiKey: apiKey, requestApiVersion: apiVersion, correlationId: 1, clientId: 'turnout-testbed', _unknownTaggedFields: undefined }, body)));
     socket.on('data', (chunk: Buffer) => {

@@ -4,7 +4,7 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TestBed } from './bed.ts';
-import { TestBedError } from './errors.ts';
+import { TestBedError, TestBedErrorCode } from './errors.ts';
 import { LOOPBACK } from './ports.ts';
 
 export const TESTBED_URL_ENV = 'TURNOUT_TESTBED_URL';
@@ -15,7 +15,7 @@ export type TestBedMethod = (typeof TESTBED_METHODS)[number];
 
 export function dispatch(bed: TestBed, method: string, args: unknown[]): Promise<unknown> {
   if (!(TESTBED_METHODS as readonly string[]).includes(method)) {
-    return Promise.reject(new Error(`unknown test bed method "${method}"`));
+    return Promise.reject(new TestBedError(TestBedErrorCode.ServiceFailed, `unknown test bed method "${method}"`));
   }
   const fn = bed[method as TestBedMethod] as (...a: unknown[]) => Promise<unknown>;
   return fn.apply(bed, args);

@@ -5,7 +5,6 @@
 // A driver knows nothing about brokers or gateways: a test points it at any bootstrap address, so
 // the same driver runs against the test bed's brokers directly and, later, through Turnout.
 import { GroupProcess } from '../../../src/testbed/processes.ts';
-import { TurnoutError } from '../../../src/errors.ts';
 
 export interface ClientTarget {
   /** Comma-separated host:port list. */
@@ -70,14 +69,17 @@ export const ClientErrorCode = {
 } as const;
 export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
 
-export class ClientError extends TurnoutError {
-  declare readonly code: ClientErrorCode;
+/** A test client's failure (test support, not the gateway's: its codes are not in the gateway's registry). */
+export class ClientError extends Error {
+  readonly code: ClientErrorCode;
   /** Which client family ('kafkajs', 'kcat', ...) and which step ('produce', 'consumeGroup', ...). */
   readonly client: string;
   readonly step: string;
 
   constructor(code: ClientErrorCode, client: string, step: string, message: string, options?: { cause?: unknown }) {
-    super(code, `${client} ${step}: ${message}`, options);
+    super(`${client} ${step}: ${message}`, options);
+    this.code = code;
+    this.name = 'ClientError';
     this.client = client;
     this.step = step;
   }
