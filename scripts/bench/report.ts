@@ -372,7 +372,7 @@ export function renderReport(r: BenchResults, previousReport: string): string {
   const s = summarise(r);
   const analysis = existingAnalysis(previousReport) ??
     '_No analysis written yet: what limits the gateway, read from the tables and the profile, goes here; the harness keeps this block when it regenerates the report._';
-  return [
+  return `${[
     '# Benchmarks',
     '',
     `Turnout forwarding Kafka traffic, measured against the same brokers without it: each workload runs directly and through`,
@@ -402,5 +402,5 @@ export function renderReport(r: BenchResults, previousReport: string): string {
     profileSection(r),
     '',
     failuresSection(r),
-  ].join('\n').replace(/\n{3,}/g, '\n\n').trimEnd() + '\n';
+  ].join('\n').replace(/\n{3,}/g, '\n\n').trimEnd()}\n`;
 }

@@ -99,7 +99,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
       `ready in ${((Date.now() - started) / 1000).toFixed(1)} s; logs in ${bed.runDir}`,
       'press Ctrl-C to stop',
     );
-    process.stdout.write(out.join('\n') + '\n');
+    process.stdout.write(`${out.join('\n')}\n`);
     if (opts.scenario === true) await demoScenario(version, [describeCluster(green), describeCluster(blue)], `127.0.0.1:${base}`, `http://127.0.0.1:${base - 2}`);
   } catch (err) {
     process.stderr.write(`turnout demo: ${(err as Error).message}\nlogs are kept in ${bed.runDir}\n`);

@@ -110,7 +110,7 @@ export function formatReport(r: SwitchReport): string {
 }
 
 export function formatPhase(p: SwitchPhase): string {
-  return `  ${`${p.ms} ms`.padStart(9)}  ${p.phase.padEnd(17)} ${p.detail ?? ''}`.trimEnd() + '\n';
+  return `${`  ${`${p.ms} ms`.padStart(9)}  ${p.phase.padEnd(17)} ${p.detail ?? ''}`.trimEnd()}\n`;
 }
 
 /** POSTs the switch with progress streaming; calls onPhase per step; resolves with the report. */

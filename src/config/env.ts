@@ -20,7 +20,7 @@ export interface Substituted {
   failedPaths: PathSegment[][];
 }
 
-const REFERENCE = /^([A-Za-z_][A-Za-z0-9_]*)(?::-([^]*))?$/;
+const REFERENCE = /^([A-Za-z_][A-Za-z0-9_]*)(?::-([\s\S]*))?$/;
 
 export function substituteEnv(value: unknown, env: Env): Substituted {
   const out: Substituted = { value: undefined, problems: [], failedPaths: [] };

@@ -22,7 +22,7 @@ import { apiName, type ApiMetrics, type RouteMetrics } from '../observability/me
 import {
   ApiKey, CodecError, CodecErrorCode, FrameDecoder, apiCodec, decodeResponse, encodeResponseChunks, peekApiKey, peekApiVersion,
   peekProduceAcks, peekRequestClientId, peekRequestCorrelationId, peekResponseCorrelationId, type DecodedResponse,
-  decodeRequest, encodeRequest, encodeResponse,
+  decodeRequest, encodeRequest,
 } from '../protocol/index.ts';
 import { FENCED_API_KEYS, type FenceableConnection, type HeldOffsetCommit, type Route } from '../routing/route.ts';
 import { refusedProduceResponse } from './produce-refusal.ts';
@@ -1235,7 +1235,7 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
   /** The process is over its buffered-bytes budget and this connection holds some of it. */
   private overBudget(): boolean {
     const budget = this.limits.budget;
-    return budget !== undefined && budget.over && this.accounted > 0;
+    return budget?.over === true && this.accounted > 0;
   }
 
   /** Reports this connection's buffered bytes to the process's budget. */

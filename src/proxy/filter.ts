@@ -124,7 +124,7 @@ export class FilterChain {
     if (always === all) return all;
     for (let i = 0; i < all.length; i++) {
       const f = all[i];
-      if (f.needsResponse !== undefined && f.needsResponse(ctx, apiKey, correlationId)) return all;
+      if (f.needsResponse?.(ctx, apiKey, correlationId)) return all;
     }
     return always;
   }

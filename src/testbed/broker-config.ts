@@ -91,7 +91,7 @@ export function brokerConfig(input: BrokerConfigInput): Record<string, string> {
 
 /** Renders a properties map; values are written verbatim (none of ours need escaping). */
 export function renderProperties(props: Readonly<Record<string, string>>): string {
-  return Object.entries(props)
+  return `${Object.entries(props)
     .map(([k, v]) => `${k}=${v}`)
-    .join('\n') + '\n';
+    .join('\n')}\n`;
 }

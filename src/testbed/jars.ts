@@ -15,6 +15,10 @@ import { fileURLToPath } from 'node:url';
 import { TestBedError, TestBedErrorCode } from './errors.ts';
 import { kafkaLine } from './versions.ts';
 
+/** ANSI colour codes (ESC [ ... m), which Maven writes even to a pipe. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ESC is the point of it
+const ANSI_COLOURS = /\x1b\[[0-9;]*m/g;
+
 export const POM_PATH = fileURLToPath(new URL('../../kafka/pom.xml', import.meta.url));
 const MARKER = 'turnout-resolved.json';
 
@@ -168,7 +172,7 @@ export class DownloadTally {
     const lines = (this.#partial + text).split('\n');
     this.#partial = lines.pop() ?? '';
     for (const raw of lines) {
-      const m = DOWNLOADED.exec(raw.replace(/\x1b\[[0-9;]*m/g, '').trim());
+      const m = DOWNLOADED.exec(raw.replace(ANSI_COLOURS, '').trim());
       if (m === null) continue;
       const size = Number(m[2]) * UNIT[m[3]];
       this.files++;
@@ -218,7 +222,7 @@ function runMaven(version: string, downloads: DownloadTally, args: string[]): Pr
           TestBedErrorCode.ResolveFailed,
           `Maven could not resolve the Kafka ${version} jars (mvn exit ${code}, pom ${POM_PATH}). ` +
             `Check that ${version} exists on Maven Central with kafka_2.13, kafka-tools and connect-mirror ` +
-            `artifacts and that Maven Central is reachable. Maven said:\n${out.replace(/\x1b\[[0-9;]*m/g, '').trim()}`,
+            `artifacts and that Maven Central is reachable. Maven said:\n${out.replace(ANSI_COLOURS, '').trim()}`,
         ),
       );
     });

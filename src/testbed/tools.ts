@@ -237,7 +237,7 @@ export function writeSaslClientProperties(path: string, user: string, password: 
     `sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="${user}" password="${password}";`,
     ...Object.entries(extra).map(([k, v]) => `${k}=${v}`),
   ];
-  writeFileSync(path, lines.join('\n') + '\n');
+  writeFileSync(path, `${lines.join('\n')}\n`);
 }
 
 export function toolFailed(tool: KafkaToolName, r: ToolResult): TestBedError {

@@ -19,7 +19,7 @@ export function prng(seed: number): () => number {
 }
 
 export function moduleFile(messageName: string): string {
-  return messageName.replace(/([a-z0-9])([A-Z])/g, '$1-$2').replace(/([A-Z]+)([A-Z][a-z])/g, '$1-$2').toLowerCase() + '.ts';
+  return `${messageName.replace(/([a-z0-9])([A-Z])/g, '$1-$2').replace(/([A-Z]+)([A-Z][a-z])/g, '$1-$2').toLowerCase()}.ts`;
 }
 
 export function typeName(message: string, struct: string): string {

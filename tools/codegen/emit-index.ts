@@ -91,7 +91,7 @@ export function emitIndex(specs: MessageSpec[], kafkaVersion: string): string {
     lines.push(`  ${importName(s)} as ${n}Codec,`);
   }
   lines.push('};');
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 /** A JSON-like description of every message: field names, types and version ranges. */
@@ -154,7 +154,7 @@ export function emitSchema(specs: MessageSpec[], kafkaVersion: string): string {
     lines.push('  },');
   }
   lines.push('};');
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 export function emitMessage(spec: MessageSpec, kafkaVersion: string): string {

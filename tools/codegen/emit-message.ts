@@ -8,7 +8,7 @@ import {
 } from './spec.ts';
 
 export function moduleFileName(spec: MessageSpec): string {
-  return spec.name.replace(/([a-z0-9])([A-Z])/g, '$1-$2').replace(/([A-Z]+)([A-Z][a-z])/g, '$1-$2').toLowerCase() + '.ts';
+  return `${spec.name.replace(/([a-z0-9])([A-Z])/g, '$1-$2').replace(/([A-Z]+)([A-Z][a-z])/g, '$1-$2').toLowerCase()}.ts`;
 }
 
 export function propName(fieldName: string): string {
@@ -28,7 +28,7 @@ class Emitter {
     this.depth--;
   }
   text(): string {
-    return this.out.join('\n') + '\n';
+    return `${this.out.join('\n')}\n`;
   }
 }
 
@@ -363,7 +363,7 @@ export class MessageEmitter {
         e.line(`const t${i} = ${c} && ${this.nonDefaultExpr(f, p, f.nullableVersions)};`);
         names.push(`(t${i} ? 1 : 0)`);
       });
-      e.line(`w.uvarint((u === undefined ? 0 : u.length)${names.map((n) => ' + ' + n).join('')});`);
+      e.line(`w.uvarint((u === undefined ? 0 : u.length)${names.map((n) => ` + ${n}`).join('')});`);
       if (tagged.length === 0) {
         e.line('w.rawTags(u, 0, Infinity);');
       } else {

@@ -54,7 +54,7 @@ function assertOffsetOrder(records: readonly ConsumedRecord[]): void {
   const byPartition = new Map<number, bigint[]>();
   for (const r of records) byPartition.set(r.partition, [...(byPartition.get(r.partition) ?? []), r.offset]);
   for (const [partition, offsets] of byPartition) {
-    offsets.forEach((o, i) => i > 0 && assert.equal(o, offsets[i - 1] + 1n, `partition ${partition} offsets ${offsets.join(',')}`));
+    for (let i = 1; i < offsets.length; i++) assert.equal(offsets[i], offsets[i - 1] + 1n, `partition ${partition} offsets ${offsets.join(',')}`);
   }
 }
 

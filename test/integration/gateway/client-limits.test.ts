@@ -71,7 +71,13 @@ function sampleMemory(): { stop: () => { rss: number; arrayBuffers: number } } {
   };
   take();
   const timer = setInterval(take, 20);
-  return { stop: () => (clearInterval(timer), take(), peak) };
+  return {
+    stop: () => {
+      clearInterval(timer);
+      take();
+      return peak;
+    },
+  };
 }
 
 function closeLines(logs: LogCapture, reason: string): LogEntry[] {

@@ -209,7 +209,7 @@ for (const spec of CLUSTERS) {
     });
 
     test('real Java clients: nothing they received names an upstream broker', async () => {
-      const lines = Array.from({ length: 50 }, (_, i) => `leak-${i}`).join('\n') + '\n';
+      const lines = `${Array.from({ length: 50 }, (_, i) => `leak-${i}`).join('\n')}\n`;
       let r = await tools.run(KafkaTool.ConsoleProducer, [...tools.connectionArgs(KafkaTool.ConsoleProducer, bootstrap), '--topic', topic], { input: lines });
       assert.equal(r.exitCode, 0, r.stderr);
       r = await tools.run(KafkaTool.ConsoleConsumer, [...tools.connectionArgs(KafkaTool.ConsoleConsumer, bootstrap), '--topic', topic, '--group', `leak-${spec.name}`, '--from-beginning', '--max-messages', '50', '--timeout-ms', '20000']);

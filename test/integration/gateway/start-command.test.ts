@@ -109,7 +109,7 @@ routes:
     let r = await tools.run(KafkaTool.Topics, [...tools.connectionArgs(KafkaTool.Topics, bootstrap, props), '--create', '--if-not-exists', '--topic', topic, '--partitions', '2', '--replication-factor', '1']);
     assert.equal(r.exitCode, 0, `${route} create: ${r.stderr}`);
     const lines = Array.from({ length: 30 }, (_, i) => `${route}-${i}`);
-    r = await tools.run(KafkaTool.ConsoleProducer, [...tools.connectionArgs(KafkaTool.ConsoleProducer, bootstrap, props), '--topic', topic], { input: lines.join('\n') + '\n' });
+    r = await tools.run(KafkaTool.ConsoleProducer, [...tools.connectionArgs(KafkaTool.ConsoleProducer, bootstrap, props), '--topic', topic], { input: `${lines.join('\n')}\n` });
     assert.equal(r.exitCode, 0, `${route} produce: ${r.stderr}`);
     r = await tools.run(KafkaTool.ConsoleConsumer, [...tools.connectionArgs(KafkaTool.ConsoleConsumer, bootstrap, props), '--topic', topic, '--from-beginning', '--max-messages', '30', '--timeout-ms', '20000']);
     assert.equal(r.exitCode, 0, `${route} consume: ${r.stderr}`);

@@ -60,7 +60,7 @@ for (const [kafkaVersion, clusterName] of [['4.3.1', 'k4-single'], ['3.9.2', 'k3
       };
       await run(KafkaTool.Topics, plain.bootstrap, ['--create', '--topic', topic, '--partitions', '3', '--replication-factor', '1']);
       await run(KafkaTool.Topics, plain.bootstrap, ['--describe', '--topic', topic]);
-      const lines = Array.from({ length: 30 }, (_, i) => `record-${i}`).join('\n') + '\n';
+      const lines = `${Array.from({ length: 30 }, (_, i) => `record-${i}`).join('\n')}\n`;
       await run(KafkaTool.ConsoleProducer, plain.bootstrap, ['--topic', topic, '--producer-property', 'enable.idempotence=true', '--producer-property', 'acks=all'], lines);
       // Asks for one record more than exists and waits 2 s for it, so the member stays in the group
       // long enough to send heartbeats on any machine; the tool exits 0 on that timeout.

@@ -33,7 +33,7 @@ test('every API message encoded by Turnout is re-encoded identically by Kafka\'s
         labels.push(`${name} v${version} (seed ${seed - 1})`);
       }
     }
-    const r = spawnSync('java', ['-cp', `${dir}:${jar}`, 'CodecEcho'], { input: lines.join('\n') + '\n', maxBuffer: 1 << 28 });
+    const r = spawnSync('java', ['-cp', `${dir}:${jar}`, 'CodecEcho'], { input: `${lines.join('\n')}\n`, maxBuffer: 1 << 28 });
     assert.equal(r.status, 0, String(r.stderr));
     const answers = String(r.stdout).trimEnd().split('\n');
     assert.equal(answers.length, lines.length);

@@ -84,7 +84,9 @@ describe('producers during a planned switch\'s fence of the default budget', () 
     // Both keep producing to blue afterwards.
     const after = producers.map((p) => acked(p).length);
     await eventually(async () => {
-      producers.forEach((p, i) => assert.ok(acked(p).length >= after[i] + 40, `${acked(p).length - after[i]} acked since the abort\n${p.stderr.slice(-1000)}`));
+      producers.forEach((p, i) => {
+        assert.ok(acked(p).length >= after[i] + 40, `${acked(p).length - after[i]} acked since the abort\n${p.stderr.slice(-1000)}`);
+      });
     }, 60_000);
 
     await Promise.all(producers.map((p) => p.stop()));

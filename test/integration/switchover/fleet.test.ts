@@ -219,7 +219,7 @@ async function assertBothOn(domain: string, epoch: number, switchId?: string): P
 async function freshHeartbeat(of: Instance, seenBy: Instance): Promise<void> {
   await until(`a fresh heartbeat of ${of.id} at ${seenBy.id}`, async () => {
     const f = (await status(seenBy)).instances.find((x) => x.instance === of.id);
-    return f !== undefined && f.live && Date.now() - Date.parse(f.lastSeen) < 1000 ? true : undefined;
+    return f?.live && Date.now() - Date.parse(f.lastSeen) < 1000 ? true : undefined;
   }, 15_000, [of, seenBy]);
 }
 

@@ -242,7 +242,9 @@ describe('planned switch of lagging groups over transactional topics (MirrorMake
     const destOffsets = await Promise.all(groupsA.map((c) => committedOffsets(green, c.group, topic, PARTITIONS)));
     const afterRecs = await Promise.all(groupsA.map((c, i) => consume(through, topic, c, remaining(onGreen, destOffsets[i]))));
     const verdicts = groupsA.map((c, i) => judge(t, 'A', c, produced!, partitionOf, before[i], afterRecs[i], report, destOffsets[i]));
-    groupsA.forEach((c, i) => assertVerdict('A', c, verdicts[i], report));
+    groupsA.forEach((c, i) => {
+      assertVerdict('A', c, verdicts[i], report);
+    });
   });
 
   test('B: groups that read on green move back to blue: no committed record lost, none aborted delivered, re-reads bounded', { timeout: 300_000 }, async (t) => {
@@ -260,6 +262,8 @@ describe('planned switch of lagging groups over transactional topics (MirrorMake
     const destOffsets = await Promise.all(groupsB.map((c) => committedOffsets(blue, c.group, topic, PARTITIONS)));
     const afterRecs = await Promise.all(groupsB.map((c, i) => consume(through, topic, c, remaining(onBlue, destOffsets[i]))));
     const verdicts = groupsB.map((c, i) => judge(t, 'B', c, produced!, partitionOf, before[i], afterRecs[i], report, destOffsets[i]));
-    groupsB.forEach((c, i) => assertVerdict('B', c, verdicts[i], report));
+    groupsB.forEach((c, i) => {
+      assertVerdict('B', c, verdicts[i], report);
+    });
   });
 });

@@ -421,7 +421,9 @@ describe('planned switch of groups at lags 0, 1,000 and 100,000 on plain, transa
         for (let i = 0; i < size; i += PRODUCE_BATCH) {
           const values = Array.from({ length: Math.min(PRODUCE_BATCH, size - i) }, (_, j) => `plain-${RUN}-p${p}-${i + j}`);
           const base = await produceBatch(blue, plain.topic, p, values.map((value) => ({ key: null, value, timestamp: now })));
-          values.forEach((value, j) => add(plain, { value, partition: p, offset: base + BigInt(j), committed: true }));
+          values.forEach((value, j) => {
+            add(plain, { value, partition: p, offset: base + BigInt(j), committed: true });
+          });
         }
       }
     };
@@ -435,7 +437,9 @@ describe('planned switch of groups at lags 0, 1,000 and 100,000 on plain, transa
             return { key: `k${(i * 7 + p) % COMPACT_KEYS}`, value: `compact-${RUN}-p${p}-${i}`, timestamp: start + b * 2_000 };
           });
           const base = await produceBatch(blue, compact.topic, p, records);
-          records.forEach((r, j) => add(compact, { value: r.value, partition: p, offset: base + BigInt(j), committed: true }));
+          records.forEach((r, j) => {
+            add(compact, { value: r.value, partition: p, offset: base + BigInt(j), committed: true });
+          });
         }));
       }
       for (const recs of compact.byPartition) recs.sort((a, b) => (a.offset < b.offset ? -1 : 1));
@@ -459,7 +463,7 @@ describe('planned switch of groups at lags 0, 1,000 and 100,000 on plain, transa
       let n = 0;
       for (const rs of blueNow[i]) for (const r of rs) {
         const x = d.byValue.get(r.value);
-        assert.ok(x !== undefined && x.committed, `${d.topic}: unexpected record ${r.value} on blue`);
+        assert.ok(x?.committed, `${d.topic}: unexpected record ${r.value} on blue`);
         assert.equal(r.offset, x.offset, `${r.value} at ${r.offset} on blue, written at ${x.offset}`);
         n++;
       }

@@ -56,7 +56,7 @@ interface PythonRecord {
 }
 
 export async function produce(target: ClientTarget, topic: string, messages: readonly ProduceMessage[], options: StepOptions = {}): Promise<void> {
-  const input = messages.map((m) => JSON.stringify({ key: m.key ?? null, value: m.value })).join('\n') + '\n';
+  const input = `${messages.map((m) => JSON.stringify({ key: m.key ?? null, value: m.value })).join('\n')}\n`;
   const out = await python('produce', ['produce', '--bootstrap', target.bootstrap, '--topic', topic, ...librdkafkaConfig(target)], options.timeoutMs ?? DEFAULT_TIMEOUT_MS, input);
   const [summary] = jsonLines<{ acked: number }>(PYTHON, 'produce', out);
   if (summary?.acked !== messages.length) {
@@ -142,7 +142,7 @@ export async function kcatProduce(target: ClientTarget, topic: string, messages:
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   await kcat('produce', [
     '-P', '-b', target.bootstrap, '-t', topic, '-K', '\t', '-X', 'acks=all', '-X', `message.timeout.ms=${timeoutMs}`, ...librdkafkaConfig(target),
-  ], timeoutMs + GRACE_MS, lines.join('\n') + '\n');
+  ], timeoutMs + GRACE_MS, `${lines.join('\n')}\n`);
 }
 
 interface KcatRecord {

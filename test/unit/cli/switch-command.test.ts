@@ -81,7 +81,7 @@ test('switch without a route names the missing argument and lists the configured
 });
 
 test('without -c the routes come from the running gateway\'s /routes', async () => {
-  const admin = await stub((req, _body, res) => res.end(JSON.stringify({ routes: [{ name: 'orders' }, { name: 'audit' }] })));
+  const admin = await stub((_req, _body, res) => res.end(JSON.stringify({ routes: [{ name: 'orders' }, { name: 'audit' }] })));
   try {
     const r = await turnout(['switch', '--admin', admin.url]);
     assert.match(r.stderr, new RegExp(`configured routes \\(${admin.url}\\): orders, audit`));

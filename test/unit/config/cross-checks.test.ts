@@ -31,7 +31,7 @@ test('a bootstrap server id the domain does not have is reported at bootstrapSer
 });
 
 test('passthrough authentication on a PLAINTEXT upstream listener is a problem', () => {
-  const p = problemAt(problemsOf(MINIMAL + '    authentication: { type: passthrough }\n'), 'routes[0].authentication.type');
+  const p = problemAt(problemsOf(`${MINIMAL}    authentication: { type: passthrough }\n`), 'routes[0].authentication.type');
   assert.match(p.message, /passthrough relays the client's SASL exchange; the upstream listener "plain" must use SASL_PLAINTEXT/);
   assert.deepEqual([p.line, p.column], [23, 23]);
 });
@@ -55,9 +55,9 @@ test('SASL credentials on a PLAINTEXT listener are a problem', () => {
 });
 
 test('duplicate streaming domain names, route names and bootstrap server ids are each reported at the later one', () => {
-  const problems = problemsOf(MINIMAL
+  const problems = problemsOf(`${MINIMAL
     .replace('name: kafka2-domain', 'name: kafka1-domain')
-    .replace('- id: sasl', '- id: plain') + `  - name: route-1
+    .replace('- id: sasl', '- id: plain')}  - name: route-1
     endpoint: "localhost:29092"
     streamingDomain: { name: kafka1-domain, bootstrapServerId: plain }
 `);
@@ -71,7 +71,7 @@ test('empty streamingDomains, routes and bootstrapServers lists are problems', (
   const problems = problemsOf('streamingDomains: []\nroutes:\n');
   assert.match(problemAt(problems, 'streamingDomains').message, /needs at least one streaming domain/);
   assert.match(problemAt(problems, 'routes').message, /needs at least one route/);
-  const p = problemAt(problemsOf(MINIMAL.replace(/bootstrapServers:\n        - id: plain\n          endpoint: "kafka-1:9092"/, 'bootstrapServers: []')), 'streamingDomains[0].kafkaCluster.bootstrapServers');
+  const p = problemAt(problemsOf(MINIMAL.replace(/bootstrapServers:\n {8}- id: plain\n {10}endpoint: "kafka-1:9092"/, 'bootstrapServers: []')), 'streamingDomains[0].kafkaCluster.bootstrapServers');
   assert.match(p.message, /needs at least one bootstrap server/);
 });
 
@@ -106,7 +106,7 @@ test('overlapping broker port ranges clash', () => {
 });
 
 test('a route\'s endpoint inside its own broker port range clashes', () => {
-  const p = problemAt(problemsOf(MINIMAL + '    brokerPorts: { base: 19090, count: 4 }\n'), 'routes[0].brokerPorts');
+  const p = problemAt(problemsOf(`${MINIMAL}    brokerPorts: { base: 19090, count: 4 }\n`), 'routes[0].brokerPorts');
   assert.match(p.message, /clashes with routes\[0\]\.endpoint/);
 });
 
@@ -119,7 +119,7 @@ test('a route on the admin port clashes with the admin listener, written or defa
 });
 
 test('listeners on distinct specific IP addresses may share a port; a wildcard or host name on either side clashes', () => {
-  const twoRoutes = (bind1: string, bind2: string) => MINIMAL.replace('    endpoint: "localhost:19092"\n', `    endpoint: "localhost:19092"\n    bindAddress: "${bind1}"\n`) + `  - name: route-2
+  const twoRoutes = (bind1: string, bind2: string) => `${MINIMAL.replace('    endpoint: "localhost:19092"\n', `    endpoint: "localhost:19092"\n    bindAddress: "${bind1}"\n`)}  - name: route-2
     endpoint: "localhost:19092"
     bindAddress: "${bind2}"
     streamingDomain: { name: kafka2-domain, bootstrapServerId: plain }
@@ -137,7 +137,7 @@ test('an admin listener on port 0 (a free port) never clashes', () => {
 });
 
 test('broker ports running past 65535 are a problem, also when they are the default after the endpoint port', () => {
-  const written = problemAt(problemsOf(MINIMAL + '    brokerPorts: { base: 65530, count: 8 }\n'), 'routes[0].brokerPorts');
+  const written = problemAt(problemsOf(`${MINIMAL}    brokerPorts: { base: 65530, count: 8 }\n`), 'routes[0].brokerPorts');
   assert.match(written.message, /65530-65537 go past 65535/);
   assert.equal(written.line, 23);
   const byDefault = problemAt(problemsOf(MINIMAL.replace('localhost:19092', 'localhost:65530')), 'routes[0].brokerPorts');
@@ -152,7 +152,7 @@ test('a route endpoint on a wildcard address is a problem: clients cannot connec
 });
 
 test('cross checks still run for valid items when other items have problems', () => {
-  const problems = problemsOf(MINIMAL.replace('bootstrapServerId: plain', 'bootstrapServerId: nope') + `  - name: route-2
+  const problems = problemsOf(`${MINIMAL.replace('bootstrapServerId: plain', 'bootstrapServerId: nope')}  - name: route-2
     endpoint: "localhost"
     streamingDomain: { name: kafka2-domain, bootstrapServerId: plain }
     colour: blue
@@ -202,8 +202,8 @@ test('a clash between listeners placed in the config gets the general hint; a de
 });
 
 test('broker ports may end at port 65535 exactly; past it, the problem says whether the range was written or followed the endpoint', () => {
-  assert.deepEqual(configOf(MINIMAL + '    brokerPorts: { base: 65520, count: 16 }\n').routes[0].brokerPorts, { base: 65520, count: 16 });
-  const written = problemAt(problemsOf(MINIMAL + '    brokerPorts: { base: 65530, count: 8 }\n'), 'routes[0].brokerPorts');
+  assert.deepEqual(configOf(`${MINIMAL}    brokerPorts: { base: 65520, count: 16 }\n`).routes[0].brokerPorts, { base: 65520, count: 16 });
+  const written = problemAt(problemsOf(`${MINIMAL}    brokerPorts: { base: 65530, count: 8 }\n`), 'routes[0].brokerPorts');
   assert.equal(written.message, 'broker ports 65530-65537 go past 65535');
   assert.equal(written.hint, 'lower brokerPorts.base or brokerPorts.count');
   const byDefault = problemAt(problemsOf(MINIMAL.replace('localhost:19092', 'localhost:65530')), 'routes[0].brokerPorts');
@@ -229,7 +229,7 @@ test('an unknown bootstrap server id lists the domain\'s ids, with a did-you-mea
 });
 
 test('authentication and SASL problems say how to fix them', () => {
-  const passthrough = problemAt(problemsOf(MINIMAL + '    authentication: { type: passthrough }\n'), 'routes[0].authentication.type');
+  const passthrough = problemAt(problemsOf(`${MINIMAL}    authentication: { type: passthrough }\n`), 'routes[0].authentication.type');
   assert.equal(passthrough.hint, 'use authentication type none for a PLAINTEXT listener, or point the route at a SASL_PLAINTEXT listener');
   const sasl = problemAt(problemsOf(MINIMAL.replace('endpoint: "kafka-1:9092"', 'endpoint: "kafka-1:9092"\n          security: { protocol: PLAINTEXT, sasl: { mechanism: PLAIN, username: u, password: p } }')),
     'streamingDomains[0].kafkaCluster.bootstrapServers[0].security.sasl');

@@ -105,7 +105,7 @@ test('the blue/green example takes its admin port and log level from the environ
 });
 
 test('client authentication defaults to passthrough on a SASL listener and none on a PLAINTEXT one', () => {
-  const config = configOf(MINIMAL + `  - name: route-2
+  const config = configOf(`${MINIMAL}  - name: route-2
     endpoint: "localhost:29092"
     streamingDomain: { name: kafka2-domain, bootstrapServerId: sasl }
 `);

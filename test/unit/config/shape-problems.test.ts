@@ -66,7 +66,7 @@ test('a missing required value is reported at the item that lacks it', () => {
 });
 
 test('values of the wrong type say what was expected and what was found', () => {
-  const problems = problemsOf(MINIMAL.replace('name: route-1', 'name: [route-1]').replace('name: kafka-cluster-1', 'name: 17').replace(/streamingDomain:\n      name: kafka1-domain\n      bootstrapServerId: plain/, 'streamingDomain: kafka1-domain'));
+  const problems = problemsOf(MINIMAL.replace('name: route-1', 'name: [route-1]').replace('name: kafka-cluster-1', 'name: 17').replace(/streamingDomain:\n {6}name: kafka1-domain\n {6}bootstrapServerId: plain/, 'streamingDomain: kafka1-domain'));
   assert.match(problemAt(problems, 'routes[0].name').message, /must be a route name, not a list/);
   assert.match(problemAt(problems, 'streamingDomains[0].kafkaCluster.name').message, /must be a cluster name, not a number/);
   assert.match(problemAt(problems, 'streamingDomains[0].kafkaCluster.name').hint ?? '', /quotes/);

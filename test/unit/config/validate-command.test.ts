@@ -28,8 +28,8 @@ test('a valid config exits 0 and summarizes domains, routes (endpoint -> domain/
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stderr, '');
   assert.match(r.stdout, /^examples\/gateway\.yaml: valid\n/);
-  assert.match(r.stdout, /streaming domains \(2\):\n  blue: kafka cluster blue-cluster\n    sasl-listener: kafka-blue-1:9093,kafka-blue-2:9093,kafka-blue-3:9093 SASL_PLAINTEXT \(PLAIN as kafka\)\n/);
-  assert.match(r.stdout, /routes \(1\):\n  switchover-route: localhost:19092 -> blue\/sasl-listener\n/);
+  assert.match(r.stdout, /streaming domains \(2\):\n {2}blue: kafka cluster blue-cluster\n {4}sasl-listener: kafka-blue-1:9093,kafka-blue-2:9093,kafka-blue-3:9093 SASL_PLAINTEXT \(PLAIN as kafka\)\n/);
+  assert.match(r.stdout, /routes \(1\):\n {2}switchover-route: localhost:19092 -> blue\/sasl-listener\n/);
   assert.match(r.stdout, /0\.0\.0\.0:19093-19108 \(16 broker ports\), client authentication passthrough/);
   assert.match(r.stdout, /admin: 127\.0\.0\.1:9190\n/);
   assert.ok(!r.stdout.includes('kafka-secret'));

@@ -336,21 +336,21 @@ const nameAt = (frame: Buffer): number => frame.indexOf('orders');
 test('huge lengths and counts are refused as soon as they are read, before the bytes they claim', () => {
   const cases: Array<{ version: number; what: string; edit: (f: Buffer, name: number) => number; code: string }> = [
     // non-flexible: int16 name length 2 before the name, int32 topic count 4 before that
-    { version: 3, what: 'topic count', edit: (f, n) => (f.writeInt32BE(0x7fffffff, n - 6), n - 2), code: CodecErrorCode.InvalidLength },
-    { version: 3, what: 'negative topic count', edit: (f, n) => (f.writeInt32BE(-5, n - 6), n - 2), code: CodecErrorCode.InvalidLength },
-    { version: 5, what: 'null topic count', edit: (f, n) => (f.writeInt32BE(-1, n - 6), n - 2), code: CodecErrorCode.UnexpectedNull },
-    { version: 4, what: 'topic name length', edit: (f, n) => (f.writeInt16BE(0x7fff, n - 2), n), code: CodecErrorCode.InvalidLength },
-    { version: 4, what: 'null topic name', edit: (f, n) => (f.writeInt16BE(-1, n - 2), n), code: CodecErrorCode.UnexpectedNull },
+    { version: 3, what: 'topic count', edit: (f, n) => { f.writeInt32BE(0x7fffffff, n - 6); return n - 2; }, code: CodecErrorCode.InvalidLength },
+    { version: 3, what: 'negative topic count', edit: (f, n) => { f.writeInt32BE(-5, n - 6); return n - 2; }, code: CodecErrorCode.InvalidLength },
+    { version: 5, what: 'null topic count', edit: (f, n) => { f.writeInt32BE(-1, n - 6); return n - 2; }, code: CodecErrorCode.UnexpectedNull },
+    { version: 4, what: 'topic name length', edit: (f, n) => { f.writeInt16BE(0x7fff, n - 2); return n; }, code: CodecErrorCode.InvalidLength },
+    { version: 4, what: 'null topic name', edit: (f, n) => { f.writeInt16BE(-1, n - 2); return n; }, code: CodecErrorCode.UnexpectedNull },
     // partition count (4) and partition index (4) follow the name; then the int32 records length
-    { version: 7, what: 'records length', edit: (f, n) => (f.writeInt32BE(0x7fffffff, n + 14), n + 18), code: CodecErrorCode.InvalidLength },
-    { version: 7, what: 'negative records length', edit: (f, n) => (f.writeInt32BE(-2, n + 14), n + 18), code: CodecErrorCode.InvalidLength },
+    { version: 7, what: 'records length', edit: (f, n) => { f.writeInt32BE(0x7fffffff, n + 14); return n + 18; }, code: CodecErrorCode.InvalidLength },
+    { version: 7, what: 'negative records length', edit: (f, n) => { f.writeInt32BE(-2, n + 14); return n + 18; }, code: CodecErrorCode.InvalidLength },
     // flexible: one-byte uvarint name length before the name, one-byte topic count before that
-    { version: 9, what: 'compact topic count', edit: (f, n) => (f.set([0xff, 0xff, 0xff, 0xff, 0x07], n - 2), n + 3), code: CodecErrorCode.InvalidLength },
-    { version: 10, what: 'varint of six bytes', edit: (f, n) => (f.set([0xff, 0xff, 0xff, 0xff, 0xff, 0x01], n - 2), n + 4), code: CodecErrorCode.VarintTooLong },
-    { version: 11, what: 'null compact topic count', edit: (f, n) => (f.set([0], n - 2), n - 1), code: CodecErrorCode.UnexpectedNull },
-    { version: 12, what: 'compact name length', edit: (f, n) => (f.set([0xff, 0x7f], n - 1), n + 1), code: CodecErrorCode.InvalidLength },
+    { version: 9, what: 'compact topic count', edit: (f, n) => { f.set([0xff, 0xff, 0xff, 0xff, 0x07], n - 2); return n + 3; }, code: CodecErrorCode.InvalidLength },
+    { version: 10, what: 'varint of six bytes', edit: (f, n) => { f.set([0xff, 0xff, 0xff, 0xff, 0xff, 0x01], n - 2); return n + 4; }, code: CodecErrorCode.VarintTooLong },
+    { version: 11, what: 'null compact topic count', edit: (f, n) => { f.set([0], n - 2); return n - 1; }, code: CodecErrorCode.UnexpectedNull },
+    { version: 12, what: 'compact name length', edit: (f, n) => { f.set([0xff, 0x7f], n - 1); return n + 1; }, code: CodecErrorCode.InvalidLength },
     // flexible: partition count (1) and index (4) follow the name, then the uvarint records length
-    { version: 9, what: 'compact records length', edit: (f, n) => (f.set([0xff, 0xff, 0xff, 0x7f], n + 11), n + 15), code: CodecErrorCode.InvalidLength },
+    { version: 9, what: 'compact records length', edit: (f, n) => { f.set([0xff, 0xff, 0xff, 0x7f], n + 11); return n + 15; }, code: CodecErrorCode.InvalidLength },
   ];
   for (const c of cases) {
     const f = Buffer.from(produceFrame(c.version));

@@ -26,7 +26,13 @@ test('a buffer lent to a socket with queued writes is not read into again until 
   const d = driven();
   const first = d.next();
   const done: (() => void)[] = [];
-  const sink = { write: (b: Buffer, cb: () => void) => (assert.equal(b.length, 0), done.push(cb), true) } as unknown as Socket;
+  const sink = {
+    write: (b: Buffer, cb: () => void) => {
+      assert.equal(b.length, 0);
+      done.push(cb);
+      return true;
+    },
+  } as unknown as Socket;
   d.read(first, 100);
   d.reads.lend(sink);
   const second = d.next();
