@@ -93,6 +93,21 @@ export class FakeCluster {
     return out;
   }
 
+  /** Consumer groups and their committed offsets (for the pre-read of a planned switch). */
+  readonly groupOffsets = new Map<string, Map<PartitionKey, bigint>>();
+
+  async groups(): Promise<{ groupId: string; state: string; protocolType: string }[]> {
+    return [...this.groupOffsets.keys()].map((groupId) => ({ groupId, state: 'Empty', protocolType: 'consumer' }));
+  }
+
+  async groupOffsetsMany(ids: readonly string[]): Promise<Map<string, Map<PartitionKey, bigint>>> {
+    return new Map(ids.map((id) => [id, this.groupOffsets.get(id) ?? new Map()]));
+  }
+
+  async coordinators(): Promise<Map<string, unknown>> {
+    return new Map();
+  }
+
   readonly domain: { name: string; kafkaCluster: { name: string } };
   constructor(name = 'fake') {
     this.domain = { name, kafkaCluster: { name } };
