@@ -76,3 +76,13 @@ test('mapLimit runs at most `limit` at once and keeps the order of the results',
   assert.equal(most, 4);
   assert.deepEqual(out, Array.from({ length: 50 }, (_, i) => i * 2));
 });
+
+test('preflight prints what a planned switch reads before its fence and the expected fenced window against the budget', async () => {
+  const { formatPreflight } = await import('../../../src/cli/preflight.ts');
+  const text = formatPreflight({
+    route: 'orders', from: 'blue', to: 'green', replication: 'mirrormaker2', at: '2026-01-01T00:00:00.000Z', topics: [], partitions: [], groups: [],
+    fence: { partitions: 6000, groups: 50, preReadMs: 12000, passes: [{ ms: 9000, moved: 6000 }, { ms: 900, moved: 1100 }], expectedFencedMs: 1900, fenceTimeoutMs: 10000 },
+    blockers: [], warnings: [],
+  }, []);
+  assert.match(text, /planned switch: reads the tails of 6000 partition\(s\) on both clusters and the offsets of 50 group\(s\) before the fence \(12000 ms now, passes 9000 ms, 900 ms\); expected to hold writes about 1900 ms of the 10000 ms fence budget \(gateway\.switchover\.fenceTimeoutMs\)/);
+});
