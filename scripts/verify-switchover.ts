@@ -11,7 +11,7 @@
 // shared vs-blue/vs-green and MirrorMakers (twoWayClusters(), the same names and specs) and leaves
 // them running for the other test files; its topics, groups and state topic are unique per run.
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -28,6 +28,9 @@ import { twoWayClusters, verificationPairs } from '../test/support/switchover/cl
 import { rdkafkaPython } from '../test/support/clients/python-venv.ts';
 import { buildGoClients } from '../test/support/switchover/go-clients.ts';
 import { collectEnvironment, KNOWN_REREAD_GAPS, renderVerificationReport, VerdictSet, type GatewayLogSummary, type VerificationRun } from './verify-switchover/report.ts';
+
+/** The line after which docs/switchover-verification.md holds sections written by hand, which a run keeps. */
+const HAND_WRITTEN = '<!-- written by hand below: npm run verify:switchover keeps it -->';
 
 const USAGE = `usage: npm run verify:switchover -- [options]
 
@@ -225,7 +228,10 @@ try {
     env, command, runs, gatewayLog: logSummary, runDir, durationMs: Date.now() - started, kafkaVersion: tools.version, blue, green, load,
     verdictSet: o.verdicts, stateTopic, sharedBed,
   });
-  writeFileSync(out, report.markdown);
+  // Measurements made by hand (the scale measurement of issue 25) follow HAND_WRITTEN in the report and are kept.
+  const previous = existsSync(out) ? readFileSync(out, 'utf8') : '';
+  const kept = previous.indexOf(HAND_WRITTEN);
+  writeFileSync(out, kept < 0 ? report.markdown : `${report.markdown.trimEnd()}\n\n${previous.slice(kept)}`);
   process.stdout.write(`\n${report.summary}\n`);
   log(`report written to ${out} after ${((Date.now() - started) / 60_000).toFixed(1)} minutes; logs and results.json kept in ${runDir}`);
   exitCode = report.verdictsMet ? 0 : 1;

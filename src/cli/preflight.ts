@@ -76,7 +76,12 @@ export function formatPreflight(r: PreflightReport, failures: string[]): string 
   if (r.translation !== undefined) {
     for (const x of r.translation.offsetSyncs) out.push(`offset syncs: ${x.topic} on ${x.domain} (${x.direction === 'forward' ? `${r.from} -> ${r.to}` : x.direction === 'reverse' ? `${r.to} -> ${r.from}` : 'offsets equal on both sides'}, ${x.syncs} syncs for these partitions)`);
     for (const x of r.translation.checkpoints) out.push(`checkpoints: ${x.topic} on ${r.to} (${x.kept} for these groups)`);
-    if (r.translation.readMs !== undefined && (r.translation.offsetSyncs.length > 0 || r.translation.checkpoints.length > 0)) out.push(`MirrorMaker's topics read in ${r.translation.readMs} ms (a planned switch reads them while replication catches up)`);
+    if (r.translation.readMs !== undefined && (r.translation.offsetSyncs.length > 0 || r.translation.checkpoints.length > 0)) out.push(`MirrorMaker's topics read in ${r.translation.readMs} ms (a planned switch reads them before its fence)`);
+  }
+  if (r.fence !== undefined && r.replication !== 'none') {
+    const f = r.fence;
+    out.push('', `planned switch: reads the tails of ${f.partitions} partition(s) on both clusters and the offsets of ${f.groups} group(s) before the fence (${f.preReadMs} ms now, passes ${f.passes.map((x) => `${x.ms} ms`).join(', ')}); `
+      + `expected to hold writes about ${f.expectedFencedMs} ms of the ${f.fenceTimeoutMs} ms fence budget (gateway.switchover.fenceTimeoutMs)`);
   }
   if (r.possibleLoss !== undefined) out.push('', `possible loss: ${r.possibleLoss}`);
   for (const w of r.warnings) out.push(`warning: ${w}`);

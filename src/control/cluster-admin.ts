@@ -4,11 +4,13 @@
 // committing a group's offsets. Requests go to the broker that must answer them (partition
 // leader, group coordinator); leadership changes and transient errors are retried until the
 // operation's deadline, then a ClusterAdminError names the domain, the operation and the cause.
+// Work over many partitions or groups is batched per broker (one ListOffsets or Fetch per leader,
+// one FindCoordinator and one OffsetFetch per coordinator for many groups), so its cost does not
+// grow by a request per partition (issue 25).
 import type { BootstrapServerConfig, HostPort, StreamingDomainConfig } from '../config/types.ts';
 import { formatHostPort } from '../config/endpoints.ts';
-import { TurnoutError } from '../errors.ts';
 import { ApiKey } from '../protocol/index.ts';
-import { decodeRecordBatchesWithEnd, DEFAULT_MAX_DECOMPRESSED_BYTES, RecordBatchError, type DecodedRecord } from '../protocol/records.ts';
+import { DEFAULT_MAX_DECOMPRESSED_BYTES, type DecodedRecord } from '../protocol/records.ts';
 import type { ApiVersionsResponse } from '../protocol/generated/messages/api-versions-response.ts';
 import type { DescribeProducersResponse } from '../protocol/generated/messages/describe-producers-response.ts';
 import type { DescribeGroupsResponse } from '../protocol/generated/messages/describe-groups-response.ts';
@@ -27,46 +29,10 @@ import type { OffsetFetchResponse } from '../protocol/generated/messages/offset-
 import { KafkaConnection } from '../upstream/kafka-connection.ts';
 import type { ProducerSequence } from '../routing/route.ts';
 import { UpstreamError, UpstreamErrorCode } from '../upstream/errors.ts';
+import { ClusterAdminError, kafkaErrorName, partitionKey, RETRIABLE, splitKey, UnreadableRecordsError, type PartitionKey } from './cluster-admin-errors.ts';
+import { readRanges, ReadDeadlineError, type FetchIO, type FetchPlan, type RangesRead, type ReadRange, type ReadRangesOptions } from './partition-reader.ts';
 
-export class ClusterAdminError extends TurnoutError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('TURNOUT_CLUSTER_ADMIN', message, options);
-  }
-}
-
-/**
- * Records of a partition that Turnout cannot read (a corrupt batch, a codec Kafka does not define,
- * a batch that decompresses past the limit): which domain, partition and batch, and why. Not
- * retried: the same bytes come back on the next Fetch.
- */
-export class UnreadableRecordsError extends TurnoutError {
-  readonly domain: string;
-  readonly topic: string;
-  readonly partition: number;
-  /** Base offset of the batch that could not be read. */
-  readonly offset: bigint;
-  /** "gzip", "snappy", "lz4", "zstd", "none", "codec 5", or "unknown" when the header is unreadable. */
-  readonly codec: string;
-  /** What is wrong with the batch ("is corrupt: ...", "cannot be decompressed: ...", ...). */
-  readonly reason: string;
-  constructor(domain: string, topic: string, partition: number, err: RecordBatchError) {
-    super('TURNOUT_UNREADABLE_RECORDS', `streaming domain "${domain}": cannot read ${topic}-${partition}: ${err.message}`, { cause: err });
-    this.domain = domain;
-    this.topic = topic;
-    this.partition = partition;
-    this.offset = err.baseOffset;
-    this.codec = err.codec;
-    this.reason = err.reason;
-  }
-}
-
-/** "topic:partition" (topic names cannot contain ':'). */
-export type PartitionKey = string;
-export const partitionKey = (topic: string, partition: number): PartitionKey => `${topic}:${partition}`;
-export function splitKey(key: PartitionKey): { topic: string; partition: number } {
-  const i = key.lastIndexOf(':');
-  return { topic: key.slice(0, i), partition: Number(key.slice(i + 1)) };
-}
+export { ClusterAdminError, UnreadableRecordsError, partitionKey, splitKey, kafkaErrorName, type PartitionKey } from './cluster-admin-errors.ts';
 
 export interface TopicInfo {
   name: string;
@@ -106,13 +72,8 @@ const FLOOR: Record<number, number> = {
   [ApiKey.DescribeProducers]: 0,
 };
 
-const RETRIABLE = new Set([3, 5, 6, 7, 9, 13, 14, 15, 16, 19, 20, 56, 74, 75, 78, 89, 100]);
-const ERROR_NAMES: Record<number, string> = {
-  1: 'OFFSET_OUT_OF_RANGE', 3: 'UNKNOWN_TOPIC_OR_PARTITION', 5: 'LEADER_NOT_AVAILABLE', 6: 'NOT_LEADER_OR_FOLLOWER', 7: 'REQUEST_TIMED_OUT',
-  14: 'COORDINATOR_LOAD_IN_PROGRESS', 15: 'COORDINATOR_NOT_AVAILABLE', 16: 'NOT_COORDINATOR', 22: 'ILLEGAL_GENERATION', 25: 'UNKNOWN_MEMBER_ID',
-  27: 'REBALANCE_IN_PROGRESS', 29: 'TOPIC_AUTHORIZATION_FAILED', 30: 'GROUP_AUTHORIZATION_FAILED', 31: 'CLUSTER_AUTHORIZATION_FAILED', 69: 'GROUP_ID_NOT_FOUND',
-};
-export const kafkaErrorName = (code: number): string => `${ERROR_NAMES[code] ?? 'error'} (${code})`;
+/** Groups named in one FindCoordinator or OffsetFetch request at most. */
+export const MAX_GROUPS_PER_REQUEST = 100;
 
 class Retry extends Error {}
 
@@ -129,6 +90,8 @@ export class ClusterAdmin {
   private readonly timeoutMs: number;
   private readonly links = new Map<string, Promise<Link>>();
   private brokers = new Map<number, HostPort>();
+  /** Group id -> its coordinator, as FindCoordinator last said (dropped when the coordinator fails a request). */
+  private readonly coordinatorCache = new Map<string, HostPort>();
   private closed = false;
 
   /** The most bytes the compressed batches of one Fetch may decompress to (see DecodeOptions). */
@@ -221,14 +184,6 @@ export class ClusterAdmin {
       }
     }
     throw new UpstreamError(UpstreamErrorCode.Closed, `no bootstrap server answered (${failures.join('; ')})`);
-  }
-
-  private async leaderOf(topic: string, partition: number): Promise<HostPort> {
-    const info = await this.topics([topic]);
-    const leader = info.get(topic)?.leaders.get(partition) ?? -1;
-    const address = this.brokers.get(leader);
-    if (address === undefined) throw new Retry(`no leader known for ${topic}-${partition}`);
-    return address;
   }
 
   // ---- topics and offsets ----
@@ -362,12 +317,53 @@ export class ClusterAdmin {
   }
 
   /**
-   * Data records of a partition from `from` (inclusive) up to `to` (exclusive), reading as many
-   * Fetches as needed. Control records are skipped; compressed batches are decompressed (gzip,
-   * snappy, lz4, zstd), each Fetch's within the maxDecompressedBytes budget. A batch that cannot
-   * be read throws UnreadableRecordsError naming the partition, the batch's offset and why.
+   * Data records of many partitions, each from its `from` (inclusive) up to its `to` (exclusive):
+   * one Fetch per leader broker for up to MAX_PARTITIONS_PER_FETCH partitions, again only for
+   * partitions not completely returned (partition-reader.ts). Control records are skipped;
+   * compressed batches are decompressed (gzip, snappy, lz4, zstd), each Fetch answer's within the
+   * maxDecompressedBytes budget. A partition with a batch that cannot be read is returned in
+   * `unreadable` (UnreadableRecordsError: partition, batch offset, why); the others are read.
    * With `readCommitted`, reads as a read_committed consumer: up to the last stable offset, and
    * without the records of aborted transactions.
+   */
+  readRanges(ranges: readonly ReadRange[], opts: ReadRangesOptions = {}): Promise<RangesRead> {
+    return readRanges(this.fetchIO, ranges, opts);
+  }
+
+  private get fetchIO(): FetchIO {
+    return {
+      domainName: this.domain.name,
+      maxDecompressedBytes: this.maxDecompressedBytes,
+      timeoutMs: this.timeoutMs,
+      leaders: (keys) => this.leadersOf(keys),
+      fetch: (address, plan: FetchPlan) => this.call<FetchResponse>(address, ApiKey.Fetch, () => ({
+        ...defaultFetchRequest(),
+        maxWaitMs: 0,
+        minBytes: 0,
+        maxBytes: plan.maxBytes,
+        isolationLevel: plan.isolationLevel,
+        topics: plan.topics.map((t) => ({ ...defaultFetchRequestFetchTopic(), topic: t.topic, partitions: t.partitions.map((p) => ({ ...defaultFetchRequestFetchPartition(), ...p })) })),
+      })),
+      startOffsets: (keys) => this.startOffsets(keys),
+    };
+  }
+
+  /** Leader address per partition (one Metadata request); partitions without a known leader are left out. */
+  private async leadersOf(keys: readonly PartitionKey[]): Promise<Map<PartitionKey, HostPort>> {
+    const topics = [...new Set(keys.map((k) => splitKey(k).topic))];
+    const info = await this.topics(topics);
+    const out = new Map<PartitionKey, HostPort>();
+    for (const k of keys) {
+      const { topic, partition } = splitKey(k);
+      const address = this.brokers.get(info.get(topic)?.leaders.get(partition) ?? -1);
+      if (address !== undefined) out.set(k, address);
+    }
+    return out;
+  }
+
+  /**
+   * Data records of one partition from `from` (inclusive) up to `to` (exclusive); readRanges for
+   * one range. A batch that cannot be read throws UnreadableRecordsError.
    */
   async readRecords(topic: string, partition: number, from: bigint, to: bigint, maxBytes = 4 * 1024 * 1024, opts: { readCommitted?: boolean } = {}): Promise<DecodedRecord[]> {
     const out: DecodedRecord[] = [];
@@ -384,50 +380,18 @@ export class ClusterAdmin {
    */
   async eachRecords(topic: string, partition: number, from: bigint, to: bigint, each: (records: DecodedRecord[]) => void,
     opts: { readCommitted?: boolean; maxBytes?: number; maxDecompressedBytes?: number; deadline?: number | null } = {}): Promise<void> {
-    const isolationLevel = opts.readCommitted === true ? 1 : 0;
+    const key = partitionKey(topic, partition);
     const maxBytes = opts.maxBytes ?? 4 * 1024 * 1024;
-    const maxDecompressedBytes = opts.maxDecompressedBytes ?? this.maxDecompressedBytes;
-    const first = from < 0n ? 0n : from;
-    let offset = first;
-    while (offset < to) {
-      if (opts.deadline !== undefined && opts.deadline !== null && Date.now() > opts.deadline) {
-        throw new ClusterAdminError(`streaming domain "${this.domain.name}": reading ${topic}-${partition} stopped at its deadline (${offset - first} of ${to - first} offsets read)`);
-      }
-      const fetched = await this.retrying(`Fetch ${topic}-${partition}`, async (): Promise<{ records: Uint8Array; aborted: { producerId: bigint; firstOffset: bigint }[] | null } | { skipTo: bigint }> => {
-        const res = await this.call<FetchResponse>(await this.leaderOf(topic, partition), ApiKey.Fetch, () => ({
-          ...defaultFetchRequest(),
-          maxWaitMs: 0,
-          minBytes: 0,
-          maxBytes,
-          isolationLevel,
-          topics: [{ ...defaultFetchRequestFetchTopic(), topic, partitions: [{ ...defaultFetchRequestFetchPartition(), partition, fetchOffset: offset, partitionMaxBytes: maxBytes }] }],
-        }));
-        if (res.errorCode !== 0) throw new Retry(`Fetch: ${kafkaErrorName(res.errorCode)}`);
-        const p = res.responses[0]?.partitions[0];
-        if (p === undefined) throw new Retry('Fetch answer without the partition');
-        if (p.errorCode === 1) {
-          // Before the log start (retention, DeleteRecords): continue from there; past the end: done.
-          const start = (await this.startOffsets([partitionKey(topic, partition)])).get(partitionKey(topic, partition)) ?? to;
-          return { skipTo: start > offset ? start : to };
-        }
-        if (p.errorCode !== 0) throw (RETRIABLE.has(p.errorCode) ? new Retry(`Fetch: ${kafkaErrorName(p.errorCode)}`) : new ClusterAdminError(`Fetch ${topic}-${partition}: ${kafkaErrorName(p.errorCode)}`));
-        return { records: p.records ?? new Uint8Array(0), aborted: p.abortedTransactions };
+    try {
+      const r = await this.readRanges([{ key, from, to }], {
+        readCommitted: opts.readCommitted, maxBytes, partitionMaxBytes: maxBytes, maxDecompressedBytes: opts.maxDecompressedBytes, deadline: opts.deadline,
+        each: (_, rs) => each(rs),
       });
-      let end: bigint;
-      if ('skipTo' in fetched) end = fetched.skipTo;
-      else {
-        let decoded;
-        try {
-          decoded = decodeRecordBatchesWithEnd(fetched.records, { maxDecompressedBytes, ...(isolationLevel === 1 ? { abortedTransactions: fetched.aborted ?? [] } : {}) });
-        } catch (err) {
-          if (err instanceof RecordBatchError) throw new UnreadableRecordsError(this.domain.name, topic, partition, err);
-          throw err;
-        }
-        each(decoded.records.filter((r) => r.offset >= offset && r.offset < to));
-        end = decoded.endOffset ?? to;
-      }
-      if (end <= offset) break;
-      offset = end;
+      const bad = r.unreadable.get(key);
+      if (bad !== undefined) throw bad;
+    } catch (err) {
+      if (err instanceof ReadDeadlineError) throw new ClusterAdminError(`streaming domain "${this.domain.name}": reading ${topic}-${partition} stopped at its deadline`, { cause: err });
+      throw err;
     }
   }
 
@@ -447,43 +411,138 @@ export class ClusterAdmin {
     return [...seen.values()].sort((a, b) => a.groupId.localeCompare(b.groupId));
   }
 
+  /**
+   * The coordinator of each group, asked with FindCoordinator v4 for up to MAX_GROUPS_PER_REQUEST
+   * groups at a time and remembered (a group whose coordinator refuses or cannot be reached is
+   * asked again: see withCoordinator). Groups whose coordinator is not found by the deadline throw.
+   */
+  async coordinators(groupIds: readonly string[]): Promise<Map<string, HostPort>> {
+    const missing = [...new Set(groupIds)].filter((g) => !this.coordinatorCache.has(g));
+    const chunks: string[][] = [];
+    for (let i = 0; i < missing.length; i += MAX_GROUPS_PER_REQUEST) chunks.push(missing.slice(i, i + MAX_GROUPS_PER_REQUEST));
+    await Promise.all(chunks.map((chunk) => this.retrying(`FindCoordinator for ${chunk.length === 1 ? `group ${chunk[0]}` : `${chunk.length} groups`}`, async () => {
+      const wanted = chunk.filter((g) => !this.coordinatorCache.has(g));
+      if (wanted.length === 0) return;
+      const res = await this.call<FindCoordinatorResponse>(await this.anyBroker(), ApiKey.FindCoordinator, () => ({ key: '', keyType: 0, coordinatorKeys: wanted }));
+      for (const c of res.coordinators) if (c.errorCode === 0) this.coordinatorCache.set(c.key, { host: c.host, port: c.port });
+      const failed = wanted.filter((g) => !this.coordinatorCache.has(g));
+      if (failed.length > 0) {
+        const c = res.coordinators.find((x) => x.key === failed[0]);
+        throw new Retry(`FindCoordinator for group ${failed[0]}${failed.length > 1 ? ` and ${failed.length - 1} more` : ''}: ${kafkaErrorName(c?.errorCode ?? -1)}`);
+      }
+    })));
+    const out = new Map<string, HostPort>();
+    for (const g of groupIds) {
+      const c = this.coordinatorCache.get(g);
+      if (c !== undefined) out.set(g, c);
+    }
+    return out;
+  }
+
   private async coordinator(groupId: string): Promise<HostPort> {
-    const res = await this.call<FindCoordinatorResponse>(await this.anyBroker(), ApiKey.FindCoordinator, () => ({ key: '', keyType: 0, coordinatorKeys: [groupId] }));
-    const c = res.coordinators[0];
-    if (c === undefined || c.errorCode !== 0) throw new Retry(`FindCoordinator: ${kafkaErrorName(c?.errorCode ?? -1)}`);
-    return { host: c.host, port: c.port };
+    const c = (await this.coordinators([groupId])).get(groupId);
+    if (c === undefined) throw new Retry(`no coordinator found for group ${groupId}`);
+    return c;
+  }
+
+  /** Runs `fn` with the group's coordinator; when it fails, the coordinator is looked up again next time. */
+  private async withCoordinator<T>(groupId: string, fn: (coordinator: HostPort) => Promise<T>): Promise<T> {
+    const c = await this.coordinator(groupId);
+    try {
+      return await fn(c);
+    } catch (err) {
+      this.coordinatorCache.delete(groupId);
+      throw err;
+    }
   }
 
   /** The group's committed offsets (all partitions it has any for). */
   async groupOffsets(groupId: string): Promise<Map<PartitionKey, bigint>> {
-    return this.retrying(`OffsetFetch for group ${groupId}`, async () => {
-      const res = await this.call<OffsetFetchResponse>(await this.coordinator(groupId), ApiKey.OffsetFetch, () => ({
-        ...defaultOffsetFetchRequest(),
-        groups: [{ ...defaultOffsetFetchRequestGroup(), groupId, topics: null }],
-        requireStable: true,
-      }));
-      const g = res.groups[0];
-      if (g === undefined) throw new Retry('OffsetFetch answer without the group');
-      if (g.errorCode !== 0) throw (RETRIABLE.has(g.errorCode) ? new Retry(kafkaErrorName(g.errorCode)) : new ClusterAdminError(`OffsetFetch for group ${groupId}: ${kafkaErrorName(g.errorCode)}`));
-      const out = new Map<PartitionKey, bigint>();
-      for (const t of g.topics) {
-        for (const p of t.partitions) {
-          if (p.errorCode === 0 && p.committedOffset >= 0n) out.set(partitionKey(t.name, p.partitionIndex), p.committedOffset);
-        }
+    return (await this.groupOffsetsMany([groupId])).get(groupId) ?? new Map();
+  }
+
+  /**
+   * The committed offsets of many groups (all partitions each has any for): one OffsetFetch v8 per
+   * coordinator for up to MAX_GROUPS_PER_REQUEST groups, groups that answered a retriable error
+   * asked again until the deadline. A group answering any other error throws.
+   */
+  async groupOffsetsMany(groupIds: readonly string[]): Promise<Map<string, Map<PartitionKey, bigint>>> {
+    const out = new Map<string, Map<PartitionKey, bigint>>();
+    let pending = [...new Set(groupIds)];
+    const deadline = Date.now() + this.timeoutMs;
+    let last: unknown = null;
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      const failed: string[] = [];
+      const fail = (ids: string[], err: unknown) => {
+        for (const id of ids) this.coordinatorCache.delete(id);
+        failed.push(...ids);
+        last = err;
+      };
+      const coordinators = await this.coordinators(pending);
+      const byCoordinator = new Map<string, { address: HostPort; groups: string[] }>();
+      for (const g of pending) {
+        const address = coordinators.get(g)!;
+        const e = byCoordinator.get(formatHostPort(address)) ?? { address, groups: [] };
+        e.groups.push(g);
+        byCoordinator.set(formatHostPort(address), e);
       }
-      return out;
-    });
+      const requests: { address: HostPort; groups: string[] }[] = [];
+      for (const { address, groups } of byCoordinator.values()) {
+        for (let i = 0; i < groups.length; i += MAX_GROUPS_PER_REQUEST) requests.push({ address, groups: groups.slice(i, i + MAX_GROUPS_PER_REQUEST) });
+      }
+      await Promise.all(requests.map(async ({ address, groups }) => {
+        let res: OffsetFetchResponse;
+        try {
+          res = await this.call<OffsetFetchResponse>(address, ApiKey.OffsetFetch, () => ({
+            ...defaultOffsetFetchRequest(),
+            groups: groups.map((groupId) => ({ ...defaultOffsetFetchRequestGroup(), groupId, topics: null })),
+            requireStable: true,
+          }));
+        } catch (err) {
+          if (!(err instanceof UpstreamError) || err.code === UpstreamErrorCode.AuthenticationFailed) throw err;
+          fail(groups, err);
+          return;
+        }
+        const answered = new Map(res.groups.map((g) => [g.groupId, g]));
+        for (const groupId of groups) {
+          const g = answered.get(groupId);
+          if (g === undefined) {
+            fail([groupId], new Error(`OffsetFetch answer without group ${groupId}`));
+            continue;
+          }
+          if (g.errorCode !== 0) {
+            if (!RETRIABLE.has(g.errorCode)) throw new ClusterAdminError(`streaming domain "${this.domain.name}": OffsetFetch for group ${groupId} failed: ${kafkaErrorName(g.errorCode)}`);
+            fail([groupId], new Error(`group ${groupId}: ${kafkaErrorName(g.errorCode)}`));
+            continue;
+          }
+          const offsets = new Map<PartitionKey, bigint>();
+          for (const t of g.topics) {
+            for (const p of t.partitions) {
+              if (p.errorCode === 0 && p.committedOffset >= 0n) offsets.set(partitionKey(t.name, p.partitionIndex), p.committedOffset);
+            }
+          }
+          out.set(groupId, offsets);
+        }
+      }));
+      pending = failed;
+      if (pending.length === 0) break;
+      if (Date.now() + 100 > deadline) {
+        throw new ClusterAdminError(`streaming domain "${this.domain.name}": OffsetFetch for group ${pending[0]}${pending.length > 1 ? ` (and ${pending.length - 1} more)` : ''} failed: ${(last as Error).message}`, { cause: last });
+      }
+      await sleep(Math.min(50 * 2 ** attempt, 500));
+    }
+    return out;
   }
 
   /** The group's state and member count on this cluster ("Dead" when it does not exist). */
   async describeGroup(groupId: string): Promise<{ state: string; members: number }> {
-    return this.retrying(`DescribeGroups ${groupId}`, async () => {
-      const res = await this.call<DescribeGroupsResponse>(await this.coordinator(groupId), ApiKey.DescribeGroups, () => ({ groups: [groupId], includeAuthorizedOperations: false }));
+    return this.retrying(`DescribeGroups ${groupId}`, () => this.withCoordinator(groupId, async (c) => {
+      const res = await this.call<DescribeGroupsResponse>(c, ApiKey.DescribeGroups, () => ({ groups: [groupId], includeAuthorizedOperations: false }));
       const g = res.groups[0];
       if (g === undefined) throw new Retry('DescribeGroups answer without the group');
       if (g.errorCode !== 0) throw (RETRIABLE.has(g.errorCode) ? new Retry(kafkaErrorName(g.errorCode)) : new ClusterAdminError(`DescribeGroups ${groupId}: ${kafkaErrorName(g.errorCode)}`));
       return { state: g.groupState, members: g.members.length };
-    });
+    }));
   }
 
   /**
@@ -496,8 +555,8 @@ export class ClusterAdmin {
       const { topic, partition } = splitKey(k);
       byTopic.set(topic, [...(byTopic.get(topic) ?? []), { partitionIndex: partition, committedOffset: o }]);
     }
-    return this.retrying(`OffsetCommit for group ${groupId}`, async () => {
-      const res = await this.call<OffsetCommitResponse>(await this.coordinator(groupId), ApiKey.OffsetCommit, () => ({
+    return this.retrying(`OffsetCommit for group ${groupId}`, () => this.withCoordinator(groupId, async (coordinator) => {
+      const res = await this.call<OffsetCommitResponse>(coordinator, ApiKey.OffsetCommit, () => ({
         ...defaultOffsetCommitRequest(),
         groupId,
         generationIdOrMemberEpoch: -1,
@@ -519,6 +578,6 @@ export class ClusterAdmin {
         }
       }
       return refused;
-    });
+    }));
   }
 }

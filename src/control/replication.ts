@@ -17,7 +17,8 @@
 // either direction (mirror-maker.ts), its checkpoints, and the destination's log start.
 import type { ReplicationType } from '../config/types.ts';
 import type { DecodedRecord } from '../protocol/records.ts';
-import { partitionKey, splitKey, UnreadableRecordsError, type ClusterAdmin, type PartitionKey } from './cluster-admin.ts';
+import { partitionKey, splitKey, type ClusterAdmin, type PartitionKey, type UnreadableRecordsError } from './cluster-admin.ts';
+import type { RangeRead, RangesRead, ReadRange } from './partition-reader.ts';
 import { CHECKPOINTS_TOPIC, decodeCheckpoint, decodeOffsetSync, OFFSET_SYNCS_TOPIC, type Checkpoint } from './mirror-maker.ts';
 import {
   alignTails, decide, encodeAnchors, MAX_ANCHORS, pairListBounds, syncBounds, SyncIndex, thinAnchors,
@@ -38,6 +39,8 @@ const MM2_TOPIC_BUDGET = 1024 * 1024;
 const ANCHOR_BUDGET = 16_000;
 /** Bytes the anchors may take in the route record (a broker's default message limit is 1 MB). */
 const ANCHOR_BYTES = 600_000;
+/** Partitions whose newest sync is checked per batched read (both clusters). */
+const VERIFIED_PER_READ = 2000;
 /** Newest offset syncs per partition whose records are compared to tell a sync topic's direction. */
 const CHECKED_SYNCS = 8;
 
@@ -121,15 +124,55 @@ interface SyncSource {
   rejected: Set<PartitionKey>;
 }
 
+/** A partition being checked: its ends on both sides. */
+interface Item {
+  key: PartitionKey;
+  sourceEnd: bigint;
+  destEnd: bigint;
+}
+
+/** The records read at a partition's tail on one side, and the offset up to which that side is known. */
+interface Tail {
+  records: DecodedRecord[];
+  to: bigint;
+}
+
 /**
- * Tracks the partitions of one switch. Source tails are read once (writes are fenced, so they do
- * not change); destination tails are read again on every check until they have caught up.
+ * What to read so that a tail known up to `known.to` covers the window [end - TAIL_WINDOW, end):
+ * the offsets after `known.to` when that is inside the window, else the whole window; null when
+ * the tail is known up to `end` already.
+ */
+export function tailRange(known: { to: bigint } | undefined, end: bigint): { from: bigint; to: bigint } | null {
+  if (known !== undefined && known.to === end) return null;
+  const windowStart = end - BigInt(TAIL_WINDOW);
+  if (known !== undefined && known.to < end && known.to >= windowStart) return { from: known.to, to: end };
+  return { from: windowStart, to: end };
+}
+
+/**
+ * The tail at `end` after reading `range`: what was known (when the range continues it) and what
+ * was read, kept to the window [end - TAIL_WINDOW, end). That is what a read of the whole window
+ * returns: records below what was read before are not rewritten.
+ */
+export function mergeTail(known: Tail | undefined, range: { from: bigint }, read: RangeRead, end: bigint): Tail {
+  const windowStart = end - BigInt(TAIL_WINDOW);
+  const base = known !== undefined && range.from === known.to ? known.records : [];
+  return { records: [...base, ...read.records].filter((r) => r.offset >= windowStart), to: read.readTo };
+}
+
+/**
+ * Tracks the partitions of one switch. A partition's tail on each side is read once, then only
+ * what is new: a check before the fence reads the bulk while writes still flow, the check after
+ * it only the records written since (fenced, the source no longer changes). Destination tails are
+ * read again on every check until they have caught up.
  */
 export class ReplicationTracker {
   readonly type: ReplicationType;
   private readonly source: ClusterAdmin;
   private readonly dest: ClusterAdmin;
-  private readonly sourceTails = new Map<PartitionKey, DecodedRecord[]>();
+  /** Per partition and side: the records of the last tail read (the window at that end) and where it was read to. */
+  private readonly sourceTails = new Map<PartitionKey, Tail>();
+  private readonly destTails = new Map<PartitionKey, Tail>();
   /** Records paired at the tails: [source offset, destination offset], both increasing. */
   private readonly tailPairs = new Map<PartitionKey, [bigint, bigint][]>();
   readonly states = new Map<PartitionKey, PartitionState>();
@@ -148,90 +191,66 @@ export class ReplicationTracker {
     this.dest = dest;
   }
 
-  /** Checks every partition not yet caught up; returns all states. */
-  async check(sourceEnds: Map<PartitionKey, bigint>): Promise<PartitionState[]> {
-    const pending = [...sourceEnds.keys()].filter((k) => this.states.get(k)?.caughtUp !== true);
+  /**
+   * Checks every partition not yet caught up, and every caught-up one whose source end moved since
+   * (a check before the fence, then one after it); returns all states. Tails are read batched
+   * (one Fetch per broker for many partitions) and only what is new since the last read of a
+   * partition's side. Past `deadline` (ms since the epoch) reading stops with a ReadDeadlineError.
+   */
+  async check(sourceEnds: Map<PartitionKey, bigint>, deadline: number | null = null): Promise<PartitionState[]> {
+    const pending = [...sourceEnds.keys()].filter((k) => {
+      const s = this.states.get(k);
+      return s === undefined || !s.caughtUp || s.sourceEnd !== sourceEnds.get(k);
+    });
     if (pending.length > 0) {
       const [destEnds, stable] = await Promise.all([
         this.dest.endOffsets(pending),
         this.type === 'mirrormaker2' ? this.source.stableOffsets(pending) : Promise.resolve(new Map<PartitionKey, bigint>()),
       ]);
-      await Promise.all(pending.map(async (k) => {
-        const end = sourceEnds.get(k)!;
-        const lso = stable.get(k) ?? end;
-        // An open transaction on the source: what follows its first record is not readable
-        // read_committed (nor copied by MirrorMaker reading so) until it ends. Not caught up.
-        if (lso < end) {
-          this.states.set(k, { key: k, sourceEnd: end, destEnd: destEnds.get(k) ?? 0n, caughtUp: false, lag: null, destCut: null, method: 'match', waiting: `an open transaction on "${this.source.domain.name}" (last stable offset ${lso}, end ${end}): records after it are not final until it commits or aborts` });
-          return;
-        }
-        this.states.set(k, await this.checkOne(k, end, destEnds.get(k) ?? 0n));
-      }));
+      const items = pending.map((key): Item => ({ key, sourceEnd: sourceEnds.get(key)!, destEnd: destEnds.get(key) ?? 0n }));
+      let found: PartitionState[];
+      if (this.type === 'none') found = items.map((i) => ({ ...i, caughtUp: false, lag: null, destCut: null, method: 'none' }));
+      else if (this.type === 'offset-preserving') found = await this.checkOffsets(items, deadline);
+      else {
+        found = [];
+        const readable = items.filter((i) => {
+          const lso = stable.get(i.key) ?? i.sourceEnd;
+          if (lso >= i.sourceEnd) return true;
+          // An open transaction on the source: what follows its first record is not readable
+          // read_committed (nor copied by MirrorMaker reading so) until it ends. Not caught up.
+          found.push({ ...i, caughtUp: false, lag: null, destCut: null, method: 'match', waiting: `an open transaction on "${this.source.domain.name}" (last stable offset ${lso}, end ${i.sourceEnd}): records after it are not final until it commits or aborts` });
+          return false;
+        });
+        found.push(...await this.checkTails(readable, deadline));
+      }
+      for (const s of found) this.states.set(s.key, s);
     }
     return [...sourceEnds.keys()].map((k) => this.states.get(k)!);
   }
 
-  private async checkOne(key: PartitionKey, sourceEnd: bigint, destEnd: bigint): Promise<PartitionState> {
-    if (this.type === 'none') return { key, sourceEnd, destEnd, caughtUp: false, lag: null, destCut: null, method: 'none' };
-    const { topic, partition } = splitKey(key);
-    if (this.type === 'offset-preserving') {
-      const lag = sourceEnd > destEnd ? Number(sourceEnd - destEnd) : 0;
-      const state: PartitionState = { key, sourceEnd, destEnd, caughtUp: lag === 0, lag, destCut: sourceEnd, method: 'offsets' };
-      if (lag === 0 && sourceEnd > 0n) {
-        try {
-          const mismatch = await this.sample(topic, partition, sourceEnd);
-          if (mismatch !== null) return { ...state, caughtUp: false, mismatch };
-        } catch (err) {
-          if (!(err instanceof UnreadableRecordsError)) throw err;
-          return { ...state, caughtUp: false, lag: null, method: 'unreadable', unreadable: { side: err.domain === this.dest.domain.name ? 'destination' : 'source', domain: err.domain, offset: err.offset, codec: err.codec, reason: err.reason } };
-        }
+  /** Offset-preserving replication: end offsets compared; the last SAMPLE_WINDOW records of caught-up partitions compared on both sides. */
+  private async checkOffsets(items: readonly Item[], deadline: number | null): Promise<PartitionState[]> {
+    const states = items.map((i): PartitionState => {
+      const lag = i.sourceEnd > i.destEnd ? Number(i.sourceEnd - i.destEnd) : 0;
+      return { ...i, caughtUp: lag === 0, lag, destCut: i.sourceEnd, method: 'offsets' };
+    });
+    const sampled = states.filter((s) => s.caughtUp && s.sourceEnd > 0n);
+    const ranges = sampled.map((s) => ({ key: s.key, from: s.sourceEnd - BigInt(SAMPLE_WINDOW), to: s.sourceEnd }));
+    const [src, dst] = await Promise.all([this.source.readRanges(ranges, { deadline }), this.dest.readRanges(ranges, { deadline })]);
+    for (const s of sampled) {
+      const bad = src.unreadable.get(s.key) ?? dst.unreadable.get(s.key);
+      if (bad !== undefined) {
+        Object.assign(s, { caughtUp: false, lag: null, method: 'unreadable', unreadable: this.unreadable(bad, src.unreadable.has(s.key) ? 'source' : 'destination') });
+        continue;
       }
-      return state;
+      const mismatch = this.compareSample(src.read.get(s.key)?.records ?? [], dst.read.get(s.key)?.records ?? []);
+      if (mismatch !== null) Object.assign(s, { caughtUp: false, mismatch });
     }
-    let src = this.sourceTails.get(key);
-    let dst: DecodedRecord[];
-    try {
-      if (src === undefined) {
-        // Read committed: aborted records are never copied (MirrorMaker reading read_committed), and
-        // a partition whose newest records are aborted would otherwise never look caught up. A
-        // window with no committed record (only aborted transactions) is widened backwards until
-        // one is found or the log start is reached: "nothing to copy" must be a fact, not a guess.
-        let width = BigInt(TAIL_WINDOW);
-        for (;;) {
-          src = await this.source.readRecords(topic, partition, sourceEnd - width, sourceEnd, undefined, { readCommitted: true });
-          if (src.length > 0 || sourceEnd - width <= 0n) break;
-          const start = (await this.source.startOffsets([key])).get(key) ?? 0n;
-          if (sourceEnd - width <= start) break;
-          if (width >= MAX_WIDENED_WINDOW) {
-            return { key, sourceEnd, destEnd, caughtUp: false, lag: null, destCut: null, method: 'match', waiting: `no committed record in the last ${width} offsets of ${key} on "${this.source.domain.name}" (only aborted transactions): cannot tell whether the destination holds the committed ones` };
-          }
-          width *= 8n;
-        }
-        src = src.slice(-TAIL_WINDOW);
-        this.sourceTails.set(key, src);
-      }
-      if (src.length === 0) return { key, sourceEnd, destEnd, caughtUp: true, lag: 0, destCut: destEnd, method: 'empty' };
-      dst = await this.dest.readRecords(topic, partition, destEnd - BigInt(TAIL_WINDOW), destEnd, undefined, { readCommitted: true });
-    } catch (err) {
-      // A batch that cannot be read makes this partition unjudgeable, not the whole check.
-      if (!(err instanceof UnreadableRecordsError)) throw err;
-      const side = src === undefined ? 'source' : 'destination';
-      return { key, sourceEnd, destEnd, caughtUp: false, lag: null, destCut: null, method: 'unreadable', unreadable: { side, domain: err.domain, offset: err.offset, codec: err.codec, reason: err.reason } };
-    }
-    const destFps = dst.map((r) => ({ offset: r.offset, fp: fingerprint(r) }));
-    const srcFps = src.map((r) => ({ offset: r.offset, fp: fingerprint(r) }));
-    // Records paired by unique content are safe evidence whether or not the destination has caught up.
-    const pairs = alignTails(srcFps, destFps);
-    this.tailPairs.set(key, pairs);
-    const c = caughtUpAfter(srcFps, destFps, pairs);
-    if (c === null) return { key, sourceEnd, destEnd, caughtUp: false, lag: null, destCut: null, method: 'match' };
-    return { key, sourceEnd, destEnd, caughtUp: c.missing === 0, lag: c.missing, destCut: c.missing === 0 ? c.cut : null, ...(c.missing === 0 ? { cutExact: c.exact } : {}), method: 'match' };
+    return states;
   }
 
-  /** Compares the records of the last SAMPLE_WINDOW offsets on both sides; a description of the first difference, or null. */
-  private async sample(topic: string, partition: number, end: bigint): Promise<string | null> {
-    const from = end - BigInt(SAMPLE_WINDOW);
-    const [s, d] = await Promise.all([this.source.readRecords(topic, partition, from, end), this.dest.readRecords(topic, partition, from, end)]);
+  /** A description of the first difference between the records at the same offsets on both sides, or null. */
+  private compareSample(s: readonly DecodedRecord[], d: readonly DecodedRecord[]): string | null {
     const dm = new Map(d.map((r) => [r.offset, fingerprint(r)]));
     for (const r of s) {
       const other = dm.get(r.offset);
@@ -241,6 +260,118 @@ export class ReplicationTracker {
     }
     const extra = dm.keys().next();
     return extra.done === true ? null : `offset ${extra.value} holds a record on "${this.dest.domain.name}" but none on "${this.source.domain.name}"`;
+  }
+
+  private unreadable(err: UnreadableRecordsError, side: 'source' | 'destination'): UnreadablePartition {
+    return { side, domain: err.domain, offset: err.offset, codec: err.codec, reason: err.reason };
+  }
+
+  /** MirrorMaker 2: the tails of both sides, compared. */
+  private async checkTails(items: readonly Item[], deadline: number | null): Promise<PartitionState[]> {
+    const out: PartitionState[] = [];
+    const unreadable = (i: Item, err: UnreadableRecordsError, side: 'source' | 'destination'): PartitionState =>
+      ({ ...i, caughtUp: false, lag: null, destCut: null, method: 'unreadable', unreadable: this.unreadable(err, side) });
+    // Source tails, read committed: aborted records are never copied (MirrorMaker reading
+    // read_committed), and a partition whose newest records are aborted would otherwise never look
+    // caught up. Only what each side gained since its tail was last read is fetched, both sides at
+    // once (a destination tail read for a partition with nothing to compare is not needed, but
+    // costs less than a second round trip for the others).
+    const [srcRead, dstRead] = await Promise.all([
+      this.readTails(this.source, this.sourceTails, items.map((i) => [i.key, i.sourceEnd]), deadline),
+      this.readTails(this.dest, this.destTails, items.map((i) => [i.key, i.destEnd]), deadline),
+    ]);
+    const widen: Item[] = [];
+    const withTail: Item[] = [];
+    for (const i of items) {
+      const bad = srcRead.unreadable.get(i.key);
+      if (bad !== undefined) out.push(unreadable(i, bad, 'source'));
+      else if (this.sourceTails.get(i.key)!.records.length === 0 && i.sourceEnd - BigInt(TAIL_WINDOW) > 0n) widen.push(i);
+      else withTail.push(i);
+    }
+    // A window with no committed record (only aborted transactions) is widened backwards until one
+    // is found or the log start is reached: "nothing to copy" must be a fact, not a guess.
+    for (let width = BigInt(TAIL_WINDOW), left = widen; left.length > 0; width *= 8n) {
+      const starts = await this.source.startOffsets(left.map((i) => i.key));
+      const next: Item[] = [];
+      for (const i of left) {
+        if (i.sourceEnd - width <= (starts.get(i.key) ?? 0n)) withTail.push(i);
+        else if (width >= MAX_WIDENED_WINDOW) {
+          this.sourceTails.delete(i.key);
+          out.push({ ...i, caughtUp: false, lag: null, destCut: null, method: 'match', waiting: `no committed record in the last ${width} offsets of ${i.key} on "${this.source.domain.name}" (only aborted transactions): cannot tell whether the destination holds the committed ones` });
+        } else next.push(i);
+      }
+      const wider = width * 8n;
+      const read = await this.source.readRanges(next.map((i) => ({ key: i.key, from: i.sourceEnd - wider, to: i.sourceEnd })), { readCommitted: true, deadline });
+      left = [];
+      for (const i of next) {
+        const bad = read.unreadable.get(i.key);
+        if (bad !== undefined) {
+          this.sourceTails.delete(i.key);
+          out.push(unreadable(i, bad, 'source'));
+          continue;
+        }
+        const r = read.read.get(i.key)!;
+        this.sourceTails.set(i.key, { records: r.records.slice(-TAIL_WINDOW), to: r.readTo });
+        if (r.records.length > 0 || i.sourceEnd - wider <= 0n) withTail.push(i);
+        else left.push(i);
+      }
+    }
+    const compared: Item[] = [];
+    for (const i of withTail) {
+      if (this.sourceTails.get(i.key)!.records.length === 0) out.push({ ...i, caughtUp: true, lag: 0, destCut: i.destEnd, method: 'empty' });
+      else compared.push(i);
+    }
+    for (const i of compared) {
+      const bad = dstRead.unreadable.get(i.key);
+      out.push(bad !== undefined ? unreadable(i, bad, 'destination') : this.compare(i, this.sourceTails.get(i.key)!.records, this.destTails.get(i.key)!.records));
+    }
+    return out;
+  }
+
+  /**
+   * Brings the cached tails of one side up to date with the given ends: only the offsets after
+   * what was read before, when they fall inside the window [end - TAIL_WINDOW, end), else the
+   * window. The cache then holds the window's records; a partition whose records cannot be read
+   * is dropped from it.
+   */
+  private async readTails(admin: ClusterAdmin, cache: Map<PartitionKey, Tail>, ends: readonly [PartitionKey, bigint][], deadline: number | null): Promise<RangesRead> {
+    const ranges: (ReadRange & { end: bigint })[] = [];
+    for (const [key, end] of ends) {
+      const r = tailRange(cache.get(key), end);
+      if (r !== null) ranges.push({ key, ...r, end });
+    }
+    const read = await admin.readRanges(ranges.map(({ key, from, to }) => ({ key, from, to })), { readCommitted: true, deadline });
+    for (const r of ranges) {
+      const got = read.read.get(r.key);
+      if (got === undefined) cache.delete(r.key);
+      else cache.set(r.key, mergeTail(cache.get(r.key), r, got, r.end));
+    }
+    return read;
+  }
+
+  /** Pairs the tails and decides whether the destination holds every record of the source's. */
+  private compare(i: Item, src: readonly DecodedRecord[], dst: readonly DecodedRecord[]): PartitionState {
+    const destFps = dst.map((r) => ({ offset: r.offset, fp: fingerprint(r) }));
+    const srcFps = src.map((r) => ({ offset: r.offset, fp: fingerprint(r) }));
+    // Records paired by unique content are safe evidence whether or not the destination has caught up.
+    const pairs = alignTails(srcFps, destFps);
+    this.tailPairs.set(i.key, pairs);
+    const c = caughtUpAfter(srcFps, destFps, pairs);
+    if (c === null) return { ...i, caughtUp: false, lag: null, destCut: null, method: 'match' };
+    return { ...i, caughtUp: c.missing === 0, lag: c.missing, destCut: c.missing === 0 ? c.cut : null, ...(c.missing === 0 ? { cutExact: c.exact } : {}), method: 'match' };
+  }
+
+  /** How many partitions of `keys` are caught up (for the report of a check that did not finish). */
+  caughtUpCount(keys: Iterable<PartitionKey>): number {
+    let n = 0;
+    for (const k of keys) if (this.states.get(k)?.caughtUp === true) n++;
+    return n;
+  }
+
+  /** Reads the destination's log starts again (after the fence: retention may have moved them since prepare). */
+  async refreshStarts(keys: readonly PartitionKey[]): Promise<void> {
+    if (this.type !== 'mirrormaker2' || keys.length === 0) return;
+    this.destStarts = await this.dest.startOffsets(keys);
   }
 
   /**
@@ -400,16 +531,42 @@ export class ReplicationTracker {
    * both directions in one topic) is rejected: its syncs are not used. Stops at the deadline.
    */
   private async verifyPartitions(s: SyncSource): Promise<void> {
-    const indexes = [...(s.direction === 'reverse' ? s.reverse : s.forward)];
-    for (let i = 0; i < indexes.length; i += 32) {
-      if (this.deadline !== null && Date.now() > this.deadline) return;
-      await Promise.all(indexes.slice(i, i + 32).map(async ([key, index]) => {
-        const pair = index.newest();
-        if (pair === null) return;
-        const [a, b] = await Promise.all([this.distinctRecord(this.source, key, pair[0]), this.distinctRecord(this.dest, key, pair[1])]);
-        if (a !== null && b !== null && a !== b) s.rejected.add(key);
-      }));
+    const newest: [PartitionKey, [bigint, bigint]][] = [];
+    for (const [key, index] of s.direction === 'reverse' ? s.reverse : s.forward) {
+      const pair = index.newest();
+      if (pair !== null) newest.push([key, pair]);
     }
+    // A few records around each synced offset, every partition in one batched read per cluster.
+    for (let i = 0; i < newest.length; i += VERIFIED_PER_READ) {
+      if (this.deadline !== null && Date.now() > this.deadline) return;
+      const chunk = newest.slice(i, i + VERIFIED_PER_READ);
+      const [a, b] = await Promise.all([
+        this.distinctRecords(this.source, chunk.map(([key, pair]) => [key, pair[0]])),
+        this.distinctRecords(this.dest, chunk.map(([key, pair]) => [key, pair[1]])),
+      ]);
+      for (const [key] of chunk) {
+        const x = a.get(key) ?? null;
+        const y = b.get(key) ?? null;
+        if (x !== null && y !== null && x !== y) s.rejected.add(key);
+      }
+    }
+  }
+
+  /** distinctRecord for many partitions at once (one offset each); a partition that cannot be read, or a read that fails, gives null. */
+  private async distinctRecords(admin: ClusterAdmin, at: readonly [PartitionKey, bigint][]): Promise<Map<PartitionKey, string | null>> {
+    const out = new Map<PartitionKey, string | null>();
+    try {
+      const read = await admin.readRanges(at.map(([key, o]) => ({ key, from: o - 2n, to: o + 3n })), { deadline: this.deadline });
+      for (const [key, o] of at) {
+        const rs = read.read.get(key)?.records ?? [];
+        const found = rs.find((r) => r.offset === o);
+        const fp = found === undefined ? null : fingerprint(found);
+        out.set(key, fp === null || rs.some((r) => r !== found && fingerprint(r) === fp) ? null : fp);
+      }
+    } catch {
+      // Cannot tell: no partition is rejected.
+    }
+    return out;
   }
 
   /** Whether the records at the newest synced offsets are the same on both clusters (syncs with equal offsets). */
@@ -593,12 +750,13 @@ export interface GroupOffsets {
 /** Consumer groups (matching `pattern`, when given) with committed offsets on `partitions`. */
 export async function groupsOn(source: ClusterAdmin, partitions: Set<PartitionKey>, pattern: RegExp | null): Promise<GroupOffsets[]> {
   const groups = (await source.groups()).filter((g) => (g.protocolType === 'consumer' || g.protocolType === '') && (pattern === null || pattern.test(g.groupId)));
+  // One OffsetFetch per coordinator for many groups (ClusterAdmin.groupOffsetsMany), not one per group.
+  const all = await source.groupOffsetsMany(groups.map((g) => g.groupId));
   const out: GroupOffsets[] = [];
-  await Promise.all(groups.map(async (g) => {
-    const all = await source.groupOffsets(g.groupId);
-    const offsets = new Map([...all].filter(([k]) => partitions.has(k)));
+  for (const g of groups) {
+    const offsets = new Map([...(all.get(g.groupId) ?? [])].filter(([k]) => partitions.has(k)));
     if (offsets.size > 0) out.push({ groupId: g.groupId, state: g.state, offsets });
-  }));
+  }
   return out.sort((a, b) => a.groupId.localeCompare(b.groupId));
 }
 

@@ -26,6 +26,8 @@ import { StateWriter } from './state-writer.ts';
 import { ClusterAdmin, type PartitionKey } from './cluster-admin.ts';
 import { compareTopics, describeLossWindow, describeUnreadable, groupsOn, isUserTopic, LagHistory, observeLag, ReplicationTracker, type PartitionState, type TopicComparison, type TranslatedOffset, type TranslationEvidence } from './replication.ts';
 import { translateWithAnchors } from './offset-translation.ts';
+import { ReadDeadlineError } from './partition-reader.ts';
+import { comparablePartitions, describePreRead, expectedFencedMs, mapLimit, outOfBudget, readBeforeFence } from './pre-read.ts';
 import type { ReplicationType } from '../config/types.ts';
 import { KafkaConnection } from '../upstream/kafka-connection.ts';
 import { ApiKey } from '../protocol/index.ts';
@@ -101,6 +103,12 @@ export interface PreflightReport {
   }[];
   /** What offset translation drew on (MirrorMaker offset syncs and checkpoints found, and ignored). */
   translation?: TranslationEvidence;
+  /**
+   * What a planned switch will read and how long its fence is expected to hold writes, measured by
+   * reading it now as the switch does before its fence (passes: duration, partitions moved since
+   * the pass before).
+   */
+  fence?: { partitions: number; groups: number; preReadMs: number; passes: { ms: number; moved: number }[]; expectedFencedMs: number; fenceTimeoutMs: number };
   /** What makes a switch unsafe (a planned switch refuses without --force). */
   blockers: string[];
   warnings: string[];
@@ -177,6 +185,8 @@ export interface SwitchReport {
   translation?: TranslationEvidence;
   /** Offsets held by the fence and carried to the destination (planned). */
   heldCommits?: number;
+  /** Planned switch: how long writes were held, from the fence to the flip or the release (ms). */
+  fencedMs?: number;
   /** What may not be on the destination (forced or unreplicated switches). */
   possibleLoss?: string;
 }
@@ -197,6 +207,10 @@ const STARTUP_GRACE_MS = 2_000;
 /** How long preflight and a planned switch give the source to answer before calling it unreachable. */
 const SOURCE_PROBE_MS = 2_000;
 const POLL_WAIT_MS = 500;
+/** Of a planned switch's fence budget, what the catch-up leaves for the offsets install and the flip. */
+const FENCE_RESERVE_MS = 1500;
+/** OffsetCommits of a planned switch's install in flight at once (one per group). */
+const COMMITS_IN_FLIGHT = 16;
 
 /** Names MirrorMaker 2 may know a cluster by (its checkpoints topic is named after the source's alias). */
 function sourceAliases(domain: StreamingDomainConfig): string[] {
@@ -1082,13 +1096,20 @@ export class SwitchController {
       // A topic only seen in clients' metadata requests may never have existed; one asked for must.
       for (const t of cmp.topics) if (t.problem !== null) (t.problem === 'not on the source' && !asked.includes(t.topic) ? warnings : blockers).push(`topic ${t.topic}: ${t.problem}`);
       if (topics.length === 0) warnings.push('no topics known: no client has used the route on this instance yet; name them with --topics or routes[].replication.topics');
-      const comparable = cmp.partitions.filter((k) => cmp.topics.find((t) => k.startsWith(`${t.topic}:`))?.destPartitions !== null);
-      const sourceEnds = await src.endOffsets(comparable);
+      // What a planned switch reads before its fence, read the same way: how long it takes now says
+      // how long the fence will hold writes (what moves during the last pass is read after the fence).
       const tracker = new ReplicationTracker(replication.type, src, dst);
-      const states = await tracker.check(sourceEnds);
+      const pre = await readBeforeFence(tracker, src, dst, comparablePartitions(cmp), replication.groups === null ? null : new RegExp(`^(?:${replication.groups})$`), replication.checkpoints === true ? sourceAliases(sourceDomain) : []);
+      const { sourceEnds, states, groups } = pre;
       this.lags.note(route.name, observeLag(from, domain.name, states));
-      const groups = await groupsOn(src, new Set(sourceEnds.keys()), replication.groups === null ? null : new RegExp(`^(?:${replication.groups})$`));
-      await tracker.prepare(groups, replication.checkpoints === true ? sourceAliases(sourceDomain) : []);
+      const fenceTimeoutMs = this.config.switchover.fenceTimeoutMs;
+      const fence: PreflightReport['fence'] = {
+        partitions: states.length, groups: groups.length, preReadMs: Math.round(pre.ms), passes: pre.passes.map((x) => ({ ms: Math.round(x.ms), moved: x.moved })),
+        expectedFencedMs: expectedFencedMs(pre), fenceTimeoutMs,
+      };
+      if (replication.type !== 'none' && fence.expectedFencedMs > fenceTimeoutMs - FENCE_RESERVE_MS) {
+        warnings.push(`a planned switch is expected to hold writes for about ${fence.expectedFencedMs} ms (the last pass over ${states.length} partition(s) before the fence took ${fence.passes[fence.passes.length - 1].ms} ms; after the fence it is repeated for what moved, then group offsets are installed and the fleet flips): that does not fit gateway.switchover.fenceTimeoutMs (${fenceTimeoutMs} ms, of which ${FENCE_RESERVE_MS} ms are kept for the install and the flip); raise it, or switch while fewer partitions are written`);
+      }
       const groupReports: PreflightReport['groups'] = [];
       for (const g of groups) {
         let destState = 'unknown';
@@ -1123,7 +1144,7 @@ export class SwitchController {
         route: route.name, from, to: domain.name, replication: replication.type, at: new Date().toISOString(),
         topics: cmp.topics,
         partitions: states.map(partitionReport),
-        groups: groupReports, translation: tracker.evidence, blockers, warnings, ...(possibleLoss !== undefined ? { possibleLoss } : {}),
+        groups: groupReports, translation: tracker.evidence, fence, blockers, warnings, ...(possibleLoss !== undefined ? { possibleLoss } : {}),
       };
     } finally {
       src.close();
@@ -1156,11 +1177,22 @@ export class SwitchController {
     const dst = new ClusterAdmin(domain, dstListener, timeoutMs, readLimits);
     const groupPattern = replication.groups === null ? null : new RegExp(`^(?:${replication.groups})$`);
     let fenceUp = false;
+    let fencedAt: number | null = null;
+    // Where the switch is, for a report of a switch that ran out of its fence budget.
+    let current = 'started';
+    let totalPartitions = 0;
+    let trackerRef: ReplicationTracker | null = null;
+    const step = (name: string, detail?: string) => {
+      current = name;
+      phase(name, detail);
+    };
+    const aliases = replication.checkpoints === true ? sourceAliases(sourceDomain) : [];
     let expected: string[] = [this.instanceId];
     const results = new Map<string, InstanceResult>();
     const abort = async (reason: string): Promise<void> => {
       if (!fenceUp) return;
       fenceUp = false;
+      if (fencedAt !== null) report.fencedMs = Date.now() - fencedAt;
       if (this.logs.size === 0) {
         this.countHeld(route);
         route.lowerFence();
@@ -1181,7 +1213,7 @@ export class SwitchController {
         report.possibleLoss = `with a hot switch: ${describeLossWindow(this.lags.get(route.name), route.name, from, domain.name)}`;
         return await finish('refused', sourceDownMessage(route.name, from, domain.name, down, forced));
       }
-      phase('source answers', `"${from}" reached`);
+      step('source answers', `"${from}" reached`);
 
       // 1. Before fencing anything: the topics exist on the destination.
       const topics = await this.coveredTopics(route, src, req.topics ?? [], []);
@@ -1191,10 +1223,21 @@ export class SwitchController {
       if (blockers.length > 0 && !forced) {
         return await finish('refused', `the destination is not ready: ${blockers.map((t) => `${t.topic} ${t.problem}`).join('; ')}. Nothing was fenced; create the topics (or let replication create them), or use --force`);
       }
-      phase('checked', `${cmp.topics.length} topic(s), ${cmp.partitions.length} partition(s) on "${from}"`);
+      step('checked', `${cmp.topics.length} topic(s), ${cmp.partitions.length} partition(s) on "${from}"`);
+
+      // 1b. Before the fence, while writes still flow, everything that can be read now is read:
+      // the tails of every partition on both clusters, the groups and their offsets, MirrorMaker's
+      // offset syncs and checkpoints. After the fence only what changed since is read again, so
+      // the fenced window does not grow with the number of partitions (issue 25).
+      const tracker = new ReplicationTracker(replication.type, src, dst);
+      trackerRef = tracker;
+      totalPartitions = comparablePartitions(cmp).length;
+      const pre = await readBeforeFence(tracker, src, dst, comparablePartitions(cmp), groupPattern, aliases);
+      step('pre-read', describePreRead(pre));
 
       // 2. Fence: every instance holds writes and waits until forwarded ones are answered.
       const fenceDeadline = Date.now() + fenceMs;
+      fencedAt = Date.now();
       let ackTopics: string[] = [];
       if (this.logs.size === 0) {
         let cluster: UpstreamCluster;
@@ -1208,7 +1251,7 @@ export class SwitchController {
         const f = await this.fenceLocal(route, switchId, fenceMs);
         results.set(this.instanceId, { instance: this.instanceId, prepared: true, applied: null });
         ackTopics = f.topics;
-        phase('fenced', `this instance; ${f.held} request(s) held; forwarded writes answered after ${f.waitedMs} ms`);
+        step('fenced', `this instance; ${f.held} request(s) held; forwarded writes answered after ${f.waitedMs} ms`);
       } else {
         expected = this.participants(route.name);
         const prepare: PrepareRecord = { type: 'prepare', route: route.name, epoch, switchId, domain: domain.name, listener: listener.id, from, by: req.by, at, instances: expected, planned: { fenceMs } };
@@ -1238,33 +1281,32 @@ export class SwitchController {
           const why = notReady.map((r) => `${r.instance}: ${r.prepared === null ? 'no answer in time' : r.error}`).join('; ');
           return await finish('refused', `not every instance could fence and prepare (${why}); the switch was aborted; ${await released()}`);
         }
-        phase('fenced', `${expected.length} instance(s); ${held} request(s) held; forwarded writes answered after ${waited} ms`);
+        step('fenced', `${expected.length} instance(s); ${held} request(s) held; forwarded writes answered after ${waited} ms`);
       }
 
-      // 3. Snapshot the source.
+      // 3. Snapshot the source. Only partitions whose end moved since the pre-read are read again.
       const allTopics = await this.coveredTopics(route, src, req.topics ?? [], ackTopics);
       if (allTopics.length !== cmp.topics.length) {
         cmp = await compareTopics(src, dst, allTopics);
         report.topics = cmp.topics;
       }
-      const sourceEnds = await src.endOffsets(cmp.partitions.filter((k) => cmp.topics.find((t) => k.startsWith(`${t.topic}:`))?.destPartitions !== null));
-      // Groups are read while replication is checked: both only need the fenced source.
+      const covered = comparablePartitions(cmp);
+      totalPartitions = covered.length;
+      const sourceEnds = await src.endOffsets(covered);
+      // Committed offsets could change until the fence: read again, one OffsetFetch per coordinator.
       const groupsRead = groupsOn(src, new Set(sourceEnds.keys()), groupPattern);
       groupsRead.catch(() => {});
-      const reserveMs = 1500; // offsets install and the flip
-      // MirrorMaker's offset syncs and checkpoints are read while replication catches up.
-      const tracker = new ReplicationTracker(replication.type, src, dst);
-      // Reading them may not eat the time the install and the flip need: past that, translation
-      // goes on with the other evidence (more re-reads, never skips).
-      const prepared = groupsRead.then((g) => tracker.prepare(g, replication.checkpoints === true ? sourceAliases(sourceDomain) : [], [...sourceEnds.keys()], fenceDeadline - reserveMs));
-      prepared.catch(() => {});
-      phase('snapshot', `log end offsets of ${sourceEnds.size} partition(s)`);
+      const startsRead = tracker.refreshStarts([...sourceEnds.keys()]);
+      startsRead.catch(() => {});
+      const reserveMs = FENCE_RESERVE_MS;
+      const moved = [...sourceEnds].filter(([k, e]) => pre.sourceEnds.get(k) !== e).length;
+      step('snapshot', `log end offsets of ${sourceEnds.size} partition(s); ${moved} moved since the pre-read`);
 
       // 4. Wait for replication.
       let states: PartitionState[] = [];
       let lastReport = 0;
       for (;;) {
-        states = await tracker.check(sourceEnds);
+        states = await tracker.check(sourceEnds, fenceDeadline - reserveMs);
         this.lags.note(route.name, observeLag(from, domain.name, states));
         // Unreadable records do not become readable by waiting: refuse now (below), unless forced.
         if (!forced && states.some((p) => p.unreadable !== undefined || p.mismatch !== undefined)) break;
@@ -1273,7 +1315,7 @@ export class SwitchController {
         if (Date.now() > fenceDeadline - reserveMs) break;
         if (Date.now() - lastReport >= 250) {
           lastReport = Date.now();
-          phase('catching up', `${behind.length} partition(s) behind: ${behind.slice(0, 5).map((p) => `${p.key} ${p.waiting !== undefined ? 'open transaction' : p.lag === null ? '>' + 500 : p.lag}`).join(', ')}${behind.length > 5 ? ', ...' : ''}`);
+          step('catching up', `${behind.length} partition(s) behind: ${behind.slice(0, 5).map((p) => `${p.key} ${p.waiting !== undefined ? 'open transaction' : p.lag === null ? '>' + 500 : p.lag}`).join(', ')}${behind.length > 5 ? ', ...' : ''}`);
         }
         await sleep(50);
       }
@@ -1298,10 +1340,10 @@ export class SwitchController {
         }
         report.possibleLoss = `forced while replication was behind: ${what} may be missing on "${domain.name}"`;
       }
-      phase('caught up', `${states.length - behind.length}/${states.length} partition(s) fully on "${domain.name}"`);
+      step('caught up', `${states.length - behind.length}/${states.length} partition(s) fully on "${domain.name}"`);
 
       // 5. Translate group offsets (never past a group's true position) and install them on the destination.
-      await prepared;
+      await startsRead;
       report.translation = tracker.evidence;
       const translated = groups.map((g) => {
         const offsets = new Map<PartitionKey, bigint>();
@@ -1315,8 +1357,9 @@ export class SwitchController {
         return { gr, offsets };
       });
       const ev = tracker.evidence;
-      phase('offsets translated', `${summarizeTranslations(translated.map((x) => x.gr)) || 'no group offsets'}; ${ev.offsetSyncs.length} offset-sync topic(s) read in ${ev.readMs ?? 0} ms${ev.offsetSyncs.length > 0 ? ` (${ev.offsetSyncs.map((x) => `${x.topic} on ${x.domain}, ${x.syncs} syncs`).join('; ')})` : ''}${ev.checkpoints.length > 0 ? `, checkpoints ${ev.checkpoints.map((x) => `${x.topic}: ${x.kept}`).join(', ')}` : ''}${ev.ignored.length > 0 ? `; ignored ${ev.ignored.join('; ')}` : ''}`);
-      report.groups = await Promise.all(translated.map(async ({ gr, offsets }): Promise<GroupReport> => {
+      step('offsets translated', `${summarizeTranslations(translated.map((x) => x.gr)) || 'no group offsets'}; ${ev.offsetSyncs.length} offset-sync topic(s) read in ${ev.readMs ?? 0} ms${ev.offsetSyncs.length > 0 ? ` (${ev.offsetSyncs.map((x) => `${x.topic} on ${x.domain}, ${x.syncs} syncs`).join('; ')})` : ''}${ev.checkpoints.length > 0 ? `, checkpoints ${ev.checkpoints.map((x) => `${x.topic}: ${x.kept}`).join(', ')}` : ''}${ev.ignored.length > 0 ? `; ignored ${ev.ignored.join('; ')}` : ''}`);
+      // One OffsetCommit per group, a bounded number at a time (coordinators were found before the fence).
+      report.groups = await mapLimit(translated, COMMITS_IN_FLIGHT, async ({ gr, offsets }): Promise<GroupReport> => {
         const g = { groupId: gr.groupId };
         try {
           // A group with live members on the destination refuses a commit without a generation.
@@ -1327,12 +1370,12 @@ export class SwitchController {
           gr.error = (err as Error).message;
         }
         return gr;
-      }));
+      });
       const failedGroups = report.groups.filter((g) => !g.installed);
-      phase('offsets installed', `${report.groups.length - failedGroups.length}/${report.groups.length} group(s)${failedGroups.length > 0 ? `; not installed: ${failedGroups.map((g) => `${g.groupId} (${g.error})`).join('; ')}` : ''}`);
+      step('offsets installed', `${report.groups.length - failedGroups.length}/${report.groups.length} group(s)${failedGroups.length > 0 ? `; not installed: ${failedGroups.map((g) => `${g.groupId} (${g.error})`).join('; ')}` : ''}`);
       if (Date.now() > fenceDeadline && !forced) {
         await abort('fence budget exhausted');
-        return await finish('refused', `the fence budget of ${fenceMs} ms ran out before the flip; the switch was aborted; ${await released()}`);
+        return await finish('refused', `${outOfBudget(fenceMs, current, tracker, totalPartitions, null)} The fence budget ran out before the flip; the switch was aborted; ${await released()}`);
       }
 
       // 6. Flip every instance; held writes are sent again by their clients, to the destination.
@@ -1344,6 +1387,7 @@ export class SwitchController {
         this.handledCommits.add(switchId);
         const error = await this.applyCommit(route, commit, cluster);
         fenceUp = false;
+        report.fencedMs = Date.now() - fencedAt;
         results.set(this.instanceId, { instance: this.instanceId, prepared: true, applied: error === undefined, ...(error !== undefined ? { error } : {}) });
       } else {
         const appliedAcks = this.waitForAcks(switchId, 'applied', expected, this.config.switchover.fleetTimeoutMs);
@@ -1357,19 +1401,26 @@ export class SwitchController {
         fenceUp = false;
         if (!this.handledCommits.has(switchId)) this.onRecord(commit);
         const applied = await appliedAcks;
+        // Writes are held until every instance has flipped (or its acknowledgement timed out).
+        report.fencedMs = Date.now() - fencedAt;
         const w2s = await w2.settled(REPORT_WRITES_GRACE_MS);
         recordApplied(report, results, w2s, applied);
       }
       report.instances = [...results.values()];
       const missing = report.instances.filter((r) => r.applied !== true).map((r) => r.instance);
-      phase('flipped', `${report.instances.length - missing.length}/${report.instances.length} instance(s) on "${domain.name}"; held requests are resent there by their clients`);
+      step('flipped', `${report.instances.length - missing.length}/${report.instances.length} instance(s) on "${domain.name}"; held requests are resent there by their clients`);
       const msg = `switched "${route.name}" from "${from}" to "${domain.name}" (planned, epoch ${epoch})${forced ? ' (forced)' : ''}: ${states.length} partition(s) caught up, ${report.groups.length - failedGroups.length} group(s) moved`
         + (missing.length > 0 ? `; ${missing.join(', ')} did not confirm in time and apply it when they read the state` : '')
         + partialStateNote({ failed: report.stateNotWritten, pending: [] });
       return await finish('switched', msg);
     } catch (err) {
       const wasFenced = fenceUp;
+      // Out of time while fenced: say so, where, and how far it got, not what the last request met.
+      const outOfTime = wasFenced && fencedAt !== null && (err instanceof ReadDeadlineError || Date.now() > fencedAt + fenceMs);
       await abort(`error: ${(err as Error).message}`).catch(() => {});
+      if (outOfTime) {
+        return await finish('refused', `${outOfBudget(fenceMs, current, trackerRef, totalPartitions, err)} The switch was aborted; ${await released()}`);
+      }
       return await finish(wasFenced ? 'failed' : 'refused', `planned switch stopped: ${(err as Error).message}. ${await released()}`);
     } finally {
       src.close();

@@ -154,12 +154,15 @@ export function decodeRecordBatches(buf: Uint8Array, opts: DecodeOptions = {}): 
  * As decodeRecordBatches, plus `endOffset`: the offset after the last whole batch read, control
  * and emptied (compacted) batches included, or null when `buf` holds no whole batch. A reader
  * continues from there, so that it does not fetch a batch without data records again and again,
- * and reads the rest of a response cut short by the decompression budget.
+ * and reads the rest of a response cut short by the decompression budget. `decompressedBytes` is
+ * what the call's compressed batches decompressed to (a reader of several partitions' records
+ * shares one budget among them).
  */
-export function decodeRecordBatchesWithEnd(buf: Uint8Array, opts: DecodeOptions = {}): { records: DecodedRecord[]; endOffset: bigint | null } {
+export function decodeRecordBatchesWithEnd(buf: Uint8Array, opts: DecodeOptions = {}): { records: DecodedRecord[]; endOffset: bigint | null; decompressedBytes: number } {
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   const records: DecodedRecord[] = [];
   let budget = opts.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES;
+  let decompressedBytes = 0;
   let endOffset: bigint | null = null;
   let pos = 0;
   const pendingAborts = [...(opts.abortedTransactions ?? [])].sort((x, y) => (x.firstOffset < y.firstOffset ? -1 : x.firstOffset > y.firstOffset ? 1 : 0));
@@ -207,6 +210,7 @@ export function decodeRecordBatchesWithEnd(buf: Uint8Array, opts: DecodeOptions 
           throw new RecordBatchError(code, baseOffset, codec, what, { cause: err });
         }
         budget -= body.length;
+        decompressedBytes += body.length;
         bodyStart = 0;
         bodyEnd = body.length;
       }
@@ -215,7 +219,7 @@ export function decodeRecordBatchesWithEnd(buf: Uint8Array, opts: DecodeOptions 
     endOffset = baseOffset + BigInt(lastOffsetDelta) + 1n;
     pos = end;
   }
-  return { records, endOffset };
+  return { records, endOffset, decompressedBytes };
 }
 
 /** The records of one data batch, from `body` [start, end) (the batch itself, or its decompressed records). */

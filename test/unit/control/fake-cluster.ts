@@ -1,7 +1,27 @@
 // A fake cluster for the replication tracker: the ClusterAdmin calls it makes (end and start
-// offsets, topics, reading records), over partition logs held in memory, with the reads recorded.
-import type { ClusterAdmin, PartitionKey } from '../../../src/control/cluster-admin.ts';
+// offsets, topics, reading records one range or many at a time), over partition logs held in
+// memory, with the reads recorded.
+import { UnreadableRecordsError, type ClusterAdmin, type PartitionKey } from '../../../src/control/cluster-admin.ts';
+import type { RangesRead, ReadRange } from '../../../src/control/partition-reader.ts';
 import type { DecodedRecord } from '../../../src/protocol/records.ts';
+
+/**
+ * ClusterAdmin.readRanges over a fake's readRecords: every range read whole; a partition whose
+ * read throws UnreadableRecordsError is unreadable, any other error fails the call.
+ */
+export async function readRangesVia(read: (topic: string, partition: number, from: bigint, to: bigint) => Promise<DecodedRecord[]>, ranges: readonly ReadRange[]): Promise<RangesRead> {
+  const out: RangesRead = { read: new Map(), unreadable: new Map() };
+  for (const r of ranges) {
+    const i = r.key.lastIndexOf(':');
+    try {
+      out.read.set(r.key, { records: await read(r.key.slice(0, i), Number(r.key.slice(i + 1)), r.from, r.to), readTo: r.to });
+    } catch (err) {
+      if (!(err instanceof UnreadableRecordsError)) throw err;
+      out.unreadable.set(r.key, err);
+    }
+  }
+  return out;
+}
 
 /** A partition log of one fake cluster: records by offset, and the log end offset. */
 export interface Log { records: DecodedRecord[]; end: bigint }
@@ -11,6 +31,8 @@ export class FakeCluster {
   readonly logs = new Map<PartitionKey, Log>();
   readonly endOffsetCalls: PartitionKey[][] = [];
   readonly reads: { key: PartitionKey; from: bigint; to: bigint }[] = [];
+  /** Calls of readRanges and how many partitions each named (a batched read is one call). */
+  readonly rangeCalls: number[] = [];
 
   set(key: PartitionKey, records: DecodedRecord[], end?: bigint): this {
     this.logs.set(key, { records, end: end ?? (records.length === 0 ? 0n : records[records.length - 1].offset + 1n) });
@@ -39,6 +61,12 @@ export class FakeCluster {
     return (this.logs.get(key)?.records ?? []).filter((r) => r.offset >= from && r.offset < to);
   }
 
+  /** As the real one, without its Fetches: each range read with readRecords. */
+  async readRanges(ranges: readonly ReadRange[]): Promise<RangesRead> {
+    if (ranges.length > 0) this.rangeCalls.push(ranges.length);
+    return readRangesVia((t, p, from, to) => this.readRecords(t, p, from, to), ranges);
+  }
+
   /** As the real one: the records of readRecords, handed over in one piece; throws past the deadline. */
   async eachRecords(topic: string, partition: number, from: bigint, to: bigint, each: (records: DecodedRecord[]) => void, opts: { deadline?: number | null } = {}): Promise<void> {
     if (from < to && opts.deadline !== undefined && opts.deadline !== null && Date.now() > opts.deadline) throw new Error(`reading ${topic}-${partition} stopped at its deadline (0 of ${to - from} offsets read)`);
@@ -63,6 +91,21 @@ export class FakeCluster {
       out.set(t, e);
     }
     return out;
+  }
+
+  /** Consumer groups and their committed offsets (for the pre-read of a planned switch). */
+  readonly groupOffsets = new Map<string, Map<PartitionKey, bigint>>();
+
+  async groups(): Promise<{ groupId: string; state: string; protocolType: string }[]> {
+    return [...this.groupOffsets.keys()].map((groupId) => ({ groupId, state: 'Empty', protocolType: 'consumer' }));
+  }
+
+  async groupOffsetsMany(ids: readonly string[]): Promise<Map<string, Map<PartitionKey, bigint>>> {
+    return new Map(ids.map((id) => [id, this.groupOffsets.get(id) ?? new Map()]));
+  }
+
+  async coordinators(): Promise<Map<string, unknown>> {
+    return new Map();
   }
 
   readonly domain: { name: string; kafkaCluster: { name: string } };

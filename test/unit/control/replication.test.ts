@@ -306,3 +306,120 @@ test('the loss window of a hot switch comes from the last lag seen for the same 
   assert.equal(history.get('orders'), o);
   assert.equal(history.get('payments'), undefined);
 });
+
+// ---- before the fence, then only what changed ----
+
+/** A source and a destination of `n` partitions ("big-<p/6>:<p%6>"), each with `records` copied records, the copies at +base. */
+function fleetOfPartitions(n: number, records: number, base = 7): { source: FakeCluster; dest: FakeCluster; ends: Map<PartitionKey, bigint> } {
+  const source = new FakeCluster('blue');
+  const dest = new FakeCluster('green');
+  const ends = new Map<PartitionKey, bigint>();
+  for (let p = 0; p < n; p++) {
+    const k = `big-${Math.floor(p / 6)}:${p % 6}`;
+    source.set(k, run(p * 10_000, p * 10_000 + records, 0));
+    dest.set(k, run(p * 10_000, p * 10_000 + records, base));
+    ends.set(k, BigInt(records));
+  }
+  return { source, dest, ends };
+}
+
+/** Appends records numbered from..to-1 to a fake's partition, at its end. */
+function append(c: FakeCluster, key: PartitionKey, from: number, to: number): void {
+  const log = c.logs.get(key)!;
+  c.set(key, [...log.records, ...run(from, to, Number(log.end))]);
+}
+
+test('6,000 partitions: the check reads every tail with one batched read per cluster; after writes, only the partitions that moved, and only their new offsets', async () => {
+  const { source, dest, ends } = fleetOfPartitions(6000, 20);
+  const t = tracker('mirrormaker2', source, dest);
+  const before = await t.check(ends);
+  assert.ok(before.every((s) => s.caughtUp));
+  assert.deepEqual([source.rangeCalls, dest.rangeCalls], [[6000], [6000]], 'one batched read per side, not a read per partition');
+  // Writes go on before the fence: 10 partitions gain 3 records each, replicated.
+  const moved = [...ends.keys()].filter((_, i) => i % 600 === 0);
+  for (const k of moved) {
+    const n = Number(k.split(':')[1]) * 1_000_000 + 500_000;
+    append(source, k, n, n + 3);
+    append(dest, k, n, n + 3);
+  }
+  const after = new Map([...ends].map(([k, e]) => [k, moved.includes(k) ? e + 3n : e]));
+  source.reads.length = 0;
+  dest.reads.length = 0;
+  const states = await t.check(after);
+  assert.ok(states.every((s) => s.caughtUp));
+  assert.deepEqual(source.rangeCalls, [6000, 10]);
+  assert.deepEqual(dest.rangeCalls, [6000, 10]);
+  assert.deepEqual(source.reads.map((r) => [r.key, r.from, r.to]), moved.map((k) => [k, 20n, 23n]), 'only the new offsets of the source');
+  assert.deepEqual(dest.reads.map((r) => [r.key, r.from, r.to]), moved.map((k) => [k, 27n, 30n]), 'only the new offsets of the destination');
+  assert.deepEqual(dest.endOffsetCalls.at(-1), moved, 'partitions caught up at an unchanged end are not asked for again');
+});
+
+test('a partition caught up before the fence whose source end moved is checked again: not caught up until the new records are on the destination', async () => {
+  const source = new FakeCluster().set(KEY, run(0, 10, 0));
+  const dest = new FakeCluster().set(KEY, run(0, 10, 5));
+  const t = tracker('mirrormaker2', source, dest);
+  assert.equal((await checkOne(t, 10n)).caughtUp, true);
+  append(source, KEY, 10, 14);
+  const behind = await checkOne(t, 14n);
+  assert.deepEqual([behind.caughtUp, behind.lag, behind.destCut], [false, 4, null]);
+  assert.deepEqual(t.translate(KEY, 14n).reReadBound, null, 'no exact cut while records are missing');
+  append(dest, KEY, 10, 14);
+  const caught = await checkOne(t, 14n);
+  assert.deepEqual([caught.caughtUp, caught.destCut, caught.sourceEnd], [true, 19n, 14n]);
+  assert.deepEqual(t.translate(KEY, 14n), { key: KEY, source: 14n, dest: 19n, method: 'exact', reReadBound: 0n });
+});
+
+/** A deterministic pseudo-random sequence (tests must not depend on luck). */
+function lcg(seed: number): () => number {
+  let x = seed;
+  return () => (x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+}
+
+test('states and translations after a check of only what changed equal those of a tracker that reads everything at the new ends', async () => {
+  const random = lcg(25);
+  for (let round = 0; round < 40; round++) {
+    // Before: source records, the destination a copy (maybe behind), with records of its own among them.
+    const n = 5 + Math.floor(random() * 900);
+    const behindBefore = Math.floor(random() * 3) === 0 ? Math.floor(random() * Math.min(n, 40)) : 0;
+    const src = run(0, n, Math.floor(random() * 50));
+    const dst = [...run(100_000, 100_000 + Math.floor(random() * 5), 0)];
+    for (const r of src.slice(0, n - behindBefore)) {
+      if (random() < 0.02) dst.push(local(dst.length, dst.length));
+      dst.push({ ...r, offset: BigInt(dst.length) });
+    }
+    const source = new FakeCluster().set(KEY, src);
+    const dest = new FakeCluster().set(KEY, dst);
+    const incremental = tracker('mirrormaker2', source, dest);
+    await checkOne(incremental, source.logs.get(KEY)!.end);
+    // Writes until the fence: k new records (sometimes more than the window), copied or not, perhaps with a gap.
+    const k = [0, 1, 7, 300, TAIL_WINDOW + 50][Math.floor(random() * 5)];
+    const gap = random() < 0.3 ? Math.floor(random() * 30) : 0;
+    const added = run(n, n + k, Number(source.logs.get(KEY)!.end) + gap);
+    source.set(KEY, [...src, ...added]);
+    const copied = [...src.slice(n - behindBefore), ...added].slice(0, Math.floor(random() * (behindBefore + k + 1)));
+    dest.set(KEY, [...dst, ...copied.map((r, i) => ({ ...r, offset: BigInt(dst.length + i) }))]);
+    const end = source.logs.get(KEY)!.end;
+    const delta = await checkOne(incremental, end);
+    const fresh = tracker('mirrormaker2', source, dest);
+    const whole = await checkOne(fresh, end);
+    assert.deepEqual(delta, whole, `round ${round}: n ${n}, behind ${behindBefore}, added ${k}, gap ${gap}, copied ${copied.length}`);
+    for (const q of [0n, BigInt(n - 1), BigInt(n), end - 1n, end]) {
+      if (q < 0n) continue;
+      assert.deepEqual(incremental.translate(KEY, q), fresh.translate(KEY, q), `round ${round}: translation of ${q}`);
+    }
+  }
+});
+
+test('after the fence, a tail whose new offsets hold only aborted records is widened as a whole read would be', async () => {
+  // Committed records at 0..99; the fence finds 600 more offsets of aborted records (not read committed).
+  const source = new FakeCluster().set(KEY, run(0, 100, 0));
+  const dest = new FakeCluster().set(KEY, run(0, 100, 0));
+  const t = tracker('mirrormaker2', source, dest);
+  assert.equal((await checkOne(t, 100n)).caughtUp, true);
+  source.set(KEY, run(0, 100, 0), 700n);
+  const s = await checkOne(t, 700n);
+  assert.deepEqual([s.caughtUp, s.destCut, s.method], [true, 100n, 'match']);
+  dest.set(KEY, run(0, 98, 0));
+  const fresh = await checkOne(tracker('mirrormaker2', source, dest), 700n);
+  assert.deepEqual([fresh.caughtUp, fresh.lag], [false, 2], 'the same source tail found by a fresh tracker');
+});

@@ -13,6 +13,8 @@ import type { PreflightReport } from '../../../src/control/switch-controller.ts'
 import type { StreamingDomainConfig } from '../../../src/config/types.ts';
 import { encodeRecordBatch, RecordBatchError, RecordBatchErrorCode, type DecodedRecord, type RecordToEncode } from '../../../src/protocol/records.ts';
 import { compressedBatch, recordsSection, withBody, type TestCodec } from '../protocol/compressed-batch.ts';
+import type { RangesRead, ReadRange } from '../../../src/control/partition-reader.ts';
+import { readRangesVia } from './fake-cluster.ts';
 
 const t0 = 1_700_000_000_000;
 const recs = (from: number, n: number, size = 30): RecordToEncode[] => Array.from({ length: n }, (_, i) => ({
@@ -30,15 +32,15 @@ function adminOver(batches: Buffer[], opts: { maxDecompressedBytes?: number } = 
   const admin = new ClusterAdmin(domain, domain.kafkaCluster.bootstrapServers[0], 2000, opts);
   const fetches: bigint[] = [];
   const fake = {
-    leaderOf: async () => ({ host: '127.0.0.1', port: 1 }),
-    call: async (_address: unknown, _apiKey: number, body: (v: number) => { maxBytes: number; topics: { partitions: { fetchOffset: bigint }[] }[] }) => {
+    leadersOf: async (keys: string[]) => new Map(keys.map((k) => [k, { host: '127.0.0.1', port: 1 }])),
+    call: async (_address: unknown, _apiKey: number, body: (v: number) => { maxBytes: number; topics: { topic: string; partitions: { partition: number; fetchOffset: bigint }[] }[] }) => {
       const req = body(12);
-      const offset = req.topics[0].partitions[0].fetchOffset;
+      const { topic, partitions: [{ partition, fetchOffset: offset }] } = req.topics[0];
       fetches.push(offset);
       const from = batches.filter((b) => b.readBigInt64BE(0) + BigInt(b.readInt32BE(23)) >= offset);
       let size = 0;
       const sent = from.filter((b, i) => (size += b.length) <= req.maxBytes || i === 0);
-      return { errorCode: 0, responses: [{ partitions: [{ errorCode: 0, highWatermark: 0n, records: Buffer.concat(sent) }] }] };
+      return { errorCode: 0, responses: [{ topic, partitions: [{ partitionIndex: partition, errorCode: 0, highWatermark: 0n, lastStableOffset: 0n, records: Buffer.concat(sent) }] }] };
     },
   };
   Object.assign(admin as unknown as object, fake);
@@ -97,7 +99,7 @@ const rec = (n: number, offset: number): DecodedRecord => ({ offset: BigInt(offs
 const unreadable = (domainName: string, topic: string, partition: number, offset: bigint) =>
   new UnreadableRecordsError(domainName, topic, partition, new RecordBatchError(RecordBatchErrorCode.Corrupt, offset, 'snappy', 'cannot be decompressed: corrupt snappy data: x'));
 
-/** endOffsets (and as stable offsets), startOffsets and readRecords of one side; readRecords throws what `fail` says for a partition. */
+/** endOffsets (and as stable offsets), startOffsets, readRecords and readRanges of one side; reading throws what `fail` says for a partition. */
 class FakeSide {
   readonly reads: PartitionKey[] = [];
   fail = new Map<PartitionKey, Error>();
@@ -120,6 +122,9 @@ class FakeSide {
     const f = this.fail.get(k);
     if (f !== undefined) throw f;
     return (this.logs.get(k) ?? []).filter((r) => r.offset >= from && r.offset < to);
+  }
+  readRanges(ranges: readonly ReadRange[]): Promise<RangesRead> {
+    return readRangesVia((t, p, from, to) => this.readRecords(t, p, from, to), ranges);
   }
   get admin(): ClusterAdmin {
     return this as unknown as ClusterAdmin;

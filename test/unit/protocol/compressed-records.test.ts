@@ -95,6 +95,7 @@ test('the budget covers one call: batches past it are left for the next read, wh
   const first = decodeRecordBatchesWithEnd(blob, { maxDecompressedBytes: 300_000 });
   assert.equal(first.records.length, 20);
   assert.equal(first.endOffset, 20n);
+  assert.ok(first.decompressedBytes > 200_000 && first.decompressedBytes <= 300_000, `${first.decompressedBytes} bytes decompressed, within the budget`);
   // What a reader does next: fetch from endOffset, i.e. from the third batch.
   const second = decodeRecordBatchesWithEnd(batches[2], { maxDecompressedBytes: 300_000 });
   assert.deepEqual(second.records.map((r) => r.offset), Array.from({ length: 10 }, (_, i) => BigInt(20 + i)));
@@ -113,5 +114,5 @@ test('a control batch is skipped without being decompressed (its codec is not lo
   const control = withBody(marker, 5, compressWith('gzip', recordsSection(marker)));
   control.writeInt16BE(control.readInt16BE(21) | 0x20, 21);
   control.writeUInt32BE(crc32c(control.subarray(21)), 17);
-  assert.deepEqual(decodeRecordBatchesWithEnd(control), { records: [], endOffset: 5n });
+  assert.deepEqual(decodeRecordBatchesWithEnd(control), { records: [], endOffset: 5n, decompressedBytes: 0 });
 });

@@ -86,15 +86,15 @@ test('a partial batch at the end (Fetch size limit) is skipped; the whole batche
     assert.deepEqual(records.map((r) => text(r.key)), ['a'], `cut at ${cut}`);
     assert.equal(endOffset, 1n);
   }
-  assert.deepEqual(decodeRecordBatchesWithEnd(second.subarray(0, 20)), { records: [], endOffset: null });
-  assert.deepEqual(decodeRecordBatchesWithEnd(new Uint8Array(0)), { records: [], endOffset: null });
+  assert.deepEqual(decodeRecordBatchesWithEnd(second.subarray(0, 20)), { records: [], endOffset: null, decompressedBytes: 0 });
+  assert.deepEqual(decodeRecordBatchesWithEnd(new Uint8Array(0)), { records: [], endOffset: null, decompressedBytes: 0 });
 });
 
 test('control batches are skipped but still move the end offset', () => {
   const marker = withAttributes(encodeRecordBatch([{ key: Buffer.from([0, 0, 0, 1]), value: Buffer.from([0, 0, 0, 0, 0, 0]) }], { baseOffset: 1n }), 0x20 | 0x10);
   const data = encodeRecordBatch([{ key: Buffer.from('x'), value: Buffer.from('y') }], { baseOffset: 0n });
   assert.deepEqual(decodeRecordBatches(Buffer.concat([data, marker])).map((r) => r.offset), [0n]);
-  assert.deepEqual(decodeRecordBatchesWithEnd(marker), { records: [], endOffset: 2n });
+  assert.deepEqual(decodeRecordBatchesWithEnd(marker), { records: [], endOffset: 2n, decompressedBytes: 0 });
 });
 
 test('log-append-time batches give every record the batch max timestamp', () => {
