@@ -125,4 +125,4 @@ for (let i = 0; i < Number(values.switches); i++) {
 }
 const w = await writer.stop();
 log(`producer: ${w.acked} acknowledged, ${w.failed} failed sends`);
-process.stdout.write(['| try | to | outcome | writes held (ms) | duration (ms) |', '|---|---|---|---|---|', ...rows].join('\n') + '\n');
+process.stdout.write(`${['| try | to | outcome | writes held (ms) | duration (ms) |', '|---|---|---|---|---|', ...rows].join('\n')}\n`);

@@ -42,12 +42,3 @@ export function splitKey(key: PartitionKey): { topic: string; partition: number 
   const i = key.lastIndexOf(':');
   return { topic: key.slice(0, i), partition: Number(key.slice(i + 1)) };
 }
-
-/** Error codes worth retrying (leadership moved, coordinator loading, timeouts...). */
-export const RETRIABLE = new Set([3, 5, 6, 7, 9, 13, 14, 15, 16, 19, 20, 56, 74, 75, 78, 89, 100]);
-const ERROR_NAMES: Record<number, string> = {
-  1: 'OFFSET_OUT_OF_RANGE', 3: 'UNKNOWN_TOPIC_OR_PARTITION', 5: 'LEADER_NOT_AVAILABLE', 6: 'NOT_LEADER_OR_FOLLOWER', 7: 'REQUEST_TIMED_OUT',
-  14: 'COORDINATOR_LOAD_IN_PROGRESS', 15: 'COORDINATOR_NOT_AVAILABLE', 16: 'NOT_COORDINATOR', 22: 'ILLEGAL_GENERATION', 25: 'UNKNOWN_MEMBER_ID',
-  27: 'REBALANCE_IN_PROGRESS', 29: 'TOPIC_AUTHORIZATION_FAILED', 30: 'GROUP_AUTHORIZATION_FAILED', 31: 'CLUSTER_AUTHORIZATION_FAILED', 69: 'GROUP_ID_NOT_FOUND',
-};
-export const kafkaErrorName = (code: number): string => `${ERROR_NAMES[code] ?? 'error'} (${code})`;

@@ -9,7 +9,7 @@
 // grow by a request per partition (issue 25).
 import type { BootstrapServerConfig, HostPort, StreamingDomainConfig } from '../config/types.ts';
 import { formatHostPort } from '../config/endpoints.ts';
-import { ApiKey } from '../protocol/index.ts';
+import { ApiKey, KafkaErrorCode, isRetriableKafkaError, kafkaErrorName } from '../protocol/index.ts';
 import { DEFAULT_MAX_DECOMPRESSED_BYTES, type DecodedRecord } from '../protocol/records.ts';
 import type { ApiVersionsResponse } from '../protocol/generated/messages/api-versions-response.ts';
 import type { DescribeProducersResponse } from '../protocol/generated/messages/describe-producers-response.ts';
@@ -29,10 +29,10 @@ import type { OffsetFetchResponse } from '../protocol/generated/messages/offset-
 import { KafkaConnection } from '../upstream/kafka-connection.ts';
 import type { ProducerSequence } from '../routing/route.ts';
 import { UpstreamError, UpstreamErrorCode } from '../upstream/errors.ts';
-import { ClusterAdminError, kafkaErrorName, partitionKey, RETRIABLE, splitKey, UnreadableRecordsError, type PartitionKey } from './cluster-admin-errors.ts';
+import { ClusterAdminError, partitionKey, splitKey, type PartitionKey } from './cluster-admin-errors.ts';
 import { readRanges, ReadDeadlineError, type FetchIO, type FetchPlan, type RangesRead, type ReadRange, type ReadRangesOptions } from './partition-reader.ts';
 
-export { ClusterAdminError, UnreadableRecordsError, partitionKey, splitKey, kafkaErrorName, type PartitionKey } from './cluster-admin-errors.ts';
+export { ClusterAdminError, UnreadableRecordsError, partitionKey, splitKey, type PartitionKey } from './cluster-admin-errors.ts';
 
 export interface TopicInfo {
   name: string;
@@ -200,8 +200,8 @@ export class ClusterAdmin {
       const out = new Map<string, TopicInfo>();
       for (const t of res.topics) {
         if (t.name === null) continue;
-        if (t.errorCode === 3) continue;
-        if (t.errorCode !== 0) throw (RETRIABLE.has(t.errorCode) ? new Retry(`topic ${t.name}: ${kafkaErrorName(t.errorCode)}`) : new ClusterAdminError(`topic ${t.name}: ${kafkaErrorName(t.errorCode)}`));
+        if (t.errorCode === KafkaErrorCode.UNKNOWN_TOPIC_OR_PARTITION) continue;
+        if (t.errorCode !== 0) throw (isRetriableKafkaError(t.errorCode) ? new Retry(`topic ${t.name}: ${kafkaErrorName(t.errorCode)}`) : new ClusterAdminError(`topic ${t.name}: ${kafkaErrorName(t.errorCode)}`));
         out.set(t.name, { name: t.name, internal: t.isInternal, leaders: new Map(t.partitions.map((p) => [p.partitionIndex, p.leaderId])) });
       }
       return out;
@@ -266,7 +266,7 @@ export class ClusterAdmin {
         for (const t of res.topics) {
           for (const p of t.partitions) {
             if (p.errorCode !== 0) {
-              if (RETRIABLE.has(p.errorCode)) throw new Retry(`${t.name}-${p.partitionIndex}: ${kafkaErrorName(p.errorCode)}`);
+              if (isRetriableKafkaError(p.errorCode)) throw new Retry(`${t.name}-${p.partitionIndex}: ${kafkaErrorName(p.errorCode)}`);
               continue;
             }
             const state = p.activeProducers.find((a) => a.producerId === producerId);
@@ -307,7 +307,7 @@ export class ClusterAdmin {
         }));
         for (const t of res.topics) {
           for (const p of t.partitions) {
-            if (p.errorCode !== 0) throw (RETRIABLE.has(p.errorCode) ? new Retry(`${t.name}-${p.partitionIndex}: ${kafkaErrorName(p.errorCode)}`) : new ClusterAdminError(`${t.name}-${p.partitionIndex}: ${kafkaErrorName(p.errorCode)}`));
+            if (p.errorCode !== 0) throw (isRetriableKafkaError(p.errorCode) ? new Retry(`${t.name}-${p.partitionIndex}: ${kafkaErrorName(p.errorCode)}`) : new ClusterAdminError(`${t.name}-${p.partitionIndex}: ${kafkaErrorName(p.errorCode)}`));
             out.set(partitionKey(t.name, p.partitionIndex), p.offset);
           }
         }
@@ -403,7 +403,7 @@ export class ClusterAdmin {
     const brokers = [...this.brokers.values()];
     const all = await Promise.all(brokers.map((b) => this.retrying(`ListGroups at ${formatHostPort(b)}`, async () => {
       const res = await this.call<ListGroupsResponse>(b, ApiKey.ListGroups, () => ({ statesFilter: [], typesFilter: [] }));
-      if (res.errorCode !== 0) throw (RETRIABLE.has(res.errorCode) ? new Retry(kafkaErrorName(res.errorCode)) : new ClusterAdminError(`ListGroups: ${kafkaErrorName(res.errorCode)}`));
+      if (res.errorCode !== 0) throw (isRetriableKafkaError(res.errorCode) ? new Retry(kafkaErrorName(res.errorCode)) : new ClusterAdminError(`ListGroups: ${kafkaErrorName(res.errorCode)}`));
       return res.groups.map((g) => ({ groupId: g.groupId, state: g.groupState, protocolType: g.protocolType }));
     })));
     const seen = new Map<string, GroupListing>();
@@ -507,12 +507,12 @@ export class ClusterAdmin {
         for (const groupId of groups) {
           const g = answered.get(groupId);
           if (g === undefined) {
-            fail([groupId], new Error(`OffsetFetch answer without group ${groupId}`));
+            fail([groupId], new ClusterAdminError(`OffsetFetch answer without group ${groupId}`));
             continue;
           }
           if (g.errorCode !== 0) {
-            if (!RETRIABLE.has(g.errorCode)) throw new ClusterAdminError(`streaming domain "${this.domain.name}": OffsetFetch for group ${groupId} failed: ${kafkaErrorName(g.errorCode)}`);
-            fail([groupId], new Error(`group ${groupId}: ${kafkaErrorName(g.errorCode)}`));
+            if (!isRetriableKafkaError(g.errorCode)) throw new ClusterAdminError(`streaming domain "${this.domain.name}": OffsetFetch for group ${groupId} failed: ${kafkaErrorName(g.errorCode)}`);
+            fail([groupId], new ClusterAdminError(`group ${groupId}: ${kafkaErrorName(g.errorCode)}`));
             continue;
           }
           const offsets = new Map<PartitionKey, bigint>();
@@ -540,7 +540,7 @@ export class ClusterAdmin {
       const res = await this.call<DescribeGroupsResponse>(c, ApiKey.DescribeGroups, () => ({ groups: [groupId], includeAuthorizedOperations: false }));
       const g = res.groups[0];
       if (g === undefined) throw new Retry('DescribeGroups answer without the group');
-      if (g.errorCode !== 0) throw (RETRIABLE.has(g.errorCode) ? new Retry(kafkaErrorName(g.errorCode)) : new ClusterAdminError(`DescribeGroups ${groupId}: ${kafkaErrorName(g.errorCode)}`));
+      if (g.errorCode !== 0) throw (isRetriableKafkaError(g.errorCode) ? new Retry(kafkaErrorName(g.errorCode)) : new ClusterAdminError(`DescribeGroups ${groupId}: ${kafkaErrorName(g.errorCode)}`));
       return { state: g.groupState, members: g.members.length };
     }));
   }
@@ -573,7 +573,7 @@ export class ClusterAdmin {
       for (const t of res.topics) {
         for (const p of t.partitions) {
           if (p.errorCode === 0) continue;
-          if (p.errorCode === 14 || p.errorCode === 15 || p.errorCode === 16) throw new Retry(kafkaErrorName(p.errorCode));
+          if (p.errorCode === KafkaErrorCode.COORDINATOR_LOAD_IN_PROGRESS || p.errorCode === KafkaErrorCode.COORDINATOR_NOT_AVAILABLE || p.errorCode === KafkaErrorCode.NOT_COORDINATOR) throw new Retry(kafkaErrorName(p.errorCode));
           refused.set(partitionKey(t.name, p.partitionIndex), kafkaErrorName(p.errorCode));
         }
       }

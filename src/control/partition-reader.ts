@@ -10,12 +10,13 @@
 // the response's maxBytes is spent (the rest come back empty). So a partition that got nothing
 // although it holds records below its high watermark (or last stable offset, read_committed) is
 // asked again at the front of the next Fetch, where it is the first: every round makes progress.
+import { KafkaErrorCode, isRetriableKafkaError, kafkaErrorName } from '../protocol/index.ts';
 import { decodeRecordBatchesWithEnd, RecordBatchError, RecordBatchErrorCode, type DecodedRecord } from '../protocol/records.ts';
 import type { FetchResponse } from '../protocol/generated/messages/fetch-response.ts';
 import type { HostPort } from '../config/types.ts';
 import { formatHostPort } from '../config/endpoints.ts';
 import { UpstreamError, UpstreamErrorCode } from '../upstream/errors.ts';
-import { ClusterAdminError, kafkaErrorName, partitionKey, RETRIABLE, splitKey, UnreadableRecordsError, type PartitionKey } from './cluster-admin-errors.ts';
+import { ClusterAdminError, partitionKey, splitKey, UnreadableRecordsError, type PartitionKey } from './cluster-admin-errors.ts';
 
 /** Partitions one Fetch names at most (a request never lists tens of thousands). */
 export const MAX_PARTITIONS_PER_FETCH = 1000;
@@ -173,7 +174,7 @@ export async function readRanges(io: FetchIO, ranges: readonly ReadRange[], opts
       }
       if (res.errorCode !== 0) {
         lastError = new ClusterAdminError(`Fetch: ${kafkaErrorName(res.errorCode)}`);
-        if (!RETRIABLE.has(res.errorCode)) throw lastError;
+        if (!isRetriableKafkaError(res.errorCode)) throw lastError;
         refresh = true;
         return;
       }
@@ -190,13 +191,13 @@ export async function readRanges(io: FetchIO, ranges: readonly ReadRange[], opts
           refresh = true;
           continue;
         }
-        if (a.errorCode === 1) {
+        if (a.errorCode === KafkaErrorCode.OFFSET_OUT_OF_RANGE) {
           outOfRange.push(p);
           continue;
         }
         if (a.errorCode !== 0) {
           lastError = new ClusterAdminError(`Fetch ${p.topic}-${p.partition}: ${kafkaErrorName(a.errorCode)}`);
-          if (!RETRIABLE.has(a.errorCode)) throw lastError;
+          if (!isRetriableKafkaError(a.errorCode)) throw lastError;
           refresh = true;
           continue;
         }

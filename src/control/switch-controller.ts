@@ -23,14 +23,15 @@ import { TurnoutError } from '../errors.ts';
 import { StateLog } from './state-log.ts';
 import { StateSigner } from './state-signing.ts';
 import { StateWriter } from './state-writer.ts';
-import { ClusterAdmin, type PartitionKey } from './cluster-admin.ts';
+import { ClusterAdmin, ClusterAdminError, type PartitionKey } from './cluster-admin.ts';
 import { compareTopics, describeLossWindow, describeUnreadable, groupsOn, isUserTopic, LagHistory, observeLag, ReplicationTracker, type PartitionState, type TopicComparison, type TranslatedOffset, type TranslationEvidence } from './replication.ts';
 import { translateWithAnchors } from './offset-translation.ts';
 import { ReadDeadlineError } from './partition-reader.ts';
 import { comparablePartitions, describePreRead, expectedFencedMs, mapLimit, outOfBudget, readBeforeFence } from './pre-read.ts';
 import type { ReplicationType } from '../config/types.ts';
 import { KafkaConnection } from '../upstream/kafka-connection.ts';
-import { ApiKey } from '../protocol/index.ts';
+import { ApiKey, kafkaErrorName } from '../protocol/index.ts';
+import { UpstreamError, UpstreamErrorCode } from '../upstream/errors.ts';
 import type { FindCoordinatorResponse } from '../protocol/generated/messages/find-coordinator-response.ts';
 import {
   decodeRecord, encodeRecord, latestRouteStates, liveInstances, orphanedSwitches,
@@ -821,7 +822,7 @@ export class SwitchController {
    * brokers within SOURCE_PROBE_MS. Null when it does, else why not. Short on purpose: a dead
    * source must be reported in seconds, not after every request's own timeout.
    */
-  private async probe(domain: StreamingDomainConfig, listener: BootstrapServerConfig): Promise<string | null> {
+  private async probe(listener: BootstrapServerConfig): Promise<string | null> {
     const budget = Math.min(SOURCE_PROBE_MS, this.config.limits.upstreamConnectTimeoutMs);
     const attempts = listener.endpoints.map((e) => KafkaConnection.open(e, listener.security, { connectTimeoutMs: budget, requestTimeoutMs: budget, clientId: 'turnout-probe' }));
     let timer: NodeJS.Timeout | undefined;
@@ -829,7 +830,7 @@ export class SwitchController {
       const conn = await Promise.race([
         Promise.any(attempts),
         new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`no broker answered within ${budget} ms`)), budget + 250);
+          timer = setTimeout(() => reject(new UpstreamError(UpstreamErrorCode.Timeout, `no broker answered within ${budget} ms`)), budget + 250);
         }),
       ]);
       conn.close();
@@ -872,7 +873,7 @@ export class SwitchController {
           const res = await conn.request<FindCoordinatorResponse>(ApiKey.FindCoordinator, 4, { key: '', keyType, coordinatorKeys: ['turnout-switch-probe'] });
           const error = res.coordinators[0]?.errorCode ?? 0;
           if (error === 0) break;
-          if (Date.now() > deadline) throw new Error(`FindCoordinator (${keyType === 0 ? 'group' : 'transaction'}) answered error ${error}`);
+          if (Date.now() > deadline) throw new TurnoutError('TURNOUT_DESTINATION_UNUSABLE', `FindCoordinator (${keyType === 0 ? 'group' : 'transaction'}) answered ${kafkaErrorName(error)}`);
           await sleep(200);
         }
       }
@@ -1077,7 +1078,7 @@ export class SwitchController {
     const timeoutMs = this.config.limits.upstreamConnectTimeoutMs;
     // Decompressed records are bounded like frames: a hostile batch cannot make the gateway allocate more.
     const readLimits = { maxDecompressedBytes: this.config.limits.maxFrameBytes };
-    const down = await this.probe(sourceDomain, srcListener);
+    const down = await this.probe(srcListener);
     if (down !== null) {
       const loss = describeLossWindow(this.lags.get(route.name), route.name, from, domain.name);
       return {
@@ -1202,13 +1203,13 @@ export class SwitchController {
     };
     // Where held writes went after an abort: the truth depends on whether the source still answers.
     const released = async (): Promise<string> => {
-      const down = await this.probe(sourceDomain, srcListener);
+      const down = await this.probe(srcListener);
       if (down === null) return `writes continue on "${from}"; nothing was lost`;
       return `the source "${from}" does not answer now (${down}): writes through route "${route.name}" fail until it is back or the route is switched with --mode hot (possible loss: ${describeLossWindow(this.lags.get(route.name), route.name, from, domain.name)})`;
     };
     try {
       // 0. A planned switch needs the source (fence, snapshot, group offsets): find out at once.
-      const down = await this.probe(sourceDomain, srcListener);
+      const down = await this.probe(srcListener);
       if (down !== null) {
         report.possibleLoss = `with a hot switch: ${describeLossWindow(this.lags.get(route.name), route.name, from, domain.name)}`;
         return await finish('refused', sourceDownMessage(route.name, from, domain.name, down, forced));
@@ -1315,7 +1316,7 @@ export class SwitchController {
         if (Date.now() > fenceDeadline - reserveMs) break;
         if (Date.now() - lastReport >= 250) {
           lastReport = Date.now();
-          step('catching up', `${behind.length} partition(s) behind: ${behind.slice(0, 5).map((p) => `${p.key} ${p.waiting !== undefined ? 'open transaction' : p.lag === null ? '>' + 500 : p.lag}`).join(', ')}${behind.length > 5 ? ', ...' : ''}`);
+          step('catching up', `${behind.length} partition(s) behind: ${behind.slice(0, 5).map((p) => `${p.key} ${p.waiting !== undefined ? 'open transaction' : p.lag === null ? '>500' : p.lag}`).join(', ')}${behind.length > 5 ? ', ...' : ''}`);
         }
         await sleep(50);
       }
@@ -1364,7 +1365,7 @@ export class SwitchController {
         try {
           // A group with live members on the destination refuses a commit without a generation.
           const refused = await dst.commitOffsets(g.groupId, offsets);
-          if (refused.size > 0) throw new Error(`the destination refused: ${[...refused].map(([k, e]) => `${k}: ${e}`).join(', ')}${[...refused.values()].some((e) => e.startsWith('UNKNOWN_MEMBER_ID') || e.startsWith('ILLEGAL_GENERATION') || e.startsWith('REBALANCE_IN_PROGRESS')) ? ' (the group has active members there)' : ''}`);
+          if (refused.size > 0) throw new ClusterAdminError(`the destination refused: ${[...refused].map(([k, e]) => `${k}: ${e}`).join(', ')}${[...refused.values()].some((e) => e.startsWith('UNKNOWN_MEMBER_ID') || e.startsWith('ILLEGAL_GENERATION') || e.startsWith('REBALANCE_IN_PROGRESS')) ? ' (the group has active members there)' : ''}`);
           gr.installed = true;
         } catch (err) {
           gr.error = (err as Error).message;

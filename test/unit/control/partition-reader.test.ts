@@ -127,7 +127,11 @@ test('an answer that ran out of bytes: only the partitions it left out or cut ar
   assert.ok(io.fetches.length > 1 && io.fetches.length < 20, `${io.fetches.length} Fetches`);
   // A partition is asked again only from where it stopped (never for offsets it has), and never once complete.
   const at = new Map<PartitionKey, bigint[]>();
-  for (const f of io.fetches) f.keys.forEach((k, i) => at.set(k, [...(at.get(k) ?? []), f.offsets[i]]));
+  for (const f of io.fetches) {
+    f.keys.forEach((k, i) => {
+      at.set(k, [...(at.get(k) ?? []), f.offsets[i]]);
+    });
+  }
   for (const [k, offsets] of at) {
     for (let i = 1; i < offsets.length; i++) assert.ok(offsets[i] >= offsets[i - 1], `${k}: fetched at ${offsets.join(', ')}`);
     assert.ok(offsets.every((o) => o < 110n), `${k} fetched past its range`);

@@ -1,0 +1,14 @@
+// The house style is checked by the test command: Biome's linter (and, once enabled, its
+// formatter) over the repository, as configured in biome.json; generated code is left out.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+
+test('biome ci finds nothing to fix (npx biome check --write fixes what it can)', () => {
+  const r = spawnSync(join(ROOT, 'node_modules', '.bin', 'biome'), ['ci', '--colors=off', '--max-diagnostics=50', '.'], { cwd: ROOT, encoding: 'utf8' });
+  assert.equal(r.error, undefined, `biome did not run: ${r.error?.message}`);
+  assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+});
