@@ -3,7 +3,7 @@
 // the test cache: test/support/clients/python-venv.ts; Debian's is 1.7 on librdkafka 2.0.2.) The
 // test runner calls ensureDebianPackages() before the integration tests; it installs what is
 // missing with apt-get (through `sudo -n` when not root) and otherwise stays silent.
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
 
 interface DebianPackage {
   readonly name: string;
@@ -11,9 +11,7 @@ interface DebianPackage {
   readonly check: readonly [string, ...string[]];
 }
 
-export const DEBIAN_PACKAGES: readonly DebianPackage[] = [
-  { name: 'kcat', check: ['kcat', '-V'] },
-];
+export const DEBIAN_PACKAGES: readonly DebianPackage[] = [{ name: 'kcat', check: ['kcat', '-V'] }];
 
 export class DebianPackagesError extends Error {}
 

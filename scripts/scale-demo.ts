@@ -7,14 +7,20 @@
 //   node scripts/scale-demo.ts [--topics 1000] [--groups 50] [--switches 4] [--rate 2000] [--skip-setup] [--first green]
 //
 // Needs the demo's defaults: gateway on 127.0.0.1:19092, admin on :19090, user kafka.
-import { Kafka, logLevel } from 'kafkajs';
+
 import { parseArgs } from 'node:util';
+import { Kafka, logLevel } from 'kafkajs';
 
 const { values } = parseArgs({
   options: {
-    topics: { type: 'string', default: '1000' }, groups: { type: 'string', default: '50' }, switches: { type: 'string', default: '4' },
-    rate: { type: 'string', default: '2000' }, 'skip-setup': { type: 'boolean', default: false }, first: { type: 'string', default: 'green' },
-    bootstrap: { type: 'string', default: '127.0.0.1:19092' }, admin: { type: 'string', default: 'http://127.0.0.1:19090' },
+    topics: { type: 'string', default: '1000' },
+    groups: { type: 'string', default: '50' },
+    switches: { type: 'string', default: '4' },
+    rate: { type: 'string', default: '2000' },
+    'skip-setup': { type: 'boolean', default: false },
+    first: { type: 'string', default: 'green' },
+    bootstrap: { type: 'string', default: '127.0.0.1:19092' },
+    admin: { type: 'string', default: 'http://127.0.0.1:19090' },
   },
 });
 const TOPICS = Number(values.topics);
@@ -24,8 +30,12 @@ const topicName = (i: number) => `big-${String(i).padStart(4, '0')}`;
 const topics = Array.from({ length: TOPICS }, (_, i) => topicName(i));
 
 const kafka = new Kafka({
-  clientId: 'scale-demo', brokers: [values.bootstrap], logLevel: logLevel.NOTHING,
-  sasl: { mechanism: 'plain', username: 'kafka', password: 'kafka-secret' }, requestTimeout: 60_000, retry: { retries: 20 },
+  clientId: 'scale-demo',
+  brokers: [values.bootstrap],
+  logLevel: logLevel.NOTHING,
+  sasl: { mechanism: 'plain', username: 'kafka', password: 'kafka-secret' },
+  requestTimeout: 60_000,
+  retry: { retries: 20 },
 });
 const log = (s: string) => process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`);
 
@@ -33,7 +43,10 @@ async function setup(): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   for (let i = 0; i < topics.length; i += 200) {
-    await admin.createTopics({ topics: topics.slice(i, i + 200).map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 1 })), waitForLeaders: false });
+    await admin.createTopics({
+      topics: topics.slice(i, i + 200).map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 1 })),
+      waitForLeaders: false,
+    });
   }
   await new Promise((r) => setTimeout(r, 3000));
   log(`${topics.length} topics x ${PARTITIONS} partitions created`);
@@ -43,7 +56,8 @@ async function setup(): Promise<void> {
     await producer.sendBatch({
       acks: -1,
       topicMessages: topics.slice(i, i + 100).map((topic) => ({
-        topic, messages: Array.from({ length: PARTITIONS * 3 }, (_, j) => ({ partition: j % PARTITIONS, key: `k${j}`, value: `setup ${topic} ${j} ${Date.now()}` })),
+        topic,
+        messages: Array.from({ length: PARTITIONS * 3 }, (_, j) => ({ partition: j % PARTITIONS, key: `k${j}`, value: `setup ${topic} ${j} ${Date.now()}` })),
       })),
     });
   }
@@ -52,12 +66,18 @@ async function setup(): Promise<void> {
   // Groups with committed offsets (each on 2 topics), committed through the gateway.
   // (kafkajs asks for the metadata of every topic it knows before each commit: a few at a time.)
   for (let g0 = 0; g0 < GROUPS; g0 += 10) {
-    await Promise.all(Array.from({ length: Math.min(10, GROUPS - g0) }, async (_, j) => {
-      const g = g0 + j;
-      for (const topic of [topicName((g * 2) % TOPICS), topicName((g * 2 + 1) % TOPICS)]) {
-        await admin.setOffsets({ groupId: `scale-group-${g}`, topic, partitions: Array.from({ length: PARTITIONS }, (_, p) => ({ partition: p, offset: '2' })) });
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: Math.min(10, GROUPS - g0) }, async (_, j) => {
+        const g = g0 + j;
+        for (const topic of [topicName((g * 2) % TOPICS), topicName((g * 2 + 1) % TOPICS)]) {
+          await admin.setOffsets({
+            groupId: `scale-group-${g}`,
+            topic,
+            partitions: Array.from({ length: PARTITIONS }, (_, p) => ({ partition: p, offset: '2' })),
+          });
+        }
+      }),
+    );
   }
   log(`${GROUPS} groups with committed offsets`);
   await admin.disconnect();
@@ -73,7 +93,10 @@ function load(rate: number): { stop: () => Promise<{ acked: number; failed: numb
     await producer.connect();
     while (running) {
       const started = Date.now();
-      const batch = Array.from({ length: Math.max(1, Math.round(rate / 10)) }, (_, i) => ({ topic: topics[Math.floor(Math.random() * topics.length)], messages: [{ partition: Math.floor(Math.random() * PARTITIONS), value: `load ${Date.now()} ${i}` }] }));
+      const batch = Array.from({ length: Math.max(1, Math.round(rate / 10)) }, (_, i) => ({
+        topic: topics[Math.floor(Math.random() * topics.length)],
+        messages: [{ partition: Math.floor(Math.random() * PARTITIONS), value: `load ${Date.now()} ${i}` }],
+      }));
       try {
         await producer.sendBatch({ acks: -1, topicMessages: batch });
         acked += batch.length;
@@ -84,17 +107,28 @@ function load(rate: number): { stop: () => Promise<{ acked: number; failed: numb
     }
     await producer.disconnect();
   })();
-  return { stop: async () => { running = false; await done; return { acked, failed }; } };
+  return {
+    stop: async () => {
+      running = false;
+      await done;
+      return { acked, failed };
+    },
+  };
 }
 
-interface Phase { phase: string; ms: number; detail?: string }
+interface Phase {
+  phase: string;
+  ms: number;
+  detail?: string;
+}
 
 async function switchTo(to: string): Promise<{ outcome: string; heldMs: number | null; durationMs: number; message: string; phases: Phase[] }> {
   const res = await fetch(`${values.admin}/routes/demo/switch`, {
-    method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer demo-admin-token' },
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: 'Bearer demo-admin-token' },
     body: JSON.stringify({ to, by: 'scale-demo', mode: 'planned' }),
   });
-  const r = await res.json() as { outcome: string; durationMs: number; message: string; phases: Phase[]; fencedMs?: number };
+  const r = (await res.json()) as { outcome: string; durationMs: number; message: string; phases: Phase[]; fencedMs?: number };
   const at = (name: string) => r.phases.find((p) => p.phase === name)?.ms;
   // The fence goes up right after "checked" (or the last phase before "fenced"); it is down at "flipped" or "released".
   const fencedIdx = r.phases.findIndex((p) => p.phase === 'fenced');
@@ -113,8 +147,10 @@ for (let i = 0; i < Number(values.switches); i++) {
   if (i === 0) {
     // What preflight predicts for the fenced window (Turnout from issue 25 on; older ones report no "fence").
     const pf = await fetch(`${values.admin}/routes/demo/preflight?to=${to}`, { headers: { authorization: 'Bearer demo-admin-token' } });
-    const body = await pf.json() as { fence?: { expectedFencedMs: number; preReadMs: number }; warnings?: string[]; blockers?: string[]; error?: string };
-    log(`preflight (HTTP ${pf.status}): expected fenced window ${body.fence?.expectedFencedMs ?? '?'} ms (pre-read ${body.fence?.preReadMs ?? '?'} ms); ${body.error ?? ''} ${(body.blockers ?? []).length} blocker(s), warnings: ${(body.warnings ?? []).join(' | ').slice(0, 300)}`);
+    const body = (await pf.json()) as { fence?: { expectedFencedMs: number; preReadMs: number }; warnings?: string[]; blockers?: string[]; error?: string };
+    log(
+      `preflight (HTTP ${pf.status}): expected fenced window ${body.fence?.expectedFencedMs ?? '?'} ms (pre-read ${body.fence?.preReadMs ?? '?'} ms); ${body.error ?? ''} ${(body.blockers ?? []).length} blocker(s), warnings: ${(body.warnings ?? []).join(' | ').slice(0, 300)}`,
+    );
   }
   const r = await switchTo(to);
   log(`switch to ${to}: ${r.outcome}, writes held ${r.heldMs ?? '?'} ms, took ${r.durationMs} ms: ${r.message.slice(0, 300)}`);

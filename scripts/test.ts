@@ -14,10 +14,10 @@ import { cacheDir, isKafkaCached, resolveKafka } from '../src/testbed/jars.ts';
 import { registerGroup } from '../src/testbed/processes.ts';
 import { startTestBedService, TESTBED_URL_ENV, type TestBedService } from '../src/testbed/service.ts';
 import { TESTED_KAFKA_VERSIONS } from '../src/testbed/versions.ts';
-import { ensureDebianPackagesOrExit } from './debian-packages.ts';
 import { ClientError } from '../test/support/clients/common.ts';
 import { rdkafkaPython } from '../test/support/clients/python-venv.ts';
 import { buildGoClients } from '../test/support/switchover/go-clients.ts';
+import { ensureDebianPackagesOrExit } from './debian-packages.ts';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const PER_TEST_TIMEOUT_MS = 180_000;
@@ -63,7 +63,11 @@ function fail(message: string): never {
 
 /** Test files of the chosen suites; a filter is a file path or a substring of one. */
 function testFiles(o: Options): { suite: Suite; file: string }[] {
-  const all = o.suites.flatMap((suite) => globSync(SUITES[suite], { cwd: ROOT }).sort().map((file) => ({ suite, file })));
+  const all = o.suites.flatMap((suite) =>
+    globSync(SUITES[suite], { cwd: ROOT })
+      .sort()
+      .map((file) => ({ suite, file })),
+  );
   if (o.filters.length === 0) return all;
   const wanted = o.filters.map((f) => (existsSync(f) ? relative(ROOT, resolve(f)) : f));
   return all.filter(({ file }) => wanted.some((w) => file === w || file.includes(w)));
@@ -163,10 +167,13 @@ async function main(): Promise<void> {
     '--test',
     '--test-concurrency=2',
     // In every test process: a test that passes without running an assertion fails.
-    '--import', join(ROOT, 'scripts', 'assertion-guard.ts'),
+    '--import',
+    join(ROOT, 'scripts', 'assertion-guard.ts'),
     `--test-timeout=${PER_TEST_TIMEOUT_MS}`,
-    '--test-reporter=spec', '--test-reporter-destination=stdout',
-    '--test-reporter=tap', `--test-reporter-destination=${tapFile}`,
+    '--test-reporter=spec',
+    '--test-reporter-destination=stdout',
+    '--test-reporter=tap',
+    `--test-reporter-destination=${tapFile}`,
     ...o.nodeTestFlags,
     ...files.map((f) => f.file),
   ];

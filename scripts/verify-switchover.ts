@@ -11,7 +11,7 @@
 // shared vs-blue/vs-green and MirrorMakers (twoWayClusters(), the same names and specs) and leaves
 // them running for the other test files; its topics, groups and state topic are unique per run.
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, type WriteStream, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -19,15 +19,22 @@ import { runSwitchoverScenario, type ScenarioMode, type ScenarioResult } from '.
 import { TestBed } from '../src/testbed/bed.ts';
 import { TESTBED_URL_ENV } from '../src/testbed/service.ts';
 import { kafkaTools } from '../src/testbed/tools.ts';
-import { describeCluster, type ClusterDescriptor } from '../src/testbed/types.ts';
+import { type ClusterDescriptor, describeCluster } from '../src/testbed/types.ts';
 import { DEFAULT_KAFKA_VERSION } from '../src/testbed/versions.ts';
-import { domainFor, startGateway, type TestGateway } from '../test/support/gateway.ts';
 import { stopAllClients } from '../test/support/clients/common.ts';
-import { createScenarioTopics, scenarioPairs } from '../test/support/switchover/scenario-clients.ts';
-import { twoWayClusters, verificationPairs } from '../test/support/switchover/client-matrix.ts';
 import { rdkafkaPython } from '../test/support/clients/python-venv.ts';
+import { domainFor, startGateway, type TestGateway } from '../test/support/gateway.ts';
+import { twoWayClusters, verificationPairs } from '../test/support/switchover/client-matrix.ts';
 import { buildGoClients } from '../test/support/switchover/go-clients.ts';
-import { collectEnvironment, KNOWN_REREAD_GAPS, renderVerificationReport, VerdictSet, type GatewayLogSummary, type VerificationRun } from './verify-switchover/report.ts';
+import { createScenarioTopics, scenarioPairs } from '../test/support/switchover/scenario-clients.ts';
+import {
+  collectEnvironment,
+  type GatewayLogSummary,
+  KNOWN_REREAD_GAPS,
+  renderVerificationReport,
+  VerdictSet,
+  type VerificationRun,
+} from './verify-switchover/report.ts';
 
 /** The line after which docs/switchover-verification.md holds sections written by hand, which a run keeps. */
 const HAND_WRITTEN = '<!-- written by hand below: npm run verify:switchover keeps it -->';
@@ -167,10 +174,9 @@ try {
   if (ownBed) {
     log(`logs in ${runDir}; starting Kafka ${DEFAULT_KAFKA_VERSION} clusters vs-blue and vs-green`);
     // The specs of twoWayClusters() (test/support/switchover/client-matrix.ts), which the shared case uses.
-    [blue, green] = (await Promise.all([
-      ownBed.cluster({ name: 'vs-blue', brokers: 1, nodeIdBase: 1 }),
-      ownBed.cluster({ name: 'vs-green', brokers: 1, nodeIdBase: 401 }),
-    ])).map(describeCluster);
+    [blue, green] = (
+      await Promise.all([ownBed.cluster({ name: 'vs-blue', brokers: 1, nodeIdBase: 1 }), ownBed.cluster({ name: 'vs-green', brokers: 1, nodeIdBase: 401 })])
+    ).map(describeCluster);
     log('starting MirrorMaker 2 both ways (vs-blue -> vs-green and vs-green -> vs-blue, topics vs-.*)');
     await Promise.all([
       ownBed.mirrorMaker({ name: 'vs-blue-to-green', source: 'vs-blue', target: 'vs-green', topics: 'vs-.*', bothWays: true }),
@@ -210,23 +216,55 @@ try {
   for (const [mode, switches] of plan) {
     const pairs = { tools, bootstrap: gw.bootstrap[ROUTE], prefix: 'vs', suffix: `${runId}-${mode}`, javaThroughput: o.javaRate };
     const clients = o.classicOnly ? scenarioPairs(pairs) : verificationPairs(pairs);
-    await createScenarioTopics([blue, green], clients.map((c) => c.topic));
+    await createScenarioTopics(
+      [blue, green],
+      clients.map((c) => c.topic),
+    );
     const warningsBefore = logSummary.warnings.length;
     const result: ScenarioResult = await runSwitchoverScenario({
-      adminUrl: gw.adminUrl, token: TOKEN, route: ROUTE, bootstrap: gw.bootstrap[ROUTE], domains: ['blue', 'green'],
-      clients, switches, mode, pauseMs: o.pauseMs, warmupRecords: 200, settleTimeoutMs: 180_000, by: 'npm run verify:switchover', log,
+      adminUrl: gw.adminUrl,
+      token: TOKEN,
+      route: ROUTE,
+      bootstrap: gw.bootstrap[ROUTE],
+      domains: ['blue', 'green'],
+      clients,
+      switches,
+      mode,
+      pauseMs: o.pauseMs,
+      warmupRecords: 200,
+      settleTimeoutMs: 180_000,
+      by: 'npm run verify:switchover',
+      log,
     });
     runs.push({ result, clientLogs: clients.map((c) => clientLog(c)), gatewayWarnings: logSummary.warnings.slice(warningsBefore) });
   }
-  writeFileSync(join(runDir, 'results.json'), JSON.stringify(runs.map((r) => r.result), null, 2));
+  writeFileSync(
+    join(runDir, 'results.json'),
+    JSON.stringify(
+      runs.map((r) => r.result),
+      null,
+      2,
+    ),
+  );
 
   const out = resolve(o.out);
   mkdirSync(dirname(out), { recursive: true });
   const command = `npm run verify:switchover${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
   clearInterval(loadTimer);
   const report = renderVerificationReport({
-    env, command, runs, gatewayLog: logSummary, runDir, durationMs: Date.now() - started, kafkaVersion: tools.version, blue, green, load,
-    verdictSet: o.verdicts, stateTopic, sharedBed,
+    env,
+    command,
+    runs,
+    gatewayLog: logSummary,
+    runDir,
+    durationMs: Date.now() - started,
+    kafkaVersion: tools.version,
+    blue,
+    green,
+    load,
+    verdictSet: o.verdicts,
+    stateTopic,
+    sharedBed,
   });
   // Measurements made by hand (the scale measurement of issue 25) follow HAND_WRITTEN in the report and are kept.
   const previous = existsSync(out) ? readFileSync(out, 'utf8') : '';
@@ -260,4 +298,3 @@ function clientLog(c: unknown): { name: string; text: string } {
   if (x.clients) return { name: x.name, text: x.clients.warnings().join('\n') };
   return { name: x.name, text: '' };
 }
-

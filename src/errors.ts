@@ -22,7 +22,7 @@ export const TURNOUT_ERRORS = {
   TURNOUT_CODEC_INVALID_LENGTH: 'a length or count is negative where not allowed, or larger than the bytes left',
   TURNOUT_CODEC_VARINT_TOO_LONG: 'a varint runs longer than its type allows',
   TURNOUT_CODEC_UNEXPECTED_NULL: 'a null where the field is not nullable in this version',
-  TURNOUT_CODEC_INVALID_TAGGED_FIELD: "a tagged field whose declared size does not match its content",
+  TURNOUT_CODEC_INVALID_TAGGED_FIELD: 'a tagged field whose declared size does not match its content',
   TURNOUT_CODEC_TRAILING_BYTES: 'bytes left over after a message ended',
   TURNOUT_CODEC_UNKNOWN_API: 'an api key the codec does not know',
   TURNOUT_CODEC_UNSUPPORTED_VERSION: 'a version of an API the codec (or the gateway) does not offer',

@@ -1,20 +1,20 @@
 // The gateway process: routes with their listeners, the admin listener, and orderly shutdown.
 // Composition root: this is where the data path, control plane and edges are wired together.
-import type { GatewayConfig, HostPort } from './config/types.ts';
-import { formatHostPort } from './config/endpoints.ts';
-import { TurnoutError } from './errors.ts';
+
 import { AdminServer, type RouteStatus } from './admin/server.ts';
+import { formatHostPort } from './config/endpoints.ts';
+import { DEFAULTS } from './config/normalize.ts';
+import type { BootstrapServerConfig, GatewayConfig, HostPort, StreamingDomainConfig } from './config/types.ts';
+import { ClusterAdmin } from './control/cluster-admin.ts';
+import { SwitchController, type SwitchReport, type SwitchRequest } from './control/switch-controller.ts';
+import { TurnoutError } from './errors.ts';
 import { createLogger, type Logger } from './observability/log.ts';
 import { GatewayMetrics } from './observability/metrics.ts';
-import { builtInFilterChain } from './proxy/filters/index.ts';
-import { RouteListeners } from './proxy/listener.ts';
 import type { ConnectionLimits, ProxyConnection } from './proxy/connection.ts';
+import { builtInFilterChain } from './proxy/filters/index.ts';
 import { ConnectionAdmission, MemoryBudget, WarningAggregator } from './proxy/limits.ts';
-import { DEFAULTS } from './config/normalize.ts';
+import { RouteListeners } from './proxy/listener.ts';
 import { Route } from './routing/route.ts';
-import { SwitchController, type SwitchReport, type SwitchRequest } from './control/switch-controller.ts';
-import { ClusterAdmin } from './control/cluster-admin.ts';
-import type { BootstrapServerConfig, StreamingDomainConfig } from './config/types.ts';
 
 /** How often buffered bytes are re-counted while connections wait for the process's budget. */
 const BUDGET_RECOUNT_MS = 50;
@@ -125,20 +125,27 @@ export class Gateway {
         if (this.config.state !== null) route.gatewayTopics.add(this.config.state.topic);
         if (this.config.switchover.topicIdleMs !== undefined) route.topicUsage.idleMs = this.config.switchover.topicIdleMs;
         route.producerLookup = (d, listener, producerId, partitions) => this.producerStates(d, listener, producerId, partitions);
-        this.metrics.setActiveDomain(rc.name, domain.name, this.config.streamingDomains.map((d) => d.name));
+        this.metrics.setActiveDomain(
+          rc.name,
+          domain.name,
+          this.config.streamingDomains.map((d) => d.name),
+        );
         this.metrics.routeEpoch.labels(rc.name).set(0);
         this.routes.push(route);
       }
       if (this.config.admin !== null) {
-        this.admin = new AdminServer({
-          routes: () => this.routeStatus(),
-          metrics: this.metrics,
-          fleet: () => this.controller?.fleet() ?? [],
-          instance: () => this.config.instanceId,
-          switchRoute: (req) => this.switchRoute(req),
-          preflight: (route, to, topics) => this.switches.preflight(route, to, topics),
-          token: this.config.adminToken,
-        }, this.log);
+        this.admin = new AdminServer(
+          {
+            routes: () => this.routeStatus(),
+            metrics: this.metrics,
+            fleet: () => this.controller?.fleet() ?? [],
+            instance: () => this.config.instanceId,
+            switchRoute: (req) => this.switchRoute(req),
+            preflight: (route, to, topics) => this.switches.preflight(route, to, topics),
+            token: this.config.adminToken,
+          },
+          this.log,
+        );
         const at = await this.admin.listen(this.config.admin);
         this.log.info({ admin: formatHostPort(at) }, 'admin listening');
       }
@@ -154,7 +161,14 @@ export class Gateway {
         this.listeners.push(listeners);
         route.start();
         this.log.info(
-          { route: rc.name, endpoint: formatHostPort(rc.endpoint), brokerPorts: `${rc.brokerPorts.base}-${rc.brokerPorts.base + rc.brokerPorts.count - 1}`, domain: route.domainName, listener: route.listenerId, epoch: route.epoch },
+          {
+            route: rc.name,
+            endpoint: formatHostPort(rc.endpoint),
+            brokerPorts: `${rc.brokerPorts.base}-${rc.brokerPorts.base + rc.brokerPorts.count - 1}`,
+            domain: route.domainName,
+            listener: route.listenerId,
+            epoch: route.epoch,
+          },
           'route listening',
         );
       }
@@ -250,7 +264,9 @@ export class Gateway {
       ready: this.serving && r.ready,
       lastError: this.serving ? r.upstream.lastError : 'starting: the listeners are not open yet',
       ...(this.controller !== null && !this.controller.epochKnown
-        ? { epochUnknown: `no streaming domain's switch state topic has been read since start, so this instance serves the domain in its config file ("${r.domainName}") without knowing whether a switch moved the route (gateway.state.startup.mode: serve); it applies the committed state as soon as it reads one` }
+        ? {
+            epochUnknown: `no streaming domain's switch state topic has been read since start, so this instance serves the domain in its config file ("${r.domainName}") without knowing whether a switch moved the route (gateway.state.startup.mode: serve); it applies the committed state as soon as it reads one`,
+          }
         : {}),
       connections: this.listeners[i]?.connections.size ?? 0,
       topicsInUse: r.topicUsage.list(),

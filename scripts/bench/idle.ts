@@ -17,7 +17,13 @@ export interface OpenResult {
 
 function apiVersionsRequest(id: number): Buffer {
   return encodeRequest(
-    { requestApiKey: ApiKey.ApiVersions, requestApiVersion: API_VERSIONS_V, correlationId: id, clientId: 'turnout-bench-idle', _unknownTaggedFields: undefined },
+    {
+      requestApiKey: ApiKey.ApiVersions,
+      requestApiVersion: API_VERSIONS_V,
+      correlationId: id,
+      clientId: 'turnout-bench-idle',
+      _unknownTaggedFields: undefined,
+    },
     { clientSoftwareName: 'turnout-bench', clientSoftwareVersion: '1.0' },
   );
 }

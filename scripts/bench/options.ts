@@ -87,9 +87,17 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions | null 
   });
   if (values.help) return null;
   const quick = values.quick;
-  const idle = values.idle === undefined
-    ? (quick ? [1000] : [1000, 10_000])
-    : values.idle === 'none' ? [] : values.idle.split(',').filter(Boolean).map((s) => positiveInt('idle', s, 0));
+  const idle =
+    values.idle === undefined
+      ? quick
+        ? [1000]
+        : [1000, 10_000]
+      : values.idle === 'none'
+        ? []
+        : values.idle
+            .split(',')
+            .filter(Boolean)
+            .map((s) => positiveInt('idle', s, 0));
   return {
     rounds: positiveInt('rounds', values.rounds, quick ? 1 : 3),
     records: positiveInt('records', values.records, quick ? 30_000 : 1_000_000),

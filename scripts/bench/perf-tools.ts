@@ -1,6 +1,6 @@
 // Kafka's own ProducerPerformance and ConsumerPerformance, run through the test bed's tools and
 // parsed. Both print their summary in a fixed format; these parsers fail loudly if it changes.
-import { KafkaTool, kafkaLine, type KafkaTools } from '../../src/testbed/index.ts';
+import { KafkaTool, type KafkaTools, kafkaLine } from '../../src/testbed/index.ts';
 import { toolFailed } from '../../src/testbed/tools.ts';
 
 export interface ProduceResult {
@@ -35,12 +35,17 @@ export function producerPerfArgs(tools: KafkaTools, s: ProduceSpec): string[] {
   const warmup = kafkaLine(tools.version).major >= 4 ? ['--warmup-records', String(Math.floor(s.records / 10))] : [];
   return [
     ...tools.connectionArgs(KafkaTool.ProducerPerformance, s.bootstrap),
-    '--topic', s.topic,
-    '--num-records', String(s.records),
-    '--record-size', String(s.recordSize),
-    '--throughput', String(s.throughput),
+    '--topic',
+    s.topic,
+    '--num-records',
+    String(s.records),
+    '--record-size',
+    String(s.recordSize),
+    '--throughput',
+    String(s.throughput),
     ...warmup,
-    '--producer-props', `acks=${s.acks}`,
+    '--producer-props',
+    `acks=${s.acks}`,
   ];
 }
 
@@ -95,11 +100,24 @@ export interface ConsumeSpec {
 export function consumerPerfArgs(tools: KafkaTools, s: ConsumeSpec): string[] {
   // 4.x renamed --messages to --num-records (the old name still works there, with a warning).
   const count = kafkaLine(tools.version).major >= 4 ? '--num-records' : '--messages';
-  return [...tools.connectionArgs(KafkaTool.ConsumerPerformance, s.bootstrap), '--topic', s.topic, count, String(s.records), '--group', s.group, '--timeout', '30000'];
+  return [
+    ...tools.connectionArgs(KafkaTool.ConsumerPerformance, s.bootstrap),
+    '--topic',
+    s.topic,
+    count,
+    String(s.records),
+    '--group',
+    s.group,
+    '--timeout',
+    '30000',
+  ];
 }
 
 export function parseConsumerPerf(stdout: string): ConsumeResult {
-  const lines = stdout.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   const headerAt = lines.findIndex((l) => l.startsWith('start.time'));
   if (headerAt < 0 || headerAt + 1 >= lines.length) throw new Error(`ConsumerPerformance printed no summary:\n${stdout.slice(-2000)}`);
   const names = lines[headerAt].split(',').map((s) => s.trim());

@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { Heap, javaCommandLine } from '../../src/testbed/jvm.ts';
 import type { IdleMeasurement } from './idle.ts';
 import type { LatencyStats } from './probe.ts';
-import { WorkloadKind, type BenchResults, type RunResult, type Workload } from './results.ts';
+import { type BenchResults, type RunResult, type Workload, WorkloadKind } from './results.ts';
 import { median, QUIET_SHARE, sum } from './stats.ts';
 
 export const ANALYSIS_START = '<!-- ANALYSIS:START (kept when the report is regenerated) -->';
@@ -119,10 +119,18 @@ function targetsSection(r: BenchResults, s: Summary): string {
     rows.push([`throughput ≥ ${TARGET_RATIO} × direct: ${w.title}`, comparedText(c, (x) => `${f2(x)} ×`), judged(c, (x) => x >= TARGET_RATIO, true)]);
   }
   for (const { acks, c } of s.addedP99) {
-    rows.push([`added p99 ≤ ${TARGET_ADDED_P99_US / 1000} ms at ½ max: produce acks=${acks}`, comparedText(c, (x) => `${signed(x / 1000, 2)} ms`), judged(c, (x) => x <= TARGET_ADDED_P99_US, false)]);
+    rows.push([
+      `added p99 ≤ ${TARGET_ADDED_P99_US / 1000} ms at ½ max: produce acks=${acks}`,
+      comparedText(c, (x) => `${signed(x / 1000, 2)} ms`),
+      judged(c, (x) => x <= TARGET_ADDED_P99_US, false),
+    ]);
   }
   for (const { w, perGb } of s.cpu) {
-    rows.push([`CPU ≤ ${TARGET_MILLICORES_PER_MBPS} millicores per MB/s: ${w.title}`, `${f1(perGb)} millicores per MB/s`, verdictText(Number.isFinite(perGb) ? (perGb <= TARGET_MILLICORES_PER_MBPS ? 'met' : 'missed') : 'not measured')]);
+    rows.push([
+      `CPU ≤ ${TARGET_MILLICORES_PER_MBPS} millicores per MB/s: ${w.title}`,
+      `${f1(perGb)} millicores per MB/s`,
+      verdictText(Number.isFinite(perGb) ? (perGb <= TARGET_MILLICORES_PER_MBPS ? 'met' : 'missed') : 'not measured'),
+    ]);
   }
   const idle = s.idle;
   if (idle) {
@@ -153,7 +161,8 @@ function setupSection(r: BenchResults): string {
   const o = r.options;
   const jvmFlags = (heap: readonly string[]) =>
     javaCommandLine({ jars: { version: r.kafkaVersion, libDir: '', classpath: '' }, main: '', args: [], heap, logConfigFlag: '' })
-      .filter((a) => a.startsWith('-X')).join(' ');
+      .filter((a) => a.startsWith('-X'))
+      .join(' ');
   const maxRuns = r.runs.filter((x) => x.workload.endsWith('-max'));
   return [
     '## Machine and versions',
@@ -202,7 +211,10 @@ function reproduceSection(r: BenchResults): string {
     'Each workload is one command; the harness runs it with `--bootstrap-server` (`<bootstrap>`) pointing at the broker',
     '(direct) or at the gateway route, into a topic created just before and deleted after the run:',
     '',
-    table(['workload', 'command'], r.workloads.map((w) => [w.id, `\`${r.commands[w.id] ?? ''}\``])),
+    table(
+      ['workload', 'command'],
+      r.workloads.map((w) => [w.id, `\`${r.commands[w.id] ?? ''}\``]),
+    ),
     '',
     'ProducerPerformance prints latency percentiles in whole milliseconds, too coarse for a 0.5 ms budget, so the same',
     'measurement (time from `send()` to its callback, same producer defaults) is repeated at the same rate by',
@@ -212,21 +224,42 @@ function reproduceSection(r: BenchResults): string {
     '',
     'Gateway CPU is utime+stime from `/proc/<pid>/stat` before and after each gateway run; memory is VmRSS/VmHWM from',
     '`/proc/<pid>/status`; bytes forwarded are `turnout_bytes_total` (in + out, client side) from `/metrics`.',
-    '"Others\' CPU" is the machine\'s busy CPU (`/proc/stat`) not used by the benchmark\'s own processes, as a share of all cores.',
+    "\"Others' CPU\" is the machine's busy CPU (`/proc/stat`) not used by the benchmark's own processes, as a share of all cores.",
   ].join('\n');
 }
 
 function throughputSection(r: BenchResults): string {
-  const parts = ['## Maximum throughput', '', 'MiB/s as the Kafka tools print them (2^20 bytes); ProducerPerformance without its 10% warm-up records, ConsumerPerformance while fetching (group join excluded).'];
+  const parts = [
+    '## Maximum throughput',
+    '',
+    'MiB/s as the Kafka tools print them (2^20 bytes); ProducerPerformance without its 10% warm-up records, ConsumerPerformance while fetching (group join excluded).',
+  ];
   for (const w of r.workloads.filter((x) => x.kind === WorkloadKind.ProduceMax || x.kind === WorkloadKind.ConsumeMax)) {
     const ps = pairs(r, w.id);
-    const rows = ps.map((p) => [String(p.round), firstGoesFirst(p.round), f1(throughput(p.direct)), f1(throughput(p.gateway)), f2(throughput(p.gateway) / throughput(p.direct)), noise(p)]);
-    rows.push(['median', '', f1(median(ps.map((p) => throughput(p.direct)))), f1(median(ps.map((p) => throughput(p.gateway)))), `**${f2(median(ps.map((p) => throughput(p.gateway) / throughput(p.direct))))}**`, '']);
+    const rows = ps.map((p) => [
+      String(p.round),
+      firstGoesFirst(p.round),
+      f1(throughput(p.direct)),
+      f1(throughput(p.gateway)),
+      f2(throughput(p.gateway) / throughput(p.direct)),
+      noise(p),
+    ]);
+    rows.push([
+      'median',
+      '',
+      f1(median(ps.map((p) => throughput(p.direct)))),
+      f1(median(ps.map((p) => throughput(p.gateway)))),
+      `**${f2(median(ps.map((p) => throughput(p.gateway) / throughput(p.direct))))}**`,
+      '',
+    ]);
     parts.push('', `### ${w.title}`, '', table(['round', 'order', 'MiB/s direct', 'MiB/s gateway', 'ratio', "others' CPU d / g"], rows));
     const quiet = ps.filter(isQuiet);
-    parts.push('', quiet.length === 0
-      ? `No round had both runs on a quiet machine (other processes under ${pct(QUIET)} of the CPU).`
-      : `Rounds with both runs on a quiet machine (other processes under ${pct(QUIET)} of the CPU): ${quiet.length}, median ratio ${f2(median(quiet.map((p) => throughput(p.gateway) / throughput(p.direct))))}.`);
+    parts.push(
+      '',
+      quiet.length === 0
+        ? `No round had both runs on a quiet machine (other processes under ${pct(QUIET)} of the CPU).`
+        : `Rounds with both runs on a quiet machine (other processes under ${pct(QUIET)} of the CPU): ${quiet.length}, median ratio ${f2(median(quiet.map((p) => throughput(p.gateway) / throughput(p.direct))))}.`,
+    );
   }
   return parts.join('\n');
 }
@@ -236,24 +269,71 @@ function latencySection(r: BenchResults): string {
   for (const w of r.workloads.filter((x) => x.kind === WorkloadKind.ProduceFixed)) {
     const ps = pairs(r, w.id);
     const cell = (run?: RunResult) => (run?.produce ? `${f2(run.produce.avgMs)} / ${run.produce.p50Ms} / ${run.produce.p99Ms} / ${run.produce.p999Ms}` : '–');
-    const rows = ps.map((p) => [String(p.round), f0(p.direct?.produce?.recordsPerSec ?? NaN), cell(p.direct), f0(p.gateway?.produce?.recordsPerSec ?? NaN), cell(p.gateway), signed((p.gateway?.produce?.p99Ms ?? NaN) - (p.direct?.produce?.p99Ms ?? NaN)), noise(p)]);
-    parts.push('', `### ${w.title}`, '', 'Milliseconds: avg / p50 / p99 / p99.9 (percentiles are whole milliseconds in this tool).', '',
-      table(['round', 'rec/s direct', 'direct avg / p50 / p99 / p99.9', 'rec/s gateway', 'gateway avg / p50 / p99 / p99.9', 'added p99 ms', "others' CPU d / g"], rows));
+    const rows = ps.map((p) => [
+      String(p.round),
+      f0(p.direct?.produce?.recordsPerSec ?? NaN),
+      cell(p.direct),
+      f0(p.gateway?.produce?.recordsPerSec ?? NaN),
+      cell(p.gateway),
+      signed((p.gateway?.produce?.p99Ms ?? NaN) - (p.direct?.produce?.p99Ms ?? NaN)),
+      noise(p),
+    ]);
+    parts.push(
+      '',
+      `### ${w.title}`,
+      '',
+      'Milliseconds: avg / p50 / p99 / p99.9 (percentiles are whole milliseconds in this tool).',
+      '',
+      table(
+        ['round', 'rec/s direct', 'direct avg / p50 / p99 / p99.9', 'rec/s gateway', 'gateway avg / p50 / p99 / p99.9', 'added p99 ms', "others' CPU d / g"],
+        rows,
+      ),
+    );
   }
   const us = (x: LatencyStats | null | undefined) => (x ? `${f0(x.p50Us)} / ${f0(x.p99Us)} / ${f0(x.p999Us)}` : '–');
   for (const w of r.workloads.filter((x) => x.kind === WorkloadKind.ProbeFixed || x.kind === WorkloadKind.EndToEnd)) {
     const ps = pairs(r, w.id);
     const stat = (run: RunResult | undefined) => (w.kind === WorkloadKind.EndToEnd ? run?.probe?.e2e : run?.probe?.produce);
     const added = (p: Pair, k: 'p50Us' | 'p99Us' | 'p999Us') => (stat(p.gateway)?.[k] ?? NaN) - (stat(p.direct)?.[k] ?? NaN);
-    const rows = ps.map((p) => [String(p.round), us(stat(p.direct)), us(stat(p.gateway)), signed(added(p, 'p50Us')), signed(added(p, 'p99Us')), signed(added(p, 'p999Us')), noise(p)]);
-    rows.push(['median', '', '', `**${signed(median(ps.map((p) => added(p, 'p50Us'))))}**`, `**${signed(median(ps.map((p) => added(p, 'p99Us'))))}**`, `**${signed(median(ps.map((p) => added(p, 'p999Us'))))}**`, '']);
+    const rows = ps.map((p) => [
+      String(p.round),
+      us(stat(p.direct)),
+      us(stat(p.gateway)),
+      signed(added(p, 'p50Us')),
+      signed(added(p, 'p99Us')),
+      signed(added(p, 'p999Us')),
+      noise(p),
+    ]);
+    rows.push([
+      'median',
+      '',
+      '',
+      `**${signed(median(ps.map((p) => added(p, 'p50Us'))))}**`,
+      `**${signed(median(ps.map((p) => added(p, 'p99Us'))))}**`,
+      `**${signed(median(ps.map((p) => added(p, 'p999Us'))))}**`,
+      '',
+    ]);
     const quiet = ps.filter(isQuiet);
     if (quiet.length > 0) {
-      rows.push([`median of ${quiet.length} quiet`, '', '', signed(median(quiet.map((p) => added(p, 'p50Us')))), signed(median(quiet.map((p) => added(p, 'p99Us')))), signed(median(quiet.map((p) => added(p, 'p999Us')))), '']);
+      rows.push([
+        `median of ${quiet.length} quiet`,
+        '',
+        '',
+        signed(median(quiet.map((p) => added(p, 'p50Us')))),
+        signed(median(quiet.map((p) => added(p, 'p99Us')))),
+        signed(median(quiet.map((p) => added(p, 'p999Us')))),
+        '',
+      ]);
     }
     const what = w.kind === WorkloadKind.EndToEnd ? 'send → receipt by a consumer (both through the gateway in gateway runs)' : 'send → acknowledgement';
-    parts.push('', `### ${w.title}`, '', `Microseconds, ${what}: p50 / p99 / p99.9.`, '',
-      table(['round', 'direct p50 / p99 / p99.9', 'gateway p50 / p99 / p99.9', 'added p50', 'added p99', 'added p99.9', "others' CPU d / g"], rows));
+    parts.push(
+      '',
+      `### ${w.title}`,
+      '',
+      `Microseconds, ${what}: p50 / p99 / p99.9.`,
+      '',
+      table(['round', 'direct p50 / p99 / p99.9', 'gateway p50 / p99 / p99.9', 'added p50', 'added p99', 'added p99.9', "others' CPU d / g"], rows),
+    );
   }
   return parts.join('\n');
 }
@@ -285,8 +365,8 @@ function resourcesSection(r: BenchResults): string {
     '',
     'Per gateway run, medians over the rounds. CPU seconds per GB (10^9 bytes) forwarded equals millicores per MB/s',
     '(1 core = 1000 millicores, MB = 10^6 bytes). Cores = gateway CPU seconds / wall seconds of the run (wall time includes',
-    'the tool\'s JVM start, so this understates the load while records flow). The last column is the CPU of all the',
-    'benchmark\'s processes (broker, Kafka tool, gateway) per GB of record payload, direct → through the gateway: on a',
+    "the tool's JVM start, so this understates the load while records flow). The last column is the CPU of all the",
+    "benchmark's processes (broker, Kafka tool, gateway) per GB of record payload, direct → through the gateway: on a",
     'machine where they share 2 cores, the difference is CPU the broker and the clients no longer have.',
     '',
     table(['workload', 'CPU s', 'GB forwarded', 'CPU s/GB = millicores per MB/s', 'cores', 'RSS after, MiB', 'all processes CPU s/GB, direct → gateway'], rows),
@@ -297,7 +377,10 @@ function resourcesSection(r: BenchResults): string {
     'Garbage collection in that gateway process over all runs (`turnout_nodejs_gc_duration_seconds`); each collection pauses',
     'forwarding on every connection, so the long ones show up in tail latency:',
     '',
-    table(['kind', 'collections', 'total s', 'over 1 ms', 'over 10 ms'], r.gatewayGc.map((g) => [g.kind, f0(g.count), f2(g.seconds), f0(g.over1ms), f0(g.over10ms)])),
+    table(
+      ['kind', 'collections', 'total s', 'over 1 ms', 'over 10 ms'],
+      r.gatewayGc.map((g) => [g.kind, f0(g.count), f2(g.seconds), f0(g.over1ms), f0(g.over10ms)]),
+    ),
   ].join('\n');
 }
 
@@ -318,16 +401,36 @@ function idleSection(r: BenchResults): string {
   ]);
   const notes = r.idle.flatMap((m) => [
     ...(m.cappedBy ? [`- ${f0(m.requested)} requested, ${f0(m.attempted)} attempted: capped by ${m.cappedBy}.`] : []),
-    ...(Object.keys(m.failures).length > 0 ? [`- ${f0(m.requested)}: failures ${Object.entries(m.failures).map(([k, v]) => `${k} ×${v}`).join(', ')}.`] : []),
+    ...(Object.keys(m.failures).length > 0
+      ? [
+          `- ${f0(m.requested)}: failures ${Object.entries(m.failures)
+            .map(([k, v]) => `${k} ×${v}`)
+            .join(', ')}.`,
+        ]
+      : []),
   ]);
   return [
     '## Idle client connections',
     '',
     `Each measurement uses a fresh gateway process. Connections are opened 200 at a time; each sends one ApiVersions request`,
     `(answered through the gateway's upstream connection to the broker), then stays idle for ${r.options.idleHoldSeconds} s.`,
-    'Per connection = growth of the gateway\'s RSS (and of its V8 heap in use) divided by the connections answered.',
+    "Per connection = growth of the gateway's RSS (and of its V8 heap in use) divided by the connections answered.",
     '',
-    table(['requested', 'attempted', 'answered', 'open after hold', 'open s', 'RSS MiB before → after', 'KiB RSS per conn', 'KiB heap per conn', 'fds before → after', 'RSS MiB after close'], rows),
+    table(
+      [
+        'requested',
+        'attempted',
+        'answered',
+        'open after hold',
+        'open s',
+        'RSS MiB before → after',
+        'KiB RSS per conn',
+        'KiB heap per conn',
+        'fds before → after',
+        'RSS MiB after close',
+      ],
+      rows,
+    ),
     ...(notes.length > 0 ? ['', ...notes] : []),
   ].join('\n');
 }
@@ -342,22 +445,38 @@ function profileSection(r: BenchResults): string {
     `A separate gateway process under \`node --cpu-prof\` while ${p.workloads.join(' and ')} ran through it (${f1(p.gatewayCpuSeconds)} CPU s,`,
     `${f1(s.busyMs / 1000)} s of non-idle samples). Self time, as a share of the non-idle samples:`,
     '',
-    table(['area', 'self ms', 'share'], s.areas.map((a) => [a.area, f0(a.selfMs), pct(a.share)])),
+    table(
+      ['area', 'self ms', 'share'],
+      s.areas.map((a) => [a.area, f0(a.selfMs), pct(a.share)]),
+    ),
     '',
     'Top functions by self time (native functions have no file):',
     '',
-    table(['function', 'where', 'self ms', 'share'], s.top.map((f) => [`\`${f.name}\``, f.where ? `\`${f.where}\`` : '', f0(f.selfMs), `${(f.share * 100).toFixed(1)}%`])),
+    table(
+      ['function', 'where', 'self ms', 'share'],
+      s.top.map((f) => [`\`${f.name}\``, f.where ? `\`${f.where}\`` : '', f0(f.selfMs), `${(f.share * 100).toFixed(1)}%`]),
+    ),
     '',
-    'The gateway\'s own functions by total time (their self time plus everything they called, Node\'s socket writes included):',
+    "The gateway's own functions by total time (their self time plus everything they called, Node's socket writes included):",
     '',
-    table(['function', 'where', 'total ms', 'share'], s.inclusive.map((f) => [`\`${f.name}\``, `\`${f.where}\``, f0(f.selfMs), `${(f.share * 100).toFixed(1)}%`])),
+    table(
+      ['function', 'where', 'total ms', 'share'],
+      s.inclusive.map((f) => [`\`${f.name}\``, `\`${f.where}\``, f0(f.selfMs), `${(f.share * 100).toFixed(1)}%`]),
+    ),
   ].join('\n');
 }
 
 function failuresSection(r: BenchResults): string {
   const failed = r.runs.filter((x) => x.error);
   if (failed.length === 0) return '';
-  return ['## Failed runs', '', table(['round', 'workload', 'target', 'error'], failed.map((x) => [String(x.round), x.workload, x.target, x.error!.replace(/\|/g, '\\|')]))].join('\n');
+  return [
+    '## Failed runs',
+    '',
+    table(
+      ['round', 'workload', 'target', 'error'],
+      failed.map((x) => [String(x.round), x.workload, x.target, x.error!.replace(/\|/g, '\\|')]),
+    ),
+  ].join('\n');
 }
 
 function existingAnalysis(path: string): string | null {
@@ -370,7 +489,8 @@ function existingAnalysis(path: string): string | null {
 
 export function renderReport(r: BenchResults, previousReport: string): string {
   const s = summarise(r);
-  const analysis = existingAnalysis(previousReport) ??
+  const analysis =
+    existingAnalysis(previousReport) ??
     '_No analysis written yet: what limits the gateway, read from the tables and the profile, goes here; the harness keeps this block when it regenerates the report._';
   return `${[
     '# Benchmarks',
@@ -402,5 +522,8 @@ export function renderReport(r: BenchResults, previousReport: string): string {
     profileSection(r),
     '',
     failuresSection(r),
-  ].join('\n').replace(/\n{3,}/g, '\n\n').trimEnd()}\n`;
+  ]
+    .join('\n')
+    .replace(/\n{3,}/g, '\n\n')
+    .trimEnd()}\n`;
 }

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KafkaTool, testBed, type ClusterDescriptor, type KafkaTools } from '../../src/testbed/index.ts';
+import { type ClusterDescriptor, KafkaTool, type KafkaTools, testBed } from '../../src/testbed/index.ts';
 import { GatewayProcess } from './gateway-process.ts';
 import { measureIdle } from './idle.ts';
 import type { BenchOptions } from './options.ts';
@@ -14,9 +14,9 @@ import { consumerPerfArgs, producerPerfArgs, runConsumerPerf, runProducerPerf } 
 import { LatencyProbe } from './probe.ts';
 import { fdLimits, foreignCpuShare, machineInfo, sampleLoad, sampleProcess, waitForQuiet } from './proc.ts';
 import { summariseProfile } from './profile.ts';
-import { WorkloadKind, type BenchResults, type ProfileResult, type RunResult, type Target, type Workload } from './results.ts';
+import { type BenchResults, type ProfileResult, type RunResult, type Target, type Workload, WorkloadKind } from './results.ts';
 import { median, QUIET_SHARE } from './stats.ts';
-import { createTopic, deleteTopic, type Broker } from './topics.ts';
+import { type Broker, createTopic, deleteTopic } from './topics.ts';
 
 export const WORKLOADS: readonly Workload[] = [
   { id: 'produce-acks-all-max', kind: WorkloadKind.ProduceMax, acks: 'all', title: 'produce, acks=all, max throughput' },
@@ -88,15 +88,26 @@ async function runWorkload(s: Session, w: Workload, target: Target, bootstrap: s
       switch (w.kind) {
         case WorkloadKind.ProduceMax:
         case WorkloadKind.ProduceFixed:
-          return { produce: await runProducerPerf(s.tools, { bootstrap, topic, records, recordSize: o.recordSize, acks: w.acks, throughput: rate ?? -1, timeoutMs }) };
+          return {
+            produce: await runProducerPerf(s.tools, { bootstrap, topic, records, recordSize: o.recordSize, acks: w.acks, throughput: rate ?? -1, timeoutMs }),
+          };
         case WorkloadKind.ConsumeMax:
-          return { consume: await runConsumerPerf(s.tools, { bootstrap, topic, records: consumeRecords(o), group: `bench-group-${++s.consumeGroups}`, timeoutMs }) };
+          return {
+            consume: await runConsumerPerf(s.tools, { bootstrap, topic, records: consumeRecords(o), group: `bench-group-${++s.consumeGroups}`, timeoutMs }),
+          };
         case WorkloadKind.ProbeFixed:
         case WorkloadKind.EndToEnd:
           return {
             probe: await s.probe.run({
-              bootstrap, topic, records, recordSize: o.recordSize, recordsPerSec: rate!, acks: w.acks,
-              warmupRecords: Math.floor(records / 10), endToEnd: w.kind === WorkloadKind.EndToEnd, timeoutMs,
+              bootstrap,
+              topic,
+              records,
+              recordSize: o.recordSize,
+              recordsPerSec: rate!,
+              acks: w.acks,
+              warmupRecords: Math.floor(records / 10),
+              endToEnd: w.kind === WorkloadKind.EndToEnd,
+              timeoutMs,
             }),
           };
       }
@@ -104,26 +115,40 @@ async function runWorkload(s: Session, w: Workload, target: Target, bootstrap: s
     const load1 = sampleLoad();
     const g1 = g0 ? { proc: gw.sample(), bytes: await gw.bytes() } : null;
     result = {
-      workload: w.id, round, target, rate, records: w.kind === WorkloadKind.ConsumeMax ? consumeRecords(o) : records,
+      workload: w.id,
+      round,
+      target,
+      rate,
+      records: w.kind === WorkloadKind.ConsumeMax ? consumeRecords(o) : records,
       ...measured,
       wallSeconds: (load1.at - load0.at) / 1000,
       foreignCpu: foreignCpuShare(load0, load1),
       benchCpuSeconds: load1.ours - load0.ours,
-      gateway: g0 && g1 ? {
-        cpuSeconds: g1.proc.cpuSeconds - g0.proc.cpuSeconds,
-        bytesIn: g1.bytes.in - g0.bytes.in,
-        bytesOut: g1.bytes.out - g0.bytes.out,
-        rssBytes: g1.proc.rssBytes,
-        peakRssBytes: g1.proc.peakRssBytes,
-      } : undefined,
+      gateway:
+        g0 && g1
+          ? {
+              cpuSeconds: g1.proc.cpuSeconds - g0.proc.cpuSeconds,
+              bytesIn: g1.bytes.in - g0.bytes.in,
+              bytesOut: g1.bytes.out - g0.bytes.out,
+              rssBytes: g1.proc.rssBytes,
+              peakRssBytes: g1.proc.peakRssBytes,
+            }
+          : undefined,
     };
   } catch (err) {
     // One failed run (a tool timing out on an overloaded machine, say) costs only its own numbers.
     s.log(`round ${round} ${w.id} ${target} failed: ${(err as Error).message}`);
     const load1 = sampleLoad();
     result = {
-      workload: w.id, round, target, rate, records, wallSeconds: (load1.at - load0.at) / 1000, foreignCpu: foreignCpuShare(load0, load1),
-      benchCpuSeconds: load1.ours - load0.ours, error: (err as Error).message.split('\n')[0],
+      workload: w.id,
+      round,
+      target,
+      rate,
+      records,
+      wallSeconds: (load1.at - load0.at) / 1000,
+      foreignCpu: foreignCpuShare(load0, load1),
+      benchCpuSeconds: load1.ours - load0.ours,
+      error: (err as Error).message.split('\n')[0],
     };
   }
   if (fresh) await deleteTopic(s.broker, topic).catch(() => {});
@@ -148,8 +173,17 @@ function commandLines(s: Session): Record<string, string> {
   const { o, tools } = s;
   const script = (tool: string) => `bin/kafka-${tool}.sh`;
   const pp = (acks: 'all' | '1', throughput: string, records: number) =>
-    `${script(KafkaTool.ProducerPerformance)} ${producerPerfArgs(tools, { bootstrap: '<bootstrap>', topic: '<fresh topic>', records, recordSize: o.recordSize, acks, throughput: -1, timeoutMs: 0 })
-      .join(' ').replace('--throughput -1', `--throughput ${throughput}`)}`;
+    `${script(KafkaTool.ProducerPerformance)} ${producerPerfArgs(tools, {
+      bootstrap: '<bootstrap>',
+      topic: '<fresh topic>',
+      records,
+      recordSize: o.recordSize,
+      acks,
+      throughput: -1,
+      timeoutMs: 0,
+    })
+      .join(' ')
+      .replace('--throughput -1', `--throughput ${throughput}`)}`;
   const half = Math.round(o.records / 2);
   return {
     'produce-acks-all-max': pp('all', '-1', o.records),
@@ -177,10 +211,24 @@ async function profileRun(s: Session, dir: string): Promise<ProfileResult> {
       const topic = `bench-profile-${w.id}`;
       if (w.kind === WorkloadKind.ProduceMax) {
         await createTopic(s.broker, topic, s.o.partitions, replicationFactor(s.o));
-        await runProducerPerf(s.tools, { bootstrap: gw.bootstrap, topic, records: s.o.records, recordSize: s.o.recordSize, acks: w.acks, throughput: -1, timeoutMs: 600_000 });
+        await runProducerPerf(s.tools, {
+          bootstrap: gw.bootstrap,
+          topic,
+          records: s.o.records,
+          recordSize: s.o.recordSize,
+          acks: w.acks,
+          throughput: -1,
+          timeoutMs: 600_000,
+        });
         await deleteTopic(s.broker, topic).catch(() => {});
       } else {
-        await runConsumerPerf(s.tools, { bootstrap: gw.bootstrap, topic: CONSUME_TOPIC, records: consumeRecords(s.o), group: `bench-group-${++s.consumeGroups}`, timeoutMs: 600_000 });
+        await runConsumerPerf(s.tools, {
+          bootstrap: gw.bootstrap,
+          topic: CONSUME_TOPIC,
+          records: consumeRecords(s.o),
+          group: `bench-group-${++s.consumeGroups}`,
+          timeoutMs: 600_000,
+        });
       }
     }
     cpuSeconds = gw.sample().cpuSeconds - cpu0;
@@ -188,7 +236,8 @@ async function profileRun(s: Session, dir: string): Promise<ProfileResult> {
   } finally {
     await gw.stop();
   }
-  const file = readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile'))
+  const file = readdirSync(profileDir)
+    .filter((f) => f.endsWith('.cpuprofile'))
     .sort((a, b) => statSync(join(profileDir, b)).size - statSync(join(profileDir, a)).size)[0];
   if (!file) throw new Error(`the profiled gateway wrote no .cpuprofile into ${profileDir}`);
   return { workloads: workloads.map((w) => w.id), gatewayCpuSeconds: cpuSeconds, summary: summariseProfile(join(profileDir, file), windowMs) };
@@ -232,9 +281,19 @@ export async function runBenchmark(o: BenchOptions, log: Log): Promise<BenchResu
 
   const gw = await GatewayProcess.start({ cluster, dir, name: 'gateway', cpu: gatewayCpu, workers: o.workers });
   const gatewayProcesses = gw.processCount();
-  log(`gateway pid ${gw.pid} (${gatewayProcesses} processes: primary and workers) on ${gw.bootstrap}; filling ${CONSUME_TOPIC} with ${consumeRecords(o)} records`);
+  log(
+    `gateway pid ${gw.pid} (${gatewayProcesses} processes: primary and workers) on ${gw.bootstrap}; filling ${CONSUME_TOPIC} with ${consumeRecords(o)} records`,
+  );
   await createTopic(broker, CONSUME_TOPIC, o.partitions, replicationFactor(o));
-  await runProducerPerf(tools, { bootstrap: cluster.bootstrap(), topic: CONSUME_TOPIC, records: consumeRecords(o), recordSize: o.recordSize, acks: '1', throughput: -1, timeoutMs: 600_000 });
+  await runProducerPerf(tools, {
+    bootstrap: cluster.bootstrap(),
+    topic: CONSUME_TOPIC,
+    records: consumeRecords(o),
+    recordSize: o.recordSize,
+    acks: '1',
+    throughput: -1,
+    timeoutMs: 600_000,
+  });
 
   // Maximum throughput first, every round, so the fixed rates can come from all rounds' maxima.
   const isMax = (w: Workload) => w.kind === WorkloadKind.ProduceMax || w.kind === WorkloadKind.ConsumeMax;
@@ -269,8 +328,10 @@ export async function runBenchmark(o: BenchOptions, log: Log): Promise<BenchResu
       const own = fdLimits('self').soft - sampleProcess(process.pid).openFds;
       const m = await measureIdle(igw, n, o.idleHoldSeconds, own);
       const perConn = m.answered > 0 ? (m.rssAfter - m.rssBefore) / m.answered : NaN;
-      log(`idle: ${m.answered}/${m.attempted} connections answered (${n} requested), ${m.stillOpenAfterHold} open after ${o.idleHoldSeconds} s, ` +
-        `${(perConn / 1024).toFixed(1)} KiB RSS each${m.cappedBy ? `; capped by ${m.cappedBy}` : ''}`);
+      log(
+        `idle: ${m.answered}/${m.attempted} connections answered (${n} requested), ${m.stillOpenAfterHold} open after ${o.idleHoldSeconds} s, ` +
+          `${(perConn / 1024).toFixed(1)} KiB RSS each${m.cappedBy ? `; capped by ${m.cappedBy}` : ''}`,
+      );
       idle.push(m);
     } finally {
       await igw.stop();

@@ -5,11 +5,11 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { clientTable, duplicateEvidence, switchTable, type ClientResult, type ScenarioResult } from '../../src/scenario/switchover.ts';
-import { ListenerKind, type ClusterDescriptor } from '../../src/testbed/types.ts';
-import { rdkafkaVersions } from '../../test/support/switchover/rdkafka.ts';
+import { type ClientResult, clientTable, duplicateEvidence, type ScenarioResult, switchTable } from '../../src/scenario/switchover.ts';
+import { type ClusterDescriptor, ListenerKind } from '../../src/testbed/types.ts';
 import { goModuleVersions } from '../../test/support/switchover/go-clients.ts';
 import { warningLines } from '../../test/support/switchover/long-running.ts';
+import { rdkafkaVersions } from '../../test/support/switchover/rdkafka.ts';
 
 export interface Environment {
   cpuModel: string;
@@ -62,8 +62,7 @@ export type VerdictSet = (typeof VerdictSet)[keyof typeof VerdictSet];
 export const KNOWN_REREAD_GAPS: Readonly<Record<string, string>> = {
   'Java idempotent / manual commit':
     'its offset commits between the flip and its rejoin are rejected by the destination (UNKNOWN_MEMBER_ID), so it reads those records again; 11 to 294 re-reads in every 20-switch report',
-  'franz-go defaults (idempotent, snappy)':
-    're-read 4 records at its one caught-up switch of 20 (report of 7bb86a2); cause not established',
+  'franz-go defaults (idempotent, snappy)': 're-read 4 records at its one caught-up switch of 20 (report of 7bb86a2); cause not established',
 };
 
 export const CheckId = {
@@ -140,7 +139,12 @@ function gitCommit(): string {
   try {
     const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
     const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'bin'], { encoding: 'utf8' }).trim();
-    return dirty ? `${sha}, with uncommitted changes in ${dirty.split('\n').map((l) => l.slice(3)).join(', ')}` : sha;
+    return dirty
+      ? `${sha}, with uncommitted changes in ${dirty
+          .split('\n')
+          .map((l) => l.slice(3))
+          .join(', ')}`
+      : sha;
   } catch {
     return 'unknown';
   }
@@ -168,7 +172,9 @@ export function verdicts(planned: ScenarioResult, set: VerdictSet): Verdicts {
   const reReads = (id: CheckId, what: string, pairs: typeof cu, verdict: boolean): Check => {
     const total = pairs.reduce((n, x) => n + x.duplicates, 0);
     return {
-      id, what, verdict,
+      id,
+      what,
+      verdict,
       target: String(TARGETS.caughtUpDuplicates),
       measured: `${total} (${pairs.map((x) => `${x.c.name}: ${x.duplicates} over ${x.switches} caught-up switch(es)`).join('; ') || 'no such pair ran'})`,
       met: total === TARGETS.caughtUpDuplicates,
@@ -177,16 +183,72 @@ export function verdicts(planned: ScenarioResult, set: VerdictSet): Verdicts {
   const delivery = set === VerdictSet.delivery;
   const known = cu.filter((x) => KNOWN_REREAD_GAPS[x.c.name] !== undefined);
   const checks: Check[] = [
-    { id: CheckId.lost, what: 'acknowledged but never consumed (all pairs)', target: String(TARGETS.lost), measured: `${t.lost}${t.lost ? ` (${planned.clients.filter((c) => c.lost).map((c) => `${c.name}: ${c.lost}`).join(', ')})` : ''}`, met: t.lost === TARGETS.lost, verdict: true },
+    {
+      id: CheckId.lost,
+      what: 'acknowledged but never consumed (all pairs)',
+      target: String(TARGETS.lost),
+      measured: `${t.lost}${
+        t.lost
+          ? ` (${planned.clients
+              .filter((c) => c.lost)
+              .map((c) => `${c.name}: ${c.lost}`)
+              .join(', ')})`
+          : ''
+      }`,
+      met: t.lost === TARGETS.lost,
+      verdict: true,
+    },
     ...(delivery
       ? [
-          reReads(CheckId.caughtUpReReads, 'records re-read by groups that were caught up at the cut (pairs without a known gap)', cu.filter((x) => !known.includes(x)), true),
-          ...(known.length > 0 ? [reReads(CheckId.knownGapReReads, `records re-read by caught-up groups of known gaps (${known.map((x) => `${x.c.name}: ${KNOWN_REREAD_GAPS[x.c.name]}`).join('; ')})`, known, false)] : []),
+          reReads(
+            CheckId.caughtUpReReads,
+            'records re-read by groups that were caught up at the cut (pairs without a known gap)',
+            cu.filter((x) => !known.includes(x)),
+            true,
+          ),
+          ...(known.length > 0
+            ? [
+                reReads(
+                  CheckId.knownGapReReads,
+                  `records re-read by caught-up groups of known gaps (${known.map((x) => `${x.c.name}: ${KNOWN_REREAD_GAPS[x.c.name]}`).join('; ')})`,
+                  known,
+                  false,
+                ),
+              ]
+            : []),
         ]
       : [reReads(CheckId.caughtUpReReads, 'records re-read by groups that were caught up at the cut', cu, true)]),
-    { id: CheckId.producerStall, what: 'producer stall p99 over all pairs and switches', target: `<= ${TARGETS.producerStallP99Ms} ms`, measured: `${fmt(t.producerStall.p99)} ms (max ${fmt(t.producerStall.max)} ms)`, met: t.producerStall.p99 <= TARGETS.producerStallP99Ms, verdict: !delivery },
-    { id: CheckId.switched, what: 'switches that switched', target: String(planned.switches.length), measured: String(t.switched), met: t.switched === planned.switches.length, verdict: true },
-    { id: CheckId.crashed, what: 'client pairs that crashed', target: '0', measured: `${t.crashed}${t.crashed ? ` (${planned.clients.filter((c) => c.crashed).map((c) => c.name).join(', ')})` : ''}`, met: t.crashed === 0, verdict: true },
+    {
+      id: CheckId.producerStall,
+      what: 'producer stall p99 over all pairs and switches',
+      target: `<= ${TARGETS.producerStallP99Ms} ms`,
+      measured: `${fmt(t.producerStall.p99)} ms (max ${fmt(t.producerStall.max)} ms)`,
+      met: t.producerStall.p99 <= TARGETS.producerStallP99Ms,
+      verdict: !delivery,
+    },
+    {
+      id: CheckId.switched,
+      what: 'switches that switched',
+      target: String(planned.switches.length),
+      measured: String(t.switched),
+      met: t.switched === planned.switches.length,
+      verdict: true,
+    },
+    {
+      id: CheckId.crashed,
+      what: 'client pairs that crashed',
+      target: '0',
+      measured: `${t.crashed}${
+        t.crashed
+          ? ` (${planned.clients
+              .filter((c) => c.crashed)
+              .map((c) => c.name)
+              .join(', ')})`
+          : ''
+      }`,
+      met: t.crashed === 0,
+      verdict: true,
+    },
     { id: CheckId.sendErrors, what: 'sends that failed for good', target: '0', measured: String(t.sendErrors), met: t.sendErrors === 0, verdict: true },
   ];
   const decide = checks.filter((c) => c.verdict).map((c) => c.id);
@@ -223,11 +285,18 @@ function groupedClientWarnings(text: string, max = 8): string[] {
   const lines = text.split('\n').filter((l) => warningLines(l).length > 0 || /^(WARN|ERROR) \[/.test(l));
   const groups = new Map<string, number>();
   for (const l of lines) {
-    const key = l.replace(/^\[[^\]]*\]\s*/, '').replace(/%\d\|\d+\.\d+\|/, '')
-      .replace(/"(memberId|clientId)":"[^"]*"/g, '"$1":"..."').replace(/\d+/g, 'N').slice(0, 220);
+    const key = l
+      .replace(/^\[[^\]]*\]\s*/, '')
+      .replace(/%\d\|\d+\.\d+\|/, '')
+      .replace(/"(memberId|clientId)":"[^"]*"/g, '"$1":"..."')
+      .replace(/\d+/g, 'N')
+      .slice(0, 220);
     groups.set(key, (groups.get(key) ?? 0) + 1);
   }
-  return [...groups].sort((a, b) => b[1] - a[1]).slice(0, max).map(([k, n]) => `  - ${n} x \`${k.replace(/`/g, "'")}\``);
+  return [...groups]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, max)
+    .map(([k, n]) => `  - ${n} x \`${k.replace(/`/g, "'")}\``);
 }
 
 export function renderVerificationReport(x: {
@@ -255,9 +324,10 @@ export function renderVerificationReport(x: {
   const list = v?.checks ?? [];
   // No planned run, no verdict: not met.
   const verdictsMet = v?.met ?? false;
-  const decides = x.verdictSet === VerdictSet.all
-    ? 'every target decides the exit code'
-    : 'nothing acknowledged lost, every switch switched, no pair crashed, no send failed for good, and no re-reads by caught-up groups of pairs without a known gap decide the exit code; stalls and the known gaps\' re-reads are reported only';
+  const decides =
+    x.verdictSet === VerdictSet.all
+      ? 'every target decides the exit code'
+      : "nothing acknowledged lost, every switch switched, no pair crashed, no send failed for good, and no re-reads by caught-up groups of pairs without a known gap decide the exit code; stalls and the known gaps' re-reads are reported only";
   const e = x.env;
   const out: string[] = [];
   const when = planned?.result.startedAt ?? new Date().toISOString();
@@ -268,7 +338,7 @@ export function renderVerificationReport(x: {
     `Generated by \`${x.command}\` (scripts/verify-switchover.ts) on ${when.slice(0, 10)}; the whole run took ${(x.durationMs / 60_000).toFixed(1)} minutes.`,
     'Do not edit by hand: run the command again.',
     '',
-    'Kafka\'s delivery rule, checked the way Kafka\'s own system tests check it: every record a producer had acknowledged',
+    "Kafka's delivery rule, checked the way Kafka's own system tests check it: every record a producer had acknowledged",
     '(acks=all) must be consumed at least once. Client pairs (a producer and a group consumer on a topic of their own) run',
     'through the gateway, are never restarted, and the gateway switches their route between two clusters back and forth',
     'while MirrorMaker 2 replicates both ways. The same clients (fresh ones, on fresh topics) then run through a few hot',
@@ -307,22 +377,22 @@ export function renderVerificationReport(x: {
     '',
     '- **acked**: records the producer reported as acknowledged (acks=all): `producer_send_success` of VerifiableProducer, the delivery report',
     '  of librdkafka, the resolved `send()` of kafkajs.',
-    '- **lost**: acknowledged values that the pair\'s consumer never delivered to the application, after the producers stopped and',
-    '  the consumers were given up to 3 minutes to catch up. Kafka\'s rule says this must be 0.',
+    "- **lost**: acknowledged values that the pair's consumer never delivered to the application, after the producers stopped and",
+    "  the consumers were given up to 3 minutes to catch up. Kafka's rule says this must be 0.",
     '- **duplicates**: consumed minus distinct consumed: records the application was handed more than once. A group re-reads when',
     '  it continues from a committed offset older than what it had consumed (auto-commit commits every 5 s; a commit that fails',
     '  at a switch), and a non-idempotent producer writes a record twice when it retries a send whose answer it lost.',
     '  "group caught up at the cut" is whether the pair\'s group had committed the source\'s end on every partition when the',
-    '  switch took its snapshot (the gateway then installs exactly the destination\'s end): those groups should re-read nothing.',
+    "  switch took its snapshot (the gateway then installs exactly the destination's end): those groups should re-read nothing.",
     '- **producer stall** (per switch): the longest gap between two consecutive acks, from the switch request until the next',
     '  switch request (the last one: until the producers stop), counting from the last ack before the request. **consumer stall**:',
-    '  the same for consumed records; it includes its own producer\'s stall (nothing new to consume while writes are held). The **normal gap** is the same measure over a quiet stretch before the first switch: the',
-    '  clients\' own rhythm (Java producers at the chosen rate with linger and batching, librdkafka and kafkajs one record every',
-    '  40 ms, the consumer\'s fetch wait), which a stall is to be compared with.',
+    "  the same for consumed records; it includes its own producer's stall (nothing new to consume while writes are held). The **normal gap** is the same measure over a quiet stretch before the first switch: the",
+    "  clients' own rhythm (Java producers at the chosen rate with linger and batching, librdkafka and kafkajs one record every",
+    "  40 ms, the consumer's fetch wait), which a stall is to be compared with.",
     '- p50 / p99 / max are nearest-rank percentiles over the switches (and, in the "all" row, over every pair and switch); with',
     '  20 switches p99 is the maximum.',
-    '- Timestamps are the clients\' own: the `timestamp` field of each VerifiableProducer/VerifiableConsumer JSON event (the wall',
-    '  clock when the ack callback ran / the record was handed over), the time librdkafka\'s delivery callback or the consumer poll',
+    "- Timestamps are the clients' own: the `timestamp` field of each VerifiableProducer/VerifiableConsumer JSON event (the wall",
+    "  clock when the ack callback ran / the record was handed over), the time librdkafka's delivery callback or the consumer poll",
     '  returned (python), and the time kafkajs resolved the send or called eachMessage. All on one machine, one clock.',
     '',
     '## What the baseline shows',
@@ -334,7 +404,7 @@ export function renderVerificationReport(x: {
     'the cut, so the records left behind arrive on the destination a moment later (behind records written after the flip) and',
     'are usually still consumed; had the source been lost at the cut, or replication stopped, they would be lost. The planned',
     'switch pays for its guarantee with the fence (writes are held until replication has caught up) and avoids the re-reads by',
-    'installing the groups\' offsets.',
+    "installing the groups' offsets.",
     '',
   );
 
@@ -358,9 +428,18 @@ export function renderVerificationReport(x: {
     for (const c of r.clients) {
       const cu = caughtUpDuplicates(c);
       out.push(`**${c.name}** (topic \`${c.topic}\`, group \`${c.group}\`): ${c.description}.`, '');
-      out.push(`- events: ${Object.entries(c.counters).map(([k, v]) => `${k} ${v}`).join(', ') || 'none counted'}`);
-      out.push(`- re-reads by switch window (0 = before the first switch): ${c.duplicatesBySwitch.join(' ')}${cu.switches ? `; ${cu.duplicates} in the windows of the ${cu.switches} switch(es) at which the group was caught up` : ''}`);
-      if (c.lost > 0) out.push(`- LOST ${c.lost} by switch window (the window their ack fell in): ${c.lostBySwitch.join(' ')}; e.g. ${c.lostSample.slice(0, 10).join(', ')}`);
+      out.push(
+        `- events: ${
+          Object.entries(c.counters)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ') || 'none counted'
+        }`,
+      );
+      out.push(
+        `- re-reads by switch window (0 = before the first switch): ${c.duplicatesBySwitch.join(' ')}${cu.switches ? `; ${cu.duplicates} in the windows of the ${cu.switches} switch(es) at which the group was caught up` : ''}`,
+      );
+      if (c.lost > 0)
+        out.push(`- LOST ${c.lost} by switch window (the window their ack fell in): ${c.lostBySwitch.join(' ')}; e.g. ${c.lostSample.slice(0, 10).join(', ')}`);
       for (const pr of c.problems) out.push(`- problem: ${pr.replace(/\n/g, ' ').slice(0, 600)}`);
       const dup = duplicateEvidence(r, c, 5);
       if (dup.length > 0) {
@@ -370,7 +449,7 @@ export function renderVerificationReport(x: {
       const log = run.clientLogs.find((l) => l.name === c.name);
       const warnings = log ? groupedClientWarnings(log.text) : [];
       if (warnings.length > 0) {
-        out.push('- the client\'s own warnings (numbers blanked), most frequent first:');
+        out.push("- the client's own warnings (numbers blanked), most frequent first:");
         out.push(...warnings);
       }
       out.push('');
@@ -385,7 +464,7 @@ export function renderVerificationReport(x: {
     `- Two Kafka ${x.kafkaVersion} clusters of the test bed (KRaft, one combined broker+controller each, SASL/PLAIN listeners):`,
     `  "blue" = vs-blue (node id ${x.blue.brokers.map((b) => b.nodeId).join(',')}, SASL ${x.blue.bootstrap(ListenerKind.Sasl)}), "green" = vs-green (node id ${x.green.brokers.map((b) => b.nodeId).join(',')}, SASL ${x.green.bootstrap(ListenerKind.Sasl)}).`,
     x.sharedBed
-      ? '  They and both MirrorMakers were the test runner\'s shared ones (test/support/switchover/client-matrix.ts `twoWayClusters()`), left running for the other test files.'
+      ? "  They and both MirrorMakers were the test runner's shared ones (test/support/switchover/client-matrix.ts `twoWayClusters()`), left running for the other test files."
       : '  The script started them and both MirrorMakers, and stopped them at the end.',
     '- MirrorMaker 2 (dedicated mode) both ways at once, vs-blue -> vs-green and vs-green -> vs-blue, topics `vs-.*`, identity',
     '  topic names, `bothWays` (every copy carries the header `turnout.replicated`, marked records are not copied again), offset',
@@ -395,7 +474,7 @@ export function renderVerificationReport(x: {
     '  defaults (fence budget 10 s, drain 5 s); switches through `POST /routes/orders/switch` with `{"to", "mode"}`.',
     '- Each pair has its own topic (3 partitions, created on both clusters) and group. Java pairs: one JVM for the producer,',
     '  one for the consumer; librdkafka: one python process (confluent-kafka-python) for both; franz-go and sarama: one Go',
-    '  process each (test/support/go); kafkajs: in the script\'s process. Each pair\'s settings are in its row of the tables.',
+    "  process each (test/support/go); kafkajs: in the script's process. Each pair's settings are in its row of the tables.",
     `- Gateway log (debug level, ${x.gatewayLog.lines} lines), ${x.sharedBed ? 'client logs' : 'broker, MirrorMaker logs'} and results.json: ${x.runDir}`,
     '  (a temporary folder of the machine that ran it).',
     '',
@@ -429,7 +508,14 @@ export function renderVerificationReport(x: {
     ...x.runs.flatMap((run) => [`${run.result.mode}: ${run.result.totals.switched}/${run.result.switches.length} switched`, ...clientTable(run.result), '']),
     v?.statement ?? `verdicts (--verdicts ${x.verdictSet}): no planned run, nothing to decide on`,
     ...list.map((c) => `${c.verdict ? 'verdict ' : 'reported'} ${c.met ? 'met    ' : 'NOT MET'} ${c.what}: ${c.measured} (target ${c.target})`),
-    verdictsMet ? 'every verdict met: exit 0' : `verdicts NOT met: ${list.filter((c) => c.verdict && !c.met).map((c) => c.id).join(', ') || 'no planned run'}: exit 1`,
+    verdictsMet
+      ? 'every verdict met: exit 0'
+      : `verdicts NOT met: ${
+          list
+            .filter((c) => c.verdict && !c.met)
+            .map((c) => c.id)
+            .join(', ') || 'no planned run'
+        }: exit 1`,
   ].join('\n');
   return { markdown: out.join('\n'), summary, verdictsMet };
 }
@@ -455,17 +541,20 @@ function explanations(r: ScenarioResult): string[] {
   for (const c of slow) {
     const p = trend(c.producerStallMs);
     const k = trend(c.consumerStallMs);
-    out.push(`**${c.name}: stalls over 1 s.** Median stall over the first quarter of the switches: producer ${fmt(p.first)} ms, consumer ${fmt(k.first)} ms; over the last quarter: producer ${fmt(p.last)} ms, consumer ${fmt(k.last)} ms.`, '');
+    out.push(
+      `**${c.name}: stalls over 1 s.** Median stall over the first quarter of the switches: producer ${fmt(p.first)} ms, consumer ${fmt(k.first)} ms; over the last quarter: producer ${fmt(p.last)} ms, consumer ${fmt(k.last)} ms.`,
+      '',
+    );
     if (c.name === 'librdkafka') {
       out.push(
         'librdkafka waits `reconnect.backoff.ms` (100 ms) before reconnecting a broker connection that was closed, doubles that',
         'wait on every further disconnect up to `reconnect.backoff.max.ms` (10 s), and starts again from 100 ms only when the',
-        'connection\'s last scheduled reconnect is more than 10 s old. A switch closes every client connection (the gateway',
+        "connection's last scheduled reconnect is more than 10 s old. A switch closes every client connection (the gateway",
         'retires the connections to the old cluster); with switches 8 s apart the wait never resets, so it doubles from switch to',
         'switch until it reaches 10 s, and each switch then costs the client that long. A diagnostic run of the librdkafka pair',
         'alone with `debug=broker` (12 planned switches, 8 s apart) logged `Delaying next reconnect by 1949ms`, then 3935, 5845',
         'and 7828 ms at switches 9 to 12, and its consumer stalled 1965, 3939, 5847 and 7835 ms there; the same run with',
-        '`reconnect.backoff.max.ms=1000` stayed under 1 s at every switch. Blue\'s node 1 and green\'s node 401 share a gateway',
+        "`reconnect.backoff.max.ms=1000` stayed under 1 s at every switch. Blue's node 1 and green's node 401 share a gateway",
         'port (port slots are node id mod 16), so librdkafka also sees the node behind one address change at every switch',
         '(`Closing connection due to nodename change`). Switches at least ~10 s apart, or a client with a lower',
         '`reconnect.backoff.max.ms`, avoid the escalation; a gateway that kept client connections open across a switch would',
@@ -485,21 +574,24 @@ function explanations(r: ScenarioResult): string[] {
       }
     });
     const commitProblem = c.problems.find((p) => /commit\(s\) failed/.test(p));
-    const commits = commitProblem === undefined ? undefined : {
-      count: /^(\d+)/.exec(commitProblem)?.[1] ?? '?',
-      error: (/e\.g\. \S+ ([^.|]*)/.exec(commitProblem)?.[1] ?? '').trim(),
-    };
+    const commits =
+      commitProblem === undefined
+        ? undefined
+        : {
+            count: /^(\d+)/.exec(commitProblem)?.[1] ?? '?',
+            error: (/e\.g\. \S+ ([^.|]*)/.exec(commitProblem)?.[1] ?? '').trim(),
+          };
     out.push(
       `**${c.name}: ${cu.duplicates} records re-read over the ${cu.switches} switches at which its group was caught up** ` +
         `(and ${other} over the ${otherSwitches} at which it was not). ` +
-        'At those switches the group had committed the source\'s end and the gateway installed exactly the destination\'s end',
+        "At those switches the group had committed the source's end and the gateway installed exactly the destination's end",
       `on every partition, so nothing should have been read again. The repeats came ${fmt(c.repeatAfterSwitchMs.p50)} ms (median; max ${fmt(c.repeatAfterSwitchMs.max)})`,
       `after the switch request, ${fmt(c.repeatGapMs.p50)} ms (median) after the first delivery of the same record, at the same`,
       'partition@offset (see the re-read values under Evidence): records handed out right after the flip were handed out again',
       'after the member had rejoined the group on the destination and fetched its committed offset.',
       commits !== undefined
         ? `The consumer reported ${commits.count} failed offset commits over ${r.switches.length} switches (\`${commits.error}\`): a member that exists only on the old cluster has its commits rejected by the destination (UNKNOWN_MEMBER_ID), so what it consumed before it rejoined is not committed and is read again.`
-        : 'This client does not report failed commits to the application; its commits of those records were presumably rejected the same way (see the client\'s warnings under Evidence).',
+        : "This client does not report failed commits to the application; its commits of those records were presumably rejected the same way (see the client's warnings under Evidence).",
       '',
     );
   }
@@ -507,11 +599,11 @@ function explanations(r: ScenarioResult): string[] {
   if (javaSlow.length > 0) {
     out.push(
       `**Java consumers (${javaSlow.map((c) => `${c.name}: consumer stall p50 ${fmt(c.consumerStall.p50)} ms, max ${fmt(c.consumerStall.max)} ms`).join('; ')}).**`,
-      'After a switch the gateway holds a member\'s fetches until it has rejoined on the new cluster (commit 076c32a). A Java',
+      "After a switch the gateway holds a member's fetches until it has rejoined on the new cluster (commit 076c32a). A Java",
       'consumer learns that it must rejoin from its next heartbeat (heartbeat.interval.ms, 3 s by default) or its next commit',
       'answer, so one that commits after every poll rejoins at once, and one that auto-commits every 5 s waits for the',
       'heartbeat. A diagnostic run of the auto-commit pair alone (6 planned switches, 8 s apart) showed each consumption gap',
-      'ending at the consumer\'s `partitions_assigned` event, 0.7 to 3.0 s after the switch request (gaps 1979, 2471, 578, 1289,',
+      "ending at the consumer's `partitions_assigned` event, 0.7 to 3.0 s after the switch request (gaps 1979, 2471, 578, 1289,",
       '2796, 417 ms).',
       '',
     );
@@ -521,10 +613,10 @@ function explanations(r: ScenarioResult): string[] {
     const long = kafkajs.consumerStallMs.filter((v) => v > TARGETS.producerStallP99Ms).length;
     out.push(
       `**kafkajs: consumer stalled over 1 s in ${long} of ${kafkajs.consumerStallMs.length} switch windows** (p50 ${fmt(kafkajs.consumerStall.p50)} ms, max ${fmt(kafkajs.consumerStall.max)} ms).`,
-      'After a switch the gateway holds a group member\'s Fetch requests until the member has rejoined on the new cluster',
+      "After a switch the gateway holds a group member's Fetch requests until the member has rejoined on the new cluster",
       '(SyncGroup answered, at most 15 s; src/proxy/connection.ts, REJOIN_HOLD_MS), and answers a held Fetch without records',
       'after its maxWaitMs or 500 ms, whichever is shorter (REJOIN_EMPTY_FETCH_MS), as a broker with nothing new would.',
-      'kafkajs 2.2.4 heartbeats only between fetches, at most every heartbeatInterval (3 s), and that heartbeat\'s',
+      "kafkajs 2.2.4 heartbeats only between fetches, at most every heartbeatInterval (3 s), and that heartbeat's",
       'UNKNOWN_MEMBER_ID answer is what makes it rejoin; so its consumer stalls up to about 3 s plus the rejoin. Without the',
       'empty answer the held fetch and the heartbeat waited for each other until the hold gave up: 8.5 s (p50) in 17 of 20',
       'switches in an earlier run.',

@@ -4,14 +4,13 @@
 // AdminView: one Gateway in this process, or the worker processes of `turnout start` (src/cluster).
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { HostPort } from '../config/types.ts';
+import { formatHostPort } from '../config/endpoints.ts';
+import type { HostPort, Secret } from '../config/types.ts';
+import type { SwitchPhase } from '../control/records.ts';
+import type { FleetInstance, PreflightReport, SwitchReport, SwitchRequest } from '../control/switch-controller.ts';
+import { TurnoutError } from '../errors.ts';
 import type { Logger } from '../observability/log.ts';
 import type { MetricsSource } from '../observability/metrics.ts';
-import { TurnoutError } from '../errors.ts';
-import { formatHostPort } from '../config/endpoints.ts';
-import type { Secret } from '../config/types.ts';
-import type { FleetInstance, PreflightReport, SwitchReport, SwitchRequest } from '../control/switch-controller.ts';
-import type { SwitchPhase } from '../control/records.ts';
 import type { SwitchRecord } from '../routing/route.ts';
 import type { TopicUse } from '../routing/topic-usage.ts';
 
@@ -104,7 +103,14 @@ export class AdminServer {
   async listen(at: HostPort): Promise<HostPort> {
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', (err: NodeJS.ErrnoException) =>
-        reject(new TurnoutError('TURNOUT_LISTEN_FAILED', `admin listener cannot listen on ${formatHostPort(at)}: ${err.code === 'EADDRINUSE' ? 'the port is in use' : err.message}. Change gateway.admin.listen.`, { cause: err })));
+        reject(
+          new TurnoutError(
+            'TURNOUT_LISTEN_FAILED',
+            `admin listener cannot listen on ${formatHostPort(at)}: ${err.code === 'EADDRINUSE' ? 'the port is in use' : err.message}. Change gateway.admin.listen.`,
+            { cause: err },
+          ),
+        ),
+      );
       this.server.listen({ host: at.host, port: at.port }, () => resolve());
     });
     const a = this.server.address();
@@ -137,7 +143,13 @@ export class AdminServer {
         const notReady = routes.filter((r) => !r.ready);
         send(res, notReady.length === 0 ? 200 : 503, {
           ready: notReady.length === 0,
-          routes: routes.map((r) => ({ name: r.name, ready: r.ready, domain: r.domain, ...(r.epochUnknown !== undefined ? { epoch: null, epochUnknown: r.epochUnknown } : { epoch: r.epoch }), ...(r.lastError !== null ? { error: r.lastError } : {}) })),
+          routes: routes.map((r) => ({
+            name: r.name,
+            ready: r.ready,
+            domain: r.domain,
+            ...(r.epochUnknown !== undefined ? { epoch: null, epochUnknown: r.epochUnknown } : { epoch: r.epoch }),
+            ...(r.lastError !== null ? { error: r.lastError } : {}),
+          })),
         });
         return;
       }
@@ -159,7 +171,10 @@ export class AdminServer {
         return;
       }
       default:
-        send(res, 404, { error: `no such endpoint: ${path}`, endpoints: ['/health', '/ready', '/metrics', '/routes', '/fleet', '/status', 'POST /routes/NAME/switch'] });
+        send(res, 404, {
+          error: `no such endpoint: ${path}`,
+          endpoints: ['/health', '/ready', '/metrics', '/routes', '/fleet', '/status', 'POST /routes/NAME/switch'],
+        });
     }
   }
 
@@ -200,17 +215,23 @@ export class AdminServer {
     let streamed = false;
     const onProgress = streaming
       ? (p: SwitchPhase) => {
-        if (!streamed) {
-          streamed = true;
-          res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+          if (!streamed) {
+            streamed = true;
+            res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+          }
+          res.write(`${JSON.stringify({ progress: p })}\n`);
         }
-        res.write(`${JSON.stringify({ progress: p })}\n`);
-      }
       : undefined;
     try {
       const report = await this.view.switchRoute({
-        route, to: body.to, bootstrapServerId: body.bootstrapServerId, force: body.force === true, by: `${who} (${req.socket.remoteAddress ?? 'unknown'})`,
-        mode: body.mode, topics: body.topics as string[] | undefined, onProgress,
+        route,
+        to: body.to,
+        bootstrapServerId: body.bootstrapServerId,
+        force: body.force === true,
+        by: `${who} (${req.socket.remoteAddress ?? 'unknown'})`,
+        mode: body.mode,
+        topics: body.topics as string[] | undefined,
+        onProgress,
       });
       if (streamed) res.end(`${JSON.stringify({ report })}\n`);
       else send(res, report.outcome === 'switched' || report.outcome === 'unchanged' ? 200 : report.outcome === 'refused' ? 409 : 500, report);
@@ -234,7 +255,10 @@ export class AdminServer {
     }
     const given = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1]?.trim();
     if (given === undefined || !sameSecret(given, token.reveal())) {
-      this.log.warn({ from: req.socket.remoteAddress, route }, given === undefined ? `${what} request without a token refused` : `${what} request with a wrong token refused`);
+      this.log.warn(
+        { from: req.socket.remoteAddress, route },
+        given === undefined ? `${what} request without a token refused` : `${what} request with a wrong token refused`,
+      );
       res.setHeader('www-authenticate', 'Bearer');
       send(res, 401, { error: given === undefined ? 'this endpoint needs "Authorization: Bearer <token>" (gateway.admin.token)' : 'wrong token' });
       return false;
@@ -255,12 +279,18 @@ export class AdminServer {
       send(res, 400, { error: 'give the destination: ?to=DOMAIN' });
       return;
     }
-    const topics = (q.get('topics') ?? '').split(',').map((t) => t.trim()).filter((t) => t !== '');
+    const topics = (q.get('topics') ?? '')
+      .split(',')
+      .map((t) => t.trim())
+      .filter((t) => t !== '');
     try {
       send(res, 200, await this.view.preflight(route, to, topics));
     } catch (err) {
       const code = (err as { code?: string }).code;
-      send(res, code === 'TURNOUT_UNKNOWN_ROUTE' ? 404 : code === 'TURNOUT_CLUSTER_ADMIN' ? 502 : UNAVAILABLE.has(code ?? '') ? 503 : 400, { error: (err as Error).message, code });
+      send(res, code === 'TURNOUT_UNKNOWN_ROUTE' ? 404 : code === 'TURNOUT_CLUSTER_ADMIN' ? 502 : UNAVAILABLE.has(code ?? '') ? 503 : 400, {
+        error: (err as Error).message,
+        code,
+      });
     }
   }
 

@@ -1,7 +1,7 @@
 // How the CLI reaches a running gateway's admin API: --admin URL, or the admin listener and
 // token of a config file (-c), or http://127.0.0.1:9190; the token from --token or
 // TURNOUT_ADMIN_TOKEN. Errors say which address was tried and what to change.
-import { ConfigError, ConfigErrorCode, formatHostPort, loadAdminSettings, type AdminSettings } from '../config/index.ts';
+import { type AdminSettings, ConfigError, ConfigErrorCode, formatHostPort, loadAdminSettings } from '../config/index.ts';
 import { TurnoutError } from '../errors.ts';
 
 export interface AdminTarget {
@@ -40,7 +40,10 @@ export function adminSettings(file: string, env: NodeJS.ProcessEnv = process.env
 }
 
 /** The names of the routes a gateway serves: from -c's file, else from the admin API; [] if neither answers. */
-export async function configuredRoutes(opts: AdminOptions, env: NodeJS.ProcessEnv = process.env): Promise<{ routes: string[]; from: string } | { error: string }> {
+export async function configuredRoutes(
+  opts: AdminOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ routes: string[]; from: string } | { error: string }> {
   try {
     if (opts.config !== undefined) return { routes: adminSettings(opts.config, env).routes, from: opts.config };
     const target = adminTarget(opts, env);
@@ -51,7 +54,13 @@ export async function configuredRoutes(opts: AdminOptions, env: NodeJS.ProcessEn
   }
 }
 
-export async function adminRequest<T>(target: AdminTarget, method: 'GET' | 'POST', path: string, body?: unknown, timeoutMs = 120_000): Promise<{ status: number; body: T }> {
+export async function adminRequest<T>(
+  target: AdminTarget,
+  method: 'GET' | 'POST',
+  path: string,
+  body?: unknown,
+  timeoutMs = 120_000,
+): Promise<{ status: number; body: T }> {
   let res: Response;
   try {
     res = await fetch(`${target.url}${path}`, {
@@ -65,7 +74,10 @@ export async function adminRequest<T>(target: AdminTarget, method: 'GET' | 'POST
     });
   } catch (err) {
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    const why = cause?.code === 'ECONNREFUSED' ? 'connection refused (is the gateway running, and is this its admin address?)' : (cause?.message ?? (err as Error).message);
+    const why =
+      cause?.code === 'ECONNREFUSED'
+        ? 'connection refused (is the gateway running, and is this its admin address?)'
+        : (cause?.message ?? (err as Error).message);
     throw new TurnoutError('TURNOUT_ADMIN_UNREACHABLE', `cannot reach the gateway admin API at ${target.url}: ${why}. Give --admin URL or -c CONFIG`);
   }
   const text = await res.text();
@@ -81,8 +93,11 @@ export async function adminRequest<T>(target: AdminTarget, method: 'GET' | 'POST
 /** What to print when a route-taking command got no route: the argument it needs, and the routes there are. */
 export async function missingRouteMessage(command: string, opts: AdminOptions): Promise<string> {
   const known = await configuredRoutes(opts);
-  const list = 'error' in known
-    ? `(could not list the configured routes: ${known.error})`
-    : known.routes.length === 0 ? `(no routes configured in ${known.from})` : `configured routes (${known.from}): ${known.routes.join(', ')}`;
+  const list =
+    'error' in known
+      ? `(could not list the configured routes: ${known.error})`
+      : known.routes.length === 0
+        ? `(no routes configured in ${known.from})`
+        : `configured routes (${known.from}): ${known.routes.join(', ')}`;
   return `turnout ${command}: missing the route argument: turnout ${command} ROUTE --to DOMAIN\n${list}\n`;
 }

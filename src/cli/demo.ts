@@ -3,21 +3,22 @@
 // and the gateway in front of blue with a route whose switches are planned (zero loss); runs until
 // Ctrl-C or SIGTERM and then stops everything it started (a kill -9 is covered by the test bed's
 // reaper).
-import { DEFAULTS, Secret, virtualClusterId, type GatewayConfig } from '../config/index.ts';
-import { Gateway } from '../gateway.ts';
-import { createLogger } from '../observability/log.ts';
-import type { ClusterDescriptor } from '../testbed/types.ts';
-import { TestBed } from '../testbed/bed.ts';
-import { canBind } from '../testbed/ports.ts';
-import { describeCluster, SASL_USERS } from '../testbed/types.ts';
-import { DEFAULT_KAFKA_VERSION, KafkaTool } from '../testbed/versions.ts';
-import { kafkaTools, writeSaslClientProperties } from '../testbed/tools.ts';
-import { isKafkaCached, resolveKafka } from '../testbed/jars.ts';
-import { demoCommands, formatDemoCommand } from './demo-commands.ts';
+
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DEFAULTS, type GatewayConfig, Secret, virtualClusterId } from '../config/index.ts';
+import { Gateway } from '../gateway.ts';
+import { createLogger } from '../observability/log.ts';
 import { clientTable, runSwitchoverScenario, switchTable } from '../scenario/switchover.ts';
 import { VerifiablePair } from '../scenario/verifiable-clients.ts';
+import { TestBed } from '../testbed/bed.ts';
+import { isKafkaCached, resolveKafka } from '../testbed/jars.ts';
+import { canBind } from '../testbed/ports.ts';
+import { kafkaTools, writeSaslClientProperties } from '../testbed/tools.ts';
+import type { ClusterDescriptor } from '../testbed/types.ts';
+import { describeCluster, SASL_USERS } from '../testbed/types.ts';
+import { DEFAULT_KAFKA_VERSION, KafkaTool } from '../testbed/versions.ts';
+import { demoCommands, formatDemoCommand } from './demo-commands.ts';
 
 export interface DemoOptions {
   readonly kafkaVersion?: string;
@@ -80,8 +81,12 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
       );
     }
     out.push(
-      `SASL users: ${Object.entries(SASL_USERS).map(([u, p]) => `${u}/${p}`).join(', ')}`,
-      ...[mm2, mm2back].map((m) => `MirrorMaker 2 ${m.source} -> ${m.target}: ${m.running ? 'running' : 'not running'}, connectors started: ${m.connectors.join(', ')}`),
+      `SASL users: ${Object.entries(SASL_USERS)
+        .map(([u, p]) => `${u}/${p}`)
+        .join(', ')}`,
+      ...[mm2, mm2back].map(
+        (m) => `MirrorMaker 2 ${m.source} -> ${m.target}: ${m.running ? 'running' : 'not running'}, connectors started: ${m.connectors.join(', ')}`,
+      ),
       '  both ways, topic names unchanged; copies carry a turnout.replicated header and are never copied back',
       '',
       `gateway   bootstrap 127.0.0.1:${base} (route "demo" -> blue, SASL/PLAIN passthrough), brokers on ports ${base + 1}-${base + 16}`,
@@ -90,17 +95,20 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
       `try it, in this order, from ${fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '')} (Kafka's own tools run through ./turnout kafka; client settings for the user ${DEMO_USER} are in ${clientConfig}):`,
     );
     const commands = demoCommands({
-      bootstrap: `127.0.0.1:${base}`, adminUrl: `http://127.0.0.1:${base - 2}`, token: DEMO_ADMIN_TOKEN, clientConfig,
-      kafkaVersion: version, route: 'demo', from: 'blue', to: 'green',
+      bootstrap: `127.0.0.1:${base}`,
+      adminUrl: `http://127.0.0.1:${base - 2}`,
+      token: DEMO_ADMIN_TOKEN,
+      clientConfig,
+      kafkaVersion: version,
+      route: 'demo',
+      from: 'blue',
+      to: 'green',
     });
     for (const c of commands) out.push(`  # ${c.note}`, `  ${formatDemoCommand(c)}`);
-    out.push(
-      '',
-      `ready in ${((Date.now() - started) / 1000).toFixed(1)} s; logs in ${bed.runDir}`,
-      'press Ctrl-C to stop',
-    );
+    out.push('', `ready in ${((Date.now() - started) / 1000).toFixed(1)} s; logs in ${bed.runDir}`, 'press Ctrl-C to stop');
     process.stdout.write(`${out.join('\n')}\n`);
-    if (opts.scenario === true) await demoScenario(version, [describeCluster(green), describeCluster(blue)], `127.0.0.1:${base}`, `http://127.0.0.1:${base - 2}`);
+    if (opts.scenario === true)
+      await demoScenario(version, [describeCluster(green), describeCluster(blue)], `127.0.0.1:${base}`, `http://127.0.0.1:${base - 2}`);
   } catch (err) {
     process.stderr.write(`turnout demo: ${(err as Error).message}\nlogs are kept in ${bed.runDir}\n`);
     await stop(1);
@@ -119,14 +127,33 @@ async function demoScenario(version: string, clusters: ClusterDescriptor[], boot
   const tools = await kafkaTools(version);
   const topic = 'demo-scenario';
   for (const c of clusters) {
-    const r = await tools.run(KafkaTool.Topics, [...tools.connectionArgs(KafkaTool.Topics, c.bootstrap()), '--create', '--if-not-exists', '--topic', topic, '--partitions', '3', '--replication-factor', '1']);
+    const r = await tools.run(KafkaTool.Topics, [
+      ...tools.connectionArgs(KafkaTool.Topics, c.bootstrap()),
+      '--create',
+      '--if-not-exists',
+      '--topic',
+      topic,
+      '--partitions',
+      '3',
+      '--replication-factor',
+      '1',
+    ]);
     if (r.exitCode !== 0) throw new Error(`cannot create topic ${topic}: ${r.stderr}`);
   }
   process.stdout.write(`\nscenario: VerifiableProducer and VerifiableConsumer on "${topic}" through ${bootstrap}; planned switches blue -> green -> blue...\n`);
   const pair = new VerifiablePair({ tools, name: 'java', bootstrap, topic, group: 'demo-scenario-app', idempotent: true, autoCommit: false, user: 'kafka' });
   const result = await runSwitchoverScenario({
-    adminUrl, token: DEMO_ADMIN_TOKEN, route: 'demo', bootstrap, domains: ['blue', 'green'], clients: [pair], switches: 2, mode: 'planned',
-    pauseMs: 5000, by: 'demo --scenario', log: (line) => process.stdout.write(`  ${line}\n`),
+    adminUrl,
+    token: DEMO_ADMIN_TOKEN,
+    route: 'demo',
+    bootstrap,
+    domains: ['blue', 'green'],
+    clients: [pair],
+    switches: 2,
+    mode: 'planned',
+    pauseMs: 5000,
+    by: 'demo --scenario',
+    log: (line) => process.stdout.write(`  ${line}\n`),
   });
   const t = result.totals;
   const lines = ['', ...switchTable(result), '', ...clientTable(result), ''];
@@ -160,30 +187,38 @@ export function demoGatewayConfig(clusters: ClusterDescriptor[], base: number): 
     switchover: { drainTimeoutMs: DEFAULTS.drainTimeoutMs, fleetTimeoutMs: DEFAULTS.fleetTimeoutMs, fenceTimeoutMs: DEFAULTS.fenceTimeoutMs },
     audit: { file: null },
     log: { level: 'warn' },
-    limits: { maxFrameBytes: DEFAULTS.maxFrameBytes, maxBufferedBytesPerConnection: DEFAULTS.maxBufferedBytesPerConnection, upstreamConnectTimeoutMs: DEFAULTS.upstreamConnectTimeoutMs },
+    limits: {
+      maxFrameBytes: DEFAULTS.maxFrameBytes,
+      maxBufferedBytesPerConnection: DEFAULTS.maxBufferedBytesPerConnection,
+      upstreamConnectTimeoutMs: DEFAULTS.upstreamConnectTimeoutMs,
+    },
     shutdownTimeoutMs: 5000,
     streamingDomains: clusters.map((c) => ({
       name: c.name,
       type: 'kafka',
       kafkaCluster: {
         name: c.name,
-        bootstrapServers: [{
-          id: 'sasl-listener',
-          endpoints: c.brokers.map((b) => ({ host: b.host, port: b.saslPort })),
-          security: { protocol: 'SASL_PLAINTEXT', sasl: { mechanism: 'PLAIN', username: 'admin', password: new Secret(SASL_USERS.admin) } },
-        }],
+        bootstrapServers: [
+          {
+            id: 'sasl-listener',
+            endpoints: c.brokers.map((b) => ({ host: b.host, port: b.saslPort })),
+            security: { protocol: 'SASL_PLAINTEXT', sasl: { mechanism: 'PLAIN', username: 'admin', password: new Secret(SASL_USERS.admin) } },
+          },
+        ],
       },
     })),
-    routes: [{
-      name: 'demo',
-      endpoint: { host: '127.0.0.1', port: base },
-      bindAddress: '127.0.0.1',
-      brokerPorts: { base: base + 1, count: 16 },
-      streamingDomain: { name: clusters[0].name, bootstrapServerId: 'sasl-listener' },
-      authentication: { type: 'passthrough' },
-      clusterId: virtualClusterId('demo'),
-      replication: { type: 'mirrormaker2', topics: null, groups: null },
-    }],
+    routes: [
+      {
+        name: 'demo',
+        endpoint: { host: '127.0.0.1', port: base },
+        bindAddress: '127.0.0.1',
+        brokerPorts: { base: base + 1, count: 16 },
+        streamingDomain: { name: clusters[0].name, bootstrapServerId: 'sasl-listener' },
+        authentication: { type: 'passthrough' },
+        clusterId: virtualClusterId('demo'),
+        replication: { type: 'mirrormaker2', topics: null, groups: null },
+      },
+    ],
   };
 }
 

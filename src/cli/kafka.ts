@@ -8,7 +8,7 @@ import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { javaExecutable, resolveKafka } from '../testbed/jars.ts';
 import { Heap, javaCommandLine, writeLogConfig } from '../testbed/jvm.ts';
-import { DEFAULT_KAFKA_VERSION, kafkaLine, KafkaTool, type KafkaToolName } from '../testbed/versions.ts';
+import { DEFAULT_KAFKA_VERSION, KafkaTool, type KafkaToolName, kafkaLine } from '../testbed/versions.ts';
 
 export const KAFKA_TOOLS: readonly KafkaToolName[] = Object.values(KafkaTool);
 

@@ -4,7 +4,7 @@
 // (and lag is within --max-lag when given), 1 when something does, 2 when the gateway could
 // not be asked.
 import type { PreflightReport } from '../control/switch-controller.ts';
-import { adminRequest, adminTarget, missingRouteMessage, type AdminOptions } from './admin-client.ts';
+import { type AdminOptions, adminRequest, adminTarget, missingRouteMessage } from './admin-client.ts';
 
 export interface PreflightOptions extends AdminOptions {
   to?: string;
@@ -62,26 +62,40 @@ export async function runPreflight(route: string | undefined, opts: PreflightOpt
 export function formatPreflight(r: PreflightReport, failures: string[]): string {
   const out = [`preflight ${r.route}: ${r.from} -> ${r.to}  replication ${r.replication}  at ${r.at}`, ''];
   out.push('topic                                     partitions (source/destination)  problem');
-  for (const t of r.topics) out.push(`${t.topic.padEnd(40)}  ${`${t.sourcePartitions ?? '-'}/${t.destPartitions ?? '-'}`.padEnd(31)}  ${t.problem ?? ''}`.trimEnd());
+  for (const t of r.topics)
+    out.push(`${t.topic.padEnd(40)}  ${`${t.sourcePartitions ?? '-'}/${t.destPartitions ?? '-'}`.padEnd(31)}  ${t.problem ?? ''}`.trimEnd());
   if (r.topics.length === 0) out.push('(none known)');
   out.push('', 'partition                                 source end  destination end  lag');
-  for (const p of r.partitions) out.push(`${p.partition.padEnd(40)}  ${p.sourceEnd.padStart(10)}  ${(p.destEnd ?? '-').padStart(15)}  ${p.caughtUp ? '0' : p.mismatch !== undefined ? `offsets differ: ${p.mismatch}` : p.waiting !== undefined ? `waiting: ${p.waiting}` : p.unreadable !== undefined ? `unreadable (${p.unreadable.side} offset ${p.unreadable.offset}, ${p.unreadable.codec})` : (p.lag ?? '>500')}`);
+  for (const p of r.partitions)
+    out.push(
+      `${p.partition.padEnd(40)}  ${p.sourceEnd.padStart(10)}  ${(p.destEnd ?? '-').padStart(15)}  ${p.caughtUp ? '0' : p.mismatch !== undefined ? `offsets differ: ${p.mismatch}` : p.waiting !== undefined ? `waiting: ${p.waiting}` : p.unreadable !== undefined ? `unreadable (${p.unreadable.side} offset ${p.unreadable.offset}, ${p.unreadable.codec})` : (p.lag ?? '>500')}`,
+    );
   if (r.groups.length > 0) {
     out.push('', 'group / partition                         committed  behind end  -> destination  state (source / destination)');
     for (const g of r.groups) {
       out.push(`${g.groupId.padEnd(40)}  ${''.padStart(9)}  ${''.padStart(10)}     ${''.padStart(11)}  ${g.state} / ${g.destState}`);
-      for (const o of g.offsets) out.push(`  ${o.partition.padEnd(38)}  ${o.source.padStart(9)}  ${String(o.behindEnd ?? '').padStart(10)}  -> ${o.dest.padStart(11)}  ${o.method}${o.method === 'exact' || o.method === 'same' ? '' : `, may re-read ${o.reReadBound ?? 'unknown'}`}`);
+      for (const o of g.offsets)
+        out.push(
+          `  ${o.partition.padEnd(38)}  ${o.source.padStart(9)}  ${String(o.behindEnd ?? '').padStart(10)}  -> ${o.dest.padStart(11)}  ${o.method}${o.method === 'exact' || o.method === 'same' ? '' : `, may re-read ${o.reReadBound ?? 'unknown'}`}`,
+        );
     }
   }
   if (r.translation !== undefined) {
-    for (const x of r.translation.offsetSyncs) out.push(`offset syncs: ${x.topic} on ${x.domain} (${x.direction === 'forward' ? `${r.from} -> ${r.to}` : x.direction === 'reverse' ? `${r.to} -> ${r.from}` : 'offsets equal on both sides'}, ${x.syncs} syncs for these partitions)`);
+    for (const x of r.translation.offsetSyncs)
+      out.push(
+        `offset syncs: ${x.topic} on ${x.domain} (${x.direction === 'forward' ? `${r.from} -> ${r.to}` : x.direction === 'reverse' ? `${r.to} -> ${r.from}` : 'offsets equal on both sides'}, ${x.syncs} syncs for these partitions)`,
+      );
     for (const x of r.translation.checkpoints) out.push(`checkpoints: ${x.topic} on ${r.to} (${x.kept} for these groups)`);
-    if (r.translation.readMs !== undefined && (r.translation.offsetSyncs.length > 0 || r.translation.checkpoints.length > 0)) out.push(`MirrorMaker's topics read in ${r.translation.readMs} ms (a planned switch reads them before its fence)`);
+    if (r.translation.readMs !== undefined && (r.translation.offsetSyncs.length > 0 || r.translation.checkpoints.length > 0))
+      out.push(`MirrorMaker's topics read in ${r.translation.readMs} ms (a planned switch reads them before its fence)`);
   }
   if (r.fence !== undefined && r.replication !== 'none') {
     const f = r.fence;
-    out.push('', `planned switch: reads the tails of ${f.partitions} partition(s) on both clusters and the offsets of ${f.groups} group(s) before the fence (${f.preReadMs} ms now, passes ${f.passes.map((x) => `${x.ms} ms`).join(', ')}); `
-      + `expected to hold writes about ${f.expectedFencedMs} ms of the ${f.fenceTimeoutMs} ms fence budget (gateway.switchover.fenceTimeoutMs)`);
+    out.push(
+      '',
+      `planned switch: reads the tails of ${f.partitions} partition(s) on both clusters and the offsets of ${f.groups} group(s) before the fence (${f.preReadMs} ms now, passes ${f.passes.map((x) => `${x.ms} ms`).join(', ')}); ` +
+        `expected to hold writes about ${f.expectedFencedMs} ms of the ${f.fenceTimeoutMs} ms fence budget (gateway.switchover.fenceTimeoutMs)`,
+    );
   }
   if (r.possibleLoss !== undefined) out.push('', `possible loss: ${r.possibleLoss}`);
   for (const w of r.warnings) out.push(`warning: ${w}`);

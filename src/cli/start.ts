@@ -2,9 +2,10 @@
 // gracefully (in-flight requests get gateway.shutdownTimeoutMs). An invalid config is refused
 // with the same messages `turnout validate` prints. The gateway runs as a primary process with
 // gateway.workers worker processes sharing the listeners (src/cluster).
+
+import { Primary } from '../cluster/primary.ts';
 import { formatProblems, loadConfigFile } from '../config/index.ts';
 import { createLogger } from '../observability/log.ts';
-import { Primary } from '../cluster/primary.ts';
 
 export interface StartOptions {
   readonly config: string;

@@ -2,11 +2,12 @@
 // instance of the fleet) and prints each instance's result. Exit 0 when switched or unchanged,
 // 1 when refused or failed, 2 when the gateway could not be asked, 3 when the connection dropped
 // after the request was sent: the switch may or may not have happened.
-import type { SwitchReport } from '../control/switch-controller.ts';
-import type { SwitchPhase } from '../control/records.ts';
-import { TurnoutError } from '../errors.ts';
+
 import { hostname, userInfo } from 'node:os';
-import { adminTarget, missingRouteMessage, type AdminOptions, type AdminTarget } from './admin-client.ts';
+import type { SwitchPhase } from '../control/records.ts';
+import type { SwitchReport } from '../control/switch-controller.ts';
+import { TurnoutError } from '../errors.ts';
+import { type AdminOptions, type AdminTarget, adminTarget, missingRouteMessage } from './admin-client.ts';
 
 export interface SwitchOptions extends AdminOptions {
   to?: string;
@@ -56,11 +57,24 @@ export async function runSwitch(route: string | undefined, opts: SwitchOptions):
       process.stderr.write(`--mode must be planned or hot, not "${opts.mode}"\n`);
       return 2;
     }
-    const topics = opts.topics?.split(',').map((t) => t.trim()).filter((t) => t !== '');
-    answer = await streamSwitch(target, route, {
-      to, bootstrapServerId: opts.bootstrapServerId, force: opts.force === true, by: opts.by ?? defaultSwitchedBy(),
-      mode: opts.mode, topics, progress: true,
-    }, opts.json === true ? () => {} : (p) => process.stdout.write(formatPhase(p)));
+    const topics = opts.topics
+      ?.split(',')
+      .map((t) => t.trim())
+      .filter((t) => t !== '');
+    answer = await streamSwitch(
+      target,
+      route,
+      {
+        to,
+        bootstrapServerId: opts.bootstrapServerId,
+        force: opts.force === true,
+        by: opts.by ?? defaultSwitchedBy(),
+        mode: opts.mode,
+        topics,
+        progress: true,
+      },
+      opts.json === true ? () => {} : (p) => process.stdout.write(formatPhase(p)),
+    );
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n`);
     return (err as TurnoutError).code === OUTCOME_UNKNOWN ? SwitchExit.OutcomeUnknown : SwitchExit.NotAsked;
@@ -92,19 +106,28 @@ export function formatReport(r: SwitchReport): string {
   }
   if (r.partitions !== undefined && r.partitions.length > 0) {
     const behind = r.partitions.filter((p) => !p.caughtUp);
-    lines.push(`  partitions: ${r.partitions.length} at the cut, ${behind.length} behind${behind.length > 0 ? `: ${behind.map((p) => `${p.partition} (${p.lag ?? '>500'})`).join(', ')}` : ''}`);
+    lines.push(
+      `  partitions: ${r.partitions.length} at the cut, ${behind.length} behind${behind.length > 0 ? `: ${behind.map((p) => `${p.partition} (${p.lag ?? '>500'})`).join(', ')}` : ''}`,
+    );
   }
   if (r.groups !== undefined && r.groups.length > 0) {
     lines.push('  group                             installed  offsets (source -> destination, method, may re-read)');
     for (const g of r.groups) {
-      const how = (o: { method: string; reReadBound: string | null }) => (o.method === 'exact' || o.method === 'same' ? '' : ` ${o.method} <=${o.reReadBound ?? '?'}`);
-      const offs = g.offsets.slice(0, 6).map((o) => `${o.partition} ${o.source}->${o.dest}${how(o)}`).join(', ') + (g.offsets.length > 6 ? ', ...' : '');
+      const how = (o: { method: string; reReadBound: string | null }) =>
+        o.method === 'exact' || o.method === 'same' ? '' : ` ${o.method} <=${o.reReadBound ?? '?'}`;
+      const offs =
+        g.offsets
+          .slice(0, 6)
+          .map((o) => `${o.partition} ${o.source}->${o.dest}${how(o)}`)
+          .join(', ') + (g.offsets.length > 6 ? ', ...' : '');
       lines.push(`  ${g.groupId.padEnd(32)}  ${(g.installed ? 'yes' : 'NO').padEnd(9)}  ${g.error ?? offs}`);
     }
   }
   if (r.possibleLoss !== undefined) lines.push(`  possible loss: ${r.possibleLoss}`);
   if (r.stateWritten.length > 0 || r.stateNotWritten.length > 0) {
-    lines.push(`  state recorded on: ${r.stateWritten.join(', ') || 'none'}${r.stateNotWritten.length > 0 ? `; NOT on: ${r.stateNotWritten.map((f) => `${f.domain} (${f.error})`).join(', ')}` : ''}`);
+    lines.push(
+      `  state recorded on: ${r.stateWritten.join(', ') || 'none'}${r.stateNotWritten.length > 0 ? `; NOT on: ${r.stateNotWritten.map((f) => `${f.domain} (${f.error})`).join(', ')}` : ''}`,
+    );
   }
   return `${lines.join('\n')}\n`;
 }
@@ -114,7 +137,12 @@ export function formatPhase(p: SwitchPhase): string {
 }
 
 /** POSTs the switch with progress streaming; calls onPhase per step; resolves with the report. */
-async function streamSwitch(target: AdminTarget, route: string, body: object, onPhase: (p: SwitchPhase) => void): Promise<{ status: number; body: SwitchReport & { error?: string } }> {
+async function streamSwitch(
+  target: AdminTarget,
+  route: string,
+  body: object,
+  onPhase: (p: SwitchPhase) => void,
+): Promise<{ status: number; body: SwitchReport & { error?: string } }> {
   let res: Response;
   try {
     res = await fetch(`${target.url}/routes/${encodeURIComponent(route)}/switch`, {
@@ -126,7 +154,10 @@ async function streamSwitch(target: AdminTarget, route: string, body: object, on
   } catch (err) {
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
     if (!NOT_SENT.has(cause?.code ?? '')) throw outcomeUnknown(target, err);
-    const why = cause?.code === 'ECONNREFUSED' ? 'connection refused (is the gateway running, and is this its admin address?)' : (cause?.message ?? (err as Error).message);
+    const why =
+      cause?.code === 'ECONNREFUSED'
+        ? 'connection refused (is the gateway running, and is this its admin address?)'
+        : (cause?.message ?? (err as Error).message);
     throw new TurnoutError('TURNOUT_ADMIN_UNREACHABLE', `cannot reach the gateway admin API at ${target.url}: ${why}. Give --admin URL or -c CONFIG`);
   }
   try {
@@ -152,7 +183,11 @@ function outcomeUnknown(target: AdminTarget, err: unknown): TurnoutError {
   );
 }
 
-async function readSwitchAnswer(target: AdminTarget, res: Response, onPhase: (p: SwitchPhase) => void): Promise<{ status: number; body: SwitchReport & { error?: string } }> {
+async function readSwitchAnswer(
+  target: AdminTarget,
+  res: Response,
+  onPhase: (p: SwitchPhase) => void,
+): Promise<{ status: number; body: SwitchReport & { error?: string } }> {
   if (!(res.headers.get('content-type') ?? '').includes('ndjson')) {
     const text = await res.text();
     try {

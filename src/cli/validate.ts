@@ -1,7 +1,8 @@
 // `turnout validate -c FILE`: loads a gateway config the way the gateway would and says what it
 // configures (exit 0), or lists every problem with its line and a fix (exit 1; 2 if unreadable).
+
+import { type Env, formatHostPort, formatProblems, type GatewayConfig, loadConfigFile, type UpstreamSecurity } from '../config/index.ts';
 import { keyId } from '../control/state-signing.ts';
-import { formatHostPort, formatProblems, loadConfigFile, type Env, type GatewayConfig, type UpstreamSecurity } from '../config/index.ts';
 
 export interface ValidateOptions {
   readonly config: string;

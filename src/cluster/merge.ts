@@ -34,7 +34,13 @@ export function mergeRouteStatus(answers: readonly WorkerAnswer[]): RouteStatus[
         continue;
       }
       per.push({
-        worker: a.worker, instance: a.instance, pid: a.pid, domain: r.domain, epoch: r.epoch, ready: r.ready, connections: r.connections,
+        worker: a.worker,
+        instance: a.instance,
+        pid: a.pid,
+        domain: r.domain,
+        epoch: r.epoch,
+        ready: r.ready,
+        connections: r.connections,
         ...(r.lastError !== null ? { error: r.lastError } : {}),
       });
       if (leader === undefined || r.epoch > leader.epoch) leader = r;
@@ -58,7 +64,10 @@ export function mergeRouteStatus(answers: readonly WorkerAnswer[]): RouteStatus[
       workers: per,
     };
     if (views.size > 1) {
-      merged.disagreement = `workers are on different domains or epochs (the fleet protocol brings them together): ${per.filter((w) => w.domain !== null).map((w) => `worker ${w.worker} ${w.domain}#${w.epoch}`).join(', ')}`;
+      merged.disagreement = `workers are on different domains or epochs (the fleet protocol brings them together): ${per
+        .filter((w) => w.domain !== null)
+        .map((w) => `worker ${w.worker} ${w.domain}#${w.epoch}`)
+        .join(', ')}`;
     }
     return merged;
   });

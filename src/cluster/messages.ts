@@ -4,10 +4,10 @@
 // with the same environment: the parsed config holds Secret objects that JSON would flatten.
 import type { Registry } from 'prom-client';
 import type { RouteStatus } from '../admin/server.ts';
-import type { FleetInstance, PreflightReport, SwitchReport, SwitchRequest } from '../control/switch-controller.ts';
 import type { SwitchPhase } from '../control/records.ts';
+import type { FleetInstance, PreflightReport, SwitchReport, SwitchRequest } from '../control/switch-controller.ts';
+import { isTurnoutErrorCode, TurnoutError } from '../errors.ts';
 import type { RejoinEvent } from '../routing/route.ts';
-import { TurnoutError, isTurnoutErrorCode } from '../errors.ts';
 
 /** Every message of ours carries one of these kinds (node's own cluster messages never do). */
 export const Kind = {
@@ -91,7 +91,13 @@ export interface RejoinMessage {
 }
 
 export type ToWorker = StartMessage | CallMessage | RejoinMessage | { kind: typeof Kind.Stop };
-export type ToPrimary = { kind: typeof Kind.Hello } | { kind: typeof Kind.Ready } | { kind: typeof Kind.Failed; error: WireError } | ReplyMessage | ProgressMessage | RejoinMessage;
+export type ToPrimary =
+  | { kind: typeof Kind.Hello }
+  | { kind: typeof Kind.Ready }
+  | { kind: typeof Kind.Failed; error: WireError }
+  | ReplyMessage
+  | ProgressMessage
+  | RejoinMessage;
 
 export function isOurs<T extends { kind: string }>(m: unknown): m is T {
   return typeof m === 'object' && m !== null && typeof (m as { kind?: unknown }).kind === 'string' && (m as { kind: string }).kind.startsWith('turnout:');

@@ -5,7 +5,7 @@
 // The primary asks the workers itself rather than with AggregatorRegistry.clusterMetrics(): that
 // waits for every worker node:cluster lists, so a worker dying during a scrape failed the whole
 // scrape after 5 s, and it leaves the primary's own registry out.
-import { AggregatorRegistry, Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { AggregatorRegistry, Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { MetricsSource } from '../observability/metrics.ts';
 import type { MetricsJson } from './messages.ts';
 
@@ -20,7 +20,12 @@ export class PrimaryMetrics implements MetricsSource {
     this.fromWorkers = fromWorkers;
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'turnout_' });
-    this.workers = new Gauge({ name: 'turnout_workers', help: 'Worker processes: configured, and serving (listeners open) now', labelNames: ['state'], registers });
+    this.workers = new Gauge({
+      name: 'turnout_workers',
+      help: 'Worker processes: configured, and serving (listeners open) now',
+      labelNames: ['state'],
+      registers,
+    });
     this.workers.labels('configured').set(configured);
     this.workers.labels('serving').set(0);
     this.restarts = new Counter({ name: 'turnout_worker_restarts_total', help: 'Worker processes started again after one exited', registers });

@@ -5,13 +5,10 @@
 import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
 import type { WorkerProcessStatus } from '../admin/server.ts';
+import type { SwitchPhase } from '../control/records.ts';
 import { TurnoutError } from '../errors.ts';
 import type { Logger } from '../observability/log.ts';
-import type { SwitchPhase } from '../control/records.ts';
-import {
-  Kind, fromWire, isOurs,
-  type CallName, type Calls, type StartMessage, type ToPrimary, type ToWorker, type WireError,
-} from './messages.ts';
+import { type CallName, type Calls, fromWire, isOurs, Kind, type StartMessage, type ToPrimary, type ToWorker, type WireError } from './messages.ts';
 
 const WORKER_MAIN = fileURLToPath(new URL('./worker-main.ts', import.meta.url));
 const FIRST_BACKOFF_MS = 1_000;
@@ -73,7 +70,15 @@ export class WorkerPool {
     this.slots = Array.from({ length: options.count }, (_, i) => ({
       worker: i + 1,
       instanceId: options.count === 1 ? options.instanceId : `${options.instanceId}-w${i + 1}`,
-      process: null, state: 'starting', servingSince: null, failures: 0, restarts: 0, lastExit: undefined, failure: null, timer: null, exited: Promise.resolve(),
+      process: null,
+      state: 'starting',
+      servingSince: null,
+      failures: 0,
+      restarts: 0,
+      lastExit: undefined,
+      failure: null,
+      timer: null,
+      exited: Promise.resolve(),
     }));
     // The design depends on the primary handing out connections (even spread, a dead worker's
     // share going to the others), not on the kernel's accept() race; SCHED_RR is also node's
@@ -87,17 +92,25 @@ export class WorkerPool {
    * error); from then on, a worker that dies is replaced.
    */
   async start(): Promise<{ worker: number; error: WireError }[]> {
-    const results = await Promise.all(this.slots.map((s) => new Promise<{ worker: number; error: WireError } | null>((resolve) => {
-      this.firstStart.set(s, (error) => resolve(error === null ? null : { worker: s.worker, error }));
-      this.fork(s);
-    })));
+    const results = await Promise.all(
+      this.slots.map(
+        (s) =>
+          new Promise<{ worker: number; error: WireError } | null>((resolve) => {
+            this.firstStart.set(s, (error) => resolve(error === null ? null : { worker: s.worker, error }));
+            this.fork(s);
+          }),
+      ),
+    );
     this.replacing = true;
     const failed = results.filter((r) => r !== null);
     if (failed.length < this.slots.length && !this.stopping) {
       for (const f of failed) {
         const slot = this.slots[f.worker - 1];
         slot.failures = 1;
-        this.log.error({ worker: f.worker, err: f.error.message, code: f.error.code, restartInMs: FIRST_BACKOFF_MS }, 'worker failed to start; starting a replacement');
+        this.log.error(
+          { worker: f.worker, err: f.error.message, code: f.error.code, restartInMs: FIRST_BACKOFF_MS },
+          'worker failed to start; starting a replacement',
+        );
         this.replace(slot, FIRST_BACKOFF_MS);
       }
     }
@@ -112,11 +125,17 @@ export class WorkerPool {
   /** The worker that takes switches, preflights and reloads: the lowest serving slot. */
   first(): Slot {
     const s = this.serving()[0];
-    if (s === undefined) throw new TurnoutError('TURNOUT_NO_WORKER', 'no worker process is serving right now (starting or being replaced); try again when /ready answers 200');
+    if (s === undefined)
+      throw new TurnoutError('TURNOUT_NO_WORKER', 'no worker process is serving right now (starting or being replaced); try again when /ready answers 200');
     return s;
   }
 
-  call<C extends CallName>(slot: Slot, call: C, args: Calls[C]['args'], opts: { timeoutMs?: number; onProgress?: (p: SwitchPhase) => void } = {}): Promise<Calls[C]['result']> {
+  call<C extends CallName>(
+    slot: Slot,
+    call: C,
+    args: Calls[C]['args'],
+    opts: { timeoutMs?: number; onProgress?: (p: SwitchPhase) => void } = {},
+  ): Promise<Calls[C]['result']> {
     return new Promise((resolve, reject) => {
       const w = slot.process;
       if (w === null || !w.isConnected()) {
@@ -143,7 +162,11 @@ export class WorkerPool {
 
   status(): WorkerProcessStatus[] {
     return this.slots.map((s) => ({
-      worker: s.worker, instance: s.instanceId, pid: s.process?.process.pid ?? null, state: s.state, restarts: s.restarts,
+      worker: s.worker,
+      instance: s.instanceId,
+      pid: s.process?.process.pid ?? null,
+      state: s.state,
+      restarts: s.restarts,
       ...(s.lastExit !== undefined ? { lastExit: s.lastExit } : {}),
     }));
   }
@@ -163,7 +186,7 @@ export class WorkerPool {
       timer = setTimeout(() => resolve('late'), timeoutMs);
     });
     const all = Promise.all(this.slots.map((s) => s.exited));
-    if (await Promise.race([all, deadline]) === 'late') {
+    if ((await Promise.race([all, deadline])) === 'late') {
       const late = this.slots.filter((s) => s.process !== null);
       this.log.warn({ workers: late.map((s) => s.worker) }, 'workers did not stop in time; killing them');
       this.kill();
@@ -184,10 +207,12 @@ export class WorkerPool {
     slot.servingSince = null;
     const w = cluster.fork();
     slot.process = w;
-    slot.exited = new Promise((resolve) => w.once('exit', (code: number | null, signal: NodeJS.Signals | null) => {
-      this.onExit(slot, w, code, signal);
-      resolve();
-    }));
+    slot.exited = new Promise((resolve) =>
+      w.once('exit', (code: number | null, signal: NodeJS.Signals | null) => {
+        this.onExit(slot, w, code, signal);
+        resolve();
+      }),
+    );
     w.on('message', (m: unknown) => {
       if (isOurs<ToPrimary>(m)) this.onMessage(slot, w, m);
     });
@@ -243,11 +268,19 @@ export class WorkerPool {
     for (const [id, p] of this.pending) {
       if (p.slot !== slot) continue;
       this.settle(id);
-      p.reject(new TurnoutError('TURNOUT_WORKER_EXITED', `worker ${slot.worker} (pid ${w.process.pid}) exited before it answered; for a switch, /routes and the fleet show whether it went through`));
+      p.reject(
+        new TurnoutError(
+          'TURNOUT_WORKER_EXITED',
+          `worker ${slot.worker} (pid ${w.process.pid}) exited before it answered; for a switch, /routes and the fleet show whether it went through`,
+        ),
+      );
     }
     this.options.onChange();
     const first = this.firstStart.has(slot);
-    this.settleFirstStart(slot, slot.failure ?? { message: `worker ${slot.worker} exited (${signal !== null ? `signal ${signal}` : `code ${code}`}) before it served` });
+    this.settleFirstStart(
+      slot,
+      slot.failure ?? { message: `worker ${slot.worker} exited (${signal !== null ? `signal ${signal}` : `code ${code}`}) before it served` },
+    );
     if (this.stopping) {
       slot.state = 'stopping';
       return;

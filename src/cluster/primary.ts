@@ -8,9 +8,9 @@
 // second one exits at once. SIGHUP (and --watch-config) reloads the file.
 import { unwatchFile, watchFile } from 'node:fs';
 import { AdminServer, type AdminView, type RouteStatus } from '../admin/server.ts';
-import { formatHostPort, formatProblems, loadConfigFile, resolveWorkers, type GatewayConfig } from '../config/index.ts';
-import type { Logger } from '../observability/log.ts';
+import { formatHostPort, formatProblems, type GatewayConfig, loadConfigFile, resolveWorkers } from '../config/index.ts';
 import type { FleetInstance } from '../control/switch-controller.ts';
+import type { Logger } from '../observability/log.ts';
 import { mergeRouteStatus, type WorkerAnswer } from './merge.ts';
 import { PrimaryMetrics } from './metrics.ts';
 import { WorkerPool } from './pool.ts';
@@ -92,7 +92,10 @@ export class Primary {
         if (cur.mtimeMs !== prev.mtimeMs || cur.ino !== prev.ino) this.reload('file changed');
       });
     }
-    this.log.info({ config: this.file, pid: process.pid, node: process.version, workers: this.pool.slots.length, serving: this.pool.serving().length }, 'gateway started');
+    this.log.info(
+      { config: this.file, pid: process.pid, node: process.version, workers: this.pool.slots.length, serving: this.pool.serving().length },
+      'gateway started',
+    );
     return true;
   }
 
@@ -115,13 +118,15 @@ export class Primary {
   private async routes(): Promise<RouteStatus[]> {
     const serving = this.pool.serving();
     if (serving.length === 0) return this.notServing();
-    const answers = await Promise.all(serving.map((s): Promise<WorkerAnswer> => {
-      const who = { worker: s.worker, instance: s.instanceId, pid: s.process?.process.pid ?? 0 };
-      return this.pool.call(s, 'routes', null, { timeoutMs: CALL_TIMEOUT_MS }).then(
-        (routes) => ({ ...who, routes }),
-        (err: unknown) => ({ ...who, routes: null, error: (err as Error).message }),
-      );
-    }));
+    const answers = await Promise.all(
+      serving.map((s): Promise<WorkerAnswer> => {
+        const who = { worker: s.worker, instance: s.instanceId, pid: s.process?.process.pid ?? 0 };
+        return this.pool.call(s, 'routes', null, { timeoutMs: CALL_TIMEOUT_MS }).then(
+          (routes) => ({ ...who, routes }),
+          (err: unknown) => ({ ...who, routes: null, error: (err as Error).message }),
+        );
+      }),
+    );
     const merged = mergeRouteStatus(answers);
     if (merged.length === 0) return this.notServing();
     this.lastRoutes = merged;
@@ -162,10 +167,14 @@ export class Primary {
   }
 
   private async workerMetrics() {
-    const answers = await Promise.all(this.pool.serving().map((s) => this.pool.call(s, 'metrics', null, { timeoutMs: CALL_TIMEOUT_MS }).catch((err: unknown) => {
-      this.log.warn({ worker: s.worker, err: (err as Error).message }, 'worker metrics left out of a scrape');
-      return null;
-    })));
+    const answers = await Promise.all(
+      this.pool.serving().map((s) =>
+        this.pool.call(s, 'metrics', null, { timeoutMs: CALL_TIMEOUT_MS }).catch((err: unknown) => {
+          this.log.warn({ worker: s.worker, err: (err as Error).message }, 'worker metrics left out of a scrape');
+          return null;
+        }),
+      ),
+    );
     return answers.filter((a) => a !== null);
   }
 
@@ -176,29 +185,39 @@ export class Primary {
    * the new file.
    */
   private reload(why: string): void {
-    this.reloading = this.reloading.then(async () => {
-      if (this.stopping) return;
-      const next = loadConfigFile(this.file);
-      if (!('config' in next)) {
-        this.log.error({ config: this.file, why, problems: formatProblems(this.file, next.problems) }, 'config reload refused: the file has problems; nothing changed');
-        return;
-      }
-      this.log.info({ config: this.file, why }, 'reloading config');
-      if (resolveWorkers(next.config).count !== this.pool.slots.length) this.log.warn({ workers: next.config.workers }, 'config reload: a different number of workers needs a restart; ignored');
-      this.text = next.text;
-      const [first, ...others] = this.pool.serving();
-      if (first === undefined) {
-        this.log.warn('config reload: no worker is serving now; workers starting from now on get the new file');
-        return;
-      }
-      const args = { configFile: this.file, configText: next.text, by: `config-reload (${why})` };
-      // Domains first everywhere, so that every worker can prepare a switch to a new one.
-      await Promise.all(others.map((s) => this.pool.call(s, 'reload', { ...args, switchRoutes: false }).catch((err: unknown) => {
-        this.log.error({ worker: s.worker, err: (err as Error).message }, 'config reload failed on a worker');
-      })));
-      const reports = await this.pool.call(first, 'reload', { ...args, switchRoutes: true });
-      for (const r of reports) this.log.info({ route: r.route, outcome: r.outcome, epoch: r.epoch }, r.message);
-    }).catch((err: unknown) => this.log.error({ err: (err as Error).message }, 'config reload failed'));
+    this.reloading = this.reloading
+      .then(async () => {
+        if (this.stopping) return;
+        const next = loadConfigFile(this.file);
+        if (!('config' in next)) {
+          this.log.error(
+            { config: this.file, why, problems: formatProblems(this.file, next.problems) },
+            'config reload refused: the file has problems; nothing changed',
+          );
+          return;
+        }
+        this.log.info({ config: this.file, why }, 'reloading config');
+        if (resolveWorkers(next.config).count !== this.pool.slots.length)
+          this.log.warn({ workers: next.config.workers }, 'config reload: a different number of workers needs a restart; ignored');
+        this.text = next.text;
+        const [first, ...others] = this.pool.serving();
+        if (first === undefined) {
+          this.log.warn('config reload: no worker is serving now; workers starting from now on get the new file');
+          return;
+        }
+        const args = { configFile: this.file, configText: next.text, by: `config-reload (${why})` };
+        // Domains first everywhere, so that every worker can prepare a switch to a new one.
+        await Promise.all(
+          others.map((s) =>
+            this.pool.call(s, 'reload', { ...args, switchRoutes: false }).catch((err: unknown) => {
+              this.log.error({ worker: s.worker, err: (err as Error).message }, 'config reload failed on a worker');
+            }),
+          ),
+        );
+        const reports = await this.pool.call(first, 'reload', { ...args, switchRoutes: true });
+        for (const r of reports) this.log.info({ route: r.route, outcome: r.outcome, epoch: r.epoch }, r.message);
+      })
+      .catch((err: unknown) => this.log.error({ err: (err as Error).message }, 'config reload failed'));
   }
 
   private stop(signal: string): void {
@@ -210,7 +229,8 @@ export class Primary {
     this.stopping = true;
     this.log.info({ signal, timeoutMs: this.config.shutdownTimeoutMs }, 'stopping');
     if (this.watchConfig) unwatchFile(this.file);
-    this.pool.stop(this.config.shutdownTimeoutMs + STOP_GRACE_MS)
+    this.pool
+      .stop(this.config.shutdownTimeoutMs + STOP_GRACE_MS)
       .then(() => this.admin?.close())
       .then(
         () => {

@@ -5,14 +5,22 @@
 //
 // When the primary goes away, node:cluster ends the worker at once (an unexpected 'disconnect'
 // exits the process), so no worker outlives a killed primary.
-import { parseConfig, formatProblems, type GatewayConfig } from '../config/index.ts';
-import { Gateway } from '../gateway.ts';
+import { formatProblems, type GatewayConfig, parseConfig } from '../config/index.ts';
 import { TurnoutError } from '../errors.ts';
+import { Gateway } from '../gateway.ts';
 import { createLogger, type Logger } from '../observability/log.ts';
 import type { RejoinEvent } from '../routing/route.ts';
 import {
-  Kind, isOurs, toWire,
-  type CallMessage, type CallName, type Calls, type ReloadReport, type StartMessage, type ToPrimary, type ToWorker,
+  type CallMessage,
+  type CallName,
+  type Calls,
+  isOurs,
+  Kind,
+  type ReloadReport,
+  type StartMessage,
+  type ToPrimary,
+  type ToWorker,
+  toWire,
 } from './messages.ts';
 
 let gateway: Gateway | null = null;
@@ -27,7 +35,8 @@ function send(m: ToPrimary): void {
 /** The worker's own config: the file's, without the admin listener (the primary serves it), under the worker's instance id. */
 function workerConfig(s: StartMessage, text: string): GatewayConfig {
   const r = parseConfig(text, { file: s.configFile, env: process.env });
-  if (!('config' in r)) throw new TurnoutError('TURNOUT_CONFIG_INVALID', `the config the primary checked has problems in the worker: ${formatProblems(s.configFile, r.problems)}`);
+  if (!('config' in r))
+    throw new TurnoutError('TURNOUT_CONFIG_INVALID', `the config the primary checked has problems in the worker: ${formatProblems(s.configFile, r.problems)}`);
   return { ...r.config, admin: null, instanceId: s.instanceId };
 }
 

@@ -63,7 +63,11 @@ function substituteString(s: string, path: PathSegment[], env: Env, out: Substit
     }
     const m = REFERENCE.exec(s.slice(i + 2, end));
     if (m === null) {
-      out.problems.push({ path, message: 'has a malformed ${...} reference', hint: 'write ${NAME} or ${NAME:-default}, where NAME is letters, digits and "_", or "$${" for a literal "${"' });
+      out.problems.push({
+        path,
+        message: 'has a malformed ${...} reference',
+        hint: 'write ${NAME} or ${NAME:-default}, where NAME is letters, digits and "_", or "$${" for a literal "${"',
+      });
       failed = true;
     } else {
       const [, name, fallback] = m;

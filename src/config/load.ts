@@ -2,20 +2,17 @@
 // GatewayConfig, or every problem found on the way, each located in the file.
 import { readFileSync } from 'node:fs';
 import type { z } from 'zod';
-import { substituteEnv, type Env } from './env.ts';
+import { type Env, substituteEnv } from './env.ts';
 import { DEFAULTS, normalize } from './normalize.ts';
-import {
-  ConfigError, ConfigErrorCode, formatPath, type ConfigProblem, type PathProblem, type PathSegment,
-} from './problems.ts';
-import { adminSection, document, gatewaySection, route, streamingDomain, type IssueParams } from './schema.ts';
+import { ConfigError, ConfigErrorCode, type ConfigProblem, formatPath, type PathProblem, type PathSegment } from './problems.ts';
+import { adminSection, document, gatewaySection, type IssueParams, route, streamingDomain } from './schema.ts';
 import { readYaml, type YamlSource } from './source.ts';
 import type { GatewayConfig, HostPort } from './types.ts';
 
 export type ParseResult = { config: GatewayConfig } | { problems: ConfigProblem[] };
 export type LoadResult =
   /** `text`: the file as read, so that other processes can parse exactly what was checked (src/cluster). */
-  | { config: GatewayConfig; text: string }
-  | { problems: ConfigProblem[]; /** The file could not be read at all. */ unreadable?: true };
+  { config: GatewayConfig; text: string } | { problems: ConfigProblem[] /** The file could not be read at all. */; unreadable?: true };
 
 export interface ParseOptions {
   /** Where the text came from. Problems do not repeat it: `formatProblems` takes the file name. */
@@ -36,7 +33,11 @@ export function parseConfig(text: string, opts: ParseOptions = {}): ParseResult 
   }
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     const what = Array.isArray(raw) ? 'a list' : `a single ${typeof raw} value`;
-    return { problems: locateAll(source, [{ path: [], message: `the config must be a mapping with gateway, streamingDomains and routes, but it is ${what}`, hint: EXAMPLE_HINT }]) };
+    return {
+      problems: locateAll(source, [
+        { path: [], message: `the config must be a mapping with gateway, streamingDomains and routes, but it is ${what}`, hint: EXAMPLE_HINT },
+      ]),
+    };
   }
 
   const env = substituteEnv(raw, opts.env ?? process.env);
@@ -78,7 +79,11 @@ export function parseConfig(text: string, opts: ParseOptions = {}): ParseResult 
     gateway: parsed(gateway) ?? undefined,
     gatewayValid: gateway.ok,
     admin: admin.ok ? admin.data : 'invalid',
-    domains: items('streamingDomains').map((d, i) => ({ rawName: rawName(d), rawIds: rawIds(d), parsed: parsed(check(streamingDomain, d, ['streamingDomains', i])) })),
+    domains: items('streamingDomains').map((d, i) => ({
+      rawName: rawName(d),
+      rawIds: rawIds(d),
+      parsed: parsed(check(streamingDomain, d, ['streamingDomains', i])),
+    })),
     routes: items('routes').map((r, i) => ({ rawName: rawName(r), parsed: parsed(check(route, r, ['routes', i])) })),
   });
   problems.push(...normalized.problems.filter((p) => !dropped.some((d) => isPrefix(d, p.path))));
@@ -86,7 +91,7 @@ export function parseConfig(text: string, opts: ParseOptions = {}): ParseResult 
   // A value whose ${VAR} could not be substituted is reported once, not again for its other faults.
   const reported = [...env.problems, ...problems.filter((p) => !env.failedPaths.some((f) => isPrefix(f, p.path)))];
   if (reported.length === 0 && normalized.config !== undefined) return { config: normalized.config };
-  if (reported.length === 0) reported.push({ path: [], message: 'the config could not be loaded (a bug in Turnout\'s config loader: no problem was named)' });
+  if (reported.length === 0) reported.push({ path: [], message: "the config could not be loaded (a bug in Turnout's config loader: no problem was named)" });
   return { problems: locateAll(source, reported) };
 }
 
@@ -97,7 +102,10 @@ export function loadConfigFile(path: string, env: Env = process.env): LoadResult
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     const why = e.code === 'ENOENT' ? 'no such file' : e.code === 'EISDIR' ? 'it is a directory' : e.code === 'EACCES' ? 'permission denied' : e.message;
-    return { problems: [{ path: '', message: `cannot read the config file (${why})`, hint: 'check the path and that the file is readable' }], unreadable: true };
+    return {
+      problems: [{ path: '', message: `cannot read the config file (${why})`, hint: 'check the path and that the file is readable' }],
+      unreadable: true,
+    };
   }
   const parsed = parseConfig(text, { file: path, env });
   return 'config' in parsed ? { config: parsed.config, text } : parsed;
@@ -121,7 +129,16 @@ export function loadAdminSettings(path: string, env: Env = process.env): { setti
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    return { problems: [{ path: '', message: `cannot read the config file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, hint: 'check the path and that the file is readable' }], unreadable: true };
+    return {
+      problems: [
+        {
+          path: '',
+          message: `cannot read the config file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+          hint: 'check the path and that the file is readable',
+        },
+      ],
+      unreadable: true,
+    };
   }
   const read = readYaml(text);
   if ('problems' in read) return read;
@@ -153,8 +170,8 @@ export function loadConfigOrThrow(path: string, env: Env = process.env): Gateway
 const MISSING_HINTS: Record<string, string> = {
   streamingDomains: 'add streamingDomains: one entry per Kafka cluster, each with a name and a kafkaCluster',
   routes: 'add routes: each with a name, the endpoint clients use, and the streamingDomain it points at',
-  kafkaCluster: 'add kafkaCluster with the cluster\'s name and its bootstrapServers',
-  bootstrapServers: 'add bootstrapServers: the cluster\'s listeners, each with an id and an endpoint',
+  kafkaCluster: "add kafkaCluster with the cluster's name and its bootstrapServers",
+  bootstrapServers: "add bootstrapServers: the cluster's listeners, each with an id and an endpoint",
   streamingDomain: 'add streamingDomain with the name of a streaming domain and the bootstrapServerId of one of its listeners',
   endpoint: 'add endpoint: "host:port"',
   protocol: 'add protocol: PLAINTEXT or SASL_PLAINTEXT',
@@ -181,7 +198,10 @@ function isUnknownKey(issue: z.core.$ZodIssue): boolean {
 function withoutKeys(v: unknown, paths: readonly (readonly PropertyKey[])[]): unknown {
   const copy = structuredClone(v);
   for (const path of paths) {
-    const parent = valueAt(copy, path.slice(0, -1).map((s) => (typeof s === 'number' ? s : String(s))));
+    const parent = valueAt(
+      copy,
+      path.slice(0, -1).map((s) => (typeof s === 'number' ? s : String(s))),
+    );
     if (parent !== null && typeof parent === 'object') delete (parent as Record<PropertyKey, unknown>)[path[path.length - 1]];
   }
   return copy;

@@ -7,11 +7,17 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { addressesMayOverlap, formatHost, isWildcardAddress } from './endpoints.ts';
 import { closest, formatPath, type PathProblem, type PathSegment } from './problems.ts';
-import { MIN_STATE_KEY_LENGTH, type AdminInput, type GatewaySection, type RouteInput, type StreamingDomainInput } from './schema.ts';
+import { type AdminInput, type GatewaySection, MIN_STATE_KEY_LENGTH, type RouteInput, type StreamingDomainInput } from './schema.ts';
 import {
+  type BootstrapServerConfig,
+  type ClientAuthentication,
+  type GatewayConfig,
+  type HostPort,
+  type RouteConfig,
   Secret,
-  type BootstrapServerConfig, type ClientAuthentication, type GatewayConfig, type HostPort, type RouteConfig,
-  type StateSigningConfig, type StreamingDomainConfig, type UpstreamSecurity,
+  type StateSigningConfig,
+  type StreamingDomainConfig,
+  type UpstreamSecurity,
 } from './types.ts';
 
 export const DEFAULTS = {
@@ -64,12 +70,23 @@ export function normalize(input: NormalizeInput): { config: GatewayConfig | unde
   const g = input.gateway;
 
   let admin: HostPort | null = { ...DEFAULTS.admin };
-  if (input.admin === 'invalid') admin = null; // its problems are reported; clashes with it would be guesses
+  if (input.admin === 'invalid')
+    admin = null; // its problems are reported; clashes with it would be guesses
   else if (input.admin === null || input.admin?.enabled === false) admin = null;
   else if (input.admin?.listen !== undefined) admin = input.admin.listen;
 
-  duplicates(input.domains.map((d) => d.rawName), (i) => ['streamingDomains', i, 'name'], 'streaming domain name', problems);
-  duplicates(input.routes.map((r) => r.rawName), (i) => ['routes', i, 'name'], 'route name', problems);
+  duplicates(
+    input.domains.map((d) => d.rawName),
+    (i) => ['streamingDomains', i, 'name'],
+    'streaming domain name',
+    problems,
+  );
+  duplicates(
+    input.routes.map((r) => r.rawName),
+    (i) => ['routes', i, 'name'],
+    'route name',
+    problems,
+  );
   input.domains.forEach((d, i) => {
     duplicates(d.rawIds, (j) => ['streamingDomains', i, 'kafkaCluster', 'bootstrapServers', j, 'id'], 'bootstrap server id', problems);
   });
@@ -77,16 +94,22 @@ export function normalize(input: NormalizeInput): { config: GatewayConfig | unde
   const domains: (StreamingDomainConfig | undefined)[] = input.domains.map((d, i) => d.parsed && domain(d.parsed, i, problems));
   const routes: { config: RouteConfig; index: number; brokerPortsWritten: boolean }[] = [];
   input.routes.forEach((r, i) => {
-    if (r.parsed) routes.push({ config: route(r.parsed, i, input.domains, domains, problems), index: i, brokerPortsWritten: r.parsed.brokerPorts?.base !== undefined });
+    if (r.parsed)
+      routes.push({ config: route(r.parsed, i, input.domains, domains, problems), index: i, brokerPortsWritten: r.parsed.brokerPorts?.base !== undefined });
   });
   portClashes(admin, input.admin !== 'invalid' && input.admin?.listen !== undefined, routes, problems);
 
-  const state = g?.state === null || g?.state?.enabled === false ? null : {
-    topic: g?.state?.topic ?? DEFAULTS.stateTopic,
-    signing: stateSigning(g?.state ?? undefined, problems),
-    // Absent from the file: absent here too (the controller applies the defaults).
-    ...(g?.state?.startup != null ? { startup: { mode: g.state.startup.mode ?? DEFAULTS.stateStartupMode, timeoutMs: g.state.startup.timeoutMs ?? DEFAULTS.stateStartupTimeoutMs } } : {}),
-  };
+  const state =
+    g?.state === null || g?.state?.enabled === false
+      ? null
+      : {
+          topic: g?.state?.topic ?? DEFAULTS.stateTopic,
+          signing: stateSigning(g?.state ?? undefined, problems),
+          // Absent from the file: absent here too (the controller applies the defaults).
+          ...(g?.state?.startup != null
+            ? { startup: { mode: g.state.startup.mode ?? DEFAULTS.stateStartupMode, timeoutMs: g.state.startup.timeoutMs ?? DEFAULTS.stateStartupTimeoutMs } }
+            : {}),
+        };
   const workers = g?.workers ?? DEFAULTS.workers;
   if (state === null && typeof workers === 'number' && workers > 1) {
     problems.push({
@@ -147,11 +170,19 @@ function stateSigning(st: StateInput | undefined, problems: PathProblem[]): Stat
     try {
       text = readFileSync(file, 'utf8').trim();
     } catch (err) {
-      problems.push({ path: ['gateway', 'state', `${field}File`], message: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, hint: 'give the path of a readable file that holds the key' });
+      problems.push({
+        path: ['gateway', 'state', `${field}File`],
+        message: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+        hint: 'give the path of a readable file that holds the key',
+      });
       return null;
     }
     if (text.length < MIN_STATE_KEY_LENGTH) {
-      problems.push({ path: ['gateway', 'state', `${field}File`], message: `the key in ${file} is shorter than ${MIN_STATE_KEY_LENGTH} characters`, hint: 'use a random key, e.g. the output of `openssl rand -base64 32`' });
+      problems.push({
+        path: ['gateway', 'state', `${field}File`],
+        message: `the key in ${file} is shorter than ${MIN_STATE_KEY_LENGTH} characters`,
+        hint: 'use a random key, e.g. the output of `openssl rand -base64 32`',
+      });
       return null;
     }
     return new Secret(text);
@@ -159,10 +190,18 @@ function stateSigning(st: StateInput | undefined, problems: PathProblem[]): Stat
   const key = one(st?.key, st?.keyFile, 'key');
   const previous = one(st?.previousKey, st?.previousKeyFile, 'previousKey');
   if (previous !== null && key === null && st?.key === undefined && st?.keyFile === undefined) {
-    problems.push({ path: ['gateway', 'state', 'previousKey'], message: 'previousKey is set without key', hint: 'set key (the new key) too; previousKey is only accepted while reading' });
+    problems.push({
+      path: ['gateway', 'state', 'previousKey'],
+      message: 'previousKey is set without key',
+      hint: 'set key (the new key) too; previousKey is only accepted while reading',
+    });
   }
   if (key !== null && previous !== null && key.reveal() === previous.reveal()) {
-    problems.push({ path: ['gateway', 'state', 'previousKey'], message: 'previousKey is the same key as key', hint: 'remove previousKey, or give the key being rotated out' });
+    problems.push({
+      path: ['gateway', 'state', 'previousKey'],
+      message: 'previousKey is the same key as key',
+      hint: 'remove previousKey, or give the key being rotated out',
+    });
   }
   return { key, previousKeys: previous !== null ? [previous] : [], acceptUnsigned: st?.acceptUnsigned ?? false };
 }
@@ -183,7 +222,10 @@ function domain(d: StreamingDomainInput, i: number, problems: PathProblem[]): St
     let security: UpstreamSecurity = { protocol: 'PLAINTEXT' };
     if (b.security?.protocol === 'SASL_PLAINTEXT') {
       const sasl = b.security.sasl;
-      security = { protocol: 'SASL_PLAINTEXT', sasl: sasl ? { mechanism: sasl.mechanism, username: sasl.username, password: new Secret(sasl.password) } : null };
+      security = {
+        protocol: 'SASL_PLAINTEXT',
+        sasl: sasl ? { mechanism: sasl.mechanism, username: sasl.username, password: new Secret(sasl.password) } : null,
+      };
     } else if (b.security?.sasl) {
       problems.push({
         path: [...base, j, 'security', 'sasl'],
@@ -258,7 +300,12 @@ function route(
     // Only unresolved when the route has other problems, so no config is returned anyway.
     authentication: authentication ?? { type: 'none' },
     clusterId: r.clusterId ?? virtualClusterId(r.name),
-    replication: { type: r.replication?.type ?? 'none', topics: r.replication?.topics ?? null, groups: r.replication?.groups ?? null, checkpoints: r.replication?.checkpoints ?? false },
+    replication: {
+      type: r.replication?.type ?? 'none',
+      topics: r.replication?.topics ?? null,
+      groups: r.replication?.groups ?? null,
+      checkpoints: r.replication?.checkpoints ?? false,
+    },
     limits: { maxConnections: r.limits?.maxConnections ?? null },
   };
 }
@@ -312,15 +359,25 @@ function portClashes(
   // The admin listener comes first so that a clash with the default admin port is reported on the route.
   if (admin !== null && admin.port !== 0) {
     listeners.push({
-      path: ['gateway', 'admin', 'listen'], bind: admin.host, from: admin.port, to: admin.port,
-      defaulted: adminWritten ? undefined : `move the route, or move the admin listener (by default on ${formatHost(admin.host)}:${admin.port}) with gateway.admin.listen`,
+      path: ['gateway', 'admin', 'listen'],
+      bind: admin.host,
+      from: admin.port,
+      to: admin.port,
+      defaulted: adminWritten
+        ? undefined
+        : `move the route, or move the admin listener (by default on ${formatHost(admin.host)}:${admin.port}) with gateway.admin.listen`,
     });
   }
   for (const { config: r, index, brokerPortsWritten } of routes) {
     listeners.push({ path: ['routes', index, 'endpoint'], bind: r.bindAddress, from: r.endpoint.port, to: r.endpoint.port });
     listeners.push({
-      path: ['routes', index, 'brokerPorts'], bind: r.bindAddress, from: r.brokerPorts.base, to: Math.min(65535, r.brokerPorts.base + r.brokerPorts.count - 1),
-      defaulted: brokerPortsWritten ? undefined : `set brokerPorts.base so that no two listeners share a port (broker ports default to the ${r.brokerPorts.count} ports after the endpoint port)`,
+      path: ['routes', index, 'brokerPorts'],
+      bind: r.bindAddress,
+      from: r.brokerPorts.base,
+      to: Math.min(65535, r.brokerPorts.base + r.brokerPorts.count - 1),
+      defaulted: brokerPortsWritten
+        ? undefined
+        : `set brokerPorts.base so that no two listeners share a port (broker ports default to the ${r.brokerPorts.count} ports after the endpoint port)`,
     });
   }
   for (let b = 1; b < listeners.length; b++) {
@@ -333,7 +390,10 @@ function portClashes(
       problems.push({
         path: lb.path,
         message: `listens on ${address(lb)}, which clashes with ${formatPath(la.path)} on ${address(la)} (port${from === to ? ` ${from}` : `s ${from}-${to}`})`,
-        hint: lb.defaulted ?? la.defaulted ?? 'give every listener (route endpoints, broker port ranges, the admin listener) its own ports, or bind them to different IP addresses',
+        hint:
+          lb.defaulted ??
+          la.defaulted ??
+          'give every listener (route endpoints, broker port ranges, the admin listener) its own ports, or bind them to different IP addresses',
       });
     }
   }

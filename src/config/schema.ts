@@ -2,7 +2,7 @@
 // (zod's defaults name types, not fixes); objects reject unknown keys with a did-you-mean.
 // Defaults and checks that need more than one value live in normalize.ts.
 import { z } from 'zod';
-import { parseHost, parseHostPort, parseHostPortList, type Parsed } from './endpoints.ts';
+import { type Parsed, parseHost, parseHostPort, parseHostPortList } from './endpoints.ts';
 import { closest } from './problems.ts';
 import type { HostPort, LogLevel, WorkerCount } from './types.ts';
 
@@ -158,9 +158,12 @@ function strictObject<S extends z.ZodRawShape>(shape: S) {
 }
 
 function list<T extends z.ZodType>(item: T, what: string, hint: string) {
-  return z.preprocess((v) => (v === null ? [] : v), z
-    .array(item, { error: (iss) => (iss.input === undefined ? undefined : `must be a list, not ${describe(iss.input)}`) })
-    .transform((v, ctx) => (v.length === 0 ? issue(ctx, `needs at least one ${what}`, { hint }) : v)));
+  return z.preprocess(
+    (v) => (v === null ? [] : v),
+    z
+      .array(item, { error: (iss) => (iss.input === undefined ? undefined : `must be a list, not ${describe(iss.input)}`) })
+      .transform((v, ctx) => (v.length === 0 ? issue(ctx, `needs at least one ${what}`, { hint }) : v)),
+  );
 }
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const satisfies readonly LogLevel[];
@@ -180,7 +183,10 @@ const workerCount = leaf((v): Parsed<WorkerCount> => {
   const n = typeof v === 'string' && /^\s*-?\d+\s*$/.test(v) ? Number(v) : v;
   if (typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= MAX_WORKERS) return { ok: true, value: n };
   const what = typeof n === 'number' ? (Number.isInteger(n) ? String(n) : 'not a whole number') : typeof v === 'string' ? `"${v.slice(0, 40)}"` : describe(v);
-  return bad(`must be a whole number from 1 to ${MAX_WORKERS} or "auto", not ${what}`, `use "auto" (one worker process per CPU) or a number of worker processes from 1 to ${MAX_WORKERS}`);
+  return bad(
+    `must be a whole number from 1 to ${MAX_WORKERS} or "auto", not ${what}`,
+    `use "auto" (one worker process per CPU) or a number of worker processes from 1 to ${MAX_WORKERS}`,
+  );
 });
 
 /** Parsed on its own, so that port clashes with it are found even when the rest of gateway has problems. */
@@ -189,21 +195,31 @@ export const adminSection = strictObject({
   listen: hostPort({ allowPortZero: true }).optional(),
   /** Bearer token required by endpoints that change routing (switch). Usually ${TURNOUT_ADMIN_TOKEN}. */
   token: text('a token').optional(),
-}).nullable().optional();
+})
+  .nullable()
+  .optional();
 
 export const gatewaySection = strictObject({
   admin: z.unknown().optional(),
   log: strictObject({ level: choice('log level', LOG_LEVELS).optional() }).nullish(),
   limits: strictObject({
-    maxFrameBytes: int(1024, 1024 * MiB, 'use 1024 (1 KiB) to 1073741824 (1 GiB); Kafka\'s own default is 104857600 (100 MiB)').optional(),
+    maxFrameBytes: int(1024, 1024 * MiB, "use 1024 (1 KiB) to 1073741824 (1 GiB); Kafka's own default is 104857600 (100 MiB)").optional(),
     maxBufferedBytesPerConnection: int(64 * 1024, 2 ** 40, 'use at least 65536 (64 KiB); the default is 4194304 (4 MiB)').optional(),
     upstreamConnectTimeoutMs: int(1, MAX_TIMEOUT_MS).optional(),
-    maxUnauthenticatedFrameBytes: int(1024, 1024 * MiB, 'use 1024 (1 KiB) to 1073741824 (1 GiB); the default is 524288 (512 KiB), a broker\'s sasl.server.max.receive.size').optional(),
+    maxUnauthenticatedFrameBytes: int(
+      1024,
+      1024 * MiB,
+      "use 1024 (1 KiB) to 1073741824 (1 GiB); the default is 524288 (512 KiB), a broker's sasl.server.max.receive.size",
+    ).optional(),
     maxBufferedBytes: int(MiB, 2 ** 40, 'use at least 1048576 (1 MiB) per worker process; the default is 268435456 (256 MiB)').optional(),
     maxConnections: int(1, 10_000_000, 'use a number of connections from 1 to 10000000 per worker process; the default is 10000').optional(),
-    maxConnectionsPerAddress: int(1, 10_000_000, 'use a number of connections from 1 to 10000000 per client IP address and worker process; the default is 1000').optional(),
+    maxConnectionsPerAddress: int(
+      1,
+      10_000_000,
+      'use a number of connections from 1 to 10000000 per client IP address and worker process; the default is 1000',
+    ).optional(),
     authenticationTimeoutMs: int(100, MAX_TIMEOUT_MS, 'use 100 ms or more; the default is 30000 (30 s)').optional(),
-    connectionsMaxIdleMs: int(100, MAX_TIMEOUT_MS, 'use 100 ms or more; the default is 600000 (10 minutes), a broker\'s connections.max.idle.ms').optional(),
+    connectionsMaxIdleMs: int(100, MAX_TIMEOUT_MS, "use 100 ms or more; the default is 600000 (10 minutes), a broker's connections.max.idle.ms").optional(),
   }).nullish(),
   shutdownTimeoutMs: int(0, MAX_TIMEOUT_MS).optional(),
   workers: workerCount.optional(),
@@ -252,7 +268,7 @@ export const streamingDomain = strictObject({
   type: choice('streaming domain type', ['kafka'] as const).optional(),
   kafkaCluster: strictObject({
     name: text('a cluster name'),
-    bootstrapServers: list(bootstrapServer, 'bootstrap server', 'list the cluster\'s listeners under bootstrapServers, each with an id and an endpoint'),
+    bootstrapServers: list(bootstrapServer, 'bootstrap server', "list the cluster's listeners under bootstrapServers, each with an id and an endpoint"),
   }),
 });
 
@@ -271,7 +287,11 @@ export const route = strictObject({
   authentication: strictObject({ type: choice('authentication type', AUTHENTICATION_TYPES) }).nullish(),
   limits: strictObject({
     /** Open connections to this route's listeners, per worker process. */
-    maxConnections: int(1, 10_000_000, 'use a number of connections from 1 to 10000000 per worker process, or leave it out to apply only gateway.limits.maxConnections').optional(),
+    maxConnections: int(
+      1,
+      10_000_000,
+      'use a number of connections from 1 to 10000000 per worker process, or leave it out to apply only gateway.limits.maxConnections',
+    ).optional(),
   }).nullish(),
   /** The cluster id clients see through this route, whichever cluster it points at. */
   clusterId: name('cluster id').optional(),

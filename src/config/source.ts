@@ -1,5 +1,5 @@
 // The YAML text as a value plus a way back from a path in that value to line:column in the text.
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type YAMLError } from 'yaml';
+import { type Document, isAlias, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type YAMLError } from 'yaml';
 import type { ConfigProblem, PathSegment } from './problems.ts';
 
 export interface Position {
@@ -47,9 +47,10 @@ function syntaxProblems(text: string, errors: readonly YAMLError[], position: (o
     if (out.some((p) => p.line === at.line)) continue;
     if (out.length === MAX_SYNTAX_PROBLEMS) break;
     const line = lines[at.line - 1] ?? '';
-    const hint = /\$\{/.test(line) && /[{[]/.test(line.replace(/\$\{[^}]*\}/g, ''))
-      ? 'inside { } or [ ], quote values that use ${...} (for example "${PORT}"): braces are YAML syntax there'
-      : undefined;
+    const hint =
+      /\$\{/.test(line) && /[{[]/.test(line.replace(/\$\{[^}]*\}/g, ''))
+        ? 'inside { } or [ ], quote values that use ${...} (for example "${PORT}"): braces are YAML syntax there'
+        : undefined;
     out.push({ path: '', message: `not valid YAML: ${redact(e.message)}`, ...(hint ? { hint } : {}), ...at });
   }
   return out;

@@ -7,32 +7,41 @@
 // Work over many partitions or groups is batched per broker (one ListOffsets or Fetch per leader,
 // one FindCoordinator and one OffsetFetch per coordinator for many groups), so its cost does not
 // grow by a request per partition (issue 25).
-import type { BootstrapServerConfig, HostPort, StreamingDomainConfig } from '../config/types.ts';
+
 import { formatHostPort } from '../config/endpoints.ts';
-import { ApiKey, KafkaErrorCode, isRetriableKafkaError, kafkaErrorName } from '../protocol/index.ts';
-import { DEFAULT_MAX_DECOMPRESSED_BYTES, type DecodedRecord } from '../protocol/records.ts';
+import type { BootstrapServerConfig, HostPort, StreamingDomainConfig } from '../config/types.ts';
 import type { ApiVersionsResponse } from '../protocol/generated/messages/api-versions-response.ts';
-import type { DescribeProducersResponse } from '../protocol/generated/messages/describe-producers-response.ts';
 import type { DescribeGroupsResponse } from '../protocol/generated/messages/describe-groups-response.ts';
+import type { DescribeProducersResponse } from '../protocol/generated/messages/describe-producers-response.ts';
 import { defaultFetchRequest, defaultFetchRequestFetchPartition, defaultFetchRequestFetchTopic } from '../protocol/generated/messages/fetch-request.ts';
 import type { FetchResponse } from '../protocol/generated/messages/fetch-response.ts';
 import type { FindCoordinatorResponse } from '../protocol/generated/messages/find-coordinator-response.ts';
 import type { ListGroupsResponse } from '../protocol/generated/messages/list-groups-response.ts';
-import { defaultListOffsetsRequest, defaultListOffsetsRequestListOffsetsPartition, defaultListOffsetsRequestListOffsetsTopic } from '../protocol/generated/messages/list-offsets-request.ts';
+import {
+  defaultListOffsetsRequest,
+  defaultListOffsetsRequestListOffsetsPartition,
+  defaultListOffsetsRequestListOffsetsTopic,
+} from '../protocol/generated/messages/list-offsets-request.ts';
 import type { ListOffsetsResponse } from '../protocol/generated/messages/list-offsets-response.ts';
 import { defaultMetadataRequest, defaultMetadataRequestTopic } from '../protocol/generated/messages/metadata-request.ts';
 import type { MetadataResponse } from '../protocol/generated/messages/metadata-response.ts';
-import { defaultOffsetCommitRequest, defaultOffsetCommitRequestPartition, defaultOffsetCommitRequestTopic } from '../protocol/generated/messages/offset-commit-request.ts';
+import {
+  defaultOffsetCommitRequest,
+  defaultOffsetCommitRequestPartition,
+  defaultOffsetCommitRequestTopic,
+} from '../protocol/generated/messages/offset-commit-request.ts';
 import type { OffsetCommitResponse } from '../protocol/generated/messages/offset-commit-response.ts';
 import { defaultOffsetFetchRequest, defaultOffsetFetchRequestGroup } from '../protocol/generated/messages/offset-fetch-request.ts';
 import type { OffsetFetchResponse } from '../protocol/generated/messages/offset-fetch-response.ts';
-import { KafkaConnection } from '../upstream/kafka-connection.ts';
+import { ApiKey, isRetriableKafkaError, KafkaErrorCode, kafkaErrorName } from '../protocol/index.ts';
+import { DEFAULT_MAX_DECOMPRESSED_BYTES, type DecodedRecord } from '../protocol/records.ts';
 import type { ProducerSequence } from '../routing/route.ts';
 import { UpstreamError, UpstreamErrorCode } from '../upstream/errors.ts';
-import { ClusterAdminError, partitionKey, splitKey, type PartitionKey } from './cluster-admin-errors.ts';
-import { readRanges, ReadDeadlineError, type FetchIO, type FetchPlan, type RangesRead, type ReadRange, type ReadRangesOptions } from './partition-reader.ts';
+import { KafkaConnection } from '../upstream/kafka-connection.ts';
+import { ClusterAdminError, type PartitionKey, partitionKey, splitKey } from './cluster-admin-errors.ts';
+import { type FetchIO, type FetchPlan, type RangesRead, ReadDeadlineError, type ReadRange, type ReadRangesOptions, readRanges } from './partition-reader.ts';
 
-export { ClusterAdminError, UnreadableRecordsError, partitionKey, splitKey, type PartitionKey } from './cluster-admin-errors.ts';
+export { ClusterAdminError, type PartitionKey, partitionKey, splitKey, UnreadableRecordsError } from './cluster-admin-errors.ts';
 
 export interface TopicInfo {
   name: string;
@@ -103,13 +112,19 @@ export class ClusterAdmin {
     this.timeoutMs = timeoutMs;
     this.maxDecompressedBytes = opts.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES;
     if (listener.security.protocol !== 'PLAINTEXT' && listener.security.sasl === null) {
-      throw new ClusterAdminError(`streaming domain "${domain.name}": listener "${listener.id}" uses SASL but has no service credentials; switchover work needs them (security.sasl)`);
+      throw new ClusterAdminError(
+        `streaming domain "${domain.name}": listener "${listener.id}" uses SASL but has no service credentials; switchover work needs them (security.sasl)`,
+      );
     }
   }
 
   close(): void {
     this.closed = true;
-    for (const p of this.links.values()) p.then((l) => l.conn.close(), () => {});
+    for (const p of this.links.values())
+      p.then(
+        (l) => l.conn.close(),
+        () => {},
+      );
     this.links.clear();
   }
 
@@ -120,7 +135,11 @@ export class ClusterAdmin {
     let p = this.links.get(key);
     if (p === undefined) {
       p = (async () => {
-        const conn = await KafkaConnection.open(address, this.listener.security, { clientId: 'turnout-switchover', connectTimeoutMs: this.timeoutMs, requestTimeoutMs: this.timeoutMs });
+        const conn = await KafkaConnection.open(address, this.listener.security, {
+          clientId: 'turnout-switchover',
+          connectTimeoutMs: this.timeoutMs,
+          requestTimeoutMs: this.timeoutMs,
+        });
         const res = await conn.request<ApiVersionsResponse>(ApiKey.ApiVersions, 3, { clientSoftwareName: 'turnout', clientSoftwareVersion: '0' });
         const versions = new Map<number, number>();
         for (const k of res.apiKeys) {
@@ -141,7 +160,8 @@ export class ClusterAdmin {
     if (this.closed) throw new ClusterAdminError(`streaming domain "${this.domain.name}": closed`);
     const l = await this.link(address);
     const v = l.versions.get(apiKey);
-    if (v === undefined) throw new ClusterAdminError(`${formatHostPort(address)} (streaming domain "${this.domain.name}") does not support a usable version of api key ${apiKey}`);
+    if (v === undefined)
+      throw new ClusterAdminError(`${formatHostPort(address)} (streaming domain "${this.domain.name}") does not support a usable version of api key ${apiKey}`);
     try {
       return await l.conn.request<T>(apiKey, v, body(v));
     } catch (err) {
@@ -201,7 +221,10 @@ export class ClusterAdmin {
       for (const t of res.topics) {
         if (t.name === null) continue;
         if (t.errorCode === KafkaErrorCode.UNKNOWN_TOPIC_OR_PARTITION) continue;
-        if (t.errorCode !== 0) throw (isRetriableKafkaError(t.errorCode) ? new Retry(`topic ${t.name}: ${kafkaErrorName(t.errorCode)}`) : new ClusterAdminError(`topic ${t.name}: ${kafkaErrorName(t.errorCode)}`));
+        if (t.errorCode !== 0)
+          throw isRetriableKafkaError(t.errorCode)
+            ? new Retry(`topic ${t.name}: ${kafkaErrorName(t.errorCode)}`)
+            : new ClusterAdminError(`topic ${t.name}: ${kafkaErrorName(t.errorCode)}`);
         out.set(t.name, { name: t.name, internal: t.isInternal, leaders: new Map(t.partitions.map((p) => [p.partitionIndex, p.leaderId])) });
       }
       return out;
@@ -256,26 +279,33 @@ export class ClusterAdmin {
    */
   async producerStates(producerId: bigint, keys: Iterable<PartitionKey>, timeoutMs = this.timeoutMs): Promise<Map<PartitionKey, ProducerSequence | null>> {
     const wanted = [...keys];
-    return this.retrying('DescribeProducers', async () => {
-      const byLeader = await this.partitionsByLeader(wanted, false);
-      const out = new Map<PartitionKey, ProducerSequence | null>();
-      await Promise.all([...byLeader].map(async ([address, topics]) => {
-        const res = await this.call<DescribeProducersResponse>(address, ApiKey.DescribeProducers, () => ({
-          topics: [...topics].map(([name, partitionIndexes]) => ({ name, partitionIndexes })),
-        }));
-        for (const t of res.topics) {
-          for (const p of t.partitions) {
-            if (p.errorCode !== 0) {
-              if (isRetriableKafkaError(p.errorCode)) throw new Retry(`${t.name}-${p.partitionIndex}: ${kafkaErrorName(p.errorCode)}`);
-              continue;
+    return this.retrying(
+      'DescribeProducers',
+      async () => {
+        const byLeader = await this.partitionsByLeader(wanted, false);
+        const out = new Map<PartitionKey, ProducerSequence | null>();
+        await Promise.all(
+          [...byLeader].map(async ([address, topics]) => {
+            const res = await this.call<DescribeProducersResponse>(address, ApiKey.DescribeProducers, () => ({
+              topics: [...topics].map(([name, partitionIndexes]) => ({ name, partitionIndexes })),
+            }));
+            for (const t of res.topics) {
+              for (const p of t.partitions) {
+                if (p.errorCode !== 0) {
+                  if (isRetriableKafkaError(p.errorCode)) throw new Retry(`${t.name}-${p.partitionIndex}: ${kafkaErrorName(p.errorCode)}`);
+                  continue;
+                }
+                const state = p.activeProducers.find((a) => a.producerId === producerId);
+                out.set(partitionKey(t.name, p.partitionIndex), state === undefined ? null : { epoch: state.producerEpoch, lastSequence: state.lastSequence });
+              }
             }
-            const state = p.activeProducers.find((a) => a.producerId === producerId);
-            out.set(partitionKey(t.name, p.partitionIndex), state === undefined ? null : { epoch: state.producerEpoch, lastSequence: state.lastSequence });
-          }
-        }
-      }));
-      return out;
-    }, timeoutMs, true);
+          }),
+        );
+        return out;
+      },
+      timeoutMs,
+      true,
+    );
   }
 
   /** Log end offsets (what the next record would get) of the given partitions. */
@@ -298,20 +328,29 @@ export class ClusterAdmin {
     return this.retrying('ListOffsets', async () => {
       const byLeader = await this.partitionsByLeader(wanted, true);
       const out = new Map<PartitionKey, bigint>();
-      await Promise.all([...byLeader].map(async ([address, topics]) => {
-        const res = await this.call<ListOffsetsResponse>(address, ApiKey.ListOffsets, () => ({
-          ...defaultListOffsetsRequest(),
-          replicaId: -1,
-          isolationLevel,
-          topics: [...topics].map(([name, parts]) => ({ ...defaultListOffsetsRequestListOffsetsTopic(), name, partitions: parts.map((p) => ({ ...defaultListOffsetsRequestListOffsetsPartition(), partitionIndex: p, timestamp })) })),
-        }));
-        for (const t of res.topics) {
-          for (const p of t.partitions) {
-            if (p.errorCode !== 0) throw (isRetriableKafkaError(p.errorCode) ? new Retry(`${t.name}-${p.partitionIndex}: ${kafkaErrorName(p.errorCode)}`) : new ClusterAdminError(`${t.name}-${p.partitionIndex}: ${kafkaErrorName(p.errorCode)}`));
-            out.set(partitionKey(t.name, p.partitionIndex), p.offset);
+      await Promise.all(
+        [...byLeader].map(async ([address, topics]) => {
+          const res = await this.call<ListOffsetsResponse>(address, ApiKey.ListOffsets, () => ({
+            ...defaultListOffsetsRequest(),
+            replicaId: -1,
+            isolationLevel,
+            topics: [...topics].map(([name, parts]) => ({
+              ...defaultListOffsetsRequestListOffsetsTopic(),
+              name,
+              partitions: parts.map((p) => ({ ...defaultListOffsetsRequestListOffsetsPartition(), partitionIndex: p, timestamp })),
+            })),
+          }));
+          for (const t of res.topics) {
+            for (const p of t.partitions) {
+              if (p.errorCode !== 0)
+                throw isRetriableKafkaError(p.errorCode)
+                  ? new Retry(`${t.name}-${p.partitionIndex}: ${kafkaErrorName(p.errorCode)}`)
+                  : new ClusterAdminError(`${t.name}-${p.partitionIndex}: ${kafkaErrorName(p.errorCode)}`);
+              out.set(partitionKey(t.name, p.partitionIndex), p.offset);
+            }
           }
-        }
-      }));
+        }),
+      );
       return out;
     });
   }
@@ -336,14 +375,19 @@ export class ClusterAdmin {
       maxDecompressedBytes: this.maxDecompressedBytes,
       timeoutMs: this.timeoutMs,
       leaders: (keys) => this.leadersOf(keys),
-      fetch: (address, plan: FetchPlan) => this.call<FetchResponse>(address, ApiKey.Fetch, () => ({
-        ...defaultFetchRequest(),
-        maxWaitMs: 0,
-        minBytes: 0,
-        maxBytes: plan.maxBytes,
-        isolationLevel: plan.isolationLevel,
-        topics: plan.topics.map((t) => ({ ...defaultFetchRequestFetchTopic(), topic: t.topic, partitions: t.partitions.map((p) => ({ ...defaultFetchRequestFetchPartition(), ...p })) })),
-      })),
+      fetch: (address, plan: FetchPlan) =>
+        this.call<FetchResponse>(address, ApiKey.Fetch, () => ({
+          ...defaultFetchRequest(),
+          maxWaitMs: 0,
+          minBytes: 0,
+          maxBytes: plan.maxBytes,
+          isolationLevel: plan.isolationLevel,
+          topics: plan.topics.map((t) => ({
+            ...defaultFetchRequestFetchTopic(),
+            topic: t.topic,
+            partitions: t.partitions.map((p) => ({ ...defaultFetchRequestFetchPartition(), ...p })),
+          })),
+        })),
       startOffsets: (keys) => this.startOffsets(keys),
     };
   }
@@ -365,11 +409,25 @@ export class ClusterAdmin {
    * Data records of one partition from `from` (inclusive) up to `to` (exclusive); readRanges for
    * one range. A batch that cannot be read throws UnreadableRecordsError.
    */
-  async readRecords(topic: string, partition: number, from: bigint, to: bigint, maxBytes = 4 * 1024 * 1024, opts: { readCommitted?: boolean } = {}): Promise<DecodedRecord[]> {
+  async readRecords(
+    topic: string,
+    partition: number,
+    from: bigint,
+    to: bigint,
+    maxBytes = 4 * 1024 * 1024,
+    opts: { readCommitted?: boolean } = {},
+  ): Promise<DecodedRecord[]> {
     const out: DecodedRecord[] = [];
-    await this.eachRecords(topic, partition, from, to, (rs) => {
-      for (const r of rs) out.push(r);
-    }, { maxBytes, ...opts });
+    await this.eachRecords(
+      topic,
+      partition,
+      from,
+      to,
+      (rs) => {
+        for (const r of rs) out.push(r);
+      },
+      { maxBytes, ...opts },
+    );
     return out;
   }
 
@@ -378,19 +436,30 @@ export class ClusterAdmin {
    * a long partition is read in constant memory. `maxDecompressedBytes` overrides this admin's
    * limit per Fetch; past `deadline` (ms since the epoch) it throws before the next Fetch.
    */
-  async eachRecords(topic: string, partition: number, from: bigint, to: bigint, each: (records: DecodedRecord[]) => void,
-    opts: { readCommitted?: boolean; maxBytes?: number; maxDecompressedBytes?: number; deadline?: number | null } = {}): Promise<void> {
+  async eachRecords(
+    topic: string,
+    partition: number,
+    from: bigint,
+    to: bigint,
+    each: (records: DecodedRecord[]) => void,
+    opts: { readCommitted?: boolean; maxBytes?: number; maxDecompressedBytes?: number; deadline?: number | null } = {},
+  ): Promise<void> {
     const key = partitionKey(topic, partition);
     const maxBytes = opts.maxBytes ?? 4 * 1024 * 1024;
     try {
       const r = await this.readRanges([{ key, from, to }], {
-        readCommitted: opts.readCommitted, maxBytes, partitionMaxBytes: maxBytes, maxDecompressedBytes: opts.maxDecompressedBytes, deadline: opts.deadline,
+        readCommitted: opts.readCommitted,
+        maxBytes,
+        partitionMaxBytes: maxBytes,
+        maxDecompressedBytes: opts.maxDecompressedBytes,
+        deadline: opts.deadline,
         each: (_, rs) => each(rs),
       });
       const bad = r.unreadable.get(key);
       if (bad !== undefined) throw bad;
     } catch (err) {
-      if (err instanceof ReadDeadlineError) throw new ClusterAdminError(`streaming domain "${this.domain.name}": reading ${topic}-${partition} stopped at its deadline`, { cause: err });
+      if (err instanceof ReadDeadlineError)
+        throw new ClusterAdminError(`streaming domain "${this.domain.name}": reading ${topic}-${partition} stopped at its deadline`, { cause: err });
       throw err;
     }
   }
@@ -401,11 +470,18 @@ export class ClusterAdmin {
   async groups(): Promise<GroupListing[]> {
     await this.topics([]);
     const brokers = [...this.brokers.values()];
-    const all = await Promise.all(brokers.map((b) => this.retrying(`ListGroups at ${formatHostPort(b)}`, async () => {
-      const res = await this.call<ListGroupsResponse>(b, ApiKey.ListGroups, () => ({ statesFilter: [], typesFilter: [] }));
-      if (res.errorCode !== 0) throw (isRetriableKafkaError(res.errorCode) ? new Retry(kafkaErrorName(res.errorCode)) : new ClusterAdminError(`ListGroups: ${kafkaErrorName(res.errorCode)}`));
-      return res.groups.map((g) => ({ groupId: g.groupId, state: g.groupState, protocolType: g.protocolType }));
-    })));
+    const all = await Promise.all(
+      brokers.map((b) =>
+        this.retrying(`ListGroups at ${formatHostPort(b)}`, async () => {
+          const res = await this.call<ListGroupsResponse>(b, ApiKey.ListGroups, () => ({ statesFilter: [], typesFilter: [] }));
+          if (res.errorCode !== 0)
+            throw isRetriableKafkaError(res.errorCode)
+              ? new Retry(kafkaErrorName(res.errorCode))
+              : new ClusterAdminError(`ListGroups: ${kafkaErrorName(res.errorCode)}`);
+          return res.groups.map((g) => ({ groupId: g.groupId, state: g.groupState, protocolType: g.protocolType }));
+        }),
+      ),
+    );
     const seen = new Map<string, GroupListing>();
     for (const list of all) for (const g of list) seen.set(g.groupId, g);
     return [...seen.values()].sort((a, b) => a.groupId.localeCompare(b.groupId));
@@ -420,17 +496,27 @@ export class ClusterAdmin {
     const missing = [...new Set(groupIds)].filter((g) => !this.coordinatorCache.has(g));
     const chunks: string[][] = [];
     for (let i = 0; i < missing.length; i += MAX_GROUPS_PER_REQUEST) chunks.push(missing.slice(i, i + MAX_GROUPS_PER_REQUEST));
-    await Promise.all(chunks.map((chunk) => this.retrying(`FindCoordinator for ${chunk.length === 1 ? `group ${chunk[0]}` : `${chunk.length} groups`}`, async () => {
-      const wanted = chunk.filter((g) => !this.coordinatorCache.has(g));
-      if (wanted.length === 0) return;
-      const res = await this.call<FindCoordinatorResponse>(await this.anyBroker(), ApiKey.FindCoordinator, () => ({ key: '', keyType: 0, coordinatorKeys: wanted }));
-      for (const c of res.coordinators) if (c.errorCode === 0) this.coordinatorCache.set(c.key, { host: c.host, port: c.port });
-      const failed = wanted.filter((g) => !this.coordinatorCache.has(g));
-      if (failed.length > 0) {
-        const c = res.coordinators.find((x) => x.key === failed[0]);
-        throw new Retry(`FindCoordinator for group ${failed[0]}${failed.length > 1 ? ` and ${failed.length - 1} more` : ''}: ${kafkaErrorName(c?.errorCode ?? -1)}`);
-      }
-    })));
+    await Promise.all(
+      chunks.map((chunk) =>
+        this.retrying(`FindCoordinator for ${chunk.length === 1 ? `group ${chunk[0]}` : `${chunk.length} groups`}`, async () => {
+          const wanted = chunk.filter((g) => !this.coordinatorCache.has(g));
+          if (wanted.length === 0) return;
+          const res = await this.call<FindCoordinatorResponse>(await this.anyBroker(), ApiKey.FindCoordinator, () => ({
+            key: '',
+            keyType: 0,
+            coordinatorKeys: wanted,
+          }));
+          for (const c of res.coordinators) if (c.errorCode === 0) this.coordinatorCache.set(c.key, { host: c.host, port: c.port });
+          const failed = wanted.filter((g) => !this.coordinatorCache.has(g));
+          if (failed.length > 0) {
+            const c = res.coordinators.find((x) => x.key === failed[0]);
+            throw new Retry(
+              `FindCoordinator for group ${failed[0]}${failed.length > 1 ? ` and ${failed.length - 1} more` : ''}: ${kafkaErrorName(c?.errorCode ?? -1)}`,
+            );
+          }
+        }),
+      ),
+    );
     const out = new Map<string, HostPort>();
     for (const g of groupIds) {
       const c = this.coordinatorCache.get(g);
@@ -490,44 +576,50 @@ export class ClusterAdmin {
       for (const { address, groups } of byCoordinator.values()) {
         for (let i = 0; i < groups.length; i += MAX_GROUPS_PER_REQUEST) requests.push({ address, groups: groups.slice(i, i + MAX_GROUPS_PER_REQUEST) });
       }
-      await Promise.all(requests.map(async ({ address, groups }) => {
-        let res: OffsetFetchResponse;
-        try {
-          res = await this.call<OffsetFetchResponse>(address, ApiKey.OffsetFetch, () => ({
-            ...defaultOffsetFetchRequest(),
-            groups: groups.map((groupId) => ({ ...defaultOffsetFetchRequestGroup(), groupId, topics: null })),
-            requireStable: true,
-          }));
-        } catch (err) {
-          if (!(err instanceof UpstreamError) || err.code === UpstreamErrorCode.AuthenticationFailed) throw err;
-          fail(groups, err);
-          return;
-        }
-        const answered = new Map(res.groups.map((g) => [g.groupId, g]));
-        for (const groupId of groups) {
-          const g = answered.get(groupId);
-          if (g === undefined) {
-            fail([groupId], new ClusterAdminError(`OffsetFetch answer without group ${groupId}`));
-            continue;
+      await Promise.all(
+        requests.map(async ({ address, groups }) => {
+          let res: OffsetFetchResponse;
+          try {
+            res = await this.call<OffsetFetchResponse>(address, ApiKey.OffsetFetch, () => ({
+              ...defaultOffsetFetchRequest(),
+              groups: groups.map((groupId) => ({ ...defaultOffsetFetchRequestGroup(), groupId, topics: null })),
+              requireStable: true,
+            }));
+          } catch (err) {
+            if (!(err instanceof UpstreamError) || err.code === UpstreamErrorCode.AuthenticationFailed) throw err;
+            fail(groups, err);
+            return;
           }
-          if (g.errorCode !== 0) {
-            if (!isRetriableKafkaError(g.errorCode)) throw new ClusterAdminError(`streaming domain "${this.domain.name}": OffsetFetch for group ${groupId} failed: ${kafkaErrorName(g.errorCode)}`);
-            fail([groupId], new ClusterAdminError(`group ${groupId}: ${kafkaErrorName(g.errorCode)}`));
-            continue;
-          }
-          const offsets = new Map<PartitionKey, bigint>();
-          for (const t of g.topics) {
-            for (const p of t.partitions) {
-              if (p.errorCode === 0 && p.committedOffset >= 0n) offsets.set(partitionKey(t.name, p.partitionIndex), p.committedOffset);
+          const answered = new Map(res.groups.map((g) => [g.groupId, g]));
+          for (const groupId of groups) {
+            const g = answered.get(groupId);
+            if (g === undefined) {
+              fail([groupId], new ClusterAdminError(`OffsetFetch answer without group ${groupId}`));
+              continue;
             }
+            if (g.errorCode !== 0) {
+              if (!isRetriableKafkaError(g.errorCode))
+                throw new ClusterAdminError(`streaming domain "${this.domain.name}": OffsetFetch for group ${groupId} failed: ${kafkaErrorName(g.errorCode)}`);
+              fail([groupId], new ClusterAdminError(`group ${groupId}: ${kafkaErrorName(g.errorCode)}`));
+              continue;
+            }
+            const offsets = new Map<PartitionKey, bigint>();
+            for (const t of g.topics) {
+              for (const p of t.partitions) {
+                if (p.errorCode === 0 && p.committedOffset >= 0n) offsets.set(partitionKey(t.name, p.partitionIndex), p.committedOffset);
+              }
+            }
+            out.set(groupId, offsets);
           }
-          out.set(groupId, offsets);
-        }
-      }));
+        }),
+      );
       pending = failed;
       if (pending.length === 0) break;
       if (Date.now() + 100 > deadline) {
-        throw new ClusterAdminError(`streaming domain "${this.domain.name}": OffsetFetch for group ${pending[0]}${pending.length > 1 ? ` (and ${pending.length - 1} more)` : ''} failed: ${(last as Error).message}`, { cause: last });
+        throw new ClusterAdminError(
+          `streaming domain "${this.domain.name}": OffsetFetch for group ${pending[0]}${pending.length > 1 ? ` (and ${pending.length - 1} more)` : ''} failed: ${(last as Error).message}`,
+          { cause: last },
+        );
       }
       await sleep(Math.min(50 * 2 ** attempt, 500));
     }
@@ -536,13 +628,18 @@ export class ClusterAdmin {
 
   /** The group's state and member count on this cluster ("Dead" when it does not exist). */
   async describeGroup(groupId: string): Promise<{ state: string; members: number }> {
-    return this.retrying(`DescribeGroups ${groupId}`, () => this.withCoordinator(groupId, async (c) => {
-      const res = await this.call<DescribeGroupsResponse>(c, ApiKey.DescribeGroups, () => ({ groups: [groupId], includeAuthorizedOperations: false }));
-      const g = res.groups[0];
-      if (g === undefined) throw new Retry('DescribeGroups answer without the group');
-      if (g.errorCode !== 0) throw (isRetriableKafkaError(g.errorCode) ? new Retry(kafkaErrorName(g.errorCode)) : new ClusterAdminError(`DescribeGroups ${groupId}: ${kafkaErrorName(g.errorCode)}`));
-      return { state: g.groupState, members: g.members.length };
-    }));
+    return this.retrying(`DescribeGroups ${groupId}`, () =>
+      this.withCoordinator(groupId, async (c) => {
+        const res = await this.call<DescribeGroupsResponse>(c, ApiKey.DescribeGroups, () => ({ groups: [groupId], includeAuthorizedOperations: false }));
+        const g = res.groups[0];
+        if (g === undefined) throw new Retry('DescribeGroups answer without the group');
+        if (g.errorCode !== 0)
+          throw isRetriableKafkaError(g.errorCode)
+            ? new Retry(kafkaErrorName(g.errorCode))
+            : new ClusterAdminError(`DescribeGroups ${groupId}: ${kafkaErrorName(g.errorCode)}`);
+        return { state: g.groupState, members: g.members.length };
+      }),
+    );
   }
 
   /**
@@ -555,29 +652,42 @@ export class ClusterAdmin {
       const { topic, partition } = splitKey(k);
       byTopic.set(topic, [...(byTopic.get(topic) ?? []), { partitionIndex: partition, committedOffset: o }]);
     }
-    return this.retrying(`OffsetCommit for group ${groupId}`, () => this.withCoordinator(groupId, async (coordinator) => {
-      const res = await this.call<OffsetCommitResponse>(coordinator, ApiKey.OffsetCommit, () => ({
-        ...defaultOffsetCommitRequest(),
-        groupId,
-        generationIdOrMemberEpoch: -1,
-        memberId: '',
-        groupInstanceId: null,
-        retentionTimeMs: -1n,
-        topics: [...byTopic].map(([name, parts]) => ({
-          ...defaultOffsetCommitRequestTopic(),
-          name,
-          partitions: parts.map((p) => ({ ...defaultOffsetCommitRequestPartition(), partitionIndex: p.partitionIndex, committedOffset: p.committedOffset, committedLeaderEpoch: -1, committedMetadata: 'turnout switchover' })),
-        })),
-      }));
-      const refused = new Map<PartitionKey, string>();
-      for (const t of res.topics) {
-        for (const p of t.partitions) {
-          if (p.errorCode === 0) continue;
-          if (p.errorCode === KafkaErrorCode.COORDINATOR_LOAD_IN_PROGRESS || p.errorCode === KafkaErrorCode.COORDINATOR_NOT_AVAILABLE || p.errorCode === KafkaErrorCode.NOT_COORDINATOR) throw new Retry(kafkaErrorName(p.errorCode));
-          refused.set(partitionKey(t.name, p.partitionIndex), kafkaErrorName(p.errorCode));
+    return this.retrying(`OffsetCommit for group ${groupId}`, () =>
+      this.withCoordinator(groupId, async (coordinator) => {
+        const res = await this.call<OffsetCommitResponse>(coordinator, ApiKey.OffsetCommit, () => ({
+          ...defaultOffsetCommitRequest(),
+          groupId,
+          generationIdOrMemberEpoch: -1,
+          memberId: '',
+          groupInstanceId: null,
+          retentionTimeMs: -1n,
+          topics: [...byTopic].map(([name, parts]) => ({
+            ...defaultOffsetCommitRequestTopic(),
+            name,
+            partitions: parts.map((p) => ({
+              ...defaultOffsetCommitRequestPartition(),
+              partitionIndex: p.partitionIndex,
+              committedOffset: p.committedOffset,
+              committedLeaderEpoch: -1,
+              committedMetadata: 'turnout switchover',
+            })),
+          })),
+        }));
+        const refused = new Map<PartitionKey, string>();
+        for (const t of res.topics) {
+          for (const p of t.partitions) {
+            if (p.errorCode === 0) continue;
+            if (
+              p.errorCode === KafkaErrorCode.COORDINATOR_LOAD_IN_PROGRESS ||
+              p.errorCode === KafkaErrorCode.COORDINATOR_NOT_AVAILABLE ||
+              p.errorCode === KafkaErrorCode.NOT_COORDINATOR
+            )
+              throw new Retry(kafkaErrorName(p.errorCode));
+            refused.set(partitionKey(t.name, p.partitionIndex), kafkaErrorName(p.errorCode));
+          }
         }
-      }
-      return refused;
-    }));
+        return refused;
+      }),
+    );
   }
 }

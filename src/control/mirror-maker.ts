@@ -126,7 +126,14 @@ export function encodeOffsetSync(topic: string, partition: number, upstream: big
 }
 
 /** The bytes MirrorMaker writes for a checkpoint. */
-export function encodeCheckpoint(group: string, topic: string, partition: number, upstream: bigint, downstream: bigint, metadata = ''): { key: Buffer; value: Buffer } {
+export function encodeCheckpoint(
+  group: string,
+  topic: string,
+  partition: number,
+  upstream: bigint,
+  downstream: bigint,
+  metadata = '',
+): { key: Buffer; value: Buffer } {
   const version = Buffer.alloc(2);
   return { key: Buffer.concat([str(group), str(topic), i32(partition)]), value: Buffer.concat([version, i64(upstream), i64(downstream), str(metadata)]) };
 }

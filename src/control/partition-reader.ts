@@ -10,13 +10,14 @@
 // the response's maxBytes is spent (the rest come back empty). So a partition that got nothing
 // although it holds records below its high watermark (or last stable offset, read_committed) is
 // asked again at the front of the next Fetch, where it is the first: every round makes progress.
-import { KafkaErrorCode, isRetriableKafkaError, kafkaErrorName } from '../protocol/index.ts';
-import { decodeRecordBatchesWithEnd, RecordBatchError, RecordBatchErrorCode, type DecodedRecord } from '../protocol/records.ts';
-import type { FetchResponse } from '../protocol/generated/messages/fetch-response.ts';
-import type { HostPort } from '../config/types.ts';
+
 import { formatHostPort } from '../config/endpoints.ts';
+import type { HostPort } from '../config/types.ts';
+import type { FetchResponse } from '../protocol/generated/messages/fetch-response.ts';
+import { isRetriableKafkaError, KafkaErrorCode, kafkaErrorName } from '../protocol/index.ts';
+import { type DecodedRecord, decodeRecordBatchesWithEnd, RecordBatchError, RecordBatchErrorCode } from '../protocol/records.ts';
 import { UpstreamError, UpstreamErrorCode } from '../upstream/errors.ts';
-import { ClusterAdminError, partitionKey, splitKey, UnreadableRecordsError, type PartitionKey } from './cluster-admin-errors.ts';
+import { ClusterAdminError, type PartitionKey, partitionKey, splitKey, UnreadableRecordsError } from './cluster-admin-errors.ts';
 
 /** Partitions one Fetch names at most (a request never lists tens of thousands). */
 export const MAX_PARTITIONS_PER_FETCH = 1000;
@@ -130,7 +131,7 @@ export async function readRanges(io: FetchIO, ranges: readonly ReadRange[], opts
   let refresh = false;
   let lastProgress = Date.now();
   let lastError: unknown = null;
-  for (let attempt = 0; pending.size > 0;) {
+  for (let attempt = 0; pending.size > 0; ) {
     if (opts.deadline !== undefined && opts.deadline !== null && Date.now() > opts.deadline) {
       throw new ReadDeadlineError(io.domainName, ranges.length - pending.size, ranges.length, `${ranges.length} partition(s)`);
     }
@@ -157,85 +158,94 @@ export async function readRanges(io: FetchIO, ranges: readonly ReadRange[], opts
     let progressed = false;
     const front: Pending[] = [];
     const outOfRange: Pending[] = [];
-    await Promise.all([...byLeader.values()].map(async ({ address, parts }) => {
-      const topics = new Map<string, Pending[]>();
-      for (const p of parts) topics.set(p.topic, [...(topics.get(p.topic) ?? []), p]);
-      let res: FetchResponse;
-      try {
-        res = await io.fetch(address, {
-          maxBytes, isolationLevel,
-          topics: [...topics].map(([topic, ps]) => ({ topic, partitions: ps.map((p) => ({ partition: p.partition, fetchOffset: p.offset, partitionMaxBytes })) })),
-        });
-      } catch (err) {
-        if (!(err instanceof UpstreamError) || err.code === UpstreamErrorCode.AuthenticationFailed) throw err;
-        lastError = err;
-        refresh = true;
-        return;
-      }
-      if (res.errorCode !== 0) {
-        lastError = new ClusterAdminError(`Fetch: ${kafkaErrorName(res.errorCode)}`);
-        if (!isRetriableKafkaError(res.errorCode)) throw lastError;
-        refresh = true;
-        return;
-      }
-      const answers = new Map<PartitionKey, FetchResponse['responses'][number]['partitions'][number]>();
-      for (const t of res.responses) for (const p of t.partitions) answers.set(partitionKey(t.topic, p.partitionIndex), p);
-      // The request's order: the first partition is the one the broker had to answer whole.
-      const ordered = [...topics.values()].flat();
-      let left = budget;
-      let decodedAny = false;
-      for (const [i, p] of ordered.entries()) {
-        const a = answers.get(p.key);
-        if (a === undefined) {
-          lastError = new ClusterAdminError(`Fetch answer without ${p.topic}-${p.partition}`);
-          refresh = true;
-          continue;
-        }
-        if (a.errorCode === KafkaErrorCode.OFFSET_OUT_OF_RANGE) {
-          outOfRange.push(p);
-          continue;
-        }
-        if (a.errorCode !== 0) {
-          lastError = new ClusterAdminError(`Fetch ${p.topic}-${p.partition}: ${kafkaErrorName(a.errorCode)}`);
-          if (!isRetriableKafkaError(a.errorCode)) throw lastError;
-          refresh = true;
-          continue;
-        }
-        const bytes = a.records ?? new Uint8Array(0);
-        let decoded: { records: DecodedRecord[]; endOffset: bigint | null; decompressedBytes: number };
+    await Promise.all(
+      [...byLeader.values()].map(async ({ address, parts }) => {
+        const topics = new Map<string, Pending[]>();
+        for (const p of parts) topics.set(p.topic, [...(topics.get(p.topic) ?? []), p]);
+        let res: FetchResponse;
         try {
-          decoded = decodeRecordBatchesWithEnd(bytes, { maxDecompressedBytes: Math.max(left, 1), ...(isolationLevel === 1 ? { abortedTransactions: a.abortedTransactions ?? [] } : {}) });
+          res = await io.fetch(address, {
+            maxBytes,
+            isolationLevel,
+            topics: [...topics].map(([topic, ps]) => ({
+              topic,
+              partitions: ps.map((p) => ({ partition: p.partition, fetchOffset: p.offset, partitionMaxBytes })),
+            })),
+          });
         } catch (err) {
-          if (!(err instanceof RecordBatchError)) throw err;
-          // Too large only for what other partitions of this answer left: again, first, with the whole budget.
-          if (err.code === RecordBatchErrorCode.TooLarge && decodedAny) {
-            front.push(p);
+          if (!(err instanceof UpstreamError) || err.code === UpstreamErrorCode.AuthenticationFailed) throw err;
+          lastError = err;
+          refresh = true;
+          return;
+        }
+        if (res.errorCode !== 0) {
+          lastError = new ClusterAdminError(`Fetch: ${kafkaErrorName(res.errorCode)}`);
+          if (!isRetriableKafkaError(res.errorCode)) throw lastError;
+          refresh = true;
+          return;
+        }
+        const answers = new Map<PartitionKey, FetchResponse['responses'][number]['partitions'][number]>();
+        for (const t of res.responses) for (const p of t.partitions) answers.set(partitionKey(t.topic, p.partitionIndex), p);
+        // The request's order: the first partition is the one the broker had to answer whole.
+        const ordered = [...topics.values()].flat();
+        let left = budget;
+        let decodedAny = false;
+        for (const [i, p] of ordered.entries()) {
+          const a = answers.get(p.key);
+          if (a === undefined) {
+            lastError = new ClusterAdminError(`Fetch answer without ${p.topic}-${p.partition}`);
+            refresh = true;
             continue;
           }
-          pending.delete(p.key);
-          out.unreadable.set(p.key, new UnreadableRecordsError(io.domainName, p.topic, p.partition, err));
-          progressed = true;
-          continue;
-        }
-        left -= decoded.decompressedBytes;
-        if (decoded.decompressedBytes > 0) decodedAny = true;
-        if (decoded.endOffset === null || decoded.endOffset <= p.offset) {
-          // Nothing whole came back. Done when nothing is readable there (or the broker had to answer this one whole).
-          const bound = isolationLevel === 1 ? a.lastStableOffset : a.highWatermark;
-          if (i === 0 || bound < 0n || p.offset >= bound) {
-            finish(p, bound >= 0n && p.offset >= bound ? p.offset : p.to);
+          if (a.errorCode === KafkaErrorCode.OFFSET_OUT_OF_RANGE) {
+            outOfRange.push(p);
+            continue;
+          }
+          if (a.errorCode !== 0) {
+            lastError = new ClusterAdminError(`Fetch ${p.topic}-${p.partition}: ${kafkaErrorName(a.errorCode)}`);
+            if (!isRetriableKafkaError(a.errorCode)) throw lastError;
+            refresh = true;
+            continue;
+          }
+          const bytes = a.records ?? new Uint8Array(0);
+          let decoded: { records: DecodedRecord[]; endOffset: bigint | null; decompressedBytes: number };
+          try {
+            decoded = decodeRecordBatchesWithEnd(bytes, {
+              maxDecompressedBytes: Math.max(left, 1),
+              ...(isolationLevel === 1 ? { abortedTransactions: a.abortedTransactions ?? [] } : {}),
+            });
+          } catch (err) {
+            if (!(err instanceof RecordBatchError)) throw err;
+            // Too large only for what other partitions of this answer left: again, first, with the whole budget.
+            if (err.code === RecordBatchErrorCode.TooLarge && decodedAny) {
+              front.push(p);
+              continue;
+            }
+            pending.delete(p.key);
+            out.unreadable.set(p.key, new UnreadableRecordsError(io.domainName, p.topic, p.partition, err));
             progressed = true;
-          } else front.push(p);
-          continue;
+            continue;
+          }
+          left -= decoded.decompressedBytes;
+          if (decoded.decompressedBytes > 0) decodedAny = true;
+          if (decoded.endOffset === null || decoded.endOffset <= p.offset) {
+            // Nothing whole came back. Done when nothing is readable there (or the broker had to answer this one whole).
+            const bound = isolationLevel === 1 ? a.lastStableOffset : a.highWatermark;
+            if (i === 0 || bound < 0n || p.offset >= bound) {
+              finish(p, bound >= 0n && p.offset >= bound ? p.offset : p.to);
+              progressed = true;
+            } else front.push(p);
+            continue;
+          }
+          const rs = decoded.records.filter((r) => r.offset >= p.offset && r.offset < p.to);
+          if (opts.each !== undefined) opts.each(p.key, rs);
+          else for (const r of rs) p.records.push(r);
+          p.offset = decoded.endOffset;
+          progressed = true;
+          if (p.offset >= p.to) finish(p, p.to);
         }
-        const rs = decoded.records.filter((r) => r.offset >= p.offset && r.offset < p.to);
-        if (opts.each !== undefined) opts.each(p.key, rs);
-        else for (const r of rs) p.records.push(r);
-        p.offset = decoded.endOffset;
-        progressed = true;
-        if (p.offset >= p.to) finish(p, p.to);
-      }
-    }));
+      }),
+    );
     if (outOfRange.length > 0) {
       // Before the log start (retention, DeleteRecords): continue from there; past the end: done.
       const starts = await io.startOffsets(outOfRange.map((p) => p.key));
@@ -258,7 +268,10 @@ export async function readRanges(io: FetchIO, ranges: readonly ReadRange[], opts
     } else if (pending.size > 0) {
       if (Date.now() + 100 > lastProgress + io.timeoutMs) {
         const first = pending.values().next().value!;
-        throw new ClusterAdminError(`streaming domain "${io.domainName}": Fetch ${first.topic}-${first.partition}${pending.size > 1 ? ` (and ${pending.size - 1} more partition(s))` : ''} failed: ${(lastError as Error | null)?.message ?? 'no progress'}`, { cause: lastError });
+        throw new ClusterAdminError(
+          `streaming domain "${io.domainName}": Fetch ${first.topic}-${first.partition}${pending.size > 1 ? ` (and ${pending.size - 1} more partition(s))` : ''} failed: ${(lastError as Error | null)?.message ?? 'no progress'}`,
+          { cause: lastError },
+        );
       }
       await sleep(Math.min(50 * 2 ** attempt++, 500));
     }

@@ -6,7 +6,7 @@
 // pass, so the fenced window is about one such pass however many partitions the switch covers.
 import type { ClusterAdmin, PartitionKey } from './cluster-admin.ts';
 import { ReadDeadlineError } from './partition-reader.ts';
-import { groupsOn, type GroupOffsets, type PartitionState, type ReplicationTracker, type TopicComparison } from './replication.ts';
+import { type GroupOffsets, groupsOn, type PartitionState, type ReplicationTracker, type TopicComparison } from './replication.ts';
 
 /** Passes before the fence at most. */
 const MAX_PASSES = 3;
@@ -38,7 +38,14 @@ export function comparablePartitions(cmp: { partitions: PartitionKey[]; topics: 
  * the destination's coordinators of those groups (for the install); then passes of only what
  * moved, while a pass takes longer than QUICK_PASS_MS.
  */
-export async function readBeforeFence(tracker: ReplicationTracker, src: ClusterAdmin, dst: ClusterAdmin, keys: readonly PartitionKey[], groupPattern: RegExp | null, aliases: readonly string[]): Promise<PreRead> {
+export async function readBeforeFence(
+  tracker: ReplicationTracker,
+  src: ClusterAdmin,
+  dst: ClusterAdmin,
+  keys: readonly PartitionKey[],
+  groupPattern: RegExp | null,
+  aliases: readonly string[],
+): Promise<PreRead> {
   const started = performance.now();
   let sourceEnds = await src.endOffsets(keys);
   const groupsRead = groupsOn(src, new Set(keys), groupPattern);
@@ -63,8 +70,10 @@ export async function readBeforeFence(tracker: ReplicationTracker, src: ClusterA
 /** One line for the switch's progress: what was read before the fence and how long it took. */
 export function describePreRead(p: PreRead): string {
   const caught = p.states.filter((s) => s.caughtUp).length;
-  return `${p.states.length} partition(s) (${caught} caught up) and ${p.groups.length} group(s) read before the fence in ${Math.round(p.ms)} ms; `
-    + `passes ${p.passes.map((x, i) => `${Math.round(x.ms)} ms${i > 0 ? ` (${x.moved} moved)` : ''}`).join(', ')}`;
+  return (
+    `${p.states.length} partition(s) (${caught} caught up) and ${p.groups.length} group(s) read before the fence in ${Math.round(p.ms)} ms; ` +
+    `passes ${p.passes.map((x, i) => `${Math.round(x.ms)} ms${i > 0 ? ` (${x.moved} moved)` : ''}`).join(', ')}`
+  );
 }
 
 /**
@@ -84,19 +93,23 @@ export function outOfBudget(fenceMs: number, phase: string, tracker: Replication
   const caught = tracker === null ? 0 : tracker.caughtUpCount(tracker.states.keys());
   const read = err instanceof ReadDeadlineError ? `; the read in progress had ${err.done} of ${err.total} partition(s) done` : '';
   const cause = err instanceof Error && !(err instanceof ReadDeadlineError) ? ` (last error: ${err.message})` : '';
-  return `the planned switch did not finish within the fence budget of ${fenceMs} ms (gateway.switchover.fenceTimeoutMs) at phase "${phase}": `
-    + `${caught} of ${total} partition(s) checked and caught up${read}${cause}. Raise gateway.switchover.fenceTimeoutMs, or run turnout preflight to see the expected fenced window.`;
+  return (
+    `the planned switch did not finish within the fence budget of ${fenceMs} ms (gateway.switchover.fenceTimeoutMs) at phase "${phase}": ` +
+    `${caught} of ${total} partition(s) checked and caught up${read}${cause}. Raise gateway.switchover.fenceTimeoutMs, or run turnout preflight to see the expected fenced window.`
+  );
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight; results in order. */
 export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await fn(items[i]);
+      }
+    }),
+  );
   return out;
 }

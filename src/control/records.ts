@@ -202,7 +202,12 @@ export function prepareDeadline(p: PrepareRecord, fleetTimeoutMs: number, graceM
  * first saw the prepare (`seenAt`): a planned switch checks the clusters before it writes its
  * prepare, so `at` alone could end a slow but live switch.
  */
-export function orphanedSwitches(open: Iterable<{ prepare: PrepareRecord; seenAt: number }>, ended: ReadonlySet<string>, now: number, fleetTimeoutMs: number): PrepareRecord[] {
+export function orphanedSwitches(
+  open: Iterable<{ prepare: PrepareRecord; seenAt: number }>,
+  ended: ReadonlySet<string>,
+  now: number,
+  fleetTimeoutMs: number,
+): PrepareRecord[] {
   const out: PrepareRecord[] = [];
   for (const { prepare: p, seenAt } of open) {
     if (ended.has(p.switchId)) continue;

@@ -17,13 +17,21 @@
 // either direction (mirror-maker.ts), its checkpoints, and the destination's log start.
 import type { ReplicationType } from '../config/types.ts';
 import type { DecodedRecord } from '../protocol/records.ts';
-import { partitionKey, splitKey, type ClusterAdmin, type PartitionKey, type UnreadableRecordsError } from './cluster-admin.ts';
-import type { RangeRead, RangesRead, ReadRange } from './partition-reader.ts';
-import { CHECKPOINTS_TOPIC, decodeCheckpoint, decodeOffsetSync, OFFSET_SYNCS_TOPIC, type Checkpoint } from './mirror-maker.ts';
+import { type ClusterAdmin, type PartitionKey, partitionKey, splitKey, type UnreadableRecordsError } from './cluster-admin.ts';
+import { CHECKPOINTS_TOPIC, type Checkpoint, decodeCheckpoint, decodeOffsetSync, OFFSET_SYNCS_TOPIC } from './mirror-maker.ts';
 import {
-  alignTails, decide, encodeAnchors, MAX_ANCHORS, pairListBounds, syncBounds, SyncIndex, thinAnchors,
-  type Bound, type TranslationMethod,
+  alignTails,
+  type Bound,
+  decide,
+  encodeAnchors,
+  MAX_ANCHORS,
+  pairListBounds,
+  SyncIndex,
+  syncBounds,
+  type TranslationMethod,
+  thinAnchors,
 } from './offset-translation.ts';
+import type { RangeRead, RangesRead, ReadRange } from './partition-reader.ts';
 
 /** Records compared at the tail of each partition. */
 export const TAIL_WINDOW = 500;
@@ -218,10 +226,17 @@ export class ReplicationTracker {
           if (lso >= i.sourceEnd) return true;
           // An open transaction on the source: what follows its first record is not readable
           // read_committed (nor copied by MirrorMaker reading so) until it ends. Not caught up.
-          found.push({ ...i, caughtUp: false, lag: null, destCut: null, method: 'match', waiting: `an open transaction on "${this.source.domain.name}" (last stable offset ${lso}, end ${i.sourceEnd}): records after it are not final until it commits or aborts` });
+          found.push({
+            ...i,
+            caughtUp: false,
+            lag: null,
+            destCut: null,
+            method: 'match',
+            waiting: `an open transaction on "${this.source.domain.name}" (last stable offset ${lso}, end ${i.sourceEnd}): records after it are not final until it commits or aborts`,
+          });
           return false;
         });
-        found.push(...await this.checkTails(readable, deadline));
+        found.push(...(await this.checkTails(readable, deadline)));
       }
       for (const s of found) this.states.set(s.key, s);
     }
@@ -240,7 +255,12 @@ export class ReplicationTracker {
     for (const s of sampled) {
       const bad = src.unreadable.get(s.key) ?? dst.unreadable.get(s.key);
       if (bad !== undefined) {
-        Object.assign(s, { caughtUp: false, lag: null, method: 'unreadable', unreadable: this.unreadable(bad, src.unreadable.has(s.key) ? 'source' : 'destination') });
+        Object.assign(s, {
+          caughtUp: false,
+          lag: null,
+          method: 'unreadable',
+          unreadable: this.unreadable(bad, src.unreadable.has(s.key) ? 'source' : 'destination'),
+        });
         continue;
       }
       const mismatch = this.compareSample(src.read.get(s.key)?.records ?? [], dst.read.get(s.key)?.records ?? []);
@@ -255,7 +275,8 @@ export class ReplicationTracker {
     for (const r of s) {
       const other = dm.get(r.offset);
       if (other === undefined) return `offset ${r.offset} holds a record on "${this.source.domain.name}" but none on "${this.dest.domain.name}"`;
-      if (other !== fingerprint(r)) return `the records at offset ${r.offset} differ (timestamp, key or value) between "${this.source.domain.name}" and "${this.dest.domain.name}"`;
+      if (other !== fingerprint(r))
+        return `the records at offset ${r.offset} differ (timestamp, key or value) between "${this.source.domain.name}" and "${this.dest.domain.name}"`;
       dm.delete(r.offset);
     }
     const extra = dm.keys().next();
@@ -269,16 +290,32 @@ export class ReplicationTracker {
   /** MirrorMaker 2: the tails of both sides, compared. */
   private async checkTails(items: readonly Item[], deadline: number | null): Promise<PartitionState[]> {
     const out: PartitionState[] = [];
-    const unreadable = (i: Item, err: UnreadableRecordsError, side: 'source' | 'destination'): PartitionState =>
-      ({ ...i, caughtUp: false, lag: null, destCut: null, method: 'unreadable', unreadable: this.unreadable(err, side) });
+    const unreadable = (i: Item, err: UnreadableRecordsError, side: 'source' | 'destination'): PartitionState => ({
+      ...i,
+      caughtUp: false,
+      lag: null,
+      destCut: null,
+      method: 'unreadable',
+      unreadable: this.unreadable(err, side),
+    });
     // Source tails, read committed: aborted records are never copied (MirrorMaker reading
     // read_committed), and a partition whose newest records are aborted would otherwise never look
     // caught up. Only what each side gained since its tail was last read is fetched, both sides at
     // once (a destination tail read for a partition with nothing to compare is not needed, but
     // costs less than a second round trip for the others).
     const [srcRead, dstRead] = await Promise.all([
-      this.readTails(this.source, this.sourceTails, items.map((i) => [i.key, i.sourceEnd]), deadline),
-      this.readTails(this.dest, this.destTails, items.map((i) => [i.key, i.destEnd]), deadline),
+      this.readTails(
+        this.source,
+        this.sourceTails,
+        items.map((i) => [i.key, i.sourceEnd]),
+        deadline,
+      ),
+      this.readTails(
+        this.dest,
+        this.destTails,
+        items.map((i) => [i.key, i.destEnd]),
+        deadline,
+      ),
     ]);
     const widen: Item[] = [];
     const withTail: Item[] = [];
@@ -297,11 +334,21 @@ export class ReplicationTracker {
         if (i.sourceEnd - width <= (starts.get(i.key) ?? 0n)) withTail.push(i);
         else if (width >= MAX_WIDENED_WINDOW) {
           this.sourceTails.delete(i.key);
-          out.push({ ...i, caughtUp: false, lag: null, destCut: null, method: 'match', waiting: `no committed record in the last ${width} offsets of ${i.key} on "${this.source.domain.name}" (only aborted transactions): cannot tell whether the destination holds the committed ones` });
+          out.push({
+            ...i,
+            caughtUp: false,
+            lag: null,
+            destCut: null,
+            method: 'match',
+            waiting: `no committed record in the last ${width} offsets of ${i.key} on "${this.source.domain.name}" (only aborted transactions): cannot tell whether the destination holds the committed ones`,
+          });
         } else next.push(i);
       }
       const wider = width * 8n;
-      const read = await this.source.readRanges(next.map((i) => ({ key: i.key, from: i.sourceEnd - wider, to: i.sourceEnd })), { readCommitted: true, deadline });
+      const read = await this.source.readRanges(
+        next.map((i) => ({ key: i.key, from: i.sourceEnd - wider, to: i.sourceEnd })),
+        { readCommitted: true, deadline },
+      );
       left = [];
       for (const i of next) {
         const bad = read.unreadable.get(i.key);
@@ -323,7 +370,9 @@ export class ReplicationTracker {
     }
     for (const i of compared) {
       const bad = dstRead.unreadable.get(i.key);
-      out.push(bad !== undefined ? unreadable(i, bad, 'destination') : this.compare(i, this.sourceTails.get(i.key)!.records, this.destTails.get(i.key)!.records));
+      out.push(
+        bad !== undefined ? unreadable(i, bad, 'destination') : this.compare(i, this.sourceTails.get(i.key)!.records, this.destTails.get(i.key)!.records),
+      );
     }
     return out;
   }
@@ -334,13 +383,21 @@ export class ReplicationTracker {
    * window. The cache then holds the window's records; a partition whose records cannot be read
    * is dropped from it.
    */
-  private async readTails(admin: ClusterAdmin, cache: Map<PartitionKey, Tail>, ends: readonly [PartitionKey, bigint][], deadline: number | null): Promise<RangesRead> {
+  private async readTails(
+    admin: ClusterAdmin,
+    cache: Map<PartitionKey, Tail>,
+    ends: readonly [PartitionKey, bigint][],
+    deadline: number | null,
+  ): Promise<RangesRead> {
     const ranges: (ReadRange & { end: bigint })[] = [];
     for (const [key, end] of ends) {
       const r = tailRange(cache.get(key), end);
       if (r !== null) ranges.push({ key, ...r, end });
     }
-    const read = await admin.readRanges(ranges.map(({ key, from, to }) => ({ key, from, to })), { readCommitted: true, deadline });
+    const read = await admin.readRanges(
+      ranges.map(({ key, from, to }) => ({ key, from, to })),
+      { readCommitted: true, deadline },
+    );
     for (const r of ranges) {
       const got = read.read.get(r.key);
       if (got === undefined) cache.delete(r.key);
@@ -358,7 +415,14 @@ export class ReplicationTracker {
     this.tailPairs.set(i.key, pairs);
     const c = caughtUpAfter(srcFps, destFps, pairs);
     if (c === null) return { ...i, caughtUp: false, lag: null, destCut: null, method: 'match' };
-    return { ...i, caughtUp: c.missing === 0, lag: c.missing, destCut: c.missing === 0 ? c.cut : null, ...(c.missing === 0 ? { cutExact: c.exact } : {}), method: 'match' };
+    return {
+      ...i,
+      caughtUp: c.missing === 0,
+      lag: c.missing,
+      destCut: c.missing === 0 ? c.cut : null,
+      ...(c.missing === 0 ? { cutExact: c.exact } : {}),
+      method: 'match',
+    };
   }
 
   /** How many partitions of `keys` are caught up (for the report of a check that did not finish). */
@@ -382,7 +446,12 @@ export class ReplicationTracker {
    * `keys` are the partitions of the switch (default: those checked so far); it can run while
    * check() is still waiting for replication.
    */
-  async prepare(groups: readonly { groupId: string; offsets: Map<PartitionKey, bigint> }[], sourceAliases: readonly string[], keys: readonly PartitionKey[] = [...this.states.keys()], deadline: number | null = null): Promise<void> {
+  async prepare(
+    groups: readonly { groupId: string; offsets: Map<PartitionKey, bigint> }[],
+    sourceAliases: readonly string[],
+    keys: readonly PartitionKey[] = [...this.states.keys()],
+    deadline: number | null = null,
+  ): Promise<void> {
     const started = performance.now();
     this.deadline = deadline;
     try {
@@ -392,7 +461,11 @@ export class ReplicationTracker {
     }
   }
 
-  private async prepareEvidence(groups: readonly { groupId: string; offsets: Map<PartitionKey, bigint> }[], sourceAliases: readonly string[], keys: readonly PartitionKey[]): Promise<void> {
+  private async prepareEvidence(
+    groups: readonly { groupId: string; offsets: Map<PartitionKey, bigint> }[],
+    sourceAliases: readonly string[],
+    keys: readonly PartitionKey[],
+  ): Promise<void> {
     const wantedKeys = new Set(keys);
     if (keys.length === 0 || this.type !== 'mirrormaker2') return;
     this.destStarts = await this.dest.startOffsets(keys);
@@ -401,24 +474,37 @@ export class ReplicationTracker {
     for (const g of groups) for (const [k, o] of g.offsets) queries.get(k)?.add(o);
     const [srcTopics, dstTopics] = await Promise.all([this.source.topics(null), this.dest.topics(null)]);
     const found: { admin: ClusterAdmin; onSource: boolean; topic: string; partitions: number }[] = [];
-    for (const [name, info] of srcTopics) if (OFFSET_SYNCS_TOPIC.test(name)) found.push({ admin: this.source, onSource: true, topic: name, partitions: info.leaders.size });
-    for (const [name, info] of dstTopics) if (OFFSET_SYNCS_TOPIC.test(name)) found.push({ admin: this.dest, onSource: false, topic: name, partitions: info.leaders.size });
+    for (const [name, info] of srcTopics)
+      if (OFFSET_SYNCS_TOPIC.test(name)) found.push({ admin: this.source, onSource: true, topic: name, partitions: info.leaders.size });
+    for (const [name, info] of dstTopics)
+      if (OFFSET_SYNCS_TOPIC.test(name)) found.push({ admin: this.dest, onSource: false, topic: name, partitions: info.leaders.size });
     // A cluster replicating to a few others has a few of these; more is not MirrorMaker's doing.
     if (found.length > MAX_SYNC_TOPICS) {
-      for (const f of found.splice(MAX_SYNC_TOPICS)) this.evidence.ignored.push(`${f.topic} on "${f.admin.domain.name}": not read (more than ${MAX_SYNC_TOPICS} offset-sync topics)`);
+      for (const f of found.splice(MAX_SYNC_TOPICS))
+        this.evidence.ignored.push(`${f.topic} on "${f.admin.domain.name}": not read (more than ${MAX_SYNC_TOPICS} offset-sync topics)`);
     }
     // A topic that cannot be read is left out (and listed): translations fall back to other evidence.
-    const read = await Promise.all(found.map((f) => this.readSyncs(f.admin, f.onSource, f.topic, f.partitions, queries).catch((err: unknown) => {
-      this.evidence.ignored.push(`${f.topic} on "${f.admin.domain.name}": cannot be read (${(err as Error).message})`);
-      return null;
-    })));
+    const read = await Promise.all(
+      found.map((f) =>
+        this.readSyncs(f.admin, f.onSource, f.topic, f.partitions, queries).catch((err: unknown) => {
+          this.evidence.ignored.push(`${f.topic} on "${f.admin.domain.name}": cannot be read (${(err as Error).message})`);
+          return null;
+        }),
+      ),
+    );
     this.syncs = read.filter((x): x is SyncSource => x !== null);
     this.syncs = this.syncs.filter((s) => s.count > 0); // a flow that copies none of these partitions
     for (const s of this.syncs) {
       s.direction = await this.direction(s);
       if (s.direction !== undefined) await this.verifyPartitions(s);
-      if (s.rejected.size > 0) this.evidence.ignored.push(`${s.topic} on "${s.domain}" for ${s.rejected.size} partition(s) (${[...s.rejected].slice(0, 3).join(', ')}${s.rejected.size > 3 ? ', ...' : ''}): their newest sync names different records on "${this.source.domain.name}" and "${this.dest.domain.name}"`);
-      if (s.direction === undefined) this.evidence.ignored.push(`${s.topic} on "${s.domain}" (${s.count} syncs for these partitions): its syncs do not name the same records on "${this.source.domain.name}" and "${this.dest.domain.name}" (a flow to another cluster?)`);
+      if (s.rejected.size > 0)
+        this.evidence.ignored.push(
+          `${s.topic} on "${s.domain}" for ${s.rejected.size} partition(s) (${[...s.rejected].slice(0, 3).join(', ')}${s.rejected.size > 3 ? ', ...' : ''}): their newest sync names different records on "${this.source.domain.name}" and "${this.dest.domain.name}"`,
+        );
+      if (s.direction === undefined)
+        this.evidence.ignored.push(
+          `${s.topic} on "${s.domain}" (${s.count} syncs for these partitions): its syncs do not name the same records on "${this.source.domain.name}" and "${this.dest.domain.name}" (a flow to another cluster?)`,
+        );
       else this.evidence.offsetSyncs.push({ domain: s.domain, topic: s.topic, direction: s.asymmetric === 0 ? 'equal offsets' : s.direction, syncs: s.count });
     }
     this.syncs = this.syncs.filter((s) => s.direction !== undefined);
@@ -447,8 +533,24 @@ export class ReplicationTracker {
     }
   }
 
-  private async readSyncs(admin: ClusterAdmin, onSource: boolean, topic: string, partitions: number, queries: Map<PartitionKey, Set<bigint>>): Promise<SyncSource> {
-    const s: SyncSource = { domain: admin.domain.name, topic, onSource, forward: new Map(), reverse: new Map(), newest: new Map(), count: 0, asymmetric: 0, rejected: new Set() };
+  private async readSyncs(
+    admin: ClusterAdmin,
+    onSource: boolean,
+    topic: string,
+    partitions: number,
+    queries: Map<PartitionKey, Set<bigint>>,
+  ): Promise<SyncSource> {
+    const s: SyncSource = {
+      domain: admin.domain.name,
+      topic,
+      onSource,
+      forward: new Map(),
+      reverse: new Map(),
+      newest: new Map(),
+      count: 0,
+      asymmetric: 0,
+      rejected: new Set(),
+    };
     for (let p = 0; p < partitions; p++) {
       await this.readTopic(admin, topic, p, (r) => {
         const sync = decodeOffsetSync(r.key, r.value);
@@ -497,11 +599,13 @@ export class ReplicationTracker {
     };
     for (const [key, recent] of [...s.newest].slice(0, 3)) {
       const one = (admin: ClusterAdmin, o: bigint) => this.distinctRecord(admin, key, o);
-      await Promise.all(recent.map(async ([up, down]) => {
-        const [su, dd, du, sd] = await Promise.all([one(this.source, up), one(this.dest, down), one(this.dest, up), one(this.source, down)]);
-        vote(votes.forward, su, dd);
-        vote(votes.reverse, du, sd);
-      }));
+      await Promise.all(
+        recent.map(async ([up, down]) => {
+          const [su, dd, du, sd] = await Promise.all([one(this.source, up), one(this.dest, down), one(this.dest, up), one(this.source, down)]);
+          vote(votes.forward, su, dd);
+          vote(votes.reverse, du, sd);
+        }),
+      );
     }
     // Two agreeing syncs at least: one record can match by chance (identical payloads).
     const ok = (v: { same: number; differ: number }) => v.same >= 2 && v.differ === 0;
@@ -541,8 +645,14 @@ export class ReplicationTracker {
       if (this.deadline !== null && Date.now() > this.deadline) return;
       const chunk = newest.slice(i, i + VERIFIED_PER_READ);
       const [a, b] = await Promise.all([
-        this.distinctRecords(this.source, chunk.map(([key, pair]) => [key, pair[0]])),
-        this.distinctRecords(this.dest, chunk.map(([key, pair]) => [key, pair[1]])),
+        this.distinctRecords(
+          this.source,
+          chunk.map(([key, pair]) => [key, pair[0]]),
+        ),
+        this.distinctRecords(
+          this.dest,
+          chunk.map(([key, pair]) => [key, pair[1]]),
+        ),
       ]);
       for (const [key] of chunk) {
         const x = a.get(key) ?? null;
@@ -556,7 +666,10 @@ export class ReplicationTracker {
   private async distinctRecords(admin: ClusterAdmin, at: readonly [PartitionKey, bigint][]): Promise<Map<PartitionKey, string | null>> {
     const out = new Map<PartitionKey, string | null>();
     try {
-      const read = await admin.readRanges(at.map(([key, o]) => ({ key, from: o - 2n, to: o + 3n })), { deadline: this.deadline });
+      const read = await admin.readRanges(
+        at.map(([key, o]) => ({ key, from: o - 2n, to: o + 3n })),
+        { deadline: this.deadline },
+      );
       for (const [key, o] of at) {
         const rs = read.read.get(key)?.records ?? [];
         const found = rs.find((r) => r.offset === o);
@@ -576,7 +689,10 @@ export class ReplicationTracker {
       const last = index.newest();
       if (last === null) continue;
       const { topic, partition } = splitKey(key);
-      const [a, b] = await Promise.all([this.source.readRecords(topic, partition, last[0], last[0] + 1n), this.dest.readRecords(topic, partition, last[1], last[1] + 1n)]).catch(() => [[], []]);
+      const [a, b] = await Promise.all([
+        this.source.readRecords(topic, partition, last[0], last[0] + 1n),
+        this.dest.readRecords(topic, partition, last[1], last[1] + 1n),
+      ]).catch(() => [[], []]);
       if (a.length !== 1 || b.length !== 1) continue;
       if (fingerprint(a[0]) !== fingerprint(b[0])) return false;
       same++;
@@ -594,9 +710,16 @@ export class ReplicationTracker {
   private async readTopic(admin: ClusterAdmin, topic: string, partition: number, each: (r: DecodedRecord) => void): Promise<void> {
     const k = partitionKey(topic, partition);
     const [start, end] = await Promise.all([admin.startOffsets([k]), admin.endOffsets([k])]);
-    await admin.eachRecords(topic, partition, start.get(k) ?? 0n, end.get(k) ?? 0n, (rs) => {
-      for (const r of rs) each(r);
-    }, { maxBytes: MM2_TOPIC_BUDGET, maxDecompressedBytes: MM2_TOPIC_BUDGET, deadline: this.deadline });
+    await admin.eachRecords(
+      topic,
+      partition,
+      start.get(k) ?? 0n,
+      end.get(k) ?? 0n,
+      (rs) => {
+        for (const r of rs) each(r);
+      },
+      { maxBytes: MM2_TOPIC_BUDGET, maxDecompressedBytes: MM2_TOPIC_BUDGET, deadline: this.deadline },
+    );
   }
 
   /** Where a group's committed source offset continues on the destination. Call after check() and prepare(). */
@@ -682,7 +805,11 @@ export class ReplicationTracker {
  * match past a copy that is still missing). Returns the number of source records without a copy
  * and the cut (just after the last copy), or null when no record could be paired at all.
  */
-export function caughtUpAfter(source: readonly { offset: bigint; fp: string }[], dest: readonly { offset: bigint; fp: string }[], pairs: readonly [bigint, bigint][]): { missing: number; cut: bigint; exact: boolean } | null {
+export function caughtUpAfter(
+  source: readonly { offset: bigint; fp: string }[],
+  dest: readonly { offset: bigint; fp: string }[],
+  pairs: readonly [bigint, bigint][],
+): { missing: number; cut: bigint; exact: boolean } | null {
   const last = pairs[pairs.length - 1];
   if (last === undefined) return null;
   const [s, d] = last;
@@ -713,7 +840,13 @@ export function caughtUpAfter(source: readonly { offset: bigint; fp: string }[],
 
 /** A topic a switch must cover: not internal, not Turnout's or MirrorMaker's own. */
 export function isUserTopic(name: string): boolean {
-  return !name.startsWith('__') && !name.startsWith('_turnout') && !name.startsWith('mm2-') && !/\.(checkpoints\.internal|internal|replica)$/.test(name) && name !== 'heartbeats';
+  return (
+    !name.startsWith('__') &&
+    !name.startsWith('_turnout') &&
+    !name.startsWith('mm2-') &&
+    !/\.(checkpoints\.internal|internal|replica)$/.test(name) &&
+    name !== 'heartbeats'
+  );
 }
 
 export interface TopicComparison {
@@ -724,7 +857,11 @@ export interface TopicComparison {
 }
 
 /** The partitions of `topics` on the source, and what differs on the destination. */
-export async function compareTopics(source: ClusterAdmin, dest: ClusterAdmin, topics: string[]): Promise<{ partitions: PartitionKey[]; topics: TopicComparison[] }> {
+export async function compareTopics(
+  source: ClusterAdmin,
+  dest: ClusterAdmin,
+  topics: string[],
+): Promise<{ partitions: PartitionKey[]; topics: TopicComparison[] }> {
   const [s, d] = await Promise.all([source.topics(topics), dest.topics(topics)]);
   const partitions: PartitionKey[] = [];
   const out: TopicComparison[] = [];
@@ -749,7 +886,9 @@ export interface GroupOffsets {
 
 /** Consumer groups (matching `pattern`, when given) with committed offsets on `partitions`. */
 export async function groupsOn(source: ClusterAdmin, partitions: Set<PartitionKey>, pattern: RegExp | null): Promise<GroupOffsets[]> {
-  const groups = (await source.groups()).filter((g) => (g.protocolType === 'consumer' || g.protocolType === '') && (pattern === null || pattern.test(g.groupId)));
+  const groups = (await source.groups()).filter(
+    (g) => (g.protocolType === 'consumer' || g.protocolType === '') && (pattern === null || pattern.test(g.groupId)),
+  );
   // One OffsetFetch per coordinator for many groups (ClusterAdmin.groupOffsetsMany), not one per group.
   const all = await source.groupOffsetsMany(groups.map((g) => g.groupId));
   const out: GroupOffsets[] = [];
@@ -780,7 +919,11 @@ export interface LagObservation {
 export function observeLag(from: string, to: string, states: readonly PartitionState[], at = Date.now()): LagObservation {
   const behind = states.filter((p) => !p.caughtUp);
   return {
-    at, from, to, partitions: states.length, behind: behind.length,
+    at,
+    from,
+    to,
+    partitions: states.length,
+    behind: behind.length,
     records: behind.reduce((n, p) => n + (p.lag ?? 0), 0),
     unknown: behind.filter((p) => p.lag === null).length,
   };
@@ -813,8 +956,9 @@ export function describeLossWindow(o: LagObservation | undefined, route: string,
     return `unknown: this gateway has not measured replication from "${from}" to "${to}" for route "${route}" (a preflight or a planned switch does); ${tail}`;
   }
   const ago = Math.max(0, Math.round((now - o.at) / 1000));
-  const seen = o.behind === 0
-    ? `${o.partitions} partition(s), all caught up`
-    : `${o.behind} of ${o.partitions} partition(s) behind by ${o.records} record(s)${o.unknown > 0 ? ` plus ${o.unknown} partition(s) behind by an unknown amount` : ''}`;
+  const seen =
+    o.behind === 0
+      ? `${o.partitions} partition(s), all caught up`
+      : `${o.behind} of ${o.partitions} partition(s) behind by ${o.records} record(s)${o.unknown > 0 ? ` plus ${o.unknown} partition(s) behind by an unknown amount` : ''}`;
   return `last replication lag seen ${ago} s ago (${new Date(o.at).toISOString()}): ${seen}; writes acknowledged since then may add to it. ${tail[0].toUpperCase()}${tail.slice(1)}`;
 }

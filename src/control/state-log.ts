@@ -8,27 +8,36 @@
 // failures until `timeoutMs` has passed, then throws a StateLogError that names the domain and the
 // topic. Appends are not idempotent: an append retried after a lost answer may write its records
 // twice, which a compacted key/value log absorbs (the later copy wins, with the same value).
-import type { BootstrapServerConfig, HostPort, StreamingDomainConfig } from '../config/types.ts';
+
 import { formatHostPort } from '../config/endpoints.ts';
+import type { BootstrapServerConfig, HostPort, StreamingDomainConfig } from '../config/types.ts';
 import { TurnoutError } from '../errors.ts';
 import type { Logger } from '../observability/log.ts';
-import { ApiKey, KafkaErrorCode, ZERO_UUID, apiCodec, isRetriableKafkaError, kafkaErrorName } from '../protocol/index.ts';
-import { decodeRecordBatchesWithEnd, encodeRecordBatch } from '../protocol/records.ts';
 import type { ApiVersionsResponse } from '../protocol/generated/messages/api-versions-response.ts';
 import { defaultCreateTopicsRequestCreatableTopic } from '../protocol/generated/messages/create-topics-request.ts';
 import type { CreateTopicsResponse } from '../protocol/generated/messages/create-topics-response.ts';
 import type { DescribeConfigsResponse } from '../protocol/generated/messages/describe-configs-response.ts';
 import { defaultFetchRequest, defaultFetchRequestFetchPartition, defaultFetchRequestFetchTopic } from '../protocol/generated/messages/fetch-request.ts';
 import type { FetchResponse } from '../protocol/generated/messages/fetch-response.ts';
-import { defaultListOffsetsRequest, defaultListOffsetsRequestListOffsetsPartition, defaultListOffsetsRequestListOffsetsTopic } from '../protocol/generated/messages/list-offsets-request.ts';
+import {
+  defaultListOffsetsRequest,
+  defaultListOffsetsRequestListOffsetsPartition,
+  defaultListOffsetsRequestListOffsetsTopic,
+} from '../protocol/generated/messages/list-offsets-request.ts';
 import type { ListOffsetsResponse } from '../protocol/generated/messages/list-offsets-response.ts';
 import { defaultMetadataRequest, defaultMetadataRequestTopic } from '../protocol/generated/messages/metadata-request.ts';
 import type { MetadataResponse, MetadataResponseTopic } from '../protocol/generated/messages/metadata-response.ts';
-import { defaultProduceRequest, defaultProduceRequestPartitionProduceData, defaultProduceRequestTopicProduceData } from '../protocol/generated/messages/produce-request.ts';
+import {
+  defaultProduceRequest,
+  defaultProduceRequestPartitionProduceData,
+  defaultProduceRequestTopicProduceData,
+} from '../protocol/generated/messages/produce-request.ts';
 import type { ProduceResponse } from '../protocol/generated/messages/produce-response.ts';
-import { KafkaConnection } from '../upstream/kafka-connection.ts';
-import { MAC_HEADER, StateSigner, type Rejection } from './state-signing.ts';
+import { ApiKey, apiCodec, isRetriableKafkaError, KafkaErrorCode, kafkaErrorName, ZERO_UUID } from '../protocol/index.ts';
+import { decodeRecordBatchesWithEnd, encodeRecordBatch } from '../protocol/records.ts';
 import { UpstreamError, UpstreamErrorCode } from '../upstream/errors.ts';
+import { KafkaConnection } from '../upstream/kafka-connection.ts';
+import { MAC_HEADER, type Rejection, StateSigner } from './state-signing.ts';
 
 export const StateLogErrorCode = {
   /** The cluster did not serve the request before the timeout (unreachable, no leader, ...). */
@@ -201,21 +210,35 @@ export class StateLog {
   /** Appends `records` (one batch, acks=all) to partition 0; resolves with the first record's offset. */
   async append(records: StateRecordInput[]): Promise<bigint> {
     if (records.length === 0) throw new StateLogError(StateLogErrorCode.Rejected, `${this.prefix()}append needs at least one record`);
-    const batch = encodeRecordBatch(records.map((r) => {
-      const value = r.value === null ? null : Buffer.from(r.value, 'utf8');
-      const mac = this.signer.sign(r.key, value);
-      return { key: Buffer.from(r.key, 'utf8'), value, ...(mac !== null ? { headers: [{ key: MAC_HEADER, value: mac }] } : {}) };
-    }));
+    const batch = encodeRecordBatch(
+      records.map((r) => {
+        const value = r.value === null ? null : Buffer.from(r.value, 'utf8');
+        const mac = this.signer.sign(r.key, value);
+        return { key: Buffer.from(r.key, 'utf8'), value, ...(mac !== null ? { headers: [{ key: MAC_HEADER, value: mac }] } : {}) };
+      }),
+    );
     const deadline = Date.now() + this.timeoutMs;
     return this.retrying('append', deadline, async () => {
       const link = await this.leaderLink(deadline);
       const version = this.version(link, ApiKey.Produce);
-      const res = await this.call<ProduceResponse>(link, ApiKey.Produce, version, {
-        ...defaultProduceRequest(),
-        acks: -1,
-        timeoutMs: this.remaining(deadline),
-        topicData: [{ ...defaultProduceRequestTopicProduceData(), name: this.topic, partitionData: [{ ...defaultProduceRequestPartitionProduceData(), index: 0, records: batch }] }],
-      }, deadline);
+      const res = await this.call<ProduceResponse>(
+        link,
+        ApiKey.Produce,
+        version,
+        {
+          ...defaultProduceRequest(),
+          acks: -1,
+          timeoutMs: this.remaining(deadline),
+          topicData: [
+            {
+              ...defaultProduceRequestTopicProduceData(),
+              name: this.topic,
+              partitionData: [{ ...defaultProduceRequestPartitionProduceData(), index: 0, records: batch }],
+            },
+          ],
+        },
+        deadline,
+      );
       const p = res.responses.find((t) => t.name === this.topic)?.partitionResponses.find((x) => x.index === 0);
       if (p === undefined) throw new Problem(`the Produce answer from ${link.key} has no result for partition 0`, true);
       if (p.errorCode !== 0) {
@@ -253,7 +276,11 @@ export class StateLog {
   /** Closes the connections; later calls fail with StateLogErrorCode.Closed. */
   close(): void {
     this.closed = true;
-    for (const entry of this.links.values()) entry.promise.then((l) => l.conn.close(), () => {});
+    for (const entry of this.links.values())
+      entry.promise.then(
+        (l) => l.conn.close(),
+        () => {},
+      );
     this.links.clear();
     this.leader = null;
   }
@@ -268,14 +295,26 @@ export class StateLog {
       const link = await this.leaderLink(deadline);
       for (let restarts = 0; ; restarts++) {
         const version = this.version(link, ApiKey.Fetch);
-        const res = await this.call<FetchResponse>(link, ApiKey.Fetch, version, {
-          ...defaultFetchRequest(),
-          maxWaitMs: wait,
-          minBytes: 1,
-          maxBytes: FETCH_MAX_BYTES,
-          isolationLevel: 0, // READ_UNCOMMITTED
-          topics: [{ ...defaultFetchRequestFetchTopic(), topic: this.topic, partitions: [{ ...defaultFetchRequestFetchPartition(), partition: 0, fetchOffset: offset, partitionMaxBytes: FETCH_MAX_BYTES }] }],
-        }, deadline);
+        const res = await this.call<FetchResponse>(
+          link,
+          ApiKey.Fetch,
+          version,
+          {
+            ...defaultFetchRequest(),
+            maxWaitMs: wait,
+            minBytes: 1,
+            maxBytes: FETCH_MAX_BYTES,
+            isolationLevel: 0, // READ_UNCOMMITTED
+            topics: [
+              {
+                ...defaultFetchRequestFetchTopic(),
+                topic: this.topic,
+                partitions: [{ ...defaultFetchRequestFetchPartition(), partition: 0, fetchOffset: offset, partitionMaxBytes: FETCH_MAX_BYTES }],
+              },
+            ],
+          },
+          deadline,
+        );
         if (res.errorCode !== 0) throw brokerProblem(`Fetch from ${link.key}`, res.errorCode);
         const p = res.responses.find((t) => t.topic === this.topic)?.partitions.find((x) => x.partitionIndex === 0);
         if (p === undefined) throw new Problem(`the Fetch answer from ${link.key} has no data for partition 0`, true);
@@ -325,21 +364,36 @@ export class StateLog {
       'bad-signature': `its signature does not verify with key ${keyId}: the record was changed or forged`,
       malformed: `its ${MAC_HEADER} header is not a Turnout signature`,
     }[reason];
-    const hint = reason === 'unsigned' && key.startsWith('route/')
-      ? '; if this fleet switched routes before a key was set, set gateway.state.acceptUnsigned: true until each such route has switched again'
-      : '';
-    this.log.warn({ offset: String(offset), recordKey: key.slice(0, 200), reason, ...(keyId ? { keyId } : {}) },
-      `ignored a state record: ${why}${hint} (later ones with the same problem are counted in turnout_state_records_rejected_total, not logged)`);
+    const hint =
+      reason === 'unsigned' && key.startsWith('route/')
+        ? '; if this fleet switched routes before a key was set, set gateway.state.acceptUnsigned: true until each such route has switched again'
+        : '';
+    this.log.warn(
+      { offset: String(offset), recordKey: key.slice(0, 200), reason, ...(keyId ? { keyId } : {}) },
+      `ignored a state record: ${why}${hint} (later ones with the same problem are counted in turnout_state_records_rejected_total, not logged)`,
+    );
   }
 
   private async listOffset(link: Link, timestamp: bigint, deadline: number): Promise<bigint> {
     const version = this.version(link, ApiKey.ListOffsets);
-    const res = await this.call<ListOffsetsResponse>(link, ApiKey.ListOffsets, version, {
-      ...defaultListOffsetsRequest(),
-      replicaId: -1,
-      isolationLevel: 0,
-      topics: [{ ...defaultListOffsetsRequestListOffsetsTopic(), name: this.topic, partitions: [{ ...defaultListOffsetsRequestListOffsetsPartition(), partitionIndex: 0, timestamp }] }],
-    }, deadline);
+    const res = await this.call<ListOffsetsResponse>(
+      link,
+      ApiKey.ListOffsets,
+      version,
+      {
+        ...defaultListOffsetsRequest(),
+        replicaId: -1,
+        isolationLevel: 0,
+        topics: [
+          {
+            ...defaultListOffsetsRequestListOffsetsTopic(),
+            name: this.topic,
+            partitions: [{ ...defaultListOffsetsRequestListOffsetsPartition(), partitionIndex: 0, timestamp }],
+          },
+        ],
+      },
+      deadline,
+    );
     const p = res.topics.find((t) => t.name === this.topic)?.partitions.find((x) => x.partitionIndex === 0);
     if (p === undefined) throw new Problem(`the ListOffsets answer from ${link.key} has no result for partition 0`, true);
     if (p.errorCode !== 0) throw brokerProblem(`ListOffsets (${timestamp === LATEST ? 'latest' : 'earliest'}) from ${link.key}`, p.errorCode);
@@ -355,20 +409,28 @@ export class StateLog {
     let target = link;
     for (let tries = 0; ; tries++) {
       const version = this.version(target, ApiKey.CreateTopics);
-      const res = await this.call<CreateTopicsResponse>(target, ApiKey.CreateTopics, version, {
-        topics: [{
-          ...defaultCreateTopicsRequestCreatableTopic(),
-          name: this.topic,
-          numPartitions: 1,
-          replicationFactor,
-          configs: [
-            { name: 'cleanup.policy', value: 'compact' },
-            { name: 'min.insync.replicas', value: String(minInsyncReplicas) },
+      const res = await this.call<CreateTopicsResponse>(
+        target,
+        ApiKey.CreateTopics,
+        version,
+        {
+          topics: [
+            {
+              ...defaultCreateTopicsRequestCreatableTopic(),
+              name: this.topic,
+              numPartitions: 1,
+              replicationFactor,
+              configs: [
+                { name: 'cleanup.policy', value: 'compact' },
+                { name: 'min.insync.replicas', value: String(minInsyncReplicas) },
+              ],
+            },
           ],
-        }],
-        timeoutMs: this.remaining(deadline),
-        validateOnly: false,
-      }, deadline);
+          timeoutMs: this.remaining(deadline),
+          validateOnly: false,
+        },
+        deadline,
+      );
       const t = res.topics.find((x) => x.name === this.topic);
       if (t === undefined) throw new Problem(`the CreateTopics answer from ${target.key} has no result for the topic`, true);
       if (t.errorCode === 0) {
@@ -394,20 +456,34 @@ export class StateLog {
     try {
       const link = await this.anyLink(deadline);
       const version = this.version(link, ApiKey.DescribeConfigs);
-      const res = await this.call<DescribeConfigsResponse>(link, ApiKey.DescribeConfigs, version, {
-        resources: [{ resourceType: TOPIC_RESOURCE, resourceName: this.topic, configurationKeys: ['cleanup.policy'] }],
-        includeSynonyms: false,
-        includeDocumentation: false,
-      }, deadline);
+      const res = await this.call<DescribeConfigsResponse>(
+        link,
+        ApiKey.DescribeConfigs,
+        version,
+        {
+          resources: [{ resourceType: TOPIC_RESOURCE, resourceName: this.topic, configurationKeys: ['cleanup.policy'] }],
+          includeSynonyms: false,
+          includeDocumentation: false,
+        },
+        deadline,
+      );
       const r = res.results[0];
       if (r === undefined || r.errorCode !== 0) throw brokerProblem('DescribeConfigs', r?.errorCode ?? -1, r?.errorMessage);
       const policy = r.configs.find((c) => c.name === 'cleanup.policy')?.value ?? '';
-      if (!policy.split(',').map((s) => s.trim()).includes('compact')) {
-        this.log.warn({ cleanupPolicy: policy }, 'the state topic exists but is not compacted: old state may be deleted by retention; set cleanup.policy=compact');
+      if (
+        !policy
+          .split(',')
+          .map((s) => s.trim())
+          .includes('compact')
+      ) {
+        this.log.warn(
+          { cleanupPolicy: policy },
+          'the state topic exists but is not compacted: old state may be deleted by retention; set cleanup.policy=compact',
+        );
       }
     } catch (err) {
       if (err instanceof StateLogError && err.code === StateLogErrorCode.Closed) throw err;
-      this.log.warn({ err: (err as Error).message }, 'could not check the state topic\'s cleanup.policy');
+      this.log.warn({ err: (err as Error).message }, "could not check the state topic's cleanup.policy");
     }
   }
 
@@ -416,11 +492,17 @@ export class StateLog {
   private async metadata(deadline: number): Promise<{ md: MetadataResponse; link: Link }> {
     const link = await this.anyLink(deadline);
     const version = this.version(link, ApiKey.Metadata);
-    const md = await this.call<MetadataResponse>(link, ApiKey.Metadata, version, {
-      ...defaultMetadataRequest(),
-      topics: [{ ...defaultMetadataRequestTopic(), name: this.topic }],
-      allowAutoTopicCreation: false,
-    }, deadline);
+    const md = await this.call<MetadataResponse>(
+      link,
+      ApiKey.Metadata,
+      version,
+      {
+        ...defaultMetadataRequest(),
+        topics: [{ ...defaultMetadataRequestTopic(), name: this.topic }],
+        allowAutoTopicCreation: false,
+      },
+      deadline,
+    );
     return { md, link };
   }
 
@@ -450,7 +532,10 @@ export class StateLog {
     for (const [k, entry] of this.links) {
       if (k === key) continue;
       this.links.delete(k);
-      entry.promise.then((l) => l.conn.close(), () => {});
+      entry.promise.then(
+        (l) => l.conn.close(),
+        () => {},
+      );
     }
   }
 
@@ -502,12 +587,27 @@ export class StateLog {
   private async openLink(endpoint: HostPort, key: string, deadline: number): Promise<Link> {
     const ms = Math.min(this.timeoutMs, this.remaining(deadline));
     // The connection's own request timeout is only a backstop: call() times every request.
-    const opening = KafkaConnection.open(endpoint, this.listener.security, { clientId: CLIENT_ID, connectTimeoutMs: ms, requestTimeoutMs: this.timeoutMs + MAX_READ_WAIT_MS });
+    const opening = KafkaConnection.open(endpoint, this.listener.security, {
+      clientId: CLIENT_ID,
+      connectTimeoutMs: ms,
+      requestTimeoutMs: this.timeoutMs + MAX_READ_WAIT_MS,
+    });
     let conn: KafkaConnection;
     try {
-      conn = await within(opening, ms, () => new UpstreamError(UpstreamErrorCode.Timeout, `${key} did not accept a connection${this.listener.security.protocol === 'SASL_PLAINTEXT' ? ' and authentication' : ''} within ${ms} ms`));
+      conn = await within(
+        opening,
+        ms,
+        () =>
+          new UpstreamError(
+            UpstreamErrorCode.Timeout,
+            `${key} did not accept a connection${this.listener.security.protocol === 'SASL_PLAINTEXT' ? ' and authentication' : ''} within ${ms} ms`,
+          ),
+      );
     } catch (err) {
-      opening.then((c) => c.close(), () => {});
+      opening.then(
+        (c) => c.close(),
+        () => {},
+      );
       throw err;
     }
     if (this.closed) {
@@ -537,7 +637,11 @@ export class StateLog {
   private async call<T extends object>(link: Link, apiKey: number, version: number, body: object, deadline: number): Promise<T> {
     const ms = this.remaining(deadline);
     try {
-      return await within(link.conn.request<T>(apiKey, version, body), ms, () => new UpstreamError(UpstreamErrorCode.Timeout, `${link.key} did not answer ${apiName(apiKey)} v${version} within ${ms} ms`));
+      return await within(
+        link.conn.request<T>(apiKey, version, body),
+        ms,
+        () => new UpstreamError(UpstreamErrorCode.Timeout, `${link.key} did not answer ${apiName(apiKey)} v${version} within ${ms} ms`),
+      );
     } catch (err) {
       if (err instanceof UpstreamError) this.dropLink(link);
       throw err;
@@ -548,7 +652,10 @@ export class StateLog {
     const [floor, ceiling] = VERSIONS[apiKey];
     const offered = link.versions.get(apiKey);
     if (offered === undefined || offered[1] < floor || offered[0] > ceiling) {
-      throw new Problem(`${link.key} does not support ${apiName(apiKey)} versions ${floor}-${ceiling} (it offers ${offered ? `${offered[0]}-${offered[1]}` : 'none'})`, false);
+      throw new Problem(
+        `${link.key} does not support ${apiName(apiKey)} versions ${floor}-${ceiling} (it offers ${offered ? `${offered[0]}-${offered[1]}` : 'none'})`,
+        false,
+      );
     }
     return Math.min(offered[1], ceiling);
   }
@@ -577,7 +684,11 @@ export class StateLog {
         const waitMs = Math.min(backoffMs, deadline - Date.now());
         if (waitMs <= 0 || this.closed) {
           this.assertOpen();
-          throw new StateLogError(StateLogErrorCode.Unavailable, `${this.prefix()}cannot ${what} within ${Date.now() - started} ms (${n} attempts): ${message}`, { cause: err });
+          throw new StateLogError(
+            StateLogErrorCode.Unavailable,
+            `${this.prefix()}cannot ${what} within ${Date.now() - started} ms (${n} attempts): ${message}`,
+            { cause: err },
+          );
         }
         this.log.debug({ err: message, attempt: n }, `state log: cannot ${what} yet, retrying`);
         await sleep(waitMs);

@@ -13,30 +13,54 @@
 // restarted instance reads the newest committed epoch before it opens its listeners.
 import { randomUUID } from 'node:crypto';
 import { appendFile } from 'node:fs/promises';
-import type { BootstrapServerConfig, GatewayConfig, StreamingDomainConfig } from '../config/types.ts';
 import { DEFAULTS } from '../config/normalize.ts';
+import type { BootstrapServerConfig, GatewayConfig, ReplicationType, StreamingDomainConfig } from '../config/types.ts';
+import { TurnoutError } from '../errors.ts';
 import type { Logger } from '../observability/log.ts';
 import type { GatewayMetrics } from '../observability/metrics.ts';
+import type { FindCoordinatorResponse } from '../protocol/generated/messages/find-coordinator-response.ts';
+import { ApiKey, kafkaErrorName } from '../protocol/index.ts';
 import type { Route } from '../routing/route.ts';
 import type { UpstreamCluster } from '../routing/upstream-cluster.ts';
-import { TurnoutError } from '../errors.ts';
-import { StateLog } from './state-log.ts';
-import { StateSigner } from './state-signing.ts';
-import { StateWriter } from './state-writer.ts';
+import { UpstreamError, UpstreamErrorCode } from '../upstream/errors.ts';
+import { KafkaConnection } from '../upstream/kafka-connection.ts';
 import { ClusterAdmin, ClusterAdminError, type PartitionKey } from './cluster-admin.ts';
-import { compareTopics, describeLossWindow, describeUnreadable, groupsOn, isUserTopic, LagHistory, observeLag, ReplicationTracker, type PartitionState, type TopicComparison, type TranslatedOffset, type TranslationEvidence } from './replication.ts';
 import { translateWithAnchors } from './offset-translation.ts';
 import { ReadDeadlineError } from './partition-reader.ts';
 import { comparablePartitions, describePreRead, expectedFencedMs, mapLimit, outOfBudget, readBeforeFence } from './pre-read.ts';
-import type { ReplicationType } from '../config/types.ts';
-import { KafkaConnection } from '../upstream/kafka-connection.ts';
-import { ApiKey, kafkaErrorName } from '../protocol/index.ts';
-import { UpstreamError, UpstreamErrorCode } from '../upstream/errors.ts';
-import type { FindCoordinatorResponse } from '../protocol/generated/messages/find-coordinator-response.ts';
 import {
-  decodeRecord, encodeRecord, latestRouteStates, liveInstances, orphanedSwitches,
-  type AckRecord, type AuditRecord, type HeartbeatRecord, type InstanceResult, type PrepareRecord, type RouteStateRecord, type StateRecord, type SwitchOutcome, type SwitchPhase,
+  type AckRecord,
+  type AuditRecord,
+  decodeRecord,
+  encodeRecord,
+  type HeartbeatRecord,
+  type InstanceResult,
+  latestRouteStates,
+  liveInstances,
+  orphanedSwitches,
+  type PrepareRecord,
+  type RouteStateRecord,
+  type StateRecord,
+  type SwitchOutcome,
+  type SwitchPhase,
 } from './records.ts';
+import {
+  compareTopics,
+  describeLossWindow,
+  describeUnreadable,
+  groupsOn,
+  isUserTopic,
+  LagHistory,
+  observeLag,
+  type PartitionState,
+  ReplicationTracker,
+  type TopicComparison,
+  type TranslatedOffset,
+  type TranslationEvidence,
+} from './replication.ts';
+import { StateLog } from './state-log.ts';
+import { StateSigner } from './state-signing.ts';
+import { StateWriter } from './state-writer.ts';
 
 export interface SwitchRequest {
   route: string;
@@ -76,7 +100,13 @@ export interface PartitionReport {
 }
 
 function partitionReport(p: PartitionState): PartitionReport {
-  const r: PartitionReport = { partition: p.key, sourceEnd: String(p.sourceEnd), destEnd: p.destEnd === null ? null : String(p.destEnd), caughtUp: p.caughtUp, lag: p.lag };
+  const r: PartitionReport = {
+    partition: p.key,
+    sourceEnd: String(p.sourceEnd),
+    destEnd: p.destEnd === null ? null : String(p.destEnd),
+    caughtUp: p.caughtUp,
+    lag: p.lag,
+  };
   if (p.unreadable !== undefined) {
     const u = p.unreadable;
     r.unreadable = { side: u.side, domain: u.domain, offset: String(u.offset), codec: u.codec, reason: u.reason, message: describeUnreadable(p.key, u) };
@@ -141,7 +171,13 @@ export interface GroupReport {
 }
 
 function offsetReport(t: TranslatedOffset): OffsetReport {
-  return { partition: t.key, source: String(t.source), dest: String(t.dest), method: t.method, reReadBound: t.reReadBound === null ? null : String(t.reReadBound) };
+  return {
+    partition: t.key,
+    source: String(t.source),
+    dest: String(t.dest),
+    method: t.method,
+    reReadBound: t.reReadBound === null ? null : String(t.reReadBound),
+  };
 }
 
 /** "12 exact, 3 offset-sync (re-reads <= 40), 1 start" */
@@ -155,7 +191,9 @@ export function summarizeTranslations(groups: readonly { offsets: readonly Offse
       by.set(o.method, e);
     }
   }
-  return [...by].map(([m, e]) => `${e.n} ${m}${m === 'exact' || m === 'same' ? '' : ` (re-reads <= ${e.bound === null ? 'unknown' : String(e.bound)})`}`).join(', ');
+  return [...by]
+    .map(([m, e]) => `${e.n} ${m}${m === 'exact' || m === 'same' ? '' : ` (re-reads <= ${e.bound === null ? 'unknown' : String(e.bound)})`}`)
+    .join(', ');
 }
 
 export interface SwitchReport {
@@ -292,21 +330,32 @@ export class SwitchController {
     if (this.config.state === null || this.logs.has(d.name)) return;
     const listener = stateListener(d);
     if (listener === null) {
-      this.log.warn({ domain: d.name }, `no switch state on streaming domain "${d.name}": none of its listeners is PLAINTEXT or has service credentials (security.sasl)`);
+      this.log.warn(
+        { domain: d.name },
+        `no switch state on streaming domain "${d.name}": none of its listeners is PLAINTEXT or has service credentials (security.sasl)`,
+      );
       return;
     }
-    const signer = this.stateSigner ??= stateSigner(this.config.state, this.log);
+    const signer = (this.stateSigner ??= stateSigner(this.config.state, this.log));
     const opts = {
-      domain: d, listener, topic: this.config.state.topic, log: this.log, timeoutMs: this.config.limits.upstreamConnectTimeoutMs,
-      signer, onRejected: (reason: string) => this.metrics.stateRecordsRejected.labels(d.name, reason).inc(),
+      domain: d,
+      listener,
+      topic: this.config.state.topic,
+      log: this.log,
+      timeoutMs: this.config.limits.upstreamConnectTimeoutMs,
+      signer,
+      onRejected: (reason: string) => this.metrics.stateRecordsRejected.labels(d.name, reason).inc(),
     };
     const log = new StateLog(opts);
     this.logs.set(d.name, log);
     this.readers.set(d.name, new StateLog(opts));
-    this.writers.set(d.name, new StateWriter((records) => log.append(records), {
-      retryMs: 1000,
-      onRetry: (err, queued) => this.log.debug({ domain: d.name, queued, err: err.message }, 'switch state not written; retrying in the background'),
-    }));
+    this.writers.set(
+      d.name,
+      new StateWriter((records) => log.append(records), {
+        retryMs: 1000,
+        onRetry: (err, queued) => this.log.debug({ domain: d.name, queued, err: err.message }, 'switch state not written; retrying in the background'),
+      }),
+    );
   }
 
   /** Domains added by a config reload become possible destinations. */
@@ -346,10 +395,18 @@ export class SwitchController {
       errors = new Map();
       for (const domain of pending) {
         if (inflight.has(domain)) continue;
-        inflight.set(domain, this.loadDomain(domain).then(() => pending.delete(domain), (err: Error) => {
-          errors.set(domain, err.message);
-          return false;
-        }).finally(() => inflight.delete(domain)));
+        inflight.set(
+          domain,
+          this.loadDomain(domain)
+            .then(
+              () => pending.delete(domain),
+              (err: Error) => {
+                errors.set(domain, err.message);
+                return false;
+              },
+            )
+            .finally(() => inflight.delete(domain)),
+        );
       }
       const loads = [...inflight.values()];
       // An attempt against a dead cluster lasts limits.upstreamConnectTimeoutMs: the deadline does not wait for it.
@@ -357,13 +414,23 @@ export class SwitchController {
       if (this.stateRead) break;
       for (const d of pending) if (!errors.has(d)) errors.set(d, `not read within ${startup.timeoutMs} ms`);
       if (startup.mode === 'serve') {
-        this.log.error({ errors: Object.fromEntries(errors) }, 'no streaming domain\'s switch state could be read: serving the domains in the config file, epoch unknown, until one is read (gateway.state.startup.mode: serve); switches are refused meanwhile');
+        this.log.error(
+          { errors: Object.fromEntries(errors) },
+          "no streaming domain's switch state could be read: serving the domains in the config file, epoch unknown, until one is read (gateway.state.startup.mode: serve); switches are refused meanwhile",
+        );
         break;
       }
       if (Date.now() >= deadline) {
-        throw new TurnoutError('TURNOUT_STATE_UNREADABLE', `no streaming domain's switch state topic "${this.config.state!.topic}" could be read within ${startup.timeoutMs} ms (gateway.state.startup.timeoutMs), so this instance does not know which cluster each route is on: ${[...errors].map(([d, e]) => `${d}: ${e}`).join('; ')}. Make one of the clusters reachable, or set gateway.state.startup.mode: serve to serve the domains in the file until the state can be read`);
+        throw new TurnoutError(
+          'TURNOUT_STATE_UNREADABLE',
+          `no streaming domain's switch state topic "${this.config.state!.topic}" could be read within ${startup.timeoutMs} ms (gateway.state.startup.timeoutMs), so this instance does not know which cluster each route is on: ${[...errors].map(([d, e]) => `${d}: ${e}`).join('; ')}. Make one of the clusters reachable, or set gateway.state.startup.mode: serve to serve the domains in the file until the state can be read`,
+        );
       }
-      if (attempt === 0) this.log.warn({ errors: Object.fromEntries(errors), timeoutMs: startup.timeoutMs }, 'no streaming domain\'s switch state could be read; waiting for one (gateway.state.startup.mode: wait)');
+      if (attempt === 0)
+        this.log.warn(
+          { errors: Object.fromEntries(errors), timeoutMs: startup.timeoutMs },
+          "no streaming domain's switch state could be read; waiting for one (gateway.state.startup.mode: wait)",
+        );
       await sleep(Math.min(1000, Math.max(0, deadline - Date.now())));
     }
     // Domains not read yet: read in the background, then followed like the others.
@@ -400,7 +467,9 @@ export class SwitchController {
       if (r.type === 'instance') this.noteHeartbeat(r);
     }
     // Prepares are judged after every outcome in the log is known (an audit comes after its prepare).
-    for (const r of all) if (r.type === 'prepare' && !this.endedSwitches.has(r.switchId) && !this.openPrepares.has(r.switchId)) this.openPrepares.set(r.switchId, { prepare: r, seenAt: Date.now() });
+    for (const r of all)
+      if (r.type === 'prepare' && !this.endedSwitches.has(r.switchId) && !this.openPrepares.has(r.switchId))
+        this.openPrepares.set(r.switchId, { prepare: r, seenAt: Date.now() });
     for (const [name, state] of latestRouteStates(all)) {
       const route = this.routes.get(name);
       if (route === undefined || state.epoch <= route.epoch) continue;
@@ -418,7 +487,7 @@ export class SwitchController {
   }
 
   private async loadLater(domain: string, running: Promise<boolean> | undefined): Promise<void> {
-    if (running !== undefined && await running) return;
+    if (running !== undefined && (await running)) return;
     while (this.running) {
       try {
         await this.loadDomain(domain);
@@ -514,13 +583,46 @@ export class SwitchController {
       });
       const message = `the switch of "${p.route}" from "${p.from}" to "${p.domain}" (epoch ${p.epoch}, ${p.planned !== undefined ? 'planned' : 'hot'}) asked by ${p.by} at ${p.at} was never committed or aborted: its initiating instance stopped mid-switch. ${this.instanceId} aborted it; the route stays where it was${p.planned !== undefined ? ' and fenced writes went on to the current cluster' : ''}`;
       const audit: AuditRecord = {
-        type: 'audit', switchId: p.switchId, route: p.route, epoch: p.epoch, from: p.from, to: p.domain, listener: p.listener, by: p.by, at: p.at,
-        durationMs: now - Date.parse(p.at), outcome: 'failed', forced: false, message, instances, mode: p.planned !== undefined ? 'planned' : 'hot',
+        type: 'audit',
+        switchId: p.switchId,
+        route: p.route,
+        epoch: p.epoch,
+        from: p.from,
+        to: p.domain,
+        listener: p.listener,
+        by: p.by,
+        at: p.at,
+        durationMs: now - Date.parse(p.at),
+        outcome: 'failed',
+        forced: false,
+        message,
+        instances,
+        mode: p.planned !== undefined ? 'planned' : 'hot',
         phases: [{ phase: 'abandoned', ms: now - Date.parse(p.at), detail: `found without an outcome by ${this.instanceId}` }],
       };
-      this.log.warn({ route: p.route, switchId: p.switchId, epoch: p.epoch }, 'a switch was left unfinished by its initiator: aborting it and writing its audit entry');
-      this.onRecord({ type: 'abort', route: p.route, switchId: p.switchId, epoch: p.epoch, reason: `initiator stopped mid-switch; aborted by ${this.instanceId}`, at: new Date().toISOString() });
-      await this.writeAll({ type: 'abort', route: p.route, switchId: p.switchId, epoch: p.epoch, reason: `initiator stopped mid-switch; aborted by ${this.instanceId}`, at: new Date().toISOString() }, 'any');
+      this.log.warn(
+        { route: p.route, switchId: p.switchId, epoch: p.epoch },
+        'a switch was left unfinished by its initiator: aborting it and writing its audit entry',
+      );
+      this.onRecord({
+        type: 'abort',
+        route: p.route,
+        switchId: p.switchId,
+        epoch: p.epoch,
+        reason: `initiator stopped mid-switch; aborted by ${this.instanceId}`,
+        at: new Date().toISOString(),
+      });
+      await this.writeAll(
+        {
+          type: 'abort',
+          route: p.route,
+          switchId: p.switchId,
+          epoch: p.epoch,
+          reason: `initiator stopped mid-switch; aborted by ${this.instanceId}`,
+          at: new Date().toISOString(),
+        },
+        'any',
+      );
       await this.writeAudit(audit, 'failed', now - Date.parse(p.at));
     }
   }
@@ -583,7 +685,8 @@ export class SwitchController {
     let fenced: AckRecord['fenced'];
     try {
       const cluster = await this.reach(route, p.domain, p.listener);
-      if (this.endedSwitches.has(p.switchId)) cluster.stop(); // read with its commit or abort while reaching
+      if (this.endedSwitches.has(p.switchId))
+        cluster.stop(); // read with its commit or abort while reaching
       else this.prepared.set(p.switchId, cluster);
       if (p.planned !== undefined && !this.endedSwitches.has(p.switchId)) fenced = await this.fenceLocal(route, p.switchId, p.planned.fenceMs);
     } catch (err) {
@@ -606,7 +709,10 @@ export class SwitchController {
       this.countHeld(route);
       route.lowerFence();
       this.metrics.fenced.labels(route.name).set(0);
-      this.log.warn({ route: route.name, switchId }, 'planned switch neither committed nor aborted in time: fence lifted, writes continue on the current cluster');
+      this.log.warn(
+        { route: route.name, switchId },
+        'planned switch neither committed nor aborted in time: fence lifted, writes continue on the current cluster',
+      );
     }, fenceMs + 5000).unref();
     const limit = started + Math.min(fenceMs, this.config.switchover.drainTimeoutMs);
     for (;;) {
@@ -618,7 +724,10 @@ export class SwitchController {
       if (Date.now() > limit) {
         route.lowerFence();
         this.metrics.fenced.labels(route.name).set(0);
-        throw new TurnoutError('TURNOUT_FENCE_NOT_DRAINED', `${inFlight} forwarded write request(s) on route "${route.name}" were not answered within ${limit - started} ms; fence lifted`);
+        throw new TurnoutError(
+          'TURNOUT_FENCE_NOT_DRAINED',
+          `${inFlight} forwarded write request(s) on route "${route.name}" were not answered within ${limit - started} ms; fence lifted`,
+        );
       }
       await sleep(5);
     }
@@ -631,11 +740,19 @@ export class SwitchController {
    */
   private async applyCommit(route: Route, r: RouteStateRecord, cluster: UpstreamCluster | null): Promise<string | undefined> {
     let error: string | undefined;
-    if (route.fence?.switchId === r.switchId && r.replication !== undefined && r.replication !== 'none' && (r.replication === 'offset-preserving' || r.anchors !== undefined)) {
+    if (
+      route.fence?.switchId === r.switchId &&
+      r.replication !== undefined &&
+      r.replication !== 'none' &&
+      (r.replication === 'offset-preserving' || r.anchors !== undefined)
+    ) {
       try {
         await this.installHeldCommits(route, r);
       } catch (err) {
-        this.log.warn({ route: r.route, err: (err as Error).message }, 'offsets held by the fence could not be carried over; those consumers continue from the installed snapshot');
+        this.log.warn(
+          { route: r.route, err: (err as Error).message },
+          'offsets held by the fence could not be carried over; those consumers continue from the installed snapshot',
+        );
       }
     }
     if (route.fence?.switchId === r.switchId) this.countHeld(route);
@@ -661,7 +778,7 @@ export class SwitchController {
         const m = byGroup.get(h.groupId) ?? new Map<PartitionKey, bigint>();
         for (const [k, o] of h.offsets) {
           // Without anchors for the partition the commit is left alone: the installed offset stays.
-          const t = r.replication === 'offset-preserving' ? o : translateWithAnchors(r.anchors?.[k], o)?.dest ?? null;
+          const t = r.replication === 'offset-preserving' ? o : (translateWithAnchors(r.anchors?.[k], o)?.dest ?? null);
           if (t !== null) m.set(k, t);
         }
         byGroup.set(h.groupId, m);
@@ -688,7 +805,17 @@ export class SwitchController {
   }
 
   private ack(r: { route: string; switchId: string; epoch: number }, phase: AckRecord['phase'], error: string | undefined): AckRecord {
-    return { type: 'ack', route: r.route, switchId: r.switchId, epoch: r.epoch, instance: this.instanceId, phase, ok: error === undefined, ...(error !== undefined ? { error } : {}), at: new Date().toISOString() };
+    return {
+      type: 'ack',
+      route: r.route,
+      switchId: r.switchId,
+      epoch: r.epoch,
+      instance: this.instanceId,
+      phase,
+      ok: error === undefined,
+      ...(error !== undefined ? { error } : {}),
+      at: new Date().toISOString(),
+    };
   }
 
   private onAck(a: AckRecord): void {
@@ -718,7 +845,10 @@ export class SwitchController {
       }
       let timer: NodeJS.Timeout | undefined;
       const waiter: Waiter = {
-        switchId, phase, expected: new Set(expected), acks,
+        switchId,
+        phase,
+        expected: new Set(expected),
+        acks,
         done: () => {
           clearTimeout(timer);
           this.waiters.delete(waiter);
@@ -768,11 +898,17 @@ export class SwitchController {
     const failed: { domain: string; error: string }[] = [];
     const writes = new Map<string, Promise<void>>();
     for (const [domain, w] of this.writers) {
-      writes.set(domain, w.write(rec.key, rec.value!, keep).then(() => {
-        written.push(domain);
-      }, (err: Error) => {
-        failed.push({ domain, error: err.message });
-      }));
+      writes.set(
+        domain,
+        w.write(rec.key, rec.value!, keep).then(
+          () => {
+            written.push(domain);
+          },
+          (err: Error) => {
+            failed.push({ domain, error: err.message });
+          },
+        ),
+      );
     }
     const needed = typeof need === 'object' && writes.has(need.domain) ? need : need === 'all' ? 'all' : 'any';
     if (needed === 'all') await Promise.all(writes.values());
@@ -813,7 +949,14 @@ export class SwitchController {
     const now = Date.now();
     const live = new Set(liveInstances(this.heartbeats.values(), now, LIVE_WINDOW_MS));
     return [...this.heartbeats.values()]
-      .map((h) => ({ instance: h.instance, self: h.instance === this.instanceId, live: live.has(h.instance), lastSeen: h.at, admin: h.admin, routes: h.routes }))
+      .map((h) => ({
+        instance: h.instance,
+        self: h.instance === this.instanceId,
+        live: live.has(h.instance),
+        lastSeen: h.at,
+        admin: h.admin,
+        routes: h.routes,
+      }))
       .sort((a, b) => a.instance.localeCompare(b.instance));
   }
 
@@ -824,7 +967,9 @@ export class SwitchController {
    */
   private async probe(listener: BootstrapServerConfig): Promise<string | null> {
     const budget = Math.min(SOURCE_PROBE_MS, this.config.limits.upstreamConnectTimeoutMs);
-    const attempts = listener.endpoints.map((e) => KafkaConnection.open(e, listener.security, { connectTimeoutMs: budget, requestTimeoutMs: budget, clientId: 'turnout-probe' }));
+    const attempts = listener.endpoints.map((e) =>
+      KafkaConnection.open(e, listener.security, { connectTimeoutMs: budget, requestTimeoutMs: budget, clientId: 'turnout-probe' }),
+    );
     let timer: NodeJS.Timeout | undefined;
     try {
       const conn = await Promise.race([
@@ -840,7 +985,11 @@ export class SwitchController {
       return [...new Set(errors)].join('; ');
     } finally {
       clearTimeout(timer);
-      for (const a of attempts) a.then((c) => c.close(), () => {});
+      for (const a of attempts)
+        a.then(
+          (c) => c.close(),
+          () => {},
+        );
     }
   }
 
@@ -873,12 +1022,19 @@ export class SwitchController {
           const res = await conn.request<FindCoordinatorResponse>(ApiKey.FindCoordinator, 4, { key: '', keyType, coordinatorKeys: ['turnout-switch-probe'] });
           const error = res.coordinators[0]?.errorCode ?? 0;
           if (error === 0) break;
-          if (Date.now() > deadline) throw new TurnoutError('TURNOUT_DESTINATION_UNUSABLE', `FindCoordinator (${keyType === 0 ? 'group' : 'transaction'}) answered ${kafkaErrorName(error)}`);
+          if (Date.now() > deadline)
+            throw new TurnoutError(
+              'TURNOUT_DESTINATION_UNUSABLE',
+              `FindCoordinator (${keyType === 0 ? 'group' : 'transaction'}) answered ${kafkaErrorName(error)}`,
+            );
           await sleep(200);
         }
       }
     } catch (err) {
-      this.log.warn({ domain: cluster.domain.name, err: (err as Error).message }, 'could not confirm the destination\'s group and transaction coordinators; clients may wait for them after the switch');
+      this.log.warn(
+        { domain: cluster.domain.name, err: (err as Error).message },
+        "could not confirm the destination's group and transaction coordinators; clients may wait for them after the switch",
+      );
     } finally {
       conn?.close();
     }
@@ -886,7 +1042,11 @@ export class SwitchController {
 
   private applyState(route: Route, s: RouteStateRecord, prepared: UpstreamCluster | null, why: string): void {
     const domain = this.domains.get(s.domain);
-    if (domain === undefined) throw new TurnoutError('TURNOUT_UNKNOWN_DOMAIN', `route "${route.name}" is on streaming domain "${s.domain}" (epoch ${s.epoch}), which this instance's config does not have`);
+    if (domain === undefined)
+      throw new TurnoutError(
+        'TURNOUT_UNKNOWN_DOMAIN',
+        `route "${route.name}" is on streaming domain "${s.domain}" (epoch ${s.epoch}), which this instance's config does not have`,
+      );
     const cluster = prepared ?? route.newCluster(domain, s.listener);
     const from = route.domainName;
     route.activate(cluster, s.epoch, { epoch: s.epoch, from: s.from, to: s.domain, listener: s.listener, by: s.by, at: s.at, switchId: s.switchId });
@@ -900,16 +1060,32 @@ export class SwitchController {
     const route = this.routes.get(req.route);
     if (route === undefined) throw new TurnoutError('TURNOUT_UNKNOWN_ROUTE', `no route "${req.route}" (routes: ${[...this.routes.keys()].join(', ')})`);
     const domain = this.domains.get(req.to);
-    if (domain === undefined) throw new TurnoutError('TURNOUT_UNKNOWN_DOMAIN', `no streaming domain "${req.to}" (streaming domains: ${[...this.domains.keys()].join(', ')})`);
+    if (domain === undefined)
+      throw new TurnoutError('TURNOUT_UNKNOWN_DOMAIN', `no streaming domain "${req.to}" (streaming domains: ${[...this.domains.keys()].join(', ')})`);
     const servers = domain.kafkaCluster.bootstrapServers;
-    const listener = req.bootstrapServerId !== undefined
-      ? servers.find((s) => s.id === req.bootstrapServerId)
-      : (servers.find((s) => s.id === route.listenerId) ?? servers.find((s) => (s.security.protocol === 'PLAINTEXT') === (route.config.authentication.type === 'none')) ?? servers[0]);
-    if (listener === undefined) throw new TurnoutError('TURNOUT_UNKNOWN_LISTENER', `streaming domain "${req.to}" has no bootstrap server "${req.bootstrapServerId}" (it has: ${servers.map((s) => s.id).join(', ')})`);
+    const listener =
+      req.bootstrapServerId !== undefined
+        ? servers.find((s) => s.id === req.bootstrapServerId)
+        : (servers.find((s) => s.id === route.listenerId) ??
+          servers.find((s) => (s.security.protocol === 'PLAINTEXT') === (route.config.authentication.type === 'none')) ??
+          servers[0]);
+    if (listener === undefined)
+      throw new TurnoutError(
+        'TURNOUT_UNKNOWN_LISTENER',
+        `streaming domain "${req.to}" has no bootstrap server "${req.bootstrapServerId}" (it has: ${servers.map((s) => s.id).join(', ')})`,
+      );
     const sasl = listener.security.protocol !== 'PLAINTEXT';
     const auth = route.config.authentication.type;
-    if (auth === 'passthrough' && !sasl) throw new TurnoutError('TURNOUT_INCOMPATIBLE_LISTENER', `route "${route.name}" relays client SASL (authentication passthrough), but listener "${listener.id}" of "${req.to}" is PLAINTEXT; pick a SASL listener with --bootstrap-server-id`);
-    if (auth === 'none' && sasl) throw new TurnoutError('TURNOUT_INCOMPATIBLE_LISTENER', `route "${route.name}" has no client authentication, but listener "${listener.id}" of "${req.to}" requires SASL; pick a PLAINTEXT listener with --bootstrap-server-id`);
+    if (auth === 'passthrough' && !sasl)
+      throw new TurnoutError(
+        'TURNOUT_INCOMPATIBLE_LISTENER',
+        `route "${route.name}" relays client SASL (authentication passthrough), but listener "${listener.id}" of "${req.to}" is PLAINTEXT; pick a SASL listener with --bootstrap-server-id`,
+      );
+    if (auth === 'none' && sasl)
+      throw new TurnoutError(
+        'TURNOUT_INCOMPATIBLE_LISTENER',
+        `route "${route.name}" has no client authentication, but listener "${listener.id}" of "${req.to}" requires SASL; pick a PLAINTEXT listener with --bootstrap-server-id`,
+      );
     return { route, domain, listener };
   }
 
@@ -932,8 +1108,24 @@ export class SwitchController {
     const mode: SwitchMode = req.mode ?? (replication === 'none' ? 'hot' : 'planned');
     const phases: SwitchPhase[] = [];
     const report: SwitchReport = {
-      switchId, route: route.name, outcome: 'failed', forced, from, to: domain.name, listener: listener.id, epoch, by: req.by, at,
-      durationMs: 0, message: '', instances: [], stateWritten: [], stateNotWritten: [], mode, replication, phases,
+      switchId,
+      route: route.name,
+      outcome: 'failed',
+      forced,
+      from,
+      to: domain.name,
+      listener: listener.id,
+      epoch,
+      by: req.by,
+      at,
+      durationMs: 0,
+      message: '',
+      instances: [],
+      stateWritten: [],
+      stateNotWritten: [],
+      mode,
+      replication,
+      phases,
     };
     const phase = (name: string, detail?: string): void => {
       const p: SwitchPhase = { phase: name, ms: Math.round(performance.now() - started), ...(detail !== undefined ? { detail } : {}) };
@@ -956,7 +1148,10 @@ export class SwitchController {
     };
 
     if (!this.stateRead) {
-      return finish('refused', `this instance has not read any streaming domain's switch state topic since it started (gateway.state.startup.mode: serve), so it does not know route "${route.name}"'s epoch: a switch now could reuse an epoch. Nothing changed; retry when GET /ready no longer says the epoch is unknown`);
+      return finish(
+        'refused',
+        `this instance has not read any streaming domain's switch state topic since it started (gateway.state.startup.mode: serve), so it does not know route "${route.name}"'s epoch: a switch now could reuse an epoch. Nothing changed; retry when GET /ready no longer says the epoch is unknown`,
+      );
     }
     if (from === domain.name && route.listenerId === listener.id && !forced) {
       report.epoch = route.epoch;
@@ -964,7 +1159,10 @@ export class SwitchController {
     }
     if (mode === 'planned') {
       if (replication === 'none') {
-        return finish('refused', `route "${route.name}" has no replication configured (routes[].replication.type is none), so a planned switch has nothing to wait for; use a hot switch (--mode hot), which leaves behind whatever the destination does not have`);
+        return finish(
+          'refused',
+          `route "${route.name}" has no replication configured (routes[].replication.type is none), so a planned switch has nothing to wait for; use a hot switch (--mode hot), which leaves behind whatever the destination does not have`,
+        );
       }
       this.initiating.add(switchId);
       try {
@@ -973,9 +1171,10 @@ export class SwitchController {
         this.initiating.delete(switchId);
       }
     }
-    report.possibleLoss = replication === 'none'
-      ? `no replication is configured: records on "${from}" that are not on "${domain.name}" stay behind`
-      : `hot switch: ${describeLossWindow(this.lags.get(route.name), route.name, from, domain.name)}`;
+    report.possibleLoss =
+      replication === 'none'
+        ? `no replication is configured: records on "${from}" that are not on "${domain.name}" stay behind`
+        : `hot switch: ${describeLossWindow(this.lags.get(route.name), route.name, from, domain.name)}`;
     phase('flipping', 'hot switch: no fence, no replication wait, no offset install');
 
     if (this.logs.size === 0) {
@@ -989,13 +1188,32 @@ export class SwitchController {
           return finish('refused', `cannot reach the destination: ${(err as Error).message}. Nothing changed; use --force to switch anyway`);
         }
       }
-      this.applyState(route, { type: 'route', route: route.name, epoch, domain: domain.name, listener: listener.id, switchId, from, by: req.by, at }, cluster, 'switched (this instance only: gateway.state is disabled)');
+      this.applyState(
+        route,
+        { type: 'route', route: route.name, epoch, domain: domain.name, listener: listener.id, switchId, from, by: req.by, at },
+        cluster,
+        'switched (this instance only: gateway.state is disabled)',
+      );
       report.instances = [{ instance: this.instanceId, prepared: cluster !== null, applied: true }];
-      return finish('switched', `switched "${route.name}" from "${from}" to "${domain.name}" on this instance (gateway.state is disabled, so other instances are not told)`);
+      return finish(
+        'switched',
+        `switched "${route.name}" from "${from}" to "${domain.name}" on this instance (gateway.state is disabled, so other instances are not told)`,
+      );
     }
 
     const expected = this.participants(route.name);
-    const prepare: PrepareRecord = { type: 'prepare', route: route.name, epoch, switchId, domain: domain.name, listener: listener.id, from, by: req.by, at, instances: expected };
+    const prepare: PrepareRecord = {
+      type: 'prepare',
+      route: route.name,
+      epoch,
+      switchId,
+      domain: domain.name,
+      listener: listener.id,
+      from,
+      by: req.by,
+      at,
+      instances: expected,
+    };
     this.noteEpoch(prepare);
     const timeout = this.config.switchover.fleetTimeoutMs;
     const dest = { domain: domain.name };
@@ -1007,8 +1225,14 @@ export class SwitchController {
         report.stateNotWritten = notWritten(w1);
         report.instances = expected.map((i) => ({ instance: i, prepared: null, applied: null }));
         // Instances that read the prepare elsewhere let go of the destination they reached.
-        void this.writeAll({ type: 'abort', route: route.name, switchId, epoch, reason: 'prepare not written on the destination', at: new Date().toISOString() }, 'any');
-        return finish('refused', `the switch state topic of the destination "${domain.name}" could not be written (${w1.failed.map((f) => `${f.domain}: ${f.error}`).join('; ') || 'no answer'}); a switch needs it (every instance taking part reads it there). Nothing changed`);
+        void this.writeAll(
+          { type: 'abort', route: route.name, switchId, epoch, reason: 'prepare not written on the destination', at: new Date().toISOString() },
+          'any',
+        );
+        return finish(
+          'refused',
+          `the switch state topic of the destination "${domain.name}" could not be written (${w1.failed.map((f) => `${f.domain}: ${f.error}`).join('; ') || 'no answer'}); a switch needs it (every instance taking part reads it there). Nothing changed`,
+        );
       }
       const acks = await preparedAcks;
       const results = new Map<string, InstanceResult>(expected.map((i) => [i, { instance: i, prepared: null, applied: null }]));
@@ -1029,7 +1253,10 @@ export class SwitchController {
       if (!this.landed(w2, domain.name)) {
         await this.writeAll({ type: 'abort', route: route.name, switchId, epoch, reason: 'commit not written', at: new Date().toISOString() }, 'any');
         report.instances = [...results.values()];
-        return finish('failed', `the commit could not be written to the destination's state topic (${w2.failed.map((f) => `${f.domain}: ${f.error}`).join('; ') || 'no answer'}); the switch was aborted, nothing changed`);
+        return finish(
+          'failed',
+          `the commit could not be written to the destination's state topic (${w2.failed.map((f) => `${f.domain}: ${f.error}`).join('; ') || 'no answer'}); the switch was aborted, nothing changed`,
+        );
       }
       // This instance applies as soon as the commit is durable, without waiting to read it back.
       if (!this.handledCommits.has(switchId)) this.onRecord(commit);
@@ -1038,9 +1265,10 @@ export class SwitchController {
       recordApplied(report, results, w2s, applied);
       report.instances = [...results.values()];
       const missing = report.instances.filter((r) => r.applied !== true).map((r) => r.instance);
-      const message = missing.length === 0
-        ? `switched "${route.name}" from "${from}" to "${domain.name}" on ${expected.length} instance${expected.length === 1 ? '' : 's'} (epoch ${epoch})${forced ? ' (forced)' : ''}.${partialStateNote(w2s)}`
-        : `switched "${route.name}" to "${domain.name}" (epoch ${epoch})${forced ? ' (forced)' : ''}, but ${missing.join(', ')} did not confirm within ${timeout} ms; they apply it when they read the state.${partialStateNote(w2s)}`;
+      const message =
+        missing.length === 0
+          ? `switched "${route.name}" from "${from}" to "${domain.name}" on ${expected.length} instance${expected.length === 1 ? '' : 's'} (epoch ${epoch})${forced ? ' (forced)' : ''}.${partialStateNote(w2s)}`
+          : `switched "${route.name}" to "${domain.name}" (epoch ${epoch})${forced ? ' (forced)' : ''}, but ${missing.join(', ')} did not confirm within ${timeout} ms; they apply it when they read the state.${partialStateNote(w2s)}`;
       return finish('switched', message);
     } finally {
       this.initiating.delete(switchId);
@@ -1073,7 +1301,10 @@ export class SwitchController {
     const srcListener = stateListener(sourceDomain);
     const dstListener = stateListener(domain);
     if (srcListener === null || dstListener === null) {
-      throw new TurnoutError('TURNOUT_NO_ADMIN_LISTENER', `preflight reads offsets and groups with Turnout's service credentials, but "${srcListener === null ? from : domain.name}" has no PLAINTEXT listener and no listener with security.sasl credentials`);
+      throw new TurnoutError(
+        'TURNOUT_NO_ADMIN_LISTENER',
+        `preflight reads offsets and groups with Turnout's service credentials, but "${srcListener === null ? from : domain.name}" has no PLAINTEXT listener and no listener with security.sasl credentials`,
+      );
     }
     const timeoutMs = this.config.limits.upstreamConnectTimeoutMs;
     // Decompressed records are bounded like frames: a hostile batch cannot make the gateway allocate more.
@@ -1082,9 +1313,18 @@ export class SwitchController {
     if (down !== null) {
       const loss = describeLossWindow(this.lags.get(route.name), route.name, from, domain.name);
       return {
-        route: route.name, from, to: domain.name, replication: replication.type, at: new Date().toISOString(),
-        topics: [], partitions: [], groups: [], blockers: [sourceDownMessage(route.name, from, domain.name, down, false)], warnings: [],
-        possibleLoss: `with a hot switch: ${loss}`, sourceUnreachable: down,
+        route: route.name,
+        from,
+        to: domain.name,
+        replication: replication.type,
+        at: new Date().toISOString(),
+        topics: [],
+        partitions: [],
+        groups: [],
+        blockers: [sourceDownMessage(route.name, from, domain.name, down, false)],
+        warnings: [],
+        possibleLoss: `with a hot switch: ${loss}`,
+        sourceUnreachable: down,
       };
     }
     const src = new ClusterAdmin(sourceDomain, srcListener, timeoutMs, readLimits);
@@ -1095,21 +1335,36 @@ export class SwitchController {
       const blockers: string[] = [];
       const warnings: string[] = [];
       // A topic only seen in clients' metadata requests may never have existed; one asked for must.
-      for (const t of cmp.topics) if (t.problem !== null) (t.problem === 'not on the source' && !asked.includes(t.topic) ? warnings : blockers).push(`topic ${t.topic}: ${t.problem}`);
-      if (topics.length === 0) warnings.push('no topics known: no client has used the route on this instance yet; name them with --topics or routes[].replication.topics');
+      for (const t of cmp.topics)
+        if (t.problem !== null) (t.problem === 'not on the source' && !asked.includes(t.topic) ? warnings : blockers).push(`topic ${t.topic}: ${t.problem}`);
+      if (topics.length === 0)
+        warnings.push('no topics known: no client has used the route on this instance yet; name them with --topics or routes[].replication.topics');
       // What a planned switch reads before its fence, read the same way: how long it takes now says
       // how long the fence will hold writes (what moves during the last pass is read after the fence).
       const tracker = new ReplicationTracker(replication.type, src, dst);
-      const pre = await readBeforeFence(tracker, src, dst, comparablePartitions(cmp), replication.groups === null ? null : new RegExp(`^(?:${replication.groups})$`), replication.checkpoints === true ? sourceAliases(sourceDomain) : []);
+      const pre = await readBeforeFence(
+        tracker,
+        src,
+        dst,
+        comparablePartitions(cmp),
+        replication.groups === null ? null : new RegExp(`^(?:${replication.groups})$`),
+        replication.checkpoints === true ? sourceAliases(sourceDomain) : [],
+      );
       const { sourceEnds, states, groups } = pre;
       this.lags.note(route.name, observeLag(from, domain.name, states));
       const fenceTimeoutMs = this.config.switchover.fenceTimeoutMs;
       const fence: PreflightReport['fence'] = {
-        partitions: states.length, groups: groups.length, preReadMs: Math.round(pre.ms), passes: pre.passes.map((x) => ({ ms: Math.round(x.ms), moved: x.moved })),
-        expectedFencedMs: expectedFencedMs(pre), fenceTimeoutMs,
+        partitions: states.length,
+        groups: groups.length,
+        preReadMs: Math.round(pre.ms),
+        passes: pre.passes.map((x) => ({ ms: Math.round(x.ms), moved: x.moved })),
+        expectedFencedMs: expectedFencedMs(pre),
+        fenceTimeoutMs,
       };
       if (replication.type !== 'none' && fence.expectedFencedMs > fenceTimeoutMs - FENCE_RESERVE_MS) {
-        warnings.push(`a planned switch is expected to hold writes for about ${fence.expectedFencedMs} ms (the last pass over ${states.length} partition(s) before the fence took ${fence.passes[fence.passes.length - 1].ms} ms; after the fence it is repeated for what moved, then group offsets are installed and the fleet flips): that does not fit gateway.switchover.fenceTimeoutMs (${fenceTimeoutMs} ms, of which ${FENCE_RESERVE_MS} ms are kept for the install and the flip); raise it, or switch while fewer partitions are written`);
+        warnings.push(
+          `a planned switch is expected to hold writes for about ${fence.expectedFencedMs} ms (the last pass over ${states.length} partition(s) before the fence took ${fence.passes[fence.passes.length - 1].ms} ms; after the fence it is repeated for what moved, then group offsets are installed and the fleet flips): that does not fit gateway.switchover.fenceTimeoutMs (${fenceTimeoutMs} ms, of which ${FENCE_RESERVE_MS} ms are kept for the install and the flip); raise it, or switch while fewer partitions are written`,
+        );
       }
       const groupReports: PreflightReport['groups'] = [];
       for (const g of groups) {
@@ -1117,35 +1372,55 @@ export class SwitchController {
         try {
           const d = await dst.describeGroup(g.groupId);
           destState = d.members > 0 ? `${d.state} (${d.members} members)` : d.state;
-          if (d.members > 0) warnings.push(`group ${g.groupId} has ${d.members} active member(s) on "${domain.name}": its offsets cannot be installed until they leave`);
+          if (d.members > 0)
+            warnings.push(`group ${g.groupId} has ${d.members} active member(s) on "${domain.name}": its offsets cannot be installed until they leave`);
         } catch (err) {
           destState = `unknown: ${(err as Error).message}`;
         }
-        const offsets = [...g.offsets].filter(([k]) => sourceEnds.has(k)).map(([k, o]): OffsetReport => {
-          const end = sourceEnds.get(k)!;
-          return { ...offsetReport(tracker.translate(k, o, g.groupId)), behindEnd: end > o ? Number(end - o) : 0 };
-        });
+        const offsets = [...g.offsets]
+          .filter(([k]) => sourceEnds.has(k))
+          .map(([k, o]): OffsetReport => {
+            const end = sourceEnds.get(k)!;
+            return { ...offsetReport(tracker.translate(k, o, g.groupId)), behindEnd: end > o ? Number(end - o) : 0 };
+          });
         groupReports.push({ groupId: g.groupId, state: g.state, destState, caughtUp: offsets.every((o) => o.behindEnd === 0), offsets });
       }
       // A partition whose records cannot be read cannot be judged: say which, where and why.
-      for (const p of states) if (p.unreadable !== undefined) blockers.push(`cannot tell whether "${domain.name}" has caught up with ${describeUnreadable(p.key, p.unreadable)}`);
-      for (const p of states) if (p.mismatch !== undefined) blockers.push(`replication is configured as offset-preserving, but ${p.key}: ${p.mismatch}; committed offsets would point at other records`);
+      for (const p of states)
+        if (p.unreadable !== undefined) blockers.push(`cannot tell whether "${domain.name}" has caught up with ${describeUnreadable(p.key, p.unreadable)}`);
+      for (const p of states)
+        if (p.mismatch !== undefined)
+          blockers.push(`replication is configured as offset-preserving, but ${p.key}: ${p.mismatch}; committed offsets would point at other records`);
       for (const i of tracker.evidence.ignored) warnings.push(`offset syncs ignored: ${i}`);
       const starts = groupReports.flatMap((g) => g.offsets.filter((o) => o.method === 'start' && o.behindEnd !== 0).map((o) => `${g.groupId} ${o.partition}`));
-      if (starts.length > 0) warnings.push(`${starts.length} committed offset(s) have no offset sync or matched record before them and would restart at the destination's log start (${starts.slice(0, 5).join(', ')}${starts.length > 5 ? ', ...' : ''}): those groups re-read what the destination holds`);
+      if (starts.length > 0)
+        warnings.push(
+          `${starts.length} committed offset(s) have no offset sync or matched record before them and would restart at the destination's log start (${starts.slice(0, 5).join(', ')}${starts.length > 5 ? ', ...' : ''}): those groups re-read what the destination holds`,
+        );
       const behind = states.filter((p) => !p.caughtUp && p.unreadable === undefined && p.mismatch === undefined);
       let possibleLoss: string | undefined;
       if (replication.type === 'none') {
         possibleLoss = `no replication is configured: whatever was written to "${from}" and is not on "${domain.name}" stays behind (${states.length} partition(s), ${states.reduce((n, p) => n + Number(p.sourceEnd), 0)} source offsets in total)`;
         warnings.push('no replication: only a hot switch is possible');
       } else if (behind.length > 0) {
-        warnings.push(`${behind.length} partition(s) are behind right now; a planned switch waits for them within gateway.switchover.fenceTimeoutMs (${this.config.switchover.fenceTimeoutMs} ms)`);
+        warnings.push(
+          `${behind.length} partition(s) are behind right now; a planned switch waits for them within gateway.switchover.fenceTimeoutMs (${this.config.switchover.fenceTimeoutMs} ms)`,
+        );
       }
       return {
-        route: route.name, from, to: domain.name, replication: replication.type, at: new Date().toISOString(),
+        route: route.name,
+        from,
+        to: domain.name,
+        replication: replication.type,
+        at: new Date().toISOString(),
         topics: cmp.topics,
         partitions: states.map(partitionReport),
-        groups: groupReports, translation: tracker.evidence, fence, blockers, warnings, ...(possibleLoss !== undefined ? { possibleLoss } : {}),
+        groups: groupReports,
+        translation: tracker.evidence,
+        fence,
+        blockers,
+        warnings,
+        ...(possibleLoss !== undefined ? { possibleLoss } : {}),
       };
     } finally {
       src.close();
@@ -1160,8 +1435,18 @@ export class SwitchController {
    * held writes go to the source, and nothing is lost.
    */
   private async plannedSwitch(x: {
-    req: SwitchRequest; route: Route; domain: StreamingDomainConfig; listener: BootstrapServerConfig; switchId: string; epoch: number; from: string; at: string; forced: boolean;
-    report: SwitchReport; phase: (name: string, detail?: string) => void; finish: (o: SwitchOutcome, m: string) => Promise<SwitchReport>;
+    req: SwitchRequest;
+    route: Route;
+    domain: StreamingDomainConfig;
+    listener: BootstrapServerConfig;
+    switchId: string;
+    epoch: number;
+    from: string;
+    at: string;
+    forced: boolean;
+    report: SwitchReport;
+    phase: (name: string, detail?: string) => void;
+    finish: (o: SwitchOutcome, m: string) => Promise<SwitchReport>;
   }): Promise<SwitchReport> {
     const { req, route, domain, listener, switchId, epoch, from, at, forced, report, phase, finish } = x;
     const replication = route.config.replication;
@@ -1169,7 +1454,10 @@ export class SwitchController {
     const srcListener = stateListener(sourceDomain);
     const dstListener = stateListener(domain);
     if (srcListener === null || dstListener === null) {
-      return finish('refused', `a planned switch reads offsets and groups with Turnout's service credentials, but "${srcListener === null ? from : domain.name}" has no PLAINTEXT listener and no listener with security.sasl credentials`);
+      return finish(
+        'refused',
+        `a planned switch reads offsets and groups with Turnout's service credentials, but "${srcListener === null ? from : domain.name}" has no PLAINTEXT listener and no listener with security.sasl credentials`,
+      );
     }
     const fenceMs = this.config.switchover.fenceTimeoutMs;
     const timeoutMs = this.config.limits.upstreamConnectTimeoutMs;
@@ -1222,7 +1510,10 @@ export class SwitchController {
       report.topics = cmp.topics;
       const blockers = cmp.topics.filter((t) => t.problem !== null && t.problem !== 'not on the source');
       if (blockers.length > 0 && !forced) {
-        return await finish('refused', `the destination is not ready: ${blockers.map((t) => `${t.topic} ${t.problem}`).join('; ')}. Nothing was fenced; create the topics (or let replication create them), or use --force`);
+        return await finish(
+          'refused',
+          `the destination is not ready: ${blockers.map((t) => `${t.topic} ${t.problem}`).join('; ')}. Nothing was fenced; create the topics (or let replication create them), or use --force`,
+        );
       }
       step('checked', `${cmp.topics.length} topic(s), ${cmp.partitions.length} partition(s) on "${from}"`);
 
@@ -1255,7 +1546,19 @@ export class SwitchController {
         step('fenced', `this instance; ${f.held} request(s) held; forwarded writes answered after ${f.waitedMs} ms`);
       } else {
         expected = this.participants(route.name);
-        const prepare: PrepareRecord = { type: 'prepare', route: route.name, epoch, switchId, domain: domain.name, listener: listener.id, from, by: req.by, at, instances: expected, planned: { fenceMs } };
+        const prepare: PrepareRecord = {
+          type: 'prepare',
+          route: route.name,
+          epoch,
+          switchId,
+          domain: domain.name,
+          listener: listener.id,
+          from,
+          by: req.by,
+          at,
+          instances: expected,
+          planned: { fenceMs },
+        };
         this.noteEpoch(prepare);
         const preparedAcks = this.waitForAcks(switchId, 'prepared', expected, Math.min(this.config.switchover.fleetTimeoutMs, fenceMs));
         fenceUp = true;
@@ -1263,7 +1566,10 @@ export class SwitchController {
         if (!this.landed(w, domain.name)) {
           report.stateNotWritten = notWritten(w);
           await abort('prepare not written on the destination');
-          return await finish('refused', `the switch state topic of the destination "${domain.name}" could not be written (${w.failed.map((f) => `${f.domain}: ${f.error}`).join('; ') || 'no answer'}); the switch was aborted, nothing changed`);
+          return await finish(
+            'refused',
+            `the switch state topic of the destination "${domain.name}" could not be written (${w.failed.map((f) => `${f.domain}: ${f.error}`).join('; ') || 'no answer'}); the switch was aborted, nothing changed`,
+          );
         }
         const acks = await preparedAcks;
         for (const i of expected) results.set(i, { instance: i, prepared: null, applied: null });
@@ -1316,7 +1622,13 @@ export class SwitchController {
         if (Date.now() > fenceDeadline - reserveMs) break;
         if (Date.now() - lastReport >= 250) {
           lastReport = Date.now();
-          step('catching up', `${behind.length} partition(s) behind: ${behind.slice(0, 5).map((p) => `${p.key} ${p.waiting !== undefined ? 'open transaction' : p.lag === null ? '>500' : p.lag}`).join(', ')}${behind.length > 5 ? ', ...' : ''}`);
+          step(
+            'catching up',
+            `${behind.length} partition(s) behind: ${behind
+              .slice(0, 5)
+              .map((p) => `${p.key} ${p.waiting !== undefined ? 'open transaction' : p.lag === null ? '>500' : p.lag}`)
+              .join(', ')}${behind.length > 5 ? ', ...' : ''}`,
+          );
         }
         await sleep(50);
       }
@@ -1325,19 +1637,36 @@ export class SwitchController {
       const unreadable = states.filter((p) => p.unreadable !== undefined);
       if (unreadable.length > 0 && !forced) {
         await abort('records could not be compared');
-        return await finish('refused', `cannot tell whether "${domain.name}" has caught up with ${unreadable.length} partition(s) whose records cannot be read: ${unreadable.map((p) => describeUnreadable(p.key, p.unreadable!)).join('; ')}. The switch was aborted; ${await released()}`);
+        return await finish(
+          'refused',
+          `cannot tell whether "${domain.name}" has caught up with ${unreadable.length} partition(s) whose records cannot be read: ${unreadable.map((p) => describeUnreadable(p.key, p.unreadable!)).join('; ')}. The switch was aborted; ${await released()}`,
+        );
       }
       const mismatched = states.filter((p) => p.mismatch !== undefined);
       if (mismatched.length > 0 && !forced) {
         await abort('offsets are not preserved');
-        return await finish('refused', `replication is configured as offset-preserving, but offsets on "${domain.name}" do not hold the same records: ${mismatched.map((p) => `${p.key}: ${p.mismatch}`).join('; ')}. Committed offsets would point at other records. The switch was aborted; ${await released()}`);
+        return await finish(
+          'refused',
+          `replication is configured as offset-preserving, but offsets on "${domain.name}" do not hold the same records: ${mismatched.map((p) => `${p.key}: ${p.mismatch}`).join('; ')}. Committed offsets would point at other records. The switch was aborted; ${await released()}`,
+        );
       }
       const behind = states.filter((p) => !p.caughtUp);
       if (behind.length > 0) {
-        const what = behind.map((p) => (p.unreadable !== undefined ? `unreadable ${describeUnreadable(p.key, p.unreadable)}` : p.waiting !== undefined ? `${p.key} (${p.waiting})` : `${p.key} (${p.lag === null ? 'more than 500' : p.lag} records)`)).join(', ');
+        const what = behind
+          .map((p) =>
+            p.unreadable !== undefined
+              ? `unreadable ${describeUnreadable(p.key, p.unreadable)}`
+              : p.waiting !== undefined
+                ? `${p.key} (${p.waiting})`
+                : `${p.key} (${p.lag === null ? 'more than 500' : p.lag} records)`,
+          )
+          .join(', ');
         if (!forced) {
           await abort('replication did not catch up in time');
-          return await finish('refused', `replication to "${domain.name}" did not catch up within the fence budget of ${fenceMs} ms (gateway.switchover.fenceTimeoutMs): ${what} behind. The switch was aborted; ${await released()}`);
+          return await finish(
+            'refused',
+            `replication to "${domain.name}" did not catch up within the fence budget of ${fenceMs} ms (gateway.switchover.fenceTimeoutMs): ${what} behind. The switch was aborted; ${await released()}`,
+          );
         }
         report.possibleLoss = `forced while replication was behind: ${what} may be missing on "${domain.name}"`;
       }
@@ -1358,14 +1687,20 @@ export class SwitchController {
         return { gr, offsets };
       });
       const ev = tracker.evidence;
-      step('offsets translated', `${summarizeTranslations(translated.map((x) => x.gr)) || 'no group offsets'}; ${ev.offsetSyncs.length} offset-sync topic(s) read in ${ev.readMs ?? 0} ms${ev.offsetSyncs.length > 0 ? ` (${ev.offsetSyncs.map((x) => `${x.topic} on ${x.domain}, ${x.syncs} syncs`).join('; ')})` : ''}${ev.checkpoints.length > 0 ? `, checkpoints ${ev.checkpoints.map((x) => `${x.topic}: ${x.kept}`).join(', ')}` : ''}${ev.ignored.length > 0 ? `; ignored ${ev.ignored.join('; ')}` : ''}`);
+      step(
+        'offsets translated',
+        `${summarizeTranslations(translated.map((x) => x.gr)) || 'no group offsets'}; ${ev.offsetSyncs.length} offset-sync topic(s) read in ${ev.readMs ?? 0} ms${ev.offsetSyncs.length > 0 ? ` (${ev.offsetSyncs.map((x) => `${x.topic} on ${x.domain}, ${x.syncs} syncs`).join('; ')})` : ''}${ev.checkpoints.length > 0 ? `, checkpoints ${ev.checkpoints.map((x) => `${x.topic}: ${x.kept}`).join(', ')}` : ''}${ev.ignored.length > 0 ? `; ignored ${ev.ignored.join('; ')}` : ''}`,
+      );
       // One OffsetCommit per group, a bounded number at a time (coordinators were found before the fence).
       report.groups = await mapLimit(translated, COMMITS_IN_FLIGHT, async ({ gr, offsets }): Promise<GroupReport> => {
         const g = { groupId: gr.groupId };
         try {
           // A group with live members on the destination refuses a commit without a generation.
           const refused = await dst.commitOffsets(g.groupId, offsets);
-          if (refused.size > 0) throw new ClusterAdminError(`the destination refused: ${[...refused].map(([k, e]) => `${k}: ${e}`).join(', ')}${[...refused.values()].some((e) => e.startsWith('UNKNOWN_MEMBER_ID') || e.startsWith('ILLEGAL_GENERATION') || e.startsWith('REBALANCE_IN_PROGRESS')) ? ' (the group has active members there)' : ''}`);
+          if (refused.size > 0)
+            throw new ClusterAdminError(
+              `the destination refused: ${[...refused].map(([k, e]) => `${k}: ${e}`).join(', ')}${[...refused.values()].some((e) => e.startsWith('UNKNOWN_MEMBER_ID') || e.startsWith('ILLEGAL_GENERATION') || e.startsWith('REBALANCE_IN_PROGRESS')) ? ' (the group has active members there)' : ''}`,
+            );
           gr.installed = true;
         } catch (err) {
           gr.error = (err as Error).message;
@@ -1373,14 +1708,32 @@ export class SwitchController {
         return gr;
       });
       const failedGroups = report.groups.filter((g) => !g.installed);
-      step('offsets installed', `${report.groups.length - failedGroups.length}/${report.groups.length} group(s)${failedGroups.length > 0 ? `; not installed: ${failedGroups.map((g) => `${g.groupId} (${g.error})`).join('; ')}` : ''}`);
+      step(
+        'offsets installed',
+        `${report.groups.length - failedGroups.length}/${report.groups.length} group(s)${failedGroups.length > 0 ? `; not installed: ${failedGroups.map((g) => `${g.groupId} (${g.error})`).join('; ')}` : ''}`,
+      );
       if (Date.now() > fenceDeadline && !forced) {
         await abort('fence budget exhausted');
-        return await finish('refused', `${outOfBudget(fenceMs, current, tracker, totalPartitions, null)} The fence budget ran out before the flip; the switch was aborted; ${await released()}`);
+        return await finish(
+          'refused',
+          `${outOfBudget(fenceMs, current, tracker, totalPartitions, null)} The fence budget ran out before the flip; the switch was aborted; ${await released()}`,
+        );
       }
 
       // 6. Flip every instance; held writes are sent again by their clients, to the destination.
-      const commit: RouteStateRecord = { type: 'route', route: route.name, epoch, domain: domain.name, listener: listener.id, switchId, from, by: req.by, at, anchors: tracker.anchors(), replication: replication.type };
+      const commit: RouteStateRecord = {
+        type: 'route',
+        route: route.name,
+        epoch,
+        domain: domain.name,
+        listener: listener.id,
+        switchId,
+        from,
+        by: req.by,
+        at,
+        anchors: tracker.anchors(),
+        replication: replication.type,
+      };
       report.heldCommits = route.connections().reduce((n, c) => n + c.heldOffsetCommits().length, 0);
       if (this.logs.size === 0) {
         const cluster = this.prepared.get(switchId) ?? null;
@@ -1397,7 +1750,10 @@ export class SwitchController {
         report.stateNotWritten = notWritten(w2);
         if (!this.landed(w2, domain.name)) {
           await abort('commit not written');
-          return await finish('failed', `the commit could not be written to the destination's state topic (${w2.failed.map((f) => `${f.domain}: ${f.error}`).join('; ') || 'no answer'}); the switch was aborted, nothing changed`);
+          return await finish(
+            'failed',
+            `the commit could not be written to the destination's state topic (${w2.failed.map((f) => `${f.domain}: ${f.error}`).join('; ') || 'no answer'}); the switch was aborted, nothing changed`,
+          );
         }
         fenceUp = false;
         if (!this.handledCommits.has(switchId)) this.onRecord(commit);
@@ -1409,10 +1765,14 @@ export class SwitchController {
       }
       report.instances = [...results.values()];
       const missing = report.instances.filter((r) => r.applied !== true).map((r) => r.instance);
-      step('flipped', `${report.instances.length - missing.length}/${report.instances.length} instance(s) on "${domain.name}"; held requests are resent there by their clients`);
-      const msg = `switched "${route.name}" from "${from}" to "${domain.name}" (planned, epoch ${epoch})${forced ? ' (forced)' : ''}: ${states.length} partition(s) caught up, ${report.groups.length - failedGroups.length} group(s) moved`
-        + (missing.length > 0 ? `; ${missing.join(', ')} did not confirm in time and apply it when they read the state` : '')
-        + partialStateNote({ failed: report.stateNotWritten, pending: [] });
+      step(
+        'flipped',
+        `${report.instances.length - missing.length}/${report.instances.length} instance(s) on "${domain.name}"; held requests are resent there by their clients`,
+      );
+      const msg =
+        `switched "${route.name}" from "${from}" to "${domain.name}" (planned, epoch ${epoch})${forced ? ' (forced)' : ''}: ${states.length} partition(s) caught up, ${report.groups.length - failedGroups.length} group(s) moved` +
+        (missing.length > 0 ? `; ${missing.join(', ')} did not confirm in time and apply it when they read the state` : '') +
+        partialStateNote({ failed: report.stateNotWritten, pending: [] });
       return await finish('switched', msg);
     } catch (err) {
       const wasFenced = fenceUp;
@@ -1442,10 +1802,32 @@ export class SwitchController {
 
   private async audit(report: SwitchReport): Promise<void> {
     const entry: AuditRecord = {
-      type: 'audit', switchId: report.switchId, route: report.route, epoch: report.epoch, from: report.from, to: report.to, listener: report.listener, by: report.by,
-      at: report.at, durationMs: report.durationMs, outcome: report.outcome, forced: report.forced, message: report.message, instances: report.instances,
-      mode: report.mode, phases: report.phases,
-      ...(report.groups !== undefined ? { groups: report.groups.map((g) => ({ groupId: g.groupId, installed: g.installed, ...(g.error !== undefined ? { error: g.error } : {}), offsets: g.offsets.map((o): [string, string, string, string, string | null] => [o.partition, o.source, o.dest, o.method, o.reReadBound]) })) } : {}),
+      type: 'audit',
+      switchId: report.switchId,
+      route: report.route,
+      epoch: report.epoch,
+      from: report.from,
+      to: report.to,
+      listener: report.listener,
+      by: report.by,
+      at: report.at,
+      durationMs: report.durationMs,
+      outcome: report.outcome,
+      forced: report.forced,
+      message: report.message,
+      instances: report.instances,
+      mode: report.mode,
+      phases: report.phases,
+      ...(report.groups !== undefined
+        ? {
+            groups: report.groups.map((g) => ({
+              groupId: g.groupId,
+              installed: g.installed,
+              ...(g.error !== undefined ? { error: g.error } : {}),
+              offsets: g.offsets.map((o): [string, string, string, string, string | null] => [o.partition, o.source, o.dest, o.method, o.reReadBound]),
+            })),
+          }
+        : {}),
     };
     await this.writeAudit(entry, report.outcome, report.durationMs);
   }
@@ -1486,7 +1868,9 @@ const REPORT_WRITES_GRACE_MS = 500;
 /** Domains a write did not reach (yet): failed ones, and those still retried in the background. */
 /** After a commit: where its state landed, and which instances confirmed applying it. */
 function recordApplied(
-  report: SwitchReport, results: Map<string, InstanceResult>, writes: { written: string[]; failed: { domain: string; error: string }[]; pending: string[] },
+  report: SwitchReport,
+  results: Map<string, InstanceResult>,
+  writes: { written: string[]; failed: { domain: string; error: string }[]; pending: string[] },
   applied: Map<string, { ok: boolean; error?: string }>,
 ): void {
   report.stateWritten = writes.written;
@@ -1500,7 +1884,10 @@ function recordApplied(
 }
 
 function notWritten(w: { failed: { domain: string; error: string }[]; pending: string[] }): { domain: string; error: string }[] {
-  return [...w.failed, ...w.pending.filter((d) => !w.failed.some((f) => f.domain === d)).map((domain) => ({ domain, error: `no answer within ${REPORT_WRITES_GRACE_MS} ms` }))];
+  return [
+    ...w.failed,
+    ...w.pending.filter((d) => !w.failed.some((f) => f.domain === d)).map((domain) => ({ domain, error: `no answer within ${REPORT_WRITES_GRACE_MS} ms` })),
+  ];
 }
 
 function partialStateNote(w: { failed: { domain: string; error: string }[]; pending: string[] }): string {
@@ -1513,9 +1900,13 @@ function partialStateNote(w: { failed: { domain: string; error: string }[]; pend
 async function settleWithGrace(promises: Promise<boolean>[], graceMs: number): Promise<void> {
   if (promises.length === 0) return;
   let timer: NodeJS.Timeout | undefined;
-  const grace = Promise.any(promises.map((p) => p.then((ok) => (ok ? undefined : Promise.reject(new Error('not read')))))).then(() => new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, graceMs);
-  }), () => new Promise<void>(() => {}));
+  const grace = Promise.any(promises.map((p) => p.then((ok) => (ok ? undefined : Promise.reject(new Error('not read')))))).then(
+    () =>
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, graceMs);
+      }),
+    () => new Promise<void>(() => {}),
+  );
   await Promise.race([Promise.allSettled(promises), grace]);
   clearTimeout(timer);
 }
@@ -1532,10 +1923,15 @@ function sleep(ms: number): Promise<void> {
 function stateSigner(state: NonNullable<GatewayConfig['state']>, log: Logger): StateSigner {
   const signer = new StateSigner(state.topic, state.signing ?? { key: null, previousKeys: [], acceptUnsigned: true });
   if (!signer.enabled) {
-    log.warn({ stateTopic: state.topic },
-      `state records are not signed (gateway.state.key is not set): whoever can write "${state.topic}" on a cluster can switch this fleet's routes; set a fleet key and restrict the topic with ACLs (README: "Protecting the switch state")`);
+    log.warn(
+      { stateTopic: state.topic },
+      `state records are not signed (gateway.state.key is not set): whoever can write "${state.topic}" on a cluster can switch this fleet's routes; set a fleet key and restrict the topic with ACLs (README: "Protecting the switch state")`,
+    );
   } else {
-    log.info({ stateTopic: state.topic, keyId: signer.signingKeyId, acceptUnsigned: state.signing?.acceptUnsigned ?? false }, 'state records are signed and checked with the fleet key');
+    log.info(
+      { stateTopic: state.topic, keyId: signer.signingKeyId, acceptUnsigned: state.signing?.acceptUnsigned ?? false },
+      'state records are signed and checked with the fleet key',
+    );
   }
   return signer;
 }

@@ -1,7 +1,7 @@
 // Structured JSON logs (pino). Every component logs through a child logger that carries its
 // context (route, connection), so one line says where it happened. Secrets never reach a log:
 // config passwords are `Secret` objects that print as ***, and SASL frames are never logged.
-import { pino, type Logger as PinoLogger } from 'pino';
+import { type Logger as PinoLogger, pino } from 'pino';
 import type { LogLevel } from '../config/types.ts';
 
 export type Logger = PinoLogger;

@@ -4,7 +4,7 @@
 // With several worker processes (src/cluster) the admin listener serves every worker's registry
 // merged by prom-client's AggregatorRegistry: counters and histograms add up, and each per-route
 // state gauge says how it merges (`aggregator`), so that two workers on epoch 3 show epoch 3.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { apiCodec } from '../protocol/index.ts';
 
 /** What the metrics read from the process's memory budget (src/proxy/limits.ts MemoryBudget). */
@@ -68,7 +68,7 @@ export class GatewayMetrics implements MetricsSource {
     });
     this.refusedTopicRequests = new Counter({
       name: 'turnout_refused_topic_requests_total',
-      help: 'Requests that named a topic clients of the route may not see or write (the gateway\'s state topic; for writes also MirrorMaker 2\'s offset syncs and checkpoints), answered TOPIC_AUTHORIZATION_FAILED for it, by API',
+      help: "Requests that named a topic clients of the route may not see or write (the gateway's state topic; for writes also MirrorMaker 2's offset syncs and checkpoints), answered TOPIC_AUTHORIZATION_FAILED for it, by API",
       labelNames: ['route', 'api'],
       registers,
     });
@@ -85,7 +85,12 @@ export class GatewayMetrics implements MetricsSource {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     });
-    this.bytes = new Counter({ name: 'turnout_bytes_total', help: 'Bytes received from clients (in) and sent to clients (out)', labelNames: ['route', 'direction'], registers });
+    this.bytes = new Counter({
+      name: 'turnout_bytes_total',
+      help: 'Bytes received from clients (in) and sent to clients (out)',
+      labelNames: ['route', 'direction'],
+      registers,
+    });
     this.upstreamConnectFailures = new Counter({
       name: 'turnout_upstream_connect_failures_total',
       help: 'Failed attempts to connect to an upstream broker',
@@ -93,8 +98,20 @@ export class GatewayMetrics implements MetricsSource {
       registers,
     });
     // Merged over workers: ready only if every worker is; the highest epoch; the share of workers on each domain.
-    this.routeReady = new Gauge({ name: 'turnout_route_ready', help: '1 when the route has reached its upstream cluster (on every worker)', labelNames: ['route'], registers, aggregator: 'min' });
-    this.routeEpoch = new Gauge({ name: 'turnout_route_switch_epoch', help: 'The route\'s switch epoch (0 until its first switch; the highest of the workers\')', labelNames: ['route'], registers, aggregator: 'max' });
+    this.routeReady = new Gauge({
+      name: 'turnout_route_ready',
+      help: '1 when the route has reached its upstream cluster (on every worker)',
+      labelNames: ['route'],
+      registers,
+      aggregator: 'min',
+    });
+    this.routeEpoch = new Gauge({
+      name: 'turnout_route_switch_epoch',
+      help: "The route's switch epoch (0 until its first switch; the highest of the workers')",
+      labelNames: ['route'],
+      registers,
+      aggregator: 'max',
+    });
     this.routeActiveDomain = new Gauge({
       name: 'turnout_route_active_domain',
       help: '1 for the streaming domain the route points at, 0 for the others (with several workers: the share of workers pointing there)',
@@ -102,7 +119,12 @@ export class GatewayMetrics implements MetricsSource {
       registers,
       aggregator: 'average',
     });
-    this.switches = new Counter({ name: 'turnout_switches_total', help: 'Route switches this instance initiated, by outcome (switched, unchanged, refused, failed)', labelNames: ['route', 'outcome'], registers });
+    this.switches = new Counter({
+      name: 'turnout_switches_total',
+      help: 'Route switches this instance initiated, by outcome (switched, unchanged, refused, failed)',
+      labelNames: ['route', 'outcome'],
+      registers,
+    });
     this.switchPhase = new Histogram({
       name: 'turnout_switch_phase_seconds',
       help: 'Time from a switch request to each of its steps (checked, fenced, snapshot, caught up, offsets installed, flipped, released), on the initiating instance',
@@ -110,8 +132,19 @@ export class GatewayMetrics implements MetricsSource {
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     });
-    this.fenceHeld = new Counter({ name: 'turnout_fence_held_requests_total', help: 'Requests a planned switch\'s fence held on this instance (resent by clients to the destination, or released to the source on abort)', labelNames: ['route'], registers });
-    this.fenced = new Gauge({ name: 'turnout_route_fenced', help: '1 while a planned switch holds the route\'s writes on this instance (on any of its workers)', labelNames: ['route'], registers, aggregator: 'max' });
+    this.fenceHeld = new Counter({
+      name: 'turnout_fence_held_requests_total',
+      help: "Requests a planned switch's fence held on this instance (resent by clients to the destination, or released to the source on abort)",
+      labelNames: ['route'],
+      registers,
+    });
+    this.fenced = new Gauge({
+      name: 'turnout_route_fenced',
+      help: "1 while a planned switch holds the route's writes on this instance (on any of its workers)",
+      labelNames: ['route'],
+      registers,
+      aggregator: 'max',
+    });
     this.stateRecordsRejected = new Counter({
       name: 'turnout_state_records_rejected_total',
       help: 'Switch state records ignored because their signature is missing (unsigned), names a key this instance does not have (unknown-key), does not verify (bad-signature) or is not a Turnout signature (malformed)',
@@ -161,7 +194,7 @@ export class GatewayMetrics implements MetricsSource {
     });
     new Counter({
       name: 'turnout_buffered_bytes_pauses_total',
-      help: 'Times a connection\'s reads were paused because the process was over its buffered-bytes budget',
+      help: "Times a connection's reads were paused because the process was over its buffered-bytes budget",
       registers,
       collect() {
         const b = budget();

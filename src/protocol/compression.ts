@@ -64,7 +64,11 @@ export function decompress(codec: number, data: Uint8Array, maxBytes: number): B
     case Codec.Lz4:
       return lz4(Buffer.from(data.buffer, data.byteOffset, data.byteLength), maxBytes);
     default:
-      throw new CompressionError(CompressionErrorCode.UnknownCodec, codecName(codec), `${codecName(codec)} is not a compression codec Kafka defines (gzip 1, snappy 2, lz4 3, zstd 4)`);
+      throw new CompressionError(
+        CompressionErrorCode.UnknownCodec,
+        codecName(codec),
+        `${codecName(codec)} is not a compression codec Kafka defines (gzip 1, snappy 2, lz4 3, zstd 4)`,
+      );
   }
 }
 
@@ -104,7 +108,8 @@ function snappy(data: Buffer, maxBytes: number): Buffer {
       if (pos + 4 > data.length) throw corrupt('snappy', `a xerial block length is cut at byte ${pos}`);
       const length = data.readInt32BE(pos);
       pos += 4;
-      if (length < 0 || pos + length > data.length) throw corrupt('snappy', `a xerial block claims ${length} bytes at byte ${pos - 4}, ${data.length - pos} remain`);
+      if (length < 0 || pos + length > data.length)
+        throw corrupt('snappy', `a xerial block claims ${length} bytes at byte ${pos - 4}, ${data.length - pos} remain`);
       const block = data.subarray(pos, pos + length);
       pos += length;
       total += snappyLength(block);
@@ -178,7 +183,8 @@ export function lz4FrameBound(data: Buffer): { bound: number; blockMax: number }
   while (pos < data.length) {
     if (pos + 4 > data.length) throw corrupt('lz4', `${data.length - pos} stray bytes after ${frames} frame(s)`);
     const magic = data.readUInt32LE(pos);
-    if ((magic & 0xfffffff0) === 0x184d2a50) { // a skippable frame
+    if ((magic & 0xfffffff0) === 0x184d2a50) {
+      // a skippable frame
       if (pos + 8 > data.length) throw corrupt('lz4', 'a skippable frame header is cut');
       const size = data.readUInt32LE(pos + 4);
       if (pos + 8 + size > data.length) throw corrupt('lz4', 'a skippable frame is cut');
@@ -225,7 +231,8 @@ export function lz4FrameBound(data: Buffer): { bound: number; blockMax: number }
       pos += 4;
     }
     // A content size the blocks cannot fill is a lie; refused before the library could trust it.
-    if (contentSize !== null && contentSize > frameBound) throw corrupt('lz4', `the frame states ${contentSize} bytes of content but its blocks hold at most ${frameBound}`);
+    if (contentSize !== null && contentSize > frameBound)
+      throw corrupt('lz4', `the frame states ${contentSize} bytes of content but its blocks hold at most ${frameBound}`);
     bound += contentSize ?? frameBound;
     frames++;
   }

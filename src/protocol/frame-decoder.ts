@@ -53,7 +53,7 @@ export class FrameDecoder {
     if (this.buffered < at + 4) return null;
     const first = this.chunks[0];
     if (first.length - this.offset >= at + 4) return first.readInt32BE(this.offset + at);
-    return ((this.byteAt(at) << 24) | (this.byteAt(at + 1) << 16) | (this.byteAt(at + 2) << 8) | this.byteAt(at + 3));
+    return (this.byteAt(at) << 24) | (this.byteAt(at + 1) << 16) | (this.byteAt(at + 2) << 8) | this.byteAt(at + 3);
   }
 
   /**
@@ -115,7 +115,10 @@ export class FrameDecoder {
       throw new CodecError(CodecErrorCode.InvalidLength, `negative frame size ${size}; garbage bytes or a non-Kafka client?`);
     }
     if (size > this.maxFrameSize) {
-      throw new CodecError(CodecErrorCode.FrameTooLarge, `frame size ${size} is outside 0..${this.maxFrameSize} (max.frame.size); garbage bytes or a non-Kafka client?`);
+      throw new CodecError(
+        CodecErrorCode.FrameTooLarge,
+        `frame size ${size} is outside 0..${this.maxFrameSize} (max.frame.size); garbage bytes or a non-Kafka client?`,
+      );
     }
     const total = size + 4;
     if (this.buffered < total) return null;

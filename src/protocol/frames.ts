@@ -2,7 +2,7 @@
 // throws only CodecError. The header's fixed prefix can be peeked without decoding anything,
 // which is what the proxy's fast path does for frames no filter needs to look into.
 import { CodecError, CodecErrorCode } from './errors.ts';
-import { type ApiCodec, ApiKey, RequestHeaderCodec, ResponseHeaderCodec, apiCodec } from './generated/index.ts';
+import { type ApiCodec, ApiKey, apiCodec, RequestHeaderCodec, ResponseHeaderCodec } from './generated/index.ts';
 import type { RequestHeader } from './generated/messages/request-header.ts';
 import type { ResponseHeader } from './generated/messages/response-header.ts';
 import { Reader } from './reader.ts';

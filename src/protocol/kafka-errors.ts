@@ -4,7 +4,7 @@
 // RetriableException: the same request may succeed when sent again).
 import { KAFKA_ERRORS } from './generated/errors.ts';
 
-export { KafkaErrorCode, KAFKA_ERRORS, type KafkaErrorInfo, type KafkaErrorName } from './generated/errors.ts';
+export { KAFKA_ERRORS, KafkaErrorCode, type KafkaErrorInfo, type KafkaErrorName } from './generated/errors.ts';
 
 /** "NOT_COORDINATOR (16)"; a code Kafka does not define prints as "error 4242". */
 export function kafkaErrorName(code: number): string {
@@ -16,4 +16,3 @@ export function kafkaErrorName(code: number): string {
 export function isRetriableKafkaError(code: number): boolean {
   return KAFKA_ERRORS.get(code)?.retriable === true;
 }
-

@@ -136,7 +136,8 @@ class FrameCursor {
       this.uvarint(where, ' tagged field tag');
       const sizeAt = this.pos;
       const size = this.uvarint(where, ' tagged field size');
-      if (size > this.left) this.fail(CodecErrorCode.InvalidTaggedField, `a ${where} tagged field of ${size} bytes exceeds the ${this.left} bytes left`, sizeAt);
+      if (size > this.left)
+        this.fail(CodecErrorCode.InvalidTaggedField, `a ${where} tagged field of ${size} bytes exceeds the ${this.left} bytes left`, sizeAt);
       this.pos += size;
     }
   }
@@ -144,7 +145,11 @@ class FrameCursor {
 
 function checkProduceVersion(version: number): void {
   if (version < PRODUCE_SCAN_MIN_VERSION || version > PRODUCE_SCAN_MAX_VERSION) {
-    throw new CodecError(CodecErrorCode.UnsupportedVersion, `Produce v${version} is not supported (versions ${PRODUCE_SCAN_MIN_VERSION}-${PRODUCE_SCAN_MAX_VERSION})`, 6);
+    throw new CodecError(
+      CodecErrorCode.UnsupportedVersion,
+      `Produce v${version} is not supported (versions ${PRODUCE_SCAN_MIN_VERSION}-${PRODUCE_SCAN_MAX_VERSION})`,
+      6,
+    );
   }
 }
 
@@ -221,13 +226,21 @@ export function forEachBatch(frame: Buffer, start: number, end: number, visit: (
   while (end - pos >= BATCH_LOG_OVERHEAD) {
     const length = frame.readInt32BE(pos + BATCH_LENGTH_OFFSET);
     if (length < MIN_ENTRY_LENGTH) {
-      throw new CodecError(CodecErrorCode.InvalidLength, `record batch declares a length of ${length} bytes, less than the ${MIN_ENTRY_LENGTH} of the smallest message`, pos + BATCH_LENGTH_OFFSET);
+      throw new CodecError(
+        CodecErrorCode.InvalidLength,
+        `record batch declares a length of ${length} bytes, less than the ${MIN_ENTRY_LENGTH} of the smallest message`,
+        pos + BATCH_LENGTH_OFFSET,
+      );
     }
     const batchEnd = pos + BATCH_LOG_OVERHEAD + length;
     if (batchEnd > end) break;
     const magic = frame.readInt8(pos + BATCH_MAGIC_OFFSET);
     if (magic === 2 && length < BATCH_V2_HEADER_SIZE - BATCH_LOG_OVERHEAD) {
-      throw new CodecError(CodecErrorCode.InvalidLength, `magic v2 record batch declares a length of ${length} bytes, less than its ${BATCH_V2_HEADER_SIZE - BATCH_LOG_OVERHEAD}-byte header`, pos + BATCH_LENGTH_OFFSET);
+      throw new CodecError(
+        CodecErrorCode.InvalidLength,
+        `magic v2 record batch declares a length of ${length} bytes, less than its ${BATCH_V2_HEADER_SIZE - BATCH_LOG_OVERHEAD}-byte header`,
+        pos + BATCH_LENGTH_OFFSET,
+      );
     }
     visit(pos, batchEnd, magic);
     pos = batchEnd;
@@ -268,16 +281,54 @@ const Read = { Int: 0, Varint: 1, Skip: 2, Name: 3 } as const;
 
 /** Where in the request the scanner is: the field being read. */
 const At = {
-  SizePrefix: 0, ApiKey: 1, ApiVersion: 2, CorrelationId: 3, ClientIdLength: 4, ClientId: 5,
-  TransactionalIdLength: 6, TransactionalId: 7, Acks: 8, TimeoutMs: 9, TopicCount: 10,
-  TopicNameLength: 11, TopicName: 12, TopicId: 13, PartitionCount: 14, PartitionIndex: 15,
-  RecordsLength: 16, Records: 17, TagCount: 18, TagKey: 19, TagSize: 20, TagValue: 21, End: 22,
+  SizePrefix: 0,
+  ApiKey: 1,
+  ApiVersion: 2,
+  CorrelationId: 3,
+  ClientIdLength: 4,
+  ClientId: 5,
+  TransactionalIdLength: 6,
+  TransactionalId: 7,
+  Acks: 8,
+  TimeoutMs: 9,
+  TopicCount: 10,
+  TopicNameLength: 11,
+  TopicName: 12,
+  TopicId: 13,
+  PartitionCount: 14,
+  PartitionIndex: 15,
+  RecordsLength: 16,
+  Records: 17,
+  TagCount: 18,
+  TagKey: 19,
+  TagSize: 20,
+  TagValue: 21,
+  End: 22,
 } as const;
 const FIELD_NAMES = [
-  'size prefix', 'api key', 'api version', 'correlation id', 'client id length', 'client id',
-  'transactional id length', 'transactional id', 'acks', 'timeout', 'topic count',
-  'topic name length', 'topic name', 'topic id', 'partition count', 'partition index',
-  'records length', 'records', 'tagged field count', 'tagged field tag', 'tagged field size', 'tagged field', 'end',
+  'size prefix',
+  'api key',
+  'api version',
+  'correlation id',
+  'client id length',
+  'client id',
+  'transactional id length',
+  'transactional id',
+  'acks',
+  'timeout',
+  'topic count',
+  'topic name length',
+  'topic name',
+  'topic id',
+  'partition count',
+  'partition index',
+  'records length',
+  'records',
+  'tagged field count',
+  'tagged field tag',
+  'tagged field size',
+  'tagged field',
+  'end',
 ];
 
 /** Which struct a run of tagged fields ends. */
@@ -602,10 +653,14 @@ export class ProduceTopicScanner {
   private nextTag(): void {
     if (this.tagsLeft > 0) return this.readVarint(At.TagKey);
     switch (this.tagsOf) {
-      case TagsOf.Header: return this.body();
-      case TagsOf.Partition: return this.nextPartition();
-      case TagsOf.Topic: return this.nextTopic();
-      default: this.at = At.End;
+      case TagsOf.Header:
+        return this.body();
+      case TagsOf.Partition:
+        return this.nextPartition();
+      case TagsOf.Topic:
+        return this.nextTopic();
+      default:
+        this.at = At.End;
     }
   }
 }
@@ -622,11 +677,14 @@ export function produceTopicNames(frame: Buffer): readonly string[] | null {
   if (namesOf !== null && namesOf.frame === frame) return namesOf.names;
   let names: string[] | null = [];
   try {
-    scanProduceRequest(frame, { topic: (name) => { if (name !== null && name !== '') names!.push(name); } });
+    scanProduceRequest(frame, {
+      topic: (name) => {
+        if (name !== null && name !== '') names!.push(name);
+      },
+    });
   } catch {
     names = null;
   }
   namesOf = { frame, names };
   return names;
 }
-

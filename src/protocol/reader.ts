@@ -219,7 +219,11 @@ export class Reader {
   /** Checks that a known tagged field's value used exactly its declared size. */
   checkTaggedFieldEnd(end: number, tag: number): void {
     if (this.pos !== end) {
-      throw new CodecError(CodecErrorCode.InvalidTaggedField, `tagged field ${tag}: declared size does not match its value (value ends ${this.pos - end} bytes from the declared end)`, this.pos);
+      throw new CodecError(
+        CodecErrorCode.InvalidTaggedField,
+        `tagged field ${tag}: declared size does not match its value (value ends ${this.pos - end} bytes from the declared end)`,
+        this.pos,
+      );
     }
   }
 

@@ -11,10 +11,19 @@
 // offsetDelta varint, key (varint length, -1 = null), value (likewise), header count varint,
 // headers (key and value, each with a varint length).
 import { TurnoutError } from '../errors.ts';
-import { codecName, CompressionError, CompressionErrorCode, decompress } from './compression.ts';
+import { CompressionError, CompressionErrorCode, codecName, decompress } from './compression.ts';
 import { crc32c } from './crc32c.ts';
-import { BATCH_ATTRIBUTES_OFFSET, BATCH_CONTROL_FLAG, BATCH_CRC_OFFSET, BATCH_LOG_OVERHEAD, BATCH_MAGIC_OFFSET, BATCH_PRODUCER_ID_OFFSET, BATCH_TRANSACTIONAL_FLAG, BATCH_V2_HEADER_SIZE } from './produce-scan.ts';
 import { CodecError, CodecErrorCode } from './errors.ts';
+import {
+  BATCH_ATTRIBUTES_OFFSET,
+  BATCH_CONTROL_FLAG,
+  BATCH_CRC_OFFSET,
+  BATCH_LOG_OVERHEAD,
+  BATCH_MAGIC_OFFSET,
+  BATCH_PRODUCER_ID_OFFSET,
+  BATCH_TRANSACTIONAL_FLAG,
+  BATCH_V2_HEADER_SIZE,
+} from './produce-scan.ts';
 
 export interface RecordHeader {
   key: string;
@@ -158,7 +167,10 @@ export function decodeRecordBatches(buf: Uint8Array, opts: DecodeOptions = {}): 
  * what the call's compressed batches decompressed to (a reader of several partitions' records
  * shares one budget among them).
  */
-export function decodeRecordBatchesWithEnd(buf: Uint8Array, opts: DecodeOptions = {}): { records: DecodedRecord[]; endOffset: bigint | null; decompressedBytes: number } {
+export function decodeRecordBatchesWithEnd(
+  buf: Uint8Array,
+  opts: DecodeOptions = {},
+): { records: DecodedRecord[]; endOffset: bigint | null; decompressedBytes: number } {
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   const records: DecodedRecord[] = [];
   let budget = opts.maxDecompressedBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES;
@@ -174,15 +186,27 @@ export function decodeRecordBatchesWithEnd(buf: Uint8Array, opts: DecodeOptions 
     if (batchLength < 0) throw new RecordBatchError(RecordBatchErrorCode.Corrupt, baseOffset, 'unknown', `has a negative length (${batchLength})`);
     if (end > b.length) break; // cut by the Fetch size limit
     const magic = b.readInt8(pos + MAGIC_OFFSET);
-    if (magic !== 2) throw new RecordBatchError(RecordBatchErrorCode.Unsupported, baseOffset, 'unknown', `has magic ${magic}; only magic 2 (Kafka 0.11+ record batches) is supported`);
-    if (pos + BATCH_OVERHEAD > end) throw new RecordBatchError(RecordBatchErrorCode.Corrupt, baseOffset, 'unknown', `is ${batchLength + LOG_OVERHEAD} bytes, shorter than a batch header`);
+    if (magic !== 2)
+      throw new RecordBatchError(
+        RecordBatchErrorCode.Unsupported,
+        baseOffset,
+        'unknown',
+        `has magic ${magic}; only magic 2 (Kafka 0.11+ record batches) is supported`,
+      );
+    if (pos + BATCH_OVERHEAD > end)
+      throw new RecordBatchError(RecordBatchErrorCode.Corrupt, baseOffset, 'unknown', `is ${batchLength + LOG_OVERHEAD} bytes, shorter than a batch header`);
     const attributes = b.readInt16BE(pos + 21);
     const compression = attributes & COMPRESSION_MASK;
     const codec = codecName(compression);
     const storedCrc = b.readUInt32BE(pos + 17);
     const actualCrc = crc32c(b.subarray(pos + CRC_START, end));
     if (storedCrc !== actualCrc) {
-      throw new RecordBatchError(RecordBatchErrorCode.Corrupt, baseOffset, codec, `is corrupt: CRC-32C is 0x${actualCrc.toString(16)} but the batch says 0x${storedCrc.toString(16)}`);
+      throw new RecordBatchError(
+        RecordBatchErrorCode.Corrupt,
+        baseOffset,
+        codec,
+        `is corrupt: CRC-32C is 0x${actualCrc.toString(16)} but the batch says 0x${storedCrc.toString(16)}`,
+      );
     }
     const lastOffsetDelta = b.readInt32BE(pos + 23);
     let skip = false;
@@ -190,7 +214,8 @@ export function decodeRecordBatchesWithEnd(buf: Uint8Array, opts: DecodeOptions 
       const producerId = b.readBigInt64BE(pos + BATCH_PRODUCER_ID_OFFSET);
       const last = baseOffset + BigInt(lastOffsetDelta);
       while (pendingAborts.length > 0 && pendingAborts[0].firstOffset <= last) aborting.add(pendingAborts.shift()!.producerId);
-      if ((attributes & CONTROL_FLAG) !== 0) aborting.delete(producerId); // its marker ends the transaction
+      if ((attributes & CONTROL_FLAG) !== 0)
+        aborting.delete(producerId); // its marker ends the transaction
       else skip = aborting.has(producerId);
     }
     if ((attributes & CONTROL_FLAG) === 0 && !skip) {
@@ -204,9 +229,16 @@ export function decodeRecordBatchesWithEnd(buf: Uint8Array, opts: DecodeOptions 
           if (!(err instanceof CompressionError)) throw err;
           // Past the budget with batches read already: stop before this one, the reader comes back for it.
           if (err.code === CompressionErrorCode.TooLarge && endOffset !== null) break;
-          const code = err.code === CompressionErrorCode.TooLarge ? RecordBatchErrorCode.TooLarge
-            : err.code === CompressionErrorCode.UnknownCodec ? RecordBatchErrorCode.Unsupported : RecordBatchErrorCode.Corrupt;
-          const what = err.code === CompressionErrorCode.TooLarge ? `is ${codec}-compressed and decompresses to more than ${Math.max(budget, 1)} bytes, the limit for reading it` : `cannot be decompressed: ${err.message}`;
+          const code =
+            err.code === CompressionErrorCode.TooLarge
+              ? RecordBatchErrorCode.TooLarge
+              : err.code === CompressionErrorCode.UnknownCodec
+                ? RecordBatchErrorCode.Unsupported
+                : RecordBatchErrorCode.Corrupt;
+          const what =
+            err.code === CompressionErrorCode.TooLarge
+              ? `is ${codec}-compressed and decompresses to more than ${Math.max(budget, 1)} bytes, the limit for reading it`
+              : `cannot be decompressed: ${err.message}`;
           throw new RecordBatchError(code, baseOffset, codec, what, { cause: err });
         }
         budget -= body.length;
@@ -223,7 +255,18 @@ export function decodeRecordBatchesWithEnd(buf: Uint8Array, opts: DecodeOptions 
 }
 
 /** The records of one data batch, from `body` [start, end) (the batch itself, or its decompressed records). */
-function decodeRecords(b: Buffer, pos: number, body: Buffer, start: number, end: number, baseOffset: bigint, attributes: number, codec: string, out: DecodedRecord[], withHeaders: boolean): void {
+function decodeRecords(
+  b: Buffer,
+  pos: number,
+  body: Buffer,
+  start: number,
+  end: number,
+  baseOffset: bigint,
+  attributes: number,
+  codec: string,
+  out: DecodedRecord[],
+  withHeaders: boolean,
+): void {
   const baseTimestamp = Number(b.readBigInt64BE(pos + 27));
   const maxTimestamp = Number(b.readBigInt64BE(pos + 35));
   const logAppendTime = (attributes & TIMESTAMP_TYPE_LOG_APPEND) !== 0;
@@ -250,7 +293,12 @@ function decodeRecords(b: Buffer, pos: number, body: Buffer, start: number, end:
       if (withHeaders) (headers ??= []).push({ key: body.toString('utf8', keyStart, keyStart + keyLength), value: headerValue });
     }
     if (r.pos !== recordEnd) throw r.error(`record ${i} is ${length} bytes but its fields take ${r.pos - (recordEnd - length)}`);
-    const record: DecodedRecord = { offset: baseOffset + BigInt(offsetDelta), timestamp: logAppendTime ? maxTimestamp : baseTimestamp + timestampDelta, key, value };
+    const record: DecodedRecord = {
+      offset: baseOffset + BigInt(offsetDelta),
+      timestamp: logAppendTime ? maxTimestamp : baseTimestamp + timestampDelta,
+      key,
+      value,
+    };
     if (headers !== undefined) record.headers = headers;
     out.push(record);
   }

@@ -3,7 +3,7 @@
 // struct names the topic too, that field. Code that rewrites topic ids walks decoded messages
 // with this instead of a hand-kept list, so a new Kafka version's fields are covered by
 // regenerating the codec.
-import { MESSAGE_SCHEMAS, type FieldSchema, type MessageSchema } from './generated/schema.ts';
+import { type FieldSchema, MESSAGE_SCHEMAS, type MessageSchema } from './generated/schema.ts';
 import { ZERO_UUID } from './reader.ts';
 
 /** A struct that holds a topic id: the property names of the id and, if present, of the topic's name. */

@@ -18,17 +18,30 @@
 import type { Socket } from 'node:net';
 import type { HostPort } from '../config/types.ts';
 import type { Logger } from '../observability/log.ts';
-import { apiName, type ApiMetrics, type RouteMetrics } from '../observability/metrics.ts';
+import { type ApiMetrics, apiName, type RouteMetrics } from '../observability/metrics.ts';
+import type { OffsetCommitRequest } from '../protocol/generated/messages/offset-commit-request.ts';
 import {
-  ApiKey, CodecError, CodecErrorCode, FrameDecoder, apiCodec, decodeResponse, encodeResponseChunks, peekApiKey, peekApiVersion,
-  peekProduceAcks, peekRequestClientId, peekRequestCorrelationId, peekResponseCorrelationId, type DecodedResponse,
-  decodeRequest, encodeRequest,
+  ApiKey,
+  apiCodec,
+  CodecError,
+  CodecErrorCode,
+  type DecodedResponse,
+  decodeRequest,
+  decodeResponse,
+  encodeRequest,
+  encodeResponseChunks,
+  FrameDecoder,
+  peekApiKey,
+  peekApiVersion,
+  peekProduceAcks,
+  peekRequestClientId,
+  peekRequestCorrelationId,
+  peekResponseCorrelationId,
 } from '../protocol/index.ts';
 import { FENCED_API_KEYS, type FenceableConnection, type HeldOffsetCommit, type Route } from '../routing/route.ts';
-import { refusedProduceResponse } from './produce-refusal.ts';
-import type { OffsetCommitRequest } from '../protocol/generated/messages/offset-commit-request.ts';
-import { groupMembers, rejoinKey, type GroupMember } from './filters/group-members.ts';
+import { type GroupMember, groupMembers, rejoinKey } from './filters/group-members.ts';
 import { VERSION_CAPS } from './filters/index.ts';
+import { refusedProduceResponse } from './produce-refusal.ts';
 
 /** Highest Fetch and Produce versions the gateway advertises (see VERSION_CAPS); above them a request is refused. */
 const FETCH_CAP = VERSION_CAPS.get(ApiKey.Fetch) ?? 0x7fff;
@@ -47,16 +60,17 @@ const CUT_THROUGH_MIN_BYTES = 8 * 1024;
 const PRODUCE_HEAD_BYTES = 1024;
 /** Group coordination requests: behind a fetch held for a rejoin, they would wait for themselves. */
 const GROUP_API_KEYS: ReadonlySet<number> = new Set([8, 9, 10, 11, 12, 13, 14, 68, 76]);
-import { connectUpstream } from '../upstream/connect.ts';
-import { ReadBuffer } from './read-buffer.ts';
-import { continuesFetchSession, emptyFetchResponse, fetchSessionOffset, noDataFetchResponse } from './empty-fetch.ts';
-import type { FetchRequest } from '../protocol/generated/messages/fetch-request.ts';
+
 import { defaultConsumerGroupHeartbeatRequest } from '../protocol/generated/messages/consumer-group-heartbeat-request.ts';
+import type { FetchRequest } from '../protocol/generated/messages/fetch-request.ts';
+import type { SaslAuthenticateResponse } from '../protocol/generated/messages/sasl-authenticate-response.ts';
 import { defaultShareGroupHeartbeatRequest } from '../protocol/generated/messages/share-group-heartbeat-request.ts';
+import { connectUpstream } from '../upstream/connect.ts';
+import { UpstreamError, UpstreamErrorCode } from '../upstream/errors.ts';
+import { continuesFetchSession, emptyFetchResponse, fetchSessionOffset, noDataFetchResponse } from './empty-fetch.ts';
 import type { FilterChain, FilterContext, ProxyFilter } from './filter.ts';
 import { describePeer, type MemoryBudget, type WarningAggregator } from './limits.ts';
-import type { SaslAuthenticateResponse } from '../protocol/generated/messages/sasl-authenticate-response.ts';
-import { UpstreamError, UpstreamErrorCode } from '../upstream/errors.ts';
+import { ReadBuffer } from './read-buffer.ts';
 
 export interface ConnectionLimits {
   maxFrameBytes: number;
@@ -144,10 +158,19 @@ export const CloseReason = {
 export type CloseReason = (typeof CloseReason)[keyof typeof CloseReason];
 
 /** Reasons that are a normal part of life and not counted as errors. */
-const NORMAL: ReadonlySet<CloseReason> = new Set([CloseReason.ClientClosed, CloseReason.UpstreamClosed, CloseReason.Shutdown, CloseReason.Switchover, CloseReason.IdleTimeout]);
+const NORMAL: ReadonlySet<CloseReason> = new Set([
+  CloseReason.ClientClosed,
+  CloseReason.UpstreamClosed,
+  CloseReason.Shutdown,
+  CloseReason.Switchover,
+  CloseReason.IdleTimeout,
+]);
 /** Closes the gateway makes for one of its limits, counted by reason. */
 const BY_LIMIT: ReadonlySet<CloseReason> = new Set([
-  CloseReason.IdleTimeout, CloseReason.AuthenticationTimeout, CloseReason.UnauthenticatedFrameTooLarge, CloseReason.FrameOverBudget,
+  CloseReason.IdleTimeout,
+  CloseReason.AuthenticationTimeout,
+  CloseReason.UnauthenticatedFrameTooLarge,
+  CloseReason.FrameOverBudget,
 ]);
 
 /** Why a large request cannot be cut through: not now (wait, do not assemble it), or never (a filter reads it whole). */
@@ -239,8 +262,14 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
   readonly domain: string;
 
   constructor(
-    client: Socket, route: Route, target: ConnectionTarget, chain: FilterChain, limits: ConnectionLimits, onClosed: (c: ProxyConnection) => void,
-    clientReads: ReadBuffer | null = null, peer?: string,
+    client: Socket,
+    route: Route,
+    target: ConnectionTarget,
+    chain: FilterChain,
+    limits: ConnectionLimits,
+    onClosed: (c: ProxyConnection) => void,
+    clientReads: ReadBuffer | null = null,
+    peer?: string,
   ) {
     this.client = client;
     this.clientReads = clientReads;
@@ -364,7 +393,16 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
       try {
         const local = refusedProduceResponse(frame, 'the route switched to another cluster; retry');
         const version = peekApiVersion(frame);
-        this.inFlight.push({ correlationId: peekRequestCorrelationId(frame), apiKey: ApiKey.Produce, apiVersion: version, startedAt: performance.now(), metrics: null, filters: null, local, raw: false });
+        this.inFlight.push({
+          correlationId: peekRequestCorrelationId(frame),
+          apiKey: ApiKey.Produce,
+          apiVersion: version,
+          startedAt: performance.now(),
+          metrics: null,
+          filters: null,
+          local,
+          raw: false,
+        });
       } catch (err) {
         this.log.warn({ err: (err as Error).message }, 'a held Produce request is unreadable; the connection closes without answering it');
         return;
@@ -398,13 +436,22 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
         apiVersion = 0;
         frame = encodeRequest(
           { ...header, requestApiKey: apiKey, requestApiVersion: apiVersion },
-          { ...defaultConsumerGroupHeartbeatRequest(), groupId, memberId: m.memberId, memberEpoch: m.groupInstanceId === null ? -1 : -2, instanceId: m.groupInstanceId },
+          {
+            ...defaultConsumerGroupHeartbeatRequest(),
+            groupId,
+            memberId: m.memberId,
+            memberEpoch: m.groupInstanceId === null ? -1 : -2,
+            instanceId: m.groupInstanceId,
+          },
         );
       } else if (m.protocol === 'share') {
         // KIP-932 share groups: epoch -1 leaves; the broker releases the member's acquired records.
         apiKey = ApiKey.ShareGroupHeartbeat;
         apiVersion = apiCodec(apiKey)!.minVersion;
-        frame = encodeRequest({ ...header, requestApiKey: apiKey, requestApiVersion: apiVersion }, { ...defaultShareGroupHeartbeatRequest(), groupId, memberId: m.memberId, memberEpoch: -1 });
+        frame = encodeRequest(
+          { ...header, requestApiKey: apiKey, requestApiVersion: apiVersion },
+          { ...defaultShareGroupHeartbeatRequest(), groupId, memberId: m.memberId, memberEpoch: -1 },
+        );
       } else {
         apiKey = ApiKey.LeaveGroup;
         apiVersion = 3;
@@ -413,7 +460,17 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
           { groupId, memberId: '', members: [{ memberId: m.memberId, groupInstanceId: m.groupInstanceId, reason: null }] },
         );
       }
-      this.inFlight.push({ correlationId, apiKey, apiVersion, startedAt: performance.now(), metrics: null, filters: null, local: null, raw: false, internal: true });
+      this.inFlight.push({
+        correlationId,
+        apiKey,
+        apiVersion,
+        startedAt: performance.now(),
+        metrics: null,
+        filters: null,
+        local: null,
+        raw: false,
+        internal: true,
+      });
       this.upstream.write(frame);
       this.route.expectRejoin(rejoinKey(this.clientHost, m.clientId), REJOIN_HOLD_MS);
       this.log.debug({ groupId, memberId: m.memberId }, 'left the group on the previous cluster');
@@ -438,7 +495,11 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     for (const address of candidates) {
       if (this.closed) return;
       try {
-        const socket = await connectUpstream(address, this.limits.upstreamConnectTimeoutMs, this.upstreamReads.readInto((bytes, buffer) => this.onUpstreamRead(bytes, buffer)));
+        const socket = await connectUpstream(
+          address,
+          this.limits.upstreamConnectTimeoutMs,
+          this.upstreamReads.readInto((bytes, buffer) => this.onUpstreamRead(bytes, buffer)),
+        );
         if (this.closed) {
           socket.destroy();
           return;
@@ -578,7 +639,13 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
       if (head.length >= 6 && peekApiKey(head) === ApiKey.Produce) return;
     }
     if (verdict === 'assemble') {
-      this.refuseFrame(CloseReason.FrameOverBudget, size, this.limits.maxBufferedBytes, 'gateway.limits.maxBufferedBytesPerConnection', 'and the gateway must read it whole');
+      this.refuseFrame(
+        CloseReason.FrameOverBudget,
+        size,
+        this.limits.maxBufferedBytes,
+        'gateway.limits.maxBufferedBytesPerConnection',
+        'and the gateway must read it whole',
+      );
     } else if (d.bufferedBytes >= this.limits.maxBufferedBytes) {
       this.pauseClient();
     }
@@ -588,7 +655,12 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
   private refuseFrame(reason: CloseReason, size: number, limit: number, configKey: string, when: string): void {
     const head = this.fromClient.head(8);
     const api = this.rawTokensExpected > 0 ? 'a raw SASL token' : head.length >= 6 ? apiName(peekApiKey(head)) : 'a request whose header has not arrived';
-    this.close(reason, `${api} of ${size + 4} bytes is above ${configKey} (${limit}) ${when}; raise ${configKey} if this client is legitimate`, { api, frameBytes: size + 4, limit, configKey });
+    this.close(reason, `${api} of ${size + 4} bytes is above ${configKey} (${limit}) ${when}; raise ${configKey} if this client is legitimate`, {
+      api,
+      frameBytes: size + 4,
+      limit,
+      configKey,
+    });
   }
 
   /**
@@ -632,8 +704,14 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     if (apiKey !== ApiKey.Produce || acks !== 0) {
       const correlationId = peekRequestCorrelationId(head);
       this.inFlight.push({
-        correlationId, apiKey, apiVersion, startedAt: performance.now(), metrics,
-        filters: this.chain.responseFiltersFor(this, apiKey, apiVersion, correlationId), local: null, raw: false,
+        correlationId,
+        apiKey,
+        apiVersion,
+        startedAt: performance.now(),
+        metrics,
+        filters: this.chain.responseFiltersFor(this, apiKey, apiVersion, correlationId),
+        local: null,
+        raw: false,
       });
     }
     this.requestLeft = size + 4 - d.bufferedBytes;
@@ -799,7 +877,16 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
   private answerFetchLocally(frame: Buffer, apiVersion: number, response: Buffer): void {
     const metrics = this.metrics.api(ApiKey.Fetch);
     metrics.requests.inc();
-    this.inFlight.push({ correlationId: peekRequestCorrelationId(frame), apiKey: ApiKey.Fetch, apiVersion, startedAt: performance.now(), metrics, filters: null, local: response, raw: false });
+    this.inFlight.push({
+      correlationId: peekRequestCorrelationId(frame),
+      apiKey: ApiKey.Fetch,
+      apiVersion,
+      startedAt: performance.now(),
+      metrics,
+      filters: null,
+      local: response,
+      raw: false,
+    });
     this.flushLocal();
   }
 
@@ -853,7 +940,16 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
   private onRequestFrame(frame: Buffer): void {
     if (this.rawTokensExpected > 0) {
       this.rawTokensExpected--;
-      this.inFlight.push({ correlationId: 0, apiKey: ApiKey.SaslAuthenticate, apiVersion: -1, startedAt: performance.now(), metrics: null, filters: null, local: null, raw: true });
+      this.inFlight.push({
+        correlationId: 0,
+        apiKey: ApiKey.SaslAuthenticate,
+        apiVersion: -1,
+        startedAt: performance.now(),
+        metrics: null,
+        filters: null,
+        local: null,
+        raw: true,
+      });
       this.toUpstream(frame);
       return;
     }
@@ -867,13 +963,22 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
       // Never advertised (ApiVersions): a client sending it skipped negotiation. Those versions
       // carry what the gateway would have to translate (topic ids, broker endpoints); a broker
       // closes the connection on a version it does not support, and so does the gateway.
-      throw new CodecError(CodecErrorCode.UnsupportedVersion, `${apiCodec(apiKey)?.name ?? `api key ${apiKey}`} v${apiVersion} is above v${cap}, the highest the gateway offers in ApiVersions`);
+      throw new CodecError(
+        CodecErrorCode.UnsupportedVersion,
+        `${apiCodec(apiKey)?.name ?? `api key ${apiKey}`} v${apiVersion} is above v${cap}, the highest the gateway offers in ApiVersions`,
+      );
     }
     if (this.route.fence !== null && FENCED_API_KEYS.has(apiKey)) {
       this.hold(frame);
       return;
     }
-    if (apiKey === ApiKey.Fetch && this.route.awaitingRejoin && !this.rejoinBypass && this.epoch === this.route.epoch && this.route.holdFetch(rejoinKey(this.clientHost, peekRequestClientId(frame)), this)) {
+    if (
+      apiKey === ApiKey.Fetch &&
+      this.route.awaitingRejoin &&
+      !this.rejoinBypass &&
+      this.epoch === this.route.epoch &&
+      this.route.holdFetch(rejoinKey(this.clientHost, peekRequestClientId(frame)), this)
+    ) {
       this.heldForRejoin = true;
       this.hold(frame);
       this.answerEmptyLater(frame);
@@ -900,7 +1005,14 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     const metrics = this.metrics.api(apiKey);
     metrics.requests.inc();
     const entry: InFlight = {
-      correlationId, apiKey, apiVersion, startedAt: performance.now(), metrics, filters: null, local: null, raw: false,
+      correlationId,
+      apiKey,
+      apiVersion,
+      startedAt: performance.now(),
+      metrics,
+      filters: null,
+      local: null,
+      raw: false,
       fetchSession,
       fetchEpoch,
     };
@@ -950,7 +1062,10 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
   internalRequest<T extends object>(apiKey: number, apiVersion: number, body: object): Promise<T> {
     if (this.closed || this.draining) return Promise.reject(new UpstreamError(UpstreamErrorCode.Closed, 'the connection is closing'));
     const correlationId = this.nextInternalCorrelationId--;
-    const frame = encodeRequest({ requestApiKey: apiKey, requestApiVersion: apiVersion, correlationId, clientId: 'turnout', _unknownTaggedFields: undefined }, body);
+    const frame = encodeRequest(
+      { requestApiKey: apiKey, requestApiVersion: apiVersion, correlationId, clientId: 'turnout', _unknownTaggedFields: undefined },
+      body,
+    );
     return new Promise<T>((resolve, reject) => {
       const onInternal = (response: Buffer | null): void => {
         if (response === null) {
@@ -963,7 +1078,18 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
           reject(err as Error);
         }
       };
-      this.inFlight.push({ correlationId, apiKey, apiVersion, startedAt: performance.now(), metrics: null, filters: null, local: null, raw: false, internal: true, onInternal });
+      this.inFlight.push({
+        correlationId,
+        apiKey,
+        apiVersion,
+        startedAt: performance.now(),
+        metrics: null,
+        filters: null,
+        local: null,
+        raw: false,
+        internal: true,
+        onInternal,
+      });
       this.toUpstream(frame);
     });
   }
@@ -1021,8 +1147,13 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     } catch (err) {
       // A frame the decoder refuses answers the request at the head of the queue.
       const framing = err instanceof CodecError && (err.code === CodecErrorCode.FrameTooLarge || err.code === CodecErrorCode.InvalidLength);
-      const why = framing ? `its size prefix (${this.fromUpstream.peekInt32(0)}) is outside 0..${this.limits.maxFrameBytes} (gateway.limits.maxFrameBytes)` : (err as Error).message;
-      this.close(err instanceof CodecError && err.code === CodecErrorCode.FrameTooLarge ? CloseReason.FrameTooLarge : CloseReason.MalformedResponse, this.unreadableResponse(why, this.inFlight[0]));
+      const why = framing
+        ? `its size prefix (${this.fromUpstream.peekInt32(0)}) is outside 0..${this.limits.maxFrameBytes} (gateway.limits.maxFrameBytes)`
+        : (err as Error).message;
+      this.close(
+        err instanceof CodecError && err.code === CodecErrorCode.FrameTooLarge ? CloseReason.FrameTooLarge : CloseReason.MalformedResponse,
+        this.unreadableResponse(why, this.inFlight[0]),
+      );
       return;
     } finally {
       this.client.uncork();
@@ -1244,8 +1375,13 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
     if (budget === undefined) return;
     const now = this.closed
       ? 0
-      : this.fromClient.bufferedBytes + this.fromUpstream.bufferedBytes + this.heldBytes + (this.gated === null ? 0 : this.gatedBytes) + this.waitingBytes
-        + this.client.writableLength + (this.upstream?.writableLength ?? 0);
+      : this.fromClient.bufferedBytes +
+        this.fromUpstream.bufferedBytes +
+        this.heldBytes +
+        (this.gated === null ? 0 : this.gatedBytes) +
+        this.waitingBytes +
+        this.client.writableLength +
+        (this.upstream?.writableLength ?? 0);
     // Recorded first: adjust() may wake waiters, this connection among them, which count again.
     const before = this.accounted;
     this.accounted = now;
@@ -1347,7 +1483,12 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
       // Members that joined through this connection stay in their groups on this cluster; a switch
       // takes them out through another connection to the same broker.
       const members = groupMembers(this);
-      if (members !== null && members.size > 0) this.route.orphanMembers(this.epoch, this.slotKey, [...members].map(([groupId, member]) => ({ groupId, member })));
+      if (members !== null && members.size > 0)
+        this.route.orphanMembers(
+          this.epoch,
+          this.slotKey,
+          [...members].map(([groupId, member]) => ({ groupId, member })),
+        );
     }
     this.onClosed(this);
     this.drainedResolve?.();

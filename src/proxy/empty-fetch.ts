@@ -3,7 +3,7 @@
 // connection.ts). Every requested partition is there without records, with offsets unknown (-1),
 // and the session id is 0, which ends any fetch session: the client's next Fetch is a full one,
 // which the broker it goes to will answer for real.
-import { ApiKey, decodeRequest, encodeResponse } from '../protocol/index.ts';
+
 import type { FetchRequest } from '../protocol/generated/messages/fetch-request.ts';
 import {
   defaultFetchResponse,
@@ -11,6 +11,7 @@ import {
   defaultFetchResponsePartitionData,
   type FetchResponse,
 } from '../protocol/generated/messages/fetch-response.ts';
+import { ApiKey, decodeRequest, encodeResponse } from '../protocol/index.ts';
 
 const NO_RECORDS = new Uint8Array(0);
 

@@ -1,8 +1,9 @@
 // The filter seam of the data path (Kroxylicious' idea): a filter says which requests and
 // responses it needs to see; everything else crosses the gateway as opaque bytes. The protocol
 // chores of a gateway (ApiVersions, broker addresses, SASL v0) are ordinary filters.
-import type { DecodedResponse } from '../protocol/index.ts';
+
 import type { Logger } from '../observability/log.ts';
+import type { DecodedResponse } from '../protocol/index.ts';
 import type { Route } from '../routing/route.ts';
 
 /** What a connection offers to filters. */
@@ -69,7 +70,7 @@ export interface ProxyFilter {
    * every later one of the connection, waits until it settles; then onResponse runs.
    */
   prepareResponse?(ctx: FilterContext, apiKey: number, apiVersion: number, response: DecodedResponse): Promise<unknown> | undefined;
-    /** Inspects or edits a decoded response in place; returns true when it changed something. */
+  /** Inspects or edits a decoded response in place; returns true when it changed something. */
   onResponse?(ctx: FilterContext, apiKey: number, apiVersion: number, response: DecodedResponse): boolean;
 }
 

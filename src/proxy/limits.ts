@@ -172,7 +172,10 @@ export class WarningAggregator {
         this.reasons.delete(key);
         continue;
       }
-      this.log[s.level]({ ...s.fields, reason: key, suppressed: s.count, windowMs: this.windowMs }, `${s.count} more "${s.msg}" (${key}) suppressed in the last ${Math.round(this.windowMs / 1000)} s`);
+      this.log[s.level](
+        { ...s.fields, reason: key, suppressed: s.count, windowMs: this.windowMs },
+        `${s.count} more "${s.msg}" (${key}) suppressed in the last ${Math.round(this.windowMs / 1000)} s`,
+      );
       s.count = 0;
     }
     if (this.reasons.size === 0) this.stop();

@@ -1,12 +1,12 @@
 // The listeners of one route: the bootstrap endpoint and one port per broker slot. Each accepted
 // socket becomes a ProxyConnection aimed at the bootstrap servers or at the broker of that slot.
 import { createServer, type Server, type Socket } from 'node:net';
-import type { Route } from '../routing/route.ts';
-import { ProxyConnection, type ConnectionLimits, type ConnectionTarget } from './connection.ts';
-import type { FilterChain } from './filter.ts';
 import { TurnoutError } from '../errors.ts';
-import { ReadBuffer, adoptReadingInto } from './read-buffer.ts';
-import { REFUSE_CONFIG_KEY, describePeer, type ConnectionAdmission } from './limits.ts';
+import type { Route } from '../routing/route.ts';
+import { type ConnectionLimits, type ConnectionTarget, ProxyConnection } from './connection.ts';
+import type { FilterChain } from './filter.ts';
+import { type ConnectionAdmission, describePeer, REFUSE_CONFIG_KEY } from './limits.ts';
+import { adoptReadingInto, ReadBuffer } from './read-buffer.ts';
 
 /** How often connections are checked for the idle and authentication deadlines, at most. */
 const SWEEP_MAX_MS = 1000;
@@ -87,7 +87,8 @@ export class RouteListeners {
       if (refused !== null) {
         this.route.metrics.connectionRefused(refused);
         this.limits.warnings?.warn(
-          this.route.log, `refused:${refused}`,
+          this.route.log,
+          `refused:${refused}`,
           { client: peer, limit: refused, configKey: REFUSE_CONFIG_KEY[refused] },
           `connection refused at accept: over ${REFUSE_CONFIG_KEY[refused]}; raise it if such clients are expected`,
         );
@@ -97,11 +98,23 @@ export class RouteListeners {
     }
     let conn: ProxyConnection | null = null;
     const reads = new ReadBuffer();
-    const socket = adoptReadingInto(accepted, reads.readInto((bytes, buffer) => conn!.onClientRead(bytes, buffer)));
-    conn = new ProxyConnection(socket ?? accepted, this.route, target, this.chain, this.limits, (c) => {
-      this.connections.delete(c);
-      this.admission?.release(this.route.name, addressKey);
-    }, reads, peer);
+    const socket = adoptReadingInto(
+      accepted,
+      reads.readInto((bytes, buffer) => conn!.onClientRead(bytes, buffer)),
+    );
+    conn = new ProxyConnection(
+      socket ?? accepted,
+      this.route,
+      target,
+      this.chain,
+      this.limits,
+      (c) => {
+        this.connections.delete(c);
+        this.admission?.release(this.route.name, addressKey);
+      },
+      reads,
+      peer,
+    );
     if (socket === null) accepted.resume();
     this.connections.add(conn);
   }

@@ -3,11 +3,15 @@
 // metadata) without treating it as a sign about its sequence numbers, which is what the gateway
 // needs when it cannot forward a request now: writes held by a switch's fence, and batches of an
 // idempotent producer that would reach a cluster ahead of earlier ones (sequence-gate.ts).
-import { ApiKey, KafkaErrorCode, decodeRequest, encodeResponse } from '../protocol/index.ts';
+
 import type { ProduceRequest } from '../protocol/generated/messages/produce-request.ts';
 import {
-  defaultProduceResponse, defaultProduceResponsePartitionProduceResponse, defaultProduceResponseTopicProduceResponse, type ProduceResponse,
+  defaultProduceResponse,
+  defaultProduceResponsePartitionProduceResponse,
+  defaultProduceResponseTopicProduceResponse,
+  type ProduceResponse,
 } from '../protocol/generated/messages/produce-response.ts';
+import { ApiKey, decodeRequest, encodeResponse, KafkaErrorCode } from '../protocol/index.ts';
 
 /** The response to Produce request `frame` refusing every partition (throws CodecError on an unreadable frame). */
 export function refusedProduceResponse(frame: Buffer, errorMessage: string): Buffer {

@@ -13,53 +13,97 @@
 // error fields. The rest of the request still goes to the broker, with the refused topics
 // removed, and the refusals are merged into its answer; when nothing is left, the gateway answers
 // alone. Everything here is a pure function of decoded requests and responses.
-import { ApiKey, KafkaErrorCode, ZERO_UUID, apiCodec } from '../protocol/index.ts';
-import { MESSAGE_SCHEMAS, type FieldSchema, type MessageSchema } from '../protocol/generated/schema.ts';
-import { isOffsetTranslationEvidence } from '../routing/internal-topics.ts';
-import type { AddPartitionsToTxnRequest, AddPartitionsToTxnRequestAddPartitionsToTxnTopic } from '../protocol/generated/messages/add-partitions-to-txn-request.ts';
-import type { AddPartitionsToTxnResponse, AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult } from '../protocol/generated/messages/add-partitions-to-txn-response.ts';
+
+import type {
+  AddPartitionsToTxnRequest,
+  AddPartitionsToTxnRequestAddPartitionsToTxnTopic,
+} from '../protocol/generated/messages/add-partitions-to-txn-request.ts';
+import type {
+  AddPartitionsToTxnResponse,
+  AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult,
+} from '../protocol/generated/messages/add-partitions-to-txn-response.ts';
 import type { AlterConfigsRequest } from '../protocol/generated/messages/alter-configs-request.ts';
-import { defaultAlterConfigsResponseAlterConfigsResourceResponse, type AlterConfigsResponse } from '../protocol/generated/messages/alter-configs-response.ts';
+import { type AlterConfigsResponse, defaultAlterConfigsResponseAlterConfigsResourceResponse } from '../protocol/generated/messages/alter-configs-response.ts';
 import type { AlterPartitionReassignmentsRequest } from '../protocol/generated/messages/alter-partition-reassignments-request.ts';
-import { defaultAlterPartitionReassignmentsResponseReassignablePartitionResponse, type AlterPartitionReassignmentsResponse } from '../protocol/generated/messages/alter-partition-reassignments-response.ts';
-import type { AlterReplicaLogDirsRequest, AlterReplicaLogDirsRequestAlterReplicaLogDirTopic } from '../protocol/generated/messages/alter-replica-log-dirs-request.ts';
+import {
+  type AlterPartitionReassignmentsResponse,
+  defaultAlterPartitionReassignmentsResponseReassignablePartitionResponse,
+} from '../protocol/generated/messages/alter-partition-reassignments-response.ts';
+import type {
+  AlterReplicaLogDirsRequest,
+  AlterReplicaLogDirsRequestAlterReplicaLogDirTopic,
+} from '../protocol/generated/messages/alter-replica-log-dirs-request.ts';
 import type { AlterReplicaLogDirsResponse } from '../protocol/generated/messages/alter-replica-log-dirs-response.ts';
 import type { AlterShareGroupOffsetsRequest } from '../protocol/generated/messages/alter-share-group-offsets-request.ts';
-import { defaultAlterShareGroupOffsetsResponsePartition, defaultAlterShareGroupOffsetsResponseTopic, type AlterShareGroupOffsetsResponse } from '../protocol/generated/messages/alter-share-group-offsets-response.ts';
+import {
+  type AlterShareGroupOffsetsResponse,
+  defaultAlterShareGroupOffsetsResponsePartition,
+  defaultAlterShareGroupOffsetsResponseTopic,
+} from '../protocol/generated/messages/alter-share-group-offsets-response.ts';
 import type { ConsumerGroupHeartbeatRequest } from '../protocol/generated/messages/consumer-group-heartbeat-request.ts';
 import type { CreateAclsRequest } from '../protocol/generated/messages/create-acls-request.ts';
-import { defaultCreateAclsResponseAclCreationResult, type CreateAclsResponse, type CreateAclsResponseAclCreationResult } from '../protocol/generated/messages/create-acls-response.ts';
+import {
+  type CreateAclsResponse,
+  type CreateAclsResponseAclCreationResult,
+  defaultCreateAclsResponseAclCreationResult,
+} from '../protocol/generated/messages/create-acls-response.ts';
 import type { CreatePartitionsRequest } from '../protocol/generated/messages/create-partitions-request.ts';
-import { defaultCreatePartitionsResponseCreatePartitionsTopicResult, type CreatePartitionsResponse } from '../protocol/generated/messages/create-partitions-response.ts';
+import {
+  type CreatePartitionsResponse,
+  defaultCreatePartitionsResponseCreatePartitionsTopicResult,
+} from '../protocol/generated/messages/create-partitions-response.ts';
 import type { CreateTopicsRequest } from '../protocol/generated/messages/create-topics-request.ts';
-import { defaultCreateTopicsResponseCreatableTopicResult, type CreateTopicsResponse } from '../protocol/generated/messages/create-topics-response.ts';
+import { type CreateTopicsResponse, defaultCreateTopicsResponseCreatableTopicResult } from '../protocol/generated/messages/create-topics-response.ts';
 import type { DeleteAclsRequest } from '../protocol/generated/messages/delete-acls-request.ts';
-import { defaultDeleteAclsResponseDeleteAclsFilterResult, type DeleteAclsResponse, type DeleteAclsResponseDeleteAclsFilterResult } from '../protocol/generated/messages/delete-acls-response.ts';
+import {
+  type DeleteAclsResponse,
+  type DeleteAclsResponseDeleteAclsFilterResult,
+  defaultDeleteAclsResponseDeleteAclsFilterResult,
+} from '../protocol/generated/messages/delete-acls-response.ts';
 import type { DeleteRecordsRequest } from '../protocol/generated/messages/delete-records-request.ts';
 import type { DeleteRecordsResponse } from '../protocol/generated/messages/delete-records-response.ts';
 import type { DeleteShareGroupOffsetsRequest } from '../protocol/generated/messages/delete-share-group-offsets-request.ts';
-import { defaultDeleteShareGroupOffsetsResponseTopic, type DeleteShareGroupOffsetsResponse } from '../protocol/generated/messages/delete-share-group-offsets-response.ts';
+import {
+  type DeleteShareGroupOffsetsResponse,
+  defaultDeleteShareGroupOffsetsResponseTopic,
+} from '../protocol/generated/messages/delete-share-group-offsets-response.ts';
 import type { DeleteTopicsRequest, DeleteTopicsRequestDeleteTopicState } from '../protocol/generated/messages/delete-topics-request.ts';
-import { defaultDeleteTopicsResponseDeletableTopicResult, type DeleteTopicsResponse } from '../protocol/generated/messages/delete-topics-response.ts';
+import { type DeleteTopicsResponse, defaultDeleteTopicsResponseDeletableTopicResult } from '../protocol/generated/messages/delete-topics-response.ts';
 import type { DescribeAclsRequest } from '../protocol/generated/messages/describe-acls-request.ts';
 import type { DescribeAclsResponse } from '../protocol/generated/messages/describe-acls-response.ts';
 import type { DescribeConfigsRequest } from '../protocol/generated/messages/describe-configs-request.ts';
-import { defaultDescribeConfigsResponseDescribeConfigsResult, type DescribeConfigsResponse } from '../protocol/generated/messages/describe-configs-response.ts';
+import { type DescribeConfigsResponse, defaultDescribeConfigsResponseDescribeConfigsResult } from '../protocol/generated/messages/describe-configs-response.ts';
 import type { DescribeLogDirsRequest } from '../protocol/generated/messages/describe-log-dirs-request.ts';
 import type { DescribeProducersRequest } from '../protocol/generated/messages/describe-producers-request.ts';
-import { defaultDescribeProducersResponsePartitionResponse, type DescribeProducersResponse } from '../protocol/generated/messages/describe-producers-response.ts';
+import {
+  type DescribeProducersResponse,
+  defaultDescribeProducersResponsePartitionResponse,
+} from '../protocol/generated/messages/describe-producers-response.ts';
 import type { DescribeShareGroupOffsetsRequest } from '../protocol/generated/messages/describe-share-group-offsets-request.ts';
 import {
-  defaultDescribeShareGroupOffsetsResponseGroup, defaultDescribeShareGroupOffsetsResponsePartition, defaultDescribeShareGroupOffsetsResponseTopic, type DescribeShareGroupOffsetsResponse,
+  type DescribeShareGroupOffsetsResponse,
+  defaultDescribeShareGroupOffsetsResponseGroup,
+  defaultDescribeShareGroupOffsetsResponsePartition,
+  defaultDescribeShareGroupOffsetsResponseTopic,
 } from '../protocol/generated/messages/describe-share-group-offsets-response.ts';
 import type { DescribeTopicPartitionsRequest } from '../protocol/generated/messages/describe-topic-partitions-request.ts';
-import { defaultDescribeTopicPartitionsResponseTopic, type DescribeTopicPartitionsResponse } from '../protocol/generated/messages/describe-topic-partitions-response.ts';
+import {
+  type DescribeTopicPartitionsResponse,
+  defaultDescribeTopicPartitionsResponseTopic,
+} from '../protocol/generated/messages/describe-topic-partitions-response.ts';
 import type { ElectLeadersRequest } from '../protocol/generated/messages/elect-leaders-request.ts';
 import { defaultElectLeadersResponsePartitionResult, type ElectLeadersResponse } from '../protocol/generated/messages/elect-leaders-response.ts';
 import type { FetchRequest } from '../protocol/generated/messages/fetch-request.ts';
-import { defaultFetchResponseFetchableTopicResponse, defaultFetchResponsePartitionData, type FetchResponse } from '../protocol/generated/messages/fetch-response.ts';
+import {
+  defaultFetchResponseFetchableTopicResponse,
+  defaultFetchResponsePartitionData,
+  type FetchResponse,
+} from '../protocol/generated/messages/fetch-response.ts';
 import type { IncrementalAlterConfigsRequest } from '../protocol/generated/messages/incremental-alter-configs-request.ts';
-import { defaultIncrementalAlterConfigsResponseAlterConfigsResourceResponse, type IncrementalAlterConfigsResponse } from '../protocol/generated/messages/incremental-alter-configs-response.ts';
+import {
+  defaultIncrementalAlterConfigsResponseAlterConfigsResourceResponse,
+  type IncrementalAlterConfigsResponse,
+} from '../protocol/generated/messages/incremental-alter-configs-response.ts';
 import type { ListConfigResourcesResponse } from '../protocol/generated/messages/list-config-resources-response.ts';
 import type { ListOffsetsRequest } from '../protocol/generated/messages/list-offsets-request.ts';
 import { defaultListOffsetsResponseListOffsetsPartitionResponse, type ListOffsetsResponse } from '../protocol/generated/messages/list-offsets-response.ts';
@@ -72,17 +116,31 @@ import type { OffsetDeleteRequest } from '../protocol/generated/messages/offset-
 import type { OffsetDeleteResponse } from '../protocol/generated/messages/offset-delete-response.ts';
 import type { OffsetFetchRequest, OffsetFetchRequestGroup } from '../protocol/generated/messages/offset-fetch-request.ts';
 import {
-  defaultOffsetFetchResponseGroup, defaultOffsetFetchResponsePartition, defaultOffsetFetchResponsePartitions, defaultOffsetFetchResponseTopics, type OffsetFetchResponse,
+  defaultOffsetFetchResponseGroup,
+  defaultOffsetFetchResponsePartition,
+  defaultOffsetFetchResponsePartitions,
+  defaultOffsetFetchResponseTopics,
+  type OffsetFetchResponse,
 } from '../protocol/generated/messages/offset-fetch-response.ts';
 import type { OffsetForLeaderEpochRequest } from '../protocol/generated/messages/offset-for-leader-epoch-request.ts';
-import { defaultOffsetForLeaderEpochResponseEpochEndOffset, type OffsetForLeaderEpochResponse } from '../protocol/generated/messages/offset-for-leader-epoch-response.ts';
+import {
+  defaultOffsetForLeaderEpochResponseEpochEndOffset,
+  type OffsetForLeaderEpochResponse,
+} from '../protocol/generated/messages/offset-for-leader-epoch-response.ts';
 import type { ProduceRequest } from '../protocol/generated/messages/produce-request.ts';
-import { defaultProduceResponsePartitionProduceResponse, defaultProduceResponseTopicProduceResponse, type ProduceResponse } from '../protocol/generated/messages/produce-response.ts';
+import {
+  defaultProduceResponsePartitionProduceResponse,
+  defaultProduceResponseTopicProduceResponse,
+  type ProduceResponse,
+} from '../protocol/generated/messages/produce-response.ts';
 import type { ShareGroupHeartbeatRequest } from '../protocol/generated/messages/share-group-heartbeat-request.ts';
 import type { TxnOffsetCommitRequest } from '../protocol/generated/messages/txn-offset-commit-request.ts';
 import type { TxnOffsetCommitResponse } from '../protocol/generated/messages/txn-offset-commit-response.ts';
 import type { WriteTxnMarkersRequest, WriteTxnMarkersRequestWritableTxnMarker } from '../protocol/generated/messages/write-txn-markers-request.ts';
 import type { WriteTxnMarkersResponse } from '../protocol/generated/messages/write-txn-markers-response.ts';
+import { type FieldSchema, MESSAGE_SCHEMAS, type MessageSchema } from '../protocol/generated/schema.ts';
+import { ApiKey, apiCodec, KafkaErrorCode, ZERO_UUID } from '../protocol/index.ts';
+import { isOffsetTranslationEvidence } from '../routing/internal-topics.ts';
 
 const { TOPIC_AUTHORIZATION_FAILED } = KafkaErrorCode;
 /** AddPartitionsToTxn: the other partitions of a request that was refused as a whole. */
@@ -118,7 +176,8 @@ export function topicGuard(hidden: ReadonlySet<string>, nameOfId: (id: string) =
     isHidden,
     isReadOnly: (name) => hidden.has(name) || isOffsetTranslationEvidence(name),
     prefixCoversHidden: (prefix) => names.some((n) => n.startsWith(prefix)),
-    prefixCoversReadOnly: (prefix) => names.some((n) => n.startsWith(prefix)) || OFFSET_SYNCS_PREFIX.startsWith(prefix) || prefix.startsWith(OFFSET_SYNCS_PREFIX),
+    prefixCoversReadOnly: (prefix) =>
+      names.some((n) => n.startsWith(prefix)) || OFFSET_SYNCS_PREFIX.startsWith(prefix) || prefix.startsWith(OFFSET_SYNCS_PREFIX),
     nameOfId,
   };
 }
@@ -175,7 +234,13 @@ const unique = (names: readonly string[]): string[] => [...new Set(names)];
  * The common case: the request lists topics; refused ones are left out of what is forwarded
  * (nothing is, when none is left) and answered by `answer`, which adds an entry to the response.
  */
-function perTopic<T, R>(list: readonly T[], nameOf: (t: T) => string | null | undefined, refuse: Refuse, forward: (kept: T[]) => object, answer: (response: R, t: T) => void): Refusal | null {
+function perTopic<T, R>(
+  list: readonly T[],
+  nameOf: (t: T) => string | null | undefined,
+  refuse: Refuse,
+  forward: (kept: T[]) => object,
+  answer: (response: R, t: T) => void,
+): Refusal | null {
   const s = split(list, nameOf, refuse);
   if (s === null) return null;
   return {
@@ -206,7 +271,12 @@ function produce(body: ProduceRequest, _v: number, refuse: Refuse): Refusal | nu
         (response as ProduceResponse).responses.push({
           ...defaultProduceResponseTopicProduceResponse(),
           name: t.name,
-          partitionResponses: t.partitionData.map((p) => ({ ...defaultProduceResponsePartitionProduceResponse(), index: p.index, errorCode: TOPIC_AUTHORIZATION_FAILED, baseOffset: -1n })),
+          partitionResponses: t.partitionData.map((p) => ({
+            ...defaultProduceResponsePartitionProduceResponse(),
+            index: p.index,
+            errorCode: TOPIC_AUTHORIZATION_FAILED,
+            baseOffset: -1n,
+          })),
         });
       }
     },
@@ -227,7 +297,12 @@ function fetch(body: FetchRequest, _v: number, refuse: Refuse): Refusal | null {
         (response as FetchResponse).responses.push({
           ...defaultFetchResponseFetchableTopicResponse(),
           topic: t.topic,
-          partitions: t.partitions.map((p) => ({ ...defaultFetchResponsePartitionData(), partitionIndex: p.partition, errorCode: TOPIC_AUTHORIZATION_FAILED, highWatermark: -1n })),
+          partitions: t.partitions.map((p) => ({
+            ...defaultFetchResponsePartitionData(),
+            partitionIndex: p.partition,
+            errorCode: TOPIC_AUTHORIZATION_FAILED,
+            highWatermark: -1n,
+          })),
         });
       }
     },
@@ -236,11 +311,22 @@ function fetch(body: FetchRequest, _v: number, refuse: Refuse): Refusal | null {
 }
 
 function listOffsets(body: ListOffsetsRequest, _v: number, refuse: Refuse): Refusal | null {
-  return perTopic(body.topics, (t) => t.name, refuse, (kept) => ({ ...body, topics: kept }), (response: ListOffsetsResponse, t) => response.topics.push({
-      name: t.name,
-      partitions: t.partitions.map((p) => ({ ...defaultListOffsetsResponseListOffsetsPartitionResponse(), partitionIndex: p.partitionIndex, errorCode: TOPIC_AUTHORIZATION_FAILED })),
-      _unknownTaggedFields: undefined,
-    }));
+  return perTopic(
+    body.topics,
+    (t) => t.name,
+    refuse,
+    (kept) => ({ ...body, topics: kept }),
+    (response: ListOffsetsResponse, t) =>
+      response.topics.push({
+        name: t.name,
+        partitions: t.partitions.map((p) => ({
+          ...defaultListOffsetsResponseListOffsetsPartitionResponse(),
+          partitionIndex: p.partitionIndex,
+          errorCode: TOPIC_AUTHORIZATION_FAILED,
+        })),
+        _unknownTaggedFields: undefined,
+      }),
+  );
 }
 
 function metadata(body: MetadataRequest, version: number, refuse: Refuse, guard: TopicGuard): Refusal | null {
@@ -289,11 +375,18 @@ function offsetCommit(body: OffsetCommitRequest, _v: number, refuse: Refuse, gua
 }
 
 function txnOffsetCommit(body: TxnOffsetCommitRequest, _v: number, refuse: Refuse): Refusal | null {
-  return perTopic(body.topics, (t) => t.name, refuse, (kept) => ({ ...body, topics: kept }), (response: TxnOffsetCommitResponse, t) => response.topics.push({
-      name: t.name,
-      partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: TOPIC_AUTHORIZATION_FAILED, _unknownTaggedFields: undefined })),
-      _unknownTaggedFields: undefined,
-    }));
+  return perTopic(
+    body.topics,
+    (t) => t.name,
+    refuse,
+    (kept) => ({ ...body, topics: kept }),
+    (response: TxnOffsetCommitResponse, t) =>
+      response.topics.push({
+        name: t.name,
+        partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: TOPIC_AUTHORIZATION_FAILED, _unknownTaggedFields: undefined })),
+        _unknownTaggedFields: undefined,
+      }),
+  );
 }
 
 function offsetFetch(body: OffsetFetchRequest, version: number, refuse: Refuse, guard: TopicGuard): Refusal | null {
@@ -307,7 +400,12 @@ function offsetFetch(body: OffsetFetchRequest, version: number, refuse: Refuse, 
         for (const t of s.refused) {
           (response as OffsetFetchResponse).topics.push({
             name: t.name,
-            partitions: t.partitionIndexes.map((i) => ({ ...defaultOffsetFetchResponsePartition(), partitionIndex: i, committedOffset: -1n, errorCode: TOPIC_AUTHORIZATION_FAILED })),
+            partitions: t.partitionIndexes.map((i) => ({
+              ...defaultOffsetFetchResponsePartition(),
+              partitionIndex: i,
+              committedOffset: -1n,
+              errorCode: TOPIC_AUTHORIZATION_FAILED,
+            })),
             _unknownTaggedFields: undefined,
           });
         }
@@ -340,7 +438,12 @@ function offsetFetch(body: OffsetFetchRequest, version: number, refuse: Refuse, 
             ...defaultOffsetFetchResponseTopics(),
             name: t.name,
             topicId: t.topicId,
-            partitions: t.partitionIndexes.map((i) => ({ ...defaultOffsetFetchResponsePartitions(), partitionIndex: i, committedOffset: -1n, errorCode: TOPIC_AUTHORIZATION_FAILED })),
+            partitions: t.partitionIndexes.map((i) => ({
+              ...defaultOffsetFetchResponsePartitions(),
+              partitionIndex: i,
+              committedOffset: -1n,
+              errorCode: TOPIC_AUTHORIZATION_FAILED,
+            })),
           });
         }
       }
@@ -350,23 +453,48 @@ function offsetFetch(body: OffsetFetchRequest, version: number, refuse: Refuse, 
 }
 
 function offsetDelete(body: OffsetDeleteRequest, _v: number, refuse: Refuse): Refusal | null {
-  return perTopic(body.topics, (t) => t.name, refuse, (kept) => ({ ...body, topics: kept }), (response: OffsetDeleteResponse, t) => response.topics.push({
-      name: t.name,
-      partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: TOPIC_AUTHORIZATION_FAILED, _unknownTaggedFields: undefined })),
-      _unknownTaggedFields: undefined,
-    }));
+  return perTopic(
+    body.topics,
+    (t) => t.name,
+    refuse,
+    (kept) => ({ ...body, topics: kept }),
+    (response: OffsetDeleteResponse, t) =>
+      response.topics.push({
+        name: t.name,
+        partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: TOPIC_AUTHORIZATION_FAILED, _unknownTaggedFields: undefined })),
+        _unknownTaggedFields: undefined,
+      }),
+  );
 }
 
 function offsetForLeaderEpoch(body: OffsetForLeaderEpochRequest, _v: number, refuse: Refuse): Refusal | null {
-  return perTopic(body.topics, (t) => t.topic, refuse, (kept) => ({ ...body, topics: kept }), (response: OffsetForLeaderEpochResponse, t) => response.topics.push({
-      topic: t.topic,
-      partitions: t.partitions.map((p) => ({ ...defaultOffsetForLeaderEpochResponseEpochEndOffset(), partition: p.partition, errorCode: TOPIC_AUTHORIZATION_FAILED })),
-      _unknownTaggedFields: undefined,
-    }));
+  return perTopic(
+    body.topics,
+    (t) => t.topic,
+    refuse,
+    (kept) => ({ ...body, topics: kept }),
+    (response: OffsetForLeaderEpochResponse, t) =>
+      response.topics.push({
+        topic: t.topic,
+        partitions: t.partitions.map((p) => ({
+          ...defaultOffsetForLeaderEpochResponseEpochEndOffset(),
+          partition: p.partition,
+          errorCode: TOPIC_AUTHORIZATION_FAILED,
+        })),
+        _unknownTaggedFields: undefined,
+      }),
+  );
 }
 
 function createTopics(body: CreateTopicsRequest, _v: number, refuse: Refuse): Refusal | null {
-  return perTopic(body.topics, (t) => t.name, refuse, (kept) => ({ ...body, topics: kept }), (response: CreateTopicsResponse, t) => response.topics.push({ ...defaultCreateTopicsResponseCreatableTopicResult(), name: t.name, errorCode: TOPIC_AUTHORIZATION_FAILED }));
+  return perTopic(
+    body.topics,
+    (t) => t.name,
+    refuse,
+    (kept) => ({ ...body, topics: kept }),
+    (response: CreateTopicsResponse, t) =>
+      response.topics.push({ ...defaultCreateTopicsResponseCreatableTopicResult(), name: t.name, errorCode: TOPIC_AUTHORIZATION_FAILED }),
+  );
 }
 
 function deleteTopics(body: DeleteTopicsRequest, version: number, refuse: Refuse, guard: TopicGuard): Refusal | null {
@@ -376,7 +504,12 @@ function deleteTopics(body: DeleteTopicsRequest, version: number, refuse: Refuse
     return {
       forward: s.kept.length === 0 ? null : { ...body, topicNames: s.kept },
       fill(response) {
-        for (const name of s.refused) (response as DeleteTopicsResponse).responses.push({ ...defaultDeleteTopicsResponseDeletableTopicResult(), name, errorCode: TOPIC_AUTHORIZATION_FAILED });
+        for (const name of s.refused)
+          (response as DeleteTopicsResponse).responses.push({
+            ...defaultDeleteTopicsResponseDeletableTopicResult(),
+            name,
+            errorCode: TOPIC_AUTHORIZATION_FAILED,
+          });
       },
       topics: unique(s.names),
     };
@@ -387,7 +520,12 @@ function deleteTopics(body: DeleteTopicsRequest, version: number, refuse: Refuse
     forward: s.kept.length === 0 ? null : { ...body, topics: s.kept },
     fill(response) {
       for (const t of s.refused) {
-        (response as DeleteTopicsResponse).responses.push({ ...defaultDeleteTopicsResponseDeletableTopicResult(), name: t.name, topicId: t.topicId, errorCode: TOPIC_AUTHORIZATION_FAILED });
+        (response as DeleteTopicsResponse).responses.push({
+          ...defaultDeleteTopicsResponseDeletableTopicResult(),
+          name: t.name,
+          topicId: t.topicId,
+          errorCode: TOPIC_AUTHORIZATION_FAILED,
+        });
       }
     },
     topics: unique(s.names),
@@ -395,15 +533,34 @@ function deleteTopics(body: DeleteTopicsRequest, version: number, refuse: Refuse
 }
 
 function deleteRecords(body: DeleteRecordsRequest, _v: number, refuse: Refuse): Refusal | null {
-  return perTopic(body.topics, (t) => t.name, refuse, (kept) => ({ ...body, topics: kept }), (response: DeleteRecordsResponse, t) => response.topics.push({
-      name: t.name,
-      partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, lowWatermark: -1n, errorCode: TOPIC_AUTHORIZATION_FAILED, _unknownTaggedFields: undefined })),
-      _unknownTaggedFields: undefined,
-    }));
+  return perTopic(
+    body.topics,
+    (t) => t.name,
+    refuse,
+    (kept) => ({ ...body, topics: kept }),
+    (response: DeleteRecordsResponse, t) =>
+      response.topics.push({
+        name: t.name,
+        partitions: t.partitions.map((p) => ({
+          partitionIndex: p.partitionIndex,
+          lowWatermark: -1n,
+          errorCode: TOPIC_AUTHORIZATION_FAILED,
+          _unknownTaggedFields: undefined,
+        })),
+        _unknownTaggedFields: undefined,
+      }),
+  );
 }
 
 function createPartitions(body: CreatePartitionsRequest, _v: number, refuse: Refuse): Refusal | null {
-  return perTopic(body.topics, (t) => t.name, refuse, (kept) => ({ ...body, topics: kept }), (response: CreatePartitionsResponse, t) => response.results.push({ ...defaultCreatePartitionsResponseCreatePartitionsTopicResult(), name: t.name, errorCode: TOPIC_AUTHORIZATION_FAILED }));
+  return perTopic(
+    body.topics,
+    (t) => t.name,
+    refuse,
+    (kept) => ({ ...body, topics: kept }),
+    (response: CreatePartitionsResponse, t) =>
+      response.results.push({ ...defaultCreatePartitionsResponseCreatePartitionsTopicResult(), name: t.name, errorCode: TOPIC_AUTHORIZATION_FAILED }),
+  );
 }
 
 /** DescribeConfigs, AlterConfigs, IncrementalAlterConfigs: topic resources among others. */
@@ -418,7 +575,8 @@ function configResources(
     return {
       forward: s.kept.length === 0 ? null : { ...body, resources: s.kept },
       fill(response) {
-        for (const r of s.refused) results(response).push({ ...make(), resourceType: r.resourceType, resourceName: r.resourceName, errorCode: TOPIC_AUTHORIZATION_FAILED });
+        for (const r of s.refused)
+          results(response).push({ ...make(), resourceType: r.resourceType, resourceName: r.resourceName, errorCode: TOPIC_AUTHORIZATION_FAILED });
       },
       topics: unique(s.names),
     };
@@ -447,7 +605,11 @@ function createAcls(body: CreateAclsRequest, _v: number, _r: Refuse, guard: Topi
       const results: CreateAclsResponseAclCreationResult[] = [];
       let next = 0;
       for (const name of refused) {
-        results.push(name === null ? (fromBroker[next++] ?? { ...defaultCreateAclsResponseAclCreationResult() }) : { ...defaultCreateAclsResponseAclCreationResult(), errorCode: TOPIC_AUTHORIZATION_FAILED });
+        results.push(
+          name === null
+            ? (fromBroker[next++] ?? { ...defaultCreateAclsResponseAclCreationResult() })
+            : { ...defaultCreateAclsResponseAclCreationResult(), errorCode: TOPIC_AUTHORIZATION_FAILED },
+        );
       }
       r.results = results;
     },
@@ -467,7 +629,11 @@ function deleteAcls(body: DeleteAclsRequest, _v: number, _r: Refuse, guard: Topi
       const results: DeleteAclsResponseDeleteAclsFilterResult[] = [];
       let next = 0;
       for (const name of refused) {
-        results.push(name === null ? (fromBroker[next++] ?? { ...defaultDeleteAclsResponseDeleteAclsFilterResult() }) : { ...defaultDeleteAclsResponseDeleteAclsFilterResult(), errorCode: TOPIC_AUTHORIZATION_FAILED });
+        results.push(
+          name === null
+            ? (fromBroker[next++] ?? { ...defaultDeleteAclsResponseDeleteAclsFilterResult() })
+            : { ...defaultDeleteAclsResponseDeleteAclsFilterResult(), errorCode: TOPIC_AUTHORIZATION_FAILED },
+        );
       }
       r.filterResults = results;
     },
@@ -497,11 +663,22 @@ function describeLogDirs(body: DescribeLogDirsRequest, _v: number, refuse: Refus
 }
 
 function describeProducers(body: DescribeProducersRequest, _v: number, refuse: Refuse): Refusal | null {
-  return perTopic(body.topics, (t) => t.name, refuse, (kept) => ({ ...body, topics: kept }), (response: DescribeProducersResponse, t) => response.topics.push({
-      name: t.name,
-      partitions: t.partitionIndexes.map((i) => ({ ...defaultDescribeProducersResponsePartitionResponse(), partitionIndex: i, errorCode: TOPIC_AUTHORIZATION_FAILED })),
-      _unknownTaggedFields: undefined,
-    }));
+  return perTopic(
+    body.topics,
+    (t) => t.name,
+    refuse,
+    (kept) => ({ ...body, topics: kept }),
+    (response: DescribeProducersResponse, t) =>
+      response.topics.push({
+        name: t.name,
+        partitions: t.partitionIndexes.map((i) => ({
+          ...defaultDescribeProducersResponsePartitionResponse(),
+          partitionIndex: i,
+          errorCode: TOPIC_AUTHORIZATION_FAILED,
+        })),
+        _unknownTaggedFields: undefined,
+      }),
+  );
 }
 
 function electLeaders(body: ElectLeadersRequest, _v: number, refuse: Refuse): Refusal | null {
@@ -514,7 +691,11 @@ function electLeaders(body: ElectLeadersRequest, _v: number, refuse: Refuse): Re
       for (const t of s.refused) {
         (response as ElectLeadersResponse).replicaElectionResults.push({
           topic: t.topic,
-          partitionResult: t.partitions.map((p) => ({ ...defaultElectLeadersResponsePartitionResult(), partitionId: p, errorCode: TOPIC_AUTHORIZATION_FAILED })),
+          partitionResult: t.partitions.map((p) => ({
+            ...defaultElectLeadersResponsePartitionResult(),
+            partitionId: p,
+            errorCode: TOPIC_AUTHORIZATION_FAILED,
+          })),
           _unknownTaggedFields: undefined,
         });
       }
@@ -524,11 +705,22 @@ function electLeaders(body: ElectLeadersRequest, _v: number, refuse: Refuse): Re
 }
 
 function alterPartitionReassignments(body: AlterPartitionReassignmentsRequest, _v: number, refuse: Refuse): Refusal | null {
-  return perTopic(body.topics, (t) => t.name, refuse, (kept) => ({ ...body, topics: kept }), (response: AlterPartitionReassignmentsResponse, t) => response.responses.push({
-      name: t.name,
-      partitions: t.partitions.map((p) => ({ ...defaultAlterPartitionReassignmentsResponseReassignablePartitionResponse(), partitionIndex: p.partitionIndex, errorCode: TOPIC_AUTHORIZATION_FAILED })),
-      _unknownTaggedFields: undefined,
-    }));
+  return perTopic(
+    body.topics,
+    (t) => t.name,
+    refuse,
+    (kept) => ({ ...body, topics: kept }),
+    (response: AlterPartitionReassignmentsResponse, t) =>
+      response.responses.push({
+        name: t.name,
+        partitions: t.partitions.map((p) => ({
+          ...defaultAlterPartitionReassignmentsResponseReassignablePartitionResponse(),
+          partitionIndex: p.partitionIndex,
+          errorCode: TOPIC_AUTHORIZATION_FAILED,
+        })),
+        _unknownTaggedFields: undefined,
+      }),
+  );
 }
 
 function listPartitionReassignments(body: ListPartitionReassignmentsRequest, _v: number, refuse: Refuse): Refusal | null {
@@ -580,7 +772,11 @@ function describeTopicPartitions(body: DescribeTopicPartitionsRequest, _v: numbe
     forward: s.kept.length === 0 ? null : { ...body, topics: s.kept, cursor },
     fill(response) {
       for (const t of s.refused) {
-        (response as DescribeTopicPartitionsResponse).topics.push({ ...defaultDescribeTopicPartitionsResponseTopic(), errorCode: TOPIC_AUTHORIZATION_FAILED, name: t.name });
+        (response as DescribeTopicPartitionsResponse).topics.push({
+          ...defaultDescribeTopicPartitionsResponseTopic(),
+          errorCode: TOPIC_AUTHORIZATION_FAILED,
+          name: t.name,
+        });
       }
     },
     topics: unique(s.names),
@@ -592,7 +788,11 @@ function addPartitionsToTxn(body: AddPartitionsToTxnRequest, version: number, re
   const results = (topics: AddPartitionsToTxnRequestAddPartitionsToTxnTopic[]): AddPartitionsToTxnResponseAddPartitionsToTxnTopicResult[] =>
     topics.map((t) => ({
       name: t.name,
-      resultsByPartition: t.partitions.map((partitionIndex) => ({ partitionIndex, partitionErrorCode: refuse(t.name) ? TOPIC_AUTHORIZATION_FAILED : OPERATION_NOT_ATTEMPTED, _unknownTaggedFields: undefined })),
+      resultsByPartition: t.partitions.map((partitionIndex) => ({
+        partitionIndex,
+        partitionErrorCode: refuse(t.name) ? TOPIC_AUTHORIZATION_FAILED : OPERATION_NOT_ATTEMPTED,
+        _unknownTaggedFields: undefined,
+      })),
       _unknownTaggedFields: undefined,
     }));
   if (version <= 3) {
@@ -613,7 +813,12 @@ function addPartitionsToTxn(body: AddPartitionsToTxnRequest, version: number, re
   return {
     forward: kept.length === 0 ? null : { ...body, transactions: kept },
     fill(response) {
-      for (const x of refusedTxns) (response as AddPartitionsToTxnResponse).resultsByTransaction.push({ transactionalId: x.transactionalId, topicResults: results(x.topics), _unknownTaggedFields: undefined });
+      for (const x of refusedTxns)
+        (response as AddPartitionsToTxnResponse).resultsByTransaction.push({
+          transactionalId: x.transactionalId,
+          topicResults: results(x.topics),
+          _unknownTaggedFields: undefined,
+        });
     },
     topics: unique(refusedTxns.flatMap((x) => x.topics.filter((t) => refuse(t.name)).map((t) => t.name))),
   };
@@ -645,7 +850,15 @@ function writeTxnMarkers(body: WriteTxnMarkersRequest, _v: number, refuse: Refus
           r.markers.push(result);
         }
         for (const t of topics) {
-          result.topics.push({ name: t.name, partitions: t.partitionIndexes.map((partitionIndex) => ({ partitionIndex, errorCode: TOPIC_AUTHORIZATION_FAILED, _unknownTaggedFields: undefined })), _unknownTaggedFields: undefined });
+          result.topics.push({
+            name: t.name,
+            partitions: t.partitionIndexes.map((partitionIndex) => ({
+              partitionIndex,
+              errorCode: TOPIC_AUTHORIZATION_FAILED,
+              _unknownTaggedFields: undefined,
+            })),
+            _unknownTaggedFields: undefined,
+          });
         }
       }
     },
@@ -699,7 +912,11 @@ function describeShareGroupOffsets(body: DescribeShareGroupOffsetsRequest, _v: n
           group.topics.push({
             ...defaultDescribeShareGroupOffsetsResponseTopic(),
             topicName: t.topicName,
-            partitions: t.partitions.map((partitionIndex) => ({ ...defaultDescribeShareGroupOffsetsResponsePartition(), partitionIndex, errorCode: TOPIC_AUTHORIZATION_FAILED })),
+            partitions: t.partitions.map((partitionIndex) => ({
+              ...defaultDescribeShareGroupOffsetsResponsePartition(),
+              partitionIndex,
+              errorCode: TOPIC_AUTHORIZATION_FAILED,
+            })),
           });
         }
       }
@@ -709,15 +926,33 @@ function describeShareGroupOffsets(body: DescribeShareGroupOffsetsRequest, _v: n
 }
 
 function alterShareGroupOffsets(body: AlterShareGroupOffsetsRequest, _v: number, refuse: Refuse): Refusal | null {
-  return perTopic(body.topics, (t) => t.topicName, refuse, (kept) => ({ ...body, topics: kept }), (response: AlterShareGroupOffsetsResponse, t) => response.responses.push({
-      ...defaultAlterShareGroupOffsetsResponseTopic(),
-      topicName: t.topicName,
-      partitions: t.partitions.map((p) => ({ ...defaultAlterShareGroupOffsetsResponsePartition(), partitionIndex: p.partitionIndex, errorCode: TOPIC_AUTHORIZATION_FAILED })),
-    }));
+  return perTopic(
+    body.topics,
+    (t) => t.topicName,
+    refuse,
+    (kept) => ({ ...body, topics: kept }),
+    (response: AlterShareGroupOffsetsResponse, t) =>
+      response.responses.push({
+        ...defaultAlterShareGroupOffsetsResponseTopic(),
+        topicName: t.topicName,
+        partitions: t.partitions.map((p) => ({
+          ...defaultAlterShareGroupOffsetsResponsePartition(),
+          partitionIndex: p.partitionIndex,
+          errorCode: TOPIC_AUTHORIZATION_FAILED,
+        })),
+      }),
+  );
 }
 
 function deleteShareGroupOffsets(body: DeleteShareGroupOffsetsRequest, _v: number, refuse: Refuse): Refusal | null {
-  return perTopic(body.topics, (t) => t.topicName, refuse, (kept) => ({ ...body, topics: kept }), (response: DeleteShareGroupOffsetsResponse, t) => response.responses.push({ ...defaultDeleteShareGroupOffsetsResponseTopic(), topicName: t.topicName, errorCode: TOPIC_AUTHORIZATION_FAILED }));
+  return perTopic(
+    body.topics,
+    (t) => t.topicName,
+    refuse,
+    (kept) => ({ ...body, topics: kept }),
+    (response: DeleteShareGroupOffsetsResponse, t) =>
+      response.responses.push({ ...defaultDeleteShareGroupOffsetsResponseTopic(), topicName: t.topicName, errorCode: TOPIC_AUTHORIZATION_FAILED }),
+  );
 }
 
 const rule = (access: Access, rewrite: Rewrite, precheck = true): RequestRule => ({ access, rewrite, precheck });
@@ -745,9 +980,27 @@ export const REQUEST_RULES: ReadonlyMap<number, RequestRule> = new Map<number, R
   [ApiKey.DescribeAcls, rule('read', describeAcls as Rewrite, false)],
   [ApiKey.CreateAcls, rule('write', createAcls as Rewrite, false)],
   [ApiKey.DeleteAcls, rule('write', deleteAcls as Rewrite, false)],
-  [ApiKey.DescribeConfigs, rule('read', configResources(defaultDescribeConfigsResponseDescribeConfigsResult, (r) => (r as DescribeConfigsResponse).results))],
-  [ApiKey.AlterConfigs, rule('write', configResources(defaultAlterConfigsResponseAlterConfigsResourceResponse, (r) => (r as AlterConfigsResponse).responses))],
-  [ApiKey.IncrementalAlterConfigs, rule('write', configResources(defaultIncrementalAlterConfigsResponseAlterConfigsResourceResponse, (r) => (r as IncrementalAlterConfigsResponse).responses))],
+  [
+    ApiKey.DescribeConfigs,
+    rule(
+      'read',
+      configResources(defaultDescribeConfigsResponseDescribeConfigsResult, (r) => (r as DescribeConfigsResponse).results),
+    ),
+  ],
+  [
+    ApiKey.AlterConfigs,
+    rule(
+      'write',
+      configResources(defaultAlterConfigsResponseAlterConfigsResourceResponse, (r) => (r as AlterConfigsResponse).responses),
+    ),
+  ],
+  [
+    ApiKey.IncrementalAlterConfigs,
+    rule(
+      'write',
+      configResources(defaultIncrementalAlterConfigsResponseAlterConfigsResourceResponse, (r) => (r as IncrementalAlterConfigsResponse).responses),
+    ),
+  ],
   [ApiKey.AlterReplicaLogDirs, rule('read', alterReplicaLogDirs as Rewrite)],
   [ApiKey.DescribeLogDirs, rule('read', describeLogDirs as Rewrite)],
   [ApiKey.CreatePartitions, rule('write', createPartitions as Rewrite)],
@@ -882,7 +1135,14 @@ function visitNames(schema: MessageSchema, fields: FieldSchema[], version: numbe
 }
 
 /** Removes, at any depth, list entries that name a hidden topic (or hold its id) and hidden names in lists of names. */
-function hideIn(schema: MessageSchema, fields: FieldSchema[], version: number, obj: Record<string, unknown>, isHidden: Refuse, nameOfClusterId: (id: string) => string | undefined): boolean {
+function hideIn(
+  schema: MessageSchema,
+  fields: FieldSchema[],
+  version: number,
+  obj: Record<string, unknown>,
+  isHidden: Refuse,
+  nameOfClusterId: (id: string) => string | undefined,
+): boolean {
   let changed = false;
   for (const f of fields) {
     if (!inVersion(f.versions, version)) continue;

@@ -100,7 +100,17 @@ export class SequenceGate {
       const id = `${b.producerId}|${b.key}`;
       let e = this.entries.get(id);
       if (e === undefined) {
-        e = { state: this.previousUnavailable ? 'open' : 'looking', lookup: null, epoch: -1, first: 0, conn: -1, nextEpoch: -1, next: -1, checking: null, refuseOnce: false };
+        e = {
+          state: this.previousUnavailable ? 'open' : 'looking',
+          lookup: null,
+          epoch: -1,
+          first: 0,
+          conn: -1,
+          nextEpoch: -1,
+          next: -1,
+          checking: null,
+          refuseOnce: false,
+        };
         this.remember(id, e);
         if (e.state === 'looking') {
           const u = unknown.get(b.previousId) ?? { keys: [], ids: [] };

@@ -27,4 +27,3 @@ export function isOffsetTranslationEvidence(name: string): boolean {
   // Called for every topic of every Produce request: most names fail the first test.
   return name.endsWith('.internal') && (OFFSET_SYNCS.test(name) || CHECKPOINTS.test(name));
 }
-

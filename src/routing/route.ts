@@ -2,14 +2,14 @@
 // the streaming domain (upstream cluster listener) it currently points at. Connections ask the
 // route where to connect when they open; filters ask it for the gateway address of a broker.
 import type { BootstrapServerConfig, HostPort, RouteConfig, StreamingDomainConfig } from '../config/types.ts';
+import { TurnoutError } from '../errors.ts';
 import type { Logger } from '../observability/log.ts';
 import type { RouteMetrics } from '../observability/metrics.ts';
 import { UpstreamError, UpstreamErrorCode } from '../upstream/errors.ts';
 import { BrokerPorts } from './broker-ports.ts';
-import { UpstreamCluster } from './upstream-cluster.ts';
-import { TopicUsage } from './topic-usage.ts';
 import { RouteTopicIds } from './topic-ids.ts';
-import { TurnoutError } from '../errors.ts';
+import { TopicUsage } from './topic-usage.ts';
+import { UpstreamCluster } from './upstream-cluster.ts';
 
 /** What a switch records on the route, for status and audit. */
 export interface SwitchRecord {
@@ -78,7 +78,10 @@ export interface ProducerSequence {
  * partitions it could not learn about are left out. Rejects when the cluster cannot be asked.
  */
 export type ProducerLookup = (
-  domain: StreamingDomainConfig, listener: BootstrapServerConfig, producerId: bigint, partitions: readonly string[],
+  domain: StreamingDomainConfig,
+  listener: BootstrapServerConfig,
+  producerId: bigint,
+  partitions: readonly string[],
 ) => Promise<Map<string, ProducerSequence | null>>;
 
 /** The cluster a route pointed at before its last switch. */

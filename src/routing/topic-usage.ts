@@ -52,9 +52,7 @@ export class TopicUsage {
   /** The topics in use with their last-use times, by name. */
   list(now: number = Date.now()): TopicUse[] {
     this.#expire(now);
-    return [...this.#lastUsed]
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([topic, at]) => ({ topic, lastUsed: new Date(at).toISOString() }));
+    return [...this.#lastUsed].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([topic, at]) => ({ topic, lastUsed: new Date(at).toISOString() }));
   }
 
   #expire(now: number): void {

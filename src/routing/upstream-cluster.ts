@@ -1,12 +1,13 @@
 // What Turnout knows about one upstream cluster listener (a streaming domain's bootstrap server):
 // the address of each broker by node id, learned from Metadata that Turnout asks for itself with
 // the domain's service credentials and from every response that crosses the gateway.
+
+import { formatHostPort } from '../config/endpoints.ts';
 import type { BootstrapServerConfig, HostPort, StreamingDomainConfig } from '../config/types.ts';
 import type { Logger } from '../observability/log.ts';
-import { ApiKey } from '../protocol/index.ts';
 import type { ApiVersionsResponse } from '../protocol/generated/messages/api-versions-response.ts';
 import type { MetadataResponse } from '../protocol/generated/messages/metadata-response.ts';
-import { formatHostPort } from '../config/endpoints.ts';
+import { ApiKey } from '../protocol/index.ts';
 import { KafkaConnection } from '../upstream/kafka-connection.ts';
 
 /** While a cluster does not answer, discovery retries after 0.5 s, then 1 s, then every 2 s. */
@@ -110,7 +111,10 @@ export class UpstreamCluster {
     for (const endpoint of this.bootstrapEndpoints()) {
       let conn: KafkaConnection | null = null;
       try {
-        conn = await KafkaConnection.open(endpoint, this.listener.security, { connectTimeoutMs: this.connectTimeoutMs, requestTimeoutMs: this.connectTimeoutMs });
+        conn = await KafkaConnection.open(endpoint, this.listener.security, {
+          connectTimeoutMs: this.connectTimeoutMs,
+          requestTimeoutMs: this.connectTimeoutMs,
+        });
         const versions = await conn.request<ApiVersionsResponse>(ApiKey.ApiVersions, 0, {});
         const security = this.listener.security;
         if (security.protocol === 'SASL_PLAINTEXT' && security.sasl === null) {

@@ -229,11 +229,23 @@ export async function runSwitchoverScenario(o: ScenarioOptions): Promise<Scenari
     await Promise.all(o.clients.map((c) => c.start()));
     const pids = new Map(o.clients.map((c) => [c, c.pids().join(',')]));
 
-    await waitUntil(`every client pair has ${warmupRecords} records acknowledged and consumed`, o.warmupTimeoutMs ?? 120_000, () => {
-      const dead = o.clients.filter((c) => !c.alive());
-      if (dead.length > 0) throw new Error(`client pair(s) stopped before the first switch: ${dead.map((c) => `${c.name} (${c.problems().join('; ')})`).join(', ')}`);
-      return o.clients.every((c) => c.acked().length >= warmupRecords && c.consumed().length >= warmupRecords);
-    }, () => o.clients.map((c) => `${c.name}: ${c.acked().length} acked, ${c.consumed().length} consumed, ${c.sendErrors()} send errors${c.problems().length ? `; ${c.problems().join('; ')}` : ''}`).join('\n'));
+    await waitUntil(
+      `every client pair has ${warmupRecords} records acknowledged and consumed`,
+      o.warmupTimeoutMs ?? 120_000,
+      () => {
+        const dead = o.clients.filter((c) => !c.alive());
+        if (dead.length > 0)
+          throw new Error(`client pair(s) stopped before the first switch: ${dead.map((c) => `${c.name} (${c.problems().join('; ')})`).join(', ')}`);
+        return o.clients.every((c) => c.acked().length >= warmupRecords && c.consumed().length >= warmupRecords);
+      },
+      () =>
+        o.clients
+          .map(
+            (c) =>
+              `${c.name}: ${c.acked().length} acked, ${c.consumed().length} consumed, ${c.sendErrors()} send errors${c.problems().length ? `; ${c.problems().join('; ')}` : ''}`,
+          )
+          .join('\n'),
+    );
     // A quiet stretch before the first switch: the clients' normal gaps, for comparison.
     windows.push(Date.now());
     await sleep(Math.min(pauseMs, 5_000));
@@ -245,7 +257,9 @@ export async function runSwitchoverScenario(o: ScenarioOptions): Promise<Scenari
       windows.push(Date.now());
       const s = await requestSwitch(o, i, current, to);
       switches.push(s);
-      log(`${o.mode} switch ${i}/${o.switches} ${s.from} -> ${s.to}: ${s.outcome} in ${s.durationMs} ms (${s.phases.map((p) => `${p.phase} ${p.ms}`).join(', ')})${s.outcome === 'switched' ? '' : `: ${s.message}`}`);
+      log(
+        `${o.mode} switch ${i}/${o.switches} ${s.from} -> ${s.to}: ${s.outcome} in ${s.durationMs} ms (${s.phases.map((p) => `${p.phase} ${p.ms}`).join(', ')})${s.outcome === 'switched' ? '' : `: ${s.message}`}`,
+      );
       current = s.outcome === 'switched' ? to : await routeDomain(o).catch(() => current);
       await sleep(pauseMs);
     }
@@ -257,7 +271,12 @@ export async function runSwitchoverScenario(o: ScenarioOptions): Promise<Scenari
     const settleStarted = Date.now();
     let settled = false;
     try {
-      await waitUntil('every acknowledged record consumed', o.settleTimeoutMs ?? 120_000, () => o.clients.every((c) => missing(c).length === 0), () => '');
+      await waitUntil(
+        'every acknowledged record consumed',
+        o.settleTimeoutMs ?? 120_000,
+        () => o.clients.every((c) => missing(c).length === 0),
+        () => '',
+      );
       settled = true;
     } catch {
       // reported as lost records below
@@ -294,7 +313,9 @@ export async function runSwitchoverScenario(o: ScenarioOptions): Promise<Scenari
         consumerStall: summarize(all((c) => c.consumerStallMs)),
       },
     };
-    log(`${o.mode}: done in ${(result.durationMs / 1000).toFixed(0)} s: ${result.totals.switched}/${o.switches} switched, ${result.totals.acked} acked, ${result.totals.lost} lost, ${result.totals.duplicates} duplicates`);
+    log(
+      `${o.mode}: done in ${(result.durationMs / 1000).toFixed(0)} s: ${result.totals.switched}/${o.switches} switched, ${result.totals.acked} acked, ${result.totals.lost} lost, ${result.totals.duplicates} duplicates`,
+    );
     return result;
   } finally {
     await stopAll();
@@ -304,7 +325,10 @@ export async function runSwitchoverScenario(o: ScenarioOptions): Promise<Scenari
 /** Acknowledged values `c` has not consumed yet. */
 function missing(c: ScenarioClient): string[] {
   const seen = new Set(c.consumed().map((s) => s.value));
-  return c.acked().filter((a) => !seen.has(a.value)).map((a) => a.value);
+  return c
+    .acked()
+    .filter((a) => !seen.has(a.value))
+    .map((a) => a.value);
 }
 
 async function routeDomain(o: ScenarioOptions): Promise<string> {
@@ -337,7 +361,11 @@ async function requestSwitch(o: ScenarioOptions, index: number, from: string, to
   }
   const answeredAt = Date.now();
   return {
-    index, from, to, requestedAt, answeredAt,
+    index,
+    from,
+    to,
+    requestedAt,
+    answeredAt,
     httpStatus: status,
     outcome: body.outcome ?? 'error',
     mode: body.mode ?? o.mode,
@@ -491,10 +519,14 @@ export function clientTable(r: ScenarioResult): string[] {
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
   ];
   for (const c of r.clients) {
-    rows.push(`| ${c.name} | ${c.acked} | ${c.lost} | ${c.consumed} | ${c.duplicates} | ${c.sendErrors} | ${triple(c.producerStall)} | ${triple(c.consumerStall)} | ${ms(c.steadyProducerGapMs)} / ${ms(c.steadyConsumerGapMs)} | ${c.crashed ? 'YES' : 'no'} |`);
+    rows.push(
+      `| ${c.name} | ${c.acked} | ${c.lost} | ${c.consumed} | ${c.duplicates} | ${c.sendErrors} | ${triple(c.producerStall)} | ${triple(c.consumerStall)} | ${ms(c.steadyProducerGapMs)} / ${ms(c.steadyConsumerGapMs)} | ${c.crashed ? 'YES' : 'no'} |`,
+    );
   }
   const t = r.totals;
-  rows.push(`| **all** | ${t.acked} | ${t.lost} | ${t.consumed} | ${t.duplicates} | ${t.sendErrors} | ${triple(t.producerStall)} | ${triple(t.consumerStall)} | | ${t.crashed} |`);
+  rows.push(
+    `| **all** | ${t.acked} | ${t.lost} | ${t.consumed} | ${t.duplicates} | ${t.sendErrors} | ${triple(t.producerStall)} | ${triple(t.consumerStall)} | | ${t.crashed} |`,
+  );
   return rows;
 }
 
@@ -513,7 +545,9 @@ export function switchTable(r: ScenarioResult): string[] {
       const g = c.groupAtSwitch[i - 1];
       return g === null || g === undefined ? '-' : !g.installed ? 'not installed' : g.caughtUp ? 'yes' : 'no';
     };
-    rows.push(`| ${i} | ${s.from} -> ${s.to} | ${s.outcome}${s.outcome === 'switched' ? '' : ` (${s.message.replace(/\|/g, '/').slice(0, 200)})`} | ${s.durationMs} | ${phases} | ${per((c) => ms(c.producerStallMs[i - 1]))} | ${per((c) => ms(c.consumerStallMs[i - 1]))} | ${per((c) => String(c.duplicatesBySwitch[i] ?? 0))} | ${per(group)} |`);
+    rows.push(
+      `| ${i} | ${s.from} -> ${s.to} | ${s.outcome}${s.outcome === 'switched' ? '' : ` (${s.message.replace(/\|/g, '/').slice(0, 200)})`} | ${s.durationMs} | ${phases} | ${per((c) => ms(c.producerStallMs[i - 1]))} | ${per((c) => ms(c.consumerStallMs[i - 1]))} | ${per((c) => String(c.duplicatesBySwitch[i] ?? 0))} | ${per(group)} |`,
+    );
   }
   return rows;
 }
@@ -523,7 +557,11 @@ export function switchTable(r: ScenarioResult): string[] {
 export function duplicateEvidence(r: ScenarioResult, c: ClientResult, max = 10): string[] {
   const rel = (at: number) => {
     const s = [...r.switches].reverse().find((x) => x.requestedAt <= at);
-    return s === undefined ? `${new Date(at).toISOString()} (before the first switch)` : `switch ${s.index} ${at - s.requestedAt >= 0 ? '+' : ''}${at - s.requestedAt} ms`;
+    return s === undefined
+      ? `${new Date(at).toISOString()} (before the first switch)`
+      : `switch ${s.index} ${at - s.requestedAt >= 0 ? '+' : ''}${at - s.requestedAt} ms`;
   };
-  return c.duplicateSample.slice(0, max).map((d) => `${d.value}: ${d.consumed.map((s) => `${rel(s.at)}${s.partition !== undefined ? ` p${s.partition}@${s.offset}` : ''}`).join('; ')}`);
+  return c.duplicateSample
+    .slice(0, max)
+    .map((d) => `${d.value}: ${d.consumed.map((s) => `${rel(s.at)}${s.partition !== undefined ? ` p${s.partition}@${s.offset}` : ''}`).join('; ')}`);
 }

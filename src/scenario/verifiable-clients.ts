@@ -114,7 +114,8 @@ export class VerifiablePair extends PolledPair implements ScenarioClient {
     this.name = o.name;
     this.topic = o.topic;
     this.group = o.group;
-    this.description = `Java VerifiableProducer (kafka-clients ${o.tools.version}) acks=all, ` +
+    this.description =
+      `Java VerifiableProducer (kafka-clients ${o.tools.version}) acks=all, ` +
       `${o.idempotent ? 'idempotent' : 'not idempotent (max.in.flight 5)'}, retries=MAX, ${o.throughput ?? 100}/s; ` +
       `VerifiableConsumer, ${o.autoCommit ? 'auto-commit every 5 s' : 'manual commitSync after every poll'}` +
       `${o.groupProtocol === 'consumer' ? ', group.protocol=consumer (KIP-848)' : ''}`;
@@ -131,13 +132,26 @@ export class VerifiablePair extends PolledPair implements ScenarioClient {
     const consumerConfig = tools.saslClientConfig(user, undefined, { ...this.#o.consumerConfig });
     this.#consumer = tools.spawn(KafkaTool.VerifiableConsumer, [
       ...tools.connectionArgs(KafkaTool.VerifiableConsumer, bootstrap, consumerConfig),
-      '--topic', this.topic, '--group-id', this.group, '--verbose', '--reset-policy', 'earliest',
+      '--topic',
+      this.topic,
+      '--group-id',
+      this.group,
+      '--verbose',
+      '--reset-policy',
+      'earliest',
       ...(this.#o.groupProtocol === 'consumer' ? ['--group-protocol', 'consumer'] : ['--session-timeout', '10000']),
       ...(this.#o.autoCommit ? ['--enable-autocommit'] : []),
     ]);
     this.#producer = tools.spawn(KafkaTool.VerifiableProducer, [
       ...tools.connectionArgs(KafkaTool.VerifiableProducer, bootstrap, producerConfig),
-      '--topic', this.topic, '--throughput', String(this.#o.throughput ?? 100), '--max-messages', '-1', '--acks', '-1',
+      '--topic',
+      this.topic,
+      '--throughput',
+      String(this.#o.throughput ?? 100),
+      '--max-messages',
+      '-1',
+      '--acks',
+      '-1',
     ]);
   }
 
@@ -168,11 +182,17 @@ export class VerifiablePair extends PolledPair implements ScenarioClient {
   problems(): string[] {
     this.poll();
     const out: string[] = [];
-    for (const [role, p, expected] of [['producer', this.#producer, this.#producerStopRequested], ['consumer', this.#consumer, this.#stopRequested]] as const) {
+    for (const [role, p, expected] of [
+      ['producer', this.#producer, this.#producerStopRequested],
+      ['consumer', this.#consumer, this.#stopRequested],
+    ] as const) {
       if (p !== undefined && !p.isRunning() && !expected) out.push(`${role} (pid ${p.pid}) exited on its own; stderr: ${p.stderr.slice(-1500)}`);
     }
     if (this.sendErrorMessages.length > 0) out.push(`${this.sendErrorMessages.length} send(s) failed, e.g. ${this.sendErrorMessages.slice(0, 3).join(' | ')}`);
-    if (this.#failedCommits > 0) out.push(`${this.#failedCommits} offset commit(s) failed (the consumer re-reads from the previous commit), e.g. ${this.#failedCommitSamples.join(' | ')}`);
+    if (this.#failedCommits > 0)
+      out.push(
+        `${this.#failedCommits} offset commit(s) failed (the consumer re-reads from the previous commit), e.g. ${this.#failedCommitSamples.join(' | ')}`,
+      );
     return out;
   }
 
@@ -190,13 +210,15 @@ export class VerifiablePair extends PolledPair implements ScenarioClient {
   protected override poll(): void {
     if (this.#producer) {
       this.#producerLines.read(this.#producer.stdout, (e) => {
-        if (e.name === 'producer_send_success') this.ackedStamps.push({ value: String(e.value), at: Number(e.timestamp), partition: Number(e.partition), offset: Number(e.offset) });
+        if (e.name === 'producer_send_success')
+          this.ackedStamps.push({ value: String(e.value), at: Number(e.timestamp), partition: Number(e.partition), offset: Number(e.offset) });
         else if (e.name === 'producer_send_error') this.sendErrorMessages.push(`${String(e.exception)}: ${String(e.message)}`);
       });
     }
     if (this.#consumer) {
       this.#consumerLines.read(this.#consumer.stdout, (e) => {
-        if (e.name === 'record_data') this.consumedStamps.push({ value: String(e.value), at: Number(e.timestamp), partition: Number(e.partition), offset: Number(e.offset) });
+        if (e.name === 'record_data')
+          this.consumedStamps.push({ value: String(e.value), at: Number(e.timestamp), partition: Number(e.partition), offset: Number(e.offset) });
         else if (e.name === 'partitions_assigned') this.#assignments++;
         else if (e.name === 'offsets_committed' && e.success === false) {
           this.#failedCommits++;

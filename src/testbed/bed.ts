@@ -82,10 +82,13 @@ export class TestBed {
   /** Start-up time of everything started so far. */
   async timings(): Promise<StartupTiming[]> {
     const settled = async <T>(entries: Map<string, Entry<T>>) =>
-      (await Promise.allSettled([...entries.values()].map((e) => e.started)))
-        .flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
-    const clusters = (await settled(this.#clusters)).map((c): StartupTiming => ({ kind: 'cluster', name: c.name, version: c.version, startupMs: c.info().startupMs }));
-    const mms = (await settled(this.#mirrorMakers)).map((m): StartupTiming => ({ kind: 'mirror-maker', name: m.spec.name, version: m.version, startupMs: m.info().startupMs }));
+      (await Promise.allSettled([...entries.values()].map((e) => e.started))).flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const clusters = (await settled(this.#clusters)).map(
+      (c): StartupTiming => ({ kind: 'cluster', name: c.name, version: c.version, startupMs: c.info().startupMs }),
+    );
+    const mms = (await settled(this.#mirrorMakers)).map(
+      (m): StartupTiming => ({ kind: 'mirror-maker', name: m.spec.name, version: m.version, startupMs: m.info().startupMs }),
+    );
     return [...clusters, ...mms];
   }
 
@@ -120,13 +123,21 @@ export class TestBed {
   #shared<T>(entries: Map<string, Entry<T>>, name: string, key: string, kind: string, start: () => Promise<T>): Promise<T> {
     if (this.#stopping) return Promise.reject(new TestBedError(TestBedErrorCode.Stopped, `the test bed is stopping; cannot start ${kind} "${name}"`));
     if (!/^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(name)) {
-      return Promise.reject(new TestBedError(TestBedErrorCode.SpecConflict, `${kind} name "${name}" must be letters, digits, "-" or "_" (it names folders and MirrorMaker aliases)`));
+      return Promise.reject(
+        new TestBedError(
+          TestBedErrorCode.SpecConflict,
+          `${kind} name "${name}" must be letters, digits, "-" or "_" (it names folders and MirrorMaker aliases)`,
+        ),
+      );
     }
     const existing = entries.get(name);
     if (existing) {
       if (existing.key !== key) {
         return Promise.reject(
-          new TestBedError(TestBedErrorCode.SpecConflict, `${kind} "${name}" was already started with ${existing.key}, now requested with ${key}; use another name`),
+          new TestBedError(
+            TestBedErrorCode.SpecConflict,
+            `${kind} "${name}" was already started with ${existing.key}, now requested with ${key}; use another name`,
+          ),
         );
       }
       return existing.started;
@@ -142,7 +153,10 @@ export class TestBed {
     const entry = this.#clusters.get(name);
     if (!entry) {
       const known = [...this.#clusters.keys()].join(', ') || 'none';
-      throw new TestBedError(TestBedErrorCode.UnknownCluster, `no cluster named "${name}" was started in this test bed (started: ${known}); request it with cluster() first`);
+      throw new TestBedError(
+        TestBedErrorCode.UnknownCluster,
+        `no cluster named "${name}" was started in this test bed (started: ${known}); request it with cluster() first`,
+      );
     }
     return entry.started;
   }

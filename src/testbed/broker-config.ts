@@ -23,10 +23,7 @@ export interface BrokerConfigInput {
 
 function jaasConfig(): string {
   const users = Object.entries(SASL_USERS).map(([user, password]) => `user_${user}="${password}"`);
-  return (
-    'org.apache.kafka.common.security.plain.PlainLoginModule required ' +
-    `username="admin" password="${SASL_USERS.admin}" ${users.join(' ')};`
-  );
+  return `org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="${SASL_USERS.admin}" ${users.join(' ')};`;
 }
 
 export function brokerConfig(input: BrokerConfigInput): Record<string, string> {

@@ -4,11 +4,11 @@
 // stops it when the process exits. Kafka's command line tools always run in the calling process.
 import { request } from 'node:http';
 import { TestBed } from './bed.ts';
-import { TestBedError, TestBedErrorCode, type TestBedErrorCode as Code } from './errors.ts';
+import { type TestBedErrorCode as Code, TestBedError, TestBedErrorCode } from './errors.ts';
 import { killAllSync } from './processes.ts';
 import { dispatch, TESTBED_URL_ENV, type TestBedMethod } from './service.ts';
-import { kafkaTools, type KafkaTools } from './tools.ts';
-import { describeCluster, type ClusterDescriptor, type ClusterInfo, type ClusterSpec, type MirrorMakerInfo, type MirrorMakerSpec } from './types.ts';
+import { type KafkaTools, kafkaTools } from './tools.ts';
+import { type ClusterDescriptor, type ClusterInfo, type ClusterSpec, describeCluster, type MirrorMakerInfo, type MirrorMakerSpec } from './types.ts';
 import { DEFAULT_KAFKA_VERSION } from './versions.ts';
 
 export interface TestBedApi {
@@ -85,7 +85,9 @@ function remoteCall(baseUrl: string, method: TestBedMethod, args: unknown[]): Pr
             if (body.error) reject(new TestBedError(body.error.code, body.error.message));
             else resolve(body.result);
           } catch (err) {
-            reject(new TestBedError(TestBedErrorCode.ServiceFailed, `bad answer from the test bed service at ${baseUrl}: ${data.slice(0, 500)}`, { cause: err }));
+            reject(
+              new TestBedError(TestBedErrorCode.ServiceFailed, `bad answer from the test bed service at ${baseUrl}: ${data.slice(0, 500)}`, { cause: err }),
+            );
           }
         });
       },

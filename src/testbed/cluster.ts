@@ -5,13 +5,13 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { brokerConfig, renderProperties, type NodeAddress } from './broker-config.ts';
-import { TestBedError, TestBedErrorCode } from './errors.ts';
-import { resolveKafka, type KafkaJars } from './jars.ts';
-import { Heap, spawnJvm, writeLogConfig } from './jvm.ts';
-import { ApiKey } from '../protocol/index.ts';
-import type { MetadataResponse } from '../protocol/generated/messages/metadata-response.ts';
 import { defaultMetadataRequest } from '../protocol/generated/messages/metadata-request.ts';
+import type { MetadataResponse } from '../protocol/generated/messages/metadata-response.ts';
+import { ApiKey } from '../protocol/index.ts';
+import { brokerConfig, type NodeAddress, renderProperties } from './broker-config.ts';
+import { TestBedError, TestBedErrorCode } from './errors.ts';
+import { type KafkaJars, resolveKafka } from './jars.ts';
+import { Heap, spawnJvm, writeLogConfig } from './jvm.ts';
 import { canConnect, sendRequest } from './kafka-request.ts';
 import { freePorts, LOOPBACK } from './ports.ts';
 import type { GroupProcess } from './processes.ts';
@@ -184,14 +184,26 @@ export class KafkaCluster {
         const running = this.#nodes.filter((n) => n.process?.isRunning());
         const died = this.#nodes.find((n) => !n.stopped && n.process && !n.process.isRunning());
         if (died) this.#throwDied(died);
-        const expected = running.map((n) => n.address.nodeId).sort().join(',');
+        const expected = running
+          .map((n) => n.address.nodeId)
+          .sort()
+          .join(',');
         for (const node of running) {
           const a = node.address;
           // Metadata v4 is served by every Kafka from 1.0 to 4.x; no topics asks for brokers and cluster id only.
-          const snapshot = await sendRequest<MetadataResponse>(a.host, a.plaintextPort, ApiKey.Metadata, 4,
-            { ...defaultMetadataRequest(), topics: [], allowAutoTopicCreation: false }).catch(() => undefined);
+          const snapshot = await sendRequest<MetadataResponse>(a.host, a.plaintextPort, ApiKey.Metadata, 4, {
+            ...defaultMetadataRequest(),
+            topics: [],
+            allowAutoTopicCreation: false,
+          }).catch(() => undefined);
           if (!snapshot || snapshot.clusterId !== this.clusterId) return undefined;
-          if (snapshot.brokers.map((b) => b.nodeId).sort().join(',') !== expected) return undefined;
+          if (
+            snapshot.brokers
+              .map((b) => b.nodeId)
+              .sort()
+              .join(',') !== expected
+          )
+            return undefined;
           if (!(await canConnect(a.host, a.saslPort))) return undefined;
         }
         return true;

@@ -79,9 +79,13 @@ async function resolveUncached(version: string, progress: ResolveProgress): Prom
   try {
     const b = line.logBinding;
     await runMaven(version, downloads, [
-      '-B', '-f', POM_PATH,
+      '-B',
+      '-f',
+      POM_PATH,
       `-Dkafka.version=${version}`,
-      `-Dlog.binding.groupId=${b.groupId}`, `-Dlog.binding.artifactId=${b.artifactId}`, `-Dlog.binding.version=${b.version}`,
+      `-Dlog.binding.groupId=${b.groupId}`,
+      `-Dlog.binding.artifactId=${b.artifactId}`,
+      `-Dlog.binding.version=${b.version}`,
       'dependency:copy-dependencies',
       `-DoutputDirectory=${join(staging, 'libs')}`,
     ]);
@@ -178,7 +182,8 @@ export class DownloadTally {
       this.files++;
       this.bytes += size;
       // Kafka's own jars one by one; Maven's plugins and Kafka's dependencies only in the total.
-      if (m[1].endsWith('.jar') && m[1].includes('/org/apache/kafka/')) this.#progress(`  downloaded ${m[1].slice(m[1].lastIndexOf('/') + 1)} (${formatBytes(size)})`);
+      if (m[1].endsWith('.jar') && m[1].includes('/org/apache/kafka/'))
+        this.#progress(`  downloaded ${m[1].slice(m[1].lastIndexOf('/') + 1)} (${formatBytes(size)})`);
     }
   }
 

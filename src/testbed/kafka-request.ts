@@ -3,7 +3,7 @@
 // how tests ask a live broker protocol questions. The codec is checked independently against
 // Kafka's own Java classes, so using it here does not make the harness test itself.
 import { connect } from 'node:net';
-import { FrameDecoder, decodeResponse, encodeRequest } from '../protocol/index.ts';
+import { decodeResponse, encodeRequest, FrameDecoder } from '../protocol/index.ts';
 import { TestBedError, TestBedErrorCode } from './errors.ts';
 
 /** Sends `body` as one request and resolves with the decoded response body; rejects on any failure or after `timeoutMs`. */
@@ -19,7 +19,13 @@ export function sendRequest<T extends object>(host: string, port: number, apiKey
     socket.once('error', fail);
     socket.once('end', () => fail(new TestBedError(TestBedErrorCode.ServiceFailed, `${host}:${port} closed the connection before answering`)));
     socket.once('connect', () =>
-      socket.write(encodeRequest({ requestApiKey: apiKey, requestApiVersion: apiVersion, correlationId: 1, clientId: 'turnout-testbed', _unknownTaggedFields: undefined }, body)));
+      socket.write(
+        encodeRequest(
+          { requestApiKey: apiKey, requestApiVersion: apiVersion, correlationId: 1, clientId: 'turnout-testbed', _unknownTaggedFields: undefined },
+          body,
+        ),
+      ),
+    );
     socket.on('data', (chunk: Buffer) => {
       try {
         decoder.push(chunk);

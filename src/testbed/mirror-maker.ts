@@ -110,7 +110,10 @@ function bothWaysConfig(flow: string): Record<string, string> {
 }
 
 function bootstrapOf(cluster: KafkaCluster): string {
-  return cluster.info().brokers.map((b) => `${b.host}:${b.plaintextPort}`).join(',');
+  return cluster
+    .info()
+    .brokers.map((b) => `${b.host}:${b.plaintextPort}`)
+    .join(',');
 }
 
 export class MirrorMaker {

@@ -3,7 +3,7 @@
 // Ctrl-C reaches only Node, which then stops the children in order. Every group is registered with
 // the reaper (src/testbed/reaper.ts), which kills them if this process dies without cleaning up,
 // and with an exit hook that kills leftovers when this process exits on its own.
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { type ChildProcess, type StdioOptions, spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 

@@ -57,8 +57,7 @@ export async function waitForGroupOffsets(
     () =>
       new TestBedError(
         TestBedErrorCode.StartTimeout,
-        `offsets of group "${w.group}" did not reach ${JSON.stringify([...w.expected])} on "${w.target.name}" ` +
-          `within ${timeoutMs} ms (last seen ${last})`,
+        `offsets of group "${w.group}" did not reach ${JSON.stringify([...w.expected])} on "${w.target.name}" ` + `within ${timeoutMs} ms (last seen ${last})`,
       ),
     500,
   );

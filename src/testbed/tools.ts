@@ -5,11 +5,11 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestBedError, TestBedErrorCode } from './errors.ts';
-import { resolveKafka, type KafkaJars } from './jars.ts';
+import { type KafkaJars, resolveKafka } from './jars.ts';
 import { Heap, spawnJvm, writeLogConfig } from './jvm.ts';
 import type { ExitStatus, GroupProcess } from './processes.ts';
 import { SASL_USERS } from './types.ts';
-import { DEFAULT_KAFKA_VERSION, kafkaLine, KafkaTool, type KafkaLine, type KafkaToolName } from './versions.ts';
+import { DEFAULT_KAFKA_VERSION, type KafkaLine, KafkaTool, type KafkaToolName, kafkaLine } from './versions.ts';
 
 export interface ToolResult {
   readonly exitCode: number | null;
@@ -86,10 +86,7 @@ export class ToolProcess {
         else resolve(this.#stdout);
       };
       const wake = () => matches() && done();
-      const timer = setTimeout(
-        () => done(this.#error(`did not print ${pattern} within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
+      const timer = setTimeout(() => done(this.#error(`did not print ${pattern} within ${timeoutMs} ms`)), timeoutMs);
       this.#waiters.add(wake);
       this.exited.then((r) => (matches() ? done() : done(this.#error(`exited (code ${r.exitCode}) before printing ${pattern}`))));
     });
@@ -178,7 +175,11 @@ export class KafkaTools {
   }
 
   /** Writes a client .properties file for SASL_PLAINTEXT with SASL/PLAIN and returns its path. */
-  saslClientConfig(user: string = 'alice', password: string = SASL_USERS[user as keyof typeof SASL_USERS] ?? '', extra: Readonly<Record<string, string>> = {}): string {
+  saslClientConfig(
+    user: string = 'alice',
+    password: string = SASL_USERS[user as keyof typeof SASL_USERS] ?? '',
+    extra: Readonly<Record<string, string>> = {},
+  ): string {
     const path = join(this.#dir, `client-${user}-${Math.random().toString(36).slice(2, 8)}.properties`);
     writeSaslClientProperties(path, user, password, extra);
     return path;
@@ -186,7 +187,13 @@ export class KafkaTools {
 
   /** End offset of every partition of `topic` (GetOffsetShell --time -1). */
   async endOffsets(bootstrap: string, topic: string, clientConfigFile?: string): Promise<Map<number, number>> {
-    const r = await this.run(KafkaTool.GetOffsets, [...this.connectionArgs(KafkaTool.GetOffsets, bootstrap, clientConfigFile), '--topic', topic, '--time', '-1']);
+    const r = await this.run(KafkaTool.GetOffsets, [
+      ...this.connectionArgs(KafkaTool.GetOffsets, bootstrap, clientConfigFile),
+      '--topic',
+      topic,
+      '--time',
+      '-1',
+    ]);
     if (r.exitCode !== 0) throw toolFailed(KafkaTool.GetOffsets, r);
     const offsets = new Map<number, number>();
     for (const line of r.stdout.split('\n')) {

@@ -55,9 +55,7 @@ export function describeCluster(info: ClusterInfo): ClusterDescriptor {
   return {
     ...info,
     bootstrap(listener: ListenerKind = ListenerKind.Plaintext): string {
-      return info.brokers
-        .map((b) => `${b.host}:${listener === ListenerKind.Sasl ? b.saslPort : b.plaintextPort}`)
-        .join(',');
+      return info.brokers.map((b) => `${b.host}:${listener === ListenerKind.Sasl ? b.saslPort : b.plaintextPort}`).join(',');
     },
   };
 }

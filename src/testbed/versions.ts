@@ -62,7 +62,9 @@ const sharedTools = {
 } as const;
 
 const commandConfigEverywhere = Object.fromEntries(
-  Object.keys(sharedTools).concat('console-producer').map((tool) => [tool, '--command-config']),
+  Object.keys(sharedTools)
+    .concat('console-producer')
+    .map((tool) => [tool, '--command-config']),
 ) as Record<KafkaToolName, string>;
 
 const shared = {

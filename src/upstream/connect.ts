@@ -1,8 +1,8 @@
 // Opening a TCP connection to an upstream broker with a deadline; failures are UpstreamErrors
 // that name the address (never credentials).
 import { connect, type Socket } from 'node:net';
-import type { HostPort } from '../config/types.ts';
 import { formatHostPort } from '../config/endpoints.ts';
+import type { HostPort } from '../config/types.ts';
 import { UpstreamError, UpstreamErrorCode } from './errors.ts';
 
 /**

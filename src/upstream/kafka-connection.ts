@@ -2,11 +2,11 @@
 // cluster's brokers, check readiness, and later for switchover work. Requests are encoded and
 // responses decoded with the codec; several requests may be in flight (matched by correlation id).
 import type { Socket } from 'node:net';
+import { formatHostPort } from '../config/endpoints.ts';
 import type { HostPort, UpstreamSecurity } from '../config/types.ts';
-import { ApiKey, FrameDecoder, apiCodec, decodeResponse, encodeRequest, peekResponseCorrelationId } from '../protocol/index.ts';
 import type { SaslAuthenticateResponse } from '../protocol/generated/messages/sasl-authenticate-response.ts';
 import type { SaslHandshakeResponse } from '../protocol/generated/messages/sasl-handshake-response.ts';
-import { formatHostPort } from '../config/endpoints.ts';
+import { ApiKey, apiCodec, decodeResponse, encodeRequest, FrameDecoder, peekResponseCorrelationId } from '../protocol/index.ts';
 import { connectUpstream } from './connect.ts';
 import { UpstreamError, UpstreamErrorCode } from './errors.ts';
 
@@ -40,7 +40,9 @@ export class KafkaConnection {
     this.clientId = opts.clientId ?? 'turnout';
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 10_000;
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (err) => this.fail(new UpstreamError(UpstreamErrorCode.Closed, `connection to ${formatHostPort(endpoint)} failed: ${err.message}`, { cause: err })));
+    socket.on('error', (err) =>
+      this.fail(new UpstreamError(UpstreamErrorCode.Closed, `connection to ${formatHostPort(endpoint)} failed: ${err.message}`, { cause: err })),
+    );
     socket.on('close', () => this.fail(new UpstreamError(UpstreamErrorCode.Closed, `${formatHostPort(endpoint)} closed the connection`)));
   }
 
@@ -63,7 +65,10 @@ export class KafkaConnection {
   private async authenticatePlain(username: string, password: string): Promise<void> {
     const hs = await this.request<SaslHandshakeResponse>(ApiKey.SaslHandshake, 1, { mechanism: 'PLAIN' });
     if (hs.errorCode !== 0) {
-      throw new UpstreamError(UpstreamErrorCode.AuthenticationFailed, `${formatHostPort(this.endpoint)} does not accept SASL mechanism PLAIN (error ${hs.errorCode}; it offers ${hs.mechanisms.join(', ')})`);
+      throw new UpstreamError(
+        UpstreamErrorCode.AuthenticationFailed,
+        `${formatHostPort(this.endpoint)} does not accept SASL mechanism PLAIN (error ${hs.errorCode}; it offers ${hs.mechanisms.join(', ')})`,
+      );
     }
     const token = Buffer.from(`\0${username}\0${password}`, 'utf8');
     const auth = await this.request<SaslAuthenticateResponse>(ApiKey.SaslAuthenticate, 1, { authBytes: token });
@@ -79,11 +84,19 @@ export class KafkaConnection {
   request<T extends object>(apiKey: number, apiVersion: number, body: object): Promise<T> {
     if (this.closedWith !== null) return Promise.reject(this.closedWith);
     const correlationId = this.nextCorrelationId++;
-    const frame = encodeRequest({ requestApiKey: apiKey, requestApiVersion: apiVersion, correlationId, clientId: this.clientId, _unknownTaggedFields: undefined }, body);
+    const frame = encodeRequest(
+      { requestApiKey: apiKey, requestApiVersion: apiVersion, correlationId, clientId: this.clientId, _unknownTaggedFields: undefined },
+      body,
+    );
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(correlationId);
-        reject(new UpstreamError(UpstreamErrorCode.Timeout, `${formatHostPort(this.endpoint)} did not answer a ${apiCodec(apiKey)?.name ?? `api key ${apiKey}`} request within ${this.requestTimeoutMs} ms`));
+        reject(
+          new UpstreamError(
+            UpstreamErrorCode.Timeout,
+            `${formatHostPort(this.endpoint)} did not answer a ${apiCodec(apiKey)?.name ?? `api key ${apiKey}`} request within ${this.requestTimeoutMs} ms`,
+          ),
+        );
       }, this.requestTimeoutMs);
       this.pending.set(correlationId, { apiKey, apiVersion, resolve: resolve as (b: object) => void, reject, timer });
       this.socket.write(frame);
@@ -102,7 +115,9 @@ export class KafkaConnection {
         p.resolve(decodeResponse(frame, p.apiKey, p.apiVersion).body);
       }
     } catch (err) {
-      this.fail(new UpstreamError(UpstreamErrorCode.Protocol, `unreadable response from ${formatHostPort(this.endpoint)}: ${(err as Error).message}`, { cause: err }));
+      this.fail(
+        new UpstreamError(UpstreamErrorCode.Protocol, `unreadable response from ${formatHostPort(this.endpoint)}: ${(err as Error).message}`, { cause: err }),
+      );
       this.socket.destroy();
     }
   }

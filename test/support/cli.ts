@@ -16,7 +16,11 @@ export interface CliResult {
 export function turnoutCli(token: string): (...args: string[]) => Promise<CliResult> {
   return async (...args) => {
     try {
-      const r = await promisify(execFile)(process.execPath, [`${ROOT}/bin/turnout.js`, ...args], { env: { ...process.env, TURNOUT_ADMIN_TOKEN: token }, encoding: 'utf8', timeout: 60_000 });
+      const r = await promisify(execFile)(process.execPath, [`${ROOT}/bin/turnout.js`, ...args], {
+        env: { ...process.env, TURNOUT_ADMIN_TOKEN: token },
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
       return { code: 0, stdout: r.stdout, stderr: r.stderr };
     } catch (err) {
       const e = err as { code?: number; stdout?: string; stderr?: string };

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import type { RouteStatus, WorkerProcessStatus } from '../../src/admin/server.ts';
 import type { LogLevel, ReplicationConfig, StreamingDomainConfig } from '../../src/config/index.ts';
-import { GroupProcess, type ExitStatus } from '../../src/testbed/processes.ts';
+import { type ExitStatus, GroupProcess } from '../../src/testbed/processes.ts';
 import { freePortBlock, type RouteSpec } from './gateway.ts';
 import type { LogEntry } from './log-capture.ts';
 import { pollUntil } from './poll.ts';
@@ -130,7 +130,12 @@ async function tryStart(o: GatewayProcessOptions): Promise<{ gateway: GatewayPro
   const tail = () => `--- turnout start output (end):\n${out.slice(-6000)}`;
 
   const gateway: GatewayProcess = {
-    proc, configFile, configText, instanceId, adminUrl, bootstrap,
+    proc,
+    configFile,
+    configText,
+    instanceId,
+    adminUrl,
+    bootstrap,
     output: () => out,
     logEntries: () => parseLines(stdout),
     workers,
@@ -149,13 +154,21 @@ async function tryStart(o: GatewayProcessOptions): Promise<{ gateway: GatewayPro
       throw new Error(`turnout start exited (code ${st.code}, signal ${st.signal}) before it was ready\n${tail()}`);
     });
     exited.catch(() => {});
-    await Promise.race([exited, pollUntil('turnout start: every worker serving and every route ready', async () => {
-      if (!proc.isRunning()) return false; // `exited` has answered
-      const ws = await workers();
-      if (ws.length === 0 || ws.some((w) => w.state !== 'serving')) return undefined;
-      const ready = await fetch(`${adminUrl}/ready`, { signal: AbortSignal.timeout(5000) });
-      return ready.status === 200 ? true : undefined;
-    }, o.readyTimeoutMs ?? 90_000, tail)]);
+    await Promise.race([
+      exited,
+      pollUntil(
+        'turnout start: every worker serving and every route ready',
+        async () => {
+          if (!proc.isRunning()) return false; // `exited` has answered
+          const ws = await workers();
+          if (ws.length === 0 || ws.some((w) => w.state !== 'serving')) return undefined;
+          const ready = await fetch(`${adminUrl}/ready`, { signal: AbortSignal.timeout(5000) });
+          return ready.status === 200 ? true : undefined;
+        },
+        o.readyTimeoutMs ?? 90_000,
+        tail,
+      ),
+    ]);
     return { gateway };
   } catch (err) {
     await gateway.stop().catch(() => {});
@@ -176,7 +189,11 @@ function domainYaml(d: StreamingDomainConfig, env: Record<string, string>): unkn
         const sasl = s.security.sasl;
         const name = `SERVICE_PASSWORD_${Object.keys(env).length}`;
         env[name] = sasl.password.reveal();
-        return { id: s.id, endpoint, security: { protocol: s.security.protocol, sasl: { mechanism: sasl.mechanism, username: sasl.username, password: `\${${name}}` } } };
+        return {
+          id: s.id,
+          endpoint,
+          security: { protocol: s.security.protocol, sasl: { mechanism: sasl.mechanism, username: sasl.username, password: `\${${name}}` } },
+        };
       }),
     },
   };

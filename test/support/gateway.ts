@@ -1,7 +1,16 @@
 // Starting Turnout in front of test-bed clusters, in-process, for integration tests. Ports come
 // from below the test bed's broker range (10000-19999) in blocks that are checked by binding.
+
+import {
+  DEFAULTS,
+  type GatewayConfig,
+  type RouteConfig,
+  Secret,
+  type StateSigningConfig,
+  type StreamingDomainConfig,
+  virtualClusterId,
+} from '../../src/config/index.ts';
 import { Gateway } from '../../src/gateway.ts';
-import { DEFAULTS, Secret, virtualClusterId, type GatewayConfig, type RouteConfig, type StateSigningConfig, type StreamingDomainConfig } from '../../src/config/index.ts';
 import { createLogger, silentLogger } from '../../src/observability/log.ts';
 import type { ClusterDescriptor } from '../../src/testbed/index.ts';
 import { canBind } from '../../src/testbed/ports.ts';
@@ -34,7 +43,10 @@ export function domainFor(cluster: ClusterDescriptor, name = cluster.name, servi
         {
           id: 'sasl',
           endpoints: cluster.brokers.map((b) => ({ host: b.host, port: b.saslPort })),
-          security: { protocol: 'SASL_PLAINTEXT', sasl: serviceCredentials ? { mechanism: 'PLAIN', username: 'admin', password: new Secret('admin-secret') } : null },
+          security: {
+            protocol: 'SASL_PLAINTEXT',
+            sasl: serviceCredentials ? { mechanism: 'PLAIN', username: 'admin', password: new Secret('admin-secret') } : null,
+          },
         },
       ],
     },
@@ -95,7 +107,7 @@ export async function startGateway(options: StartOptions): Promise<TestGateway> 
     const routes: RouteConfig[] = [];
     for (const r of options.routes) {
       const count = r.brokerPortCount ?? 8;
-      const base = options.ports?.[r.name] ?? await freePortBlock(count + 1);
+      const base = options.ports?.[r.name] ?? (await freePortBlock(count + 1));
       routes.push({
         name: r.name,
         endpoint: { host: '127.0.0.1', port: base },
@@ -112,20 +124,38 @@ export async function startGateway(options: StartOptions): Promise<TestGateway> 
       admin: { host: '127.0.0.1', port: options.adminPort ?? 0 },
       adminToken: options.adminToken !== undefined ? new Secret(options.adminToken) : null,
       instanceId: options.instanceId ?? `test-${process.pid}-${attempt}-${Math.floor(Math.random() * 1e6)}`,
-      state: options.stateTopic !== undefined
-        ? { topic: options.stateTopic, ...(options.stateSigning ? { signing: options.stateSigning } : {}), ...(options.stateStartup !== undefined ? { startup: options.stateStartup } : {}) }
-        : null,
-      switchover: { drainTimeoutMs: DEFAULTS.drainTimeoutMs, fleetTimeoutMs: DEFAULTS.fleetTimeoutMs, fenceTimeoutMs: DEFAULTS.fenceTimeoutMs, ...options.switchover },
+      state:
+        options.stateTopic !== undefined
+          ? {
+              topic: options.stateTopic,
+              ...(options.stateSigning ? { signing: options.stateSigning } : {}),
+              ...(options.stateStartup !== undefined ? { startup: options.stateStartup } : {}),
+            }
+          : null,
+      switchover: {
+        drainTimeoutMs: DEFAULTS.drainTimeoutMs,
+        fleetTimeoutMs: DEFAULTS.fleetTimeoutMs,
+        fenceTimeoutMs: DEFAULTS.fenceTimeoutMs,
+        ...options.switchover,
+      },
       audit: { file: options.auditFile ?? null },
       log: { level: 'debug' },
-      limits: { maxFrameBytes: DEFAULTS.maxFrameBytes, maxBufferedBytesPerConnection: DEFAULTS.maxBufferedBytesPerConnection, upstreamConnectTimeoutMs: 5000, ...options.limits },
+      limits: {
+        maxFrameBytes: DEFAULTS.maxFrameBytes,
+        maxBufferedBytesPerConnection: DEFAULTS.maxBufferedBytesPerConnection,
+        upstreamConnectTimeoutMs: 5000,
+        ...options.limits,
+      },
       shutdownTimeoutMs: options.shutdownTimeoutMs ?? 5000,
       streamingDomains: options.domains,
       routes,
     };
-    const log = options.logDestination !== undefined
-      ? createLogger('debug', options.logDestination)
-      : options.logs ?? process.env.TURNOUT_TEST_LOGS !== undefined ? createLogger('debug', process.stderr) : silentLogger();
+    const log =
+      options.logDestination !== undefined
+        ? createLogger('debug', options.logDestination)
+        : (options.logs ?? process.env.TURNOUT_TEST_LOGS !== undefined)
+          ? createLogger('debug', process.stderr)
+          : silentLogger();
     const gateway = new Gateway(config, { log, tapClientBytes: options.tapClientBytes, warningWindowMs: options.warningWindowMs });
     try {
       await gateway.start();
@@ -145,7 +175,9 @@ export async function waitReady(gateway: Gateway, timeoutMs = 15_000): Promise<v
   const deadline = Date.now() + timeoutMs;
   while (!gateway.routes.every((r) => r.ready)) {
     if (Date.now() > deadline) {
-      throw new Error(`gateway routes not ready after ${timeoutMs} ms: ${gateway.routes.map((r) => `${r.name}: ${r.upstream.lastError ?? 'pending'}`).join('; ')}`);
+      throw new Error(
+        `gateway routes not ready after ${timeoutMs} ms: ${gateway.routes.map((r) => `${r.name}: ${r.upstream.lastError ?? 'pending'}`).join('; ')}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 50));
   }

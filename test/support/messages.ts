@@ -1,6 +1,6 @@
 // Builds populated Kafka messages from the generated schema, for round-trip and fuzz tests.
 // Deterministic: every value comes from a seeded PRNG, so a failure names a reproducible seed.
-import { MESSAGE_SCHEMAS, type FieldSchema, type MessageSchema } from '../../src/protocol/generated/schema.ts';
+import { type FieldSchema, MESSAGE_SCHEMAS, type MessageSchema } from '../../src/protocol/generated/schema.ts';
 import type { Reader } from '../../src/protocol/reader.ts';
 import type { Writer } from '../../src/protocol/writer.ts';
 
@@ -19,7 +19,10 @@ export function prng(seed: number): () => number {
 }
 
 export function moduleFile(messageName: string): string {
-  return `${messageName.replace(/([a-z0-9])([A-Z])/g, '$1-$2').replace(/([A-Z]+)([A-Z][a-z])/g, '$1-$2').toLowerCase()}.ts`;
+  return `${messageName
+    .replace(/([a-z0-9])([A-Z])/g, '$1-$2')
+    .replace(/([A-Z]+)([A-Z][a-z])/g, '$1-$2')
+    .toLowerCase()}.ts`;
 }
 
 export function typeName(message: string, struct: string): string {
@@ -68,19 +71,32 @@ export function populate(m: MessageModule, v: number, rand: () => number, opts: 
       return Array.from({ length: n }, () => value(el, f, depth + 1));
     }
     switch (type) {
-      case 'bool': return rand() < 0.5;
-      case 'int8': return int(-128, 127);
-      case 'int16': return int(-32768, 32767);
-      case 'uint16': return int(0, 65535);
-      case 'int32': return int(-2147483648, 2147483647);
-      case 'uint32': return int(0, 4294967295);
-      case 'int64': return BigInt.asIntN(64, (BigInt(int(0, 0xffffffff)) << 32n) | BigInt(int(0, 0xffffffff)));
-      case 'float64': return (rand() - 0.5) * 1e6;
-      case 'string': return SAMPLE_STRINGS[int(0, SAMPLE_STRINGS.length - 1)];
-      case 'uuid': return bytes(16).toString('base64url');
-      case 'bytes': return bytes(int(0, 20));
-      case 'records': return rand() < 0.1 ? bytes(int(1100, 1500)) : bytes(int(0, 60));
-      default: return struct(type, depth + 1);
+      case 'bool':
+        return rand() < 0.5;
+      case 'int8':
+        return int(-128, 127);
+      case 'int16':
+        return int(-32768, 32767);
+      case 'uint16':
+        return int(0, 65535);
+      case 'int32':
+        return int(-2147483648, 2147483647);
+      case 'uint32':
+        return int(0, 4294967295);
+      case 'int64':
+        return BigInt.asIntN(64, (BigInt(int(0, 0xffffffff)) << 32n) | BigInt(int(0, 0xffffffff)));
+      case 'float64':
+        return (rand() - 0.5) * 1e6;
+      case 'string':
+        return SAMPLE_STRINGS[int(0, SAMPLE_STRINGS.length - 1)];
+      case 'uuid':
+        return bytes(16).toString('base64url');
+      case 'bytes':
+        return bytes(int(0, 20));
+      case 'records':
+        return rand() < 0.1 ? bytes(int(1100, 1500)) : bytes(int(0, 60));
+      default:
+        return struct(type, depth + 1);
     }
   };
 

@@ -3,11 +3,16 @@
 // stops, or speak SASL with the raw tokens of SaslHandshake v0. Requests are encoded and responses
 // decoded with Turnout's codec; frames are kept in arrival order.
 import { connect, type Socket } from 'node:net';
-import { ApiKey, FrameDecoder, ZERO_UUID, decodeResponse, encodeRequest, peekResponseCorrelationId } from '../../src/protocol/index.ts';
-import { defaultFetchRequest, defaultFetchRequestFetchPartition, defaultFetchRequestFetchTopic, type FetchRequest } from '../../src/protocol/generated/messages/fetch-request.ts';
+import {
+  defaultFetchRequest,
+  defaultFetchRequestFetchPartition,
+  defaultFetchRequestFetchTopic,
+  type FetchRequest,
+} from '../../src/protocol/generated/messages/fetch-request.ts';
 import type { FetchResponse } from '../../src/protocol/generated/messages/fetch-response.ts';
 import { defaultMetadataRequest } from '../../src/protocol/generated/messages/metadata-request.ts';
 import type { MetadataResponse } from '../../src/protocol/generated/messages/metadata-response.ts';
+import { ApiKey, decodeResponse, encodeRequest, FrameDecoder, peekResponseCorrelationId, ZERO_UUID } from '../../src/protocol/index.ts';
 import { sendRequest } from '../../src/testbed/kafka-request.ts';
 
 export interface Address {
@@ -192,7 +197,13 @@ export function fetchRequest(topic: string, fetchOffset: bigint, options: { maxW
     maxWaitMs: options.maxWaitMs ?? 0,
     minBytes: options.minBytes ?? 1,
     maxBytes,
-    topics: [{ ...defaultFetchRequestFetchTopic(), topic, partitions: [{ ...defaultFetchRequestFetchPartition(), partition: 0, fetchOffset, partitionMaxBytes: maxBytes }] }],
+    topics: [
+      {
+        ...defaultFetchRequestFetchTopic(),
+        topic,
+        partitions: [{ ...defaultFetchRequestFetchPartition(), partition: 0, fetchOffset, partitionMaxBytes: maxBytes }],
+      },
+    ],
   };
 }
 
@@ -207,11 +218,19 @@ export function longPollFetch(topic: string, maxWaitMs: number, fromOffset = 0n)
  */
 export async function createTopic(bootstrap: string, topic: string): Promise<void> {
   const { host, port } = parseAddress(bootstrap.split(',')[0]);
-  await eventually(`topic ${topic} to be served`, async () => {
-    const md = await sendRequest<MetadataResponse>(host, port, ApiKey.Metadata, 12, { ...defaultMetadataRequest(), topics: [{ topicId: ZERO_UUID, name: topic }], allowAutoTopicCreation: true });
-    const leader = md.topics[0]?.errorCode === 0 ? md.brokers.find((b) => b.nodeId === md.topics[0].partitions[0]?.leaderId) : undefined;
-    if (leader === undefined) return false;
-    const fetched = await sendRequest<FetchResponse>(leader.host, leader.port, ApiKey.Fetch, 12, fetchRequest(topic, 0n)).catch(() => undefined);
-    return fetched?.responses[0]?.partitions[0]?.errorCode === 0;
-  }, 15_000);
+  await eventually(
+    `topic ${topic} to be served`,
+    async () => {
+      const md = await sendRequest<MetadataResponse>(host, port, ApiKey.Metadata, 12, {
+        ...defaultMetadataRequest(),
+        topics: [{ topicId: ZERO_UUID, name: topic }],
+        allowAutoTopicCreation: true,
+      });
+      const leader = md.topics[0]?.errorCode === 0 ? md.brokers.find((b) => b.nodeId === md.topics[0].partitions[0]?.leaderId) : undefined;
+      if (leader === undefined) return false;
+      const fetched = await sendRequest<FetchResponse>(leader.host, leader.port, ApiKey.Fetch, 12, fetchRequest(topic, 0n)).catch(() => undefined);
+      return fetched?.responses[0]?.partitions[0]?.errorCode === 0;
+    },
+    15_000,
+  );
 }

@@ -2,14 +2,21 @@
 // in both directions. To keep clients talking through it, it rewrites broker addresses in
 // Metadata, FindCoordinator and DescribeCluster responses to its own ports (one listening port
 // per upstream broker); the recorded frames are the bytes as the broker and the client sent them.
-import { createServer, connect, type Server, type Socket } from 'node:net';
-import {
-  ApiKey, FrameDecoder, decodeResponse, encodeResponse, peekApiKey, peekApiVersion, peekProduceAcks,
-  peekRequestCorrelationId, peekResponseCorrelationId,
-} from '../../src/protocol/index.ts';
-import type { MetadataResponse } from '../../src/protocol/generated/messages/metadata-response.ts';
-import type { FindCoordinatorResponse } from '../../src/protocol/generated/messages/find-coordinator-response.ts';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { DescribeClusterResponse } from '../../src/protocol/generated/messages/describe-cluster-response.ts';
+import type { FindCoordinatorResponse } from '../../src/protocol/generated/messages/find-coordinator-response.ts';
+import type { MetadataResponse } from '../../src/protocol/generated/messages/metadata-response.ts';
+import {
+  ApiKey,
+  decodeResponse,
+  encodeResponse,
+  FrameDecoder,
+  peekApiKey,
+  peekApiVersion,
+  peekProduceAcks,
+  peekRequestCorrelationId,
+  peekResponseCorrelationId,
+} from '../../src/protocol/index.ts';
 
 export interface RecordedFrame {
   direction: 'request' | 'response';

@@ -3,13 +3,13 @@
 // cluster's own Kafka tools, and the checks that clients only ever see gateway addresses.
 import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
-import { ApiKey, ZERO_UUID } from '../../src/protocol/index.ts';
-import { defaultMetadataRequest } from '../../src/protocol/generated/messages/metadata-request.ts';
-import type { MetadataResponse } from '../../src/protocol/generated/messages/metadata-response.ts';
 import { defaultListOffsetsRequest } from '../../src/protocol/generated/messages/list-offsets-request.ts';
 import type { ListOffsetsResponse } from '../../src/protocol/generated/messages/list-offsets-response.ts';
+import { defaultMetadataRequest } from '../../src/protocol/generated/messages/metadata-request.ts';
+import type { MetadataResponse } from '../../src/protocol/generated/messages/metadata-response.ts';
+import { ApiKey, ZERO_UUID } from '../../src/protocol/index.ts';
+import { type ClusterDescriptor, type ClusterSpec, DEFAULT_KAFKA_VERSION, type KafkaTools, SASL_USERS, testBed } from '../../src/testbed/index.ts';
 import { sendRequest } from '../../src/testbed/kafka-request.ts';
-import { DEFAULT_KAFKA_VERSION, SASL_USERS, testBed, type ClusterDescriptor, type ClusterSpec, type KafkaTools } from '../../src/testbed/index.ts';
 import type { ClientTarget, ClusterMetadata } from './clients/index.ts';
 import { createTopic } from './clients/kafkajs.ts';
 import { domainFor, startGateway, type TestGateway } from './gateway.ts';
@@ -109,7 +109,11 @@ export class ClusterBehindGateway {
       for (const [nodeId, led] of leaders) {
         const b = this.cluster.brokers.find((x) => x.nodeId === nodeId);
         if (!b) return false;
-        const request = { ...defaultListOffsetsRequest(), replicaId: -1, topics: [{ name: topic, partitions: led.map((partitionIndex) => ({ partitionIndex, currentLeaderEpoch: -1, timestamp: -1n })) }] };
+        const request = {
+          ...defaultListOffsetsRequest(),
+          replicaId: -1,
+          topics: [{ name: topic, partitions: led.map((partitionIndex) => ({ partitionIndex, currentLeaderEpoch: -1, timestamp: -1n })) }],
+        };
         const offsets = await sendRequest<ListOffsetsResponse>(b.host, b.plaintextPort, ApiKey.ListOffsets, 7, request, 5_000).catch(() => undefined);
         if (!offsets || offsets.topics.flatMap((t) => t.partitions).some((p) => p.errorCode !== 0)) return false;
       }
@@ -130,7 +134,11 @@ export class ClusterBehindGateway {
       assert.notEqual(ports.slotOfPort(b.port), -1, `${who}: port ${b.port} of node ${b.nodeId} is not a gateway broker port`);
       assert.deepEqual(b, { nodeId: b.nodeId, host: '127.0.0.1', port: this.gatewayPortOf(b.nodeId) }, `${who}: node ${b.nodeId}`);
     }
-    assert.deepEqual(metadata.brokers.map((b) => b.nodeId), this.nodeIds(), `${who}: listed node ids`);
+    assert.deepEqual(
+      metadata.brokers.map((b) => b.nodeId),
+      this.nodeIds(),
+      `${who}: listed node ids`,
+    );
     return metadata;
   }
 

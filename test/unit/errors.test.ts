@@ -1,10 +1,11 @@
 // The registry of Turnout's error codes (src/errors.ts) holds exactly the codes the code raises:
 // the compiler refuses an unregistered one, and this test a registered one nothing raises.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TURNOUT_ERRORS, TurnoutError, errorReport, isTurnoutErrorCode } from '../../src/errors.ts';
+import { test } from 'node:test';
+import { errorReport, isTurnoutErrorCode, TURNOUT_ERRORS, TurnoutError } from '../../src/errors.ts';
 
 const SRC = join(import.meta.dirname, '..', '..', 'src');
 
@@ -17,7 +18,9 @@ function sources(dir: string): string[] {
 }
 
 test('every registered error code is raised somewhere in src, and says what it means', () => {
-  const text = sources(SRC).map((f) => readFileSync(f, 'utf8')).join('\n');
+  const text = sources(SRC)
+    .map((f) => readFileSync(f, 'utf8'))
+    .join('\n');
   const unused = Object.keys(TURNOUT_ERRORS).filter((code) => code !== 'TURNOUT_INTERNAL' && !text.includes(`'${code}'`));
   assert.deepEqual(unused, [], 'registered but never raised: remove them from src/errors.ts');
   for (const [code, meaning] of Object.entries(TURNOUT_ERRORS)) {
@@ -26,7 +29,7 @@ test('every registered error code is raised somewhere in src, and says what it m
   }
 });
 
-test('an error report carries the code and the message; an error that is not Turnout\'s is TURNOUT_INTERNAL', () => {
+test("an error report carries the code and the message; an error that is not Turnout's is TURNOUT_INTERNAL", () => {
   const cause = new Error('socket hang up');
   const err = new TurnoutError('TURNOUT_UPSTREAM_CLOSED', 'b-1:9092 closed the connection', { cause });
   assert.equal(err.name, 'TurnoutError');

@@ -1,9 +1,10 @@
 // The house style is checked by the test command: Biome's linter (and, once enabled, its
 // formatter) over the repository, as configured in biome.json; generated code is left out.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { test } from 'node:test';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 

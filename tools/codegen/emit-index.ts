@@ -1,7 +1,8 @@
 // Emits the API table (api key -> codec functions and version ranges) and a runtime schema
 // of every message, which tests and tools use to walk messages generically.
-import { type FieldSpec, type FieldType, type MessageSpec, type Versions, MAX_VERSION, fmt, isEmpty } from './spec.ts';
+
 import { MessageEmitter, moduleFileName, propName } from './emit-message.ts';
+import { type FieldSpec, type FieldType, fmt, isEmpty, MAX_VERSION, type MessageSpec, type Versions } from './spec.ts';
 
 function importName(spec: MessageSpec): string {
   return `m${spec.name}`;
@@ -70,7 +71,9 @@ export function emitIndex(specs: MessageSpec[], kafkaVersion: string): string {
     const p = importName(res);
     lines.push(`table[${req.apiKey}] = {`);
     lines.push(`  apiKey: ${req.apiKey}, name: ${JSON.stringify(apiName)}, minVersion: ${req.validVersions.lo}, maxVersion: ${req.validVersions.hi},`);
-    lines.push(`  firstFlexibleVersion: ${isEmpty(req.flexibleVersions) ? -1 : req.flexibleVersions.lo}, latestVersionUnstable: ${req.latestVersionUnstable}, listeners: ${JSON.stringify(req.listeners)},`);
+    lines.push(
+      `  firstFlexibleVersion: ${isEmpty(req.flexibleVersions) ? -1 : req.flexibleVersions.lo}, latestVersionUnstable: ${req.latestVersionUnstable}, listeners: ${JSON.stringify(req.listeners)},`,
+    );
     lines.push(`  readRequest: ${q}.read${req.name}, writeRequest: ${q}.write${req.name} as Any, defaultRequest: ${q}.default${req.name},`);
     lines.push(`  readResponse: ${p}.read${res.name}, writeResponse: ${p}.write${res.name} as Any, defaultResponse: ${p}.default${res.name},`);
     lines.push('};');

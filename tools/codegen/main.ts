@@ -6,15 +6,15 @@
 //   npm run generate -- --check           exit 1 when the committed code differs
 //   npm run generate -- --kafka-version X use another Kafka release's definitions
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { type MessageSpec, isEmpty, parseMessage } from './spec.ts';
 import { emitIndex, emitMessage, emitSchema } from './emit-index.ts';
 import { moduleFileName } from './emit-message.ts';
 import { emitErrors, loadErrors } from './errors.ts';
+import { isEmpty, type MessageSpec, parseMessage } from './spec.ts';
 
 /** The Kafka release whose definitions the committed codec is generated from. */
 export const CODEC_KAFKA_VERSION = '4.3.1';
@@ -34,14 +34,25 @@ export function kafkaClientsJar(version: string): string {
   mkdirSync(dir, { recursive: true });
   const staging = mkdtempSync(join(dir, '.download-'));
   try {
-    execFileSync('mvn', [
-      '-q', '-B', '-f', join(repoRoot, 'kafka', 'pom.xml'), 'dependency:copy',
-      `-Dartifact=org.apache.kafka:kafka-clients:${version}`, `-DoutputDirectory=${staging}`,
-    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    execFileSync(
+      'mvn',
+      [
+        '-q',
+        '-B',
+        '-f',
+        join(repoRoot, 'kafka', 'pom.xml'),
+        'dependency:copy',
+        `-Dartifact=org.apache.kafka:kafka-clients:${version}`,
+        `-DoutputDirectory=${staging}`,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     renameSync(join(staging, `kafka-clients-${version}.jar`), jar);
   } catch (err) {
     const out = err instanceof Error && 'stdout' in err ? String((err as { stdout: unknown }).stdout) : '';
-    throw new Error(`could not resolve org.apache.kafka:kafka-clients:${version} with Maven (is mvn installed and Maven Central reachable?)\n${out}`, { cause: err });
+    throw new Error(`could not resolve org.apache.kafka:kafka-clients:${version} with Maven (is mvn installed and Maven Central reachable?)\n${out}`, {
+      cause: err,
+    });
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }
@@ -78,7 +89,8 @@ export function generate(version: string): Map<string, string> {
 function listFiles(dir: string, prefix = ''): string[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
-    d.isDirectory() ? listFiles(join(dir, d.name), join(prefix, d.name)) : [join(prefix, d.name)]);
+    d.isDirectory() ? listFiles(join(dir, d.name), join(prefix, d.name)) : [join(prefix, d.name)],
+  );
 }
 
 /** Files that differ between what the generator produces and what is on disk. */

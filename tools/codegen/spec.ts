@@ -51,19 +51,25 @@ export function fmt(v: Versions): string {
   return v.lo === v.hi ? `${v.lo}` : `${v.lo}-${v.hi}`;
 }
 
-export type PrimitiveType =
-  | 'bool' | 'int8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'float64'
-  | 'string' | 'bytes' | 'uuid' | 'records';
+export type PrimitiveType = 'bool' | 'int8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'float64' | 'string' | 'bytes' | 'uuid' | 'records';
 
 export const PRIMITIVES: ReadonlySet<string> = new Set([
-  'bool', 'int8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'float64', 'string', 'bytes', 'uuid', 'records',
+  'bool',
+  'int8',
+  'int16',
+  'uint16',
+  'int32',
+  'uint32',
+  'int64',
+  'float64',
+  'string',
+  'bytes',
+  'uuid',
+  'records',
 ]);
 
 /** A field's type: a primitive, a struct (by name), or an array of either. */
-export type FieldType =
-  | { kind: 'primitive'; name: PrimitiveType }
-  | { kind: 'struct'; name: string }
-  | { kind: 'array'; element: FieldType };
+export type FieldType = { kind: 'primitive'; name: PrimitiveType } | { kind: 'struct'; name: string } | { kind: 'array'; element: FieldType };
 
 export interface FieldSpec {
   name: string;

@@ -4,8 +4,9 @@
 // brokers keep advertising Produce v0-2 for old librdkafka, which refuses brokers without them).
 // Nothing above the codec's newest version is advertised: a newer version might carry broker
 // addresses the gateway would not know to rewrite.
-import { ApiKey, KafkaErrorCode, apiCodec, encodeResponse, type DecodedResponse } from '../../protocol/index.ts';
+
 import type { ApiVersionsResponse, ApiVersionsResponseApiVersion } from '../../protocol/generated/messages/api-versions-response.ts';
+import { ApiKey, apiCodec, type DecodedResponse, encodeResponse, KafkaErrorCode } from '../../protocol/index.ts';
 import type { FilterContext, ProxyFilter, RequestAction } from '../filter.ts';
 
 export interface GatewayApiSupport {
@@ -53,10 +54,7 @@ export class ApiVersionsFilter implements ProxyFilter {
   }
 }
 
-export function intersect(
-  broker: ApiVersionsResponseApiVersion[],
-  support: (apiKey: number) => GatewayApiSupport | null,
-): ApiVersionsResponseApiVersion[] {
+export function intersect(broker: ApiVersionsResponseApiVersion[], support: (apiKey: number) => GatewayApiSupport | null): ApiVersionsResponseApiVersion[] {
   const out: ApiVersionsResponseApiVersion[] = [];
   for (const k of broker) {
     const s = support(k.apiKey);

@@ -3,11 +3,12 @@
 // Along the way the upstream addresses are recorded, which is how a gateway port learns which
 // broker it fronts. The set of APIs here is checked against the protocol definitions by a test:
 // a Kafka release that adds an address to another response fails it.
-import { ApiKey, type DecodedResponse } from '../../protocol/index.ts';
-import type { MetadataResponse } from '../../protocol/generated/messages/metadata-response.ts';
-import type { FindCoordinatorResponse } from '../../protocol/generated/messages/find-coordinator-response.ts';
+
 import type { DescribeClusterResponse } from '../../protocol/generated/messages/describe-cluster-response.ts';
 import type { DescribeQuorumResponse } from '../../protocol/generated/messages/describe-quorum-response.ts';
+import type { FindCoordinatorResponse } from '../../protocol/generated/messages/find-coordinator-response.ts';
+import type { MetadataResponse } from '../../protocol/generated/messages/metadata-response.ts';
+import { ApiKey, type DecodedResponse } from '../../protocol/index.ts';
 import type { FilterContext, ProxyFilter } from '../filter.ts';
 
 interface NodeAddress {

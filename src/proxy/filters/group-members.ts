@@ -10,14 +10,15 @@
 // the group here. The filter answers it as UNKNOWN_MEMBER_ID, on which every client gives up its
 // partitions and joins again with epoch 0, and then reads its positions from the offsets the
 // switch installed. Until that join is answered, the member's fetches wait (as for classic groups).
-import { ApiKey, KafkaErrorCode, decodeRequest, peekRequestClientId, type DecodedResponse } from '../../protocol/index.ts';
-import type { SyncGroupResponse } from '../../protocol/generated/messages/sync-group-response.ts';
+
+import type { ConsumerGroupHeartbeatRequest } from '../../protocol/generated/messages/consumer-group-heartbeat-request.ts';
+import type { ConsumerGroupHeartbeatResponse } from '../../protocol/generated/messages/consumer-group-heartbeat-response.ts';
 import type { JoinGroupRequest } from '../../protocol/generated/messages/join-group-request.ts';
 import type { JoinGroupResponse } from '../../protocol/generated/messages/join-group-response.ts';
 import type { LeaveGroupRequest } from '../../protocol/generated/messages/leave-group-request.ts';
-import type { ConsumerGroupHeartbeatRequest } from '../../protocol/generated/messages/consumer-group-heartbeat-request.ts';
-import type { ConsumerGroupHeartbeatResponse } from '../../protocol/generated/messages/consumer-group-heartbeat-response.ts';
 import type { ShareGroupHeartbeatRequest } from '../../protocol/generated/messages/share-group-heartbeat-request.ts';
+import type { SyncGroupResponse } from '../../protocol/generated/messages/sync-group-response.ts';
+import { ApiKey, type DecodedResponse, decodeRequest, KafkaErrorCode, peekRequestClientId } from '../../protocol/index.ts';
 import type { FilterContext, ProxyFilter } from '../filter.ts';
 
 export interface GroupMember {

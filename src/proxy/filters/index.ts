@@ -1,21 +1,22 @@
 // The built-in filters every route runs, and the API versions the gateway can handle given them.
 import { ApiKey, apiCodec } from '../../protocol/index.ts';
+import { carriesTopicIds } from '../../protocol/topic-id-fields.ts';
 import { FilterChain } from '../filter.ts';
 import { ApiVersionsFilter, type GatewayApiSupport } from './api-versions.ts';
 import { ADDRESS_CARRYING_RESPONSES, BrokerAddressFilter } from './broker-addresses.ts';
 import { GroupMembersFilter } from './group-members.ts';
-import { SaslV0Filter } from './sasl-v0.ts';
-import { IDENTITY_CARRYING_RESPONSES, VirtualIdentityFilter } from './virtual-identity.ts';
 import { ProducerIdFilter } from './producer-ids.ts';
 import { ProtectedTopicFilter } from './protected-topics.ts';
+import { SaslV0Filter } from './sasl-v0.ts';
 import { TopicIdFilter } from './topic-ids.ts';
 import { TopicUsageFilter } from './topic-usage.ts';
-import { carriesTopicIds } from '../../protocol/topic-id-fields.ts';
+import { IDENTITY_CARRYING_RESPONSES, VirtualIdentityFilter } from './virtual-identity.ts';
 
 /** For each api key the gateway decodes responses of: the first version it decodes. */
 function decodedFrom(apiKey: number): number | undefined {
   if (apiKey === ApiKey.ApiVersions || apiKey === ApiKey.SaslHandshake || apiKey === ApiKey.JoinGroup || apiKey === ApiKey.SyncGroup) return 0;
-  if (apiKey === ApiKey.InitProducerId || apiKey === ApiKey.ConsumerGroupHeartbeat || apiKey === ApiKey.ShareGroupHeartbeat) return apiCodec(apiKey)?.minVersion;
+  if (apiKey === ApiKey.InitProducerId || apiKey === ApiKey.ConsumerGroupHeartbeat || apiKey === ApiKey.ShareGroupHeartbeat)
+    return apiCodec(apiKey)?.minVersion;
   const codec = apiCodec(apiKey);
   if (codec !== undefined) {
     // Responses that carry topic ids are decoded from the first version that has them.

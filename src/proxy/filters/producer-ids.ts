@@ -4,19 +4,27 @@
 // record batch it writes (the batch's CRC is corrected for the 8 changed bytes without reading
 // the records). A connection learns from its first Produce request whether its producer needs
 // that; the usual answer, "no", puts its Produce requests back on the opaque fast path.
-import { ApiKey, decodeRequest, peekProduceAcks, type DecodedResponse } from '../../protocol/index.ts';
+
 import { crc32cAfterChange } from '../../protocol/crc32c.ts';
-import {
-  BATCH_BASE_SEQUENCE_OFFSET, BATCH_CRC_OFFSET, batchProducerId, BATCH_PRODUCER_EPOCH_OFFSET, BATCH_PRODUCER_ID_OFFSET, BATCH_RECORD_COUNT_OFFSET, forEachBatch, isTransactionalBatch,
-  scanProduceRequest,
-} from '../../protocol/produce-scan.ts';
 import type { InitProducerIdRequest } from '../../protocol/generated/messages/init-producer-id-request.ts';
 import type { InitProducerIdResponse } from '../../protocol/generated/messages/init-producer-id-response.ts';
+import { ApiKey, type DecodedResponse, decodeRequest, peekProduceAcks } from '../../protocol/index.ts';
+import {
+  BATCH_BASE_SEQUENCE_OFFSET,
+  BATCH_CRC_OFFSET,
+  BATCH_PRODUCER_EPOCH_OFFSET,
+  BATCH_PRODUCER_ID_OFFSET,
+  BATCH_RECORD_COUNT_OFFSET,
+  batchProducerId,
+  forEachBatch,
+  isTransactionalBatch,
+  scanProduceRequest,
+} from '../../protocol/produce-scan.ts';
 import { clientProducerId, producerIdKind, rewrittenProducerId } from '../../routing/producer-ids.ts';
 import type { Route } from '../../routing/route.ts';
 import type { FilterContext, ProxyFilter, RequestAction } from '../filter.ts';
 import { refusedProduceResponse } from '../produce-refusal.ts';
-import { SequenceGate, type GateBatch } from '../sequence-gate.ts';
+import { type GateBatch, SequenceGate } from '../sequence-gate.ts';
 
 const KEY = 'producer-ids';
 
@@ -129,7 +137,10 @@ function rewriteProduce(ctx: FilterContext, s: State, frame: Buffer): RequestAct
     if (decision.kind === 'wait') return { defer: decision.until };
     if (decision.kind === 'refuse') {
       ctx.route.metrics.producerBatchesHeldBack(decision.partitions.length);
-      ctx.log.debug({ partitions: decision.partitions }, 'batches of a producer from before the last switch would reach the cluster ahead of earlier ones; refused for a retry');
+      ctx.log.debug(
+        { partitions: decision.partitions },
+        'batches of a producer from before the last switch would reach the cluster ahead of earlier ones; refused for a retry',
+      );
       return { respond: refusedProduceResponse(frame, 'an earlier batch of this producer must reach the cluster first; retry') };
     }
     gate.forwarded(ctx.id, earlier);
@@ -162,7 +173,10 @@ function gateOf(ctx: FilterContext): SequenceGate | null {
     {
       previous: async (id, keys) => {
         const states = await lookup(previous.domain, previous.listener, id, keys);
-        route.log.debug({ producerId: String(id), domain: previous.domain.name, states: Object.fromEntries([...states].map(([k, v]) => [k, v])) }, 'where a producer from before the last switch stood on the previous cluster');
+        route.log.debug(
+          { producerId: String(id), domain: previous.domain.name, states: Object.fromEntries([...states].map(([k, v]) => [k, v])) },
+          'where a producer from before the last switch stood on the previous cluster',
+        );
         return states;
       },
       current: (id, keys) => lookup(route.upstream.domain, route.upstream.listener, id, keys),
@@ -174,7 +188,7 @@ function gateOf(ctx: FilterContext): SequenceGate | null {
         { domain: which === 'previous' ? previous.domain.name : route.domainName, err: err.message },
         which === 'previous'
           ? 'cannot ask the previous cluster where idempotent producers stood; their first batches on this cluster go through unchecked, and one that arrives ahead of an earlier one is written first'
-          : 'cannot ask this cluster whether it holds an idempotent producer\'s state; its batches go through unchecked',
+          : "cannot ask this cluster whether it holds an idempotent producer's state; its batches go through unchecked",
       );
     },
   );

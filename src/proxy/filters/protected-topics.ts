@@ -19,17 +19,28 @@
 // the broker drops the partial request, nothing is written, and the client, seeing the connection
 // close, sends the request again; this client's large Produce requests are then assembled for a
 // while, so the retry is answered TOPIC_AUTHORIZATION_FAILED for that topic and written for the others.
-import { ApiKey, CodecError, CodecErrorCode, apiCodec, decodeRequest, encodeRequest, encodeResponse, type DecodedResponse } from '../../protocol/index.ts';
-import { ProduceTopicScanner, produceTopicNames } from '../../protocol/produce-scan.ts';
+
+import { apiName } from '../../observability/metrics.ts';
 import type { DescribeTopicPartitionsResponse } from '../../protocol/generated/messages/describe-topic-partitions-response.ts';
 import type { FetchRequest } from '../../protocol/generated/messages/fetch-request.ts';
 import type { FetchResponse } from '../../protocol/generated/messages/fetch-response.ts';
 import type { ProduceRequest } from '../../protocol/generated/messages/produce-request.ts';
-import { apiName } from '../../observability/metrics.ts';
+import { ApiKey, apiCodec, CodecError, CodecErrorCode, type DecodedResponse, decodeRequest, encodeRequest, encodeResponse } from '../../protocol/index.ts';
+import { ProduceTopicScanner, produceTopicNames } from '../../protocol/produce-scan.ts';
 import type { Route } from '../../routing/route.ts';
 import { routeTopicId } from '../../routing/topic-ids.ts';
-import { LISTING_RESPONSES, REQUEST_RULES, hideTopics, refuseTopics, refusedResponse, topicGuard, type Access, type Refusal, type TopicGuard } from '../protected-topics.ts';
 import type { FilterContext, ProxyFilter, RequestAction } from '../filter.ts';
+import {
+  type Access,
+  hideTopics,
+  LISTING_RESPONSES,
+  REQUEST_RULES,
+  type Refusal,
+  refusedResponse,
+  refuseTopics,
+  type TopicGuard,
+  topicGuard,
+} from '../protected-topics.ts';
 
 const KEY = 'protected-topics';
 /** Refusals are logged once when they start and then summed up at most this often, per route. */
@@ -191,13 +202,17 @@ export class ProtectedTopicFilter implements ProxyFilter {
     }
     let decoded;
     try {
-      if (!readable(apiKey, apiVersion)) throw new CodecError(CodecErrorCode.UnsupportedVersion, `${apiName(apiKey)} v${apiVersion} is older than the gateway reads`);
+      if (!readable(apiKey, apiVersion))
+        throw new CodecError(CodecErrorCode.UnsupportedVersion, `${apiName(apiKey)} v${apiVersion} is older than the gateway reads`);
       decoded = decodeRequest(frame);
     } catch (err) {
       // The broker might act on what the gateway cannot read: a request that may name a protected
       // topic closes the connection instead (as a broker does with a request it cannot read).
       if (!this.mayName(g, frame, rule.access)) return undefined;
-      throw new CodecError(CodecErrorCode.UnsupportedVersion, `a ${apiName(apiKey)} v${apiVersion} request that may name a topic clients of the route may not ${rule.access === 'write' ? 'write' : 'see'} cannot be read (${(err as Error).message}); the connection closes`);
+      throw new CodecError(
+        CodecErrorCode.UnsupportedVersion,
+        `a ${apiName(apiKey)} v${apiVersion} request that may name a topic clients of the route may not ${rule.access === 'write' ? 'write' : 'see'} cannot be read (${(err as Error).message}); the connection closes`,
+      );
     }
     const refusal = refuseTopics(apiKey, apiVersion, decoded.body, g.guard);
     if (refusal === null) return undefined;
@@ -233,7 +248,8 @@ export class ProtectedTopicFilter implements ProxyFilter {
     const answer = s.fetchAnswers.get(correlationId);
     if (answer !== undefined) {
       s.fetchAnswers.delete(correlationId);
-      if (answer instanceof Error) throw new CodecError(CodecErrorCode.Internal, `the Fetch without its refused topics failed (${answer.message}); the connection closes`);
+      if (answer instanceof Error)
+        throw new CodecError(CodecErrorCode.Internal, `the Fetch without its refused topics failed (${answer.message}); the connection closes`);
       return { respond: answer };
     }
     // The topic-usage filter does not see a request answered here: the topics still fetched are in use.
@@ -317,7 +333,8 @@ export class ProtectedTopicFilter implements ProxyFilter {
     if (apiKey === ApiKey.DescribeTopicPartitions && s.cursors.has(correlationId)) {
       const next = s.cursors.get(correlationId)!;
       s.cursors.delete(correlationId);
-      (response.body as DescribeTopicPartitionsResponse).nextCursor = next === null ? null : { topicName: next, partitionIndex: 0, _unknownTaggedFields: undefined };
+      (response.body as DescribeTopicPartitionsResponse).nextCursor =
+        next === null ? null : { topicName: next, partitionIndex: 0, _unknownTaggedFields: undefined };
       changed = true;
     }
     return changed;
@@ -364,7 +381,14 @@ export class ProtectedTopicFilter implements ProxyFilter {
         return;
       }
       route.log.warn(
-        { refused: r.total, connectionsClosed: r.closed || undefined, byApi: Object.fromEntries(r.byApi), topics: [...r.topics], clients: [...r.clients], seconds: this.reportEveryMs / 1000 },
+        {
+          refused: r.total,
+          connectionsClosed: r.closed || undefined,
+          byApi: Object.fromEntries(r.byApi),
+          topics: [...r.topics],
+          clients: [...r.clients],
+          seconds: this.reportEveryMs / 1000,
+        },
         `refused ${r.total} requests naming topics clients of this route may not see or write`,
       );
       r.total = 0;

@@ -2,9 +2,10 @@
 // successful handshake the client sends raw SASL tokens, size-prefixed but without a Kafka
 // request header, and the broker answers the same way. The gateway relays them as raw frames;
 // this filter tells the connection how many to expect for the chosen mechanism.
-import { ApiKey, decodeRequest, type DecodedResponse } from '../../protocol/index.ts';
+
 import type { SaslHandshakeRequest } from '../../protocol/generated/messages/sasl-handshake-request.ts';
 import type { SaslHandshakeResponse } from '../../protocol/generated/messages/sasl-handshake-response.ts';
+import { ApiKey, type DecodedResponse, decodeRequest } from '../../protocol/index.ts';
 import type { FilterContext, ProxyFilter, RequestAction } from '../filter.ts';
 
 /** Client tokens per successful authentication, by mechanism. */

@@ -3,14 +3,21 @@
 // cluster as that cluster's own and come back as the route's. Responses that name the topic next
 // to its id teach the gateway the cluster's ids; an id it cannot place makes the request wait for
 // a listing of the cluster's topics (at most every few seconds).
-import { ApiKey, apiCodec, decodeRequest, encodeRequest, type DecodedResponse } from '../../protocol/index.ts';
-import { apiKeysCarryingTopicIds, carriesTopicIds, forEachTopicId, type TopicIdHolder } from '../../protocol/topic-id-fields.ts';
-import type { MetadataResponse } from '../../protocol/generated/messages/metadata-response.ts';
+
 import type { ConsumerGroupHeartbeatRequest } from '../../protocol/generated/messages/consumer-group-heartbeat-request.ts';
+import type { MetadataResponse } from '../../protocol/generated/messages/metadata-response.ts';
+import { ApiKey, apiCodec, type DecodedResponse, decodeRequest, encodeRequest } from '../../protocol/index.ts';
+import { apiKeysCarryingTopicIds, carriesTopicIds, forEachTopicId, type TopicIdHolder } from '../../protocol/topic-id-fields.ts';
 import type { FilterContext, ProxyFilter, RequestAction } from '../filter.ts';
 
 /** Requests whose answers name topics by id only: the cluster's ids should be known before they go. */
-const ANSWERED_BY_ID: ReadonlySet<number> = new Set([ApiKey.ConsumerGroupHeartbeat, ApiKey.OffsetCommit, ApiKey.OffsetFetch, ApiKey.ShareFetch, ApiKey.ShareAcknowledge]);
+const ANSWERED_BY_ID: ReadonlySet<number> = new Set([
+  ApiKey.ConsumerGroupHeartbeat,
+  ApiKey.OffsetCommit,
+  ApiKey.OffsetFetch,
+  ApiKey.ShareFetch,
+  ApiKey.ShareAcknowledge,
+]);
 
 const forBrokers = (keys: number[]): number[] => keys.filter((k) => apiCodec(k)?.listeners.includes('broker') === true);
 

@@ -7,11 +7,12 @@
 // a topic missed here would be one whose last records a switch did not wait for. Fetch and
 // OffsetCommit requests repeat the same topics over and over, so a connection reads at most one
 // of each per second.
-import { ApiKey, decodeRequest } from '../../protocol/index.ts';
-import { ProduceTopicScanner, produceTopicNames } from '../../protocol/produce-scan.ts';
+
 import type { FetchRequest } from '../../protocol/generated/messages/fetch-request.ts';
 import type { OffsetCommitRequest } from '../../protocol/generated/messages/offset-commit-request.ts';
 import type { TxnOffsetCommitRequest } from '../../protocol/generated/messages/txn-offset-commit-request.ts';
+import { ApiKey, decodeRequest } from '../../protocol/index.ts';
+import { ProduceTopicScanner, produceTopicNames } from '../../protocol/produce-scan.ts';
 import type { FilterContext, ProxyFilter } from '../filter.ts';
 
 const KEY = 'topic-usage';

@@ -6,10 +6,11 @@
 // positions against epochs; everything else that carries an epoch (record batches, committed
 // offsets, OffsetForLeaderEpoch) comes from the cluster the client is talking to and stays
 // consistent with it. The price is KIP-320 truncation detection through the gateway.
-import { ApiKey, type DecodedResponse } from '../../protocol/index.ts';
-import type { MetadataResponse } from '../../protocol/generated/messages/metadata-response.ts';
+
 import type { DescribeClusterResponse } from '../../protocol/generated/messages/describe-cluster-response.ts';
 import type { DescribeTopicPartitionsResponse } from '../../protocol/generated/messages/describe-topic-partitions-response.ts';
+import type { MetadataResponse } from '../../protocol/generated/messages/metadata-response.ts';
+import { ApiKey, type DecodedResponse } from '../../protocol/index.ts';
 import type { FilterContext, ProxyFilter } from '../filter.ts';
 
 /** For each api key: the first version whose response carries a cluster id or a leader epoch in metadata. */

@@ -5,14 +5,14 @@
 // transactional producer's committed records, and only those, are visible to read_committed.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { SASL_USERS, testBed, type ClusterDescriptor, type ClusterSpec, type ListenerKind } from '../../../src/testbed/index.ts';
+import { type ClusterDescriptor, type ClusterSpec, type ListenerKind, SASL_USERS, testBed } from '../../../src/testbed/index.ts';
 import {
   CLIENT_DRIVERS,
-  stopAllClients,
   type ClientDriver,
   type ClientTarget,
   type ClusterMetadata,
   type ConsumedRecord,
+  stopAllClients,
 } from '../../support/clients/index.ts';
 import { produceIdempotent, readCommitted, readUncommitted, runTransactions } from '../../support/clients/java.ts';
 import { createTopic } from '../../support/clients/kafkajs.ts';
@@ -45,7 +45,11 @@ async function assertListsBrokers(driver: ClientDriver, target: ClientTarget, sp
   const metadata = await driver.listMetadata(target);
   const cluster = await bed.cluster(spec);
   const expected = cluster.brokers.map((b) => ({ nodeId: b.nodeId, host: b.host, port: listener === 'sasl' ? b.saslPort : b.plaintextPort }));
-  assert.deepEqual([...metadata.brokers].sort((a, b) => a.nodeId - b.nodeId), expected, `${driver.name} lists every broker of ${spec.name}`);
+  assert.deepEqual(
+    [...metadata.brokers].sort((a, b) => a.nodeId - b.nodeId),
+    expected,
+    `${driver.name} lists every broker of ${spec.name}`,
+  );
   return metadata;
 }
 

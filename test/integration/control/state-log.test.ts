@@ -5,14 +5,14 @@
 // never carry a password.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Secret, type BootstrapServerConfig, type StreamingDomainConfig } from '../../../src/config/index.ts';
+import { type BootstrapServerConfig, Secret, type StreamingDomainConfig } from '../../../src/config/index.ts';
 import { StateLog, StateLogError, StateLogErrorCode } from '../../../src/control/state-log.ts';
 import { silentLogger } from '../../../src/observability/log.ts';
-import { ApiKey } from '../../../src/protocol/index.ts';
 import type { DescribeConfigsResponse } from '../../../src/protocol/generated/messages/describe-configs-response.ts';
 import { defaultMetadataRequest, defaultMetadataRequestTopic } from '../../../src/protocol/generated/messages/metadata-request.ts';
 import type { MetadataResponse } from '../../../src/protocol/generated/messages/metadata-response.ts';
-import { testBed, type ClusterDescriptor } from '../../../src/testbed/index.ts';
+import { ApiKey } from '../../../src/protocol/index.ts';
+import { type ClusterDescriptor, testBed } from '../../../src/testbed/index.ts';
 import { KafkaConnection } from '../../../src/upstream/kafka-connection.ts';
 import { domainFor } from '../../support/gateway.ts';
 
@@ -25,7 +25,10 @@ function listener(domain: StreamingDomainConfig, id: 'plaintext' | 'sasl'): Boot
 }
 
 /** The topic's configs and partition count, asked for with a connection of the test's own. */
-async function describeTopic(cluster: ClusterDescriptor, topic: string): Promise<{ configs: Map<string, string | null>; partitions: number; replicas: number }> {
+async function describeTopic(
+  cluster: ClusterDescriptor,
+  topic: string,
+): Promise<{ configs: Map<string, string | null>; partitions: number; replicas: number }> {
   const b = cluster.brokers[0];
   const conn = await KafkaConnection.open({ host: b.host, port: b.plaintextPort }, { protocol: 'PLAINTEXT' });
   try {
@@ -35,7 +38,11 @@ async function describeTopic(cluster: ClusterDescriptor, topic: string): Promise
       includeDocumentation: false,
     });
     assert.equal(dc.results[0].errorCode, 0, dc.results[0].errorMessage ?? 'DescribeConfigs failed');
-    const md = await conn.request<MetadataResponse>(ApiKey.Metadata, 12, { ...defaultMetadataRequest(), allowAutoTopicCreation: false, topics: [{ ...defaultMetadataRequestTopic(), name: topic }] });
+    const md = await conn.request<MetadataResponse>(ApiKey.Metadata, 12, {
+      ...defaultMetadataRequest(),
+      allowAutoTopicCreation: false,
+      topics: [{ ...defaultMetadataRequestTopic(), name: topic }],
+    });
     return {
       configs: new Map(dc.results[0].configs.map((c) => [c.name, c.value])),
       partitions: md.topics[0].partitions.length,
@@ -46,7 +53,10 @@ async function describeTopic(cluster: ClusterDescriptor, topic: string): Promise
   }
 }
 
-for (const [kafkaVersion, clusterName] of [['4.3.1', 'k4-single'], ['3.9.2', 'k3-single']] as const) {
+for (const [kafkaVersion, clusterName] of [
+  ['4.3.1', 'k4-single'],
+  ['3.9.2', 'k3-single'],
+] as const) {
   describe(`state log on Kafka ${kafkaVersion} (${clusterName})`, () => {
     let cluster: ClusterDescriptor;
     let domain: StreamingDomainConfig;
@@ -91,7 +101,10 @@ for (const [kafkaVersion, clusterName] of [['4.3.1', 'k4-single'], ['3.9.2', 'k3
         { key: 'route/payments', value: 'grün ✓' },
       ]);
       assert.equal(first, 0n);
-      const second = await log.append([{ key: 'route/orders', value: '{"active":"green"}' }, { key: 'route/payments', value: null }]);
+      const second = await log.append([
+        { key: 'route/orders', value: '{"active":"green"}' },
+        { key: 'route/payments', value: null },
+      ]);
       assert.equal(second, 2n);
       assert.equal(await log.append([{ key: 'route/audit', value: '' }]), 4n);
 
@@ -103,18 +116,31 @@ for (const [kafkaVersion, clusterName] of [['4.3.1', 'k4-single'], ['3.9.2', 'k3
         { offset: 4n, key: 'route/audit', value: '' },
       ];
       const r = await log.read(0n, 1000);
-      assert.deepEqual(r.records.map(({ offset, key, value }) => ({ offset, key, value })), expected);
+      assert.deepEqual(
+        r.records.map(({ offset, key, value }) => ({ offset, key, value })),
+        expected,
+      );
       assert.equal(r.nextOffset, 5n);
       for (const rec of r.records) assert.ok(rec.timestamp >= before - 1000 && rec.timestamp <= Date.now() + 1000, `timestamp ${rec.timestamp}`);
 
       const fromMiddle = await log.read(1n, 0);
-      assert.deepEqual(fromMiddle.records.map((x) => x.offset), [1n, 2n, 3n, 4n], 'a read from inside a batch starts at the offset asked for');
+      assert.deepEqual(
+        fromMiddle.records.map((x) => x.offset),
+        [1n, 2n, 3n, 4n],
+        'a read from inside a batch starts at the offset asked for',
+      );
 
       const all = await log.readAll();
-      assert.deepEqual(all.map(({ offset, key, value }) => ({ offset, key, value })), expected);
+      assert.deepEqual(
+        all.map(({ offset, key, value }) => ({ offset, key, value })),
+        expected,
+      );
       // Another instance (a restarting gateway) reads the same through the SASL listener.
       const viaSasl = await stateLog('sasl', topic).readAll();
-      assert.deepEqual(viaSasl.map(({ offset, key, value }) => ({ offset, key, value })), expected);
+      assert.deepEqual(
+        viaSasl.map(({ offset, key, value }) => ({ offset, key, value })),
+        expected,
+      );
     });
 
     test('a read at the end returns nothing after its wait, and a long read returns as soon as a record lands', async () => {
@@ -136,7 +162,10 @@ for (const [kafkaVersion, clusterName] of [['4.3.1', 'k4-single'], ['3.9.2', 'k3
       await new Promise((r) => setTimeout(r, 200));
       await writer.append([{ key: 'k', value: 'v2' }]);
       const woke = await waiting;
-      assert.deepEqual(woke.records.map((x) => [x.offset, x.value]), [[1n, 'v2']]);
+      assert.deepEqual(
+        woke.records.map((x) => [x.offset, x.value]),
+        [[1n, 'v2']],
+      );
       assert.ok(Date.now() - started < 5000, 'the long read returned when the record arrived, not at maxWaitMs');
     });
 
@@ -144,9 +173,18 @@ for (const [kafkaVersion, clusterName] of [['4.3.1', 'k4-single'], ['3.9.2', 'k3
       const topic = uniqueTopic();
       const log = stateLog('plaintext', topic);
       await log.ensureTopic();
-      await log.append([{ key: 'a', value: '1' }, { key: 'b', value: '2' }]);
+      await log.append([
+        { key: 'a', value: '1' },
+        { key: 'b', value: '2' },
+      ]);
       const r = await log.read(1000n, 0);
-      assert.deepEqual(r.records.map((x) => [x.offset, x.key]), [[0n, 'a'], [1n, 'b']]);
+      assert.deepEqual(
+        r.records.map((x) => [x.offset, x.key]),
+        [
+          [0n, 'a'],
+          [1n, 'b'],
+        ],
+      );
       assert.equal(r.nextOffset, 2n);
     });
 
@@ -154,7 +192,10 @@ for (const [kafkaVersion, clusterName] of [['4.3.1', 'k4-single'], ['3.9.2', 'k3
       const topic = uniqueTopic();
       const log = new StateLog({ domain, listener: listener(domain, 'plaintext'), topic, log: silentLogger(), timeoutMs: 1500 });
       open.push(log);
-      const err = await log.append([{ key: 'k', value: 'v' }]).then(() => null, (e: unknown) => e);
+      const err = await log.append([{ key: 'k', value: 'v' }]).then(
+        () => null,
+        (e: unknown) => e,
+      );
       assert.ok(err instanceof StateLogError, String(err));
       assert.equal(err.code, StateLogErrorCode.Unavailable);
       assert.match(err.message, new RegExp(`^state topic "${topic}" on streaming domain "blue": cannot append within \\d+ ms .*does not exist`));
@@ -166,7 +207,10 @@ for (const [kafkaVersion, clusterName] of [['4.3.1', 'k4-single'], ['3.9.2', 'k3
       const sasl = listener(bad, 'sasl');
       sasl.security = { protocol: 'SASL_PLAINTEXT', sasl: { mechanism: 'PLAIN', username: 'admin', password: new Secret(password) } };
       const log = stateLog('sasl', uniqueTopic(), bad);
-      const err = await log.ensureTopic().then(() => null, (e: unknown) => e);
+      const err = await log.ensureTopic().then(
+        () => null,
+        (e: unknown) => e,
+      );
       assert.ok(err instanceof StateLogError, String(err));
       assert.equal(err.code, StateLogErrorCode.Rejected);
       assert.match(err.message, /^state topic "[^"]+" on streaming domain "blue": .*rejected Turnout's service credentials for user "admin"/);
@@ -175,9 +219,16 @@ for (const [kafkaVersion, clusterName] of [['4.3.1', 'k4-single'], ['3.9.2', 'k3
 
     test('a SASL listener without service credentials is refused up front; close() ends later calls', async () => {
       const noCreds = domainFor(cluster, 'blue', false);
-      assert.throws(() => new StateLog({ domain: noCreds, listener: listener(noCreds, 'sasl'), topic: 't', log: silentLogger(), timeoutMs: 1000 }), (e: unknown) => {
-        return e instanceof StateLogError && e.code === StateLogErrorCode.Config && /^state topic "t" on streaming domain "blue": listener "sasl" uses SASL_PLAINTEXT but has no service credentials/.test(e.message);
-      });
+      assert.throws(
+        () => new StateLog({ domain: noCreds, listener: listener(noCreds, 'sasl'), topic: 't', log: silentLogger(), timeoutMs: 1000 }),
+        (e: unknown) => {
+          return (
+            e instanceof StateLogError &&
+            e.code === StateLogErrorCode.Config &&
+            /^state topic "t" on streaming domain "blue": listener "sasl" uses SASL_PLAINTEXT but has no service credentials/.test(e.message)
+          );
+        },
+      );
       const log = stateLog('plaintext', uniqueTopic());
       await log.ensureTopic();
       log.close();

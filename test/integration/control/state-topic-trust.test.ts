@@ -17,7 +17,7 @@ import { encodeRecord, type RouteStateRecord } from '../../../src/control/record
 import { StateLog, StateLogError } from '../../../src/control/state-log.ts';
 import { StateSigner } from '../../../src/control/state-signing.ts';
 import { silentLogger } from '../../../src/observability/log.ts';
-import { KafkaTool, testBed, writeSaslClientProperties, type ClusterDescriptor, type KafkaTools } from '../../../src/testbed/index.ts';
+import { type ClusterDescriptor, KafkaTool, type KafkaTools, testBed, writeSaslClientProperties } from '../../../src/testbed/index.ts';
 import { domainFor, startGateway, type TestGateway } from '../../support/gateway.ts';
 import { asStream, LogCapture } from '../../support/log-capture.ts';
 import { eventually, metricValue, scrapeMetrics } from '../../support/raw-kafka.ts';
@@ -29,7 +29,9 @@ const OTHER_KEY = 'someone-elses-key-0000000000-1111111111-2222222';
 const ROUTE = 'orders';
 
 const signing = (key: string | null, previous: string[] = []): StateSigningConfig => ({
-  key: key === null ? null : new Secret(key), previousKeys: previous.map((p) => new Secret(p)), acceptUnsigned: false,
+  key: key === null ? null : new Secret(key),
+  previousKeys: previous.map((p) => new Secret(p)),
+  acceptUnsigned: false,
 });
 
 /** A domain with only the SASL listener, whose service principal is `user` (not a super user).
@@ -41,7 +43,9 @@ function domainAs(cluster: ClusterDescriptor, name: string, user: string, passwo
     ...d,
     kafkaCluster: {
       ...d.kafkaCluster,
-      bootstrapServers: d.kafkaCluster.bootstrapServers.filter((b) => b.id === 'sasl').map((b) => ({ ...b, security: { protocol: 'SASL_PLAINTEXT', sasl: { mechanism: 'PLAIN', username: user, password: new Secret(password) } } })),
+      bootstrapServers: d.kafkaCluster.bootstrapServers
+        .filter((b) => b.id === 'sasl')
+        .map((b) => ({ ...b, security: { protocol: 'SASL_PLAINTEXT', sasl: { mechanism: 'PLAIN', username: user, password: new Secret(password) } } })),
     },
   };
 }
@@ -52,13 +56,32 @@ function readmeAclCommands(): string[][] {
   const section = readme.slice(readme.indexOf('#### Protecting the switch state'));
   const block = /```sh\n([\s\S]*?)```/.exec(section)?.[1];
   assert.ok(block, 'README has a sh block under "Protecting the switch state"');
-  const commands = block.replace(/\\\n\s*/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l.startsWith('kafka-acls.sh '));
+  const commands = block
+    .replace(/\\\n\s*/g, ' ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith('kafka-acls.sh '));
   assert.ok(commands.length >= 2, `README's block has the kafka-acls commands:\n${block}`);
-  return commands.map((c) => c.split(/\s+/).slice(1).map((a) => a.replace(/^'(.*)'$/, '$1')));
+  return commands.map((c) =>
+    c
+      .split(/\s+/)
+      .slice(1)
+      .map((a) => a.replace(/^'(.*)'$/, '$1')),
+  );
 }
 
 function routeRecord(epoch: number, domain: string): RouteStateRecord {
-  return { type: 'route', route: ROUTE, epoch, domain, listener: 'sasl', switchId: `forged-${epoch}`, from: 'acl-a', by: 'mallory', at: new Date().toISOString() };
+  return {
+    type: 'route',
+    route: ROUTE,
+    epoch,
+    domain,
+    listener: 'sasl',
+    switchId: `forged-${epoch}`,
+    from: 'acl-a',
+    by: 'mallory',
+    at: new Date().toISOString(),
+  };
 }
 
 describe('the switch state topic: ACLs, and signed records', () => {
@@ -70,7 +93,14 @@ describe('the switch state topic: ACLs, and signed records', () => {
   const opened: StateLog[] = [];
   const stateLogAs = (user: string, password: string, topic = STATE_TOPIC, signer?: StateSigner) => {
     const d = domainAs(cluster, 'acl-a', user, password);
-    const s = new StateLog({ domain: d, listener: d.kafkaCluster.bootstrapServers.find((b) => b.id === 'sasl')!, topic, log: silentLogger(), timeoutMs: 8000, ...(signer ? { signer } : {}) });
+    const s = new StateLog({
+      domain: d,
+      listener: d.kafkaCluster.bootstrapServers.find((b) => b.id === 'sasl')!,
+      topic,
+      log: silentLogger(),
+      timeoutMs: 8000,
+      ...(signer ? { signer } : {}),
+    });
     opened.push(s);
     return s;
   };
@@ -94,8 +124,12 @@ describe('the switch state topic: ACLs, and signed records', () => {
     writeSaslClientProperties(adminProps, 'admin', 'admin-secret');
     const sasl = `${cluster.brokers[0].host}:${cluster.brokers[0].saslPort}`;
     // alice is a client principal with rights on every topic, as many teams grant them.
-    const setup = [['--add', '--allow-principal', 'User:alice', '--operation', 'All', '--topic', '*'], ...readmeAclCommands().map((args) => args.map((a) => a
-      .replace('BROKER:9093', sasl).replace('admin.properties', adminProps).replace('User:turnout', 'User:kafka')))];
+    const setup = [
+      ['--add', '--allow-principal', 'User:alice', '--operation', 'All', '--topic', '*'],
+      ...readmeAclCommands().map((args) =>
+        args.map((a) => a.replace('BROKER:9093', sasl).replace('admin.properties', adminProps).replace('User:turnout', 'User:kafka')),
+      ),
+    ];
     for (const args of setup) {
       const cmd = args.includes('--bootstrap-server') ? args : [...tools.connectionArgs(KafkaTool.Acls, sasl, adminProps), ...args];
       const r = await tools.run(KafkaTool.Acls, cmd, { timeoutMs: 60_000 });
@@ -103,10 +137,19 @@ describe('the switch state topic: ACLs, and signed records', () => {
     }
     capture = new LogCapture();
     keyed = await startGateway({
-      domains: domains(), routes: [{ name: ROUTE, domain: 'acl-a', listener: 'sasl' }], stateTopic: STATE_TOPIC, stateSigning: signing(KEY),
-      instanceId: 'keyed', logDestination: asStream(capture),
+      domains: domains(),
+      routes: [{ name: ROUTE, domain: 'acl-a', listener: 'sasl' }],
+      stateTopic: STATE_TOPIC,
+      stateSigning: signing(KEY),
+      instanceId: 'keyed',
+      logDestination: asStream(capture),
     });
-    unkeyed = await startGateway({ domains: domains(), routes: [{ name: ROUTE, domain: 'acl-a', listener: 'sasl' }], stateTopic: STATE_TOPIC, instanceId: 'unkeyed' });
+    unkeyed = await startGateway({
+      domains: domains(),
+      routes: [{ name: ROUTE, domain: 'acl-a', listener: 'sasl' }],
+      stateTopic: STATE_TOPIC,
+      instanceId: 'unkeyed',
+    });
   });
 
   after(async () => {
@@ -115,7 +158,7 @@ describe('the switch state topic: ACLs, and signed records', () => {
     await tools?.stopAll();
   });
 
-  test('with README\'s ACLs, a client principal with rights on every topic cannot write the state topic', async () => {
+  test("with README's ACLs, a client principal with rights on every topic cannot write the state topic", async () => {
     await assert.rejects(stateLogAs('alice', 'alice-secret').append([encodeRecord(routeRecord(500, 'acl-b'))]), (err: Error) => {
       assert.ok(err instanceof StateLogError);
       assert.match(err.message, /TOPIC_AUTHORIZATION_FAILED/);
@@ -132,7 +175,11 @@ describe('the switch state topic: ACLs, and signed records', () => {
     const forger = stateLogAs('admin', 'admin-secret'); // a super user: ACLs do not stop it
     await forger.append([encodeRecord(routeRecord(1000, 'acl-b'))]);
     await forger.append([encodeRecord(routeRecord(1001, 'acl-b'))]);
-    await eventually('the gateway without a key follows the forged record', () => routeOf(unkeyed).domainName === 'acl-b' && routeOf(unkeyed).epoch === 1001, 15_000);
+    await eventually(
+      'the gateway without a key follows the forged record',
+      () => routeOf(unkeyed).domainName === 'acl-b' && routeOf(unkeyed).epoch === 1001,
+      15_000,
+    );
 
     await forger.append([encodeRecord(routeRecord(1002, 'acl-b'))]);
     // Signed with a key the fleet does not have.
@@ -149,8 +196,13 @@ describe('the switch state topic: ACLs, and signed records', () => {
     }
     await stateLogAs('admin', 'admin-secret', STATE_TOPIC, new Replayer(STATE_TOPIC, signing(OTHER_KEY))).append([encodeRecord(routeRecord(1004, 'acl-b'))]);
 
-    const rejected = async (reason: string) => metricValue(await scrapeMetrics(keyed.adminUrl), 'turnout_state_records_rejected_total', { domain: 'acl-a', reason });
-    await eventually('the keyed gateway counted the forged records', async () => (await rejected('unsigned')) >= 3 && (await rejected('unknown-key')) >= 1 && (await rejected('bad-signature')) >= 1, 15_000);
+    const rejected = async (reason: string) =>
+      metricValue(await scrapeMetrics(keyed.adminUrl), 'turnout_state_records_rejected_total', { domain: 'acl-a', reason });
+    await eventually(
+      'the keyed gateway counted the forged records',
+      async () => (await rejected('unsigned')) >= 3 && (await rejected('unknown-key')) >= 1 && (await rejected('bad-signature')) >= 1,
+      15_000,
+    );
     assert.equal(routeOf(keyed).domainName, 'acl-a');
     assert.equal(routeOf(keyed).epoch, 0);
     const lines = capture.lines.filter((l) => l.includes('ignored a state record'));
@@ -159,12 +211,16 @@ describe('the switch state topic: ACLs, and signed records', () => {
     assert.ok(!capture.text().includes(KEY), 'the key is never logged');
   });
 
-  test('the keyed gateway switches with only README\'s ACLs, and an instance rotating keys reads what the old key signed', async () => {
+  test("the keyed gateway switches with only README's ACLs, and an instance rotating keys reads what the old key signed", async () => {
     const report = await keyed.gateway.switchRoute({ route: ROUTE, to: 'acl-b', by: 'test', mode: 'hot' });
     assert.equal(report.outcome, 'switched', report.message);
     assert.equal(routeOf(keyed).domainName, 'acl-b');
     const rotating = await startGateway({
-      domains: domains(), routes: [{ name: ROUTE, domain: 'acl-a', listener: 'sasl' }], stateTopic: STATE_TOPIC, stateSigning: signing(NEW_KEY, [KEY]), instanceId: 'rotating',
+      domains: domains(),
+      routes: [{ name: ROUTE, domain: 'acl-a', listener: 'sasl' }],
+      stateTopic: STATE_TOPIC,
+      stateSigning: signing(NEW_KEY, [KEY]),
+      instanceId: 'rotating',
     });
     try {
       assert.equal(routeOf(rotating).domainName, 'acl-b', 'the state the old key signed is read at start');

@@ -4,14 +4,14 @@
 // reading from the client. Either way every response arrives, in order, once the slow side moves.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { ApiKey, decodeResponse, peekResponseCorrelationId } from '../../../src/protocol/index.ts';
 import type { FetchResponse } from '../../../src/protocol/generated/messages/fetch-response.ts';
 import { defaultMetadataRequest } from '../../../src/protocol/generated/messages/metadata-request.ts';
 import type { MetadataResponse } from '../../../src/protocol/generated/messages/metadata-response.ts';
-import { KafkaTool, testBed, type ClusterDescriptor, type KafkaTools } from '../../../src/testbed/index.ts';
+import { ApiKey, decodeResponse, peekResponseCorrelationId } from '../../../src/protocol/index.ts';
 import type { ConnectionStats, ProxyConnection } from '../../../src/proxy/connection.ts';
+import { type ClusterDescriptor, KafkaTool, type KafkaTools, testBed } from '../../../src/testbed/index.ts';
 import { domainFor, startGateway, type TestGateway } from '../../support/gateway.ts';
-import { RawKafkaClient, createTopic, eventually, fetchRequest, longPollFetch } from '../../support/raw-kafka.ts';
+import { createTopic, eventually, fetchRequest, longPollFetch, RawKafkaClient } from '../../support/raw-kafka.ts';
 import { uniqueName } from '../testbed/helpers.ts';
 
 const ROUTE = 'plain';
@@ -30,7 +30,11 @@ describe('backpressure through the gateway', () => {
     const bed = await testBed();
     cluster = await bed.cluster({ name: 'k4-single', brokers: 1, kafkaVersion: '4.3.1' });
     tools = await bed.tools();
-    gw = await startGateway({ domains: [domainFor(cluster)], routes: [{ name: ROUTE, domain: 'k4-single', listener: 'plaintext' }], limits: { maxBufferedBytesPerConnection: CAP } });
+    gw = await startGateway({
+      domains: [domainFor(cluster)],
+      routes: [{ name: ROUTE, domain: 'k4-single', listener: 'plaintext' }],
+      limits: { maxBufferedBytesPerConnection: CAP },
+    });
   });
 
   after(async () => {
@@ -49,7 +53,13 @@ describe('backpressure through the gateway', () => {
   }
 
   /** Samples stats every 5 ms until `until` holds (and `holdMs` more), keeping the maximum of `field`. */
-  async function watch(conn: ProxyConnection, field: 'bufferedToClient' | 'bufferedToUpstream', until: (s: ConnectionStats) => boolean, holdMs: number, timeoutMs: number): Promise<{ max: number; last: ConnectionStats }> {
+  async function watch(
+    conn: ProxyConnection,
+    field: 'bufferedToClient' | 'bufferedToUpstream',
+    until: (s: ConnectionStats) => boolean,
+    holdMs: number,
+    timeoutMs: number,
+  ): Promise<{ max: number; last: ConnectionStats }> {
     let max = 0;
     let reachedAt = 0;
     const deadline = Date.now() + timeoutMs;
@@ -67,8 +77,18 @@ describe('backpressure through the gateway', () => {
     const topic = uniqueName('gw-backpressure');
     const filled = await tools.run(KafkaTool.ProducerPerformance, [
       ...tools.connectionArgs(KafkaTool.ProducerPerformance, cluster.bootstrap()),
-      '--topic', topic, '--num-records', String(RECORDS), '--record-size', String(RECORD_SIZE), '--throughput', '-1',
-      '--producer-props', 'acks=1', 'linger.ms=20', 'batch.size=131072',
+      '--topic',
+      topic,
+      '--num-records',
+      String(RECORDS),
+      '--record-size',
+      String(RECORD_SIZE),
+      '--throughput',
+      '-1',
+      '--producer-props',
+      'acks=1',
+      'linger.ms=20',
+      'batch.size=131072',
     ]);
     assert.equal(filled.exitCode, 0, filled.stderr);
 
@@ -119,7 +139,8 @@ describe('backpressure through the gateway', () => {
     // ~18 MB of Metadata requests (30 KB client ids): more than the socket buffers on the way hold.
     const clientId = 'x'.repeat(30_000);
     const metadataIds: number[] = [];
-    for (let i = 0; i < 600; i++) metadataIds.push(client.send(ApiKey.Metadata, 12, { ...defaultMetadataRequest(), topics: [], allowAutoTopicCreation: false }, clientId));
+    for (let i = 0; i < 600; i++)
+      metadataIds.push(client.send(ApiKey.Metadata, 12, { ...defaultMetadataRequest(), topics: [], allowAutoTopicCreation: false }, clientId));
     const requestFrame = 30_000 + 40;
 
     const paused = await watch(conn, 'bufferedToUpstream', (s) => s.clientReadsPaused, 300, 4000);
@@ -132,7 +153,7 @@ describe('backpressure through the gateway', () => {
     assert.equal(fetched.responses[0].partitions[0].errorCode, 0);
     for (const id of metadataIds) {
       const md = await client.response<MetadataResponse>(id, ApiKey.Metadata, 12, 10_000);
-      assert.equal(md.clusterId, gw.gateway.routes.find((r) => r.name === ROUTE)!.config.clusterId, 'clients see the route\'s cluster id, not the upstream\'s');
+      assert.equal(md.clusterId, gw.gateway.routes.find((r) => r.name === ROUTE)!.config.clusterId, "clients see the route's cluster id, not the upstream's");
     }
     const end = await eventually('the connection to settle', () => (conn.stats().inFlight === 0 ? conn.stats() : undefined));
     assert.deepEqual([end.bufferedToUpstream, end.clientReadsPaused], [0, false]);

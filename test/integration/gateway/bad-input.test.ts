@@ -4,15 +4,15 @@
 // error, and the next client is served normally.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { ApiKey } from '../../../src/protocol/index.ts';
+import type { StreamingDomainConfig } from '../../../src/config/types.ts';
 import { defaultMetadataRequest } from '../../../src/protocol/generated/messages/metadata-request.ts';
 import type { MetadataResponse } from '../../../src/protocol/generated/messages/metadata-response.ts';
-import { testBed, type ClusterDescriptor } from '../../../src/testbed/index.ts';
+import { ApiKey } from '../../../src/protocol/index.ts';
+import { type ClusterDescriptor, testBed } from '../../../src/testbed/index.ts';
 import { sendRequest } from '../../../src/testbed/kafka-request.ts';
-import type { StreamingDomainConfig } from '../../../src/config/types.ts';
 import { domainFor, freePortBlock, startGateway, type TestGateway } from '../../support/gateway.ts';
-import { LogCapture, asStream } from '../../support/log-capture.ts';
-import { RawKafkaClient, createTopic, eventually, longPollFetch, metricValue, parseAddress, scrapeMetrics, sizePrefixed } from '../../support/raw-kafka.ts';
+import { asStream, LogCapture } from '../../support/log-capture.ts';
+import { createTopic, eventually, longPollFetch, metricValue, parseAddress, RawKafkaClient, scrapeMetrics, sizePrefixed } from '../../support/raw-kafka.ts';
 import { uniqueName } from '../testbed/helpers.ts';
 
 const ROUTE = 'plain';
@@ -32,11 +32,17 @@ describe('bad input through the gateway', () => {
     const nowhere: StreamingDomainConfig = {
       name: 'nowhere',
       type: 'kafka',
-      kafkaCluster: { name: 'nowhere', bootstrapServers: [{ id: 'plaintext', endpoints: [{ host: '127.0.0.1', port: closedPort }], security: { protocol: 'PLAINTEXT' } }] },
+      kafkaCluster: {
+        name: 'nowhere',
+        bootstrapServers: [{ id: 'plaintext', endpoints: [{ host: '127.0.0.1', port: closedPort }], security: { protocol: 'PLAINTEXT' } }],
+      },
     };
     gw = await startGateway({
       domains: [domainFor(cluster), nowhere],
-      routes: [{ name: ROUTE, domain: 'k4-single', listener: 'plaintext' }, { name: DEAD, domain: 'nowhere', listener: 'plaintext' }],
+      routes: [
+        { name: ROUTE, domain: 'k4-single', listener: 'plaintext' },
+        { name: DEAD, domain: 'nowhere', listener: 'plaintext' },
+      ],
       limits: { maxFrameBytes: MAX_FRAME },
       logDestination: asStream(logs),
       waitForReady: false,
@@ -53,9 +59,19 @@ describe('bad input through the gateway', () => {
   /** A normal client still gets Metadata with gateway broker addresses. */
   async function assertServesNormalClient(): Promise<void> {
     const { host, port } = parseAddress(gw.bootstrap[ROUTE]);
-    const md = await sendRequest<MetadataResponse>(host, port, ApiKey.Metadata, 12, { ...defaultMetadataRequest(), topics: [], allowAutoTopicCreation: false }, 5000);
-    assert.equal(md.clusterId, gw.gateway.routes.find((r) => r.name === ROUTE)!.config.clusterId, 'clients see the route\'s cluster id, not the upstream\'s');
-    assert.deepEqual(md.brokers.map((b) => [b.host, b.port]), [['127.0.0.1', gw.gateway.routes[0].ports.portOf(cluster.brokers[0].nodeId)]]);
+    const md = await sendRequest<MetadataResponse>(
+      host,
+      port,
+      ApiKey.Metadata,
+      12,
+      { ...defaultMetadataRequest(), topics: [], allowAutoTopicCreation: false },
+      5000,
+    );
+    assert.equal(md.clusterId, gw.gateway.routes.find((r) => r.name === ROUTE)!.config.clusterId, "clients see the route's cluster id, not the upstream's");
+    assert.deepEqual(
+      md.brokers.map((b) => [b.host, b.port]),
+      [['127.0.0.1', gw.gateway.routes[0].ports.portOf(cluster.brokers[0].nodeId)]],
+    );
   }
 
   /**
@@ -64,7 +80,11 @@ describe('bad input through the gateway', () => {
    * line with `reason` is logged for it, the error counter of that reason goes up by one, and the
    * gateway goes on serving a normal client.
    */
-  async function badClient(reason: string | string[], misbehave: (c: RawKafkaClient) => Promise<void> | void, options: { gatewayCloses?: boolean; route?: string } = {}): Promise<RawKafkaClient> {
+  async function badClient(
+    reason: string | string[],
+    misbehave: (c: RawKafkaClient) => Promise<void> | void,
+    options: { gatewayCloses?: boolean; route?: string } = {},
+  ): Promise<RawKafkaClient> {
     const route = options.route ?? ROUTE;
     const reasons = Array.isArray(reason) ? reason : [reason];
     const before = new Map<string, number>();
@@ -111,7 +131,11 @@ describe('bad input through the gateway', () => {
   });
 
   test('Fetch and Produce above the versions the gateway advertises (v13+: topic ids, broker endpoints it would have to translate) close the connection; nothing reaches the broker', async () => {
-    for (const [apiKey, version] of [[ApiKey.Fetch, 16], [ApiKey.Fetch, 13], [ApiKey.Produce, 13]] as const) {
+    for (const [apiKey, version] of [
+      [ApiKey.Fetch, 16],
+      [ApiKey.Fetch, 13],
+      [ApiKey.Produce, 13],
+    ] as const) {
       // Header v2 (flexible): api key, api version, correlation id, client id, no tagged fields; a body never read.
       const payload = Buffer.alloc(2 + 2 + 4 + 2 + 4 + 1 + 16);
       payload.writeInt16BE(apiKey, 0);
@@ -119,7 +143,10 @@ describe('bad input through the gateway', () => {
       payload.writeInt32BE(9, 4);
       payload.writeInt16BE(4, 8);
       payload.write('test', 10);
-      const before = metricValue(await scrapeMetrics(gw.adminUrl), 'turnout_requests_total', { route: ROUTE, api: apiKey === ApiKey.Fetch ? 'Fetch' : 'Produce' });
+      const before = metricValue(await scrapeMetrics(gw.adminUrl), 'turnout_requests_total', {
+        route: ROUTE,
+        api: apiKey === ApiKey.Fetch ? 'Fetch' : 'Produce',
+      });
       let port = 0;
       await badClient('malformed_frame', (client) => {
         port = client.socket.localPort!;
@@ -127,7 +154,11 @@ describe('bad input through the gateway', () => {
       });
       const closes = logs.closesOf(port);
       assert.match(String(closes[0]?.detail), new RegExp(`v${version} is above v12, the highest the gateway offers`), JSON.stringify(closes));
-      assert.equal(metricValue(await scrapeMetrics(gw.adminUrl), 'turnout_requests_total', { route: ROUTE, api: apiKey === ApiKey.Fetch ? 'Fetch' : 'Produce' }), before, 'not forwarded');
+      assert.equal(
+        metricValue(await scrapeMetrics(gw.adminUrl), 'turnout_requests_total', { route: ROUTE, api: apiKey === ApiKey.Fetch ? 'Fetch' : 'Produce' }),
+        before,
+        'not forwarded',
+      );
     }
   });
 
@@ -146,9 +177,14 @@ describe('bad input through the gateway', () => {
       return sizePrefixed(payload);
     };
     const cases: [string, number, number][] = [
-      ['JoinGroup', ApiKey.JoinGroup, 5], ['SyncGroup', ApiKey.SyncGroup, 3], ['OffsetCommit', ApiKey.OffsetCommit, 7],
-      ['FindCoordinator', ApiKey.FindCoordinator, 2], ['InitProducerId', ApiKey.InitProducerId, 1], ['Metadata', ApiKey.Metadata, 8],
-      ['LeaveGroup', ApiKey.LeaveGroup, 3], ['OffsetFetch', ApiKey.OffsetFetch, 5],
+      ['JoinGroup', ApiKey.JoinGroup, 5],
+      ['SyncGroup', ApiKey.SyncGroup, 3],
+      ['OffsetCommit', ApiKey.OffsetCommit, 7],
+      ['FindCoordinator', ApiKey.FindCoordinator, 2],
+      ['InitProducerId', ApiKey.InitProducerId, 1],
+      ['Metadata', ApiKey.Metadata, 8],
+      ['LeaveGroup', ApiKey.LeaveGroup, 3],
+      ['OffsetFetch', ApiKey.OffsetFetch, 5],
     ];
     for (const [name, apiKey, version] of cases) {
       // The gateway closes it as malformed when it reads the body; a request it forwards unread is
@@ -225,4 +261,3 @@ describe('bad input through the gateway', () => {
     assert.equal((await fetch(`${gw.adminUrl}/health`)).status, 200);
   });
 });
-

@@ -8,21 +8,30 @@
 // buffered-bytes budget, reads pause and nobody is closed.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { ApiKey } from '../../../src/protocol/index.ts';
-import { defaultMetadataRequest } from '../../../src/protocol/generated/messages/metadata-request.ts';
-import type { MetadataResponse } from '../../../src/protocol/generated/messages/metadata-response.ts';
-import type { SaslAuthenticateResponse } from '../../../src/protocol/generated/messages/sasl-authenticate-response.ts';
-import type { SaslHandshakeResponse } from '../../../src/protocol/generated/messages/sasl-handshake-response.ts';
 import type { ApiVersionsResponse } from '../../../src/protocol/generated/messages/api-versions-response.ts';
 import type { FetchResponse } from '../../../src/protocol/generated/messages/fetch-response.ts';
+import { defaultMetadataRequest } from '../../../src/protocol/generated/messages/metadata-request.ts';
+import type { MetadataResponse } from '../../../src/protocol/generated/messages/metadata-response.ts';
 import type { ProduceResponse } from '../../../src/protocol/generated/messages/produce-response.ts';
-import { recordBatch } from '../../support/record-batch.ts';
-import { ZERO_UUID } from '../../../src/protocol/index.ts';
-import { testBed, type ClusterDescriptor } from '../../../src/testbed/index.ts';
+import type { SaslAuthenticateResponse } from '../../../src/protocol/generated/messages/sasl-authenticate-response.ts';
+import type { SaslHandshakeResponse } from '../../../src/protocol/generated/messages/sasl-handshake-response.ts';
+import { ApiKey, ZERO_UUID } from '../../../src/protocol/index.ts';
+import { type ClusterDescriptor, testBed } from '../../../src/testbed/index.ts';
 import { kafkajsDriver, stopAllClients } from '../../support/clients/index.ts';
 import { domainFor, startGateway, type TestGateway } from '../../support/gateway.ts';
-import { LogCapture, asStream, type LogEntry } from '../../support/log-capture.ts';
-import { RawKafkaClient, connectTo, createTopic, eventually, fetchRequest, longPollFetch, metricValue, parseAddress, scrapeMetrics } from '../../support/raw-kafka.ts';
+import { asStream, LogCapture, type LogEntry } from '../../support/log-capture.ts';
+import {
+  connectTo,
+  createTopic,
+  eventually,
+  fetchRequest,
+  longPollFetch,
+  metricValue,
+  parseAddress,
+  RawKafkaClient,
+  scrapeMetrics,
+} from '../../support/raw-kafka.ts';
+import { recordBatch } from '../../support/record-batch.ts';
 import { uniqueName } from '../testbed/helpers.ts';
 
 const PLAIN = 'plain';
@@ -95,7 +104,10 @@ describe('client limits: bad or hostile clients affect only themselves', () => {
     cluster = await bed.cluster({ name: 'k4-single', brokers: 1, kafkaVersion: '4.3.1' });
     gw = await startGateway({
       domains: [domainFor(cluster)],
-      routes: [{ name: PLAIN, domain: 'k4-single', listener: 'plaintext' }, { name: SASL, domain: 'k4-single', listener: 'sasl' }],
+      routes: [
+        { name: PLAIN, domain: 'k4-single', listener: 'plaintext' },
+        { name: SASL, domain: 'k4-single', listener: 'sasl' },
+      ],
       // The harness sets these three; everything else is the config default.
       limits: { maxFrameBytes: 100 * MiB, maxBufferedBytesPerConnection: 4 * MiB },
       logDestination: asStream(logs),
@@ -120,41 +132,63 @@ describe('client limits: bad or hostile clients affect only themselves', () => {
     })();
 
     // Requests the filters read (Metadata: topic ids; ApiVersions; JoinGroup and SyncGroup: group members).
-    const kinds: [number, number, boolean][] = [[ApiKey.Metadata, 12, true], [ApiKey.ApiVersions, 3, true], [ApiKey.JoinGroup, 9, true], [ApiKey.SyncGroup, 5, true]];
+    const kinds: [number, number, boolean][] = [
+      [ApiKey.Metadata, 12, true],
+      [ApiKey.ApiVersions, 3, true],
+      [ApiKey.JoinGroup, 9, true],
+      [ApiKey.SyncGroup, 5, true],
+    ];
     const hostile = await Promise.all(Array.from({ length: HOSTILE }, () => RawKafkaClient.connect(gw.bootstrap[PLAIN], '127.0.0.2')));
-    const pushed = await Promise.all(hostile.map(async (c, i) => {
-      const [apiKey, version, flexible] = kinds[i % kinds.length];
-      const head = requestHead(apiKey, version, DECLARED, flexible);
-      if (i === 0) {
-        // Trickled a byte at a time: closed once the api key has arrived.
-        for (const byte of head) {
-          if (c.isClosed) break;
-          c.sendBytes(Buffer.from([byte]));
-          await new Promise((r) => setTimeout(r, 50));
+    const pushed = await Promise.all(
+      hostile.map(async (c, i) => {
+        const [apiKey, version, flexible] = kinds[i % kinds.length];
+        const head = requestHead(apiKey, version, DECLARED, flexible);
+        if (i === 0) {
+          // Trickled a byte at a time: closed once the api key has arrived.
+          for (const byte of head) {
+            if (c.isClosed) break;
+            c.sendBytes(Buffer.from([byte]));
+            await new Promise((r) => setTimeout(r, 50));
+          }
+        } else {
+          c.sendBytes(head);
         }
-      } else {
-        c.sendBytes(head);
-      }
-      return push(c, PUSH_LIMIT);
-    }));
+        return push(c, PUSH_LIMIT);
+      }),
+    );
     const peak = memory.stop();
     const grewArrayBuffers = peak.arrayBuffers - before.arrayBuffers;
     const grewRss = peak.rss - before.rss;
-    t.diagnostic(`memory before: rss ${(before.rss / MiB).toFixed(0)} MiB, arrayBuffers ${(before.arrayBuffers / MiB).toFixed(1)} MiB; peak during the attack: rss ${(peak.rss / MiB).toFixed(0)} MiB (+${(grewRss / MiB).toFixed(0)}), arrayBuffers ${(peak.arrayBuffers / MiB).toFixed(1)} MiB (+${(grewArrayBuffers / MiB).toFixed(1)}); hostile clients pushed ${(pushed.reduce((a, b) => a + b, 0) / MiB).toFixed(0)} MiB in all`);
+    t.diagnostic(
+      `memory before: rss ${(before.rss / MiB).toFixed(0)} MiB, arrayBuffers ${(before.arrayBuffers / MiB).toFixed(1)} MiB; peak during the attack: rss ${(peak.rss / MiB).toFixed(0)} MiB (+${(grewRss / MiB).toFixed(0)}), arrayBuffers ${(peak.arrayBuffers / MiB).toFixed(1)} MiB (+${(grewArrayBuffers / MiB).toFixed(1)}); hostile clients pushed ${(pushed.reduce((a, b) => a + b, 0) / MiB).toFixed(0)} MiB in all`,
+    );
     // Without the limits the gateway held what each connection sent: 8 x 40 MiB.
     assert.ok(grewArrayBuffers < 64 * MiB, `the gateway's buffers grew by ${(grewArrayBuffers / MiB).toFixed(1)} MiB`);
     assert.ok(grewRss < 256 * MiB, `the process grew by ${(grewRss / MiB).toFixed(0)} MiB`);
     for (const c of hostile) assert.ok(await c.closedWithin(10_000), 'the gateway closes every hostile connection');
 
     const consumed = await normal;
-    assert.deepEqual(consumed.map((r) => r.value).sort(), messages.map((m) => m.value).sort(), 'kafkajs produced and consumed everything through the same gateway');
+    assert.deepEqual(
+      consumed.map((r) => r.value).sort(),
+      messages.map((m) => m.value).sort(),
+      'kafkajs produced and consumed everything through the same gateway',
+    );
 
-    const closes = await eventually('every hostile close to be logged', () => (closeLines(logs, 'frame_over_connection_budget').length >= HOSTILE ? closeLines(logs, 'frame_over_connection_budget') : undefined));
+    const closes = await eventually('every hostile close to be logged', () =>
+      closeLines(logs, 'frame_over_connection_budget').length >= HOSTILE ? closeLines(logs, 'frame_over_connection_budget') : undefined,
+    );
     const full = closes.filter((e) => e.level === 'warn');
     assert.equal(full.length, 1, 'one full warning for the reason; the others are counted');
-    assert.match(String(full[0].detail), /(Metadata|ApiVersions|JoinGroup|SyncGroup) of 104857604 bytes is above gateway\.limits\.maxBufferedBytesPerConnection \(4194304\)/);
+    assert.match(
+      String(full[0].detail),
+      /(Metadata|ApiVersions|JoinGroup|SyncGroup) of 104857604 bytes is above gateway\.limits\.maxBufferedBytesPerConnection \(4194304\)/,
+    );
     assert.equal(full[0].configKey, 'gateway.limits.maxBufferedBytesPerConnection');
-    const summary = await eventually('the summary line', () => logs.entries().find((e) => e.reason === `${PLAIN}/frame_over_connection_budget` && typeof e.suppressed === 'number'), 5000);
+    const summary = await eventually(
+      'the summary line',
+      () => logs.entries().find((e) => e.reason === `${PLAIN}/frame_over_connection_budget` && typeof e.suppressed === 'number'),
+      5000,
+    );
     assert.equal(summary.suppressed, HOSTILE - 1);
     assert.equal(summary.level, 'warn');
 
@@ -164,20 +198,25 @@ describe('client limits: bad or hostile clients affect only themselves', () => {
     assert.ok(metricValue(metrics, 'turnout_buffered_bytes') < 16 * MiB, 'and what is buffered now');
   });
 
-  test('a connection\'s first Produce request far above the per-connection budget is read whole and written, not refused', async () => {
+  test("a connection's first Produce request far above the per-connection budget is read whole and written, not refused", async () => {
     // franz-go and sarama put one batch per partition in a request of up to 100 MiB; after a switch
     // such a request, with a backlog, is often a connection's first, which the gateway reads whole.
-    const topics = await Promise.all(Array.from({ length: 6 }, async () => {
-      const topic = uniqueName('gw-big-produce');
-      await createTopic(cluster.bootstrap(), topic);
-      return topic;
-    }));
+    const topics = await Promise.all(
+      Array.from({ length: 6 }, async () => {
+        const topic = uniqueName('gw-big-produce');
+        await createTopic(cluster.bootstrap(), topic);
+        return topic;
+      }),
+    );
     const value = 'x'.repeat(900 * 1024);
     const topicData = topics.map((name) => ({ name, partitionData: [{ index: 0, records: recordBatch([value]) }] }));
     const client = await RawKafkaClient.connect(gw.bootstrap[PLAIN]);
     try {
       const res = await client.request<ProduceResponse>(ApiKey.Produce, 9, { transactionalId: null, acks: 1, timeoutMs: 10_000, topicData }, 30_000);
-      assert.deepEqual(res.responses.map((t) => t.partitionResponses[0].errorCode), topics.map(() => 0));
+      assert.deepEqual(
+        res.responses.map((t) => t.partitionResponses[0].errorCode),
+        topics.map(() => 0),
+      );
       assert.equal(client.isClosed, false);
     } finally {
       client.socket.destroy();
@@ -195,8 +234,14 @@ describe('client limits: bad or hostile clients affect only themselves', () => {
     assert.equal(c.pendingFrames, 0, 'the broker never answered it: it was not forwarded');
     const line = await eventually('the close to be logged', () => logs.closesOf(port)[0]);
     assert.equal(line.reason, 'unauthenticated_frame_too_large');
-    assert.match(String(line.detail), /SaslAuthenticate of \d+ bytes is above gateway\.limits\.maxUnauthenticatedFrameBytes \(524288\) before the client authenticated/);
-    assert.equal(metricValue(await scrapeMetrics(gw.adminUrl), 'turnout_connections_closed_by_limit_total', { route: SASL, reason: 'unauthenticated_frame_too_large' }), 1);
+    assert.match(
+      String(line.detail),
+      /SaslAuthenticate of \d+ bytes is above gateway\.limits\.maxUnauthenticatedFrameBytes \(524288\) before the client authenticated/,
+    );
+    assert.equal(
+      metricValue(await scrapeMetrics(gw.adminUrl), 'turnout_connections_closed_by_limit_total', { route: SASL, reason: 'unauthenticated_frame_too_large' }),
+      1,
+    );
 
     // Authenticated: a 600 KiB Metadata request (2400 topic names) goes through.
     const ok = await RawKafkaClient.connect(gw.bootstrap[SASL]);
@@ -238,13 +283,22 @@ describe('connection limits and deadlines', () => {
   before(async () => {
     const bed = await testBed();
     cluster = await bed.cluster({ name: 'k4-single', brokers: 1, kafkaVersion: '4.3.1' });
-    const routes = [{ name: PLAIN, domain: 'k4-single', listener: 'plaintext' as const, maxConnections: 4 }, { name: SASL, domain: 'k4-single', listener: 'sasl' as const }];
+    const routes = [
+      { name: PLAIN, domain: 'k4-single', listener: 'plaintext' as const, maxConnections: 4 },
+      { name: SASL, domain: 'k4-single', listener: 'sasl' as const },
+    ];
     floods = await startGateway({
-      domains: [domainFor(cluster)], routes, logDestination: asStream(floodLogs), warningWindowMs: 500,
+      domains: [domainFor(cluster)],
+      routes,
+      logDestination: asStream(floodLogs),
+      warningWindowMs: 500,
       limits: { maxConnections: 6, maxConnectionsPerAddress: 3 },
     });
     deadlines = await startGateway({
-      domains: [domainFor(cluster)], routes, logDestination: asStream(deadlineLogs), warningWindowMs: 500,
+      domains: [domainFor(cluster)],
+      routes,
+      logDestination: asStream(deadlineLogs),
+      warningWindowMs: 500,
       limits: { authenticationTimeoutMs: 1000, connectionsMaxIdleMs: 3000 },
     });
   });
@@ -281,13 +335,18 @@ describe('connection limits and deadlines', () => {
     assert.deepEqual(await flood(PLAIN, '127.0.0.3', 3), [false, false, false]);
 
     // A burst of refusals: one warning per limit, then a count.
-    const fullRefusals = () => floodLogs.entries().filter((e) => /^connection refused at accept/.test(e.msg) && e.level === 'warn' && e.suppressed === undefined);
+    const fullRefusals = () =>
+      floodLogs.entries().filter((e) => /^connection refused at accept/.test(e.msg) && e.level === 'warn' && e.suppressed === undefined);
     const before = fullRefusals().length;
     assert.deepEqual(new Set(await flood(PLAIN, '127.0.0.3', 20)), new Set([true]));
     const burst = fullRefusals().slice(before);
     assert.ok(burst.length <= 1, `20 refusals give at most one full line, got ${burst.length}`);
     assert.match(String(fullRefusals()[0].msg), /over gateway\.limits\.maxConnectionsPerAddress; raise it/);
-    const summary = await eventually('the summary line', () => floodLogs.entries().find((e) => e.reason === 'refused:max_connections_per_address' && typeof e.suppressed === 'number'), 5000);
+    const summary = await eventually(
+      'the summary line',
+      () => floodLogs.entries().find((e) => e.reason === 'refused:max_connections_per_address' && typeof e.suppressed === 'number'),
+      5000,
+    );
     assert.ok(Number(summary.suppressed) >= 1);
     assert.ok(!floodLogs.text().includes('undefined:undefined'));
   });
@@ -310,7 +369,10 @@ describe('connection limits and deadlines', () => {
     assert.equal(line.reason, 'authentication_timeout');
     assert.ok(!quick.isClosed, 'the authenticated connection stays');
     quick.destroy();
-    assert.equal(metricValue(await scrapeMetrics(deadlines.adminUrl), 'turnout_connections_closed_by_limit_total', { route: SASL, reason: 'authentication_timeout' }), 1);
+    assert.equal(
+      metricValue(await scrapeMetrics(deadlines.adminUrl), 'turnout_connections_closed_by_limit_total', { route: SASL, reason: 'authentication_timeout' }),
+      1,
+    );
   });
 
   test('a connection with nothing in flight is closed after connectionsMaxIdleMs; one waiting for a long-poll Fetch is not', async () => {
@@ -346,7 +408,11 @@ describe('the process-wide buffered-bytes budget', () => {
     const bed = await testBed();
     cluster = await bed.cluster({ name: 'k4-single', brokers: 1, kafkaVersion: '4.3.1' });
     // The connection's own cap stays at its 4 MiB default: only the process budget can stop it earlier.
-    gw = await startGateway({ domains: [domainFor(cluster)], routes: [{ name: PLAIN, domain: 'k4-single', listener: 'plaintext' }], limits: { maxBufferedBytes: BUDGET } });
+    gw = await startGateway({
+      domains: [domainFor(cluster)],
+      routes: [{ name: PLAIN, domain: 'k4-single', listener: 'plaintext' }],
+      limits: { maxBufferedBytes: BUDGET },
+    });
   });
 
   after(async () => {
@@ -358,7 +424,12 @@ describe('the process-wide buffered-bytes budget', () => {
     await createTopic(cluster.bootstrap(), topic);
     const value = 'v'.repeat(30_000);
     // Batches of 20 records (600 KB) stay under the broker's message.max.bytes.
-    for (let i = 0; i < 5; i++) await kafkajsDriver.produce({ bootstrap: gw.bootstrap[PLAIN] }, topic, Array.from({ length: 20 }, () => ({ value })));
+    for (let i = 0; i < 5; i++)
+      await kafkajsDriver.produce(
+        { bootstrap: gw.bootstrap[PLAIN] },
+        topic,
+        Array.from({ length: 20 }, () => ({ value })),
+      );
 
     const client = await RawKafkaClient.connect(gw.bootstrap[PLAIN]);
     try {
@@ -368,14 +439,20 @@ describe('the process-wide buffered-bytes budget', () => {
       const fetches = 6;
       for (let i = 0; i < fetches; i++) client.send(ApiKey.Fetch, 12, fetchRequest(topic, 0n, { maxBytes: MiB }));
       let max = 0;
-      await eventually('the gateway to pause its broker reads', () => {
-        max = Math.max(max, conn.stats().bufferedToClient);
-        return conn.stats().upstreamReadsPaused;
-      }, 20_000);
+      await eventually(
+        'the gateway to pause its broker reads',
+        () => {
+          max = Math.max(max, conn.stats().bufferedToClient);
+          return conn.stats().upstreamReadsPaused;
+        },
+        20_000,
+      );
       await new Promise((r) => setTimeout(r, 300));
       max = Math.max(max, conn.stats().bufferedToClient);
       const metrics = await scrapeMetrics(gw.adminUrl);
-      t.diagnostic(`paused with ${conn.stats().bufferedToClient} bytes queued to the client (max ${max}); turnout_buffered_bytes ${metricValue(metrics, 'turnout_buffered_bytes')}, limit ${metricValue(metrics, 'turnout_buffered_bytes_limit')}`);
+      t.diagnostic(
+        `paused with ${conn.stats().bufferedToClient} bytes queued to the client (max ${max}); turnout_buffered_bytes ${metricValue(metrics, 'turnout_buffered_bytes')}, limit ${metricValue(metrics, 'turnout_buffered_bytes_limit')}`,
+      );
       assert.ok(metricValue(metrics, 'turnout_buffered_bytes_pauses_total') >= 1, 'the pause is counted');
       assert.equal(metricValue(metrics, 'turnout_buffered_bytes_limit'), BUDGET);
       assert.ok(metricValue(metrics, 'turnout_buffered_bytes') > BUDGET * 0.9, 'usage is reported');

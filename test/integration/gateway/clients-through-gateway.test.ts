@@ -7,10 +7,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { KafkaTool } from '../../../src/testbed/index.ts';
-import { CLIENT_DRIVERS, javaDriver, kafkajsDriver, stopAllClients, type ClientDriver } from '../../support/clients/index.ts';
+import { CLIENT_DRIVERS, type ClientDriver, javaDriver, kafkajsDriver, stopAllClients } from '../../support/clients/index.ts';
 import { deleteTopic, withAdmin } from '../../support/clients/kafkajs.ts';
 import { eventually } from '../../support/raw-kafka.ts';
-import { clustersBehindGateway, type ClusterBehindGateway, THREE_BROKER_CLUSTERS, versionOf } from '../../support/through-gateway.ts';
+import { type ClusterBehindGateway, clustersBehindGateway, THREE_BROKER_CLUSTERS, versionOf } from '../../support/through-gateway.ts';
 import { uniqueName } from '../testbed/helpers.ts';
 
 after(stopAllClients);
@@ -56,7 +56,11 @@ for (const spec of THREE_BROKER_CLUSTERS) {
 
         await driver.produce(c.target, topic, messages);
         const consumed = await driver.consumeGroup(c.target, topic, `${topic}-group`, messages.length, CONSUME_TIMEOUT_MS);
-        assert.deepEqual(consumed.map(keyAndValue).sort(), messages.map(keyAndValue).sort(), `consumed ${consumed.map((r) => `${r.partition}@${r.offset}`).join(' ')}`);
+        assert.deepEqual(
+          consumed.map(keyAndValue).sort(),
+          messages.map(keyAndValue).sort(),
+          `consumed ${consumed.map((r) => `${r.partition}@${r.offset}`).join(' ')}`,
+        );
 
         const metadata = await c.assertListsGatewayBrokers(driver.name, () => driver.listMetadata(c.target));
         assert.ok(metadata.topics.includes(topic), `${topic} missing from ${metadata.topics.join(', ')}`);
@@ -74,7 +78,10 @@ for (const spec of THREE_BROKER_CLUSTERS) {
       };
       const describeTopic = async (partitions: number) => {
         const lines = parseDescribe(await topics('--describe', '--topic', topic));
-        assert.deepEqual(lines.map((l) => l.partition), Array.from({ length: partitions }, (_, i) => i));
+        assert.deepEqual(
+          lines.map((l) => l.partition),
+          Array.from({ length: partitions }, (_, i) => i),
+        );
         for (const l of lines) {
           assert.deepEqual([...l.replicas].sort(), c.nodeIds(), `replicas of partition ${l.partition}`);
           assert.ok(l.replicas.includes(l.leader), `leader ${l.leader} of partition ${l.partition} is not a replica`);
@@ -106,10 +113,14 @@ for (const spec of THREE_BROKER_CLUSTERS) {
       }
 
       await withAdmin(c.target, 'createPartitions', undefined, (admin) => admin.createPartitions({ topicPartitions: [{ topic, count: 5 }] }));
-      await eventually('5 partitions, each with a leader', async () => {
-        const partitions = await partitionsOf();
-        return partitions.length === 5 && partitions.every((p) => c.nodeIds().includes(p.leader));
-      }, 15_000);
+      await eventually(
+        '5 partitions, each with a leader',
+        async () => {
+          const partitions = await partitionsOf();
+          return partitions.length === 5 && partitions.every((p) => c.nodeIds().includes(p.leader));
+        },
+        15_000,
+      );
 
       await deleteTopic(c.target, topic);
       await eventually(`${topic} to be gone`, async () => !(await kafkajsDriver.listMetadata(c.target)).topics.includes(topic), 15_000);

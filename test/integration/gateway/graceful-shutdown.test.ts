@@ -3,11 +3,11 @@
 // resolves within its bound even when a client keeps its connection open or a response never comes.
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { ApiKey, peekResponseCorrelationId, decodeResponse } from '../../../src/protocol/index.ts';
 import type { FetchResponse } from '../../../src/protocol/generated/messages/fetch-response.ts';
-import { testBed, type ClusterDescriptor } from '../../../src/testbed/index.ts';
+import { ApiKey, decodeResponse, peekResponseCorrelationId } from '../../../src/protocol/index.ts';
+import { type ClusterDescriptor, testBed } from '../../../src/testbed/index.ts';
 import { domainFor, startGateway, type TestGateway } from '../../support/gateway.ts';
-import { RawKafkaClient, connectTo, createTopic, eventually, longPollFetch, parseAddress } from '../../support/raw-kafka.ts';
+import { connectTo, createTopic, eventually, longPollFetch, parseAddress, RawKafkaClient } from '../../support/raw-kafka.ts';
 import { uniqueName } from '../testbed/helpers.ts';
 
 const ROUTE = 'plain';

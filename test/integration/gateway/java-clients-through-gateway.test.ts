@@ -6,11 +6,11 @@
 // across two topics; the idempotent producer; and (4.x) the KIP-848 consumer group protocol.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { KafkaTool, SASL_USERS, type KafkaTools, type ToolProcess } from '../../../src/testbed/index.ts';
-import { kafkajsDriver, stopAllClients, type ConsumedRecord, type ProduceMessage } from '../../support/clients/index.ts';
+import { KafkaTool, type KafkaTools, SASL_USERS, type ToolProcess } from '../../../src/testbed/index.ts';
+import { type ConsumedRecord, kafkajsDriver, type ProduceMessage, stopAllClients } from '../../support/clients/index.ts';
 import { consumeGroup, produce, produceIdempotent, readCommitted, readUncommitted, runTransactions } from '../../support/clients/java.ts';
 import { eventually } from '../../support/raw-kafka.ts';
-import { clustersBehindGateway, type ClusterBehindGateway, THREE_BROKER_CLUSTERS, versionOf } from '../../support/through-gateway.ts';
+import { type ClusterBehindGateway, clustersBehindGateway, THREE_BROKER_CLUSTERS, versionOf } from '../../support/through-gateway.ts';
 import { uniqueName } from '../testbed/helpers.ts';
 
 after(stopAllClients);
@@ -60,7 +60,11 @@ function groupRows(stdout: string, group: string): Record<string, string>[] {
   let header: string[] | undefined;
   for (const line of stdout.split('\n')) {
     // "COORDINATOR (ID)" is one column whose cells look like "127.0.0.1:10123 (101)".
-    const cells = line.trim().replace('COORDINATOR (ID)', 'COORDINATOR').replace(/(\S+:\d+)\s+(\(\d+\))/, '$1$2').split(/\s+/);
+    const cells = line
+      .trim()
+      .replace('COORDINATOR (ID)', 'COORDINATOR')
+      .replace(/(\S+:\d+)\s+(\(\d+\))/, '$1$2')
+      .split(/\s+/);
     if (cells[0] === 'GROUP') header = cells;
     else if (header && cells[0] === group) rows.push(Object.fromEntries(header.map((h, i) => [h, cells[i]])));
   }
@@ -82,7 +86,11 @@ for (const spec of THREE_BROKER_CLUSTERS) {
     });
 
     async function consumerGroups(group: string, ...args: string[]): Promise<string> {
-      const r = await tools.run(KafkaTool.ConsumerGroups, [...tools.connectionArgs(KafkaTool.ConsumerGroups, c.bootstrap, c.clientConfig), '--describe', '--group', group, ...args], { timeoutMs: 45_000 });
+      const r = await tools.run(
+        KafkaTool.ConsumerGroups,
+        [...tools.connectionArgs(KafkaTool.ConsumerGroups, c.bootstrap, c.clientConfig), '--describe', '--group', group, ...args],
+        { timeoutMs: 45_000 },
+      );
       assert.equal(r.exitCode, 0, `consumer-groups --describe ${args.join(' ')}:\n${r.stdout}\n${r.stderr}`);
       c.assertNoUpstreamAddress(`consumer-groups --describe ${args.join(' ')}`, r.stdout + r.stderr);
       return r.stdout;
@@ -92,16 +100,34 @@ for (const spec of THREE_BROKER_CLUSTERS) {
       const topic = uniqueName('gw-console');
       await c.createTopic(topic, 3);
       const lines = Array.from({ length: 10 }, (_, i) => `line-${i}`);
-      const produced = await tools.run(KafkaTool.ConsoleProducer, [...tools.connectionArgs(KafkaTool.ConsoleProducer, c.bootstrap, c.clientConfig), '--topic', topic], {
-        input: lines.map((l) => `${l}\n`).join(''),
-      });
+      const produced = await tools.run(
+        KafkaTool.ConsoleProducer,
+        [...tools.connectionArgs(KafkaTool.ConsoleProducer, c.bootstrap, c.clientConfig), '--topic', topic],
+        {
+          input: lines.map((l) => `${l}\n`).join(''),
+        },
+      );
       assert.equal(produced.exitCode, 0, produced.stderr);
       const consumed = await tools.run(KafkaTool.ConsoleConsumer, [
         ...tools.connectionArgs(KafkaTool.ConsoleConsumer, c.bootstrap, c.clientConfig),
-        '--topic', topic, '--group', `${topic}-group`, '--from-beginning', '--max-messages', String(lines.length), '--timeout-ms', '30000',
+        '--topic',
+        topic,
+        '--group',
+        `${topic}-group`,
+        '--from-beginning',
+        '--max-messages',
+        String(lines.length),
+        '--timeout-ms',
+        '30000',
       ]);
       assert.equal(consumed.exitCode, 0, consumed.stderr);
-      assert.deepEqual(consumed.stdout.split('\n').filter((l) => l.length > 0).sort(), lines.sort());
+      assert.deepEqual(
+        consumed.stdout
+          .split('\n')
+          .filter((l) => l.length > 0)
+          .sort(),
+        lines.sort(),
+      );
     });
 
     test('a consumer group rebalances when a third member joins; every record is read exactly once, and consumer-groups describes members, assignments and coordinator at gateway addresses', async () => {
@@ -112,10 +138,21 @@ for (const spec of THREE_BROKER_CLUSTERS) {
       // Members notice a rebalance at their next heartbeat: 500 ms instead of 3 s.
       const config = tools.saslClientConfig('kafka', SASL_USERS.kafka, { 'heartbeat.interval.ms': '500' });
       const join = (name: string) =>
-        new GroupMember(name, tools.spawn(KafkaTool.VerifiableConsumer, [
-          ...tools.connectionArgs(KafkaTool.VerifiableConsumer, c.bootstrap, config),
-          '--topic', topic, '--group-id', group, '--reset-policy', 'earliest', '--verbose', '--session-timeout', '10000',
-        ]));
+        new GroupMember(
+          name,
+          tools.spawn(KafkaTool.VerifiableConsumer, [
+            ...tools.connectionArgs(KafkaTool.VerifiableConsumer, c.bootstrap, config),
+            '--topic',
+            topic,
+            '--group-id',
+            group,
+            '--reset-policy',
+            'earliest',
+            '--verbose',
+            '--session-timeout',
+            '10000',
+          ]),
+        );
       const batch = (phase: string): ProduceMessage[] => Array.from({ length: 30 }, (_, i) => ({ key: `${phase}-key-${i}`, value: `${phase}-value-${i}` }));
       const members = [join('first'), join('second')];
       try {
@@ -153,8 +190,14 @@ for (const spec of THREE_BROKER_CLUSTERS) {
 
         const offsets = groupRows(await consumerGroups(group), group);
         assert.equal(offsets.length, PARTITIONS, 'one row per partition');
-        assert.equal(offsets.reduce((n, r) => n + Number(r['LOG-END-OFFSET']), 0), before.length + afterJoin.length);
-        assert.ok(offsets.every((r) => r['CONSUMER-ID'] !== '-'), 'every partition is assigned to a member');
+        assert.equal(
+          offsets.reduce((n, r) => n + Number(r['LOG-END-OFFSET']), 0),
+          before.length + afterJoin.length,
+        );
+        assert.ok(
+          offsets.every((r) => r['CONSUMER-ID'] !== '-'),
+          'every partition is assigned to a member',
+        );
       } finally {
         await Promise.all(members.map((m) => m.tool.stop()));
       }
@@ -164,15 +207,20 @@ for (const spec of THREE_BROKER_CLUSTERS) {
       const [topicA, topicB] = [uniqueName('gw-txn-a'), uniqueName('gw-txn-b')];
       await Promise.all([c.createTopic(topicA, 2), c.createTopic(topicB, 1)]);
       const result = await runTransactions(target(), version, topicA, topicB, 2);
-      assert.deepEqual(result.transactions.map((t) => `${t.round}:${t.outcome}`), ['1:committed', '1:aborted', '2:committed', '2:aborted']);
-      await Promise.all([topicA, topicB].map(async (topic) => {
-        const committed = sortedValues(result.committed.filter((r) => r.topic === topic));
-        const aborted = sortedValues(result.aborted.filter((r) => r.topic === topic));
-        assert.equal(committed.length, 2);
-        const [readC, readU] = await Promise.all([readCommitted(target(), version, topic), readUncommitted(target(), version, topic)]);
-        assert.deepEqual(sortedValues(readC), committed, `read_committed of ${topic}`);
-        assert.deepEqual(sortedValues(readU), [...committed, ...aborted].sort(), `read_uncommitted of ${topic}`);
-      }));
+      assert.deepEqual(
+        result.transactions.map((t) => `${t.round}:${t.outcome}`),
+        ['1:committed', '1:aborted', '2:committed', '2:aborted'],
+      );
+      await Promise.all(
+        [topicA, topicB].map(async (topic) => {
+          const committed = sortedValues(result.committed.filter((r) => r.topic === topic));
+          const aborted = sortedValues(result.aborted.filter((r) => r.topic === topic));
+          assert.equal(committed.length, 2);
+          const [readC, readU] = await Promise.all([readCommitted(target(), version, topic), readUncommitted(target(), version, topic)]);
+          assert.deepEqual(sortedValues(readC), committed, `read_committed of ${topic}`);
+          assert.deepEqual(sortedValues(readU), [...committed, ...aborted].sort(), `read_uncommitted of ${topic}`);
+        }),
+      );
     });
 
     test('the idempotent producer writes each record exactly once', async () => {

@@ -7,11 +7,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ApiKey, ZERO_UUID } from '../../../src/protocol/index.ts';
+import type { CreateTopicsResponse } from '../../../src/protocol/generated/messages/create-topics-response.ts';
 import { defaultMetadataRequest } from '../../../src/protocol/generated/messages/metadata-request.ts';
 import type { MetadataResponse } from '../../../src/protocol/generated/messages/metadata-response.ts';
-import type { CreateTopicsResponse } from '../../../src/protocol/generated/messages/create-topics-response.ts';
-import { KafkaTool, testBed, type ClusterDescriptor, type KafkaTools, type TestBedApi, type ToolProcess } from '../../../src/testbed/index.ts';
+import { ApiKey, ZERO_UUID } from '../../../src/protocol/index.ts';
+import { type ClusterDescriptor, KafkaTool, type KafkaTools, type TestBedApi, type ToolProcess, testBed } from '../../../src/testbed/index.ts';
 import { sendRequest } from '../../../src/testbed/kafka-request.ts';
 import { domainFor, startGateway, type TestGateway } from '../../support/gateway.ts';
 import { eventually, metricValue, scrapeMetrics } from '../../support/raw-kafka.ts';
@@ -71,7 +71,11 @@ describe('partition leaders moving under clients connected through the gateway',
 
   async function metadata(topic: string): Promise<MetadataResponse> {
     for (const b of cluster.brokers) {
-      const md = await sendRequest<MetadataResponse>(b.host, b.plaintextPort, ApiKey.Metadata, 12, { ...defaultMetadataRequest(), topics: [{ topicId: ZERO_UUID, name: topic }], allowAutoTopicCreation: false }).catch(() => undefined);
+      const md = await sendRequest<MetadataResponse>(b.host, b.plaintextPort, ApiKey.Metadata, 12, {
+        ...defaultMetadataRequest(),
+        topics: [{ topicId: ZERO_UUID, name: topic }],
+        allowAutoTopicCreation: false,
+      }).catch(() => undefined);
       if (md !== undefined) return md;
     }
     throw new Error('no broker of the cluster answers Metadata');
@@ -90,11 +94,18 @@ describe('partition leaders moving under clients connected through the gateway',
   test('a producer (acks=all) and a consumer group keep working through a controlled shutdown, a restart and a crash; every acknowledged record is consumed', async (t) => {
     const topic = uniqueName('gw-leader-moves');
     const b = cluster.brokers[0];
-    const created = await sendRequest<CreateTopicsResponse>(b.host, b.plaintextPort, ApiKey.CreateTopics, 7, {
-      topics: [{ name: topic, numPartitions: PARTITIONS, replicationFactor: 3, assignments: [], configs: [{ name: 'min.insync.replicas', value: '2' }] }],
-      timeoutMs: 10_000,
-      validateOnly: false,
-    }, 15_000);
+    const created = await sendRequest<CreateTopicsResponse>(
+      b.host,
+      b.plaintextPort,
+      ApiKey.CreateTopics,
+      7,
+      {
+        topics: [{ name: topic, numPartitions: PARTITIONS, replicationFactor: 3, assignments: [], configs: [{ name: 'min.insync.replicas', value: '2' }] }],
+        timeoutMs: 10_000,
+        validateOnly: false,
+      },
+      15_000,
+    );
     assert.equal(created.topics[0].errorCode, 0, created.topics[0].errorMessage ?? '');
     await eventually('every partition to have a leader and 3 in-sync replicas', async () => {
       const partitions = (await metadata(topic)).topics[0]?.partitions ?? [];
@@ -105,7 +116,15 @@ describe('partition leaders moving under clients connected through the gateway',
     const consumer = new Events(
       tools.spawn(KafkaTool.VerifiableConsumer, [
         ...tools.connectionArgs(KafkaTool.VerifiableConsumer, bootstrap),
-        '--topic', topic, '--group-id', uniqueName('gw-leader-moves-group'), '--reset-policy', 'earliest', '--verbose', '--session-timeout', '10000',
+        '--topic',
+        topic,
+        '--group-id',
+        uniqueName('gw-leader-moves-group'),
+        '--reset-policy',
+        'earliest',
+        '--verbose',
+        '--session-timeout',
+        '10000',
       ]),
       'record_data',
     );
@@ -117,19 +136,31 @@ describe('partition leaders moving under clients connected through the gateway',
     const producer = new Events(
       tools.spawn(KafkaTool.VerifiableProducer, [
         ...tools.connectionArgs(KafkaTool.VerifiableProducer, bootstrap, producerConfig),
-        '--topic', topic, '--acks', '-1', '--throughput', '200', '--max-messages', '-1',
+        '--topic',
+        topic,
+        '--acks',
+        '-1',
+        '--throughput',
+        '200',
+        '--max-messages',
+        '-1',
       ]),
       'producer_send_success',
     );
     const timeline: string[] = [];
     const started = Date.now();
-    const mark = (what: string) => timeline.push(`${((Date.now() - started) / 1000).toFixed(1)} s ${what}: acked ${producer.update()}, consumed ${consumer.update()}`);
+    const mark = (what: string) =>
+      timeline.push(`${((Date.now() - started) / 1000).toFixed(1)} s ${what}: acked ${producer.update()}, consumed ${consumer.update()}`);
 
     /** Waits until both clients made progress past the counts they had when this was called. */
     async function bothContinue(event: string): Promise<void> {
       const acked = producer.update();
       const consumed = consumer.update();
-      await eventually(`both clients to make progress after ${event} (acked ${acked}, consumed ${consumed})`, () => producer.update() >= acked + 100 && consumer.update() >= consumed + 100, 20_000);
+      await eventually(
+        `both clients to make progress after ${event} (acked ${acked}, consumed ${consumed})`,
+        () => producer.update() >= acked + 100 && consumer.update() >= consumed + 100,
+        20_000,
+      );
       mark(`progress after ${event}`);
     }
 
@@ -141,7 +172,11 @@ describe('partition leaders moving under clients connected through the gateway',
     mark(`broker ${first.nodeId} (leader of ${first.leads}/${PARTITIONS}) shut down`);
     await Promise.all([sleep(2000), bothContinue(`shutting down broker ${first.nodeId}`)]);
     await bed.startBroker(NAME, first.nodeId);
-    await eventually('every partition to be fully replicated again', async () => (await metadata(topic)).topics[0].partitions.every((p) => p.isrNodes.length === 3), 20_000);
+    await eventually(
+      'every partition to be fully replicated again',
+      async () => (await metadata(topic)).topics[0].partitions.every((p) => p.isrNodes.length === 3),
+      20_000,
+    );
     mark(`broker ${first.nodeId} back in every ISR`);
     await bothContinue(`restarting broker ${first.nodeId}`);
 
@@ -152,12 +187,19 @@ describe('partition leaders moving under clients connected through the gateway',
 
     const produced = await producer.tool.stop();
     producer.update();
-    const summary = produced.stdout.split('\n').filter((l) => l.includes('"tool_data"')).map((l) => JSON.parse(l) as { sent: number; acked: number });
+    const summary = produced.stdout
+      .split('\n')
+      .filter((l) => l.includes('"tool_data"'))
+      .map((l) => JSON.parse(l) as { sent: number; acked: number });
     const acked = producer.values;
-    await eventually(`the consumer to read all ${acked.size} acknowledged records`, () => {
-      consumer.update();
-      return [...acked].every((v) => consumer.values.has(v));
-    }, 30_000).catch((err: Error) => {
+    await eventually(
+      `the consumer to read all ${acked.size} acknowledged records`,
+      () => {
+        consumer.update();
+        return [...acked].every((v) => consumer.values.has(v));
+      },
+      30_000,
+    ).catch((err: Error) => {
       const missing = [...acked].filter((v) => !consumer.values.has(v));
       throw new Error(`${err.message}; ${missing.length} acknowledged records never consumed, e.g. ${missing.slice(0, 10).join(', ')}`);
     });
@@ -170,7 +212,11 @@ describe('partition leaders moving under clients connected through the gateway',
       `producer: ${summary.map((s) => `sent ${s.sent}, acked ${s.acked}`).join('; ')}; distinct acknowledged values ${acked.size}`,
       `consumer: ${consumer.count} records read, ${consumer.values.size} distinct values (${consumer.count - consumer.values.size} redelivered)`,
       `gateway: ${metricValue(metrics, 'turnout_client_connections_total', { route: ROUTE })} client connections, ` +
-        `errors ${metrics.split('\n').filter((l) => l.startsWith('turnout_connection_errors_total{')).map((l) => l.replace(/^.*reason="([^"]+)".*\} /, '$1=')).join(' ')}`,
+        `errors ${metrics
+          .split('\n')
+          .filter((l) => l.startsWith('turnout_connection_errors_total{'))
+          .map((l) => l.replace(/^.*reason="([^"]+)".*\} /, '$1='))
+          .join(' ')}`,
     ];
     for (const line of report) t.diagnostic(line);
     assert.ok(acked.size >= 1000, `a few thousand records acknowledged (${acked.size})`);

@@ -14,26 +14,39 @@
 // judges it; the gateway never reads it). Either way a bystander connection opened before goes on
 // working, and so does a new client.
 import assert from 'node:assert/strict';
-import { createServer, connect, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import {
-  ApiKey, FrameDecoder, ZERO_UUID, decodeResponse, encodeResponse, peekApiKey, peekApiVersion, peekProduceAcks,
-  peekRequestClientId, peekRequestCorrelationId, peekResponseCorrelationId,
-} from '../../../src/protocol/index.ts';
-import { encodeRecordBatch } from '../../../src/protocol/records.ts';
 import type { StreamingDomainConfig } from '../../../src/config/types.ts';
-import { defaultMetadataRequest } from '../../../src/protocol/generated/messages/metadata-request.ts';
-import type { MetadataResponse } from '../../../src/protocol/generated/messages/metadata-response.ts';
-import { defaultFindCoordinatorRequest } from '../../../src/protocol/generated/messages/find-coordinator-request.ts';
-import type { FindCoordinatorResponse } from '../../../src/protocol/generated/messages/find-coordinator-response.ts';
 import type { DescribeClusterResponse } from '../../../src/protocol/generated/messages/describe-cluster-response.ts';
 import type { FetchResponse } from '../../../src/protocol/generated/messages/fetch-response.ts';
-import { defaultProduceRequest, defaultProduceRequestPartitionProduceData, defaultProduceRequestTopicProduceData } from '../../../src/protocol/generated/messages/produce-request.ts';
+import { defaultFindCoordinatorRequest } from '../../../src/protocol/generated/messages/find-coordinator-request.ts';
+import type { FindCoordinatorResponse } from '../../../src/protocol/generated/messages/find-coordinator-response.ts';
+import { defaultMetadataRequest } from '../../../src/protocol/generated/messages/metadata-request.ts';
+import type { MetadataResponse } from '../../../src/protocol/generated/messages/metadata-response.ts';
+import {
+  defaultProduceRequest,
+  defaultProduceRequestPartitionProduceData,
+  defaultProduceRequestTopicProduceData,
+} from '../../../src/protocol/generated/messages/produce-request.ts';
 import type { ProduceResponse } from '../../../src/protocol/generated/messages/produce-response.ts';
-import { testBed, type ClusterDescriptor } from '../../../src/testbed/index.ts';
+import {
+  ApiKey,
+  decodeResponse,
+  encodeResponse,
+  FrameDecoder,
+  peekApiKey,
+  peekApiVersion,
+  peekProduceAcks,
+  peekRequestClientId,
+  peekRequestCorrelationId,
+  peekResponseCorrelationId,
+  ZERO_UUID,
+} from '../../../src/protocol/index.ts';
+import { encodeRecordBatch } from '../../../src/protocol/records.ts';
+import { type ClusterDescriptor, testBed } from '../../../src/testbed/index.ts';
 import { startGateway, type TestGateway } from '../../support/gateway.ts';
-import { LogCapture, asStream, type LogEntry } from '../../support/log-capture.ts';
-import { RawKafkaClient, createTopic, eventually, fetchRequest, metricValue, scrapeMetrics } from '../../support/raw-kafka.ts';
+import { asStream, LogCapture, type LogEntry } from '../../support/log-capture.ts';
+import { createTopic, eventually, fetchRequest, metricValue, RawKafkaClient, scrapeMetrics } from '../../support/raw-kafka.ts';
 import { uniqueName } from '../testbed/helpers.ts';
 
 const ROUTE = 'bent';
@@ -134,11 +147,14 @@ class MalformingBroker {
         const bytes = this.spoil(answer, plan.how);
         const cut = plan.inPieces ? Math.floor(bytes.length / 2) : bytes.length;
         gateway.write(bytes.subarray(0, cut));
-        setTimeout(() => {
-          if (cut < bytes.length) gateway.write(bytes.subarray(cut));
-          if (plan.how === 'cut-mid-frame') setTimeout(close, 50);
-          plan.sent(bytes);
-        }, plan.inPieces ? 50 : 0);
+        setTimeout(
+          () => {
+            if (cut < bytes.length) gateway.write(bytes.subarray(cut));
+            if (plan.how === 'cut-mid-frame') setTimeout(close, 50);
+            plan.sent(bytes);
+          },
+          plan.inPieces ? 50 : 0,
+        );
       }
     });
   }
@@ -229,9 +245,17 @@ describe('malformed responses from the upstream broker', () => {
     const domain: StreamingDomainConfig = {
       name: 'bent',
       type: 'kafka',
-      kafkaCluster: { name: 'bent', bootstrapServers: [{ id: 'plaintext', endpoints: [{ host: '127.0.0.1', port: fake.port }], security: { protocol: 'PLAINTEXT' } }] },
+      kafkaCluster: {
+        name: 'bent',
+        bootstrapServers: [{ id: 'plaintext', endpoints: [{ host: '127.0.0.1', port: fake.port }], security: { protocol: 'PLAINTEXT' } }],
+      },
     };
-    gw = await startGateway({ domains: [domain], routes: [{ name: ROUTE, domain: 'bent', listener: 'plaintext' }], limits: { maxFrameBytes: MAX_FRAME }, logDestination: asStream(logs) });
+    gw = await startGateway({
+      domains: [domain],
+      routes: [{ name: ROUTE, domain: 'bent', listener: 'plaintext' }],
+      limits: { maxFrameBytes: MAX_FRAME },
+      logDestination: asStream(logs),
+    });
     // Records enough for a Fetch answer the gateway cuts through (8 KiB and more) rather than assembles.
     const values = Array.from({ length: 24 }, (_, i) => `${i}:${'x'.repeat(1000)}`);
     const seed = await brokerClient();
@@ -255,10 +279,29 @@ describe('malformed responses from the upstream broker', () => {
   }
 
   async function produce(c: RawKafkaClient, values: string[], clientId = 'turnout-test'): Promise<{ errorCode: number; baseOffset: bigint }> {
-    const id = c.send(ApiKey.Produce, 9, {
-      ...defaultProduceRequest(), acks: -1, timeoutMs: 5000,
-      topicData: [{ ...defaultProduceRequestTopicProduceData(), name: topic, partitionData: [{ ...defaultProduceRequestPartitionProduceData(), index: 0, records: encodeRecordBatch(values.map((v) => ({ key: null, value: Buffer.from(v) }))) }] }],
-    }, clientId);
+    const id = c.send(
+      ApiKey.Produce,
+      9,
+      {
+        ...defaultProduceRequest(),
+        acks: -1,
+        timeoutMs: 5000,
+        topicData: [
+          {
+            ...defaultProduceRequestTopicProduceData(),
+            name: topic,
+            partitionData: [
+              {
+                ...defaultProduceRequestPartitionProduceData(),
+                index: 0,
+                records: encodeRecordBatch(values.map((v) => ({ key: null, value: Buffer.from(v) }))),
+              },
+            ],
+          },
+        ],
+      },
+      clientId,
+    );
     const res = await c.response<ProduceResponse>(id, ApiKey.Produce, 9);
     return res.responses[0].partitionResponses[0];
   }
@@ -267,8 +310,16 @@ describe('malformed responses from the upstream broker', () => {
   async function assertStillServing(): Promise<void> {
     for (const c of [bystander, await brokerClient()]) {
       try {
-        const md = await c.request<MetadataResponse>(ApiKey.Metadata, 12, { ...defaultMetadataRequest(), topics: [{ name: topic, topicId: ZERO_UUID }], allowAutoTopicCreation: false });
-        assert.deepEqual(md.brokers.map((x) => `${x.host}:${x.port}`), [brokerAddress()], 'broker addresses are the gateway\'s');
+        const md = await c.request<MetadataResponse>(ApiKey.Metadata, 12, {
+          ...defaultMetadataRequest(),
+          topics: [{ name: topic, topicId: ZERO_UUID }],
+          allowAutoTopicCreation: false,
+        });
+        assert.deepEqual(
+          md.brokers.map((x) => `${x.host}:${x.port}`),
+          [brokerAddress()],
+          "broker addresses are the gateway's",
+        );
         const p = await produce(c, ['still here']);
         assert.equal(p.errorCode, 0);
         const f = await c.request<FetchResponse>(ApiKey.Fetch, 12, fetchRequest(topic, p.baseOffset));
@@ -285,7 +336,14 @@ describe('malformed responses from the upstream broker', () => {
    * gateway, exactly one "connection closed" line with `reason` (and a detail matching `detail`)
    * is logged for it and counted, and the gateway goes on serving the bystander and new clients.
    */
-  async function badAnswer(how: Corruption, apiKey: number, reason: string, detail: RegExp, send: (c: RawKafkaClient, clientId: string) => void, where: 'bootstrap' | 'broker' = 'broker'): Promise<LogEntry> {
+  async function badAnswer(
+    how: Corruption,
+    apiKey: number,
+    reason: string,
+    detail: RegExp,
+    send: (c: RawKafkaClient, clientId: string) => void,
+    where: 'bootstrap' | 'broker' = 'broker',
+  ): Promise<LogEntry> {
     const clientId = `victim-${++victims}`;
     const before = await errors(reason);
     const client = where === 'bootstrap' ? await RawKafkaClient.connect(gw.bootstrap[ROUTE]) : await brokerClient();
@@ -311,15 +369,20 @@ describe('malformed responses from the upstream broker', () => {
     return logs.closesOf(port)[0];
   }
 
-  const metadata = (c: RawKafkaClient, clientId: string) => c.send(ApiKey.Metadata, 12, { ...defaultMetadataRequest(), topics: [{ name: topic, topicId: ZERO_UUID }], allowAutoTopicCreation: false }, clientId);
-  const findCoordinator = (c: RawKafkaClient, clientId: string) => c.send(ApiKey.FindCoordinator, 4, { ...defaultFindCoordinatorRequest(), keyType: 0, coordinatorKeys: ['bent-group'] }, clientId);
+  const metadata = (c: RawKafkaClient, clientId: string) =>
+    c.send(ApiKey.Metadata, 12, { ...defaultMetadataRequest(), topics: [{ name: topic, topicId: ZERO_UUID }], allowAutoTopicCreation: false }, clientId);
+  const findCoordinator = (c: RawKafkaClient, clientId: string) =>
+    c.send(ApiKey.FindCoordinator, 4, { ...defaultFindCoordinatorRequest(), keyType: 0, coordinatorKeys: ['bent-group'] }, clientId);
   const bigFetch = (c: RawKafkaClient, clientId: string) => c.send(ApiKey.Fetch, 12, fetchRequest(topic, 0n), clientId);
   const smallProduce = (c: RawKafkaClient, clientId: string) => void produce(c, ['spoiled'], clientId).catch(() => {});
 
   test('decoded answers (Metadata, FindCoordinator) with a body cut short or of garbage close that connection as malformed_response', async () => {
     for (const how of ['truncated-body', 'garbage-body'] as const) {
       // What the operator reads: the request it answers, and the broker that sent it.
-      const answerTo = (api: string, v: number) => new RegExp(`the response to ${api} v${v} \\(correlation id \\d+\\) from broker 127\\.0\\.0\\.1:${fake.port} of streaming domain "bent" is unreadable: .+`);
+      const answerTo = (api: string, v: number) =>
+        new RegExp(
+          `the response to ${api} v${v} \\(correlation id \\d+\\) from broker 127\\.0\\.0\\.1:${fake.port} of streaming domain "bent" is unreadable: .+`,
+        );
       await badAnswer(how, ApiKey.Metadata, 'malformed_response', answerTo('Metadata', 12), metadata, 'bootstrap');
       await badAnswer(how, ApiKey.Metadata, 'malformed_response', answerTo('Metadata', 12), metadata, 'broker');
       await badAnswer(how, ApiKey.FindCoordinator, 'malformed_response', answerTo('FindCoordinator', 4), findCoordinator);
@@ -336,16 +399,28 @@ describe('malformed responses from the upstream broker', () => {
   });
 
   test('an absurd or negative frame length from the broker closes that connection before anything of it is read whole', async () => {
-    for (const [api, apiKey, version, send] of [['Metadata', ApiKey.Metadata, 12, metadata], ['Fetch', ApiKey.Fetch, 12, bigFetch]] as const) {
+    for (const [api, apiKey, version, send] of [
+      ['Metadata', ApiKey.Metadata, 12, metadata],
+      ['Fetch', ApiKey.Fetch, 12, bigFetch],
+    ] as const) {
       const from = `the response to ${api} v${version} \\(correlation id \\d+\\) from broker 127\\.0\\.0\\.1:${fake.port} of streaming domain "bent" is unreadable`;
-      const big = await badAnswer('absurd-length', apiKey, 'frame_too_large', new RegExp(`${from}: its size prefix \\(2147483647\\) is outside 0\\.\\.${MAX_FRAME} \\(gateway\\.limits\\.maxFrameBytes\\)$`), send);
+      const big = await badAnswer(
+        'absurd-length',
+        apiKey,
+        'frame_too_large',
+        new RegExp(`${from}: its size prefix \\(2147483647\\) is outside 0\\.\\.${MAX_FRAME} \\(gateway\\.limits\\.maxFrameBytes\\)$`),
+        send,
+      );
       assert.equal(big.pendingRequests, 1);
       await badAnswer('negative-length', apiKey, 'malformed_response', new RegExp(`${from}: its size prefix \\(-16\\) is outside`), send);
     }
   });
 
   test('a broker that closes in the middle of an answer (assembled or being cut through) closes that connection with the request still pending', async () => {
-    for (const [apiKey, send] of [[ApiKey.Metadata, metadata], [ApiKey.Fetch, bigFetch]] as const) {
+    for (const [apiKey, send] of [
+      [ApiKey.Metadata, metadata],
+      [ApiKey.Fetch, bigFetch],
+    ] as const) {
       const line = await badAnswer('cut-mid-frame', apiKey, 'upstream_closed', /^/, send).catch((err: Error) => {
         throw new Error(`api ${apiKey}: ${err.message}`);
       });
@@ -354,7 +429,10 @@ describe('malformed responses from the upstream broker', () => {
   });
 
   test('a garbage body inside a sound frame of an opaque answer (Fetch, Produce) reaches the client byte for byte, and that connection goes on', async () => {
-    for (const [apiKey, send, version] of [[ApiKey.Fetch, bigFetch, 12], [ApiKey.Produce, smallProduce, 9]] as const) {
+    for (const [apiKey, send, version] of [
+      [ApiKey.Fetch, bigFetch, 12],
+      [ApiKey.Produce, smallProduce, 9],
+    ] as const) {
       const clientId = `victim-${++victims}`;
       const client = await brokerClient();
       const port = client.socket.localPort!;
@@ -362,16 +440,35 @@ describe('malformed responses from the upstream broker', () => {
       try {
         const spoiled = fake.corrupt(clientId, apiKey, 'garbage-body', apiKey === ApiKey.Fetch);
         if (apiKey === ApiKey.Fetch) send(client, clientId);
-        else client.send(ApiKey.Produce, version, {
-          ...defaultProduceRequest(), acks: -1, timeoutMs: 5000,
-          topicData: [{ ...defaultProduceRequestTopicProduceData(), name: topic, partitionData: [{ ...defaultProduceRequestPartitionProduceData(), index: 0, records: encodeRecordBatch([{ key: null, value: Buffer.from('spoiled') }]) }] }],
-        }, clientId);
+        else
+          client.send(
+            ApiKey.Produce,
+            version,
+            {
+              ...defaultProduceRequest(),
+              acks: -1,
+              timeoutMs: 5000,
+              topicData: [
+                {
+                  ...defaultProduceRequestTopicProduceData(),
+                  name: topic,
+                  partitionData: [
+                    { ...defaultProduceRequestPartitionProduceData(), index: 0, records: encodeRecordBatch([{ key: null, value: Buffer.from('spoiled') }]) },
+                  ],
+                },
+              ],
+            },
+            clientId,
+          );
         const sent = await spoiled;
         const got = await client.frame(5000);
         assert.ok(got.equals(sent), `api ${apiKey}: the client gets exactly the bytes the broker sent (${got.length} vs ${sent.length})`);
         // The frame was sound, so the connection is: the next request is answered.
         const md = await client.request<MetadataResponse>(ApiKey.Metadata, 12, { ...defaultMetadataRequest(), topics: [], allowAutoTopicCreation: false });
-        assert.deepEqual(md.brokers.map((x) => `${x.host}:${x.port}`), [brokerAddress()]);
+        assert.deepEqual(
+          md.brokers.map((x) => `${x.host}:${x.port}`),
+          [brokerAddress()],
+        );
         assert.equal(client.isClosed, false);
         assert.deepEqual(logs.closesOf(port), []);
         assert.equal(await errors('malformed_response'), before);

@@ -3,17 +3,18 @@
 // sent to a broker that does not lead the partition, which makes the broker attach KIP-951
 // NodeEndpoints), then real Java clients run through it; every byte the gateway sent to clients
 // is searched for the upstream brokers' ports, in binary and in text.
-import { after, before, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { ApiKey, apiCodec } from '../../../src/protocol/index.ts';
+import { after, before, describe, test } from 'node:test';
 import type { ApiVersionsResponse } from '../../../src/protocol/generated/messages/api-versions-response.ts';
-import type { MetadataResponse } from '../../../src/protocol/generated/messages/metadata-response.ts';
-import type { FindCoordinatorResponse } from '../../../src/protocol/generated/messages/find-coordinator-response.ts';
 import type { DescribeClusterResponse } from '../../../src/protocol/generated/messages/describe-cluster-response.ts';
 import type { DescribeQuorumResponse } from '../../../src/protocol/generated/messages/describe-quorum-response.ts';
-import type { ProduceResponse } from '../../../src/protocol/generated/messages/produce-response.ts';
 import type { FetchResponse } from '../../../src/protocol/generated/messages/fetch-response.ts';
-import { KafkaTool, testBed, type ClusterDescriptor, type KafkaTools } from '../../../src/testbed/index.ts';
+import type { FindCoordinatorResponse } from '../../../src/protocol/generated/messages/find-coordinator-response.ts';
+import type { MetadataResponse } from '../../../src/protocol/generated/messages/metadata-response.ts';
+import type { ProduceResponse } from '../../../src/protocol/generated/messages/produce-response.ts';
+import { ApiKey, apiCodec } from '../../../src/protocol/index.ts';
+import { type ClusterDescriptor, KafkaTool, type KafkaTools, testBed } from '../../../src/testbed/index.ts';
 import { sendRequest } from '../../../src/testbed/kafka-request.ts';
 import { domainFor, startGateway, type TestGateway } from '../../support/gateway.ts';
 import { recordBatch } from '../../support/record-batch.ts';
@@ -44,15 +45,31 @@ for (const spec of CLUSTERS) {
         tapClientBytes: (_route, bytes) => sent.push(Buffer.from(bytes)), // views of reused buffers: copy
       });
       bootstrap = gw.bootstrap.r;
-      const r = await tools.run(KafkaTool.Topics, [...tools.connectionArgs(KafkaTool.Topics, bootstrap), '--create', '--topic', topic, '--partitions', '3', '--replication-factor', '3']);
+      const r = await tools.run(KafkaTool.Topics, [
+        ...tools.connectionArgs(KafkaTool.Topics, bootstrap),
+        '--create',
+        '--topic',
+        topic,
+        '--partitions',
+        '3',
+        '--replication-factor',
+        '3',
+      ]);
       assert.equal(r.exitCode, 0, r.stderr);
-      const av = await viaGateway<ApiVersionsResponse>(ApiKey.ApiVersions, 3, { ...apiCodec(ApiKey.ApiVersions)!.defaultRequest(), clientSoftwareName: 'leak-test', clientSoftwareVersion: '1' });
+      const av = await viaGateway<ApiVersionsResponse>(ApiKey.ApiVersions, 3, {
+        ...apiCodec(ApiKey.ApiVersions)!.defaultRequest(),
+        clientSoftwareName: 'leak-test',
+        clientSoftwareVersion: '1',
+      });
       versions = new Map(av.apiKeys.map((k) => [k.apiKey, [k.minVersion, k.maxVersion]]));
       // The broker that answers may not have applied the new topic yet (it then reports no id).
       for (let attempt = 0; topicId === '' || topicId === 'AAAAAAAAAAAAAAAAAAAAAA'; attempt++) {
         if (attempt > 100) throw new Error(`no topic id for ${topic} after ${attempt} Metadata requests`);
         if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 100));
-        const md = await viaGateway<MetadataResponse>(ApiKey.Metadata, 12, { ...apiCodec(ApiKey.Metadata)!.defaultRequest(), topics: [{ name: topic, topicId: 'AAAAAAAAAAAAAAAAAAAAAA', _unknownTaggedFields: undefined }] });
+        const md = await viaGateway<MetadataResponse>(ApiKey.Metadata, 12, {
+          ...apiCodec(ApiKey.Metadata)!.defaultRequest(),
+          topics: [{ name: topic, topicId: 'AAAAAAAAAAAAAAAAAAAAAA', _unknownTaggedFields: undefined }],
+        });
         const t = md.topics.find((x) => x.name === topic);
         if (t !== undefined && t.errorCode === 0) topicId = t.topicId;
       }
@@ -89,7 +106,11 @@ for (const spec of CLUSTERS) {
       const vs = versionsOf(ApiKey.Metadata);
       assert.ok(vs.length > 5);
       for (const v of vs) {
-        const body = { ...apiCodec(ApiKey.Metadata)!.defaultRequest(), topics: [{ name: topic, topicId: 'AAAAAAAAAAAAAAAAAAAAAA', _unknownTaggedFields: undefined }], allowAutoTopicCreation: v < 4 };
+        const body = {
+          ...apiCodec(ApiKey.Metadata)!.defaultRequest(),
+          topics: [{ name: topic, topicId: 'AAAAAAAAAAAAAAAAAAAAAA', _unknownTaggedFields: undefined }],
+          allowAutoTopicCreation: v < 4,
+        };
         const md = await viaGateway<MetadataResponse>(ApiKey.Metadata, v, body);
         assert.equal(md.brokers.length, 3, `Metadata v${v}`);
         for (const b of md.brokers) assertGatewayAddress(`Metadata v${v} broker ${b.nodeId}`, b.host, b.port);
@@ -115,7 +136,11 @@ for (const spec of CLUSTERS) {
       const vs = versionsOf(ApiKey.DescribeCluster);
       assert.ok(vs.length > 0);
       for (const v of vs) {
-        const dc = await viaGateway<DescribeClusterResponse>(ApiKey.DescribeCluster, v, { includeClusterAuthorizedOperations: false, endpointType: 1, includeFencedBrokers: false });
+        const dc = await viaGateway<DescribeClusterResponse>(ApiKey.DescribeCluster, v, {
+          includeClusterAuthorizedOperations: false,
+          endpointType: 1,
+          includeFencedBrokers: false,
+        });
         assert.equal(dc.brokers.length, 3);
         for (const b of dc.brokers) assertGatewayAddress(`DescribeCluster v${v} broker ${b.brokerId}`, b.host, b.port);
       }
@@ -123,7 +148,9 @@ for (const spec of CLUSTERS) {
 
     test('DescribeQuorum v2+: controller endpoints are masked or mapped', async () => {
       for (const v of versionsOf(ApiKey.DescribeQuorum, 2)) {
-        const dq = await viaGateway<DescribeQuorumResponse>(ApiKey.DescribeQuorum, v, { topics: [{ topicName: '__cluster_metadata', partitions: [{ partitionIndex: 0 }] }] });
+        const dq = await viaGateway<DescribeQuorumResponse>(ApiKey.DescribeQuorum, v, {
+          topics: [{ topicName: '__cluster_metadata', partitions: [{ partitionIndex: 0 }] }],
+        });
         // An answer that is an error, or one without the quorum's nodes, would pass as "nothing
         // leaked": the test bed's controllers are in it, each endpoint masked (the gateway host,
         // port 0: controllers are not reachable through the gateway) or, for an id that is also
@@ -146,7 +173,10 @@ for (const spec of CLUSTERS) {
      */
     async function toFollower<T>(send: (follower: number, port: number) => Promise<T>, errorOf: (r: T) => number): Promise<T> {
       for (let attempt = 0; ; attempt++) {
-        const md = await viaGateway<MetadataResponse>(ApiKey.Metadata, 12, { ...apiCodec(ApiKey.Metadata)!.defaultRequest(), topics: [{ name: topic, topicId: 'AAAAAAAAAAAAAAAAAAAAAA', _unknownTaggedFields: undefined }] });
+        const md = await viaGateway<MetadataResponse>(ApiKey.Metadata, 12, {
+          ...apiCodec(ApiKey.Metadata)!.defaultRequest(),
+          topics: [{ name: topic, topicId: 'AAAAAAAAAAAAAAAAAAAAAA', _unknownTaggedFields: undefined }],
+        });
         const p0 = md.topics[0]?.partitions.find((p) => p.partitionIndex === 0);
         const follower = p0?.isrNodes.find((n) => n !== p0.leaderId);
         if (follower !== undefined) {
@@ -163,8 +193,13 @@ for (const spec of CLUSTERS) {
       const vs = versionsOf(ApiKey.Produce, 10);
       assert.ok(vs.length > 0);
       for (const v of vs) {
-        const topicData = [{ name: v >= 13 ? '' : topic, topicId: v >= 13 ? topicId : 'AAAAAAAAAAAAAAAAAAAAAA', partitionData: [{ index: 0, records: recordBatch([`v${v}`]) }] }];
-        const res = await toFollower((_f, port) => viaGateway<ProduceResponse>(ApiKey.Produce, v, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData }, port), (r) => r.responses[0].partitionResponses[0].errorCode);
+        const topicData = [
+          { name: v >= 13 ? '' : topic, topicId: v >= 13 ? topicId : 'AAAAAAAAAAAAAAAAAAAAAA', partitionData: [{ index: 0, records: recordBatch([`v${v}`]) }] },
+        ];
+        const res = await toFollower(
+          (_f, port) => viaGateway<ProduceResponse>(ApiKey.Produce, v, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData }, port),
+          (r) => r.responses[0].partitionResponses[0].errorCode,
+        );
         const p = res.responses[0].partitionResponses[0];
         assert.equal(p.errorCode, 6, `Produce v${v} to a follower should be NOT_LEADER_OR_FOLLOWER`);
         assert.ok(res.nodeEndpoints.length > 0, `Produce v${v}: the broker sent no NodeEndpoints`);
@@ -184,7 +219,11 @@ for (const spec of CLUSTERS) {
         // that (the connection closes): no NodeEndpoints can reach a client, even one that skips
         // ApiVersions. Should the cap go, the loop below covers them again.
         await assert.rejects(
-          viaGateway<FetchResponse>(ApiKey.Fetch, 16, { ...apiCodec(ApiKey.Fetch)!.defaultRequest(), maxWaitMs: 0, topics: [{ topic: '', topicId, partitions: [], _unknownTaggedFields: undefined }] }),
+          viaGateway<FetchResponse>(ApiKey.Fetch, 16, {
+            ...apiCodec(ApiKey.Fetch)!.defaultRequest(),
+            maxWaitMs: 0,
+            topics: [{ topic: '', topicId, partitions: [], _unknownTaggedFields: undefined }],
+          }),
           'a Fetch v16 is refused, not forwarded',
         );
         t.diagnostic('Fetch is capped below v16 and v16 is refused: no NodeEndpoints can reach clients');
@@ -195,11 +234,39 @@ for (const spec of CLUSTERS) {
         const body = (follower: number) => ({
           ...fetchCodec.defaultRequest(),
           replicaState: { replicaId: follower, replicaEpoch: -1n, _unknownTaggedFields: undefined },
-          maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
-          topics: [{ topic: '', topicId, partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: 0n, lastFetchedEpoch: -1, logStartOffset: -1n, partitionMaxBytes: 1 << 20, replicaDirectoryId: 'AAAAAAAAAAAAAAAAAAAAAA', highWatermark: -1n, _unknownTaggedFields: undefined }], _unknownTaggedFields: undefined }],
-          forgottenTopicsData: [], rackId: '',
+          maxWaitMs: 0,
+          minBytes: 0,
+          maxBytes: 1 << 20,
+          isolationLevel: 0,
+          sessionId: 0,
+          sessionEpoch: -1,
+          topics: [
+            {
+              topic: '',
+              topicId,
+              partitions: [
+                {
+                  partition: 0,
+                  currentLeaderEpoch: -1,
+                  fetchOffset: 0n,
+                  lastFetchedEpoch: -1,
+                  logStartOffset: -1n,
+                  partitionMaxBytes: 1 << 20,
+                  replicaDirectoryId: 'AAAAAAAAAAAAAAAAAAAAAA',
+                  highWatermark: -1n,
+                  _unknownTaggedFields: undefined,
+                },
+              ],
+              _unknownTaggedFields: undefined,
+            },
+          ],
+          forgottenTopicsData: [],
+          rackId: '',
         });
-        const res = await toFollower((follower, port) => viaGateway<FetchResponse>(ApiKey.Fetch, v, body(follower), port), (r) => r.responses[0].partitions[0].errorCode);
+        const res = await toFollower(
+          (follower, port) => viaGateway<FetchResponse>(ApiKey.Fetch, v, body(follower), port),
+          (r) => r.responses[0].partitions[0].errorCode,
+        );
         const p = res.responses[0].partitions[0];
         assert.equal(p.errorCode, 6, `Fetch v${v} from a follower should be NOT_LEADER_OR_FOLLOWER`);
         withEndpoints += res.nodeEndpoints.length > 0 ? 1 : 0;
@@ -212,11 +279,28 @@ for (const spec of CLUSTERS) {
       const lines = `${Array.from({ length: 50 }, (_, i) => `leak-${i}`).join('\n')}\n`;
       let r = await tools.run(KafkaTool.ConsoleProducer, [...tools.connectionArgs(KafkaTool.ConsoleProducer, bootstrap), '--topic', topic], { input: lines });
       assert.equal(r.exitCode, 0, r.stderr);
-      r = await tools.run(KafkaTool.ConsoleConsumer, [...tools.connectionArgs(KafkaTool.ConsoleConsumer, bootstrap), '--topic', topic, '--group', `leak-${spec.name}`, '--from-beginning', '--max-messages', '50', '--timeout-ms', '20000']);
+      r = await tools.run(KafkaTool.ConsoleConsumer, [
+        ...tools.connectionArgs(KafkaTool.ConsoleConsumer, bootstrap),
+        '--topic',
+        topic,
+        '--group',
+        `leak-${spec.name}`,
+        '--from-beginning',
+        '--max-messages',
+        '50',
+        '--timeout-ms',
+        '20000',
+      ]);
       assert.equal(r.exitCode, 0, r.stderr);
-      r = await tools.run(KafkaTool.ConsumerGroups, [...tools.connectionArgs(KafkaTool.ConsumerGroups, bootstrap), '--describe', '--group', `leak-${spec.name}`]);
+      r = await tools.run(KafkaTool.ConsumerGroups, [
+        ...tools.connectionArgs(KafkaTool.ConsumerGroups, bootstrap),
+        '--describe',
+        '--group',
+        `leak-${spec.name}`,
+      ]);
       assert.equal(r.exitCode, 0, r.stderr);
-      for (const b of cluster.brokers) assert.ok(!r.stdout.includes(String(b.plaintextPort)), `consumer-groups --describe shows upstream port ${b.plaintextPort}:\n${r.stdout}`);
+      for (const b of cluster.brokers)
+        assert.ok(!r.stdout.includes(String(b.plaintextPort)), `consumer-groups --describe shows upstream port ${b.plaintextPort}:\n${r.stdout}`);
 
       const all = Buffer.concat(sent);
       assert.ok(all.length > 10_000, `only ${all.length} bytes were sent to clients`);

@@ -1,13 +1,14 @@
 // Produce with acks=0 gets no response from the broker, so the gateway must not expect one:
 // a response to a later request on the same connection still reaches the client, and the
 // records land.
-import { after, before, test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { ApiKey, apiCodec } from '../../../src/protocol/index.ts';
+import { after, before, test } from 'node:test';
 import type { MetadataResponse } from '../../../src/protocol/generated/messages/metadata-response.ts';
-import { testBed, type ClusterDescriptor, type KafkaTools } from '../../../src/testbed/index.ts';
+import { ApiKey, apiCodec } from '../../../src/protocol/index.ts';
+import { type ClusterDescriptor, type KafkaTools, testBed } from '../../../src/testbed/index.ts';
 import { domainFor, startGateway, type TestGateway } from '../../support/gateway.ts';
-import { RawKafkaClient, createTopic } from '../../support/raw-kafka.ts';
+import { createTopic, RawKafkaClient } from '../../support/raw-kafka.ts';
 import { recordBatch } from '../../support/record-batch.ts';
 
 let cluster: ClusterDescriptor;
@@ -33,12 +34,24 @@ test('acks=0 Produce requests are forwarded without waiting for a response, and 
   try {
     const versions = [9, 11, 12];
     for (const v of versions) {
-      client.send(ApiKey.Produce, v, { transactionalId: null, acks: 0, timeoutMs: 5000, topicData: [{ name: topic, topicId: 'AAAAAAAAAAAAAAAAAAAAAA', partitionData: [{ index: 0, records: recordBatch([`a-${v}`, `b-${v}`]) }] }] });
+      client.send(ApiKey.Produce, v, {
+        transactionalId: null,
+        acks: 0,
+        timeoutMs: 5000,
+        topicData: [{ name: topic, topicId: 'AAAAAAAAAAAAAAAAAAAAAA', partitionData: [{ index: 0, records: recordBatch([`a-${v}`, `b-${v}`]) }] }],
+      });
     }
-    const md = await client.request<MetadataResponse>(ApiKey.Metadata, 12, { ...apiCodec(ApiKey.Metadata)!.defaultRequest(), topics: [{ name: topic, topicId: 'AAAAAAAAAAAAAAAAAAAAAA' }] });
+    const md = await client.request<MetadataResponse>(ApiKey.Metadata, 12, {
+      ...apiCodec(ApiKey.Metadata)!.defaultRequest(),
+      topics: [{ name: topic, topicId: 'AAAAAAAAAAAAAAAAAAAAAA' }],
+    });
     assert.equal(md.topics[0].name, topic);
     assert.equal(client.pendingFrames, 0, 'no frame other than the Metadata response arrived');
-    assert.equal(gw.gateway.connections('r').find((c) => c.stats().inFlight > 0), undefined, 'nothing is left waiting for a response');
+    assert.equal(
+      gw.gateway.connections('r').find((c) => c.stats().inFlight > 0),
+      undefined,
+      'nothing is left waiting for a response',
+    );
     const end = await tools.endOffsets(gw.bootstrap.r, topic);
     assert.equal(end.get(0), versions.length * 2);
   } finally {

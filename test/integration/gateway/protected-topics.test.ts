@@ -5,35 +5,36 @@
 // every write to it and every commit on it is refused with TOPIC_AUTHORIZATION_FAILED while the
 // normal topic in the same request is served, its records are read directly from the broker to
 // show nothing landed, and the gateway itself still switches the route through it.
-import { after, before, describe, test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { ApiKey, ZERO_UUID, decodeResponse, encodeRequest } from '../../../src/protocol/index.ts';
-import { decodeRecordBatches } from '../../../src/protocol/records.ts';
-import { sendRequest } from '../../../src/testbed/kafka-request.ts';
-import { testBed, type ClusterDescriptor } from '../../../src/testbed/index.ts';
-import { defaultMetadataRequest } from '../../../src/protocol/generated/messages/metadata-request.ts';
-import type { MetadataResponse } from '../../../src/protocol/generated/messages/metadata-response.ts';
-import type { ProduceResponse } from '../../../src/protocol/generated/messages/produce-response.ts';
-import type { FetchResponse } from '../../../src/protocol/generated/messages/fetch-response.ts';
-import { defaultFetchRequest, defaultFetchRequestFetchPartition } from '../../../src/protocol/generated/messages/fetch-request.ts';
+import { after, before, describe, test } from 'node:test';
 import { defaultCreateTopicsRequestCreatableTopic } from '../../../src/protocol/generated/messages/create-topics-request.ts';
 import type { CreateTopicsResponse } from '../../../src/protocol/generated/messages/create-topics-response.ts';
+import type { DeleteRecordsResponse } from '../../../src/protocol/generated/messages/delete-records-response.ts';
 import type { DeleteTopicsResponse } from '../../../src/protocol/generated/messages/delete-topics-response.ts';
-import type { IncrementalAlterConfigsResponse } from '../../../src/protocol/generated/messages/incremental-alter-configs-response.ts';
 import type { DescribeConfigsResponse } from '../../../src/protocol/generated/messages/describe-configs-response.ts';
+import type { DescribeTopicPartitionsResponse } from '../../../src/protocol/generated/messages/describe-topic-partitions-response.ts';
+import { defaultFetchRequest, defaultFetchRequestFetchPartition } from '../../../src/protocol/generated/messages/fetch-request.ts';
+import type { FetchResponse } from '../../../src/protocol/generated/messages/fetch-response.ts';
+import type { FindCoordinatorResponse } from '../../../src/protocol/generated/messages/find-coordinator-response.ts';
+import type { IncrementalAlterConfigsResponse } from '../../../src/protocol/generated/messages/incremental-alter-configs-response.ts';
+import type { ListOffsetsResponse } from '../../../src/protocol/generated/messages/list-offsets-response.ts';
+import { defaultMetadataRequest } from '../../../src/protocol/generated/messages/metadata-request.ts';
+import type { MetadataResponse } from '../../../src/protocol/generated/messages/metadata-response.ts';
 import type { OffsetCommitResponse } from '../../../src/protocol/generated/messages/offset-commit-response.ts';
 import type { OffsetFetchResponse } from '../../../src/protocol/generated/messages/offset-fetch-response.ts';
-import type { ListOffsetsResponse } from '../../../src/protocol/generated/messages/list-offsets-response.ts';
-import type { DescribeTopicPartitionsResponse } from '../../../src/protocol/generated/messages/describe-topic-partitions-response.ts';
-import type { DeleteRecordsResponse } from '../../../src/protocol/generated/messages/delete-records-response.ts';
-import type { FindCoordinatorResponse } from '../../../src/protocol/generated/messages/find-coordinator-response.ts';
-import { domainFor, startGateway, type TestGateway } from '../../support/gateway.ts';
-import { RawKafkaClient, createTopic, eventually, metricValue, scrapeMetrics } from '../../support/raw-kafka.ts';
-import { recordBatch } from '../../support/record-batch.ts';
-import { stopAllClients, type ClientTarget } from '../../support/clients/index.ts';
+import type { ProduceResponse } from '../../../src/protocol/generated/messages/produce-response.ts';
+import { ApiKey, decodeResponse, encodeRequest, ZERO_UUID } from '../../../src/protocol/index.ts';
+import { decodeRecordBatches } from '../../../src/protocol/records.ts';
+import { type ClusterDescriptor, testBed } from '../../../src/testbed/index.ts';
+import { sendRequest } from '../../../src/testbed/kafka-request.ts';
+import { type ClientTarget, stopAllClients } from '../../support/clients/index.ts';
+import * as java from '../../support/clients/java.ts';
 import * as kafkajs from '../../support/clients/kafkajs.ts';
 import * as rdkafka from '../../support/clients/librdkafka.ts';
-import * as java from '../../support/clients/java.ts';
+import { domainFor, startGateway, type TestGateway } from '../../support/gateway.ts';
+import { createTopic, eventually, metricValue, RawKafkaClient, scrapeMetrics } from '../../support/raw-kafka.ts';
+import { recordBatch } from '../../support/record-batch.ts';
 import { uniqueName } from '../testbed/helpers.ts';
 
 const TOKEN = 'protected-topics-token';
@@ -63,29 +64,52 @@ async function valuesOn(topic: string): Promise<string[]> {
 }
 
 async function endOffset(topic: string): Promise<bigint> {
-  const r = await direct<ListOffsetsResponse>(ApiKey.ListOffsets, 7, { replicaId: -1, isolationLevel: 0, timeoutMs: 0, topics: [{ name: topic, partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -1n }] }] });
+  const r = await direct<ListOffsetsResponse>(ApiKey.ListOffsets, 7, {
+    replicaId: -1,
+    isolationLevel: 0,
+    timeoutMs: 0,
+    topics: [{ name: topic, partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -1n }] }],
+  });
   return r.topics[0].partitions[0].offset;
 }
 
 async function topicConfig(topic: string, key: string): Promise<string | null> {
-  const r = await direct<DescribeConfigsResponse>(ApiKey.DescribeConfigs, 4, { resources: [{ resourceType: TOPIC_TYPE, resourceName: topic, configurationKeys: [key] }], includeSynonyms: false, includeDocumentation: false });
+  const r = await direct<DescribeConfigsResponse>(ApiKey.DescribeConfigs, 4, {
+    resources: [{ resourceType: TOPIC_TYPE, resourceName: topic, configurationKeys: [key] }],
+    includeSynonyms: false,
+    includeDocumentation: false,
+  });
   return r.results[0].configs.find((c) => c.name === key)?.value ?? null;
 }
 
 function fetchBody(topics: string[], offset: bigint, maxBytes = 1024 * 1024) {
   return {
-    ...defaultFetchRequest(), maxWaitMs: 0, minBytes: 0, maxBytes,
-    topics: topics.map((topic) => ({ topic, topicId: ZERO_UUID, partitions: [{ ...defaultFetchRequestFetchPartition(), partition: 0, fetchOffset: offset, partitionMaxBytes: maxBytes }] })),
+    ...defaultFetchRequest(),
+    maxWaitMs: 0,
+    minBytes: 0,
+    maxBytes,
+    topics: topics.map((topic) => ({
+      topic,
+      topicId: ZERO_UUID,
+      partitions: [{ ...defaultFetchRequestFetchPartition(), partition: 0, fetchOffset: offset, partitionMaxBytes: maxBytes }],
+    })),
   };
 }
 
 function produceBody(topics: { name: string; values: string[] }[], acks = -1) {
-  return { transactionalId: null, acks, timeoutMs: 10_000, topicData: topics.map((t) => ({ name: t.name, topicId: ZERO_UUID, partitionData: [{ index: 0, records: recordBatch(t.values) }] })) };
+  return {
+    transactionalId: null,
+    acks,
+    timeoutMs: 10_000,
+    topicData: topics.map((t) => ({ name: t.name, topicId: ZERO_UUID, partitionData: [{ index: 0, records: recordBatch(t.values) }] })),
+  };
 }
 
 /** Errors by topic in a response's per-topic, per-partition lists. */
-const errorsOf = <T extends { partitions?: { errorCode: number }[]; partitionResponses?: { errorCode: number }[] }>(topics: T[], name: (t: T) => string | null) =>
-  Object.fromEntries(topics.map((t) => [name(t), (t.partitions ?? t.partitionResponses ?? []).map((p) => p.errorCode)]));
+const errorsOf = <T extends { partitions?: { errorCode: number }[]; partitionResponses?: { errorCode: number }[] }>(
+  topics: T[],
+  name: (t: T) => string | null,
+) => Object.fromEntries(topics.map((t) => [name(t), (t.partitions ?? t.partitionResponses ?? []).map((p) => p.errorCode)]));
 
 /** Whether an error (kafkajs', or a client driver's) says the topic is not authorized. */
 function isAuthorizationError(err: unknown): boolean {
@@ -136,7 +160,7 @@ after(async () => {
   await gw?.stop();
 });
 
-describe('through the gateway, clients never see or touch the gateway\'s state topic', () => {
+describe("through the gateway, clients never see or touch the gateway's state topic", () => {
   test('listings leave it out: raw Metadata and DescribeTopicPartitions, kafkajs, librdkafka and the Java client', async () => {
     const raw = await RawKafkaClient.connect(target.bootstrap);
     try {
@@ -147,15 +171,36 @@ describe('through the gateway, clients never see or touch the gateway\'s state t
       const v1 = await raw.request<MetadataResponse>(ApiKey.Metadata, 1, { ...defaultMetadataRequest(), topics: null });
       assert.ok(!v1.topics.some((t) => t.name === stateTopic), 'nor does Metadata v1');
       // Named: answered as a broker answers a topic the client may not describe.
-      const named = await raw.request<MetadataResponse>(ApiKey.Metadata, 12, { ...defaultMetadataRequest(), topics: [stateTopic, normal].map((name) => ({ name, topicId: ZERO_UUID })), allowAutoTopicCreation: true });
-      assert.deepEqual(named.topics.map((t) => [t.name, t.errorCode, t.topicId === ZERO_UUID, t.partitions.length > 0]).sort(), [[normal, 0, false, true], [stateTopic, AUTHZ, true, false]].sort());
-      const dtp = await raw.request<DescribeTopicPartitionsResponse>(ApiKey.DescribeTopicPartitions, 0, { topics: [], responsePartitionLimit: 2000, cursor: null });
-      assert.ok(dtp.topics.some((t) => t.name === normal) && !dtp.topics.some((t) => t.name === stateTopic), 'DescribeTopicPartitions (all topics) leaves it out');
+      const named = await raw.request<MetadataResponse>(ApiKey.Metadata, 12, {
+        ...defaultMetadataRequest(),
+        topics: [stateTopic, normal].map((name) => ({ name, topicId: ZERO_UUID })),
+        allowAutoTopicCreation: true,
+      });
+      assert.deepEqual(
+        named.topics.map((t) => [t.name, t.errorCode, t.topicId === ZERO_UUID, t.partitions.length > 0]).sort(),
+        [
+          [normal, 0, false, true],
+          [stateTopic, AUTHZ, true, false],
+        ].sort(),
+      );
+      const dtp = await raw.request<DescribeTopicPartitionsResponse>(ApiKey.DescribeTopicPartitions, 0, {
+        topics: [],
+        responsePartitionLimit: 2000,
+        cursor: null,
+      });
+      assert.ok(
+        dtp.topics.some((t) => t.name === normal) && !dtp.topics.some((t) => t.name === stateTopic),
+        'DescribeTopicPartitions (all topics) leaves it out',
+      );
       // Paged one partition at a time, the listing skips it and goes on past it.
       const paged: string[] = [];
       let cursor: { topicName: string; partitionIndex: number } | null = null;
       for (let i = 0; i < 10_000; i++) {
-        const page: DescribeTopicPartitionsResponse = await raw.request<DescribeTopicPartitionsResponse>(ApiKey.DescribeTopicPartitions, 0, { topics: [], responsePartitionLimit: 1, cursor });
+        const page: DescribeTopicPartitionsResponse = await raw.request<DescribeTopicPartitionsResponse>(ApiKey.DescribeTopicPartitions, 0, {
+          topics: [],
+          responsePartitionLimit: 1,
+          cursor,
+        });
         paged.push(...page.topics.map((t) => t.name!));
         if (page.nextCursor === null) break;
         cursor = { topicName: page.nextCursor.topicName, partitionIndex: page.nextCursor.partitionIndex };
@@ -168,7 +213,11 @@ describe('through the gateway, clients never see or touch the gateway\'s state t
     } finally {
       raw.destroy();
     }
-    for (const [client, list] of [['kafkajs', kafkajs.listMetadata], ['librdkafka', rdkafka.listMetadata], ['java', java.listMetadata]] as const) {
+    for (const [client, list] of [
+      ['kafkajs', kafkajs.listMetadata],
+      ['librdkafka', rdkafka.listMetadata],
+      ['java', java.listMetadata],
+    ] as const) {
       const md = await list(target);
       assert.ok(md.topics.includes(normal), `${client} lists the normal topic`);
       assert.ok(!md.topics.includes(stateTopic), `${client} does not see the state topic: ${md.topics.join(', ')}`);
@@ -181,9 +230,15 @@ describe('through the gateway, clients never see or touch the gateway\'s state t
     await rejectsWithAuthorization('java producer', () => java.produce(target, stateTopic, [{ value: FORGED }], { timeoutMs: 20_000 }));
     await kafkajs.withAdmin(target, 'admin on the state topic', 60_000, async (admin) => {
       await rejectsWithAuthorization('kafkajs deleteTopics', () => admin.deleteTopics({ topics: [stateTopic], timeout: 5000 }));
-      await rejectsWithAuthorization('kafkajs createTopics', () => admin.createTopics({ topics: [{ topic: stateTopic, numPartitions: 3 }], waitForLeaders: false }));
-      await rejectsWithAuthorization('kafkajs alterConfigs', () => admin.alterConfigs({ validateOnly: false, resources: [{ type: TOPIC_TYPE, name: stateTopic, configEntries: [{ name: 'retention.ms', value: '1' }] }] }));
-      await rejectsWithAuthorization('kafkajs setOffsets', () => admin.setOffsets({ groupId: uniqueName('g'), topic: stateTopic, partitions: [{ partition: 0, offset: '0' }] }));
+      await rejectsWithAuthorization('kafkajs createTopics', () =>
+        admin.createTopics({ topics: [{ topic: stateTopic, numPartitions: 3 }], waitForLeaders: false }),
+      );
+      await rejectsWithAuthorization('kafkajs alterConfigs', () =>
+        admin.alterConfigs({ validateOnly: false, resources: [{ type: TOPIC_TYPE, name: stateTopic, configEntries: [{ name: 'retention.ms', value: '1' }] }] }),
+      );
+      await rejectsWithAuthorization('kafkajs setOffsets', () =>
+        admin.setOffsets({ groupId: uniqueName('g'), topic: stateTopic, partitions: [{ partition: 0, offset: '0' }] }),
+      );
       // The same admin still works for a normal topic.
       assert.ok((await admin.listTopics()).includes(normal));
     });
@@ -191,7 +246,7 @@ describe('through the gateway, clients never see or touch the gateway\'s state t
     assert.ok(!(await valuesOn(stateTopic)).some((v) => v.includes(FORGED)), 'no client record in the state topic');
     const md = await direct<MetadataResponse>(ApiKey.Metadata, 12, { ...defaultMetadataRequest(), topics: [{ name: stateTopic, topicId: ZERO_UUID }] });
     assert.deepEqual([md.topics[0].errorCode, md.topics[0].partitions.length], [0, 1]);
-    assert.equal(await topicConfig(stateTopic, 'retention.ms') === '1', false);
+    assert.equal((await topicConfig(stateTopic, 'retention.ms')) === '1', false);
     assert.equal(await topicConfig(stateTopic, 'cleanup.policy'), 'compact');
   });
 
@@ -199,54 +254,138 @@ describe('through the gateway, clients never see or touch the gateway\'s state t
     const raw = await RawKafkaClient.connect(target.bootstrap);
     try {
       const before = await endOffset(normal);
-      const produced = await raw.request<ProduceResponse>(ApiKey.Produce, 9, produceBody([{ name: normal, values: ['kept-1', 'kept-2'] }, { name: stateTopic, values: [FORGED] }]));
-      assert.deepEqual(errorsOf(produced.responses, (t) => t.name), { [normal]: [0], [stateTopic]: [AUTHZ] });
-      assert.equal(await endOffset(normal), before + 2n, 'the normal topic\'s records landed');
+      const produced = await raw.request<ProduceResponse>(
+        ApiKey.Produce,
+        9,
+        produceBody([
+          { name: normal, values: ['kept-1', 'kept-2'] },
+          { name: stateTopic, values: [FORGED] },
+        ]),
+      );
+      assert.deepEqual(
+        errorsOf(produced.responses, (t) => t.name),
+        { [normal]: [0], [stateTopic]: [AUTHZ] },
+      );
+      assert.equal(await endOffset(normal), before + 2n, "the normal topic's records landed");
       // Produce v3 and v12 too (the oldest the codec reads and the newest the gateway offers).
       for (const v of [3, 12]) {
-        const r = await raw.request<ProduceResponse>(ApiKey.Produce, v, produceBody([{ name: stateTopic, values: [FORGED] }, { name: normal, values: [`kept-v${v}`] }]));
-        assert.deepEqual(errorsOf(r.responses, (t) => t.name), { [normal]: [0], [stateTopic]: [AUTHZ] }, `Produce v${v}`);
+        const r = await raw.request<ProduceResponse>(
+          ApiKey.Produce,
+          v,
+          produceBody([
+            { name: stateTopic, values: [FORGED] },
+            { name: normal, values: [`kept-v${v}`] },
+          ]),
+        );
+        assert.deepEqual(
+          errorsOf(r.responses, (t) => t.name),
+          { [normal]: [0], [stateTopic]: [AUTHZ] },
+          `Produce v${v}`,
+        );
       }
 
       const fetched = await raw.request<FetchResponse>(ApiKey.Fetch, 12, fetchBody([normal, stateTopic], before));
-      assert.deepEqual(errorsOf(fetched.responses, (t) => t.topic), { [normal]: [0], [stateTopic]: [AUTHZ] });
+      assert.deepEqual(
+        errorsOf(fetched.responses, (t) => t.topic),
+        { [normal]: [0], [stateTopic]: [AUTHZ] },
+      );
       const normalRecords = decodeRecordBatches(fetched.responses.find((t) => t.topic === normal)!.partitions[0].records!);
-      assert.deepEqual(normalRecords.slice(0, 2).map((r) => r.value?.toString()), ['kept-1', 'kept-2']);
+      assert.deepEqual(
+        normalRecords.slice(0, 2).map((r) => r.value?.toString()),
+        ['kept-1', 'kept-2'],
+      );
       assert.equal(fetched.responses.find((t) => t.topic === stateTopic)!.partitions[0].records, null, 'no records of the state topic');
 
-      const listed = await raw.request<ListOffsetsResponse>(ApiKey.ListOffsets, 7, { replicaId: -1, isolationLevel: 0, timeoutMs: 0, topics: [normal, stateTopic].map((name) => ({ name, partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -1n }] })) });
-      assert.deepEqual(errorsOf(listed.topics, (t) => t.name), { [normal]: [0], [stateTopic]: [AUTHZ] });
+      const listed = await raw.request<ListOffsetsResponse>(ApiKey.ListOffsets, 7, {
+        replicaId: -1,
+        isolationLevel: 0,
+        timeoutMs: 0,
+        topics: [normal, stateTopic].map((name) => ({ name, partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -1n }] })),
+      });
+      assert.deepEqual(
+        errorsOf(listed.topics, (t) => t.name),
+        { [normal]: [0], [stateTopic]: [AUTHZ] },
+      );
 
       // Offsets: committed on the normal topic, refused on the state topic.
       const group = uniqueName('protected-group');
-      await eventually('the group coordinator', async () => (await raw.request<FindCoordinatorResponse>(ApiKey.FindCoordinator, 4, { key: '', keyType: 0, coordinatorKeys: [group] })).coordinators[0].errorCode === 0, 30_000);
-      const commit = (version: number) => raw.request<OffsetCommitResponse>(ApiKey.OffsetCommit, version, {
-        groupId: group, generationIdOrMemberEpoch: -1, memberId: '', groupInstanceId: null, retentionTimeMs: -1n,
-        topics: [normal, stateTopic].map((name) => ({ name, topicId: ZERO_UUID, partitions: [{ partitionIndex: 0, committedOffset: 1n, committedLeaderEpoch: -1, committedMetadata: null }] })),
+      await eventually(
+        'the group coordinator',
+        async () =>
+          (await raw.request<FindCoordinatorResponse>(ApiKey.FindCoordinator, 4, { key: '', keyType: 0, coordinatorKeys: [group] })).coordinators[0]
+            .errorCode === 0,
+        30_000,
+      );
+      const commit = (version: number) =>
+        raw.request<OffsetCommitResponse>(ApiKey.OffsetCommit, version, {
+          groupId: group,
+          generationIdOrMemberEpoch: -1,
+          memberId: '',
+          groupInstanceId: null,
+          retentionTimeMs: -1n,
+          topics: [normal, stateTopic].map((name) => ({
+            name,
+            topicId: ZERO_UUID,
+            partitions: [{ partitionIndex: 0, committedOffset: 1n, committedLeaderEpoch: -1, committedMetadata: null }],
+          })),
+        });
+      const committed = await eventually(
+        'the group coordinator to accept the commit',
+        async () => {
+          const r = await commit(8);
+          return r.topics.find((t) => t.name === normal)?.partitions[0].errorCode === 0 ? r : undefined;
+        },
+        30_000,
+      );
+      assert.deepEqual(
+        errorsOf(committed.topics, (t) => t.name),
+        { [normal]: [0], [stateTopic]: [AUTHZ] },
+      );
+      const offsets = await direct<OffsetFetchResponse>(ApiKey.OffsetFetch, 9, {
+        groupId: '',
+        topics: [],
+        requireStable: false,
+        groups: [{ groupId: group, memberId: null, memberEpoch: -1, topics: null }],
       });
-      const committed = await eventually('the group coordinator to accept the commit', async () => {
-        const r = await commit(8);
-        return r.topics.find((t) => t.name === normal)?.partitions[0].errorCode === 0 ? r : undefined;
-      }, 30_000);
-      assert.deepEqual(errorsOf(committed.topics, (t) => t.name), { [normal]: [0], [stateTopic]: [AUTHZ] });
-      const offsets = await direct<OffsetFetchResponse>(ApiKey.OffsetFetch, 9, { groupId: '', topics: [], requireStable: false, groups: [{ groupId: group, memberId: null, memberEpoch: -1, topics: null }] });
-      assert.deepEqual(offsets.groups[0].topics.map((t) => t.name), [normal], 'only the normal topic\'s offset was committed');
+      assert.deepEqual(
+        offsets.groups[0].topics.map((t) => t.name),
+        [normal],
+        "only the normal topic's offset was committed",
+      );
 
       // Admin requests: created / deleted / reconfigured for the normal topic, refused for the state topic.
       const extra = uniqueName('protected-extra');
-      const created = await raw.request<CreateTopicsResponse>(ApiKey.CreateTopics, 7, { timeoutMs: 10_000, validateOnly: false, topics: [extra, stateTopic].map((name) => ({ ...defaultCreateTopicsRequestCreatableTopic(), name, numPartitions: 1, replicationFactor: 1 })) });
+      const created = await raw.request<CreateTopicsResponse>(ApiKey.CreateTopics, 7, {
+        timeoutMs: 10_000,
+        validateOnly: false,
+        topics: [extra, stateTopic].map((name) => ({ ...defaultCreateTopicsRequestCreatableTopic(), name, numPartitions: 1, replicationFactor: 1 })),
+      });
       assert.deepEqual(Object.fromEntries(created.topics.map((t) => [t.name, t.errorCode])), { [extra]: 0, [stateTopic]: AUTHZ });
       const altered = await raw.request<IncrementalAlterConfigsResponse>(ApiKey.IncrementalAlterConfigs, 1, {
         validateOnly: false,
-        resources: [normal, stateTopic].map((resourceName) => ({ resourceType: TOPIC_TYPE, resourceName, configs: [{ name: 'retention.ms', configOperation: 0, value: '3600000' }] })),
+        resources: [normal, stateTopic].map((resourceName) => ({
+          resourceType: TOPIC_TYPE,
+          resourceName,
+          configs: [{ name: 'retention.ms', configOperation: 0, value: '3600000' }],
+        })),
       });
       assert.deepEqual(Object.fromEntries(altered.responses.map((r) => [r.resourceName, r.errorCode])), { [normal]: 0, [stateTopic]: AUTHZ });
       assert.equal(await topicConfig(normal, 'retention.ms'), '3600000');
       assert.notEqual(await topicConfig(stateTopic, 'retention.ms'), '3600000');
-      const deleted = await raw.request<DeleteTopicsResponse>(ApiKey.DeleteTopics, 6, { topicNames: [], timeoutMs: 10_000, topics: [extra, stateTopic].map((name) => ({ name, topicId: ZERO_UUID })) });
+      const deleted = await raw.request<DeleteTopicsResponse>(ApiKey.DeleteTopics, 6, {
+        topicNames: [],
+        timeoutMs: 10_000,
+        topics: [extra, stateTopic].map((name) => ({ name, topicId: ZERO_UUID })),
+      });
       assert.deepEqual(Object.fromEntries(deleted.responses.map((r) => [r.name, r.errorCode])), { [extra]: 0, [stateTopic]: AUTHZ });
-      const trimmed = await raw.request<DeleteRecordsResponse>(ApiKey.DeleteRecords, 2, { timeoutMs: 10_000, topics: [stateTopic].map((name) => ({ name, partitions: [{ partitionIndex: 0, offset: -1n }] })) });
-      assert.deepEqual(errorsOf(trimmed.topics, (t) => t.name), { [stateTopic]: [AUTHZ] });
+      const trimmed = await raw.request<DeleteRecordsResponse>(ApiKey.DeleteRecords, 2, {
+        timeoutMs: 10_000,
+        topics: [stateTopic].map((name) => ({ name, partitions: [{ partitionIndex: 0, offset: -1n }] })),
+      });
+      assert.deepEqual(
+        errorsOf(trimmed.topics, (t) => t.name),
+        { [stateTopic]: [AUTHZ] },
+      );
       assert.equal(raw.isClosed, false, 'none of this closed the connection');
     } finally {
       raw.destroy();
@@ -261,7 +400,10 @@ describe('through the gateway, clients never see or touch the gateway\'s state t
     const big = 'x'.repeat(64 * 1024);
     const frame = encodeRequest(
       { requestApiKey: ApiKey.Produce, requestApiVersion: 9, correlationId: 2, clientId: 'cut-through', _unknownTaggedFields: undefined },
-      produceBody([{ name: normal, values: [big] }, { name: stateTopic, values: [FORGED] }]),
+      produceBody([
+        { name: normal, values: [big] },
+        { name: stateTopic, values: [FORGED] },
+      ]),
     );
     const raw = await RawKafkaClient.connect(target.bootstrap);
     try {
@@ -285,7 +427,10 @@ describe('through the gateway, clients never see or touch the gateway\'s state t
       await new Promise((r) => setTimeout(r, 200));
       retry.sendBytes(frame.subarray(16 * 1024));
       const answer = decodeResponse<ProduceResponse>(await retry.frame(), ApiKey.Produce, 9).body;
-      assert.deepEqual(errorsOf(answer.responses, (t) => t.name), { [normal]: [0], [stateTopic]: [AUTHZ] });
+      assert.deepEqual(
+        errorsOf(answer.responses, (t) => t.name),
+        { [normal]: [0], [stateTopic]: [AUTHZ] },
+      );
     } finally {
       retry.destroy();
     }
@@ -296,21 +441,47 @@ describe('through the gateway, clients never see or touch the gateway\'s state t
   });
 });
 
-describe('MirrorMaker 2\'s offset syncs: readable through the gateway, never written', () => {
+describe("MirrorMaker 2's offset syncs: readable through the gateway, never written", () => {
   test('writes are refused, reads work', async () => {
     const before = await endOffset(syncs);
     const raw = await RawKafkaClient.connect(target.bootstrap);
     try {
       const md = await raw.request<MetadataResponse>(ApiKey.Metadata, 12, { ...defaultMetadataRequest(), topics: null });
-      assert.ok(md.topics.some((t) => t.name === syncs && t.errorCode === 0), 'listed');
+      assert.ok(
+        md.topics.some((t) => t.name === syncs && t.errorCode === 0),
+        'listed',
+      );
       const fetched = await raw.request<FetchResponse>(ApiKey.Fetch, 12, fetchBody([syncs], 0n));
       assert.equal(fetched.responses[0].partitions[0].errorCode, 0);
-      assert.deepEqual(decodeRecordBatches(fetched.responses[0].partitions[0].records!).map((r) => r.value?.toString()), ['sync-record']);
-      const produced = await raw.request<ProduceResponse>(ApiKey.Produce, 9, produceBody([{ name: syncs, values: [FORGED] }, { name: normal, values: ['beside-syncs'] }]));
-      assert.deepEqual(errorsOf(produced.responses, (t) => t.name), { [syncs]: [AUTHZ], [normal]: [0] });
-      const trimmed = await raw.request<DeleteRecordsResponse>(ApiKey.DeleteRecords, 2, { timeoutMs: 10_000, topics: [{ name: syncs, partitions: [{ partitionIndex: 0, offset: -1n }] }] });
-      assert.deepEqual(errorsOf(trimmed.topics, (t) => t.name), { [syncs]: [AUTHZ] });
-      const deleted = await raw.request<DeleteTopicsResponse>(ApiKey.DeleteTopics, 6, { topicNames: [], timeoutMs: 10_000, topics: [{ name: syncs, topicId: ZERO_UUID }] });
+      assert.deepEqual(
+        decodeRecordBatches(fetched.responses[0].partitions[0].records!).map((r) => r.value?.toString()),
+        ['sync-record'],
+      );
+      const produced = await raw.request<ProduceResponse>(
+        ApiKey.Produce,
+        9,
+        produceBody([
+          { name: syncs, values: [FORGED] },
+          { name: normal, values: ['beside-syncs'] },
+        ]),
+      );
+      assert.deepEqual(
+        errorsOf(produced.responses, (t) => t.name),
+        { [syncs]: [AUTHZ], [normal]: [0] },
+      );
+      const trimmed = await raw.request<DeleteRecordsResponse>(ApiKey.DeleteRecords, 2, {
+        timeoutMs: 10_000,
+        topics: [{ name: syncs, partitions: [{ partitionIndex: 0, offset: -1n }] }],
+      });
+      assert.deepEqual(
+        errorsOf(trimmed.topics, (t) => t.name),
+        { [syncs]: [AUTHZ] },
+      );
+      const deleted = await raw.request<DeleteTopicsResponse>(ApiKey.DeleteTopics, 6, {
+        topicNames: [],
+        timeoutMs: 10_000,
+        topics: [{ name: syncs, topicId: ZERO_UUID }],
+      });
       assert.equal(deleted.responses[0].errorCode, AUTHZ);
     } finally {
       raw.destroy();
@@ -322,7 +493,10 @@ describe('MirrorMaker 2\'s offset syncs: readable through the gateway, never wri
       assert.equal(offsets[0].high, String(before));
     });
     const consumed = await kafkajs.consumeGroup(target, syncs, uniqueName('syncs-reader'), 1, 30_000);
-    assert.deepEqual(consumed.map((r) => r.value), ['sync-record']);
+    assert.deepEqual(
+      consumed.map((r) => r.value),
+      ['sync-record'],
+    );
     assert.equal(await endOffset(syncs), before, 'nothing was written');
     assert.deepEqual(await valuesOn(syncs), ['sync-record']);
     const metrics = await scrapeMetrics(gw.adminUrl);

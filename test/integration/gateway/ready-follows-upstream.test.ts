@@ -3,8 +3,8 @@
 // the cluster does not answer), not at the next 30-second poll.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { testBed, type ClusterDescriptor } from '../../../src/testbed/index.ts';
 import { UpstreamCluster } from '../../../src/routing/upstream-cluster.ts';
+import { type ClusterDescriptor, testBed } from '../../../src/testbed/index.ts';
 import { domainFor, startGateway, type TestGateway } from '../../support/gateway.ts';
 import { uniqueName } from '../testbed/helpers.ts';
 
@@ -25,7 +25,10 @@ async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<
 }
 
 test('discovery polls every 30 s while the cluster answers, and after 0.5, 1, 2, 2 s while it does not', () => {
-  assert.deepEqual([0, 1, 2, 3, 4, 10].map((f) => UpstreamCluster.nextPollMs(f, 30_000)), [30_000, 500, 1000, 2000, 2000, 2000]);
+  assert.deepEqual(
+    [0, 1, 2, 3, 4, 10].map((f) => UpstreamCluster.nextPollMs(f, 30_000)),
+    [30_000, 500, 1000, 2000, 2000, 2000],
+  );
   assert.equal(UpstreamCluster.nextPollMs(3, 300), 300, 'never slower than the configured interval');
 });
 

@@ -4,15 +4,15 @@
 // correctly. No password ever reaches the gateway's logs or metrics.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { ApiKey } from '../../../src/protocol/index.ts';
-import { defaultMetadataRequest } from '../../../src/protocol/generated/messages/metadata-request.ts';
 import type { ApiVersionsResponse } from '../../../src/protocol/generated/messages/api-versions-response.ts';
+import { defaultMetadataRequest } from '../../../src/protocol/generated/messages/metadata-request.ts';
 import type { MetadataResponse } from '../../../src/protocol/generated/messages/metadata-response.ts';
 import type { SaslAuthenticateResponse } from '../../../src/protocol/generated/messages/sasl-authenticate-response.ts';
 import type { SaslHandshakeResponse } from '../../../src/protocol/generated/messages/sasl-handshake-response.ts';
-import { KafkaTool, testBed, type ClusterDescriptor, type KafkaTools } from '../../../src/testbed/index.ts';
+import { ApiKey } from '../../../src/protocol/index.ts';
+import { type ClusterDescriptor, KafkaTool, type KafkaTools, testBed } from '../../../src/testbed/index.ts';
 import { domainFor, startGateway, type TestGateway } from '../../support/gateway.ts';
-import { LogCapture, asStream } from '../../support/log-capture.ts';
+import { asStream, LogCapture } from '../../support/log-capture.ts';
 import { RawKafkaClient, scrapeMetrics, sizePrefixed } from '../../support/raw-kafka.ts';
 import { uniqueName } from '../testbed/helpers.ts';
 
@@ -60,19 +60,32 @@ describe('SASL through the gateway (passthrough to the broker)', () => {
     const topic = uniqueName('gw-sasl');
     const config = tools.saslClientConfig('kafka', 'kafka-secret');
     const lines = ['one', 'two', 'three'];
-    const produced = await tools.run(KafkaTool.ConsoleProducer, [...tools.connectionArgs(KafkaTool.ConsoleProducer, gw.bootstrap[ROUTE], config), '--topic', topic], {
-      input: lines.map((l) => `${l}\n`).join(''),
-    });
+    const produced = await tools.run(
+      KafkaTool.ConsoleProducer,
+      [...tools.connectionArgs(KafkaTool.ConsoleProducer, gw.bootstrap[ROUTE], config), '--topic', topic],
+      {
+        input: lines.map((l) => `${l}\n`).join(''),
+      },
+    );
     assert.equal(produced.exitCode, 0, produced.stderr);
     const consumed = await tools.run(KafkaTool.ConsoleConsumer, [
       ...tools.connectionArgs(KafkaTool.ConsoleConsumer, gw.bootstrap[ROUTE], config),
-      '--topic', topic, '--from-beginning', '--max-messages', '3', '--timeout-ms', '30000',
+      '--topic',
+      topic,
+      '--from-beginning',
+      '--max-messages',
+      '3',
+      '--timeout-ms',
+      '30000',
     ]);
     assert.equal(consumed.exitCode, 0, consumed.stderr);
-    assert.deepEqual(consumed.stdout.split('\n').filter((l) => l.length > 0), lines);
+    assert.deepEqual(
+      consumed.stdout.split('\n').filter((l) => l.length > 0),
+      lines,
+    );
   });
 
-  test('a wrong password fails in the client with the broker\'s authentication error, and the gateway serves the next client', async () => {
+  test("a wrong password fails in the client with the broker's authentication error, and the gateway serves the next client", async () => {
     const config = tools.saslClientConfig('kafka', WRONG_PASSWORD, { 'max.block.ms': '15000' });
     const r = await tools.run(KafkaTool.Topics, [...tools.connectionArgs(KafkaTool.Topics, gw.bootstrap[ROUTE], config), '--list'], { timeoutMs: 45_000 });
     assert.notEqual(r.exitCode, 0, 'listing topics with a wrong password must fail');
@@ -89,7 +102,9 @@ describe('SASL through the gateway (passthrough to the broker)', () => {
     const good = await authenticatedClient('kafka-secret');
     try {
       assert.equal(good.auth.errorCode, 0);
-      assertGatewayAddresses(await good.client.request<MetadataResponse>(ApiKey.Metadata, 12, { ...defaultMetadataRequest(), topics: [], allowAutoTopicCreation: false }));
+      assertGatewayAddresses(
+        await good.client.request<MetadataResponse>(ApiKey.Metadata, 12, { ...defaultMetadataRequest(), topics: [], allowAutoTopicCreation: false }),
+      );
     } finally {
       good.client.destroy();
     }
@@ -111,7 +126,7 @@ describe('SASL through the gateway (passthrough to the broker)', () => {
 
       const md = await client.request<MetadataResponse>(ApiKey.Metadata, 12, { ...defaultMetadataRequest(), topics: [], allowAutoTopicCreation: false });
       assertGatewayAddresses(md);
-      assert.equal(md.clusterId, gw.gateway.routes.find((r) => r.name === ROUTE)!.config.clusterId, 'clients see the route\'s cluster id, not the upstream\'s');
+      assert.equal(md.clusterId, gw.gateway.routes.find((r) => r.name === ROUTE)!.config.clusterId, "clients see the route's cluster id, not the upstream's");
     } finally {
       client.destroy();
     }
@@ -132,7 +147,7 @@ describe('SASL through the gateway (passthrough to the broker)', () => {
     assert.equal(next.auth.errorCode, 0);
   });
 
-  test('no password appears in the gateway\'s logs or metrics', async () => {
+  test("no password appears in the gateway's logs or metrics", async () => {
     const metrics = await scrapeMetrics(gw.adminUrl);
     const text = logs.text();
     assert.ok(logs.lines.length > 0, 'logs were captured');

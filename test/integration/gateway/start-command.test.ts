@@ -2,14 +2,15 @@
 // (one SASL passthrough, one PLAINTEXT), secrets from the environment, JSON logs on stdout, the
 // admin endpoints, and a graceful exit on SIGTERM. An invalid file is refused before anything
 // listens.
-import { after, before, test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { KafkaTool, testBed, type ClusterDescriptor, type KafkaTools } from '../../../src/testbed/index.ts';
+import { type ClusterDescriptor, KafkaTool, type KafkaTools, testBed } from '../../../src/testbed/index.ts';
 import { freePortBlock } from '../../support/gateway.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -24,7 +25,10 @@ const children: ChildProcess[] = [];
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'turnout-start-'));
   const bed = await testBed();
-  [sasl, plain] = await Promise.all([bed.cluster({ name: 'k4-three', brokers: 3, nodeIdBase: 101 }), bed.cluster({ name: 'k4-single', brokers: 1, kafkaVersion: '4.3.1' })]);
+  [sasl, plain] = await Promise.all([
+    bed.cluster({ name: 'k4-three', brokers: 3, nodeIdBase: 101 }),
+    bed.cluster({ name: 'k4-single', brokers: 1, kafkaVersion: '4.3.1' }),
+  ]);
   tools = await bed.tools();
 });
 
@@ -40,7 +44,11 @@ interface Running {
 }
 
 function start(configFile: string, env: Record<string, string>): Running {
-  const child = spawn(NODE, [join(ROOT, 'bin/turnout.js'), 'start', '-c', configFile], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(NODE, [join(ROOT, 'bin/turnout.js'), 'start', '-c', configFile], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.push(child);
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d));
@@ -104,20 +112,50 @@ routes:
   assert.equal((await fetch(`${admin}/health`)).status, 200);
 
   const clientProps = tools.saslClientConfig('kafka', 'kafka-secret');
-  for (const [route, bootstrap, props] of [['secure-route', `127.0.0.1:${base + 1}`, clientProps], ['open-route', `127.0.0.1:${base + 10}`, undefined]] as const) {
+  for (const [route, bootstrap, props] of [
+    ['secure-route', `127.0.0.1:${base + 1}`, clientProps],
+    ['open-route', `127.0.0.1:${base + 10}`, undefined],
+  ] as const) {
     const topic = `start-cmd-${route}`;
-    let r = await tools.run(KafkaTool.Topics, [...tools.connectionArgs(KafkaTool.Topics, bootstrap, props), '--create', '--if-not-exists', '--topic', topic, '--partitions', '2', '--replication-factor', '1']);
+    let r = await tools.run(KafkaTool.Topics, [
+      ...tools.connectionArgs(KafkaTool.Topics, bootstrap, props),
+      '--create',
+      '--if-not-exists',
+      '--topic',
+      topic,
+      '--partitions',
+      '2',
+      '--replication-factor',
+      '1',
+    ]);
     assert.equal(r.exitCode, 0, `${route} create: ${r.stderr}`);
     const lines = Array.from({ length: 30 }, (_, i) => `${route}-${i}`);
-    r = await tools.run(KafkaTool.ConsoleProducer, [...tools.connectionArgs(KafkaTool.ConsoleProducer, bootstrap, props), '--topic', topic], { input: `${lines.join('\n')}\n` });
+    r = await tools.run(KafkaTool.ConsoleProducer, [...tools.connectionArgs(KafkaTool.ConsoleProducer, bootstrap, props), '--topic', topic], {
+      input: `${lines.join('\n')}\n`,
+    });
     assert.equal(r.exitCode, 0, `${route} produce: ${r.stderr}`);
-    r = await tools.run(KafkaTool.ConsoleConsumer, [...tools.connectionArgs(KafkaTool.ConsoleConsumer, bootstrap, props), '--topic', topic, '--from-beginning', '--max-messages', '30', '--timeout-ms', '20000']);
+    r = await tools.run(KafkaTool.ConsoleConsumer, [
+      ...tools.connectionArgs(KafkaTool.ConsoleConsumer, bootstrap, props),
+      '--topic',
+      topic,
+      '--from-beginning',
+      '--max-messages',
+      '30',
+      '--timeout-ms',
+      '20000',
+    ]);
     assert.equal(r.exitCode, 0, `${route} consume: ${r.stderr}`);
     assert.deepEqual(r.stdout.trim().split('\n').sort(), [...lines].sort());
   }
 
   const routes = (await (await fetch(`${admin}/routes`)).json()) as { routes: { name: string; domain: string; brokers: unknown[] }[] };
-  assert.deepEqual(routes.routes.map((r) => [r.name, r.domain, r.brokers.length]), [['secure-route', 'secure', 3], ['open-route', 'open', 1]]);
+  assert.deepEqual(
+    routes.routes.map((r) => [r.name, r.domain, r.brokers.length]),
+    [
+      ['secure-route', 'secure', 3],
+      ['open-route', 'open', 1],
+    ],
+  );
   const metrics = await (await fetch(`${admin}/metrics`)).text();
   for (const route of ['secure-route', 'open-route']) {
     assert.match(metrics, new RegExp(`turnout_requests_total\\{route="${route}",api="Produce"\\} \\d+`));
@@ -139,7 +177,9 @@ routes:
 test('turnout start refuses an invalid config with the validation messages and listens on nothing', async () => {
   const base = await freePortBlock(3);
   const file = join(dir, 'bad.yaml');
-  writeFileSync(file, `
+  writeFileSync(
+    file,
+    `
 streamingDomains:
   - name: one
     kafkaCluster: { name: c, bootstrapServers: [{ id: l, endpoint: "localhost:9092" }] }
@@ -147,12 +187,16 @@ routes:
   - name: r
     endpoint: "127.0.0.1:${base}"
     streamingDomain: { name: two, bootstrapServerId: l }
-`);
+`,
+  );
   const gw = start(file, {});
   const code = await gw.exited;
   assert.equal(code, 1);
   assert.match(gw.output(), /routes\[0\]\.streamingDomain\.name: unknown streaming domain "two"/);
   assert.match(gw.output(), /did not start/);
-  const probe = await fetch(`http://127.0.0.1:${base}/`).then(() => 'open', () => 'closed');
+  const probe = await fetch(`http://127.0.0.1:${base}/`).then(
+    () => 'open',
+    () => 'closed',
+  );
   assert.equal(probe, 'closed');
 });

@@ -9,21 +9,21 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import type { RouteStatus, WorkerProcessStatus } from '../../../src/admin/server.ts';
-import type { FleetInstance, SwitchReport } from '../../../src/control/switch-controller.ts';
 import type { SwitchPhase } from '../../../src/control/records.ts';
-import { ApiKey } from '../../../src/protocol/index.ts';
+import type { FleetInstance, SwitchReport } from '../../../src/control/switch-controller.ts';
 import type { ApiVersionsResponse } from '../../../src/protocol/generated/messages/api-versions-response.ts';
+import { ApiKey } from '../../../src/protocol/index.ts';
+import { type ClusterDescriptor, testBed } from '../../../src/testbed/index.ts';
 import { GroupProcess } from '../../../src/testbed/processes.ts';
-import { testBed, type ClusterDescriptor } from '../../../src/testbed/index.ts';
+import { type ClientTarget, stopAllClients } from '../../support/clients/index.ts';
 import { consumeGroup, createTopic, produce, withAdmin } from '../../support/clients/kafkajs.ts';
-import { stopAllClients, type ClientTarget } from '../../support/clients/index.ts';
 import { freePortBlock } from '../../support/gateway.ts';
-import { RawKafkaClient, metricValue } from '../../support/raw-kafka.ts';
-import { uniqueName } from '../testbed/helpers.ts';
 import { pollUntil } from '../../support/poll.ts';
+import { metricValue, RawKafkaClient } from '../../support/raw-kafka.ts';
+import { uniqueName } from '../testbed/helpers.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const BIN = join(ROOT, 'bin/turnout.js');
@@ -78,7 +78,11 @@ routes:
 
 /** `turnout start` in its own process group (the test bed's reaper kills it and its workers if this process dies). */
 function spawnGateway(configFile: string, sink: { out: string }): GroupProcess {
-  const proc = new GroupProcess(process.execPath, [BIN, 'start', '-c', configFile], { cwd: ROOT, env: { ...process.env, TURNOUT_ADMIN_TOKEN: TOKEN }, holdsProcessOpen: true });
+  const proc = new GroupProcess(process.execPath, [BIN, 'start', '-c', configFile], {
+    cwd: ROOT,
+    env: { ...process.env, TURNOUT_ADMIN_TOKEN: TOKEN },
+    holdsProcessOpen: true,
+  });
   processes.push(proc);
   proc.child.stdout!.setEncoding('utf8').on('data', (d: string) => (sink.out += d));
   proc.child.stderr!.setEncoding('utf8').on('data', (d: string) => (sink.out += d));
@@ -111,34 +115,44 @@ async function openClients(n: number): Promise<RawKafkaClient[]> {
     clients.push(c);
     opened.push(c);
   }
-  await Promise.all(opened.map(async (c) => {
-    const v = await c.request<ApiVersionsResponse>(ApiKey.ApiVersions, 3, { clientSoftwareName: 'turnout-test', clientSoftwareVersion: '1' });
-    assert.equal(v.errorCode, 0);
-  }));
+  await Promise.all(
+    opened.map(async (c) => {
+      const v = await c.request<ApiVersionsResponse>(ApiKey.ApiVersions, 3, { clientSoftwareName: 'turnout-test', clientSoftwareVersion: '1' });
+      assert.equal(v.errorCode, 0);
+    }),
+  );
   return opened;
 }
 
 /** Every worker serves `domain` at `epoch`, agrees, and the route is ready. */
 async function assertEveryWorkerOn(domain: string, epoch: number): Promise<RouteStatus> {
-  return until(`every worker on ${domain}#${epoch}`, async () => {
-    const r = await orders();
-    const views = (r.workers ?? []).map((w) => [w.instance, w.domain, w.epoch]);
-    if (JSON.stringify(views) !== JSON.stringify(WORKERS.map((id) => [id, domain, epoch])) || !r.ready) return undefined;
-    assert.equal(r.disagreement, undefined);
-    assert.deepEqual([r.domain, r.epoch], [domain, epoch]);
-    return r;
-  }, 20_000);
+  return until(
+    `every worker on ${domain}#${epoch}`,
+    async () => {
+      const r = await orders();
+      const views = (r.workers ?? []).map((w) => [w.instance, w.domain, w.epoch]);
+      if (JSON.stringify(views) !== JSON.stringify(WORKERS.map((id) => [id, domain, epoch])) || !r.ready) return undefined;
+      assert.equal(r.disagreement, undefined);
+      assert.deepEqual([r.domain, r.epoch], [domain, epoch]);
+      return r;
+    },
+    20_000,
+  );
 }
 
 /** The fleet, as the gateway shows it, is its two workers, both live on `domain`#`epoch`. */
 async function assertFleetOn(domain: string, epoch: number): Promise<void> {
-  await until(`the fleet to show both workers on ${domain}#${epoch}`, async () => {
-    const f = await getJson<{ instance: string; instances: FleetInstance[] }>('/fleet');
-    assert.equal(f.instance, INSTANCE);
-    const seen = f.instances.map((i) => [i.instance, i.self, i.live, i.admin, i.routes.orders?.domain, i.routes.orders?.epoch]);
-    const want = WORKERS.map((id) => [id, true, true, `127.0.0.1:${gw.ports.admin}`, domain, epoch]);
-    return JSON.stringify(seen) === JSON.stringify(want) ? true : undefined;
-  }, 15_000);
+  await until(
+    `the fleet to show both workers on ${domain}#${epoch}`,
+    async () => {
+      const f = await getJson<{ instance: string; instances: FleetInstance[] }>('/fleet');
+      assert.equal(f.instance, INSTANCE);
+      const seen = f.instances.map((i) => [i.instance, i.self, i.live, i.admin, i.routes.orders?.domain, i.routes.orders?.epoch]);
+      const want = WORKERS.map((id) => [id, true, true, `127.0.0.1:${gw.ports.admin}`, domain, epoch]);
+      return JSON.stringify(seen) === JSON.stringify(want) ? true : undefined;
+    },
+    15_000,
+  );
 }
 
 const through = (): ClientTarget => ({ bootstrap: gw.bootstrap });
@@ -153,7 +167,12 @@ async function assertProduceConsumeOn(domain: 'blue' | 'green'): Promise<void> {
   const topic = uniqueName(`workers-${domain}`);
   await Promise.all([createTopic(direct(blue), topic, { partitions: 4 }), createTopic(direct(green), topic, { partitions: 4 })]);
   const values = Array.from({ length: 40 }, (_, n) => `${topic}-${n}`);
-  await produce(through(), topic, values.map((value) => ({ value })), { timeoutMs: 30_000 });
+  await produce(
+    through(),
+    topic,
+    values.map((value) => ({ value })),
+    { timeoutMs: 30_000 },
+  );
   const [here, other] = domain === 'blue' ? [blue, green] : [green, blue];
   // kafkajs's producer is not idempotent: right after the topic is created it may get a
   // partition's leader error, resend the whole request and write some partitions twice (it does
@@ -223,7 +242,16 @@ describe('turnout start with two worker processes', () => {
     const configFile = join(dir, 'gateway.yaml');
     writeFileSync(configFile, configText(ports, 'blue'));
     const sink = { out: '' };
-    gw = { proc: spawnGateway(configFile, sink), get out() { return sink.out; }, admin: `http://127.0.0.1:${ports.admin}`, bootstrap: `127.0.0.1:${ports.endpoint}`, configFile, ports };
+    gw = {
+      proc: spawnGateway(configFile, sink),
+      get out() {
+        return sink.out;
+      },
+      admin: `http://127.0.0.1:${ports.admin}`,
+      bootstrap: `127.0.0.1:${ports.endpoint}`,
+      configFile,
+      ports,
+    };
     await until('the gateway to start', async () => (gw.out.includes('"gateway started"') ? true : undefined), 60_000);
     await until('readiness', async () => ((await fetch(`${gw.admin}/ready`)).status === 200 ? true : undefined), 30_000);
   });
@@ -238,26 +266,43 @@ describe('turnout start with two worker processes', () => {
 
   test('connections spread over both workers, clients work, and /routes and /metrics add the workers up', { timeout: 120_000 }, async () => {
     const ws = await workers();
-    assert.deepEqual(ws.map((w) => [w.worker, w.instance, w.state, w.restarts]), [[1, WORKERS[0], 'serving', 0], [2, WORKERS[1], 'serving', 0]]);
+    assert.deepEqual(
+      ws.map((w) => [w.worker, w.instance, w.state, w.restarts]),
+      [
+        [1, WORKERS[0], 'serving', 0],
+        [2, WORKERS[1], 'serving', 0],
+      ],
+    );
     assert.equal(new Set(ws.map((w) => w.pid)).size, 2);
     assert.ok(ws.every((w) => w.pid !== gw.proc.pid));
 
     await openClients(20);
-    const r = await until('20 connections counted', async () => {
-      const now = await orders();
-      return now.connections === 20 ? now : undefined;
-    }, 10_000);
+    const r = await until(
+      '20 connections counted',
+      async () => {
+        const now = await orders();
+        return now.connections === 20 ? now : undefined;
+      },
+      10_000,
+    );
     assert.deepEqual(r.connectionsByDomain, { blue: 20 });
     const per = r.workers!.map((w) => w.connections);
     assert.equal(per.length, 2);
-    assert.ok(per.every((n) => n > 0), `every worker has connections: ${JSON.stringify(r.workers)}`);
+    assert.ok(
+      per.every((n) => n > 0),
+      `every worker has connections: ${JSON.stringify(r.workers)}`,
+    );
     assert.equal(per[0] + per[1], 20);
 
     // turnout_route_ready follows readiness once a second on each worker.
-    const text = await until('turnout_route_ready 1', async () => {
-      const t = await metrics();
-      return metricValue(t, 'turnout_route_ready', { route: 'orders' }) === 1 ? t : undefined;
-    }, 5_000);
+    const text = await until(
+      'turnout_route_ready 1',
+      async () => {
+        const t = await metrics();
+        return metricValue(t, 'turnout_route_ready', { route: 'orders' }) === 1 ? t : undefined;
+      },
+      5_000,
+    );
     assert.equal(metricValue(text, 'turnout_client_connections', { route: 'orders' }), 20, text);
     assert.ok(metricValue(text, 'turnout_client_connections_total', { route: 'orders' }) >= 20);
     assert.equal(metricValue(text, 'turnout_workers', { state: 'configured' }), 2);
@@ -282,13 +327,20 @@ describe('turnout start with two worker processes', () => {
     await assertFleetOn('green', 1);
 
     // The connections to blue were retired by the switch; new ones go to green, on both workers.
-    await until('the blue connections to close', async () => ((await orders()).connectionsByDomain.blue ?? 0) === 0 ? true : undefined, 15_000);
+    await until('the blue connections to close', async () => (((await orders()).connectionsByDomain.blue ?? 0) === 0 ? true : undefined), 15_000);
     await openClients(10);
-    const now = await until('10 green connections', async () => {
-      const s = await orders();
-      return s.connectionsByDomain.green === 10 ? s : undefined;
-    }, 10_000);
-    assert.ok(now.workers!.every((w) => w.connections > 0), JSON.stringify(now.workers));
+    const now = await until(
+      '10 green connections',
+      async () => {
+        const s = await orders();
+        return s.connectionsByDomain.green === 10 ? s : undefined;
+      },
+      10_000,
+    );
+    assert.ok(
+      now.workers!.every((w) => w.connections > 0),
+      JSON.stringify(now.workers),
+    );
     await assertProduceConsumeOn('green');
   });
 
@@ -301,16 +353,26 @@ describe('turnout start with two worker processes', () => {
     });
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('content-type'), 'application/x-ndjson');
-    const lines = (await res.text()).trim().split('\n').map((l) => JSON.parse(l) as { progress?: SwitchPhase; report?: SwitchReport; error?: string });
+    const lines = (await res.text())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { progress?: SwitchPhase; report?: SwitchReport; error?: string });
     const report = lines.at(-1)?.report;
     assert.ok(report !== undefined, JSON.stringify(lines));
     assert.ok(lines.slice(0, -1).length > 0 && lines.slice(0, -1).every((l) => l.progress !== undefined), JSON.stringify(lines));
-    assert.deepEqual(lines.slice(0, -1).map((l) => l.progress!.phase), report.phases.map((p) => p.phase));
+    assert.deepEqual(
+      lines.slice(0, -1).map((l) => l.progress!.phase),
+      report.phases.map((p) => p.phase),
+    );
     const dump = JSON.stringify(report, null, 2);
     assert.equal(report.outcome, 'switched', dump);
     assert.equal(report.epoch, 2, dump);
     assert.match(report.by, /^workers test \(/);
-    assert.deepEqual(report.instances.map((i) => [i.instance, i.prepared, i.applied]), WORKERS.map((id) => [id, true, true]), dump);
+    assert.deepEqual(
+      report.instances.map((i) => [i.instance, i.prepared, i.applied]),
+      WORKERS.map((id) => [id, true, true]),
+      dump,
+    );
 
     await assertEveryWorkerOn('blue', 2);
     await assertFleetOn('blue', 2);
@@ -318,7 +380,11 @@ describe('turnout start with two worker processes', () => {
     assert.equal(metricValue(text, 'turnout_route_switch_epoch', { route: 'orders' }), 2);
     assert.equal(metricValue(text, 'turnout_route_active_domain', { route: 'orders', domain: 'blue' }), 1);
     assert.equal(metricValue(text, 'turnout_route_active_domain', { route: 'orders', domain: 'green' }), 0);
-    assert.equal(metricValue(text, 'turnout_switches_total', { route: 'orders', outcome: 'switched' }), 2, 'each switch counted once, by the worker that ran it');
+    assert.equal(
+      metricValue(text, 'turnout_switches_total', { route: 'orders', outcome: 'switched' }),
+      2,
+      'each switch counted once, by the worker that ran it',
+    );
 
     // Switching still needs the token.
     const refused = await fetch(`${gw.admin}/routes/orders/switch`, { method: 'POST', body: JSON.stringify({ to: 'green' }) });
@@ -326,13 +392,17 @@ describe('turnout start with two worker processes', () => {
     assert.equal((await orders()).epoch, 2);
   });
 
-  test('a worker killed with SIGKILL is replaced in its slot; the other worker\'s connections stay open', { timeout: 120_000 }, async () => {
-    await until('old connections to close', async () => ((await orders()).connectionsByDomain.green ?? 0) === 0 ? true : undefined, 15_000);
+  test("a worker killed with SIGKILL is replaced in its slot; the other worker's connections stay open", { timeout: 120_000 }, async () => {
+    await until('old connections to close', async () => (((await orders()).connectionsByDomain.green ?? 0) === 0 ? true : undefined), 15_000);
     const open = await openClients(10);
-    const before = await until('10 connections', async () => {
-      const s = await orders();
-      return s.connections === 10 ? s : undefined;
-    }, 10_000);
+    const before = await until(
+      '10 connections',
+      async () => {
+        const s = await orders();
+        return s.connections === 10 ? s : undefined;
+      },
+      10_000,
+    );
     const onWorker2 = before.workers!.find((w) => w.worker === 2)!.connections;
     assert.ok(onWorker2 > 0 && onWorker2 < 10, JSON.stringify(before.workers));
     const victim = (await workers()).find((w) => w.worker === 2)!;
@@ -341,7 +411,7 @@ describe('turnout start with two worker processes', () => {
 
     process.kill(victim.pid!, 'SIGKILL');
     // Exactly the killed worker's connections close; the others still get answers.
-    await until('the killed worker\'s connections to close', async () => (open.filter((c) => c.isClosed).length === onWorker2 ? true : undefined), 10_000);
+    await until("the killed worker's connections to close", async () => (open.filter((c) => c.isClosed).length === onWorker2 ? true : undefined), 10_000);
     await new Promise((r) => setTimeout(r, 500));
     const alive = open.filter((c) => !c.isClosed);
     assert.equal(alive.length, 10 - onWorker2);
@@ -350,24 +420,39 @@ describe('turnout start with two worker processes', () => {
       assert.equal(v.errorCode, 0);
     }
 
-    const replaced = await until('a replacement for worker 2', async () => {
-      const w = (await workers()).find((x) => x.worker === 2)!;
-      return w.state === 'serving' && w.pid !== victim.pid ? w : undefined;
-    }, 30_000);
+    const replaced = await until(
+      'a replacement for worker 2',
+      async () => {
+        const w = (await workers()).find((x) => x.worker === 2)!;
+        return w.state === 'serving' && w.pid !== victim.pid ? w : undefined;
+      },
+      30_000,
+    );
     assert.deepEqual([replaced.instance, replaced.restarts], [WORKERS[1], 1]);
     assert.match(replaced.lastExit ?? '', new RegExp(`pid ${victim.pid} signal SIGKILL`));
     assert.equal((await workers()).find((w) => w.worker === 1)!.pid, survivor.pid, 'the other worker is untouched');
-    const exitLine = gw.out.slice(logged).split('\n').find((l) => l.includes('"worker exited; starting a replacement"'));
+    const exitLine = gw.out
+      .slice(logged)
+      .split('\n')
+      .find((l) => l.includes('"worker exited; starting a replacement"'));
     assert.ok(exitLine !== undefined, tail(gw.out.slice(logged)));
-    assert.deepEqual((({ worker, pid, signal }) => ({ worker, pid, signal }))(JSON.parse(exitLine) as { worker: number; pid: number; signal: string }), { worker: 2, pid: victim.pid, signal: 'SIGKILL' });
+    assert.deepEqual((({ worker, pid, signal }) => ({ worker, pid, signal }))(JSON.parse(exitLine) as { worker: number; pid: number; signal: string }), {
+      worker: 2,
+      pid: victim.pid,
+      signal: 'SIGKILL',
+    });
 
     // The replacement came up on the committed domain and epoch, and takes new connections.
     await assertEveryWorkerOn('blue', 2);
     await openClients(10);
-    const after = await until('new connections on both workers', async () => {
-      const s = await orders();
-      return s.workers!.every((w) => w.connections > 0) && s.connections === alive.length + 10 ? s : undefined;
-    }, 10_000);
+    const after = await until(
+      'new connections on both workers',
+      async () => {
+        const s = await orders();
+        return s.workers!.every((w) => w.connections > 0) && s.connections === alive.length + 10 ? s : undefined;
+      },
+      10_000,
+    );
     assert.ok(after.workers!.find((w) => w.worker === 1)!.connections > alive.length, 'worker 1 kept its connections and took new ones');
     assert.equal(metricValue(await metrics(), 'turnout_worker_restarts_total'), 1);
     await assertProduceConsumeOn('blue');
@@ -386,7 +471,7 @@ describe('turnout start with two worker processes', () => {
   });
 });
 
-test('turnout start exits 1 with the reason when no worker can start (the route\'s port is taken)', { timeout: 90_000 }, async () => {
+test("turnout start exits 1 with the reason when no worker can start (the route's port is taken)", { timeout: 90_000 }, async () => {
   const bed = await testBed();
   const cluster = await bed.cluster({ name: 'ps-blue', brokers: 1, nodeIdBase: 1 });
   const base = await freePortBlock(12);
@@ -404,7 +489,10 @@ test('turnout start exits 1 with the reason when no worker can start (the route\
     assert.equal(fatal.length, 1, tail(sink.out));
     assert.match(fatal[0], new RegExp(`route \\\\"orders\\\\" cannot listen on 127\\.0\\.0\\.1:${base + 1}: the port is in use`));
     assert.ok(!sink.out.includes('starting a replacement'), 'no restart loop');
-    const probe = await fetch(`http://127.0.0.1:${base}/health`).then(() => 'open', () => 'closed');
+    const probe = await fetch(`http://127.0.0.1:${base}/health`).then(
+      () => 'open',
+      () => 'closed',
+    );
     assert.equal(probe, 'closed', 'the admin listener is closed');
   } finally {
     taken.close();
@@ -426,16 +514,27 @@ test('the workers exit when the primary is killed (SIGKILL): none outlives it', 
     proc = spawnGateway(file, sink);
     const running = proc;
     const output = () => `--- gateway output (end):\n${tail(sink.out)}`;
-    const serving = await pollUntil('both workers serving', async () => {
-      assert.ok(running.isRunning(), `the gateway exited: ${JSON.stringify(running.status)}\n${output()}`);
-      const ws = ((await (await fetch(`http://127.0.0.1:${base}/health`, { signal: AbortSignal.timeout(5_000) })).json()) as { workers: WorkerProcessStatus[] }).workers;
-      return ws.length === 2 && ws.every((w) => w.state === 'serving' && isAlive(w.pid)) ? ws : undefined;
-    }, 60_000, output);
+    const serving = await pollUntil(
+      'both workers serving',
+      async () => {
+        assert.ok(running.isRunning(), `the gateway exited: ${JSON.stringify(running.status)}\n${output()}`);
+        const ws = (
+          (await (await fetch(`http://127.0.0.1:${base}/health`, { signal: AbortSignal.timeout(5_000) })).json()) as { workers: WorkerProcessStatus[] }
+        ).workers;
+        return ws.length === 2 && ws.every((w) => w.state === 'serving' && isAlive(w.pid)) ? ws : undefined;
+      },
+      60_000,
+      output,
+    );
     pids = serving.map((w) => w.pid!);
     process.kill(running.pid, 'SIGKILL'); // the primary only, not its process group
     await running.exited;
-    await pollUntil('the workers to exit after the primary died', async () => (pids.some(isAlive) ? undefined : true), 10_000,
-      () => `still running: ${pids.filter(isAlive).join(', ')}\n${output()}`);
+    await pollUntil(
+      'the workers to exit after the primary died',
+      async () => (pids.some(isAlive) ? undefined : true),
+      10_000,
+      () => `still running: ${pids.filter(isAlive).join(', ')}\n${output()}`,
+    );
     assert.equal(await canConnect(base + 1), false, 'nothing listens on the route any more');
   } finally {
     // Whatever failed, nothing of this gateway stays behind: the primary's group, and workers

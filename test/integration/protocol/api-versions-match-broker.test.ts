@@ -3,9 +3,9 @@
 // as served by brokers is offered by the broker.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { API_CODECS, ApiKey, apiCodec } from '../../../src/protocol/index.ts';
-import type { ApiVersionsResponse } from '../../../src/protocol/generated/messages/api-versions-response.ts';
 import { defaultApiVersionsRequest } from '../../../src/protocol/generated/messages/api-versions-request.ts';
+import type { ApiVersionsResponse } from '../../../src/protocol/generated/messages/api-versions-response.ts';
+import { API_CODECS, ApiKey, apiCodec } from '../../../src/protocol/index.ts';
 import { testBed } from '../../../src/testbed/index.ts';
 import { sendRequest } from '../../../src/testbed/kafka-request.ts';
 
@@ -23,8 +23,11 @@ test('the codec covers exactly the API keys and versions a Kafka 4.x broker adve
   const bed = await testBed();
   const cluster = await bed.cluster({ name: 'k4-single', brokers: 1, kafkaVersion: '4.3.1' });
   const b = cluster.brokers[0];
-  const body = await sendRequest<ApiVersionsResponse>(b.host, b.plaintextPort, ApiKey.ApiVersions, 3,
-    { ...defaultApiVersionsRequest(), clientSoftwareName: 'turnout-test', clientSoftwareVersion: '0' });
+  const body = await sendRequest<ApiVersionsResponse>(b.host, b.plaintextPort, ApiKey.ApiVersions, 3, {
+    ...defaultApiVersionsRequest(),
+    clientSoftwareName: 'turnout-test',
+    clientSoftwareVersion: '0',
+  });
   assert.equal(body.errorCode, 0);
 
   const problems: string[] = [];
@@ -37,7 +40,8 @@ test('the codec covers exactly the API keys and versions a Kafka 4.x broker adve
   }
   const offered = new Set(body.apiKeys.map((a) => a.apiKey));
   for (const c of API_CODECS) {
-    if (c.listeners.includes('broker') && !offered.has(c.apiKey) && !BROKER_APIS_OFFERED_ONLY_WHEN_CONFIGURED.has(c.name)) problems.push(`${c.name} is a broker API in the codec but the broker does not offer it`);
+    if (c.listeners.includes('broker') && !offered.has(c.apiKey) && !BROKER_APIS_OFFERED_ONLY_WHEN_CONFIGURED.has(c.name))
+      problems.push(`${c.name} is a broker API in the codec but the broker does not offer it`);
   }
   assert.deepEqual(problems, []);
 });

@@ -4,17 +4,30 @@
 // Runs against Kafka 4.x and 3.9, whose clients pick different versions.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import {
-  ApiKey, apiCodec, decodeRequest, decodeResponse, encodeRequest, encodeResponse,
-} from '../../../src/protocol/index.ts';
-import { KafkaTool, testBed, type ClusterDescriptor, type KafkaTools } from '../../../src/testbed/index.ts';
-import { RecordingRelay, type RecordedFrame } from '../../support/recording-relay.ts';
+import { ApiKey, apiCodec, decodeRequest, decodeResponse, encodeRequest, encodeResponse } from '../../../src/protocol/index.ts';
+import { type ClusterDescriptor, KafkaTool, type KafkaTools, testBed } from '../../../src/testbed/index.ts';
+import { type RecordedFrame, RecordingRelay } from '../../support/recording-relay.ts';
 
 /** APIs a producer, a group consumer and an admin client must have exercised. */
 const REQUIRED = [
-  'ApiVersions', 'Metadata', 'Produce', 'InitProducerId', 'Fetch', 'ListOffsets', 'FindCoordinator', 'JoinGroup',
-  'SyncGroup', 'Heartbeat', 'OffsetFetch', 'OffsetCommit', 'LeaveGroup', 'DescribeGroups', 'CreateTopics',
-  'DeleteTopics', 'SaslHandshake', 'SaslAuthenticate',
+  'ApiVersions',
+  'Metadata',
+  'Produce',
+  'InitProducerId',
+  'Fetch',
+  'ListOffsets',
+  'FindCoordinator',
+  'JoinGroup',
+  'SyncGroup',
+  'Heartbeat',
+  'OffsetFetch',
+  'OffsetCommit',
+  'LeaveGroup',
+  'DescribeGroups',
+  'CreateTopics',
+  'DeleteTopics',
+  'SaslHandshake',
+  'SaslAuthenticate',
 ];
 
 function firstDifference(a: Buffer, b: Buffer): number {
@@ -27,17 +40,28 @@ function firstDifference(a: Buffer, b: Buffer): number {
 function reencodeProblem(f: RecordedFrame): string | null {
   const name = `${apiCodec(f.apiKey)?.name ?? f.apiKey} v${f.apiVersion} ${f.direction}`;
   try {
-    const again = f.direction === 'request'
-      ? (() => { const d = decodeRequest(f.bytes); return encodeRequest(d.header, d.body); })()
-      : (() => { const d = decodeResponse(f.bytes, f.apiKey, f.apiVersion); return encodeResponse(f.apiKey, f.apiVersion, d.header, d.body); })();
-    if (!again.equals(f.bytes)) return `${name}: re-encoded ${again.length} bytes differ from the ${f.bytes.length} recorded at byte ${firstDifference(again, f.bytes)}`;
+    const again =
+      f.direction === 'request'
+        ? (() => {
+            const d = decodeRequest(f.bytes);
+            return encodeRequest(d.header, d.body);
+          })()
+        : (() => {
+            const d = decodeResponse(f.bytes, f.apiKey, f.apiVersion);
+            return encodeResponse(f.apiKey, f.apiVersion, d.header, d.body);
+          })();
+    if (!again.equals(f.bytes))
+      return `${name}: re-encoded ${again.length} bytes differ from the ${f.bytes.length} recorded at byte ${firstDifference(again, f.bytes)}`;
     return null;
   } catch (e) {
     return `${name}: ${String(e)}`;
   }
 }
 
-for (const [kafkaVersion, clusterName] of [['4.3.1', 'k4-single'], ['3.9.2', 'k3-single']] as const) {
+for (const [kafkaVersion, clusterName] of [
+  ['4.3.1', 'k4-single'],
+  ['3.9.2', 'k3-single'],
+] as const) {
   describe(`frames recorded between Kafka ${kafkaVersion} Java clients and a ${kafkaVersion} broker`, () => {
     let cluster: ClusterDescriptor;
     let tools: KafkaTools;
@@ -61,15 +85,44 @@ for (const [kafkaVersion, clusterName] of [['4.3.1', 'k4-single'], ['3.9.2', 'k3
       await run(KafkaTool.Topics, plain.bootstrap, ['--create', '--topic', topic, '--partitions', '3', '--replication-factor', '1']);
       await run(KafkaTool.Topics, plain.bootstrap, ['--describe', '--topic', topic]);
       const lines = `${Array.from({ length: 30 }, (_, i) => `record-${i}`).join('\n')}\n`;
-      await run(KafkaTool.ConsoleProducer, plain.bootstrap, ['--topic', topic, '--producer-property', 'enable.idempotence=true', '--producer-property', 'acks=all'], lines);
+      await run(
+        KafkaTool.ConsoleProducer,
+        plain.bootstrap,
+        ['--topic', topic, '--producer-property', 'enable.idempotence=true', '--producer-property', 'acks=all'],
+        lines,
+      );
       // Asks for one record more than exists and waits 2 s for it, so the member stays in the group
       // long enough to send heartbeats on any machine; the tool exits 0 on that timeout.
-      await run(KafkaTool.ConsoleConsumer, plain.bootstrap, ['--topic', topic, '--group', group, '--from-beginning', '--max-messages', '31', '--timeout-ms', '2000',
-        '--consumer-property', 'heartbeat.interval.ms=100', '--consumer-property', 'auto.commit.interval.ms=100']);
+      await run(KafkaTool.ConsoleConsumer, plain.bootstrap, [
+        '--topic',
+        topic,
+        '--group',
+        group,
+        '--from-beginning',
+        '--max-messages',
+        '31',
+        '--timeout-ms',
+        '2000',
+        '--consumer-property',
+        'heartbeat.interval.ms=100',
+        '--consumer-property',
+        'auto.commit.interval.ms=100',
+      ]);
       if (kafkaVersion.startsWith('4.')) {
         // The KIP-848 consumer protocol (ConsumerGroupHeartbeat) is the default-to-be in 4.x.
-        await run(KafkaTool.ConsoleConsumer, plain.bootstrap, ['--topic', topic, '--group', `${group}-848`, '--from-beginning', '--max-messages', '30',
-          '--timeout-ms', '30000', '--consumer-property', 'group.protocol=consumer']);
+        await run(KafkaTool.ConsoleConsumer, plain.bootstrap, [
+          '--topic',
+          topic,
+          '--group',
+          `${group}-848`,
+          '--from-beginning',
+          '--max-messages',
+          '30',
+          '--timeout-ms',
+          '30000',
+          '--consumer-property',
+          'group.protocol=consumer',
+        ]);
       }
       await run(KafkaTool.ConsumerGroups, plain.bootstrap, ['--describe', '--group', group]);
       await run(KafkaTool.Topics, sasl.bootstrap, ['--list'], undefined, tools.saslClientConfig('kafka'));

@@ -1,12 +1,13 @@
 // Turnout's codec writes exactly the bytes Kafka's own generated Java classes write: every
 // populated message of every API and version, encoded by Turnout, is read by kafka-clients
 // and re-encoded there, and the two encodings must be identical.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Writer } from '../../../src/protocol/writer.ts';
 import { CODEC_KAFKA_VERSION, kafkaClientsJar } from '../../../tools/codegen/main.ts';
@@ -14,7 +15,7 @@ import { allMessageVersions, loadMessage, populate, prng } from '../../support/m
 
 const source = fileURLToPath(new URL('../../support/java/CodecEcho.java', import.meta.url));
 
-test('every API message encoded by Turnout is re-encoded identically by Kafka\'s Java classes', async () => {
+test("every API message encoded by Turnout is re-encoded identically by Kafka's Java classes", async () => {
   const jar = kafkaClientsJar(CODEC_KAFKA_VERSION);
   const dir = mkdtempSync(join(tmpdir(), 'turnout-echo-'));
   try {

@@ -61,17 +61,26 @@ import assert from 'node:assert/strict';
 const HOT_SWITCH_KNOWN_LIMITS: ReadonlyMap<string, string> = new Map([
   ['platformatic', '@platformatic/kafka gives up after 3 retries when node ids change at a hot switch'],
 ]);
-import { after, before, describe, test, type TestContext } from 'node:test';
+
+import { after, before, describe, type TestContext, test } from 'node:test';
 import { runSwitchoverScenario, type ScenarioMode, type ScenarioResult } from '../../../src/scenario/switchover.ts';
 import { VerifiablePair } from '../../../src/scenario/verifiable-clients.ts';
 import { DEFAULT_KAFKA_VERSION } from '../../../src/testbed/versions.ts';
-import { domainFor } from '../../support/gateway.ts';
-import { startGatewayProcess, type GatewayProcess } from '../../support/gateway-process.ts';
-import { stopAllClients, type ClientTarget } from '../../support/clients/common.ts';
+import { type ClientTarget, stopAllClients } from '../../support/clients/common.ts';
 import { readUncommitted } from '../../support/clients/java.ts';
-import { cellNames, fatalErrorsOf, selectedCells, twoWayClusters, type MatrixCell, type MatrixPair, type TwoWayClusters } from '../../support/switchover/client-matrix.ts';
+import { domainFor } from '../../support/gateway.ts';
+import { type GatewayProcess, startGatewayProcess } from '../../support/gateway-process.ts';
+import {
+  cellNames,
+  fatalErrorsOf,
+  type MatrixCell,
+  type MatrixPair,
+  selectedCells,
+  type TwoWayClusters,
+  twoWayClusters,
+} from '../../support/switchover/client-matrix.ts';
 import { startCollision } from '../../support/switchover/go-clients.ts';
-import { warningLines, type ClientEvent } from '../../support/switchover/long-running.ts';
+import { type ClientEvent, warningLines } from '../../support/switchover/long-running.ts';
 import { PlatformaticPair } from '../../support/switchover/platformatic-clients.ts';
 import { ProcessPair } from '../../support/switchover/process-pair.ts';
 import { createScenarioTopics, KafkajsPair } from '../../support/switchover/scenario-clients.ts';
@@ -102,7 +111,11 @@ interface Check {
 
 /** The client's own log lines at warning level or above (@platformatic/kafka: its event log), for diagnostics. */
 function clientWarnings(pair: MatrixPair): string[] {
-  if (pair instanceof PlatformaticPair) return pair.log().split('\n').filter((l) => l !== '');
+  if (pair instanceof PlatformaticPair)
+    return pair
+      .log()
+      .split('\n')
+      .filter((l) => l !== '');
   if (pair instanceof VerifiablePair) {
     const l = pair.logs();
     return [...warningLines(l.producer).map((w) => `producer: ${w}`), ...warningLines(l.consumer).map((w) => `consumer: ${w}`)];
@@ -130,20 +143,38 @@ function checksOf(run: CellRun, strict: boolean): Check[] {
   const afterLast = last?.answeredAt ?? Infinity;
   const checks: Check[] = [
     {
-      what: 'every switch switched', ok: result.switches.every((s) => s.outcome === 'switched'),
-      detail: result.switches.filter((s) => s.outcome !== 'switched').map((s) => `${s.from} -> ${s.to}: ${s.outcome} (HTTP ${s.httpStatus}) ${s.message}`).join(' | '),
+      what: 'every switch switched',
+      ok: result.switches.every((s) => s.outcome === 'switched'),
+      detail: result.switches
+        .filter((s) => s.outcome !== 'switched')
+        .map((s) => `${s.from} -> ${s.to}: ${s.outcome} (HTTP ${s.httpStatus}) ${s.message}`)
+        .join(' | '),
     },
     {
-      what: 'no fatal client error, the client did not stop by itself', ok: fatal.length === 0 && !c.crashed,
-      detail: [...fatal, ...(c.crashed && fatal.length === 0 ? [`stopped by itself; its log ends: ${clientWarnings(pair).slice(-3).join(' | ')}`] : [])].join(' | ').slice(0, 3000),
+      what: 'no fatal client error, the client did not stop by itself',
+      ok: fatal.length === 0 && !c.crashed,
+      detail: [...fatal, ...(c.crashed && fatal.length === 0 ? [`stopped by itself; its log ends: ${clientWarnings(pair).slice(-3).join(' | ')}`] : [])]
+        .join(' | ')
+        .slice(0, 3000),
     },
     { what: 'records acknowledged after the last switch', ok: acksAfter(pair, afterLast) > 0, detail: `${acksAfter(pair, afterLast)} of ${c.acked}` },
     { what: 'records consumed after the last switch', ok: consumedAfter(pair, afterLast) > 0, detail: `${consumedAfter(pair, afterLast)} of ${c.consumed}` },
   ];
   if (strict) {
     checks.push(
-      { what: 'no acknowledged record lost', ok: c.lost === 0, detail: `${c.lost} of ${c.acked} acknowledged never consumed (by switch window ${c.lostBySwitch.join(',')}), e.g. ${c.lostSample.slice(0, 5).join(', ')}` },
-      { what: 'no send failed for good', ok: c.sendErrors === 0, detail: `${c.sendErrors} failed: ${c.problems.filter((p) => /send/.test(p)).join(' | ').slice(0, 1500)}` },
+      {
+        what: 'no acknowledged record lost',
+        ok: c.lost === 0,
+        detail: `${c.lost} of ${c.acked} acknowledged never consumed (by switch window ${c.lostBySwitch.join(',')}), e.g. ${c.lostSample.slice(0, 5).join(', ')}`,
+      },
+      {
+        what: 'no send failed for good',
+        ok: c.sendErrors === 0,
+        detail: `${c.sendErrors} failed: ${c.problems
+          .filter((p) => /send/.test(p))
+          .join(' | ')
+          .slice(0, 1500)}`,
+      },
     );
   }
   return checks;
@@ -155,9 +186,13 @@ function reportCell(t: TestContext, run: CellRun): void {
     t.diagnostic(`${cell.id}: no switch happened: ${(run.error ?? '').slice(0, 2500)}`);
   } else {
     const c = result.clients[0];
-    t.diagnostic(`${cell.id} (${c.description}): acked ${c.acked}, consumed ${c.consumed} (${c.distinctConsumed} distinct), lost ${c.lost}, duplicates ${c.duplicates}, send errors ${c.sendErrors}, crashed ${c.crashed}; settled ${result.settled}`);
+    t.diagnostic(
+      `${cell.id} (${c.description}): acked ${c.acked}, consumed ${c.consumed} (${c.distinctConsumed} distinct), lost ${c.lost}, duplicates ${c.duplicates}, send errors ${c.sendErrors}, crashed ${c.crashed}; settled ${result.settled}`,
+    );
     for (const s of result.switches) {
-      t.diagnostic(`${cell.id}:   ${result.mode} switch ${s.index} ${s.from} -> ${s.to}: ${s.outcome} in ${s.durationMs} ms${s.outcome === 'switched' ? '' : `: ${s.message.slice(0, 600)}`}`);
+      t.diagnostic(
+        `${cell.id}:   ${result.mode} switch ${s.index} ${s.from} -> ${s.to}: ${s.outcome} in ${s.durationMs} ms${s.outcome === 'switched' ? '' : `: ${s.message.slice(0, 600)}`}`,
+      );
     }
     t.diagnostic(`${cell.id}:   counters ${JSON.stringify(c.counters)}`);
     for (const p of c.problems) t.diagnostic(`${cell.id}:   problem: ${p.slice(0, 1500)}`);
@@ -203,39 +238,59 @@ describe('client matrix: every client, default and common settings, through plan
 
   /** Every cell on its own route, concurrently: `switches` switches of `mode`, blue -> green -> ... */
   async function runMatrix(t: TestContext, mode: ScenarioMode, switches: number): Promise<CellRun[]> {
-    const runs = await Promise.all(CELLS.map(async (cell): Promise<CellRun> => {
-      const route = routeOf(cell);
-      const names = cellNames(cell, 'vs', `${run}-${mode}`);
-      await createScenarioTopics([bed.blue, bed.green], [names.topic]);
-      const pair = cell.make({ tools: bed.tools, target: target(route), ...names, rate: RATE });
-      try {
-        const result = await runSwitchoverScenario({
-          adminUrl: gw.adminUrl, token: TOKEN, route, bootstrap: gw.bootstrap[route], domains: ['blue', 'green'],
-          clients: [pair], switches, mode, pauseMs: 6_000, warmupRecords: 30, warmupTimeoutMs: 120_000, settleTimeoutMs: 40_000,
-          by: `client-matrix test (${cell.id})`, log: (line) => t.diagnostic(`${cell.id}: ${line}`),
-        });
-        return { cell, pair, result };
-      } catch (err) {
-        return { cell, pair, error: (err as Error).message };
-      }
-    }));
+    const runs = await Promise.all(
+      CELLS.map(async (cell): Promise<CellRun> => {
+        const route = routeOf(cell);
+        const names = cellNames(cell, 'vs', `${run}-${mode}`);
+        await createScenarioTopics([bed.blue, bed.green], [names.topic]);
+        const pair = cell.make({ tools: bed.tools, target: target(route), ...names, rate: RATE });
+        try {
+          const result = await runSwitchoverScenario({
+            adminUrl: gw.adminUrl,
+            token: TOKEN,
+            route,
+            bootstrap: gw.bootstrap[route],
+            domains: ['blue', 'green'],
+            clients: [pair],
+            switches,
+            mode,
+            pauseMs: 6_000,
+            warmupRecords: 30,
+            warmupTimeoutMs: 120_000,
+            settleTimeoutMs: 40_000,
+            by: `client-matrix test (${cell.id})`,
+            log: (line) => t.diagnostic(`${cell.id}: ${line}`),
+          });
+          return { cell, pair, result };
+        } catch (err) {
+          return { cell, pair, error: (err as Error).message };
+        }
+      }),
+    );
     t.diagnostic('| cell | switches | acked | lost | send errors | fatal | acked / consumed after the last switch |');
     for (const r of runs) {
       const c = r.result?.clients[0];
       const afterLast = r.result?.switches.at(-1)?.answeredAt ?? Infinity;
-      t.diagnostic(`| ${r.cell.id} | ${r.result?.switches.map((s) => s.outcome).join(', ') ?? 'none'} | ${c?.acked ?? '-'} | ${c?.lost ?? '-'} | ${c?.sendErrors ?? '-'} | ${fatalErrorsOf(r.pair).length + (c?.crashed ? 1 : 0)} | ${acksAfter(r.pair, afterLast)} / ${consumedAfter(r.pair, afterLast)} |`);
+      t.diagnostic(
+        `| ${r.cell.id} | ${r.result?.switches.map((s) => s.outcome).join(', ') ?? 'none'} | ${c?.acked ?? '-'} | ${c?.lost ?? '-'} | ${c?.sendErrors ?? '-'} | ${fatalErrorsOf(r.pair).length + (c?.crashed ? 1 : 0)} | ${acksAfter(r.pair, afterLast)} / ${consumedAfter(r.pair, afterLast)} |`,
+      );
     }
     for (const r of runs) reportCell(t, r);
     const warnings = gw.logEntries().filter((e) => e.level === 'warn' || e.level === 'error');
     t.diagnostic(`gateway warnings and errors: ${warnings.length}`);
-    for (const w of warnings.slice(-15)) t.diagnostic(`  ${w.level} ${w.msg} ${JSON.stringify({ ...w, level: undefined, msg: undefined, time: undefined, pid: undefined, hostname: undefined }).slice(0, 300)}`);
+    for (const w of warnings.slice(-15))
+      t.diagnostic(
+        `  ${w.level} ${w.msg} ${JSON.stringify({ ...w, level: undefined, msg: undefined, time: undefined, pid: undefined, hostname: undefined }).slice(0, 300)}`,
+      );
     return runs;
   }
 
   async function assertCells(t: TestContext, runs: readonly CellRun[], strict: boolean): Promise<void> {
     for (const r of runs) {
       await t.test(r.cell.label, (tt) => {
-        const failed = checksOf(r, strict).filter((c) => !c.ok).map((c) => `${c.what}: ${c.detail}`);
+        const failed = checksOf(r, strict)
+          .filter((c) => !c.ok)
+          .map((c) => `${c.what}: ${c.detail}`);
         const known = strict ? undefined : HOT_SWITCH_KNOWN_LIMITS.get(r.cell.id);
         if (known !== undefined && failed.length > 0) {
           // Reported, not asserted: see HOT_SWITCH_KNOWN_LIMITS. The planned run asserts this cell in full.
@@ -247,17 +302,23 @@ describe('client matrix: every client, default and common settings, through plan
     }
   }
 
-  test('planned switches blue -> green -> blue: per client, 0 acknowledged records lost, 0 fatal errors, 0 failed sends, still producing and consuming', { timeout: 480_000 }, async (t) => {
+  test('planned switches blue -> green -> blue: per client, 0 acknowledged records lost, 0 fatal errors, 0 failed sends, still producing and consuming', {
+    timeout: 480_000,
+  }, async (t) => {
     const runs = await runMatrix(t, 'planned', 2);
     await assertCells(t, runs, true);
   });
 
-  test('hot switches blue -> green -> blue: per client, 0 fatal errors, still producing and consuming (losses reported only)', { timeout: 420_000 }, async (t) => {
+  test('hot switches blue -> green -> blue: per client, 0 fatal errors, still producing and consuming (losses reported only)', {
+    timeout: 420_000,
+  }, async (t) => {
     const runs = await runMatrix(t, 'hot', 2);
     await assertCells(t, runs, false);
   });
 
-  test('producer-id collision: an idempotent producer connected before a planned switch and one connected after it write one partition; every acknowledged record is in it', { timeout: 180_000 }, async (t) => {
+  test('producer-id collision: an idempotent producer connected before a planned switch and one connected after it write one partition; every acknowledged record is in it', {
+    timeout: 180_000,
+  }, async (t) => {
     const topic = `vs-collision-${run}`;
     await createScenarioTopics([bed.blue, bed.green], [topic], 1);
     const c = await startCollision(target(COLLISION_ROUTE), topic, { records: 50, align: { blue: bed.blue.bootstrap(), green: bed.green.bootstrap() } });
@@ -274,7 +335,9 @@ describe('client matrix: every client, default and common settings, through plan
     await c.stop();
     const ev = c.events();
     const pick = (f: (e: ClientEvent) => boolean) => ev.filter(f).map((e) => JSON.stringify(e));
-    t.diagnostic(`alignment and producer ids: ${pick((e) => e.aligned !== undefined || e.alignedAfterSwitch !== undefined || e.producer !== undefined && e.ack === undefined && e.sendError === undefined).join(' ')}`);
+    t.diagnostic(
+      `alignment and producer ids: ${pick((e) => e.aligned !== undefined || e.alignedAfterSwitch !== undefined || (e.producer !== undefined && e.ack === undefined && e.sendError === undefined)).join(' ')}`,
+    );
     t.diagnostic(`done: ${JSON.stringify(done)}`);
     const acked = ev.filter((e) => typeof e.ack === 'string') as ClientEvent[];
     const sendErrors = ev.filter((e) => e.sendError !== undefined);
@@ -282,7 +345,10 @@ describe('client matrix: every client, default and common settings, through plan
     // Precondition: when producer A's id is one green's allocator can hand out (the gateway passed
     // blue's id on as it was), green was brought to it, so that B gets the same id from green.
     const aligned = ev.find((e) => e.alignedAfterSwitch !== undefined)?.alignedAfterSwitch as { met?: boolean; applicable?: boolean } | undefined;
-    assert.ok(aligned !== undefined && (aligned.met === true || aligned.applicable === false), `precondition: green's producer id allocator brought to producer A's id before producer B connected: ${JSON.stringify(aligned)}`);
+    assert.ok(
+      aligned !== undefined && (aligned.met === true || aligned.applicable === false),
+      `precondition: green's producer id allocator brought to producer A's id before producer B connected: ${JSON.stringify(aligned)}`,
+    );
 
     const onGreen = new Map<string, bigint[]>();
     for (const r of await readUncommitted({ bootstrap: bed.green.bootstrap() }, DEFAULT_KAFKA_VERSION, topic, { timeoutMs: 30_000 })) {
@@ -292,10 +358,19 @@ describe('client matrix: every client, default and common settings, through plan
     const sharedOffsets = new Map<number, string[]>();
     for (const e of acked) sharedOffsets.set(e.offset as number, [...(sharedOffsets.get(e.offset as number) ?? []), e.ack as string]);
     const doubled = [...sharedOffsets].filter(([, values]) => values.length > 1);
-    t.diagnostic(`acknowledged ${acked.length} (A ${acked.filter((e) => e.producer === 'A').length}, B ${acked.filter((e) => e.producer === 'B').length}), ${sendErrors.length} send errors; ${onGreen.size} distinct values in the partition on green; ${missing.length} acknowledged but absent; ${doubled.length} offsets acknowledged to two records, e.g. ${doubled.slice(0, 5).map(([o, v]) => `${o}: ${v.join(' & ')}`).join(', ')}`);
+    t.diagnostic(
+      `acknowledged ${acked.length} (A ${acked.filter((e) => e.producer === 'A').length}, B ${acked.filter((e) => e.producer === 'B').length}), ${sendErrors.length} send errors; ${onGreen.size} distinct values in the partition on green; ${missing.length} acknowledged but absent; ${doubled.length} offsets acknowledged to two records, e.g. ${doubled
+        .slice(0, 5)
+        .map(([o, v]) => `${o}: ${v.join(' & ')}`)
+        .join(', ')}`,
+    );
     assert.ok(acked.length > 0, 'records were acknowledged');
     const some = (list: string[]) => (list.length === 0 ? [] : [`${list.length}, e.g. ${list.slice(0, 8).join(', ')}`]);
-    assert.deepEqual(some(missing.map((e) => `${e.producer} ${e.ack} (acknowledged at offset ${e.offset})`)), [], 'acknowledged records absent from the partition');
+    assert.deepEqual(
+      some(missing.map((e) => `${e.producer} ${e.ack} (acknowledged at offset ${e.offset})`)),
+      [],
+      'acknowledged records absent from the partition',
+    );
     assert.deepEqual(some(doubled.map(([o, v]) => `offset ${o}: ${v.join(' & ')}`)), [], 'offsets acknowledged to two records');
   });
 });

@@ -59,24 +59,24 @@
 //   stalled for delivery.timeout.ms. Fixed: preparing a switch asks the destination for its
 //   group and transaction coordinators (which creates them) before the flip.
 import assert from 'node:assert/strict';
-import { after, before, describe, test, type TestContext } from 'node:test';
-import { testBed, type ClusterDescriptor } from '../../../src/testbed/index.ts';
-import { DEFAULT_KAFKA_VERSION } from '../../../src/testbed/versions.ts';
+import { after, before, describe, type TestContext, test } from 'node:test';
 import { Secret, virtualClusterId } from '../../../src/config/index.ts';
-import { ApiKey, ZERO_UUID } from '../../../src/protocol/index.ts';
-import { KafkaConnection } from '../../../src/upstream/kafka-connection.ts';
 import type { UpstreamSecurity } from '../../../src/config/types.ts';
-import type { MetadataResponse } from '../../../src/protocol/generated/messages/metadata-response.ts';
 import type { DescribeTopicPartitionsResponse } from '../../../src/protocol/generated/messages/describe-topic-partitions-response.ts';
+import type { MetadataResponse } from '../../../src/protocol/generated/messages/metadata-response.ts';
+import { ApiKey, ZERO_UUID } from '../../../src/protocol/index.ts';
+import { type ClusterDescriptor, testBed } from '../../../src/testbed/index.ts';
+import { DEFAULT_KAFKA_VERSION } from '../../../src/testbed/versions.ts';
+import { KafkaConnection } from '../../../src/upstream/kafka-connection.ts';
+import { type ClientTarget, stopAllClients } from '../../support/clients/common.ts';
+import { readCommitted, readUncommitted } from '../../support/clients/java.ts';
+import { createTopic } from '../../support/clients/kafkajs.ts';
 import { domainFor, startGateway, type TestGateway } from '../../support/gateway.ts';
 import { asStream, LogCapture } from '../../support/log-capture.ts';
-import { stopAllClients, type ClientTarget } from '../../support/clients/common.ts';
-import { createTopic } from '../../support/clients/kafkajs.ts';
-import { readCommitted, readUncommitted } from '../../support/clients/java.ts';
 import { startSwitchoverClient } from '../../support/switchover/java-program.ts';
-import { startRdkafkaClient } from '../../support/switchover/rdkafka.ts';
 import { KafkajsAcrossSwitch } from '../../support/switchover/kafkajs-clients.ts';
-import { eventually, warningLines, type ClientEvent } from '../../support/switchover/long-running.ts';
+import { type ClientEvent, eventually, warningLines } from '../../support/switchover/long-running.ts';
+import { startRdkafkaClient } from '../../support/switchover/rdkafka.ts';
 import { uniqueName } from '../testbed/helpers.ts';
 
 const ROUTE = 'orders';
@@ -87,7 +87,11 @@ const PARTITIONS = 3;
 const BLUE_IDS = [1];
 const GREEN_IDS = [401, 402, 403];
 
-interface Switched { startedAt: number; doneAt: number; report: Record<string, unknown> }
+interface Switched {
+  startedAt: number;
+  doneAt: number;
+  report: Record<string, unknown>;
+}
 
 /** POST /routes/orders/switch, as an operator would. */
 async function switchTo(gw: TestGateway, to: string): Promise<Switched> {
@@ -111,18 +115,45 @@ function cutOf(log: LogCapture, epoch: number): number {
   return Date.parse(e.time);
 }
 
-type Tx = { tx: number; outcome: 'committed' | 'aborted' | 'commit-failed'; values: string[]; beganAt: number; endedAt: number; error?: string; action?: string; phase?: string };
+type Tx = {
+  tx: number;
+  outcome: 'committed' | 'aborted' | 'commit-failed';
+  values: string[];
+  beganAt: number;
+  endedAt: number;
+  error?: string;
+  action?: string;
+  phase?: string;
+};
 
-interface Ack { seq: number; value: string; partition: number; offset: number; sentAt: number; ackAt: number }
+interface Ack {
+  seq: number;
+  value: string;
+  partition: number;
+  offset: number;
+  sentAt: number;
+  ackAt: number;
+}
 
 const acksOf = (events: ClientEvent[], prefix: string): Ack[] =>
-  events.filter((e) => typeof e.ack === 'number').map((e) => ({
-    seq: e.ack as number, value: `${prefix}${e.ack as number}`, partition: e.partition as number, offset: e.offset as number, sentAt: e.sentAt as number, ackAt: e.ackAt as number,
-  }));
+  events
+    .filter((e) => typeof e.ack === 'number')
+    .map((e) => ({
+      seq: e.ack as number,
+      value: `${prefix}${e.ack as number}`,
+      partition: e.partition as number,
+      offset: e.offset as number,
+      sentAt: e.sentAt as number,
+      ackAt: e.ackAt as number,
+    }));
 const having = (events: ClientEvent[], key: string) => events.filter((e) => e[key] !== undefined);
 
 /** Values of `topic` on a cluster, read directly (not through the gateway), with how often each occurs. */
-async function valuesOn(cluster: ClusterDescriptor, topic: string, isolation: 'read_committed' | 'read_uncommitted' = 'read_uncommitted'): Promise<Map<string, number>> {
+async function valuesOn(
+  cluster: ClusterDescriptor,
+  topic: string,
+  isolation: 'read_committed' | 'read_uncommitted' = 'read_uncommitted',
+): Promise<Map<string, number>> {
   const read = isolation === 'read_committed' ? readCommitted : readUncommitted;
   const records = await read({ bootstrap: cluster.bootstrap() }, DEFAULT_KAFKA_VERSION, topic, { timeoutMs: 30_000 });
   const counts = new Map<string, number>();
@@ -143,9 +174,16 @@ async function rawIdentity(bootstrap: string, topic: string, security: UpstreamS
   const c = await KafkaConnection.open({ host: bootstrap.slice(0, i), port: Number(bootstrap.slice(i + 1)) }, security);
   try {
     const md = await c.request<MetadataResponse>(ApiKey.Metadata, 12, {
-      topics: [{ topicId: ZERO_UUID, name: topic }], allowAutoTopicCreation: false, includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false,
+      topics: [{ topicId: ZERO_UUID, name: topic }],
+      allowAutoTopicCreation: false,
+      includeClusterAuthorizedOperations: false,
+      includeTopicAuthorizedOperations: false,
     });
-    const dtp = await c.request<DescribeTopicPartitionsResponse>(ApiKey.DescribeTopicPartitions, 0, { topics: [{ name: topic }], responsePartitionLimit: 2000, cursor: null });
+    const dtp = await c.request<DescribeTopicPartitionsResponse>(ApiKey.DescribeTopicPartitions, 0, {
+      topics: [{ name: topic }],
+      responsePartitionLimit: 2000,
+      cursor: null,
+    });
     const t = md.topics.find((x) => x.name === topic);
     const d = dtp.topics.find((x) => x.name === topic);
     return {
@@ -162,7 +200,10 @@ async function rawIdentity(bootstrap: string, topic: string, security: UpstreamS
   }
 }
 
-const SASL_ALICE: UpstreamSecurity = { protocol: 'SASL_PLAINTEXT', sasl: { mechanism: 'PLAIN', username: ALICE.username, password: new Secret(ALICE.password) } };
+const SASL_ALICE: UpstreamSecurity = {
+  protocol: 'SASL_PLAINTEXT',
+  sasl: { mechanism: 'PLAIN', username: ALICE.username, password: new Secret(ALICE.password) },
+};
 
 describe('real clients across a route switch blue -> green', () => {
   let blue: ClusterDescriptor;
@@ -192,8 +233,11 @@ describe('real clients across a route switch blue -> green', () => {
 
   /** What the gateway logged about retiring connections between `from` and `to`. */
   function gatewaySwitchLines(log: LogCapture): string[] {
-    return log.entries()
-      .filter((e) => e.level === 'warn' || e.level === 'error' || /retiring|switch/.test(e.msg) || (e.msg === 'connection closed' && e.reason !== 'client_closed'))
+    return log
+      .entries()
+      .filter(
+        (e) => e.level === 'warn' || e.level === 'error' || /retiring|switch/.test(e.msg) || (e.msg === 'connection closed' && e.reason !== 'client_closed'),
+      )
       .map((e) => `${e.level} ${e.msg} ${JSON.stringify({ ...e, level: undefined, msg: undefined, time: undefined, pid: undefined, hostname: undefined })}`);
   }
 
@@ -213,7 +257,9 @@ describe('real clients across a route switch blue -> green', () => {
     await Promise.all(gateways.map((g) => g.stop()));
   });
 
-  test('1. idempotent Java producer: no send fails, records after each switch land on the new cluster only, none lost or duplicated', { timeout: 150_000 }, async (t) => {
+  test('1. idempotent Java producer: no send fails, records after each switch land on the new cluster only, none lost or duplicated', {
+    timeout: 150_000,
+  }, async (t) => {
     const { gw, log, target } = await gateway();
     const topic = topics.idempotent;
     const p = await startSwitchoverClient('java idempotent producer', target, 'idempotent', [topic, '5']);
@@ -247,12 +293,34 @@ describe('real clients across a route switch blue -> green', () => {
     const blueEra1 = acks.filter((a) => a.ackAt < cut1);
     const greenEra = acks.filter((a) => a.sentAt > cut1 && a.ackAt < cut2);
     const blueEra2 = acks.filter((a) => a.sentAt > cut2);
-    t.diagnostic(`acked ${acks.length}: ${blueEra1.length} before the first switch, ${greenEra.length} sent after it and acked before the switch back, ${blueEra2.length} after the switch back; on blue ${onBlue.size}, on green ${onGreen.size}`);
-    assert.deepEqual(blueEra1.filter((a) => !onBlue.has(a.value)).map((a) => a.value), [], 'acked before the switch: on blue');
-    assert.deepEqual(greenEra.filter((a) => !onGreen.has(a.value)).map((a) => a.value), [], 'sent after the switch: on green');
-    assert.deepEqual(greenEra.filter((a) => onBlue.has(a.value)).map((a) => a.value), [], 'sent after the switch: not on blue');
-    assert.deepEqual(blueEra2.filter((a) => !onBlue.has(a.value)).map((a) => a.value), [], 'sent after the switch back: on blue');
-    assert.deepEqual(blueEra2.filter((a) => onGreen.has(a.value)).map((a) => a.value), [], 'sent after the switch back: not on green');
+    t.diagnostic(
+      `acked ${acks.length}: ${blueEra1.length} before the first switch, ${greenEra.length} sent after it and acked before the switch back, ${blueEra2.length} after the switch back; on blue ${onBlue.size}, on green ${onGreen.size}`,
+    );
+    assert.deepEqual(
+      blueEra1.filter((a) => !onBlue.has(a.value)).map((a) => a.value),
+      [],
+      'acked before the switch: on blue',
+    );
+    assert.deepEqual(
+      greenEra.filter((a) => !onGreen.has(a.value)).map((a) => a.value),
+      [],
+      'sent after the switch: on green',
+    );
+    assert.deepEqual(
+      greenEra.filter((a) => onBlue.has(a.value)).map((a) => a.value),
+      [],
+      'sent after the switch: not on blue',
+    );
+    assert.deepEqual(
+      blueEra2.filter((a) => !onBlue.has(a.value)).map((a) => a.value),
+      [],
+      'sent after the switch back: on blue',
+    );
+    assert.deepEqual(
+      blueEra2.filter((a) => onGreen.has(a.value)).map((a) => a.value),
+      [],
+      'sent after the switch back: not on green',
+    );
     // The idempotent producer keeps each partition in send order (max.in.flight <= 5), on each
     // cluster. Across a switch that holds because the gateway lets a replaced producer id's first
     // batches reach the new cluster only in sequence (src/proxy/sequence-gate.ts): once in ~7 CI
@@ -262,19 +330,26 @@ describe('real clients across a route switch blue -> green', () => {
     for (const cluster of ['blue', 'green']) {
       for (let partition = 0; partition < PARTITIONS; partition++) {
         const seq = acks.filter((a) => a.partition === partition && onCluster(a) === cluster).sort((x, y) => x.seq - y.seq);
-        for (let i = 1; i < seq.length; i++) if (seq[i].offset < seq[i - 1].offset) reordered.push(`${cluster} p${partition}: ${seq[i - 1].value}@${seq[i - 1].offset} then ${seq[i].value}@${seq[i].offset}`);
+        for (let i = 1; i < seq.length; i++)
+          if (seq[i].offset < seq[i - 1].offset)
+            reordered.push(`${cluster} p${partition}: ${seq[i - 1].value}@${seq[i - 1].offset} then ${seq[i].value}@${seq[i].offset}`);
       }
     }
-    const slowest = [...acks].sort((x, y) => (y.ackAt - y.sentAt) - (x.ackAt - x.sentAt)).slice(0, 5);
-    t.diagnostic(`slowest acks: ${slowest.map((a) => `${a.value} p${a.partition} ${a.ackAt - a.sentAt} ms (sent ${a.sentAt - cut1} ms after cut 1, acked ${a.ackAt - cut2} ms after cut 2) on ${onCluster(a)}`).join('; ')}`);
+    const slowest = [...acks].sort((x, y) => y.ackAt - y.sentAt - (x.ackAt - x.sentAt)).slice(0, 5);
+    t.diagnostic(
+      `slowest acks: ${slowest.map((a) => `${a.value} p${a.partition} ${a.ackAt - a.sentAt} ms (sent ${a.sentAt - cut1} ms after cut 1, acked ${a.ackAt - cut2} ms after cut 2) on ${onCluster(a)}`).join('; ')}`,
+    );
     assert.deepEqual(reordered, [], 'records of a partition are in send order');
     // Exactly once over both clusters: nothing lost, no retry written twice.
-    const lostOrDuplicated = acks.filter((a) => (onBlue.get(a.value) ?? 0) + (onGreen.get(a.value) ?? 0) !== 1)
+    const lostOrDuplicated = acks
+      .filter((a) => (onBlue.get(a.value) ?? 0) + (onGreen.get(a.value) ?? 0) !== 1)
       .map((a) => `${a.value}: blue ${onBlue.get(a.value) ?? 0}, green ${onGreen.get(a.value) ?? 0}`);
     assert.deepEqual(lostOrDuplicated, [], 'every acknowledged record is on exactly one cluster, once');
   });
 
-  test('2. transactional Java producer: transactions open at a cut abort, later ones commit on the new cluster; read_committed sees whole committed transactions only', { timeout: 170_000 }, async (t) => {
+  test('2. transactional Java producer: transactions open at a cut abort, later ones commit on the new cluster; read_committed sees whole committed transactions only', {
+    timeout: 170_000,
+  }, async (t) => {
     const { gw, log, target } = await gateway();
     const topic = topics.transactional;
     const transactionalId = uniqueName('cas-txn');
@@ -290,9 +365,12 @@ describe('real clients across a route switch blue -> green', () => {
     // the producer recovers). A gap in the switch, which does not make sure the destination has
     // its coordinators before it commits. Fixed: the switch's prepare now does that, and this
     // test no longer creates green's coordinator itself.
-    const p = await startSwitchoverClient('java transactional producer', target, 'transactional', [topic, transactionalId, '3', '60'], { 'transaction.timeout.ms': '10000' });
+    const p = await startSwitchoverClient('java transactional producer', target, 'transactional', [topic, transactionalId, '3', '60'], {
+      'transaction.timeout.ms': '10000',
+    });
     const txs = (ev: ClientEvent[]) => ev.filter((e) => typeof e.tx === 'number') as unknown as Tx[];
-    const committedAfter = (since: number, n: number) => (ev: ClientEvent[]) => txs(ev).filter((x) => x.outcome === 'committed' && x.beganAt > since).length >= n;
+    const committedAfter = (since: number, n: number) => (ev: ClientEvent[]) =>
+      txs(ev).filter((x) => x.outcome === 'committed' && x.beganAt > since).length >= n;
     const logLines = (text: string) => text.split('\n').filter((l) => / (INFO|WARN|ERROR) /.test(l));
     const marks: number[] = [];
     const cuts: number[] = [];
@@ -301,7 +379,15 @@ describe('real clients across a route switch blue -> green', () => {
         await p.waitFor(what, done, timeoutMs);
       } catch (err) {
         diagnostic(t, 'java transactional producer, log from the first switch on', logLines(p.stderr.slice(marks[0] ?? 0)), 60);
-        diagnostic(t, 'java transactional producer, last events', p.events().slice(-20).map((e) => JSON.stringify(e)), 20);
+        diagnostic(
+          t,
+          'java transactional producer, last events',
+          p
+            .events()
+            .slice(-20)
+            .map((e) => JSON.stringify(e)),
+          20,
+        );
         throw err;
       }
     };
@@ -320,7 +406,11 @@ describe('real clients across a route switch blue -> green', () => {
     const all = txs(ev);
     diagnostic(t, 'java transactional producer, log at the switch to green', logLines(p.stderr.slice(marks[0], marks[1])), 40);
     diagnostic(t, 'java transactional producer, log at the switch back to blue', logLines(p.stderr.slice(marks[1])), 40);
-    diagnostic(t, 'transactions not committed', all.filter((x) => x.outcome !== 'committed').map((x) => JSON.stringify(x)));
+    diagnostic(
+      t,
+      'transactions not committed',
+      all.filter((x) => x.outcome !== 'committed').map((x) => JSON.stringify(x)),
+    );
     diagnostic(t, 'gateway', gatewaySwitchLines(log));
     assert.deepEqual(exit, { code: 0, signal: null }, p.stderr.slice(-3000));
     assert.deepEqual(having(ev, 'fatal'), []);
@@ -329,11 +419,20 @@ describe('real clients across a route switch blue -> green', () => {
     const aborted = all.filter((x) => x.outcome === 'aborted');
     const uncertain = all.filter((x) => x.outcome === 'commit-failed');
     const atCut = cuts.map((cut) => all.filter((x) => x.beganAt < cut && x.endedAt > cut));
-    t.diagnostic(`${all.length} transactions: ${committed.length} committed, ${aborted.length} aborted, ${uncertain.length} commit failed; open at the cuts: ${atCut.map((c) => c.map((x) => `tx ${x.tx} ${x.outcome}`).join(', ')).join(' | ')}`);
-    assert.ok(atCut.every((c) => c.length > 0), 'a transaction was open at each cut');
+    t.diagnostic(
+      `${all.length} transactions: ${committed.length} committed, ${aborted.length} aborted, ${uncertain.length} commit failed; open at the cuts: ${atCut.map((c) => c.map((x) => `tx ${x.tx} ${x.outcome}`).join(', ')).join(' | ')}`,
+    );
+    assert.ok(
+      atCut.every((c) => c.length > 0),
+      'a transaction was open at each cut',
+    );
     // Whatever begins once the producer has recovered from a switch commits.
     const settled = (x: Tx) => (x.beganAt > cuts[0] + 5_000 && x.endedAt < cuts[1]) || x.beganAt > cuts[1] + 5_000;
-    assert.deepEqual(all.filter((x) => settled(x) && x.outcome !== 'committed').map((x) => JSON.stringify(x)), [], 'transactions begun after the producer recovered all commit');
+    assert.deepEqual(
+      all.filter((x) => settled(x) && x.outcome !== 'committed').map((x) => JSON.stringify(x)),
+      [],
+      'transactions begun after the producer recovered all commit',
+    );
 
     const committedValues = new Set(committed.flatMap((x) => x.values));
     const uncertainValues = new Set(uncertain.flatMap((x) => x.values));
@@ -345,25 +444,60 @@ describe('real clients across a route switch blue -> green', () => {
     // there at the first cut holds back until blue's coordinator times it out.
     const waitedFrom = Date.now();
     let blueCommitted = new Map<string, number>();
-    await eventually(async () => {
-      blueCommitted = await valuesOn(blue, topic, 'read_committed');
-      assert.deepEqual(blueEras.filter((x) => visible(blueCommitted, x) !== x.values.length).map((x) => x.tx), [], 'committed on blue: whole on blue');
-    }, 45_000, 2_000);
-    t.diagnostic(`read_committed: green ${greenCommitted.size} records, blue ${blueCommitted.size} (all of blue's committed transactions visible ${Date.now() - waitedFrom} ms after the producer stopped)`);
-    assert.deepEqual(greenEra.filter((x) => visible(greenCommitted, x) !== x.values.length).map((x) => x.tx), [], 'committed between the switches: whole on green');
-    for (const [name, m] of [['green', greenCommitted], ['blue', blueCommitted]] as const) {
-      assert.deepEqual([...m.keys()].filter((v) => !committedValues.has(v) && !uncertainValues.has(v)), [], `read_committed on ${name}: no record of an aborted transaction`);
-      assert.deepEqual([...m].filter(([, n]) => n !== 1), [], `no record twice on ${name}`);
+    await eventually(
+      async () => {
+        blueCommitted = await valuesOn(blue, topic, 'read_committed');
+        assert.deepEqual(
+          blueEras.filter((x) => visible(blueCommitted, x) !== x.values.length).map((x) => x.tx),
+          [],
+          'committed on blue: whole on blue',
+        );
+      },
+      45_000,
+      2_000,
+    );
+    t.diagnostic(
+      `read_committed: green ${greenCommitted.size} records, blue ${blueCommitted.size} (all of blue's committed transactions visible ${Date.now() - waitedFrom} ms after the producer stopped)`,
+    );
+    assert.deepEqual(
+      greenEra.filter((x) => visible(greenCommitted, x) !== x.values.length).map((x) => x.tx),
+      [],
+      'committed between the switches: whole on green',
+    );
+    for (const [name, m] of [
+      ['green', greenCommitted],
+      ['blue', blueCommitted],
+    ] as const) {
+      assert.deepEqual(
+        [...m.keys()].filter((v) => !committedValues.has(v) && !uncertainValues.has(v)),
+        [],
+        `read_committed on ${name}: no record of an aborted transaction`,
+      );
+      assert.deepEqual(
+        [...m].filter(([, n]) => n !== 1),
+        [],
+        `no record twice on ${name}`,
+      );
       for (const x of [...committed, ...uncertain]) {
         const n = visible(m, x);
         assert.ok(n === 0 || n === x.values.length, `transaction ${x.tx} is whole or absent on ${name} (${n} of ${x.values.length})`);
       }
     }
-    assert.deepEqual(committed.filter((x) => visible(blueCommitted, x) > 0 && visible(greenCommitted, x) > 0).map((x) => x.tx), [], 'no transaction on both clusters');
-    assert.deepEqual(committed.filter((x) => visible(blueCommitted, x) + visible(greenCommitted, x) === 0).map((x) => x.tx), [], 'every committed transaction is on one cluster');
+    assert.deepEqual(
+      committed.filter((x) => visible(blueCommitted, x) > 0 && visible(greenCommitted, x) > 0).map((x) => x.tx),
+      [],
+      'no transaction on both clusters',
+    );
+    assert.deepEqual(
+      committed.filter((x) => visible(blueCommitted, x) + visible(greenCommitted, x) === 0).map((x) => x.tx),
+      [],
+      'every committed transaction is on one cluster',
+    );
   });
 
-  test('3. librdkafka (confluent-kafka-python) producer and group consumer: keep running, post-switch records consumed, cluster id stable', { timeout: 150_000 }, async (t) => {
+  test('3. librdkafka (confluent-kafka-python) producer and group consumer: keep running, post-switch records consumed, cluster id stable', {
+    timeout: 150_000,
+  }, async (t) => {
     const { gw, log, target } = await gateway();
     const topic = topics.rdkafka;
     const c = startRdkafkaClient(target, topic, uniqueName('cas-rdkafka-group'), 40);
@@ -373,22 +507,35 @@ describe('real clients across a route switch blue -> green', () => {
     /** list_topics() on both handles until the brokers are `ids` (metadata may lag a switch). */
     const clusterIdWhen = async (ids: number[]): Promise<Answer> => {
       let a: Answer | undefined;
-      await eventually(async () => {
-        const n = answers(c.events()).length;
-        c.send('cluster-id');
-        a = await c.waitFor('a cluster-id answer', (ev) => answers(ev)[n], 30_000);
-        assert.deepEqual(a.brokers.map((b) => b.id), ids);
-      }, 30_000, 1_000);
+      await eventually(
+        async () => {
+          const n = answers(c.events()).length;
+          c.send('cluster-id');
+          a = await c.waitFor('a cluster-id answer', (ev) => answers(ev)[n], 30_000);
+          assert.deepEqual(
+            a.brokers.map((b) => b.id),
+            ids,
+          );
+        },
+        30_000,
+        1_000,
+      );
       return a!;
     };
     const consumedAll = async (what: string, values: string[]) => {
-      await c.waitFor(what, (ev) => {
-        const seen = new Set(having(ev, 'consumed').map((e) => e.consumed as string));
-        return values.every((v) => seen.has(v));
-      }, 60_000).catch((err: Error) => {
-        const seen = new Set(having(c.events(), 'consumed').map((e) => e.consumed as string));
-        throw new Error(`${values.filter((v) => !seen.has(v)).length} of ${values.length} records not consumed\n${err.message}`);
-      });
+      await c
+        .waitFor(
+          what,
+          (ev) => {
+            const seen = new Set(having(ev, 'consumed').map((e) => e.consumed as string));
+            return values.every((v) => seen.has(v));
+          },
+          60_000,
+        )
+        .catch((err: Error) => {
+          const seen = new Set(having(c.events(), 'consumed').map((e) => e.consumed as string));
+          throw new Error(`${values.filter((v) => !seen.has(v)).length} of ${values.length} records not consumed\n${err.message}`);
+        });
     };
     const sentAfter = (since: number) => acksOf(c.events(), 'r-').filter((a) => a.sentAt > since);
     await c.waitFor('50 records acked and consumed on blue', (ev) => acksOf(ev, 'r-').length >= 50 && having(ev, 'consumed').length >= 50, 60_000);
@@ -417,22 +564,36 @@ describe('real clients across a route switch blue -> green', () => {
     const exit = await c.stop();
     const ev = c.events();
     t.diagnostic(`list_topics() on blue: ${JSON.stringify(id0)}; on green: ${JSON.stringify(id1)}; back on blue: ${JSON.stringify(id2)}`);
-    const notable = (from: number, to: number) => ev.slice(from, to).filter((e) => e.errorCb || e.consumerError || e.assigned || e.revoked || e.lost || e.sendError).map((e) => JSON.stringify(e));
+    const notable = (from: number, to: number) =>
+      ev
+        .slice(from, to)
+        .filter((e) => e.errorCb || e.consumerError || e.assigned || e.revoked || e.lost || e.sendError)
+        .map((e) => JSON.stringify(e));
     diagnostic(t, 'librdkafka log (warnings) at the switch to green', warningLines(c.stderr.slice(mark1, mark2)), 40);
     diagnostic(t, 'librdkafka events at the switch to green (errors, group changes)', notable(events1, events2), 40);
     diagnostic(t, 'librdkafka log (warnings) at the switch back to blue', warningLines(c.stderr.slice(mark2)), 40);
     diagnostic(t, 'librdkafka events at the switch back to blue (errors, group changes)', notable(events2, ev.length), 40);
     diagnostic(t, 'gateway', gatewaySwitchLines(log));
-    for (const id of [id0, id1, id2]) assert.deepEqual(id.clusterId, { producer: CLUSTER_ID, consumer: CLUSTER_ID }, 'list_topics().cluster_id is the route\'s');
+    for (const id of [id0, id1, id2]) assert.deepEqual(id.clusterId, { producer: CLUSTER_ID, consumer: CLUSTER_ID }, "list_topics().cluster_id is the route's");
     assert.deepEqual(exit, { code: 0, signal: null }, c.stderr.slice(-3000));
     assert.deepEqual(having(ev, 'sendError'), [], 'no send failed');
     assert.deepEqual(having(ev, 'consumerError'), [], 'the consumer reported no error');
     const done = ev.find((e) => e.done === true)!;
     assert.equal(acksOf(ev, 'r-').length, done.sent, 'every record sent was acknowledged');
     const [onBlue, onGreen] = await Promise.all([valuesOn(blue, topic), valuesOn(green, topic)]);
-    t.diagnostic(`acked ${done.sent}, consumed ${having(ev, 'consumed').length} (${new Set(having(ev, 'consumed').map((e) => e.consumed)).size} distinct); ${greenEra.length} sent on green, ${blueEra2.length} after the switch back`);
-    assert.deepEqual(greenEra.filter((v) => !onGreen.has(v) || onBlue.has(v)), [], 'records sent after the switch are on green only');
-    assert.deepEqual(blueEra2.filter((v) => !onBlue.has(v) || onGreen.has(v)), [], 'records sent after the switch back are on blue only');
+    t.diagnostic(
+      `acked ${done.sent}, consumed ${having(ev, 'consumed').length} (${new Set(having(ev, 'consumed').map((e) => e.consumed)).size} distinct); ${greenEra.length} sent on green, ${blueEra2.length} after the switch back`,
+    );
+    assert.deepEqual(
+      greenEra.filter((v) => !onGreen.has(v) || onBlue.has(v)),
+      [],
+      'records sent after the switch are on green only',
+    );
+    assert.deepEqual(
+      blueEra2.filter((v) => !onBlue.has(v) || onGreen.has(v)),
+      [],
+      'records sent after the switch back are on blue only',
+    );
   });
 
   test('4. kafkajs producer and group consumer (in-process): keep running, post-switch records consumed', { timeout: 150_000 }, async (t) => {
@@ -440,24 +601,44 @@ describe('real clients across a route switch blue -> green', () => {
     const topic = topics.kafkajs;
     const k = new KafkajsAcrossSwitch(target, topic, uniqueName('cas-kafkajs-group'), 40);
     const sentAfter = (since: number) => k.acked.filter((a) => a.sentAt > since);
-    const consumedAll = (values: string[], timeoutMs: number) => eventually(() => {
-      const seen = new Set(k.consumed.map((c) => c.value));
-      const missing = values.filter((v) => !seen.has(v));
-      assert.equal(missing.length, 0, `${missing.length} of ${values.length} records not consumed (e.g. ${missing.slice(0, 5).join(', ')}); crashes: ${JSON.stringify(k.crashes)}`);
-    }, timeoutMs);
+    const consumedAll = (values: string[], timeoutMs: number) =>
+      eventually(() => {
+        const seen = new Set(k.consumed.map((c) => c.value));
+        const missing = values.filter((v) => !seen.has(v));
+        assert.equal(
+          missing.length,
+          0,
+          `${missing.length} of ${values.length} records not consumed (e.g. ${missing.slice(0, 5).join(', ')}); crashes: ${JSON.stringify(k.crashes)}`,
+        );
+      }, timeoutMs);
     const clusterIdWhen = async (ids: number[]) => {
       let id = await k.clusterId();
       await eventually(async () => {
         id = await k.clusterId();
-        assert.deepEqual(id.brokers.map((b) => b.nodeId), ids);
+        assert.deepEqual(
+          id.brokers.map((b) => b.nodeId),
+          ids,
+        );
       }, 20_000);
       return id;
     };
     const report = (from: number, to: number, title: string) => {
       diagnostic(t, `kafkajs warnings and errors ${title}`, k.warnings(from - 100, to), 40);
-      diagnostic(t, `kafkajs send errors ${title}`, k.sendErrors.filter((e) => e.sentAt >= from - 100 && e.sentAt < to).map((e) => JSON.stringify(e)));
-      diagnostic(t, `kafkajs consumer crashes ${title}`, k.crashes.filter((c) => c.at >= from && c.at < to).map((c) => JSON.stringify(c)));
-      diagnostic(t, `kafkajs group joins ${title}`, k.groupJoins.filter((j) => j.at >= from && j.at < to).map((j) => JSON.stringify(j)));
+      diagnostic(
+        t,
+        `kafkajs send errors ${title}`,
+        k.sendErrors.filter((e) => e.sentAt >= from - 100 && e.sentAt < to).map((e) => JSON.stringify(e)),
+      );
+      diagnostic(
+        t,
+        `kafkajs consumer crashes ${title}`,
+        k.crashes.filter((c) => c.at >= from && c.at < to).map((c) => JSON.stringify(c)),
+      );
+      diagnostic(
+        t,
+        `kafkajs group joins ${title}`,
+        k.groupJoins.filter((j) => j.at >= from && j.at < to).map((j) => JSON.stringify(j)),
+      );
     };
     await k.start();
     try {
@@ -466,7 +647,11 @@ describe('real clients across a route switch blue -> green', () => {
 
       await switchTo(gw, 'green');
       const cut1 = cutOf(log, 1);
-      await eventually(() => assert.ok(sentAfter(cut1).length >= 100, `${sentAfter(cut1).length} acked after the switch; send errors: ${JSON.stringify(k.sendErrors.slice(-3))}`), 60_000);
+      await eventually(
+        () =>
+          assert.ok(sentAfter(cut1).length >= 100, `${sentAfter(cut1).length} acked after the switch; send errors: ${JSON.stringify(k.sendErrors.slice(-3))}`),
+        60_000,
+      );
       const greenEra = sentAfter(cut1).map((a) => a.value);
       await consumedAll(greenEra, 60_000);
       const id1 = await clusterIdWhen(GREEN_IDS);
@@ -477,7 +662,11 @@ describe('real clients across a route switch blue -> green', () => {
       assert.equal(k.crashes.length, 0, `no consumer crash: ${JSON.stringify(k.crashes)}`);
       assert.equal(k.sendErrors.length, 0, `no send failed: ${JSON.stringify(k.sendErrors)}`);
       const onGreen = await valuesOn(green, topic);
-      assert.deepEqual(greenEra.filter((v) => !onGreen.has(v)), [], 'records sent after the switch are on green');
+      assert.deepEqual(
+        greenEra.filter((v) => !onGreen.has(v)),
+        [],
+        'records sent after the switch are on green',
+      );
 
       // PRODUCT BUG (see the top of this file): back on blue, the gateway ports of green-only
       // brokers (402, 403) accept a connection and close it at the first request ("no broker of
@@ -489,27 +678,46 @@ describe('real clients across a route switch blue -> green', () => {
       // Fixed in the gateway (stand-in broker); this part checks it.
       const cut2 = await switchTo(gw, 'blue').then(() => cutOf(log, 2));
       try {
-        await eventually(() => assert.ok(sentAfter(cut2).length >= 100, `${sentAfter(cut2).length} acked after the switch back; send errors: ${JSON.stringify(k.sendErrors.slice(-3))}`), 40_000);
+        await eventually(
+          () =>
+            assert.ok(
+              sentAfter(cut2).length >= 100,
+              `${sentAfter(cut2).length} acked after the switch back; send errors: ${JSON.stringify(k.sendErrors.slice(-3))}`,
+            ),
+          40_000,
+        );
         const blueEra2 = sentAfter(cut2).map((a) => a.value);
         await consumedAll(blueEra2, 30_000);
         const id2 = await clusterIdWhen(BLUE_IDS);
         assert.equal(id2.clusterId, CLUSTER_ID);
-        assert.deepEqual(k.crashes.filter((c) => !c.restart), [], 'no consumer crash kafkajs did not restart from');
+        assert.deepEqual(
+          k.crashes.filter((c) => !c.restart),
+          [],
+          'no consumer crash kafkajs did not restart from',
+        );
         assert.deepEqual(k.sendErrors, [], 'no send failed after the switch back');
         const onBlue = await valuesOn(blue, topic);
-        assert.deepEqual(blueEra2.filter((v) => !onBlue.has(v)), [], 'records sent after the switch back are on blue');
+        assert.deepEqual(
+          blueEra2.filter((v) => !onBlue.has(v)),
+          [],
+          'records sent after the switch back are on blue',
+        );
       } finally {
         report(cut2, Infinity, 'at the switch back to blue');
         diagnostic(t, 'gateway', gatewaySwitchLines(log), 40);
         const distinct = new Set(k.consumed.map((c) => c.value)).size;
-        t.diagnostic(`acked ${k.acked.length}, consumed ${k.consumed.length} (${distinct} distinct), ${k.sendErrors.length} send errors; ${greenEra.length} sent on green, ${sentAfter(cut2).length} acked after the switch back`);
+        t.diagnostic(
+          `acked ${k.acked.length}, consumed ${k.consumed.length} (${distinct} distinct), ${k.sendErrors.length} send errors; ${greenEra.length} sent on green, ${sentAfter(cut2).length} acked after the switch back`,
+        );
       }
     } finally {
       await k.stop();
     }
   });
 
-  test('5. identity: one Java Admin process sees the same cluster id before and after, the new node ids on gateway ports; no leader epochs', { timeout: 120_000 }, async (t) => {
+  test('5. identity: one Java Admin process sees the same cluster id before and after, the new node ids on gateway ports; no leader epochs', {
+    timeout: 120_000,
+  }, async (t) => {
     const { gw, target } = await gateway();
     const topic = topics.identity;
     const a = await startSwitchoverClient('java admin', target, 'admin', []);
@@ -519,7 +727,11 @@ describe('real clients across a route switch blue -> green', () => {
     const describe = async (): Promise<Described> => {
       const n = having(a.events(), 'describe').length + having(a.events(), 'commandError').length;
       a.send('describe');
-      const e = await a.waitFor('a describeCluster answer', (ev) => [...having(ev, 'describe'), ...having(ev, 'commandError')].length > n && ev.filter((x) => x.describe || x.commandError).at(-1), 40_000);
+      const e = await a.waitFor(
+        'a describeCluster answer',
+        (ev) => [...having(ev, 'describe'), ...having(ev, 'commandError')].length > n && ev.filter((x) => x.describe || x.commandError).at(-1),
+        40_000,
+      );
       assert.equal(e.commandError, undefined, JSON.stringify(e));
       return e.describe as Described;
     };
@@ -527,47 +739,83 @@ describe('real clients across a route switch blue -> green', () => {
     const d1 = await describe();
     t.diagnostic(`describeCluster on blue: ${JSON.stringify(d1)}`);
     assert.equal(d1.clusterId, CLUSTER_ID);
-    assert.deepEqual(d1.nodes.map((n) => n.id), BLUE_IDS);
+    assert.deepEqual(
+      d1.nodes.map((n) => n.id),
+      BLUE_IDS,
+    );
     // Port of broker n: the route's broker ports start right after the bootstrap port, slot n mod 16.
-    assert.deepEqual(d1.nodes.map((n) => [n.host, n.port]), BLUE_IDS.map((id) => ['127.0.0.1', bootstrapPort + 1 + (id % 16)]));
+    assert.deepEqual(
+      d1.nodes.map((n) => [n.host, n.port]),
+      BLUE_IDS.map((id) => ['127.0.0.1', bootstrapPort + 1 + (id % 16)]),
+    );
     const r1 = await rawIdentity(target.bootstrap, topic, SASL_ALICE);
     const direct = await rawIdentity(`${green.brokers[0].host}:${green.brokers[0].plaintextPort}`, topic, { protocol: 'PLAINTEXT' });
 
     const s1 = await switchTo(gw, 'green');
     let d2 = d1;
-    await eventually(async () => {
-      d2 = await describe();
-      assert.deepEqual(d2.nodes.map((n) => n.id).sort((x, y) => x - y), GREEN_IDS);
-    }, 30_000, 1_000);
+    await eventually(
+      async () => {
+        d2 = await describe();
+        assert.deepEqual(
+          d2.nodes.map((n) => n.id).sort((x, y) => x - y),
+          GREEN_IDS,
+        );
+      },
+      30_000,
+      1_000,
+    );
     t.diagnostic(`describeCluster on green (${Date.now() - s1.doneAt} ms after the switch): ${JSON.stringify(d2)}`);
     assert.equal(d2.clusterId, CLUSTER_ID, 'the same cluster id after the switch');
     assert.ok(GREEN_IDS.includes(d2.controller), `controller ${d2.controller} is a green node id`);
-    assert.deepEqual(d2.nodes.map((n) => [n.id, n.host, n.port]).sort((x, y) => (x[0] as number) - (y[0] as number)), GREEN_IDS.map((id) => [id, '127.0.0.1', bootstrapPort + 1 + (id % 16)]));
+    assert.deepEqual(
+      d2.nodes.map((n) => [n.id, n.host, n.port]).sort((x, y) => (x[0] as number) - (y[0] as number)),
+      GREEN_IDS.map((id) => [id, '127.0.0.1', bootstrapPort + 1 + (id % 16)]),
+    );
     const r2 = await rawIdentity(target.bootstrap, topic, SASL_ALICE);
-    t.diagnostic(`raw Metadata v12 / DescribeTopicPartitions v0 through the gateway: blue ${JSON.stringify(r1)}; green ${JSON.stringify(r2)}; green directly (epochs not hidden): ${JSON.stringify(direct.metadataEpochs)}`);
+    t.diagnostic(
+      `raw Metadata v12 / DescribeTopicPartitions v0 through the gateway: blue ${JSON.stringify(r1)}; green ${JSON.stringify(r2)}; green directly (epochs not hidden): ${JSON.stringify(direct.metadataEpochs)}`,
+    );
     for (const r of [r1, r2]) {
       assert.equal(r.clusterId, CLUSTER_ID);
       assert.deepEqual([r.metadataErrors, r.describeErrors], [[], []]);
       assert.deepEqual(r.metadataEpochs, Array(PARTITIONS).fill(-1), 'Metadata: no leader epochs');
       assert.deepEqual(r.describeEpochs, Array(PARTITIONS).fill(-1), 'DescribeTopicPartitions: no leader epochs');
     }
-    assert.deepEqual(r1.brokers.map((b) => b.nodeId), BLUE_IDS);
-    assert.deepEqual(r2.brokers.map((b) => b.nodeId), GREEN_IDS);
-    assert.ok(direct.metadataEpochs.every((e) => e >= 0), 'green itself does report epochs (the gateway hides them)');
+    assert.deepEqual(
+      r1.brokers.map((b) => b.nodeId),
+      BLUE_IDS,
+    );
+    assert.deepEqual(
+      r2.brokers.map((b) => b.nodeId),
+      GREEN_IDS,
+    );
+    assert.ok(
+      direct.metadataEpochs.every((e) => e >= 0),
+      'green itself does report epochs (the gateway hides them)',
+    );
     assert.ok(r2.metadataLeaders.every((l) => GREEN_IDS.includes(l)));
-
 
     // And back: the same process sees blue's single broker again, still under the route's id.
     await switchTo(gw, 'blue');
     let d3 = d2;
-    await eventually(async () => {
-      d3 = await describe();
-      assert.deepEqual(d3.nodes.map((n) => n.id), BLUE_IDS);
-    }, 30_000, 1_000);
+    await eventually(
+      async () => {
+        d3 = await describe();
+        assert.deepEqual(
+          d3.nodes.map((n) => n.id),
+          BLUE_IDS,
+        );
+      },
+      30_000,
+      1_000,
+    );
     const r3 = await rawIdentity(target.bootstrap, topic, SASL_ALICE);
     t.diagnostic(`describeCluster back on blue: ${JSON.stringify(d3)}; raw: ${JSON.stringify(r3)}`);
     assert.equal(d3.clusterId, CLUSTER_ID);
-    assert.deepEqual([r3.clusterId, r3.brokers.map((b) => b.nodeId), r3.metadataEpochs, r3.describeEpochs], [CLUSTER_ID, BLUE_IDS, Array(PARTITIONS).fill(-1), Array(PARTITIONS).fill(-1)]);
+    assert.deepEqual(
+      [r3.clusterId, r3.brokers.map((b) => b.nodeId), r3.metadataEpochs, r3.describeEpochs],
+      [CLUSTER_ID, BLUE_IDS, Array(PARTITIONS).fill(-1), Array(PARTITIONS).fill(-1)],
+    );
 
     assert.ok(a.isRunning(), 'the admin process is still running');
     assert.equal(a.pid, pid);

@@ -11,20 +11,28 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { KafkaTool, testBed, type ClusterDescriptor, type KafkaTools } from '../../../src/testbed/index.ts';
-import { sendRequest } from '../../../src/testbed/kafka-request.ts';
-import { ApiKey } from '../../../src/protocol/index.ts';
+import type { PreflightReport, SwitchReport } from '../../../src/control/switch-controller.ts';
 import { defaultCreateTopicsRequestCreatableTopic } from '../../../src/protocol/generated/messages/create-topics-request.ts';
 import type { CreateTopicsResponse } from '../../../src/protocol/generated/messages/create-topics-response.ts';
-import { defaultFetchRequest, defaultFetchRequestFetchPartition, defaultFetchRequestFetchTopic } from '../../../src/protocol/generated/messages/fetch-request.ts';
+import {
+  defaultFetchRequest,
+  defaultFetchRequestFetchPartition,
+  defaultFetchRequestFetchTopic,
+} from '../../../src/protocol/generated/messages/fetch-request.ts';
 import type { FetchResponse } from '../../../src/protocol/generated/messages/fetch-response.ts';
-import { defaultProduceRequest, defaultProduceRequestPartitionProduceData, defaultProduceRequestTopicProduceData } from '../../../src/protocol/generated/messages/produce-request.ts';
+import {
+  defaultProduceRequest,
+  defaultProduceRequestPartitionProduceData,
+  defaultProduceRequestTopicProduceData,
+} from '../../../src/protocol/generated/messages/produce-request.ts';
 import type { ProduceResponse } from '../../../src/protocol/generated/messages/produce-response.ts';
+import { ApiKey } from '../../../src/protocol/index.ts';
 import { encodeRecordBatch, type RecordToEncode } from '../../../src/protocol/records.ts';
-import type { PreflightReport, SwitchReport } from '../../../src/control/switch-controller.ts';
+import { type ClusterDescriptor, KafkaTool, type KafkaTools, testBed } from '../../../src/testbed/index.ts';
+import { sendRequest } from '../../../src/testbed/kafka-request.ts';
+import { turnoutCli } from '../../support/cli.ts';
 import { domainFor, startGateway, type TestGateway } from '../../support/gateway.ts';
 import { compressedBatch, TEST_CODECS } from '../../unit/protocol/compressed-batch.ts';
-import { turnoutCli } from '../../support/cli.ts';
 
 const TOKEN = 'compressed-topics-token';
 const JAVA_CODECS = ['gzip', 'snappy', 'lz4', 'zstd'] as const;
@@ -40,26 +48,55 @@ const broker = (c: ClusterDescriptor) => ({ host: c.brokers[0].host, port: c.bro
 
 async function createTopics(c: ClusterDescriptor, names: string[], partitions: number, configs: Record<string, string> = {}): Promise<void> {
   const { host, port } = broker(c);
-  const res = await sendRequest<CreateTopicsResponse>(host, port, ApiKey.CreateTopics, 5, {
-    topics: names.map((name) => ({ ...defaultCreateTopicsRequestCreatableTopic(), name, numPartitions: partitions, replicationFactor: 1, configs: Object.entries(configs).map(([n, value]) => ({ name: n, value })) })),
-    timeoutMs: 15_000,
-    validateOnly: false,
-  }, 20_000);
+  const res = await sendRequest<CreateTopicsResponse>(
+    host,
+    port,
+    ApiKey.CreateTopics,
+    5,
+    {
+      topics: names.map((name) => ({
+        ...defaultCreateTopicsRequestCreatableTopic(),
+        name,
+        numPartitions: partitions,
+        replicationFactor: 1,
+        configs: Object.entries(configs).map(([n, value]) => ({ name: n, value })),
+      })),
+      timeoutMs: 15_000,
+      validateOnly: false,
+    },
+    20_000,
+  );
   for (const t of res.topics) assert.equal(t.errorCode, 0, `create ${t.name} on ${c.name}: ${t.errorMessage}`);
 }
 
 /** The raw batches of a partition as the broker stores them: codec id and record count of each. */
 async function storedBatches(c: ClusterDescriptor, topic: string, partition: number): Promise<{ codec: number; count: number }[]> {
   const { host, port } = broker(c);
-  const res = await sendRequest<FetchResponse>(host, port, ApiKey.Fetch, 12, {
-    ...defaultFetchRequest(), maxWaitMs: 0, minBytes: 0, maxBytes: 16 << 20,
-    topics: [{ ...defaultFetchRequestFetchTopic(), topic, partitions: [{ ...defaultFetchRequestFetchPartition(), partition, fetchOffset: 0n, partitionMaxBytes: 16 << 20 }] }],
-  }, 10_000);
+  const res = await sendRequest<FetchResponse>(
+    host,
+    port,
+    ApiKey.Fetch,
+    12,
+    {
+      ...defaultFetchRequest(),
+      maxWaitMs: 0,
+      minBytes: 0,
+      maxBytes: 16 << 20,
+      topics: [
+        {
+          ...defaultFetchRequestFetchTopic(),
+          topic,
+          partitions: [{ ...defaultFetchRequestFetchPartition(), partition, fetchOffset: 0n, partitionMaxBytes: 16 << 20 }],
+        },
+      ],
+    },
+    10_000,
+  );
   const p = res.responses[0].partitions[0];
   assert.equal(p.errorCode, 0, `Fetch ${topic}-${partition}`);
   const b = Buffer.from(p.records ?? new Uint8Array(0));
   const out: { codec: number; count: number }[] = [];
-  for (let pos = 0; pos + 61 <= b.length;) {
+  for (let pos = 0; pos + 61 <= b.length; ) {
     const end = pos + 12 + b.readInt32BE(pos + 8);
     if (end > b.length) break;
     out.push({ codec: b.readInt16BE(pos + 21) & 7, count: b.readInt32BE(pos + 57) });
@@ -70,12 +107,31 @@ async function storedBatches(c: ClusterDescriptor, topic: string, partition: num
 
 async function produceBatch(c: ClusterDescriptor, topic: string, partition: number, batch: Buffer): Promise<void> {
   const { host, port } = broker(c);
-  const res = await sendRequest<ProduceResponse>(host, port, ApiKey.Produce, 9, {
-    ...defaultProduceRequest(), acks: -1, timeoutMs: 10_000,
-    topicData: [{ ...defaultProduceRequestTopicProduceData(), name: topic, partitionData: [{ ...defaultProduceRequestPartitionProduceData(), index: partition, records: batch }] }],
-  }, 15_000);
+  const res = await sendRequest<ProduceResponse>(
+    host,
+    port,
+    ApiKey.Produce,
+    9,
+    {
+      ...defaultProduceRequest(),
+      acks: -1,
+      timeoutMs: 10_000,
+      topicData: [
+        {
+          ...defaultProduceRequestTopicProduceData(),
+          name: topic,
+          partitionData: [{ ...defaultProduceRequestPartitionProduceData(), index: partition, records: batch }],
+        },
+      ],
+    },
+    15_000,
+  );
   const p = res.responses[0].partitionResponses[0];
-  assert.equal(p.errorCode, 0, `Produce to ${topic}-${partition} on ${c.name}: ${p.errorMessage ?? ''} ${p.recordErrors.map((e) => e.batchIndexErrorMessage).join('; ')}`);
+  assert.equal(
+    p.errorCode,
+    0,
+    `Produce to ${topic}-${partition} on ${c.name}: ${p.errorMessage ?? ''} ${p.recordErrors.map((e) => e.batchIndexErrorMessage).join('; ')}`,
+  );
 }
 
 async function admin<T>(gw: TestGateway, method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: T }> {
@@ -108,8 +164,10 @@ describe('preflight and planned switch over gzip, snappy, lz4 and zstd topics', 
     ]);
     tools = await bed.tools();
     await Promise.all([
-      createTopics(blue, topics, 2), createTopics(green, topics, 2),
-      createTopics(blue, [huge], 1), createTopics(green, [huge], 1),
+      createTopics(blue, topics, 2),
+      createTopics(green, topics, 2),
+      createTopics(blue, [huge], 1),
+      createTopics(green, [huge], 1),
       // The brokers recompress the gateway's (uncompressed) state records.
       createTopics(blue, [stateTopic], 1, { 'cleanup.policy': 'compact', 'compression.type': 'lz4' }),
       createTopics(green, [stateTopic], 1, { 'cleanup.policy': 'compact', 'compression.type': 'zstd' }),
@@ -129,10 +187,19 @@ describe('preflight and planned switch over gzip, snappy, lz4 and zstd topics', 
   });
 
   test('a batch that decompresses past the limit is named in preflight (HTTP 200) and refuses the switch at once', { timeout: 120_000 }, async () => {
-    const r = await tools.run(KafkaTool.ConsoleProducer, [
-      ...tools.connectionArgs(KafkaTool.ConsoleProducer, blue.bootstrap()), '--topic', huge,
-      '--compression-codec', 'zstd', '--producer-property', `max.request.size=${4 * LIMIT}`,
-    ], { input: `${'x'.repeat(2 * LIMIT)}\n` });
+    const r = await tools.run(
+      KafkaTool.ConsoleProducer,
+      [
+        ...tools.connectionArgs(KafkaTool.ConsoleProducer, blue.bootstrap()),
+        '--topic',
+        huge,
+        '--compression-codec',
+        'zstd',
+        '--producer-property',
+        `max.request.size=${4 * LIMIT}`,
+      ],
+      { input: `${'x'.repeat(2 * LIMIT)}\n` },
+    );
     assert.equal(r.exitCode, 0, r.stderr);
     assert.deepEqual(await storedBatches(blue, huge, 0), [{ codec: CODEC_IDS.zstd, count: 1 }]);
 
@@ -140,7 +207,10 @@ describe('preflight and planned switch over gzip, snappy, lz4 and zstd topics', 
     assert.equal(pf.status, 200, JSON.stringify(pf.body));
     const why = `${huge}:0 on "blue" (the source): the record batch at offset 0 is zstd-compressed and decompresses to more than ${LIMIT} bytes, the limit for reading it`;
     assert.deepEqual(pf.body.blockers, [`cannot tell whether "green" has caught up with ${why}`]);
-    assert.deepEqual(pf.body.partitions.map((p) => [p.partition, p.caughtUp, p.unreadable?.side, p.unreadable?.domain, p.unreadable?.offset, p.unreadable?.codec]), [[`${huge}:0`, false, 'source', 'blue', '0', 'zstd']]);
+    assert.deepEqual(
+      pf.body.partitions.map((p) => [p.partition, p.caughtUp, p.unreadable?.side, p.unreadable?.domain, p.unreadable?.offset, p.unreadable?.codec]),
+      [[`${huge}:0`, false, 'source', 'blue', '0', 'zstd']],
+    );
 
     const table = await cli('preflight', 'orders', '--to', 'green', '--admin', gw.adminUrl, '--topics', huge);
     assert.equal(table.code, 1, table.stdout + table.stderr);
@@ -157,31 +227,65 @@ describe('preflight and planned switch over gzip, snappy, lz4 and zstd topics', 
     assert.equal(sw.body.partitions?.[0].unreadable?.codec, 'zstd');
   });
 
-  test('records of every codec match their copies: preflight finds all caught up, the planned switch moves the group and flips', { timeout: 180_000 }, async (t) => {
+  test('records of every codec match their copies: preflight finds all caught up, the planned switch moves the group and flips', {
+    timeout: 180_000,
+  }, async (t) => {
     // 1. Kafka's Java producer writes each topic with one codec, several records per batch.
-    await Promise.all(JAVA_CODECS.map(async (codec) => {
-      const input = Array.from({ length: PER_TOPIC }, (_, i) => `k${i}|${codec}-${i}-${'payload '.repeat(6)}\n`).join('');
-      const r = await tools.run(KafkaTool.ConsoleProducer, [
-        ...tools.connectionArgs(KafkaTool.ConsoleProducer, blue.bootstrap()), '--topic', topicOf(codec),
-        // The console producer sets compression.type and batch.size from these (over --producer-property).
-        '--compression-codec', codec, '--batch-size', '2048',
-        '--reader-property', 'parse.key=true', '--reader-property', 'key.separator=|',
-      ], { input });
-      assert.equal(r.exitCode, 0, r.stderr);
-    }));
+    await Promise.all(
+      JAVA_CODECS.map(async (codec) => {
+        const input = Array.from({ length: PER_TOPIC }, (_, i) => `k${i}|${codec}-${i}-${'payload '.repeat(6)}\n`).join('');
+        const r = await tools.run(
+          KafkaTool.ConsoleProducer,
+          [
+            ...tools.connectionArgs(KafkaTool.ConsoleProducer, blue.bootstrap()),
+            '--topic',
+            topicOf(codec),
+            // The console producer sets compression.type and batch.size from these (over --producer-property).
+            '--compression-codec',
+            codec,
+            '--batch-size',
+            '2048',
+            '--reader-property',
+            'parse.key=true',
+            '--reader-property',
+            'key.separator=|',
+          ],
+          { input },
+        );
+        assert.equal(r.exitCode, 0, r.stderr);
+      }),
+    );
     for (const codec of JAVA_CODECS) {
       for (const p of [0, 1]) {
         const batches = await storedBatches(blue, topicOf(codec), p);
         assert.ok(batches.length > 0 && batches.every((b) => b.codec === CODEC_IDS[codec]), `${topicOf(codec)}-${p}: ${JSON.stringify(batches)}`);
-        assert.ok(batches.some((b) => b.count > 1), `${topicOf(codec)}-${p} has batches of several records`);
+        assert.ok(
+          batches.some((b) => b.count > 1),
+          `${topicOf(codec)}-${p} has batches of several records`,
+        );
       }
     }
 
     // 2. A group reads everything on blue (Java's decoder) and commits at the end.
     const read = await tools.run(KafkaTool.ConsoleConsumer, [
-      ...tools.connectionArgs(KafkaTool.ConsoleConsumer, blue.bootstrap()), '--include', `cz-(${JAVA_CODECS.join('|')})-${suffix}`,
-      '--group', group, '--from-beginning', '--max-messages', String(PER_TOPIC * JAVA_CODECS.length), '--timeout-ms', '30000',
-      '--formatter-property', 'print.timestamp=true', '--formatter-property', 'print.partition=true', '--formatter-property', 'print.offset=true', '--formatter-property', 'print.key=true',
+      ...tools.connectionArgs(KafkaTool.ConsoleConsumer, blue.bootstrap()),
+      '--include',
+      `cz-(${JAVA_CODECS.join('|')})-${suffix}`,
+      '--group',
+      group,
+      '--from-beginning',
+      '--max-messages',
+      String(PER_TOPIC * JAVA_CODECS.length),
+      '--timeout-ms',
+      '30000',
+      '--formatter-property',
+      'print.timestamp=true',
+      '--formatter-property',
+      'print.partition=true',
+      '--formatter-property',
+      'print.offset=true',
+      '--formatter-property',
+      'print.key=true',
     ]);
     assert.equal(read.exitCode, 0, read.stderr);
     const copies = new Map<string, { offset: number; record: RecordToEncode }[]>();
@@ -189,20 +293,43 @@ describe('preflight and planned switch over gzip, snappy, lz4 and zstd topics', 
       const [ts, part, off, key, value] = line.split('\t');
       const where = `${topicOf(value.slice(0, value.indexOf('-')))}:${part.replace('Partition:', '')}`;
       const list = copies.get(where) ?? [];
-      list.push({ offset: Number(off.replace('Offset:', '')), record: { key: Buffer.from(key), value: Buffer.from(value), timestamp: Number(ts.replace('CreateTime:', '')) } });
+      list.push({
+        offset: Number(off.replace('Offset:', '')),
+        record: { key: Buffer.from(key), value: Buffer.from(value), timestamp: Number(ts.replace('CreateTime:', '')) },
+      });
       copies.set(where, list);
     }
-    assert.equal([...copies.values()].reduce((n, l) => n + l.length, 0), PER_TOPIC * JAVA_CODECS.length, read.stdout.slice(0, 2000));
+    assert.equal(
+      [...copies.values()].reduce((n, l) => n + l.length, 0),
+      PER_TOPIC * JAVA_CODECS.length,
+      read.stdout.slice(0, 2000),
+    );
 
     // 3. "Replication" to green: records of its own first, then the copies in batches of other codecs.
     let rotate = 0;
     for (const [where, list] of copies) {
       const [topic, p] = where.split(':');
       list.sort((a, b) => a.offset - b.offset);
-      await produceBatch(green, topic, Number(p), encodeRecordBatch([{ key: null, value: Buffer.from(`green-only ${where}`) }, { key: null, value: Buffer.from('another') }]));
+      await produceBatch(
+        green,
+        topic,
+        Number(p),
+        encodeRecordBatch([
+          { key: null, value: Buffer.from(`green-only ${where}`) },
+          { key: null, value: Buffer.from('another') },
+        ]),
+      );
       for (let i = 0; i < list.length; i += 40) {
         const codec = TEST_CODECS[rotate++ % TEST_CODECS.length];
-        await produceBatch(green, topic, Number(p), compressedBatch(list.slice(i, i + 40).map((c) => c.record), codec));
+        await produceBatch(
+          green,
+          topic,
+          Number(p),
+          compressedBatch(
+            list.slice(i, i + 40).map((c) => c.record),
+            codec,
+          ),
+        );
       }
     }
 
@@ -231,7 +358,7 @@ describe('preflight and planned switch over gzip, snappy, lz4 and zstd topics', 
     assert.ok(sw.body.groups?.find((x) => x.groupId === group)?.installed, JSON.stringify(sw.body.groups));
     const committed = await tools.groupOffsets(green.bootstrap(), group);
     assert.deepEqual(new Map([...committed].sort()), new Map([...copies].map(([k, l]) => [k, l.length + 2] as [string, number]).sort()));
-    const routes = await (await fetch(`${gw.adminUrl}/routes`)).json() as { routes: { name: string; domain: string }[] };
+    const routes = (await (await fetch(`${gw.adminUrl}/routes`)).json()) as { routes: { name: string; domain: string }[] };
     assert.equal(routes.routes.find((r) => r.name === 'orders')?.domain, 'green');
 
     // The switch went through state topics their brokers store compressed.

@@ -21,21 +21,30 @@
 // flight elsewhere) and then 5-9. Without the gate green writes 10-14 first and refuses 5-9.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { testBed, type ClusterDescriptor } from '../../../src/testbed/index.ts';
-import { domainFor, startGateway, type TestGateway } from '../../support/gateway.ts';
-import { ApiKey, ZERO_UUID } from '../../../src/protocol/index.ts';
-import { KafkaConnection } from '../../../src/upstream/kafka-connection.ts';
-import { encodeRecordBatch, decodeRecordBatches } from '../../../src/protocol/records.ts';
-import { BATCH_BASE_SEQUENCE_OFFSET, BATCH_CRC_OFFSET, BATCH_PRODUCER_EPOCH_OFFSET, BATCH_PRODUCER_ID_OFFSET } from '../../../src/protocol/produce-scan.ts';
 import { crc32c } from '../../../src/protocol/crc32c.ts';
-import type { MetadataResponse } from '../../../src/protocol/generated/messages/metadata-response.ts';
-import type { InitProducerIdResponse } from '../../../src/protocol/generated/messages/init-producer-id-response.ts';
-import { defaultInitProducerIdRequest } from '../../../src/protocol/generated/messages/init-producer-id-request.ts';
-import { defaultProduceRequest, defaultProduceRequestPartitionProduceData, defaultProduceRequestTopicProduceData } from '../../../src/protocol/generated/messages/produce-request.ts';
-import type { ProduceResponse } from '../../../src/protocol/generated/messages/produce-response.ts';
-import { defaultFetchRequest, defaultFetchRequestFetchPartition, defaultFetchRequestFetchTopic, type FetchRequest } from '../../../src/protocol/generated/messages/fetch-request.ts';
+import {
+  defaultFetchRequest,
+  defaultFetchRequestFetchPartition,
+  defaultFetchRequestFetchTopic,
+  type FetchRequest,
+} from '../../../src/protocol/generated/messages/fetch-request.ts';
 import type { FetchResponse } from '../../../src/protocol/generated/messages/fetch-response.ts';
+import { defaultInitProducerIdRequest } from '../../../src/protocol/generated/messages/init-producer-id-request.ts';
+import type { InitProducerIdResponse } from '../../../src/protocol/generated/messages/init-producer-id-response.ts';
+import type { MetadataResponse } from '../../../src/protocol/generated/messages/metadata-response.ts';
+import {
+  defaultProduceRequest,
+  defaultProduceRequestPartitionProduceData,
+  defaultProduceRequestTopicProduceData,
+} from '../../../src/protocol/generated/messages/produce-request.ts';
+import type { ProduceResponse } from '../../../src/protocol/generated/messages/produce-response.ts';
+import { ApiKey, ZERO_UUID } from '../../../src/protocol/index.ts';
+import { BATCH_BASE_SEQUENCE_OFFSET, BATCH_CRC_OFFSET, BATCH_PRODUCER_EPOCH_OFFSET, BATCH_PRODUCER_ID_OFFSET } from '../../../src/protocol/produce-scan.ts';
+import { decodeRecordBatches, encodeRecordBatch } from '../../../src/protocol/records.ts';
+import { type ClusterDescriptor, testBed } from '../../../src/testbed/index.ts';
+import { KafkaConnection } from '../../../src/upstream/kafka-connection.ts';
 import { createTopic } from '../../support/clients/kafkajs.ts';
+import { domainFor, startGateway, type TestGateway } from '../../support/gateway.ts';
 import { uniqueName } from '../testbed/helpers.ts';
 
 const TOKEN = 'data-path-switch-token';
@@ -57,7 +66,12 @@ async function leaderAddress(bootstrap: string, topic: string): Promise<{ host: 
   const c = await KafkaConnection.open({ host, port: Number(port) }, PLAINTEXT);
   try {
     for (let i = 0; ; i++) {
-      const md = await c.request<MetadataResponse>(ApiKey.Metadata, 12, { topics: [{ name: topic, topicId: ZERO_UUID }], allowAutoTopicCreation: false, includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false });
+      const md = await c.request<MetadataResponse>(ApiKey.Metadata, 12, {
+        topics: [{ name: topic, topicId: ZERO_UUID }],
+        allowAutoTopicCreation: false,
+        includeClusterAuthorizedOperations: false,
+        includeTopicAuthorizedOperations: false,
+      });
       const t = md.topics.find((x) => x.name === topic);
       const leaderId = t?.partitions[0]?.leaderId ?? -1;
       const b = md.brokers.find((x) => x.nodeId === leaderId);
@@ -72,8 +86,19 @@ async function leaderAddress(bootstrap: string, topic: string): Promise<{ host: 
 
 /** A Fetch of `topic`-0 from offset 0 in session (id, epoch), waiting up to maxWaitMs for a record. */
 const fetchBody = (topic: string, sessionId: number, sessionEpoch: number, maxWaitMs: number): FetchRequest => ({
-  ...defaultFetchRequest(), maxWaitMs, minBytes: 1, maxBytes: 1 << 20, sessionId, sessionEpoch,
-  topics: [{ ...defaultFetchRequestFetchTopic(), topic, partitions: [{ ...defaultFetchRequestFetchPartition(), partition: 0, fetchOffset: 0n, partitionMaxBytes: 1 << 20 }] }],
+  ...defaultFetchRequest(),
+  maxWaitMs,
+  minBytes: 1,
+  maxBytes: 1 << 20,
+  sessionId,
+  sessionEpoch,
+  topics: [
+    {
+      ...defaultFetchRequestFetchTopic(),
+      topic,
+      partitions: [{ ...defaultFetchRequestFetchPartition(), partition: 0, fetchOffset: 0n, partitionMaxBytes: 1 << 20 }],
+    },
+  ],
 });
 
 describe('the data path at switches: repeated fetch sessions, idempotent producers in order', () => {
@@ -101,7 +126,9 @@ describe('the data path at switches: repeated fetch sessions, idempotent produce
     await gw?.stop();
   });
 
-  test('a Fetch repeating the session and epoch of one still waiting on the connection is answered by the gateway, not refused by the broker', { timeout: 60_000 }, async () => {
+  test('a Fetch repeating the session and epoch of one still waiting on the connection is answered by the gateway, not refused by the broker', {
+    timeout: 60_000,
+  }, async () => {
     // @platformatic/kafka sends such pairs after a switch changed a broker's node id (its retried
     // fetch takes the session of the fetch loop running on that node); the broker answers the
     // first, moves the session on, and refuses the second INVALID_FETCH_SESSION_EPOCH (71): three
@@ -119,8 +146,12 @@ describe('the data path at switches: repeated fetch sessions, idempotent produce
       assert.equal(a.errorCode, 0, 'the first goes to the broker');
       assert.equal(a.sessionId, first.sessionId);
       assert.equal(b.errorCode, 0, 'the second is not refused INVALID_FETCH_SESSION_EPOCH');
-      assert.equal(b.sessionId, 0, 'it ends the client\'s session: its next Fetch is a full one');
-      assert.deepEqual(b.responses.map((t) => t.topic), [fetchTopic], 'it lists what was asked, without records');
+      assert.equal(b.sessionId, 0, "it ends the client's session: its next Fetch is a full one");
+      assert.deepEqual(
+        b.responses.map((t) => t.topic),
+        [fetchTopic],
+        'it lists what was asked, without records',
+      );
     } finally {
       conn.close();
     }
@@ -132,7 +163,13 @@ describe('the data path at switches: repeated fetch sessions, idempotent produce
     let init: InitProducerIdResponse;
     for (let i = 0; ; i++) {
       // A fresh cluster may answer COORDINATOR_LOAD_IN_PROGRESS (14) or NOT_COORDINATOR for a while.
-      init = await boot.request<InitProducerIdResponse>(ApiKey.InitProducerId, 4, { ...defaultInitProducerIdRequest(), transactionalId: null, transactionTimeoutMs: 60_000, producerId: -1n, producerEpoch: -1 });
+      init = await boot.request<InitProducerIdResponse>(ApiKey.InitProducerId, 4, {
+        ...defaultInitProducerIdRequest(),
+        transactionalId: null,
+        transactionTimeoutMs: 60_000,
+        producerId: -1n,
+        producerEpoch: -1,
+      });
       if (init.errorCode === 0 || i > 100) break;
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -142,8 +179,18 @@ describe('the data path at switches: repeated fetch sessions, idempotent produce
 
     const produce = async (conn: KafkaConnection, baseSequence: number, count: number) => {
       const res = await conn.request<ProduceResponse>(ApiKey.Produce, 9, {
-        ...defaultProduceRequest(), acks: -1, timeoutMs: 10_000,
-        topicData: [{ ...defaultProduceRequestTopicProduceData(), name: topic, partitionData: [{ ...defaultProduceRequestPartitionProduceData(), index: 0, records: idempotentBatch(producerId, producerEpoch, baseSequence, count) }] }],
+        ...defaultProduceRequest(),
+        acks: -1,
+        timeoutMs: 10_000,
+        topicData: [
+          {
+            ...defaultProduceRequestTopicProduceData(),
+            name: topic,
+            partitionData: [
+              { ...defaultProduceRequestPartitionProduceData(), index: 0, records: idempotentBatch(producerId, producerEpoch, baseSequence, count) },
+            ],
+          },
+        ],
       });
       return res.responses[0].partitionResponses[0].errorCode;
     };
@@ -172,8 +219,19 @@ describe('the data path at switches: repeated fetch sessions, idempotent produce
     const direct = await KafkaConnection.open(await leaderAddress(green.bootstrap().split(',')[0], topic), PLAINTEXT);
     try {
       const f = await direct.request<FetchResponse>(ApiKey.Fetch, 12, {
-        ...defaultFetchRequest(), maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, sessionId: 0, sessionEpoch: -1,
-        topics: [{ ...defaultFetchRequestFetchTopic(), topic, partitions: [{ ...defaultFetchRequestFetchPartition(), partition: 0, fetchOffset: 0n, partitionMaxBytes: 1 << 20 }] }],
+        ...defaultFetchRequest(),
+        maxWaitMs: 0,
+        minBytes: 0,
+        maxBytes: 1 << 20,
+        sessionId: 0,
+        sessionEpoch: -1,
+        topics: [
+          {
+            ...defaultFetchRequestFetchTopic(),
+            topic,
+            partitions: [{ ...defaultFetchRequestFetchPartition(), partition: 0, fetchOffset: 0n, partitionMaxBytes: 1 << 20 }],
+          },
+        ],
       });
       const values = decodeRecordBatches(f.responses[0].partitions[0].records ?? new Uint8Array(0)).map((r) => r.value?.toString());
       assert.deepEqual(values, ['v5', 'v6', 'v7', 'v8', 'v9', 'v10', 'v11', 'v12', 'v13', 'v14']);

@@ -7,10 +7,10 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { DEMO_ADMIN_TOKEN, demoGatewayConfig } from '../../../src/cli/demo.ts';
-import { DEMO_GROUP, DEMO_TOPIC, demoCommands, formatDemoCommand, type DemoCommand } from '../../../src/cli/demo-commands.ts';
+import { DEMO_GROUP, DEMO_TOPIC, type DemoCommand, demoCommands, formatDemoCommand } from '../../../src/cli/demo-commands.ts';
 import { Gateway } from '../../../src/gateway.ts';
 import { silentLogger } from '../../../src/observability/log.ts';
 import { DEFAULT_KAFKA_VERSION, SASL_USERS, testBed, writeSaslClientProperties } from '../../../src/testbed/index.ts';
@@ -77,8 +77,14 @@ describe('the commands turnout demo prints', () => {
     const clientConfig = join(scratch, 'client.properties');
     writeSaslClientProperties(clientConfig, 'kafka', SASL_USERS.kafka);
     commands = demoCommands({
-      bootstrap: `127.0.0.1:${base}`, adminUrl, token: DEMO_ADMIN_TOKEN, clientConfig,
-      kafkaVersion: DEFAULT_KAFKA_VERSION, route: 'demo', from: 'dc-blue', to: 'dc-green',
+      bootstrap: `127.0.0.1:${base}`,
+      adminUrl,
+      token: DEMO_ADMIN_TOKEN,
+      clientConfig,
+      kafkaVersion: DEFAULT_KAFKA_VERSION,
+      route: 'demo',
+      from: 'dc-blue',
+      to: 'dc-green',
     });
   });
 
@@ -109,10 +115,14 @@ describe('the commands turnout demo prints', () => {
         r = await turnout(c.args);
         assert.deepEqual(topicRows(r.stdout), [DEMO_TOPIC], shown(c, r));
         const first = r;
-        await eventually(async () => {
-          if (r.code !== 0) r = await turnout(c.args);
-          assert.equal(r.code, 0, `${shown(c, r)}\n(first answer:\n${first.stdout})`);
-        }, 60_000, 2000);
+        await eventually(
+          async () => {
+            if (r.code !== 0) r = await turnout(c.args);
+            assert.equal(r.code, 0, `${shown(c, r)}\n(first answer:\n${first.stdout})`);
+          },
+          60_000,
+          2000,
+        );
         assert.match(r.stdout, /OK: nothing blocks a planned switch/, shown(c, r));
       } else {
         r = await turnout(c.args);
@@ -137,14 +147,28 @@ describe('the commands turnout demo prints', () => {
       if (tool === 'verifiable-producer') assert.equal((r.stdout.match(/"producer_send_success"/g) ?? []).length, 10, shown(c, r));
     }
     const used = await topicsInUse();
-    assert.deepEqual(used.map((t) => t.topic), [DEMO_TOPIC], 'only the topic clients produced to and read from');
+    assert.deepEqual(
+      used.map((t) => t.topic),
+      [DEMO_TOPIC],
+      'only the topic clients produced to and read from',
+    );
     assert.ok(Date.now() - Date.parse(used[0].lastUsed) < 120_000, `last used ${used[0].lastUsed}`);
   });
 
-  test('turnout kafka passes the tool\'s failure through as its exit status, and names unknown tools', { timeout: 120_000 }, async () => {
+  test("turnout kafka passes the tool's failure through as its exit status, and names unknown tools", { timeout: 120_000 }, async () => {
     const bootstrap = commands[0].args[3];
     const config = commands[0].args[5];
-    const missing = await turnout(['kafka', 'topics', '--bootstrap-server', bootstrap, '--command-config', config, '--describe', '--topic', 'dc-no-such-topic']);
+    const missing = await turnout([
+      'kafka',
+      'topics',
+      '--bootstrap-server',
+      bootstrap,
+      '--command-config',
+      config,
+      '--describe',
+      '--topic',
+      'dc-no-such-topic',
+    ]);
     assert.equal(missing.code, 1, missing.stdout + missing.stderr);
     assert.match(missing.stdout + missing.stderr, /dc-no-such-topic/);
     const unknown = await turnout(['kafka', 'no-such-tool']);

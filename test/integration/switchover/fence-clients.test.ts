@@ -10,19 +10,22 @@
 // Either way every acknowledged record is on the source: nothing acknowledged is lost.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { KafkaTool, testBed, type ClusterDescriptor, type KafkaTools, type ToolProcess } from '../../../src/testbed/index.ts';
-import { domainFor, startGateway, type TestGateway } from '../../support/gateway.ts';
-import { uniqueName } from '../testbed/helpers.ts';
-import { eventually, jsonEvents } from '../../support/switchover/long-running.ts';
 import type { SwitchReport } from '../../../src/control/switch-controller.ts';
+import { type ClusterDescriptor, KafkaTool, type KafkaTools, type ToolProcess, testBed } from '../../../src/testbed/index.ts';
+import { domainFor, startGateway, type TestGateway } from '../../support/gateway.ts';
+import { eventually, jsonEvents } from '../../support/switchover/long-running.ts';
+import { uniqueName } from '../testbed/helpers.ts';
 
 const TOKEN = 'fence-clients-token';
 
 const events = (p: ToolProcess) => jsonEvents(p.stdout);
-const acked = (p: ToolProcess) => events(p).filter((e) => e.name === 'producer_send_success').map((e) => String(e.value));
+const acked = (p: ToolProcess) =>
+  events(p)
+    .filter((e) => e.name === 'producer_send_success')
+    .map((e) => String(e.value));
 const failed = (p: ToolProcess) => events(p).filter((e) => e.name === 'producer_send_error');
 
-describe('producers during a planned switch\'s fence of the default budget', () => {
+describe("producers during a planned switch's fence of the default budget", () => {
   let blue: ClusterDescriptor;
   let green: ClusterDescriptor;
   let tools: KafkaTools;
@@ -50,15 +53,36 @@ describe('producers during a planned switch\'s fence of the default budget', () 
     await gw?.stop();
   });
 
-  test('Java defaults pause without an error; console-producer timeouts may fail sends; every acknowledged record is on the source', { timeout: 180_000 }, async (t) => {
+  test('Java defaults pause without an error; console-producer timeouts may fail sends; every acknowledged record is on the source', {
+    timeout: 180_000,
+  }, async (t) => {
     for (const c of [blue, green]) {
-      const r = await tools.run(KafkaTool.Topics, [...tools.connectionArgs(KafkaTool.Topics, c.bootstrap()), '--create', '--if-not-exists', '--topic', topic, '--partitions', '1', '--replication-factor', '1']);
+      const r = await tools.run(KafkaTool.Topics, [
+        ...tools.connectionArgs(KafkaTool.Topics, c.bootstrap()),
+        '--create',
+        '--if-not-exists',
+        '--topic',
+        topic,
+        '--partitions',
+        '1',
+        '--replication-factor',
+        '1',
+      ]);
       assert.equal(r.exitCode, 0, r.stderr);
     }
     const spawn = (prefix: string, extra: Record<string, string>) => {
       const p = tools.spawn(KafkaTool.VerifiableProducer, [
         ...tools.connectionArgs(KafkaTool.VerifiableProducer, gw.bootstrap.orders, tools.saslClientConfig('alice', undefined, extra)),
-        '--topic', topic, '--throughput', '20', '--max-messages', '-1', '--acks', '-1', '--value-prefix', prefix,
+        '--topic',
+        topic,
+        '--throughput',
+        '20',
+        '--max-messages',
+        '-1',
+        '--acks',
+        '-1',
+        '--value-prefix',
+        prefix,
       ]);
       producers.push(p);
       return p;
@@ -71,7 +95,9 @@ describe('producers during a planned switch\'s fence of the default budget', () 
     }, 60_000);
 
     const res = await fetch(`${gw.adminUrl}/routes/orders/switch`, {
-      method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ to: 'green', by: 'fence-clients test' }),
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ to: 'green', by: 'fence-clients test' }),
     });
     const report = (await res.json()) as SwitchReport;
     const fenced = report.phases.find((p) => p.phase === 'fenced')?.ms ?? 0;
@@ -94,8 +120,10 @@ describe('producers during a planned switch\'s fence of the default budget', () 
     const consoleErrors = failed(consoleDefaults);
     const byException = new Map<string, number>();
     for (const e of consoleErrors) byException.set(String(e.exception), (byException.get(String(e.exception)) ?? 0) + 1);
-    t.diagnostic(`send errors: Java defaults ${javaErrors.length}, console-producer defaults ${consoleErrors.length} (${[...byException].map(([k, n]) => `${n} ${k}`).join(', ')})`);
-    assert.deepEqual(javaErrors, [], 'a fence within the default budget is only a pause for Java\'s defaults');
+    t.diagnostic(
+      `send errors: Java defaults ${javaErrors.length}, console-producer defaults ${consoleErrors.length} (${[...byException].map(([k, n]) => `${n} ${k}`).join(', ')})`,
+    );
+    assert.deepEqual(javaErrors, [], "a fence within the default budget is only a pause for Java's defaults");
     // Whether the console-producer profile's sends fail depends on where its requests fall in the
     // fence (one run: 41 failed sends; another: none): what it sees is reported, not asserted. What
     // holds either way is below: nothing acknowledged is lost.
@@ -103,15 +131,28 @@ describe('producers during a planned switch\'s fence of the default budget', () 
     // Every acknowledged record of both is on blue; a failed send may or may not be there (never acknowledged).
     const ends = await tools.endOffsets(blue.bootstrap(), topic);
     const total = [...ends.values()].reduce((a, b) => a + b, 0);
-    const read = await tools.run(KafkaTool.ConsoleConsumer, [
-      ...tools.connectionArgs(KafkaTool.ConsoleConsumer, blue.bootstrap()), '--topic', topic, '--from-beginning', '--max-messages', String(total), '--timeout-ms', '20000',
-    ], { timeoutMs: 60_000 });
+    const read = await tools.run(
+      KafkaTool.ConsoleConsumer,
+      [
+        ...tools.connectionArgs(KafkaTool.ConsoleConsumer, blue.bootstrap()),
+        '--topic',
+        topic,
+        '--from-beginning',
+        '--max-messages',
+        String(total),
+        '--timeout-ms',
+        '20000',
+      ],
+      { timeoutMs: 60_000 },
+    );
     const onBlue = new Set(read.stdout.split('\n').filter(Boolean));
     for (const p of producers) {
       const missing = acked(p).filter((v) => !onBlue.has(v));
       assert.deepEqual(missing, [], 'acknowledged records missing on blue');
     }
     const failedOnBlue = consoleErrors.filter((e) => onBlue.has(String(e.value))).length;
-    t.diagnostic(`of the console-producer profile's failed sends, ${failedOnBlue} are on blue nevertheless (sent again by an attempt the client had given up on)`);
+    t.diagnostic(
+      `of the console-producer profile's failed sends, ${failedOnBlue} are on blue nevertheless (sent again by an attempt the client had given up on)`,
+    );
   });
 });

@@ -11,18 +11,18 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import type { RouteStatus } from '../../../src/admin/server.ts';
-import type { FleetInstance, SwitchReport } from '../../../src/control/switch-controller.ts';
 import type { AuditRecord } from '../../../src/control/records.ts';
+import type { FleetInstance, SwitchReport } from '../../../src/control/switch-controller.ts';
+import { type ClusterDescriptor, SASL_USERS, testBed } from '../../../src/testbed/index.ts';
 import { GroupProcess } from '../../../src/testbed/processes.ts';
-import { SASL_USERS, testBed, type ClusterDescriptor } from '../../../src/testbed/index.ts';
+import { type ClientTarget, stopAllClients } from '../../support/clients/index.ts';
 import { consumeGroup, createTopic, produce, withAdmin } from '../../support/clients/kafkajs.ts';
-import { stopAllClients, type ClientTarget } from '../../support/clients/index.ts';
 import { domainFor, freePortBlock, startGateway, type TestGateway } from '../../support/gateway.ts';
-import { uniqueName } from '../testbed/helpers.ts';
 import { pollUntil } from '../../support/poll.ts';
+import { uniqueName } from '../testbed/helpers.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const BIN = join(ROOT, 'bin/turnout.js');
@@ -100,8 +100,14 @@ routes:
 
 function instance(id: 'gw-a' | 'gw-b', base: number): Instance {
   return {
-    id, configFile: join(dir, `${id}.yaml`), admin: `http://127.0.0.1:${base}`, bootstrap: `127.0.0.1:${base + 1}`,
-    adminPort: base, endpointPort: base + 1, proc: undefined, out: '',
+    id,
+    configFile: join(dir, `${id}.yaml`),
+    admin: `http://127.0.0.1:${base}`,
+    bootstrap: `127.0.0.1:${base + 1}`,
+    adminPort: base,
+    endpointPort: base + 1,
+    proc: undefined,
+    out: '',
   };
 }
 
@@ -114,7 +120,12 @@ async function startInstance(i: Instance): Promise<void> {
   proc.child.stdout!.setEncoding('utf8').on('data', (d: string) => (i.out += d));
   proc.child.stderr!.setEncoding('utf8').on('data', (d: string) => (i.out += d));
   await until(`${i.id} started`, async () => (i.out.includes('"gateway started"') ? true : undefined), 30_000, [i]);
-  await until(`${i.id} ready`, async () => ((await fetch(`${i.admin}/ready`, { signal: AbortSignal.timeout(2000) })).status === 200 ? true : undefined), 20_000, [i]);
+  await until(
+    `${i.id} ready`,
+    async () => ((await fetch(`${i.admin}/ready`, { signal: AbortSignal.timeout(2000) })).status === 200 ? true : undefined),
+    20_000,
+    [i],
+  );
 }
 
 /** `sig` to the instance's whole process group: its primary and worker processes (SIGSTOP must freeze the worker too). */
@@ -141,7 +152,11 @@ async function route(i: Instance): Promise<RouteStatus> {
   return r;
 }
 
-async function postSwitch(i: Instance, body: Record<string, unknown>, token: string | null = TOKEN): Promise<{ status: number; body: SwitchReport & { error?: string } }> {
+async function postSwitch(
+  i: Instance,
+  body: Record<string, unknown>,
+  token: string | null = TOKEN,
+): Promise<{ status: number; body: SwitchReport & { error?: string } }> {
   const res = await fetch(`${i.admin}/routes/orders/switch`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(token !== null ? { authorization: `Bearer ${token}` } : {}) },
@@ -151,7 +166,11 @@ async function postSwitch(i: Instance, body: Record<string, unknown>, token: str
   return { status: res.status, body: (await res.json()) as SwitchReport & { error?: string } };
 }
 
-interface CliResult { code: number; stdout: string; stderr: string }
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 /** Runs the `turnout` CLI asynchronously (the gateways must keep running meanwhile); never throws on a non-zero exit. */
 function turnout(args: string[], env: Record<string, string> = { TURNOUT_ADMIN_TOKEN: TOKEN }): Promise<CliResult> {
@@ -183,7 +202,14 @@ function assertSwitchedEverywhere(report: SwitchReport, from: string, to: string
   assert.equal(report.from, from, dump);
   assert.equal(report.to, to, dump);
   assert.equal(report.listener, 'sasl', dump);
-  assert.deepEqual(report.instances.map((r) => [r.instance, r.prepared, r.applied, r.error ?? null]), [['gw-a', true, true, null], ['gw-b', true, true, null]], dump);
+  assert.deepEqual(
+    report.instances.map((r) => [r.instance, r.prepared, r.applied, r.error ?? null]),
+    [
+      ['gw-a', true, true, null],
+      ['gw-b', true, true, null],
+    ],
+    dump,
+  );
   assert.deepEqual([...report.stateWritten].sort(), ['blue', 'green'], dump);
   assert.deepEqual(report.stateNotWritten, [], dump);
 }
@@ -198,29 +224,47 @@ async function assertBothOn(domain: string, epoch: number, switchId?: string): P
     if (switchId !== undefined) assert.equal(r.lastSwitch?.switchId, switchId, `${i.id} last switch: ${JSON.stringify(r.lastSwitch)}`);
     // An instance that applied a commit without having prepared (catching up, restored at start)
     // discovers the new cluster's brokers right after: ready a moment later.
-    await until(`${i.id}'s route to be ready on ${domain}`, async () => {
-      const now = await route(i);
-      assert.deepEqual([now.domain, now.epoch], [domain, epoch]);
-      return now.ready ? true : undefined;
-    }, 10_000, [i]);
+    await until(
+      `${i.id}'s route to be ready on ${domain}`,
+      async () => {
+        const now = await route(i);
+        assert.deepEqual([now.domain, now.epoch], [domain, epoch]);
+        return now.ready ? true : undefined;
+      },
+      10_000,
+      [i],
+    );
   }
   // Heartbeats every 2 s carry each instance's routes: both views converge on the same fleet.
   for (const i of [gwA, gwB]) {
-    await until(`${i.id}'s fleet view to show both instances on ${domain}#${epoch}`, async () => {
-      const s = await status(i);
-      const seen = s.instances.map((f) => [f.instance, f.self, f.live, f.routes.orders?.domain, f.routes.orders?.epoch]);
-      const want = [['gw-a', i === gwA, true, domain, epoch], ['gw-b', i === gwB, true, domain, epoch]];
-      return JSON.stringify(seen) === JSON.stringify(want) ? true : undefined;
-    }, 10_000, [gwA, gwB]);
+    await until(
+      `${i.id}'s fleet view to show both instances on ${domain}#${epoch}`,
+      async () => {
+        const s = await status(i);
+        const seen = s.instances.map((f) => [f.instance, f.self, f.live, f.routes.orders?.domain, f.routes.orders?.epoch]);
+        const want = [
+          ['gw-a', i === gwA, true, domain, epoch],
+          ['gw-b', i === gwB, true, domain, epoch],
+        ];
+        return JSON.stringify(seen) === JSON.stringify(want) ? true : undefined;
+      },
+      10_000,
+      [gwA, gwB],
+    );
   }
 }
 
 /** Waits until `seenBy` has read a heartbeat of `of` written less than a second ago. */
 async function freshHeartbeat(of: Instance, seenBy: Instance): Promise<void> {
-  await until(`a fresh heartbeat of ${of.id} at ${seenBy.id}`, async () => {
-    const f = (await status(seenBy)).instances.find((x) => x.instance === of.id);
-    return f?.live && Date.now() - Date.parse(f.lastSeen) < 1000 ? true : undefined;
-  }, 15_000, [of, seenBy]);
+  await until(
+    `a fresh heartbeat of ${of.id} at ${seenBy.id}`,
+    async () => {
+      const f = (await status(seenBy)).instances.find((x) => x.instance === of.id);
+      return f?.live && Date.now() - Date.parse(f.lastSeen) < 1000 ? true : undefined;
+    },
+    15_000,
+    [of, seenBy],
+  );
 }
 
 // ---- clients and clusters --------------------------------------------------------------------
@@ -229,8 +273,7 @@ const through = (i: Instance): ClientTarget => ({ bootstrap: i.bootstrap, sasl: 
 const direct = (c: ClusterDescriptor): ClientTarget => ({ bootstrap: c.bootstrap() });
 
 async function endOffsetSum(c: ClusterDescriptor, topic: string): Promise<number> {
-  return withAdmin(direct(c), 'fetchTopicOffsets', 20_000, async (admin) =>
-    (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high), 0));
+  return withAdmin(direct(c), 'fetchTopicOffsets', 20_000, async (admin) => (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high), 0));
 }
 
 /**
@@ -241,7 +284,12 @@ async function assertClientReaches(i: Instance, domain: 'blue' | 'green'): Promi
   const topic = uniqueName(`fleet-${i.id}-${domain}`);
   await Promise.all([createTopic(direct(blue), topic, { partitions: 2 }), createTopic(direct(green), topic, { partitions: 2 })]);
   const values = Array.from({ length: 20 }, (_, n) => `${topic}-${n}`);
-  await produce(through(i), topic, values.map((value) => ({ value })), { timeoutMs: 30_000 });
+  await produce(
+    through(i),
+    topic,
+    values.map((value) => ({ value })),
+    { timeoutMs: 30_000 },
+  );
   const other = domain === 'blue' ? 'green' : 'blue';
   assert.equal(await endOffsetSum(clusters[other], topic), 0, `records produced through ${i.id} must not be on ${other}`);
   const read = await consumeGroup(direct(clusters[domain]), topic, uniqueName('fleet-check'), values.length, 30_000);
@@ -265,7 +313,10 @@ function auditLines(): AuditRecord[] {
   } catch {
     return [];
   }
-  return text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as AuditRecord);
+  return text
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as AuditRecord);
 }
 
 // ---- the tests -------------------------------------------------------------------------------
@@ -329,11 +380,22 @@ describe('a fleet of two turnout processes switching together', () => {
     const dump = JSON.stringify(refused.body, null, 2);
     assert.equal(refused.status, 409, dump);
     assert.equal(refused.body.outcome, 'refused', dump);
-    assert.deepEqual(refused.body.instances.map((r) => [r.instance, r.prepared, r.applied]), [['gw-a', true, null], ['gw-b', null, null]], dump);
+    assert.deepEqual(
+      refused.body.instances.map((r) => [r.instance, r.prepared, r.applied]),
+      [
+        ['gw-a', true, null],
+        ['gw-b', null, null],
+      ],
+      dump,
+    );
     assert.match(refused.body.message, /gw-b: no answer within 5000 ms/);
     assert.match(refused.body.message, /nothing changed/);
     let a = await route(gwA);
-    assert.deepEqual([a.domain, a.epoch, a.lastSwitch?.switchId], [start.domain, start.epoch, start.lastSwitch?.switchId], 'a refused switch changes nothing on gw-a');
+    assert.deepEqual(
+      [a.domain, a.epoch, a.lastSwitch?.switchId],
+      [start.domain, start.epoch, start.lastSwitch?.switchId],
+      'a refused switch changes nothing on gw-a',
+    );
 
     // Nor on gw-b once it runs again (it reads the prepare, then the abort).
     signal(gwB, 'SIGCONT');
@@ -358,7 +420,14 @@ describe('a fleet of two turnout processes switching together', () => {
     assert.equal(forced.code, 0, forced.cli.stderr);
     assert.equal(forced.report.outcome, 'switched', fdump);
     assert.equal(forced.report.forced, true, fdump);
-    assert.deepEqual(forced.report.instances.map((r) => [r.instance, r.prepared, r.applied]), [['gw-a', true, true], ['gw-b', null, null]], fdump);
+    assert.deepEqual(
+      forced.report.instances.map((r) => [r.instance, r.prepared, r.applied]),
+      [
+        ['gw-a', true, true],
+        ['gw-b', null, null],
+      ],
+      fdump,
+    );
     assert.match(forced.report.message, /gw-b did not confirm/, fdump);
     assert.ok(forced.report.epoch > start.epoch, fdump);
     a = await route(gwA);
@@ -366,17 +435,22 @@ describe('a fleet of two turnout processes switching together', () => {
 
     // gw-b comes back and applies the committed switch from the state topic.
     signal(gwB, 'SIGCONT');
-    await until('gw-b to catch up with the forced switch', async () => {
-      const r = await route(gwB);
-      return r.domain === to && r.epoch === forced.report.epoch ? true : undefined;
-    }, 15_000, [gwB]);
+    await until(
+      'gw-b to catch up with the forced switch',
+      async () => {
+        const r = await route(gwB);
+        return r.domain === to && r.epoch === forced.report.epoch ? true : undefined;
+      },
+      15_000,
+      [gwB],
+    );
     await assertBothOn(to, forced.report.epoch, forced.report.switchId);
     const metrics = await (await fetch(`${gwB.admin}/metrics`)).text();
     assert.match(metrics, new RegExp(`turnout_route_switch_epoch\\{route="orders"\\} ${forced.report.epoch}\\b`));
     assert.match(metrics, new RegExp(`turnout_route_active_domain\\{route="orders",domain="${to}"\\} 1\\b`));
   });
 
-  test('a restarted instance comes up on the committed domain and epoch, not on its file\'s', { timeout: 120_000 }, async () => {
+  test("a restarted instance comes up on the committed domain and epoch, not on its file's", { timeout: 120_000 }, async () => {
     // The file of gw-b says blue: the route must be committed on green for the restart to tell.
     let committed = await route(gwA);
     if (committed.domain !== 'green') {
@@ -410,10 +484,15 @@ describe('a fleet of two turnout processes switching together', () => {
 
     writeFileSync(gwA.configFile, configText(gwA, to, { audit: auditFile }));
     signal(gwA, 'SIGHUP');
-    const reloaded = await until('gw-a to switch after SIGHUP', async () => {
-      const r = await route(gwA);
-      return r.epoch > start.epoch ? r : undefined;
-    }, 20_000, [gwA]);
+    const reloaded = await until(
+      'gw-a to switch after SIGHUP',
+      async () => {
+        const r = await route(gwA);
+        return r.epoch > start.epoch ? r : undefined;
+      },
+      20_000,
+      [gwA],
+    );
     assert.equal(reloaded.domain, to);
     assert.equal(reloaded.epoch, start.epoch + 1);
     assert.match(reloaded.lastSwitch?.by ?? '', /^config-reload \(SIGHUP\)$/);
@@ -448,23 +527,50 @@ describe('a fleet of two turnout processes switching together', () => {
     assert.equal(lines.length, linesBefore + 1, 'one audit line per switch');
     const last = lines[lines.length - 1];
     assert.deepEqual(
-      { switchId: last.switchId, by: last.by, at: last.at, from: last.from, to: last.to, epoch: last.epoch, durationMs: last.durationMs, outcome: last.outcome, route: last.route },
-      { switchId: s.body.switchId, by: s.body.by, at: s.body.at, from: start.domain, to, epoch: s.body.epoch, durationMs: s.body.durationMs, outcome: 'switched', route: 'orders' },
+      {
+        switchId: last.switchId,
+        by: last.by,
+        at: last.at,
+        from: last.from,
+        to: last.to,
+        epoch: last.epoch,
+        durationMs: last.durationMs,
+        outcome: last.outcome,
+        route: last.route,
+      },
+      {
+        switchId: s.body.switchId,
+        by: s.body.by,
+        at: s.body.at,
+        from: start.domain,
+        to,
+        epoch: s.body.epoch,
+        durationMs: s.body.durationMs,
+        outcome: 'switched',
+        route: 'orders',
+      },
     );
     assert.match(last.by, /^auditor \(/);
 
     // Every switch gw-a initiated in this file, and only those (not gw-b's), each once, in order.
-    assert.deepEqual(lines.map((l) => l.switchId), initiatedByA);
+    assert.deepEqual(
+      lines.map((l) => l.switchId),
+      initiatedByA,
+    );
     assert.ok(initiatedByB.every((id) => !lines.some((l) => l.switchId === id)));
     for (const l of lines) {
       assert.equal(l.type, 'audit');
-      assert.ok(typeof l.by === 'string' && l.by !== '' && Number.isFinite(Date.parse(l.at)) && typeof l.from === 'string' && typeof l.to === 'string', JSON.stringify(l));
+      assert.ok(
+        typeof l.by === 'string' && l.by !== '' && Number.isFinite(Date.parse(l.at)) && typeof l.from === 'string' && typeof l.to === 'string',
+        JSON.stringify(l),
+      );
       assert.ok(Number.isInteger(l.epoch) && l.epoch > 0 && Number.isInteger(l.durationMs) && l.durationMs >= 0, JSON.stringify(l));
       assert.ok(['switched', 'refused', 'failed'].includes(l.outcome), JSON.stringify(l));
     }
 
     const metrics = await (await fetch(`${gwA.admin}/metrics`)).text();
-    const count = (outcome: string) => Number(new RegExp(`^turnout_switches_total\\{route="orders",outcome="${outcome}"\\} (\\d+)$`, 'm').exec(metrics)?.[1] ?? 0);
+    const count = (outcome: string) =>
+      Number(new RegExp(`^turnout_switches_total\\{route="orders",outcome="${outcome}"\\} (\\d+)$`, 'm').exec(metrics)?.[1] ?? 0);
     assert.match(metrics, /^turnout_switches_total\{route="orders",outcome="switched"\} \d+$/m);
     assert.equal(count('switched'), lines.filter((l) => l.outcome === 'switched').length);
     assert.equal(count('refused'), lines.filter((l) => l.outcome === 'refused').length);
@@ -498,11 +604,22 @@ describe('a fleet of two turnout processes switching together', () => {
     let open: TestGateway | undefined;
     try {
       [gw, open] = await Promise.all([
-        startGateway({ domains: [domainFor(blue, 'blue'), domainFor(green, 'green')], routes: [{ name: 'orders', domain: 'blue', listener: 'sasl', brokerPortCount: 16 }], adminToken: TOKEN }),
-        startGateway({ domains: [domainFor(blue, 'blue'), domainFor(green, 'green')], routes: [{ name: 'orders', domain: 'blue', listener: 'sasl', brokerPortCount: 16 }] }),
+        startGateway({
+          domains: [domainFor(blue, 'blue'), domainFor(green, 'green')],
+          routes: [{ name: 'orders', domain: 'blue', listener: 'sasl', brokerPortCount: 16 }],
+          adminToken: TOKEN,
+        }),
+        startGateway({
+          domains: [domainFor(blue, 'blue'), domainFor(green, 'green')],
+          routes: [{ name: 'orders', domain: 'blue', listener: 'sasl', brokerPortCount: 16 }],
+        }),
       ]);
       const ask = async (url: string, headers: Record<string, string>) => {
-        const res = await fetch(`${url}/routes/orders/switch`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ to: 'green' }) });
+        const res = await fetch(`${url}/routes/orders/switch`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+          body: JSON.stringify({ to: 'green' }),
+        });
         return { status: res.status, auth: res.headers.get('www-authenticate'), body: (await res.json()) as { error?: string } };
       };
       const none = await ask(gw.adminUrl, {});
@@ -516,12 +633,19 @@ describe('a fleet of two turnout processes switching together', () => {
       assert.equal(disabled.status, 403);
       assert.match(disabled.body.error ?? '', /gateway\.admin\.token/);
       for (const g of [gw, open]) {
-        assert.deepEqual(g.gateway.routeStatus().map((r) => [r.domain, r.epoch]), [['blue', 0]], 'refused requests change nothing');
+        assert.deepEqual(
+          g.gateway.routeStatus().map((r) => [r.domain, r.epoch]),
+          [['blue', 0]],
+          'refused requests change nothing',
+        );
       }
       // The right token is accepted (a local switch: these gateways have no state topic).
       const ok = await ask(gw.adminUrl, { authorization: `Bearer ${TOKEN}` });
       assert.equal(ok.status, 200, JSON.stringify(ok.body));
-      assert.deepEqual(gw.gateway.routeStatus().map((r) => [r.domain, r.epoch]), [['green', 1]]);
+      assert.deepEqual(
+        gw.gateway.routeStatus().map((r) => [r.domain, r.epoch]),
+        [['green', 1]],
+      );
     } finally {
       await Promise.all([gw?.stop(), open?.stop()]);
     }

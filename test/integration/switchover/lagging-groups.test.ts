@@ -30,17 +30,17 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test, type TestContext } from 'node:test';
-import { SASL_USERS, type ClusterDescriptor, type MirrorMakerInfo } from '../../../src/testbed/index.ts';
+import { after, before, describe, type TestContext, test } from 'node:test';
+import { type ClusterDescriptor, type MirrorMakerInfo, SASL_USERS } from '../../../src/testbed/index.ts';
 import { DEFAULT_KAFKA_VERSION } from '../../../src/testbed/versions.ts';
-import { domainFor, startGateway, type TestGateway } from '../../support/gateway.ts';
-import { uniqueName } from '../testbed/helpers.ts';
-import { eventually } from '../../support/switchover/long-running.ts';
-import { stopAllClients, type ClientTarget, type ConsumedRecord } from '../../support/clients/common.ts';
-import { consumeGroup as javaConsumeGroup, readUncommitted } from '../../support/clients/java.ts';
-import { consumeGroup as rdkafkaConsumeGroup, produceTransactions, type TransactionsOutcome } from '../../support/clients/librdkafka.ts';
 import { turnoutCli } from '../../support/cli.ts';
-import { committedOffsets, createTopic, laggingBed, switchOrders, type SwitchReportLike } from '../../support/switchover/lagging-bed.ts';
+import { type ClientTarget, type ConsumedRecord, stopAllClients } from '../../support/clients/common.ts';
+import { consumeGroup as javaConsumeGroup, readUncommitted } from '../../support/clients/java.ts';
+import { produceTransactions, consumeGroup as rdkafkaConsumeGroup, type TransactionsOutcome } from '../../support/clients/librdkafka.ts';
+import { domainFor, startGateway, type TestGateway } from '../../support/gateway.ts';
+import { committedOffsets, createTopic, laggingBed, type SwitchReportLike, switchOrders } from '../../support/switchover/lagging-bed.ts';
+import { eventually } from '../../support/switchover/long-running.ts';
+import { uniqueName } from '../testbed/helpers.ts';
 
 const TOKEN = 'lagging-groups-token';
 const PARTITIONS = 3;
@@ -57,7 +57,6 @@ const READ_BEFORE_B = 150;
 const OFFSET_LAG_MAX = 100;
 const CONSUME_TIMEOUT_MS = 90_000;
 
-
 interface PreflightLike {
   ok: boolean;
   partitions: { partition: string; sourceEnd: string; destEnd: string | null; caughtUp: boolean; lag: number | null }[];
@@ -67,9 +66,6 @@ interface PreflightLike {
 const cli = turnoutCli(TOKEN);
 
 const switchTo = (gw: TestGateway, to: string, t: TestContext) => switchOrders(gw.adminUrl, TOKEN, to, 'lagging-groups test', t);
-
-
-
 
 /** A record as it sits on one cluster. */
 interface Placed {
@@ -108,7 +104,17 @@ interface Verdict {
  * after; re-reads are records delivered after that it had read before. Prints the numbers and the
  * group's entry in the switch report; returns them so that both groups print before any assert.
  */
-function judge(t: TestContext, label: string, c: Consumer, produced: TransactionsOutcome, partitionOf: Map<string, number>, before: readonly ConsumedRecord[], afterRecs: readonly ConsumedRecord[], report: SwitchReportLike, destOffsets: Map<number, bigint>): Verdict {
+function judge(
+  t: TestContext,
+  label: string,
+  c: Consumer,
+  produced: TransactionsOutcome,
+  partitionOf: Map<string, number>,
+  before: readonly ConsumedRecord[],
+  afterRecs: readonly ConsumedRecord[],
+  report: SwitchReportLike,
+  destOffsets: Map<number, bigint>,
+): Verdict {
   const aborted = new Set(produced.aborted);
   const seenBefore = new Set(before.map((r) => r.value));
   const all = new Set([...seenBefore, ...afterRecs.map((r) => r.value)]);
@@ -119,33 +125,56 @@ function judge(t: TestContext, label: string, c: Consumer, produced: Transaction
   const reReadTotal = reReads.reduce((a, b) => a + b, 0);
   const duplicatesAfter = afterRecs.length - new Set(afterRecs.map((r) => r.value)).size;
   const readBefore = Array.from({ length: PARTITIONS }, (_, p) => before.filter((r) => r.partition === p).length);
-  t.diagnostic(`${label} ${c.client} group ${c.group}: read ${before.length} before the switch (per partition ${readBefore.join('/')}), ${afterRecs.length} after; ` +
-    `lost ${lost.length}, aborted delivered ${abortedDelivered.length}, re-reads ${reReadTotal} (per partition ${reReads.join('/')}), duplicates after the switch ${duplicatesAfter}`);
+  t.diagnostic(
+    `${label} ${c.client} group ${c.group}: read ${before.length} before the switch (per partition ${readBefore.join('/')}), ${afterRecs.length} after; ` +
+      `lost ${lost.length}, aborted delivered ${abortedDelivered.length}, re-reads ${reReadTotal} (per partition ${reReads.join('/')}), duplicates after the switch ${duplicatesAfter}`,
+  );
   const g = report.groups?.find((x) => x.groupId === c.group);
   for (const o of g?.offsets ?? []) {
-    t.diagnostic(`  ${label} ${c.client} ${o.partition}: source ${o.source} -> dest ${o.dest} (${o.method})${o.reReadBound !== undefined ? ` reReadBound ${o.reReadBound}` : ''}; committed on the destination now ${destOffsets.get(Number(o.partition.slice(o.partition.lastIndexOf(':') + 1))) ?? 'none'}`);
+    t.diagnostic(
+      `  ${label} ${c.client} ${o.partition}: source ${o.source} -> dest ${o.dest} (${o.method})${o.reReadBound !== undefined ? ` reReadBound ${o.reReadBound}` : ''}; committed on the destination now ${destOffsets.get(Number(o.partition.slice(o.partition.lastIndexOf(':') + 1))) ?? 'none'}`,
+    );
   }
   if (lost.length > 0) {
     const byPartition = Array.from({ length: PARTITIONS }, (_, p) => lost.filter((v) => partitionOf.get(v) === p).length);
-    t.diagnostic(`  ${label} ${c.client} LOST ${lost.length} committed record(s) (per partition ${byPartition.join('/')}), e.g. ${lost.slice(0, 10).join(', ')}`);
+    t.diagnostic(
+      `  ${label} ${c.client} LOST ${lost.length} committed record(s) (per partition ${byPartition.join('/')}), e.g. ${lost.slice(0, 10).join(', ')}`,
+    );
   }
   if (abortedDelivered.length > 0) t.diagnostic(`  ${label} ${c.client} delivered aborted records, e.g. ${abortedDelivered.slice(0, 10).join(', ')}`);
   return { lost, abortedDelivered, reReads, reReadTotal, duplicatesAfter };
 }
 
 function assertVerdict(label: string, c: Consumer, v: Verdict, report: SwitchReportLike): void {
-  assert.equal(v.lost.length, 0, `${label} ${c.client} group ${c.group}: ${v.lost.length} committed record(s) never delivered, e.g. ${v.lost.slice(0, 10).join(', ')}`);
-  assert.equal(v.abortedDelivered.length, 0, `${label} ${c.client} group ${c.group}: aborted records delivered, e.g. ${v.abortedDelivered.slice(0, 10).join(', ')}`);
-  assert.ok(v.reReadTotal < PARTITIONS * OFFSET_LAG_MAX, `${label} ${c.client} group ${c.group}: ${v.reReadTotal} re-reads (per partition ${v.reReads.join('/')}); MirrorMaker's offset syncs allow fewer than ${PARTITIONS * OFFSET_LAG_MAX}`);
+  assert.equal(
+    v.lost.length,
+    0,
+    `${label} ${c.client} group ${c.group}: ${v.lost.length} committed record(s) never delivered, e.g. ${v.lost.slice(0, 10).join(', ')}`,
+  );
+  assert.equal(
+    v.abortedDelivered.length,
+    0,
+    `${label} ${c.client} group ${c.group}: aborted records delivered, e.g. ${v.abortedDelivered.slice(0, 10).join(', ')}`,
+  );
+  assert.ok(
+    v.reReadTotal < PARTITIONS * OFFSET_LAG_MAX,
+    `${label} ${c.client} group ${c.group}: ${v.reReadTotal} re-reads (per partition ${v.reReads.join('/')}); MirrorMaker's offset syncs allow fewer than ${PARTITIONS * OFFSET_LAG_MAX}`,
+  );
   // Per partition, the bound is the one the switch reported: the records between the offset syncs
   // around the group's position. MirrorMaker writes one at least every offset.lag.max records, except
   // when its producer is busy, when it skips some (on a loaded CI machine a partition had 101
   // re-reads, under a reported bound of 285), so offset.lag.max is not a bound per partition.
   const g = report.groups?.find((x) => x.groupId === c.group);
   for (const o of g?.offsets ?? []) {
-    assert.ok(typeof o.reReadBound === 'string' && /^\d+$/.test(o.reReadBound), `${label} ${c.client} group ${c.group} ${o.partition}: no re-read bound reported (${o.method})`);
+    assert.ok(
+      typeof o.reReadBound === 'string' && /^\d+$/.test(o.reReadBound),
+      `${label} ${c.client} group ${c.group} ${o.partition}: no re-read bound reported (${o.method})`,
+    );
     const p = Number(o.partition.slice(o.partition.lastIndexOf(':') + 1));
-    assert.ok(v.reReads[p] <= Number(o.reReadBound), `${label} ${c.client} group ${c.group} ${o.partition}: ${v.reReads[p]} re-reads, more than the reported bound ${o.reReadBound}`);
+    assert.ok(
+      v.reReads[p] <= Number(o.reReadBound),
+      `${label} ${c.client} group ${c.group} ${o.partition}: ${v.reReads[p]} re-reads, more than the reported bound ${o.reReadBound}`,
+    );
   }
 }
 
@@ -156,8 +185,14 @@ describe('planned switch of lagging groups over transactional topics (MirrorMake
   let gw: TestGateway;
   let through: ClientTarget;
   const topic = uniqueName('lg-txn');
-  const groupsA: Consumer[] = [{ client: 'java', group: uniqueName('lg-a-java') }, { client: 'librdkafka', group: uniqueName('lg-a-rdkafka') }];
-  const groupsB: Consumer[] = [{ client: 'java', group: uniqueName('lg-b-java') }, { client: 'librdkafka', group: uniqueName('lg-b-rdkafka') }];
+  const groupsA: Consumer[] = [
+    { client: 'java', group: uniqueName('lg-a-java') },
+    { client: 'librdkafka', group: uniqueName('lg-a-rdkafka') },
+  ];
+  const groupsB: Consumer[] = [
+    { client: 'java', group: uniqueName('lg-b-java') },
+    { client: 'librdkafka', group: uniqueName('lg-b-rdkafka') },
+  ];
   // Filled by the first test, used by the others.
   let produced: TransactionsOutcome | undefined;
   const partitionOf = new Map<string, number>();
@@ -186,24 +221,36 @@ describe('planned switch of lagging groups over transactional topics (MirrorMake
     await createTopic(blue, topic, PARTITIONS);
     const started = Date.now();
     produced = await produceTransactions(through, topic, TRANSACTIONS, PER_TRANSACTION, ABORT_EVERY, { partitions: PARTITIONS, timeoutMs: 180_000 });
-    t.diagnostic(`${TRANSACTIONS} transactions in ${Date.now() - started} ms: ${produced.committed.length} committed records, ${produced.aborted.length} aborted`);
+    t.diagnostic(
+      `${TRANSACTIONS} transactions in ${Date.now() - started} ms: ${produced.committed.length} committed records, ${produced.aborted.length} aborted`,
+    );
     assert.equal(produced.aborted.length, Math.ceil(TRANSACTIONS / ABORT_EVERY) * PER_TRANSACTION);
     assert.equal(produced.committed.length + produced.aborted.length, TRANSACTIONS * PER_TRANSACTION);
     for (const r of produced.records) partitionOf.set(r.value, r.partition);
     onBlue = produced.records.map((r) => ({ value: r.value, partition: r.partition, offset: r.offset, committed: r.outcome === 'committed' }));
-    const blueEnds = Array.from({ length: PARTITIONS }, (_, p) => onBlue.filter((r) => r.partition === p).reduce((m, r) => (r.offset > m ? r.offset : m), -1n) + 1n);
+    const blueEnds = Array.from(
+      { length: PARTITIONS },
+      (_, p) => onBlue.filter((r) => r.partition === p).reduce((m, r) => (r.offset > m ? r.offset : m), -1n) + 1n,
+    );
     t.diagnostic(`blue: last record offset + 1 per partition ${blueEnds.join('/')} (records, aborted records and markers)`);
 
     // Replication has copied everything: preflight finds every partition caught up.
     let pf: PreflightLike | undefined;
-    await eventually(async () => {
-      const r = await cli('preflight', 'orders', '--to', 'green', '--admin', gw.adminUrl, '--json');
-      assert.ok(r.code === 0 || r.code === 1, r.stdout + r.stderr);
-      pf = JSON.parse(r.stdout) as PreflightLike;
-      const mine = pf.partitions.filter((p) => p.partition.startsWith(`${topic}:`));
-      assert.equal(mine.length, PARTITIONS, r.stdout);
-      assert.ok(mine.every((p) => p.caughtUp), `not caught up: ${JSON.stringify(mine)}`);
-    }, 120_000, 1000);
+    await eventually(
+      async () => {
+        const r = await cli('preflight', 'orders', '--to', 'green', '--admin', gw.adminUrl, '--json');
+        assert.ok(r.code === 0 || r.code === 1, r.stdout + r.stderr);
+        pf = JSON.parse(r.stdout) as PreflightLike;
+        const mine = pf.partitions.filter((p) => p.partition.startsWith(`${topic}:`));
+        assert.equal(mine.length, PARTITIONS, r.stdout);
+        assert.ok(
+          mine.every((p) => p.caughtUp),
+          `not caught up: ${JSON.stringify(mine)}`,
+        );
+      },
+      120_000,
+      1000,
+    );
     t.diagnostic(`preflight: ${pf!.partitions.map((p) => `${p.partition} source end ${p.sourceEnd}, green end ${p.destEnd}, lag ${p.lag}`).join('; ')}`);
 
     // Green holds exactly the committed records, once each: no aborted one was copied.
@@ -217,8 +264,12 @@ describe('planned switch of lagging groups over transactional topics (MirrorMake
     try {
       const log = readFileSync(join(mm.logDir, 'mirror-maker.log'), 'utf8');
       sourceConsumer = [...log.matchAll(/isolation\.level = (\w+)/g)].map((m) => m[1]).join(',');
-    } catch { /* the log is only a diagnostic */ }
-    t.diagnostic(`green: ${green_.length} records, ${copiedAborted.length} aborted, ${missing.length} committed missing, ${green_.length - values.size} duplicate(s); isolation.level in MirrorMaker's client configs: ${sourceConsumer || 'not logged'}`);
+    } catch {
+      /* the log is only a diagnostic */
+    }
+    t.diagnostic(
+      `green: ${green_.length} records, ${copiedAborted.length} aborted, ${missing.length} committed missing, ${green_.length - values.size} duplicate(s); isolation.level in MirrorMaker's client configs: ${sourceConsumer || 'not logged'}`,
+    );
     assert.deepEqual(copiedAborted.slice(0, 10), [], `MirrorMaker copied ${copiedAborted.length} aborted record(s): its source consumer is not read_committed`);
     assert.deepEqual(missing.slice(0, 10), [], `${missing.length} committed record(s) not on green`);
     assert.equal(green_.length, values.size, 'MirrorMaker copied some records twice');
@@ -229,7 +280,11 @@ describe('planned switch of lagging groups over transactional topics (MirrorMake
     const before = await Promise.all(groupsA.map((c) => consume(through, topic, c, READ_BEFORE_A)));
     for (const [i, recs] of before.entries()) {
       assert.equal(recs.length, READ_BEFORE_A, `${groupsA[i].client} read ${recs.length}`);
-      assert.deepEqual(recs.filter((r) => !produced!.committed.includes(r.value)).map((r) => r.value), [], `${groupsA[i].client} read records that are not committed`);
+      assert.deepEqual(
+        recs.filter((r) => !produced!.committed.includes(r.value)).map((r) => r.value),
+        [],
+        `${groupsA[i].client} read records that are not committed`,
+      );
     }
 
     const report = await switchTo(gw, 'green', t);
@@ -247,7 +302,9 @@ describe('planned switch of lagging groups over transactional topics (MirrorMake
     });
   });
 
-  test('B: groups that read on green move back to blue: no committed record lost, none aborted delivered, re-reads bounded', { timeout: 300_000 }, async (t) => {
+  test('B: groups that read on green move back to blue: no committed record lost, none aborted delivered, re-reads bounded', {
+    timeout: 300_000,
+  }, async (t) => {
     assert.ok(produced !== undefined, 'the first test wrote the transactions');
     const before = await Promise.all(groupsB.map((c) => consume(through, topic, c, READ_BEFORE_B)));
     for (const [i, recs] of before.entries()) assert.equal(recs.length, READ_BEFORE_B, `${groupsB[i].client} read ${recs.length}`);

@@ -33,28 +33,44 @@
 // 100,000 records behind), takes about 45 s on 2 cores, the clusters' start included: it runs in CI.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, describe, test, type TestContext } from 'node:test';
-import { SASL_USERS, type ClusterDescriptor } from '../../../src/testbed/index.ts';
-import { DEFAULT_KAFKA_VERSION } from '../../../src/testbed/versions.ts';
-import { sendRequest } from '../../../src/testbed/kafka-request.ts';
-import { ApiKey } from '../../../src/protocol/index.ts';
-import { encodeRecordBatch, decodeRecordBatches } from '../../../src/protocol/records.ts';
-import type { OffsetCommitResponse } from '../../../src/protocol/generated/messages/offset-commit-response.ts';
+import { after, before, describe, type TestContext, test } from 'node:test';
+import {
+  defaultFetchRequest,
+  defaultFetchRequestFetchPartition,
+  defaultFetchRequestFetchTopic,
+} from '../../../src/protocol/generated/messages/fetch-request.ts';
+import type { FetchResponse } from '../../../src/protocol/generated/messages/fetch-response.ts';
 import { defaultFindCoordinatorRequest } from '../../../src/protocol/generated/messages/find-coordinator-request.ts';
 import type { FindCoordinatorResponse } from '../../../src/protocol/generated/messages/find-coordinator-response.ts';
-import { defaultListOffsetsRequest, defaultListOffsetsRequestListOffsetsPartition, defaultListOffsetsRequestListOffsetsTopic } from '../../../src/protocol/generated/messages/list-offsets-request.ts';
-import { defaultOffsetCommitRequest, defaultOffsetCommitRequestPartition, defaultOffsetCommitRequestTopic } from '../../../src/protocol/generated/messages/offset-commit-request.ts';
+import {
+  defaultListOffsetsRequest,
+  defaultListOffsetsRequestListOffsetsPartition,
+  defaultListOffsetsRequestListOffsetsTopic,
+} from '../../../src/protocol/generated/messages/list-offsets-request.ts';
 import type { ListOffsetsResponse } from '../../../src/protocol/generated/messages/list-offsets-response.ts';
-import { defaultProduceRequest, defaultProduceRequestPartitionProduceData, defaultProduceRequestTopicProduceData } from '../../../src/protocol/generated/messages/produce-request.ts';
+import {
+  defaultOffsetCommitRequest,
+  defaultOffsetCommitRequestPartition,
+  defaultOffsetCommitRequestTopic,
+} from '../../../src/protocol/generated/messages/offset-commit-request.ts';
+import type { OffsetCommitResponse } from '../../../src/protocol/generated/messages/offset-commit-response.ts';
+import {
+  defaultProduceRequest,
+  defaultProduceRequestPartitionProduceData,
+  defaultProduceRequestTopicProduceData,
+} from '../../../src/protocol/generated/messages/produce-request.ts';
 import type { ProduceResponse } from '../../../src/protocol/generated/messages/produce-response.ts';
-import { defaultFetchRequest, defaultFetchRequestFetchPartition, defaultFetchRequestFetchTopic } from '../../../src/protocol/generated/messages/fetch-request.ts';
-import type { FetchResponse } from '../../../src/protocol/generated/messages/fetch-response.ts';
-import { domainFor, startGateway, type TestGateway } from '../../support/gateway.ts';
-import { eventually } from '../../support/switchover/long-running.ts';
-import { committedOffsets, createTopic, laggingBed, switchOrders, type SwitchReportLike } from '../../support/switchover/lagging-bed.ts';
-import { stopAllClients, type ClientTarget, type ConsumedRecord } from '../../support/clients/common.ts';
+import { ApiKey } from '../../../src/protocol/index.ts';
+import { decodeRecordBatches, encodeRecordBatch } from '../../../src/protocol/records.ts';
+import { type ClusterDescriptor, SASL_USERS } from '../../../src/testbed/index.ts';
+import { sendRequest } from '../../../src/testbed/kafka-request.ts';
+import { DEFAULT_KAFKA_VERSION } from '../../../src/testbed/versions.ts';
+import { type ClientTarget, type ConsumedRecord, stopAllClients } from '../../support/clients/common.ts';
 import { consumeGroup as javaConsumeGroup, readCommitted } from '../../support/clients/java.ts';
-import { consumeGroup as rdkafkaConsumeGroup, produceTransactions } from '../../support/clients/librdkafka.ts';
+import { produceTransactions, consumeGroup as rdkafkaConsumeGroup } from '../../support/clients/librdkafka.ts';
+import { domainFor, startGateway, type TestGateway } from '../../support/gateway.ts';
+import { committedOffsets, createTopic, laggingBed, type SwitchReportLike, switchOrders } from '../../support/switchover/lagging-bed.ts';
+import { eventually } from '../../support/switchover/long-running.ts';
 
 const TOKEN = 'offset-lags-token';
 const RUN = randomBytes(3).toString('hex');
@@ -92,7 +108,6 @@ const SEGMENT_MS = { blue: '1000', green: '3000' } as const;
 
 type Kind = 'plain' | 'txn' | 'compact';
 
-
 interface PreflightLike {
   partitions: { partition: string; sourceEnd: string; destEnd: string | null; caughtUp: boolean; lag: number | null }[];
 }
@@ -129,15 +144,36 @@ const switchTo = (gw: TestGateway, to: string, t: TestContext) => switchOrders(g
 const partitionOfKey = (key: string) => Number(key.slice(key.lastIndexOf(':') + 1));
 const max = (a: bigint, b: bigint) => (a > b ? a : b);
 
-
 /** Appends one batch (acks=all) and returns the offset of its first record. */
-async function produceBatch(c: ClusterDescriptor, topic: string, partition: number, records: { key: string | null; value: string; timestamp: number }[]): Promise<bigint> {
+async function produceBatch(
+  c: ClusterDescriptor,
+  topic: string,
+  partition: number,
+  records: { key: string | null; value: string; timestamp: number }[],
+): Promise<bigint> {
   const { host, port } = broker(c);
-  const batch = encodeRecordBatch(records.map((r) => ({ key: r.key === null ? null : Buffer.from(r.key), value: Buffer.from(r.value), timestamp: r.timestamp })));
-  const res = await sendRequest<ProduceResponse>(host, port, ApiKey.Produce, 9, {
-    ...defaultProduceRequest(), acks: -1, timeoutMs: 15_000,
-    topicData: [{ ...defaultProduceRequestTopicProduceData(), name: topic, partitionData: [{ ...defaultProduceRequestPartitionProduceData(), index: partition, records: batch }] }],
-  }, 20_000);
+  const batch = encodeRecordBatch(
+    records.map((r) => ({ key: r.key === null ? null : Buffer.from(r.key), value: Buffer.from(r.value), timestamp: r.timestamp })),
+  );
+  const res = await sendRequest<ProduceResponse>(
+    host,
+    port,
+    ApiKey.Produce,
+    9,
+    {
+      ...defaultProduceRequest(),
+      acks: -1,
+      timeoutMs: 15_000,
+      topicData: [
+        {
+          ...defaultProduceRequestTopicProduceData(),
+          name: topic,
+          partitionData: [{ ...defaultProduceRequestPartitionProduceData(), index: partition, records: batch }],
+        },
+      ],
+    },
+    20_000,
+  );
   const p = res.responses[0].partitionResponses[0];
   assert.equal(p.errorCode, 0, `Produce to ${topic}-${partition} on ${c.name}: ${p.errorCode} ${p.errorMessage ?? ''}`);
   return p.baseOffset;
@@ -146,10 +182,30 @@ async function produceBatch(c: ClusterDescriptor, topic: string, partition: numb
 /** Log end offsets (ListOffsets latest) of partitions 0..n-1. */
 async function endOffsets(c: ClusterDescriptor, topic: string, n = PARTITIONS): Promise<bigint[]> {
   const { host, port } = broker(c);
-  const res = await sendRequest<ListOffsetsResponse>(host, port, ApiKey.ListOffsets, 7, {
-    ...defaultListOffsetsRequest(), replicaId: -1, isolationLevel: 0,
-    topics: [{ ...defaultListOffsetsRequestListOffsetsTopic(), name: topic, partitions: Array.from({ length: n }, (_, i) => ({ ...defaultListOffsetsRequestListOffsetsPartition(), partitionIndex: i, currentLeaderEpoch: -1, timestamp: -1n })) }],
-  }, 10_000);
+  const res = await sendRequest<ListOffsetsResponse>(
+    host,
+    port,
+    ApiKey.ListOffsets,
+    7,
+    {
+      ...defaultListOffsetsRequest(),
+      replicaId: -1,
+      isolationLevel: 0,
+      topics: [
+        {
+          ...defaultListOffsetsRequestListOffsetsTopic(),
+          name: topic,
+          partitions: Array.from({ length: n }, (_, i) => ({
+            ...defaultListOffsetsRequestListOffsetsPartition(),
+            partitionIndex: i,
+            currentLeaderEpoch: -1,
+            timestamp: -1n,
+          })),
+        },
+      ],
+    },
+    10_000,
+  );
   const out: bigint[] = [];
   for (const p of res.topics[0].partitions) {
     assert.equal(p.errorCode, 0, `ListOffsets ${topic}-${p.partitionIndex} on ${c.name}: ${p.errorCode}`);
@@ -161,28 +217,76 @@ async function endOffsets(c: ClusterDescriptor, topic: string, n = PARTITIONS): 
 /** Commits offsets for a group without members (generation -1), as an admin tool does; retried while the coordinator loads. */
 async function commitOffsets(c: ClusterDescriptor, group: string, topic: string, offsets: Map<number, bigint>): Promise<void> {
   const { host, port } = broker(c);
-  await eventually(async () => {
-    // FindCoordinator first, as clients do: it creates __consumer_offsets on a cluster that has no group yet.
-    const fc = await sendRequest<FindCoordinatorResponse>(host, port, ApiKey.FindCoordinator, 4, { ...defaultFindCoordinatorRequest(), keyType: 0, coordinatorKeys: [group] }, 10_000);
-    assert.equal(fc.coordinators[0]?.errorCode, 0, `FindCoordinator ${group} on ${c.name}: error ${fc.coordinators[0]?.errorCode}`);
-    const res = await sendRequest<OffsetCommitResponse>(host, port, ApiKey.OffsetCommit, 8, {
-      ...defaultOffsetCommitRequest(), groupId: group, generationIdOrMemberEpoch: -1, memberId: '',
-      topics: [{ ...defaultOffsetCommitRequestTopic(), name: topic, partitions: [...offsets].map(([partitionIndex, committedOffset]) => ({ ...defaultOffsetCommitRequestPartition(), partitionIndex, committedOffset })) }],
-    }, 10_000);
-    for (const t of res.topics) for (const p of t.partitions) assert.equal(p.errorCode, 0, `OffsetCommit ${group} ${topic}-${p.partitionIndex} on ${c.name}: error ${p.errorCode}`);
-  }, 30_000, 500);
+  await eventually(
+    async () => {
+      // FindCoordinator first, as clients do: it creates __consumer_offsets on a cluster that has no group yet.
+      const fc = await sendRequest<FindCoordinatorResponse>(
+        host,
+        port,
+        ApiKey.FindCoordinator,
+        4,
+        { ...defaultFindCoordinatorRequest(), keyType: 0, coordinatorKeys: [group] },
+        10_000,
+      );
+      assert.equal(fc.coordinators[0]?.errorCode, 0, `FindCoordinator ${group} on ${c.name}: error ${fc.coordinators[0]?.errorCode}`);
+      const res = await sendRequest<OffsetCommitResponse>(
+        host,
+        port,
+        ApiKey.OffsetCommit,
+        8,
+        {
+          ...defaultOffsetCommitRequest(),
+          groupId: group,
+          generationIdOrMemberEpoch: -1,
+          memberId: '',
+          topics: [
+            {
+              ...defaultOffsetCommitRequestTopic(),
+              name: topic,
+              partitions: [...offsets].map(([partitionIndex, committedOffset]) => ({
+                ...defaultOffsetCommitRequestPartition(),
+                partitionIndex,
+                committedOffset,
+              })),
+            },
+          ],
+        },
+        10_000,
+      );
+      for (const t of res.topics)
+        for (const p of t.partitions) assert.equal(p.errorCode, 0, `OffsetCommit ${group} ${topic}-${p.partitionIndex} on ${c.name}: error ${p.errorCode}`);
+    },
+    30_000,
+    500,
+  );
 }
-
 
 /** Offsets of the records a partition holds now (a diagnostic of compaction, read with a raw Fetch). */
 async function presentOffsets(c: ClusterDescriptor, topic: string, partition: number): Promise<bigint[]> {
   const { host, port } = broker(c);
   const out: bigint[] = [];
   for (let from = 0n, round = 0; round < 100; round++) {
-    const res = await sendRequest<FetchResponse>(host, port, ApiKey.Fetch, 12, {
-      ...defaultFetchRequest(), replicaId: -1, maxWaitMs: 0, minBytes: 0, maxBytes: 16 << 20,
-      topics: [{ ...defaultFetchRequestFetchTopic(), topic, partitions: [{ ...defaultFetchRequestFetchPartition(), partition, fetchOffset: from, partitionMaxBytes: 16 << 20 }] }],
-    }, 10_000);
+    const res = await sendRequest<FetchResponse>(
+      host,
+      port,
+      ApiKey.Fetch,
+      12,
+      {
+        ...defaultFetchRequest(),
+        replicaId: -1,
+        maxWaitMs: 0,
+        minBytes: 0,
+        maxBytes: 16 << 20,
+        topics: [
+          {
+            ...defaultFetchRequestFetchTopic(),
+            topic,
+            partitions: [{ ...defaultFetchRequestFetchPartition(), partition, fetchOffset: from, partitionMaxBytes: 16 << 20 }],
+          },
+        ],
+      },
+      10_000,
+    );
     const p = res.responses[0].partitions[0];
     assert.equal(p.errorCode, 0, `Fetch ${topic}-${partition} on ${c.name}: ${p.errorCode}`);
     const records = decodeRecordBatches(p.records ?? new Uint8Array(0));
@@ -206,12 +310,14 @@ async function readSide(c: ClusterDescriptor, topic: string): Promise<ConsumedRe
 async function limited<T, R>(items: readonly T[], n: number, f: (x: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(n, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await f(items[i]);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(n, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await f(items[i]);
+      }
+    }),
+  );
   return out;
 }
 
@@ -221,7 +327,6 @@ function consume(target: ClientTarget, g: LagGroup, count: number): Promise<Cons
     ? javaConsumeGroup(target, g.data.topic, g.group, count, CONSUME_TIMEOUT_MS, { config })
     : rdkafkaConsumeGroup(target, g.data.topic, g.group, count, CONSUME_TIMEOUT_MS, { config });
 }
-
 
 /**
  * Where each written value sits on the switch's source: [lo, hi], its offset when known (lo ===
@@ -280,7 +385,15 @@ interface GroupVerdict {
  * What one group got after a switch. `positions`: where each committed value sits on the switch's
  * source; `onDest`: the values the destination holds (read after the group read its records).
  */
-function judge(g: LagGroup, label: string, positions: Map<string, [bigint, bigint]>, onDest: Set<string>, delivered: readonly ConsumedRecord[], report: SwitchReportLike, destOffsets: Map<number, bigint>): GroupVerdict {
+function judge(
+  g: LagGroup,
+  label: string,
+  positions: Map<string, [bigint, bigint]>,
+  onDest: Set<string>,
+  delivered: readonly ConsumedRecord[],
+  report: SwitchReportLike,
+  destOffsets: Map<number, bigint>,
+): GroupVerdict {
   const entry = report.groups?.find((x) => x.groupId === g.group);
   const got = new Set(delivered.map((r) => r.value));
   const abortedDelivered = [...got].filter((v) => g.data.byValue.get(v)?.committed === false);
@@ -308,32 +421,61 @@ function judge(g: LagGroup, label: string, positions: Map<string, [bigint, bigin
       }
     }
     partitions.push({
-      partition: p, reported: o !== undefined, source: q, dest: o?.dest ?? `none (committed now ${destOffsets.get(p) ?? 'none'})`, method: o?.method ?? '-', bound: o?.reReadBound,
-      delivered: delivered.filter((r) => r.partition === p).length, mustDeliver, lost, reReads, ambiguous,
+      partition: p,
+      reported: o !== undefined,
+      source: q,
+      dest: o?.dest ?? `none (committed now ${destOffsets.get(p) ?? 'none'})`,
+      method: o?.method ?? '-',
+      bound: o?.reReadBound,
+      delivered: delivered.filter((r) => r.partition === p).length,
+      mustDeliver,
+      lost,
+      reReads,
+      ambiguous,
     });
   }
-  return { label, installed: entry?.installed === true, ...(entry?.error !== undefined ? { error: entry.error } : {}), partitions, abortedDelivered, foreign, duplicates: delivered.length - got.size };
+  return {
+    label,
+    installed: entry?.installed === true,
+    ...(entry?.error !== undefined ? { error: entry.error } : {}),
+    partitions,
+    abortedDelivered,
+    foreign,
+    duplicates: delivered.length - got.size,
+  };
 }
 
 /** Prints a verdict: "owed" are the committed records the group had not read that the destination
  *  holds (each must be delivered), "lost" those of them never delivered, "re-reads" records
  *  delivered that it had read, "undecidable" delivered records of which that cannot be told. */
 function print(t: TestContext, v: GroupVerdict): void {
-  t.diagnostic(`${v.label}: installed ${v.installed}${v.error ? ` (${v.error})` : ''}, aborted delivered ${v.abortedDelivered.length}, unknown values ${v.foreign.length}, duplicates ${v.duplicates}`);
+  t.diagnostic(
+    `${v.label}: installed ${v.installed}${v.error ? ` (${v.error})` : ''}, aborted delivered ${v.abortedDelivered.length}, unknown values ${v.foreign.length}, duplicates ${v.duplicates}`,
+  );
   for (const p of v.partitions) {
-    t.diagnostic(`  ${v.label} p${p.partition}: source ${p.source ?? 'none'} -> dest ${p.dest} (${p.method}) reReadBound ${p.bound === undefined ? 'absent' : p.bound}; ` +
-      `delivered ${p.delivered}, owed ${p.mustDeliver}, lost ${p.lost.length}, re-reads ${p.reReads}${p.ambiguous > 0 ? `, undecidable ${p.ambiguous}` : ''}` +
-      (p.lost.length > 0 ? `; LOST e.g. ${p.lost.slice(0, 8).join(', ')}` : ''));
+    t.diagnostic(
+      `  ${v.label} p${p.partition}: source ${p.source ?? 'none'} -> dest ${p.dest} (${p.method}) reReadBound ${p.bound === undefined ? 'absent' : p.bound}; ` +
+        `delivered ${p.delivered}, owed ${p.mustDeliver}, lost ${p.lost.length}, re-reads ${p.reReads}${p.ambiguous > 0 ? `, undecidable ${p.ambiguous}` : ''}` +
+        (p.lost.length > 0 ? `; LOST e.g. ${p.lost.slice(0, 8).join(', ')}` : ''),
+    );
   }
 }
 
 function check(v: GroupVerdict): void {
   assert.ok(v.installed, `${v.label}: offsets not installed${v.error ? `: ${v.error}` : ''}`);
   for (const p of v.partitions) {
-    if (p.source !== undefined) assert.ok(p.reported, `${v.label} partition ${p.partition}: committed at ${p.source} on the source, but not in the switch report`);
-    assert.equal(p.lost.length, 0, `${v.label} partition ${p.partition} (source offset ${p.source}, dest ${p.dest}, ${p.method}): ${p.lost.length} committed record(s) it had not read were never delivered, e.g. ${p.lost.slice(0, 10).join(', ')}`);
+    if (p.source !== undefined)
+      assert.ok(p.reported, `${v.label} partition ${p.partition}: committed at ${p.source} on the source, but not in the switch report`);
+    assert.equal(
+      p.lost.length,
+      0,
+      `${v.label} partition ${p.partition} (source offset ${p.source}, dest ${p.dest}, ${p.method}): ${p.lost.length} committed record(s) it had not read were never delivered, e.g. ${p.lost.slice(0, 10).join(', ')}`,
+    );
     if (typeof p.bound === 'string' && /^\d+$/.test(p.bound)) {
-      assert.ok(p.reReads <= Number(p.bound), `${v.label} partition ${p.partition} (source offset ${p.source}, dest ${p.dest}, ${p.method}): ${p.reReads} re-reads, more than the reported bound ${p.bound}`);
+      assert.ok(
+        p.reReads <= Number(p.bound),
+        `${v.label} partition ${p.partition} (source offset ${p.source}, dest ${p.dest}, ${p.method}): ${p.reReads} re-reads, more than the reported bound ${p.bound}`,
+      );
     }
   }
   assert.deepEqual(v.abortedDelivered.slice(0, 10), [], `${v.label}: aborted records delivered`);
@@ -350,7 +492,13 @@ describe('planned switch of groups at lags 0, 1,000 and 100,000 on plain, transa
   const started = Date.now();
   let onGreen = false;
 
-  const newData = (kind: Kind): TopicData => ({ kind, topic: topics[kind], byPartition: Array.from({ length: PARTITIONS }, () => []), byValue: new Map(), greenOffset: new Map() });
+  const newData = (kind: Kind): TopicData => ({
+    kind,
+    topic: topics[kind],
+    byPartition: Array.from({ length: PARTITIONS }, () => []),
+    byValue: new Map(),
+    greenOffset: new Map(),
+  });
   const add = (d: TopicData, w: Written) => {
     d.byPartition[w.partition].push(w);
     d.byValue.set(w.value, w);
@@ -359,12 +507,13 @@ describe('planned switch of groups at lags 0, 1,000 and 100,000 on plain, transa
   const readGreen = async (d: TopicData): Promise<{ values: Set<string>; records: ConsumedRecord[][] }> => {
     const records = await readSide(green, d.topic);
     const values = new Set<string>();
-    for (const rs of records) for (const r of rs) {
-      values.add(r.value);
-      const before = d.greenOffset.get(r.value);
-      assert.ok(before === undefined || before === r.offset, `${r.value} moved on green from ${before} to ${r.offset}`);
-      d.greenOffset.set(r.value, r.offset);
-    }
+    for (const rs of records)
+      for (const r of rs) {
+        values.add(r.value);
+        const before = d.greenOffset.get(r.value);
+        assert.ok(before === undefined || before === r.offset, `${r.value} moved on green from ${before} to ${r.offset}`);
+        d.greenOffset.set(r.value, r.offset);
+      }
     return { values, records };
   };
   /** The groups of one direction: each topic at each lag, positioned from the ends of `c`. */
@@ -394,11 +543,16 @@ describe('planned switch of groups at lags 0, 1,000 and 100,000 on plain, transa
     }
     gw = await startGateway({
       domains: [domainFor(blue, 'blue'), domainFor(green, 'green')],
-      routes: [{
-        name: 'orders', domain: 'blue', listener: 'sasl', brokerPortCount: 16,
-        // The switch covers this file's topics (its groups are the ones with offsets on them).
-        replication: { type: 'mirrormaker2', topics: `lg-lag-(plain|txn|compact)-${RUN}`, groups: null },
-      }],
+      routes: [
+        {
+          name: 'orders',
+          domain: 'blue',
+          listener: 'sasl',
+          brokerPortCount: 16,
+          // The switch covers this file's topics (its groups are the ones with offsets on them).
+          replication: { type: 'mirrormaker2', topics: `lg-lag-(plain|txn|compact)-${RUN}`, groups: null },
+        },
+      ],
       stateTopic: `_turnout_state_lag_${RUN}`,
       adminToken: TOKEN,
       switchover: { fenceTimeoutMs: 30_000 },
@@ -420,7 +574,12 @@ describe('planned switch of groups at lags 0, 1,000 and 100,000 on plain, transa
       for (const [p, size] of PLAIN_SIZES.entries()) {
         for (let i = 0; i < size; i += PRODUCE_BATCH) {
           const values = Array.from({ length: Math.min(PRODUCE_BATCH, size - i) }, (_, j) => `plain-${RUN}-p${p}-${i + j}`);
-          const base = await produceBatch(blue, plain.topic, p, values.map((value) => ({ key: null, value, timestamp: now })));
+          const base = await produceBatch(
+            blue,
+            plain.topic,
+            p,
+            values.map((value) => ({ key: null, value, timestamp: now })),
+          );
           values.forEach((value, j) => {
             add(plain, { value, partition: p, offset: base + BigInt(j), committed: true });
           });
@@ -431,21 +590,26 @@ describe('planned switch of groups at lags 0, 1,000 and 100,000 on plain, transa
       // Timestamps 2 s apart per batch: blue (segment.ms 1 s) rolls a segment at every batch, green (3 s) at every other one.
       const start = Date.now() - 10 * 60_000;
       for (let b = 0; b * COMPACT_BATCH < COMPACT_SIZE; b++) {
-        await Promise.all(Array.from({ length: PARTITIONS }, async (_, p) => {
-          const records = Array.from({ length: COMPACT_BATCH }, (_, j) => {
-            const i = b * COMPACT_BATCH + j;
-            return { key: `k${(i * 7 + p) % COMPACT_KEYS}`, value: `compact-${RUN}-p${p}-${i}`, timestamp: start + b * 2_000 };
-          });
-          const base = await produceBatch(blue, compact.topic, p, records);
-          records.forEach((r, j) => {
-            add(compact, { value: r.value, partition: p, offset: base + BigInt(j), committed: true });
-          });
-        }));
+        await Promise.all(
+          Array.from({ length: PARTITIONS }, async (_, p) => {
+            const records = Array.from({ length: COMPACT_BATCH }, (_, j) => {
+              const i = b * COMPACT_BATCH + j;
+              return { key: `k${(i * 7 + p) % COMPACT_KEYS}`, value: `compact-${RUN}-p${p}-${i}`, timestamp: start + b * 2_000 };
+            });
+            const base = await produceBatch(blue, compact.topic, p, records);
+            records.forEach((r, j) => {
+              add(compact, { value: r.value, partition: p, offset: base + BigInt(j), committed: true });
+            });
+          }),
+        );
       }
       for (const recs of compact.byPartition) recs.sort((a, b) => (a.offset < b.offset ? -1 : 1));
     };
     const writeTxn = async () => {
-      const r = await produceTransactions({ bootstrap: blue.bootstrap() }, txn.topic, TXN_COUNT, TXN_SIZE, TXN_ABORT_EVERY, { partitions: PARTITIONS, timeoutMs: 180_000 });
+      const r = await produceTransactions({ bootstrap: blue.bootstrap() }, txn.topic, TXN_COUNT, TXN_SIZE, TXN_ABORT_EVERY, {
+        partitions: PARTITIONS,
+        timeoutMs: 180_000,
+      });
       for (const x of [...r.records].sort((a, b) => a.partition - b.partition || (a.offset < b.offset ? -1 : 1))) {
         add(txn, { value: x.value, partition: x.partition, offset: x.offset, committed: x.outcome === 'committed' });
       }
@@ -454,61 +618,88 @@ describe('planned switch of groups at lags 0, 1,000 and 100,000 on plain, transa
     let w = Date.now();
     await Promise.all([writePlain(), writeCompact(), writeTxn()]);
     for (const d of [plain, txn, compact]) data.set(d.kind, d);
-    t.diagnostic(`written to blue in ${Date.now() - w} ms: ${[plain, txn, compact].map((d) => `${d.topic} ${d.byPartition.map((r) => `${r.length}${d.kind === 'txn' ? ` (${r.filter((x) => !x.committed).length} aborted)` : ''}`).join('/')}`).join('; ')}`);
+    t.diagnostic(
+      `written to blue in ${Date.now() - w} ms: ${[plain, txn, compact].map((d) => `${d.topic} ${d.byPartition.map((r) => `${r.length}${d.kind === 'txn' ? ` (${r.filter((x) => !x.committed).length} aborted)` : ''}`).join('/')}`).join('; ')}`,
+    );
 
     // Blue holds what was written, where it was written (compaction may have removed some already).
     w = Date.now();
     const blueNow = await Promise.all([plain, txn, compact].map((d) => readSide(blue, d.topic)));
     for (const [i, d] of [plain, txn, compact].entries()) {
       let n = 0;
-      for (const rs of blueNow[i]) for (const r of rs) {
-        const x = d.byValue.get(r.value);
-        assert.ok(x?.committed, `${d.topic}: unexpected record ${r.value} on blue`);
-        assert.equal(r.offset, x.offset, `${r.value} at ${r.offset} on blue, written at ${x.offset}`);
-        n++;
-      }
+      for (const rs of blueNow[i])
+        for (const r of rs) {
+          const x = d.byValue.get(r.value);
+          assert.ok(x?.committed, `${d.topic}: unexpected record ${r.value} on blue`);
+          assert.equal(r.offset, x.offset, `${r.value} at ${r.offset} on blue, written at ${x.offset}`);
+          n++;
+        }
       if (d.kind !== 'compact') assert.equal(n, [...d.byValue.values()].filter((x) => x.committed).length, `${d.topic}: committed records on blue`);
     }
-    t.diagnostic(`blue read back (read_committed) in ${Date.now() - w} ms; log end offsets: ${(await Promise.all([plain, txn, compact].map(async (d) => `${d.kind} ${(await endOffsets(blue, d.topic)).join('/')}`))).join('; ')}`);
+    t.diagnostic(
+      `blue read back (read_committed) in ${Date.now() - w} ms; log end offsets: ${(await Promise.all([plain, txn, compact].map(async (d) => `${d.kind} ${(await endOffsets(blue, d.topic)).join('/')}`))).join('; ')}`,
+    );
 
     // MirrorMaker has copied everything: preflight finds every partition caught up.
     w = Date.now();
     let pf: PreflightLike | undefined;
-    await eventually(async () => {
-      const res = await fetch(`${gw.adminUrl}/routes/orders/preflight?to=green`, { headers: { authorization: `Bearer ${TOKEN}` } });
-      assert.equal(res.status, 200);
-      pf = (await res.json()) as PreflightLike;
-      const mine = pf.partitions.filter((p) => Object.values(topics).some((x) => p.partition.startsWith(`${x}:`)));
-      assert.equal(mine.length, 3 * PARTITIONS, JSON.stringify(pf.partitions));
-      assert.ok(mine.every((p) => p.caughtUp), `not caught up: ${JSON.stringify(mine)}`);
-    }, 180_000, 1000);
+    await eventually(
+      async () => {
+        const res = await fetch(`${gw.adminUrl}/routes/orders/preflight?to=green`, { headers: { authorization: `Bearer ${TOKEN}` } });
+        assert.equal(res.status, 200);
+        pf = (await res.json()) as PreflightLike;
+        const mine = pf.partitions.filter((p) => Object.values(topics).some((x) => p.partition.startsWith(`${x}:`)));
+        assert.equal(mine.length, 3 * PARTITIONS, JSON.stringify(pf.partitions));
+        assert.ok(
+          mine.every((p) => p.caughtUp),
+          `not caught up: ${JSON.stringify(mine)}`,
+        );
+      },
+      180_000,
+      1000,
+    );
     t.diagnostic(`caught up after ${Date.now() - w} ms: ${pf!.partitions.map((p) => `${p.partition} ${p.sourceEnd}/${p.destEnd}`).join(', ')}`);
 
     // The log cleaner compacts both copies of the compacted topic (it backs off 15 s when idle).
     w = Date.now();
-    const compaction = async () => Promise.all([blue, green].map(async (c) => {
-      const [ends, present] = await Promise.all([endOffsets(c, compact.topic), Promise.all(Array.from({ length: PARTITIONS }, (_, p) => presentOffsets(c, compact.topic, p)))]);
-      return { c, ends, present };
-    }));
+    const compaction = async () =>
+      Promise.all(
+        [blue, green].map(async (c) => {
+          const [ends, present] = await Promise.all([
+            endOffsets(c, compact.topic),
+            Promise.all(Array.from({ length: PARTITIONS }, (_, p) => presentOffsets(c, compact.topic, p))),
+          ]);
+          return { c, ends, present };
+        }),
+      );
     let sides = await compaction();
     const compacted = (s: (typeof sides)[number]) => s.present.every((offs, p) => BigInt(offs.length) < s.ends[p]);
     const shape = (ss: typeof sides) => ss.map((x) => x.present.map((offs) => offs.join(',')).join(';')).join('|');
     try {
       // Compacted on both sides, and settled: the same records as 2 s before (the cleaner goes on
       // at once while it finds dirty segments), so that no record vanishes while the groups read.
-      await eventually(async () => {
-        const before = shape(sides);
-        await new Promise((r) => setTimeout(r, 2000));
-        sides = await compaction();
-        assert.ok(sides.every(compacted) && shape(sides) === before);
-      }, 90_000, 0);
+      await eventually(
+        async () => {
+          const before = shape(sides);
+          await new Promise((r) => setTimeout(r, 2000));
+          sides = await compaction();
+          assert.ok(sides.every(compacted) && shape(sides) === before);
+        },
+        90_000,
+        0,
+      );
     } catch {
       // Diagnosed below: one side compacted is enough.
     }
     for (const s of sides) {
-      t.diagnostic(`compacted topic on ${s.c.name} after ${Date.now() - w} ms: ${s.present.map((offs, p) => `p${p} ${offs.length} records of ${s.ends[p]} offsets (first ${offs[0]})`).join(', ')}`);
+      t.diagnostic(
+        `compacted topic on ${s.c.name} after ${Date.now() - w} ms: ${s.present.map((offs, p) => `p${p} ${offs.length} records of ${s.ends[p]} offsets (first ${offs[0]})`).join(', ')}`,
+      );
     }
-    assert.ok(sides.some((s) => s.present.some((offs, p) => BigInt(offs.length) < s.ends[p])), 'the log cleaner compacted neither copy of the compacted topic within 90 s');
+    assert.ok(
+      sides.some((s) => s.present.some((offs, p) => BigInt(offs.length) < s.ends[p])),
+      'the log cleaner compacted neither copy of the compacted topic within 90 s',
+    );
 
     // What green holds: the committed records (every one, for the plain and transactional topics), at their green offsets.
     const greens = await Promise.all([plain, txn, compact].map((d) => readGreen(d)));
@@ -517,14 +708,26 @@ describe('planned switch of groups at lags 0, 1,000 and 100,000 on plain, transa
       assert.deepEqual(gotAborted.slice(0, 10), [], `${d.topic}: records on green that are not committed on blue`);
       const committed = [...d.byValue.values()].filter((x) => x.committed);
       const missing = committed.filter((x) => !greens[i].values.has(x.value));
-      if (d.kind !== 'compact') assert.equal(missing.length, 0, `${d.topic}: ${missing.length} committed record(s) not on green, e.g. ${missing.slice(0, 5).map((x) => x.value).join(', ')}`);
+      if (d.kind !== 'compact')
+        assert.equal(
+          missing.length,
+          0,
+          `${d.topic}: ${missing.length} committed record(s) not on green, e.g. ${missing
+            .slice(0, 5)
+            .map((x) => x.value)
+            .join(', ')}`,
+        );
       const shifted = committed.filter((x) => d.greenOffset.has(x.value) && d.greenOffset.get(x.value) !== x.offset).length;
-      t.diagnostic(`${d.topic} on green: ${greens[i].values.size} records (${greens[i].records.map((r) => r.length).join('/')}), ${missing.length} committed not there, ${shifted} at another offset than on blue`);
+      t.diagnostic(
+        `${d.topic} on green: ${greens[i].values.size} records (${greens[i].records.map((r) => r.length).join('/')}), ${missing.length} committed not there, ${shifted} at another offset than on blue`,
+      );
     }
     // Different gaps: records one copy of the compacted topic holds and the other does not.
     const blueCompact = new Set((await readSide(blue, compact.topic)).flat().map((r) => r.value));
     const greenCompact = greens[2].values;
-    t.diagnostic(`compacted topic: ${blueCompact.size} records on blue, ${greenCompact.size} on green; ${[...blueCompact].filter((v) => !greenCompact.has(v)).length} only on blue, ${[...greenCompact].filter((v) => !blueCompact.has(v)).length} only on green`);
+    t.diagnostic(
+      `compacted topic: ${blueCompact.size} records on blue, ${greenCompact.size} on green; ${[...blueCompact].filter((v) => !greenCompact.has(v)).length} only on blue, ${[...greenCompact].filter((v) => !blueCompact.has(v)).length} only on green`,
+    );
     t.diagnostic(`setup took ${Date.now() - started} ms since the file started`);
   });
 
@@ -541,20 +744,35 @@ describe('planned switch of groups at lags 0, 1,000 and 100,000 on plain, transa
     const greenBefore = new Map(await Promise.all([...data.values()].map(async (d) => [d.kind, await readGreen(d)] as const)));
     const destOffsets = await Promise.all(groups.map((g) => committedOffsets(green, g.group, g.data.topic, PARTITIONS)));
     const t1 = Date.now();
-    const delivered = await limited(groups.map((g, i) => ({ g, i })), CONSUMERS_AT_ONCE, async ({ g, i }) => {
-      const count = greenBefore.get(g.data.kind)!.records.flat().filter((r) => r.offset >= (destOffsets[i].get(r.partition) ?? 0n)).length;
-      return consume(through, g, count);
-    });
+    const delivered = await limited(
+      groups.map((g, i) => ({ g, i })),
+      CONSUMERS_AT_ONCE,
+      async ({ g, i }) => {
+        const count = greenBefore
+          .get(g.data.kind)!
+          .records.flat()
+          .filter((r) => r.offset >= (destOffsets[i].get(r.partition) ?? 0n)).length;
+        return consume(through, g, count);
+      },
+    );
     t.diagnostic(`${groups.length} groups read ${delivered.reduce((n, d) => n + d.length, 0)} records through the gateway in ${Date.now() - t1} ms`);
     // The records green holds once the groups have read (compaction only removes: each was there all along).
-    const greenAfter = new Map(await Promise.all([...data.values()].map(async (d) => [d.kind, d.kind === 'compact' ? (await readGreen(d)).values : greenBefore.get(d.kind)!.values] as const)));
-    const verdicts = groups.map((g, i) => judge(g, `A ${g.data.kind} lag ${g.lag} (${g.client})`, positions.get(g.data.kind)!, greenAfter.get(g.data.kind)!, delivered[i], report, destOffsets[i]));
+    const greenAfter = new Map(
+      await Promise.all(
+        [...data.values()].map(async (d) => [d.kind, d.kind === 'compact' ? (await readGreen(d)).values : greenBefore.get(d.kind)!.values] as const),
+      ),
+    );
+    const verdicts = groups.map((g, i) =>
+      judge(g, `A ${g.data.kind} lag ${g.lag} (${g.client})`, positions.get(g.data.kind)!, greenAfter.get(g.data.kind)!, delivered[i], report, destOffsets[i]),
+    );
     for (const v of verdicts) print(t, v);
     t.diagnostic(`A took ${Date.now() - t0} ms`);
     for (const v of verdicts) check(v);
   });
 
-  test('B: groups at lags 0, 1,000 and 100,000 on green move back to blue: nothing lost, re-reads within the reported bound', { timeout: 400_000 }, async (t) => {
+  test('B: groups at lags 0, 1,000 and 100,000 on green move back to blue: nothing lost, re-reads within the reported bound', {
+    timeout: 400_000,
+  }, async (t) => {
     assert.ok(onGreen, 'A switched the route to green');
     const t0 = Date.now();
     const groups = await position(green, 'b');
@@ -566,13 +784,28 @@ describe('planned switch of groups at lags 0, 1,000 and 100,000 on plain, transa
     const blueBefore = new Map(await Promise.all([...data.values()].map(async (d) => [d.kind, await readSide(blue, d.topic)] as const)));
     const destOffsets = await Promise.all(groups.map((g) => committedOffsets(blue, g.group, g.data.topic, PARTITIONS)));
     const t1 = Date.now();
-    const delivered = await limited(groups.map((g, i) => ({ g, i })), CONSUMERS_AT_ONCE, async ({ g, i }) => {
-      const count = blueBefore.get(g.data.kind)!.flat().filter((r) => r.offset >= (destOffsets[i].get(r.partition) ?? 0n)).length;
-      return consume(through, g, count);
-    });
+    const delivered = await limited(
+      groups.map((g, i) => ({ g, i })),
+      CONSUMERS_AT_ONCE,
+      async ({ g, i }) => {
+        const count = blueBefore
+          .get(g.data.kind)!
+          .flat()
+          .filter((r) => r.offset >= (destOffsets[i].get(r.partition) ?? 0n)).length;
+        return consume(through, g, count);
+      },
+    );
     t.diagnostic(`${groups.length} groups read ${delivered.reduce((n, d) => n + d.length, 0)} records through the gateway in ${Date.now() - t1} ms`);
-    const blueAfter = new Map(await Promise.all([...data.values()].map(async (d) => [d.kind, new Set((d.kind === 'compact' ? await readSide(blue, d.topic) : blueBefore.get(d.kind)!).flat().map((r) => r.value))] as const)));
-    const verdicts = groups.map((g, i) => judge(g, `B ${g.data.kind} lag ${g.lag} (${g.client})`, positions.get(g.data.kind)!, blueAfter.get(g.data.kind)!, delivered[i], report, destOffsets[i]));
+    const blueAfter = new Map(
+      await Promise.all(
+        [...data.values()].map(
+          async (d) => [d.kind, new Set((d.kind === 'compact' ? await readSide(blue, d.topic) : blueBefore.get(d.kind)!).flat().map((r) => r.value))] as const,
+        ),
+      ),
+    );
+    const verdicts = groups.map((g, i) =>
+      judge(g, `B ${g.data.kind} lag ${g.lag} (${g.client})`, positions.get(g.data.kind)!, blueAfter.get(g.data.kind)!, delivered[i], report, destOffsets[i]),
+    );
     for (const v of verdicts) print(t, v);
     t.diagnostic(`B took ${Date.now() - t0} ms; the file ${Date.now() - started} ms`);
     for (const v of verdicts) check(v);

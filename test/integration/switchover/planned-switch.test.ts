@@ -3,19 +3,25 @@
 // Every acknowledged record must be consumed, and the caught-up group must not re-read.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { KafkaTool, testBed, type ClusterDescriptor, type KafkaTools, type ToolProcess } from '../../../src/testbed/index.ts';
-import { domainFor, startGateway, type TestGateway } from '../../support/gateway.ts';
-import { uniqueName } from '../testbed/helpers.ts';
-import { eventually, jsonEvents } from '../../support/switchover/long-running.ts';
+import { type ClusterDescriptor, KafkaTool, type KafkaTools, type ToolProcess, testBed } from '../../../src/testbed/index.ts';
 import { turnoutCli } from '../../support/cli.ts';
+import { domainFor, startGateway, type TestGateway } from '../../support/gateway.ts';
+import { eventually, jsonEvents } from '../../support/switchover/long-running.ts';
+import { uniqueName } from '../testbed/helpers.ts';
 
 const TOKEN = 'planned-switch-token';
 
 const cli = turnoutCli(TOKEN);
 
 const events = (p: ToolProcess) => jsonEvents(p.stdout);
-const acked = (p: ToolProcess) => events(p).filter((e) => e.name === 'producer_send_success').map((e) => ({ value: String(e.value), at: Number(e.timestamp) }));
-const consumed = (p: ToolProcess) => events(p).filter((e) => e.name === 'record_data').map((e) => String(e.value));
+const acked = (p: ToolProcess) =>
+  events(p)
+    .filter((e) => e.name === 'producer_send_success')
+    .map((e) => ({ value: String(e.value), at: Number(e.timestamp) }));
+const consumed = (p: ToolProcess) =>
+  events(p)
+    .filter((e) => e.name === 'record_data')
+    .map((e) => String(e.value));
 
 describe('planned switch (fence, catch-up, offsets, flip)', () => {
   let blue: ClusterDescriptor;
@@ -51,14 +57,43 @@ describe('planned switch (fence, catch-up, offsets, flip)', () => {
 
   test('zero loss, and the caught-up group continues on green without re-reading', { timeout: 240_000 }, async (t) => {
     for (const c of [green, blue]) {
-      const r = await tools.run(KafkaTool.Topics, [...tools.connectionArgs(KafkaTool.Topics, c.bootstrap()), '--create', '--if-not-exists', '--topic', topic, '--partitions', '3', '--replication-factor', '1']);
+      const r = await tools.run(KafkaTool.Topics, [
+        ...tools.connectionArgs(KafkaTool.Topics, c.bootstrap()),
+        '--create',
+        '--if-not-exists',
+        '--topic',
+        topic,
+        '--partitions',
+        '3',
+        '--replication-factor',
+        '1',
+      ]);
       assert.equal(r.exitCode, 0, r.stderr);
     }
     const bootstrap = gw.bootstrap.orders;
     const producerConfig = tools.saslClientConfig('alice', undefined, { retries: '2147483647', 'enable.idempotence': 'true' });
     const consumerConfig = tools.saslClientConfig('alice', undefined, { 'session.timeout.ms': '10000', 'auto.offset.reset': 'earliest' });
-    consumer = tools.spawn(KafkaTool.VerifiableConsumer, [...tools.connectionArgs(KafkaTool.VerifiableConsumer, bootstrap, consumerConfig), '--topic', topic, '--group-id', group, '--verbose', '--reset-policy', 'earliest']);
-    producer = tools.spawn(KafkaTool.VerifiableProducer, [...tools.connectionArgs(KafkaTool.VerifiableProducer, bootstrap, producerConfig), '--topic', topic, '--throughput', '100', '--max-messages', '-1', '--acks', '-1']);
+    consumer = tools.spawn(KafkaTool.VerifiableConsumer, [
+      ...tools.connectionArgs(KafkaTool.VerifiableConsumer, bootstrap, consumerConfig),
+      '--topic',
+      topic,
+      '--group-id',
+      group,
+      '--verbose',
+      '--reset-policy',
+      'earliest',
+    ]);
+    producer = tools.spawn(KafkaTool.VerifiableProducer, [
+      ...tools.connectionArgs(KafkaTool.VerifiableProducer, bootstrap, producerConfig),
+      '--topic',
+      topic,
+      '--throughput',
+      '100',
+      '--max-messages',
+      '-1',
+      '--acks',
+      '-1',
+    ]);
     await eventually(async () => assert.ok(acked(producer!).length >= 300, `${acked(producer!).length} acked\n${producer!.stderr.slice(-1000)}`), 60_000);
     await eventually(async () => assert.ok(consumed(consumer!).length >= 250), 60_000);
 
@@ -66,8 +101,14 @@ describe('planned switch (fence, catch-up, offsets, flip)', () => {
     const pf = await cli('preflight', 'orders', '--to', 'green', '--admin', gw.adminUrl, '--json');
     assert.equal(pf.code, 0, pf.stdout + pf.stderr);
     const pfr = JSON.parse(pf.stdout) as { ok: boolean; topics: { topic: string; problem: string | null }[]; groups: { groupId: string }[] };
-    assert.ok(pfr.topics.some((x) => x.topic === topic && x.problem === null), pf.stdout);
-    assert.ok(pfr.groups.some((x) => x.groupId === group), pf.stdout);
+    assert.ok(
+      pfr.topics.some((x) => x.topic === topic && x.problem === null),
+      pf.stdout,
+    );
+    assert.ok(
+      pfr.groups.some((x) => x.groupId === group),
+      pf.stdout,
+    );
     const table = await cli('preflight', 'orders', '--to', 'green', '--admin', gw.adminUrl, '--topics', 'ps-no-such-topic');
     assert.equal(table.code, 1, table.stdout + table.stderr);
     assert.match(table.stdout, /ps-no-such-topic\s.*not on the source/);
@@ -94,7 +135,13 @@ describe('planned switch (fence, catch-up, offsets, flip)', () => {
       headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
       body: JSON.stringify({ to: 'green', by: 'planned-switch test' }),
     });
-    const report = (await res.json()) as { outcome: string; mode: string; message: string; phases: { phase: string; ms: number; detail?: string }[]; groups?: { groupId: string; installed: boolean; error?: string }[] };
+    const report = (await res.json()) as {
+      outcome: string;
+      mode: string;
+      message: string;
+      phases: { phase: string; ms: number; detail?: string }[];
+      groups?: { groupId: string; installed: boolean; error?: string }[];
+    };
     t.diagnostic(report.phases.map((p) => `${p.ms} ms ${p.phase} ${p.detail ?? ''}`).join('\n'));
     assert.equal(res.status, 200, JSON.stringify(report, null, 2));
     assert.equal(report.outcome, 'switched');
@@ -110,14 +157,24 @@ describe('planned switch (fence, catch-up, offsets, flip)', () => {
     await eventually(async () => {
       const seen = new Set(consumed(consumer!));
       const lost = all.filter((a) => !seen.has(a.value));
-      assert.equal(lost.length, 0, `not consumed: ${lost.length} (e.g. ${lost.slice(0, 5).map((a) => a.value).join(', ')})`);
+      assert.equal(
+        lost.length,
+        0,
+        `not consumed: ${lost.length} (e.g. ${lost
+          .slice(0, 5)
+          .map((a) => a.value)
+          .join(', ')})`,
+      );
     }, 90_000);
     const values = consumed(consumer);
     const duplicates = values.length - new Set(values).size;
     let stall = 0;
     for (let i = 1; i < all.length; i++) stall = Math.max(stall, all[i].at - all[i - 1].at);
     t.diagnostic(`acked ${all.length}, consumed ${values.length}, duplicates ${duplicates}, longest gap between acks ${stall} ms`);
-    assert.deepEqual(events(producer).filter((e) => e.name === 'producer_send_error'), []);
+    assert.deepEqual(
+      events(producer).filter((e) => e.name === 'producer_send_error'),
+      [],
+    );
     // The group was caught up at the cut: its offsets moved exactly, so it re-reads nothing.
     assert.equal(duplicates, 0, `the caught-up group re-read ${duplicates} record(s) after the switch`);
     const metrics = await (await fetch(`${gw.adminUrl}/metrics`)).text();

@@ -10,15 +10,15 @@
 // test diagnostics.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { KafkaTool, testBed, type ClusterDescriptor, type KafkaTools, type ToolProcess } from '../../../src/testbed/index.ts';
-import { domainFor, startGateway, type TestGateway } from '../../support/gateway.ts';
-import { uniqueName } from '../testbed/helpers.ts';
-import { eventually, jsonEvents } from '../../support/switchover/long-running.ts';
-import { turnoutCli } from '../../support/cli.ts';
-import { StateLog } from '../../../src/control/state-log.ts';
 import { decodeRecord } from '../../../src/control/records.ts';
-import { silentLogger } from '../../../src/observability/log.ts';
+import { StateLog } from '../../../src/control/state-log.ts';
 import type { PreflightReport, SwitchReport } from '../../../src/control/switch-controller.ts';
+import { silentLogger } from '../../../src/observability/log.ts';
+import { type ClusterDescriptor, KafkaTool, type KafkaTools, type ToolProcess, testBed } from '../../../src/testbed/index.ts';
+import { turnoutCli } from '../../support/cli.ts';
+import { domainFor, startGateway, type TestGateway } from '../../support/gateway.ts';
+import { eventually, jsonEvents } from '../../support/switchover/long-running.ts';
+import { uniqueName } from '../testbed/helpers.ts';
 
 const TOKEN = 'source-down-token';
 const cli = turnoutCli(TOKEN);
@@ -27,7 +27,10 @@ const BLUE_NODE = 601;
 const FALSE_COMFORT = /nothing was lost|writes continue on/i;
 
 const events = (p: ToolProcess) => jsonEvents(p.stdout);
-const acked = (p: ToolProcess) => events(p).filter((e) => e.name === 'producer_send_success').map((e) => String(e.value));
+const acked = (p: ToolProcess) =>
+  events(p)
+    .filter((e) => e.name === 'producer_send_success')
+    .map((e) => String(e.value));
 
 async function admin<T>(gw: TestGateway, method: string, path: string, body?: object): Promise<{ status: number; body: T; ms: number }> {
   const started = performance.now();
@@ -75,13 +78,35 @@ describe('switching away from a source whose broker was killed', () => {
     await bed.startBroker('sd-blue', BLUE_NODE).catch(() => {});
   });
 
-  test('preflight and a planned switch say so in seconds; a hot switch moves the producer to green in seconds; blue catches up when back', { timeout: 300_000 }, async (t) => {
+  test('preflight and a planned switch say so in seconds; a hot switch moves the producer to green in seconds; blue catches up when back', {
+    timeout: 300_000,
+  }, async (t) => {
     for (const c of [blue, green]) {
-      const r = await tools.run(KafkaTool.Topics, [...tools.connectionArgs(KafkaTool.Topics, c.bootstrap()), '--create', '--if-not-exists', '--topic', topic, '--partitions', '2', '--replication-factor', '1']);
+      const r = await tools.run(KafkaTool.Topics, [
+        ...tools.connectionArgs(KafkaTool.Topics, c.bootstrap()),
+        '--create',
+        '--if-not-exists',
+        '--topic',
+        topic,
+        '--partitions',
+        '2',
+        '--replication-factor',
+        '1',
+      ]);
       assert.equal(r.exitCode, 0, r.stderr);
     }
     const producerConfig = tools.saslClientConfig('alice', undefined, { retries: '2147483647', 'enable.idempotence': 'true' });
-    producer = tools.spawn(KafkaTool.VerifiableProducer, [...tools.connectionArgs(KafkaTool.VerifiableProducer, gw.bootstrap.orders, producerConfig), '--topic', topic, '--throughput', '50', '--max-messages', '-1', '--acks', '-1']);
+    producer = tools.spawn(KafkaTool.VerifiableProducer, [
+      ...tools.connectionArgs(KafkaTool.VerifiableProducer, gw.bootstrap.orders, producerConfig),
+      '--topic',
+      topic,
+      '--throughput',
+      '50',
+      '--max-messages',
+      '-1',
+      '--acks',
+      '-1',
+    ]);
     await eventually(async () => assert.ok(acked(producer!).length >= 100, `${acked(producer!).length} acked\n${producer!.stderr.slice(-1000)}`), 60_000);
 
     // A preflight while blue is up measures the lag (no MirrorMaker runs: green has none of the records).
@@ -139,11 +164,16 @@ describe('switching away from a source whose broker was killed', () => {
     const issued = performance.now();
     const ackedAtSwitch = acked(producer).length;
     const hot = await admin<SwitchReport>(gw, 'POST', '/routes/orders/switch', { to: 'green', mode: 'hot', by: 'source-down test' });
-    t.diagnostic(`hot switch with blue down: ${hot.ms} ms (report ${hot.body.durationMs} ms); state on ${hot.body.stateWritten.join(',')}, not yet on ${hot.body.stateNotWritten.map((f) => f.domain).join(',')}`);
+    t.diagnostic(
+      `hot switch with blue down: ${hot.ms} ms (report ${hot.body.durationMs} ms); state on ${hot.body.stateWritten.join(',')}, not yet on ${hot.body.stateNotWritten.map((f) => f.domain).join(',')}`,
+    );
     assert.equal(hot.body.outcome, 'switched', hot.body.message);
     assert.ok(hot.ms < 5000, `hot switch took ${hot.ms} ms`);
     assert.deepEqual(hot.body.stateWritten, ['green']);
-    assert.deepEqual(hot.body.stateNotWritten.map((f) => f.domain), ['blue']);
+    assert.deepEqual(
+      hot.body.stateNotWritten.map((f) => f.domain),
+      ['blue'],
+    );
     assert.match(hot.body.possibleLoss ?? '', /last replication lag seen/);
     t.diagnostic(`acks while blue was down before the switch: ${ackedAtSwitch - ackedAtKill}`);
     await eventually(async () => assert.ok(acked(producer!).length > ackedAtSwitch + 10, `no new acks on green\n${producer!.stderr.slice(-1500)}`), 30_000, 50);
@@ -153,7 +183,14 @@ describe('switching away from a source whose broker was killed', () => {
     assert.ok(producer.isRunning());
 
     // 4. Starting instances that reach no state topic (blue only, and blue is down).
-    const onlyBlue = { domains: [domainFor(blue, 'blue')], routes: [{ name: 'orders', domain: 'blue', listener: 'sasl' as const }], stateTopic, adminToken: TOKEN, waitForReady: false, limits: { upstreamConnectTimeoutMs: 10_000 } };
+    const onlyBlue = {
+      domains: [domainFor(blue, 'blue')],
+      routes: [{ name: 'orders', domain: 'blue', listener: 'sasl' as const }],
+      stateTopic,
+      adminToken: TOKEN,
+      waitForReady: false,
+      limits: { upstreamConnectTimeoutMs: 10_000 },
+    };
     started = performance.now();
     await assert.rejects(startGateway({ ...onlyBlue, stateStartup: { mode: 'wait', timeoutMs: 3000 } }), (err: Error & { code?: string }) => {
       assert.equal(err.code, 'TURNOUT_STATE_UNREADABLE');
@@ -179,10 +216,17 @@ describe('switching away from a source whose broker was killed', () => {
     const plaintext = domainFor(blue, 'blue').kafkaCluster.bootstrapServers.find((b) => b.id === 'plaintext')!;
     const log = new StateLog({ domain: domainFor(blue, 'blue'), listener: plaintext, topic: stateTopic, log: silentLogger(), timeoutMs: 10_000 });
     try {
-      await eventually(async () => {
-        const route = (await log.readAll()).map((r) => decodeRecord(r.value)).filter((r) => r?.type === 'route' && r.route === 'orders');
-        assert.ok(route.some((r) => r!.type === 'route' && r!.epoch === hot.body.epoch && r!.domain === 'green'), `blue's state topic has no commit of epoch ${hot.body.epoch} yet`);
-      }, 60_000, 500);
+      await eventually(
+        async () => {
+          const route = (await log.readAll()).map((r) => decodeRecord(r.value)).filter((r) => r?.type === 'route' && r.route === 'orders');
+          assert.ok(
+            route.some((r) => r!.type === 'route' && r!.epoch === hot.body.epoch && r!.domain === 'green'),
+            `blue's state topic has no commit of epoch ${hot.body.epoch} yet`,
+          );
+        },
+        60_000,
+        500,
+      );
     } finally {
       log.close();
     }

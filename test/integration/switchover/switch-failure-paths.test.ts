@@ -17,32 +17,34 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { testBed, type ClusterDescriptor } from '../../../src/testbed/index.ts';
+import type { RouteStatus } from '../../../src/admin/server.ts';
 import { Secret } from '../../../src/config/index.ts';
 import type { StreamingDomainConfig } from '../../../src/config/types.ts';
-import { domainFor, startGateway, type TestGateway } from '../../support/gateway.ts';
-import { ApiKey, ZERO_UUID } from '../../../src/protocol/index.ts';
-import { KafkaConnection } from '../../../src/upstream/kafka-connection.ts';
-import { encodeRecordBatch } from '../../../src/protocol/records.ts';
-import type { MetadataResponse } from '../../../src/protocol/generated/messages/metadata-response.ts';
-import { defaultProduceRequest, defaultProduceRequestPartitionProduceData, defaultProduceRequestTopicProduceData } from '../../../src/protocol/generated/messages/produce-request.ts';
-import type { ProduceResponse } from '../../../src/protocol/generated/messages/produce-response.ts';
-import type { SwitchReport } from '../../../src/control/switch-controller.ts';
-import type { RouteStatus } from '../../../src/admin/server.ts';
-import { createTopic } from '../../support/clients/kafkajs.ts';
-import { uniqueName } from '../testbed/helpers.ts';
-import { LogCapture, asStream } from '../../support/log-capture.ts';
-import { eventually } from '../../support/switchover/long-running.ts';
-import { fetchRequest } from '../../support/raw-kafka.ts';
-import { sendRequest } from '../../../src/testbed/kafka-request.ts';
-import { StateLog } from '../../../src/control/state-log.ts';
 import { decodeRecord, latestRouteStates, type StateRecord } from '../../../src/control/records.ts';
+import { StateLog } from '../../../src/control/state-log.ts';
+import type { FleetInstance, SwitchReport } from '../../../src/control/switch-controller.ts';
 import { silentLogger } from '../../../src/observability/log.ts';
-import { decodeRecordBatchesWithEnd } from '../../../src/protocol/records.ts';
-import type { FetchResponse } from '../../../src/protocol/generated/messages/fetch-response.ts';
 import type { CreateAclsResponse } from '../../../src/protocol/generated/messages/create-acls-response.ts';
 import type { DeleteAclsResponse } from '../../../src/protocol/generated/messages/delete-acls-response.ts';
-import type { FleetInstance } from '../../../src/control/switch-controller.ts';
+import type { FetchResponse } from '../../../src/protocol/generated/messages/fetch-response.ts';
+import type { MetadataResponse } from '../../../src/protocol/generated/messages/metadata-response.ts';
+import {
+  defaultProduceRequest,
+  defaultProduceRequestPartitionProduceData,
+  defaultProduceRequestTopicProduceData,
+} from '../../../src/protocol/generated/messages/produce-request.ts';
+import type { ProduceResponse } from '../../../src/protocol/generated/messages/produce-response.ts';
+import { ApiKey, ZERO_UUID } from '../../../src/protocol/index.ts';
+import { decodeRecordBatchesWithEnd, encodeRecordBatch } from '../../../src/protocol/records.ts';
+import { type ClusterDescriptor, testBed } from '../../../src/testbed/index.ts';
+import { sendRequest } from '../../../src/testbed/kafka-request.ts';
+import { KafkaConnection } from '../../../src/upstream/kafka-connection.ts';
+import { createTopic } from '../../support/clients/kafkajs.ts';
+import { domainFor, startGateway, type TestGateway } from '../../support/gateway.ts';
+import { asStream, LogCapture } from '../../support/log-capture.ts';
+import { fetchRequest } from '../../support/raw-kafka.ts';
+import { eventually } from '../../support/switchover/long-running.ts';
+import { uniqueName } from '../testbed/helpers.ts';
 
 const TOKEN = 'failure-paths-token';
 const SASL = { protocol: 'SASL_PLAINTEXT', sasl: { mechanism: 'PLAIN', username: 'alice', password: new Secret('alice-secret') } } as const;
@@ -62,7 +64,13 @@ function deadDomain(port: number): StreamingDomainConfig {
     type: 'kafka',
     kafkaCluster: {
       name: 'dead',
-      bootstrapServers: [{ id: 'sasl', endpoints: [{ host: '127.0.0.1', port }], security: { protocol: 'SASL_PLAINTEXT', sasl: { mechanism: 'PLAIN', username: 'admin', password: new Secret('admin-secret') } } }],
+      bootstrapServers: [
+        {
+          id: 'sasl',
+          endpoints: [{ host: '127.0.0.1', port }],
+          security: { protocol: 'SASL_PLAINTEXT', sasl: { mechanism: 'PLAIN', username: 'admin', password: new Secret('admin-secret') } },
+        },
+      ],
     },
   };
 }
@@ -107,18 +115,35 @@ describe('switches that cannot happen leave the route and its clients where they
     await gw?.stop();
   });
 
-  test('to an unreachable cluster (planned and hot) and to an unknown domain: refused with the reason, the route stays, writes go on', { timeout: 120_000 }, async (t) => {
+  test('to an unreachable cluster (planned and hot) and to an unknown domain: refused with the reason, the route stays, writes go on', {
+    timeout: 120_000,
+  }, async (t) => {
     const [host, port] = gw.bootstrap.orders.split(':');
     const boot = await KafkaConnection.open({ host, port: Number(port) }, SASL);
-    const md = await boot.request<MetadataResponse>(ApiKey.Metadata, 12, { topics: [{ name: topic, topicId: ZERO_UUID }], allowAutoTopicCreation: false, includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false });
+    const md = await boot.request<MetadataResponse>(ApiKey.Metadata, 12, {
+      topics: [{ name: topic, topicId: ZERO_UUID }],
+      allowAutoTopicCreation: false,
+      includeClusterAuthorizedOperations: false,
+      includeTopicAuthorizedOperations: false,
+    });
     boot.close();
     const leader = md.brokers.find((b) => b.nodeId === md.topics[0].partitions[0].leaderId)!;
     const conn = await KafkaConnection.open({ host: leader.host, port: leader.port }, SASL);
     let written = 0;
     const produce = async (): Promise<number> => {
       const res = await conn.request<ProduceResponse>(ApiKey.Produce, 9, {
-        ...defaultProduceRequest(), acks: -1, timeoutMs: 10_000,
-        topicData: [{ ...defaultProduceRequestTopicProduceData(), name: topic, partitionData: [{ ...defaultProduceRequestPartitionProduceData(), index: 0, records: encodeRecordBatch([{ key: null, value: Buffer.from(`r${written}`) }]) }] }],
+        ...defaultProduceRequest(),
+        acks: -1,
+        timeoutMs: 10_000,
+        topicData: [
+          {
+            ...defaultProduceRequestTopicProduceData(),
+            name: topic,
+            partitionData: [
+              { ...defaultProduceRequestPartitionProduceData(), index: 0, records: encodeRecordBatch([{ key: null, value: Buffer.from(`r${written}`) }]) },
+            ],
+          },
+        ],
       });
       const p = res.responses[0].partitionResponses[0];
       if (p.errorCode === 0) written++;
@@ -170,7 +195,12 @@ function domainAsService(cluster: ClusterDescriptor, name: string): StreamingDom
     ...d,
     kafkaCluster: {
       ...d.kafkaCluster,
-      bootstrapServers: d.kafkaCluster.bootstrapServers.filter((b) => b.id === 'sasl').map((b) => ({ ...b, security: { protocol: 'SASL_PLAINTEXT', sasl: { mechanism: 'PLAIN', username: SERVICE_USER.username, password: new Secret(SERVICE_USER.password) } } })),
+      bootstrapServers: d.kafkaCluster.bootstrapServers
+        .filter((b) => b.id === 'sasl')
+        .map((b) => ({
+          ...b,
+          security: { protocol: 'SASL_PLAINTEXT', sasl: { mechanism: 'PLAIN', username: SERVICE_USER.username, password: new Secret(SERVICE_USER.password) } },
+        })),
     },
   };
 }
@@ -182,15 +212,40 @@ function domainAsService(cluster: ClusterDescriptor, name: string): StreamingDom
  */
 async function serviceAcl(cluster: ClusterDescriptor, action: 'add' | 'remove', topic: string, operation: number, permissionType: number): Promise<void> {
   const b = cluster.brokers[0];
-  const acl = { resourceType: ACL.topic, resourceName: topic, resourcePatternType: ACL.literal, principal: `User:${SERVICE_USER.username}`, host: '*', operation, permissionType };
+  const acl = {
+    resourceType: ACL.topic,
+    resourceName: topic,
+    resourcePatternType: ACL.literal,
+    principal: `User:${SERVICE_USER.username}`,
+    host: '*',
+    operation,
+    permissionType,
+  };
   if (action === 'add') {
     const res = await sendRequest<CreateAclsResponse>(b.host, b.plaintextPort, ApiKey.CreateAcls, 3, { creations: [acl] }, 10_000);
     assert.equal(res.results[0]?.errorCode, 0, `CreateAcls at ${cluster.name}: ${res.results[0]?.errorMessage}`);
   } else {
     const { resourceType, resourceName, resourcePatternType, principal, host } = acl;
-    const res = await sendRequest<DeleteAclsResponse>(b.host, b.plaintextPort, ApiKey.DeleteAcls, 3, {
-      filters: [{ resourceTypeFilter: resourceType, resourceNameFilter: resourceName, patternTypeFilter: resourcePatternType, principalFilter: principal, hostFilter: host, operation, permissionType }],
-    }, 10_000);
+    const res = await sendRequest<DeleteAclsResponse>(
+      b.host,
+      b.plaintextPort,
+      ApiKey.DeleteAcls,
+      3,
+      {
+        filters: [
+          {
+            resourceTypeFilter: resourceType,
+            resourceNameFilter: resourceName,
+            patternTypeFilter: resourcePatternType,
+            principalFilter: principal,
+            hostFilter: host,
+            operation,
+            permissionType,
+          },
+        ],
+      },
+      10_000,
+    );
     assert.equal(res.filterResults[0]?.errorCode, 0, `DeleteAcls at ${cluster.name}: ${res.filterResults[0]?.errorMessage}`);
   }
 }
@@ -199,7 +254,7 @@ async function serviceAcl(cluster: ClusterDescriptor, action: 'add' | 'remove', 
 async function valuesOn(cluster: ClusterDescriptor, topic: string): Promise<Set<string>> {
   const b = cluster.brokers[0];
   const out = new Set<string>();
-  for (let offset = 0n; ;) {
+  for (let offset = 0n; ; ) {
     const res = await sendRequest<FetchResponse>(b.host, b.plaintextPort, ApiKey.Fetch, 12, fetchRequest(topic, offset), 10_000);
     const p = res.responses[0].partitions[0];
     assert.equal(p.errorCode, 0, `Fetch ${topic} at ${cluster.name}`);
@@ -212,7 +267,13 @@ async function valuesOn(cluster: ClusterDescriptor, topic: string): Promise<Set<
 
 /** The switch state records in `domain`'s copy of the state topic. */
 async function stateOn(domain: StreamingDomainConfig, topic: string): Promise<StateRecord[]> {
-  const log = new StateLog({ domain, listener: domain.kafkaCluster.bootstrapServers.find((s) => s.id === 'sasl')!, topic, log: silentLogger(), timeoutMs: 5000 });
+  const log = new StateLog({
+    domain,
+    listener: domain.kafkaCluster.bootstrapServers.find((s) => s.id === 'sasl')!,
+    topic,
+    log: silentLogger(),
+    timeoutMs: 5000,
+  });
   try {
     return (await log.readAll()).map((r) => decodeRecord(r.value)).filter((r) => r !== null);
   } finally {
@@ -246,7 +307,12 @@ class RouteWriter {
     const [host, port] = this.bootstrap.split(':');
     const boot = await KafkaConnection.open({ host, port: Number(port) }, SASL);
     try {
-      const md = await boot.request<MetadataResponse>(ApiKey.Metadata, 12, { topics: [{ name: this.topic, topicId: ZERO_UUID }], allowAutoTopicCreation: false, includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false });
+      const md = await boot.request<MetadataResponse>(ApiKey.Metadata, 12, {
+        topics: [{ name: this.topic, topicId: ZERO_UUID }],
+        allowAutoTopicCreation: false,
+        includeClusterAuthorizedOperations: false,
+        includeTopicAuthorizedOperations: false,
+      });
       const leader = md.brokers.find((b) => b.nodeId === md.topics[0]?.partitions[0]?.leaderId);
       if (leader === undefined) throw new Error(`no leader of ${this.topic} in the route's Metadata`);
       return await KafkaConnection.open({ host: leader.host, port: leader.port }, SASL, { requestTimeoutMs: 30_000 });
@@ -262,8 +328,18 @@ class RouteWriter {
       try {
         conn ??= await this.leader();
         const res = await conn.request<ProduceResponse>(ApiKey.Produce, 9, {
-          ...defaultProduceRequest(), acks: -1, timeoutMs: 10_000,
-          topicData: [{ ...defaultProduceRequestTopicProduceData(), name: this.topic, partitionData: [{ ...defaultProduceRequestPartitionProduceData(), index: 0, records: encodeRecordBatch([{ key: null, value: Buffer.from(value) }]) }] }],
+          ...defaultProduceRequest(),
+          acks: -1,
+          timeoutMs: 10_000,
+          topicData: [
+            {
+              ...defaultProduceRequestTopicProduceData(),
+              name: this.topic,
+              partitionData: [
+                { ...defaultProduceRequestPartitionProduceData(), index: 0, records: encodeRecordBatch([{ key: null, value: Buffer.from(value) }]) },
+              ],
+            },
+          ],
         });
         const code = res.responses[0].partitionResponses[0].errorCode;
         if (code === 0) {
@@ -286,7 +362,15 @@ class RouteWriter {
   /** Resolves once `n` more writes were acknowledged. */
   async more(n: number, timeoutMs = 30_000): Promise<void> {
     const target = this.acked.length + n;
-    await eventually(() => assert.ok(this.acked.length >= target, `${this.acked.length} of ${target} writes acknowledged; last interruptions: ${this.interruptions.slice(-3).join(' | ')}`), timeoutMs, 50);
+    await eventually(
+      () =>
+        assert.ok(
+          this.acked.length >= target,
+          `${this.acked.length} of ${target} writes acknowledged; last interruptions: ${this.interruptions.slice(-3).join(' | ')}`,
+        ),
+      timeoutMs,
+      50,
+    );
   }
 
   /** The longest time between two acknowledgements after `since` (performance.now()). */
@@ -324,14 +408,27 @@ describe('a switch state topic that one side cannot write', () => {
     if (writable) denied.delete(cluster);
     else denied.add(cluster);
     const d = domains().find((x) => x.kafkaCluster.name === cluster.name)!;
-    const probe = new StateLog({ domain: d, listener: d.kafkaCluster.bootstrapServers.find((x) => x.id === 'sasl')!, topic: stateTopic, log: silentLogger(), timeoutMs: 2000 });
+    const probe = new StateLog({
+      domain: d,
+      listener: d.kafkaCluster.bootstrapServers.find((x) => x.id === 'sasl')!,
+      topic: stateTopic,
+      log: silentLogger(),
+      timeoutMs: 2000,
+    });
     try {
-      await eventually(async () => {
-        // Not a switch state record: every instance ignores it.
-        const refused = await probe.append([{ key: 'acl-probe', value: 'probe' }]).then(() => null, (err: Error) => err.message);
-        if (writable) assert.equal(refused, null);
-        else assert.match(String(refused), /TOPIC_AUTHORIZATION_FAILED/);
-      }, 10_000, 100);
+      await eventually(
+        async () => {
+          // Not a switch state record: every instance ignores it.
+          const refused = await probe.append([{ key: 'acl-probe', value: 'probe' }]).then(
+            () => null,
+            (err: Error) => err.message,
+          );
+          if (writable) assert.equal(refused, null);
+          else assert.match(String(refused), /TOPIC_AUTHORIZATION_FAILED/);
+        },
+        10_000,
+        100,
+      );
     } finally {
       probe.close();
     }
@@ -352,18 +449,33 @@ describe('a switch state topic that one side cannot write', () => {
     ]);
     // README's grant of the state topic to the service principal (here: All).
     await Promise.all([blue, green].map((c) => serviceAcl(c, 'add', stateTopic, ACL.all, ACL.allow)));
-    await Promise.all([createTopic({ bootstrap: blue.bootstrap() }, topic, { partitions: 1 }), createTopic({ bootstrap: green.bootstrap() }, topic, { partitions: 1 })]);
+    await Promise.all([
+      createTopic({ bootstrap: blue.bootstrap() }, topic, { partitions: 1 }),
+      createTopic({ bootstrap: green.bootstrap() }, topic, { partitions: 1 }),
+    ]);
     await bed.mirrorMaker({ name: 'fp-acl-blue-to-green', source: 'fp-acl-blue', target: 'fp-acl-green', topics: 'fpst-.*' });
     // Two instances: a switch the state refuses must leave both where they were, one that succeeds must move both.
     const common = {
-      domains: domains(), stateTopic, adminToken: TOKEN,
+      domains: domains(),
+      stateTopic,
+      adminToken: TOKEN,
       routes: [{ name: 'orders', domain: 'blue', listener: 'sasl' as const, replication: { type: 'mirrormaker2' as const, topics: 'fpst-.*', groups: null } }],
     };
-    [a, b] = await Promise.all([startGateway({ ...common, instanceId: 'fp-a', logDestination: asStream(logsA) }), startGateway({ ...common, instanceId: 'fp-b' })]);
-    await eventually(async () => {
-      const fleet = (await (await fetch(`${a.adminUrl}/fleet`)).json()) as { instances: FleetInstance[] };
-      assert.ok(fleet.instances.some((i) => i.instance === 'fp-b' && i.live), 'fp-b is live for fp-a');
-    }, 20_000, 200);
+    [a, b] = await Promise.all([
+      startGateway({ ...common, instanceId: 'fp-a', logDestination: asStream(logsA) }),
+      startGateway({ ...common, instanceId: 'fp-b' }),
+    ]);
+    await eventually(
+      async () => {
+        const fleet = (await (await fetch(`${a.adminUrl}/fleet`)).json()) as { instances: FleetInstance[] };
+        assert.ok(
+          fleet.instances.some((i) => i.instance === 'fp-b' && i.live),
+          'fp-b is live for fp-a',
+        );
+      },
+      20_000,
+      200,
+    );
   });
 
   after(async () => {
@@ -379,20 +491,31 @@ describe('a switch state topic that one side cannot write', () => {
    * in flight before). Records not kept would be gone now; kept ones wait for the next try.
    */
   async function failedTwiceSince(domain: string, since: number): Promise<void> {
-    await eventually(() => {
-      const retries = logsA.entries().slice(since).filter((e) => e.msg === 'switch state not written; retrying in the background' && e.domain === domain);
-      assert.ok(retries.length >= 2, `${retries.length} failed writes to ${domain} since the switch`);
-      assert.match(String(retries[1].err), /TOPIC_AUTHORIZATION_FAILED/);
-    }, 15_000, 100);
+    await eventually(
+      () => {
+        const retries = logsA
+          .entries()
+          .slice(since)
+          .filter((e) => e.msg === 'switch state not written; retrying in the background' && e.domain === domain);
+        assert.ok(retries.length >= 2, `${retries.length} failed writes to ${domain} since the switch`);
+        assert.match(String(retries[1].err), /TOPIC_AUTHORIZATION_FAILED/);
+      },
+      15_000,
+      100,
+    );
   }
 
   /** `domain`'s copy of the state says the route is on `on` at `epoch`. */
   async function copyHolds(domain: string, on: string, epoch: number): Promise<void> {
     const d = domains().find((x) => x.name === domain)!;
-    await eventually(async () => {
-      const route = latestRouteStates(await stateOn(d, stateTopic)).get('orders');
-      assert.deepEqual({ domain: route?.domain, epoch: route?.epoch }, { domain: on, epoch }, `${domain}'s copy of the state`);
-    }, 15_000, 250);
+    await eventually(
+      async () => {
+        const route = latestRouteStates(await stateOn(d, stateTopic)).get('orders');
+        assert.deepEqual({ domain: route?.domain, epoch: route?.epoch }, { domain: on, epoch }, `${domain}'s copy of the state`);
+      },
+      15_000,
+      250,
+    );
   }
 
   /** Both instances have the route on `domain` at `epoch`. */
@@ -403,7 +526,9 @@ describe('a switch state topic that one side cannot write', () => {
     }
   }
 
-  test('destination unwritable: planned and hot refused naming it; source unwritable: both switch, the source takes the commit later; writes go on, nothing acknowledged is lost', { timeout: 240_000 }, async (t) => {
+  test('destination unwritable: planned and hot refused naming it; source unwritable: both switch, the source takes the commit later; writes go on, nothing acknowledged is lost', {
+    timeout: 240_000,
+  }, async (t) => {
     writer = new RouteWriter(a.bootstrap.orders, topic);
     await writer.more(5);
 
@@ -412,21 +537,30 @@ describe('a switch state topic that one side cannot write', () => {
     for (const mode of ['planned', 'hot'] as const) {
       const since = performance.now();
       const r = await switchRoute(a, { to: 'green', mode });
-      t.diagnostic(`${mode}, green's state topic unwritable: HTTP ${r.status} in ${r.ms} ms, longest gap between acks ${writer.longestGapSince(since)} ms: ${r.report.message ?? r.report.error}`);
+      t.diagnostic(
+        `${mode}, green's state topic unwritable: HTTP ${r.status} in ${r.ms} ms, longest gap between acks ${writer.longestGapSince(since)} ms: ${r.report.message ?? r.report.error}`,
+      );
       assert.equal(r.status, 409, `${mode}: refused (${JSON.stringify(r.report)})`);
       assert.equal(r.report.outcome, 'refused');
       const message = String(r.report.message);
       assert.match(message, /switch state topic of the destination "green" could not be written/, `${mode}: says what failed and where`);
       assert.ok(message.includes(`state topic "${stateTopic}" on streaming domain "green"`), `${mode}: names the topic: ${message}`);
       assert.match(message, /TOPIC_AUTHORIZATION_FAILED/, `${mode}: says why`);
-      assert.ok(r.report.stateNotWritten?.some((x) => x.domain === 'green'), `${mode}: stateNotWritten lists green`);
+      assert.ok(
+        r.report.stateNotWritten?.some((x) => x.domain === 'green'),
+        `${mode}: stateNotWritten lists green`,
+      );
       await fleetOn('blue', 0, `${mode} refused`);
       await writer.more(5);
       await fleetOn('blue', 0, `${mode} refused, later`);
     }
     await stateWritable(green, true);
     const blueValues = await valuesOn(blue, topic);
-    assert.deepEqual(writer.acked.filter((v) => !blueValues.has(v)), [], 'every write acknowledged while the route stayed is on blue');
+    assert.deepEqual(
+      writer.acked.filter((v) => !blueValues.has(v)),
+      [],
+      'every write acknowledged while the route stayed is on blue',
+    );
 
     /** A switch whose source's state topic refused: it switched, and says where it is not recorded and why. */
     const switchedWithoutSourceCopy = (mode: string, r: Awaited<ReturnType<typeof switchRoute>>, source: string, dest: string) => {
@@ -436,17 +570,27 @@ describe('a switch state topic that one side cannot write', () => {
       assert.match(String(r.report.message), new RegExp(`Not yet recorded in the switch state of "${source}"`));
       // Why it is not recorded: the broker's refusal, also when the record waited behind an earlier refused write.
       assert.match(String(r.report.message), /TOPIC_AUTHORIZATION_FAILED/);
-      assert.ok(r.report.stateNotWritten?.some((x) => x.domain === source), `stateNotWritten lists ${source}`);
+      assert.ok(
+        r.report.stateNotWritten?.some((x) => x.domain === source),
+        `stateNotWritten lists ${source}`,
+      );
       assert.ok(r.report.stateWritten?.includes(dest), `stateWritten lists ${dest}`);
     };
 
     // 2. The source's copy cannot be written: the switch needs only the destination's.
     await stateWritable(blue, false);
     // As an operator would: switch (planned) once replication is close.
-    await eventually(async () => {
-      const g = await valuesOn(green, topic);
-      assert.ok(writer!.acked.slice(0, -20).every((v) => g.has(v)), 'replication to green is close');
-    }, 60_000, 500);
+    await eventually(
+      async () => {
+        const g = await valuesOn(green, topic);
+        assert.ok(
+          writer!.acked.slice(0, -20).every((v) => g.has(v)),
+          'replication to green is close',
+        );
+      },
+      60_000,
+      500,
+    );
     const plannedLogs = logsA.lines.length;
     const planned = await switchRoute(a, { to: 'green', mode: 'planned' });
     switchedWithoutSourceCopy('planned', planned, 'blue', 'green');
@@ -475,11 +619,18 @@ describe('a switch state topic that one side cannot write', () => {
     t.diagnostic(`green's copy held epoch ${hot.report.epoch} ${Math.round(performance.now() - since)} ms after it became writable`);
 
     await writer.stop();
-    const everywhere = new Set([...await valuesOn(blue, topic), ...await valuesOn(green, topic)]);
+    const everywhere = new Set([...(await valuesOn(blue, topic)), ...(await valuesOn(green, topic))]);
     t.diagnostic(`${writer.acked.length} writes acknowledged, ${writer.interruptions.length} interruptions retried`);
-    assert.deepEqual(writer.acked.filter((v) => !everywhere.has(v)), [], 'every acknowledged write is on blue or green');
+    assert.deepEqual(
+      writer.acked.filter((v) => !everywhere.has(v)),
+      [],
+      'every acknowledged write is on blue or green',
+    );
     // Acknowledged after the last switch: on blue, where the route points.
     const blueNow = await valuesOn(blue, topic);
-    assert.ok(writer.acked.slice(-5).every((v) => blueNow.has(v)), 'the last writes are on blue');
+    assert.ok(
+      writer.acked.slice(-5).every((v) => blueNow.has(v)),
+      'the last writes are on blue',
+    );
   });
 });

@@ -7,13 +7,13 @@
 // docs/switchover-verification.md), and say in the report and in its printed summary which
 // verdicts decided the exit code; stalls are figures of the report, not verdicts.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { ListenerKind, TESTBED_URL_ENV, type ClusterDescriptor } from '../../../src/testbed/index.ts';
+import { fileURLToPath } from 'node:url';
+import { type ClusterDescriptor, ListenerKind, TESTBED_URL_ENV } from '../../../src/testbed/index.ts';
 import { twoWayClusters } from '../../support/switchover/client-matrix.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -70,7 +70,9 @@ describe('npm run verify:switchover at CI size with --verdicts delivery', () => 
     rmSync(scratch, { recursive: true, force: true });
   });
 
-  test('exits 0, writes its report to --out and names the verdicts that decided, in the report and the summary; the shared clusters keep running', { timeout: RUN_LIMIT_MS + 60_000 }, async (t) => {
+  test('exits 0, writes its report to --out and names the verdicts that decided, in the report and the summary; the shared clusters keep running', {
+    timeout: RUN_LIMIT_MS + 60_000,
+  }, async (t) => {
     const out = join(scratch, 'report.md');
     const committedBefore = existsSync(COMMITTED_REPORT) ? statSync(COMMITTED_REPORT).mtimeMs : undefined;
     const run = await verifySwitchover(['--switches', '2', '--hot-switches', '1', '--pause', '3', '--classic-only', '--verdicts', 'delivery', '--out', out]);
@@ -80,7 +82,11 @@ describe('npm run verify:switchover at CI size with --verdicts delivery', () => 
     assert.equal(run.code, 0, shown);
 
     // The printed summary: what decided the exit code, what was only reported.
-    assert.match(run.stdout, /^verdicts \(--verdicts delivery\) deciding the exit code: lost, caught-up re-reads, switched, crashed, send errors; reported only: caught-up re-reads of known gaps, producer stall p99$/m, shown);
+    assert.match(
+      run.stdout,
+      /^verdicts \(--verdicts delivery\) deciding the exit code: lost, caught-up re-reads, switched, crashed, send errors; reported only: caught-up re-reads of known gaps, producer stall p99$/m,
+      shown,
+    );
     assert.match(run.stdout, /^verdict {2}met {5}acknowledged but never consumed \(all pairs\): 0 /m, shown);
     assert.match(run.stdout, /^reported (met {4}|NOT MET) producer stall p99 over all pairs and switches: /m, shown);
     assert.match(run.stdout, /^every verdict met: exit 0$/m, shown);
@@ -88,7 +94,10 @@ describe('npm run verify:switchover at CI size with --verdicts delivery', () => 
     // The report, where --out said, and not over the committed one.
     assert.ok(existsSync(out), `no report at ${out}\n${shown}`);
     const report = readFileSync(out, 'utf8');
-    assert.match(report, /^\*\*Verdicts met\*\* \(planned run; `--verdicts delivery`: .* decide the exit code; stalls and the known gaps' re-reads are reported only; exit code 0\)\.$/m);
+    assert.match(
+      report,
+      /^\*\*Verdicts met\*\* \(planned run; `--verdicts delivery`: .* decide the exit code; stalls and the known gaps' re-reads are reported only; exit code 0\)\.$/m,
+    );
     assert.match(report, /^\| producer stall p99 over all pairs and switches \| <= 1000 ms \| .* \| no, reported only \|$/m);
     assert.match(report, /^\| acknowledged but never consumed \(all pairs\) \| 0 \| 0 \| met \| yes \|$/m);
     assert.match(report, /^\| switches that switched \| 2 \| 2 \| met \| yes \|$/m);

@@ -2,7 +2,7 @@
 // with the console consumer, each over a chosen listener and SASL user.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { KafkaTool, type ClusterDescriptor, type KafkaTools, type ListenerKind, type ToolResult } from '../../../src/testbed/index.ts';
+import { type ClusterDescriptor, KafkaTool, type KafkaTools, type ListenerKind, type ToolResult } from '../../../src/testbed/index.ts';
 
 /** Topic and group names unique to one test, so tests sharing a cluster never see each other's data. */
 export function uniqueName(prefix: string): string {
@@ -22,7 +22,13 @@ function clientArgs(tools: KafkaTools, tool: (typeof KafkaTool)[keyof typeof Kaf
   return tools.connectionArgs(tool, cluster.bootstrap(listener), config);
 }
 
-export async function produceLines(tools: KafkaTools, cluster: ClusterDescriptor, topic: string, lines: readonly string[], c: ClientChoice = {}): Promise<ToolResult> {
+export async function produceLines(
+  tools: KafkaTools,
+  cluster: ClusterDescriptor,
+  topic: string,
+  lines: readonly string[],
+  c: ClientChoice = {},
+): Promise<ToolResult> {
   return tools.run(KafkaTool.ConsoleProducer, [...clientArgs(tools, KafkaTool.ConsoleProducer, cluster, c), '--topic', topic], {
     input: lines.map((l) => `${l}\n`).join(''),
   });
@@ -39,7 +45,14 @@ export async function consumeLines(
   const group = c.group ? ['--group', c.group] : [];
   const r = await tools.run(KafkaTool.ConsoleConsumer, [
     ...clientArgs(tools, KafkaTool.ConsoleConsumer, cluster, c),
-    '--topic', topic, '--from-beginning', '--max-messages', String(count), '--timeout-ms', '30000', ...group,
+    '--topic',
+    topic,
+    '--from-beginning',
+    '--max-messages',
+    String(count),
+    '--timeout-ms',
+    '30000',
+    ...group,
   ]);
   assert.equal(r.exitCode, 0, `console consumer failed:\n${r.stderr}`);
   return r.stdout.split('\n').filter((l) => l.length > 0);

@@ -3,12 +3,9 @@
 // never copied again, so every record a client writes on either side lands on the other side
 // exactly once instead of bouncing between the clusters forever.
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { before, describe, test } from 'node:test';
-import {
-  KafkaTool, testBed, waitForGroupOffsets,
-  type ClusterDescriptor, type KafkaTools, type MirrorMakerInfo,
-} from '../../../src/testbed/index.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type ClusterDescriptor, KafkaTool, type KafkaTools, type MirrorMakerInfo, testBed, waitForGroupOffsets } from '../../../src/testbed/index.ts';
 import { REPLICATED_HEADER } from '../../../src/testbed/mirror-maker.ts';
 import { pollUntil } from '../../../src/testbed/wait.ts';
 import { consumeLines, produceLines, uniqueName } from './helpers.ts';
@@ -29,23 +26,30 @@ describe('MirrorMaker 2 both ways at once between "bw-blue" and "bw-green"', () 
   async function recordsOn(cluster: ClusterDescriptor, count: number): Promise<[string, string][]> {
     const r = await tools.run(KafkaTool.ConsoleConsumer, [
       ...tools.connectionArgs(KafkaTool.ConsoleConsumer, cluster.bootstrap()),
-      '--topic', topic, '--from-beginning', '--max-messages', String(count), '--timeout-ms', '30000',
-      '--formatter-property', 'print.headers=true',
+      '--topic',
+      topic,
+      '--from-beginning',
+      '--max-messages',
+      String(count),
+      '--timeout-ms',
+      '30000',
+      '--formatter-property',
+      'print.headers=true',
     ]);
     assert.equal(r.exitCode, 0, r.stderr);
-    return r.stdout.split('\n').filter(Boolean).map((line) => {
-      const [headers, value] = line.split('\t');
-      return [value, headers];
-    });
+    return r.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => {
+        const [headers, value] = line.split('\t');
+        return [value, headers];
+      });
   }
 
   before(async () => {
     const bed = await testBed();
     const started = Date.now();
-    [blue, green] = await Promise.all([
-      bed.cluster({ name: 'bw-blue', nodeIdBase: 1 }),
-      bed.cluster({ name: 'bw-green', nodeIdBase: 2 }),
-    ]);
+    [blue, green] = await Promise.all([bed.cluster({ name: 'bw-blue', nodeIdBase: 1 }), bed.cluster({ name: 'bw-green', nodeIdBase: 2 })]);
     tools = await bed.tools();
     mm2 = await Promise.all([
       bed.mirrorMaker({ name: 'bw-blue-to-green', source: 'bw-blue', target: 'bw-green', topics: 'bw-.*', bothWays: true }),
@@ -59,7 +63,11 @@ describe('MirrorMaker 2 both ways at once between "bw-blue" and "bw-green"', () 
     const blueLines = Array.from({ length: N }, (_, i) => `blue-${i}`);
     const greenLines = Array.from({ length: M }, (_, i) => `green-${i}`);
     const produced = await Promise.all([produceLines(tools, blue, topic, blueLines), produceLines(tools, green, topic, greenLines)]);
-    assert.deepEqual(produced.map((r) => r.exitCode), [0, 0], produced.map((r) => r.stderr).join('\n'));
+    assert.deepEqual(
+      produced.map((r) => r.exitCode),
+      [0, 0],
+      produced.map((r) => r.stderr).join('\n'),
+    );
 
     let last: number[] = [];
     await pollUntil(
@@ -75,11 +83,22 @@ describe('MirrorMaker 2 both ways at once between "bw-blue" and "bw-green"', () 
     await sleep(4_000);
     assert.deepEqual(await Promise.all([endOffset(blue), endOffset(green)]), [N + M, N + M], 'records were copied back');
 
-    for (const [cluster, own, copied] of [[blue, blueLines, greenLines], [green, greenLines, blueLines]] as const) {
+    for (const [cluster, own, copied] of [
+      [blue, blueLines, greenLines],
+      [green, greenLines, blueLines],
+    ] as const) {
       const records = await recordsOn(cluster, N + M);
       const values = records.map(([value]) => value);
-      assert.deepEqual(values.filter((v) => own.includes(v)), own, `${cluster.name}'s own records, in order`);
-      assert.deepEqual(values.filter((v) => copied.includes(v)), copied, `copies on ${cluster.name}, once each and in order`);
+      assert.deepEqual(
+        values.filter((v) => own.includes(v)),
+        own,
+        `${cluster.name}'s own records, in order`,
+      );
+      assert.deepEqual(
+        values.filter((v) => copied.includes(v)),
+        copied,
+        `copies on ${cluster.name}, once each and in order`,
+      );
       for (const [value, headers] of records) {
         // Copies carry the marker with a null value (printed as "null"); originals carry nothing.
         if (own.includes(value)) assert.equal(headers, 'NO_HEADERS', `${value} on ${cluster.name}`);

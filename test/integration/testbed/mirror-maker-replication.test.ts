@@ -4,8 +4,13 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import {
-  KafkaTool, testBed, waitForGroupOffsets, waitForReplication,
-  type ClusterDescriptor, type KafkaTools, type MirrorMakerInfo,
+  type ClusterDescriptor,
+  KafkaTool,
+  type KafkaTools,
+  type MirrorMakerInfo,
+  testBed,
+  waitForGroupOffsets,
+  waitForReplication,
 } from '../../../src/testbed/index.ts';
 import { consumeLines, produceLines, uniqueName } from './helpers.ts';
 
@@ -18,10 +23,7 @@ describe('MirrorMaker 2 from cluster "mm-blue" to cluster "mm-green"', () => {
   before(async () => {
     const bed = await testBed();
     const started = Date.now();
-    [blue, green] = await Promise.all([
-      bed.cluster({ name: 'mm-blue', nodeIdBase: 1 }),
-      bed.cluster({ name: 'mm-green', nodeIdBase: 2 }),
-    ]);
+    [blue, green] = await Promise.all([bed.cluster({ name: 'mm-blue', nodeIdBase: 1 }), bed.cluster({ name: 'mm-green', nodeIdBase: 2 })]);
     mm2 = await bed.mirrorMaker({ name: 'mm-blue-to-green', source: 'mm-blue', target: 'mm-green' });
     // Reported in the test output so start-up regressions are noticed.
     process.stdout.write(`# two single-node clusters plus MirrorMaker 2 ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
@@ -58,7 +60,7 @@ describe('MirrorMaker 2 from cluster "mm-blue" to cluster "mm-green"', () => {
     assert.equal(synced.get(`${topic}:0`), 10);
   });
 
-  test("emits no heartbeats and copies none of its own topics, so an opposite instance has nothing to bounce back", async () => {
+  test('emits no heartbeats and copies none of its own topics, so an opposite instance has nothing to bounce back', async () => {
     const r = await tools.run(KafkaTool.Topics, [...tools.connectionArgs(KafkaTool.Topics, green.bootstrap()), '--list']);
     assert.equal(r.exitCode, 0, r.stderr);
     const topics = r.stdout.split('\n').filter(Boolean);
@@ -68,7 +70,10 @@ describe('MirrorMaker 2 from cluster "mm-blue" to cluster "mm-green"', () => {
     // topic of that name regardless of topics.exclude; it must stay empty.
     if (topics.includes('heartbeats')) {
       const ends = await tools.endOffsets(green.bootstrap(), 'heartbeats');
-      assert.ok([...ends.values()].every((o) => o === 0), JSON.stringify([...ends]));
+      assert.ok(
+        [...ends.values()].every((o) => o === 0),
+        JSON.stringify([...ends]),
+      );
     }
   });
 });

@@ -2,7 +2,7 @@
 // this with its version, so a failure names the version in the file and test names.
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { KafkaTool, testBed, type ClusterDescriptor, type KafkaTools } from '../../../src/testbed/index.ts';
+import { type ClusterDescriptor, KafkaTool, type KafkaTools, testBed } from '../../../src/testbed/index.ts';
 import { consumeLines, produceLines, uniqueName } from './helpers.ts';
 
 export function roundTripTests(kafkaVersion: string, clusterName: string): void {
@@ -54,7 +54,13 @@ export function roundTripTests(kafkaVersion: string, clusterName: string): void 
       // topic created. A failed listing fails the test (it used to read as "nothing stored").
       const all = await tools.run(KafkaTool.Topics, [...tools.connectionArgs(KafkaTool.Topics, cluster.bootstrap()), '--list']);
       assert.equal(all.exitCode, 0, all.stderr);
-      assert.ok(!all.stdout.split('\n').map((l) => l.trim()).includes(topic), `topic ${topic} was created`);
+      assert.ok(
+        !all.stdout
+          .split('\n')
+          .map((l) => l.trim())
+          .includes(topic),
+        `topic ${topic} was created`,
+      );
     });
   });
 }

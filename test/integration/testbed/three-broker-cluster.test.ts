@@ -4,7 +4,7 @@
 // use it see (their broker-list checks are strict).
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { KafkaTool, testBed, type ClusterDescriptor, type KafkaTools, type TestBedApi } from '../../../src/testbed/index.ts';
+import { type ClusterDescriptor, KafkaTool, type KafkaTools, type TestBedApi, testBed } from '../../../src/testbed/index.ts';
 import { consumeLines, produceLines, uniqueName } from './helpers.ts';
 
 const NAME = 'tb-restarts';
@@ -27,12 +27,21 @@ describe('a 3-broker Kafka 4.3.1 cluster', () => {
   }
 
   test('has three running brokers with node ids 121, 122, 123 that replicate a topic', async () => {
-    assert.deepEqual(cluster.brokers.map((b) => b.nodeId), [121, 122, 123]);
+    assert.deepEqual(
+      cluster.brokers.map((b) => b.nodeId),
+      [121, 122, 123],
+    );
     assert.ok(cluster.brokers.every((b) => b.running));
     const topic = uniqueName('three');
     const created = await tools.run(KafkaTool.Topics, [
       ...tools.connectionArgs(KafkaTool.Topics, cluster.bootstrap()),
-      '--create', '--topic', topic, '--partitions', '3', '--replication-factor', '3',
+      '--create',
+      '--topic',
+      topic,
+      '--partitions',
+      '3',
+      '--replication-factor',
+      '3',
     ]);
     assert.equal(created.exitCode, 0, created.stderr);
     const described = await replicasOf(topic);
@@ -46,14 +55,27 @@ describe('a 3-broker Kafka 4.3.1 cluster', () => {
     const topic = uniqueName('survive');
     const created = await tools.run(KafkaTool.Topics, [
       ...tools.connectionArgs(KafkaTool.Topics, cluster.bootstrap()),
-      '--create', '--topic', topic, '--partitions', '3', '--replication-factor', '3',
+      '--create',
+      '--topic',
+      topic,
+      '--partitions',
+      '3',
+      '--replication-factor',
+      '3',
     ]);
     assert.equal(created.exitCode, 0, created.stderr);
     const before = ['a1', 'a2', 'a3'];
     assert.equal((await produceLines(tools, cluster, topic, before)).exitCode, 0);
 
     const down = await bed.stopBroker(NAME, 122, { kill: true });
-    assert.deepEqual(down.brokers.map((b) => [b.nodeId, b.running]), [[121, true], [122, false], [123, true]]);
+    assert.deepEqual(
+      down.brokers.map((b) => [b.nodeId, b.running]),
+      [
+        [121, true],
+        [122, false],
+        [123, true],
+      ],
+    );
     const during = ['b1', 'b2', 'b3'];
     const produced = await produceLines(tools, down, topic, during);
     assert.equal(produced.exitCode, 0, produced.stderr);

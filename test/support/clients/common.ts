@@ -130,10 +130,7 @@ export async function stopAllClients(): Promise<void> {
  *  the test. */
 async function closeQuietly(close: () => Promise<unknown>, ms = 5_000): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    close().catch(() => {}),
-    new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
-  ]);
+  await Promise.race([close().catch(() => {}), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
   clearTimeout(timer);
 }
 
@@ -242,7 +239,9 @@ export async function runChild(run: ChildRun): Promise<ChildOutput> {
     if (outcome === 'timeout') {
       await proc.stop('SIGKILL', 1_000);
       throw new ClientError(
-        ClientErrorCode.Timeout, run.client, run.step,
+        ClientErrorCode.Timeout,
+        run.client,
+        run.step,
         `did not finish within ${run.timeoutMs} ms and was killed.\nstdout (end):\n${tail(stdout, 1000)}\nstderr (end):\n${tail(stderr)}`,
       );
     }
@@ -253,7 +252,9 @@ export async function runChild(run: ChildRun): Promise<ChildOutput> {
     if (status.code !== 0) {
       const timedOut = run.timeoutExitCode !== undefined && status.code === run.timeoutExitCode;
       throw new ClientError(
-        timedOut ? ClientErrorCode.Timeout : ClientErrorCode.Failed, run.client, run.step,
+        timedOut ? ClientErrorCode.Timeout : ClientErrorCode.Failed,
+        run.client,
+        run.step,
         `${timedOut ? 'gave up at its deadline' : `${run.command} exited with ${status.code ?? status.signal}`}.\nstdout (end):\n${tail(stdout, 1000)}\nstderr (end):\n${tail(stderr)}`,
       );
     }
@@ -262,7 +263,9 @@ export async function runChild(run: ChildRun): Promise<ChildOutput> {
     if (err instanceof ClientError) throw err;
     const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
     throw new ClientError(
-      missing ? ClientErrorCode.NotInstalled : ClientErrorCode.Failed, run.client, run.step,
+      missing ? ClientErrorCode.NotInstalled : ClientErrorCode.Failed,
+      run.client,
+      run.step,
       missing ? `${run.command} was not found. ${run.installHint ?? ''}`.trim() : `could not run ${run.command}: ${errorText(err)}`,
       { cause: err },
     );

@@ -12,25 +12,22 @@ import { cacheDir, javaExecutable, resolveKafka } from '../../../src/testbed/jar
 import { Heap, javaCommandLine, writeLogConfig } from '../../../src/testbed/jvm.ts';
 import { DEFAULT_KAFKA_VERSION } from '../../../src/testbed/versions.ts';
 import {
-  ClientError,
-  ClientErrorCode,
-  DEFAULT_TIMEOUT_MS,
-  jsonLines,
-  runChild,
-  sortMetadata,
   type ChildOutput,
   type ClientDriver,
+  ClientError,
+  ClientErrorCode,
   type ClientTarget,
   type ClusterMetadata,
   type ConsumedRecord,
+  DEFAULT_TIMEOUT_MS,
+  jsonLines,
   type ProduceMessage,
+  runChild,
+  sortMetadata,
 } from './common.ts';
 
 const CLIENT = 'java';
-const SOURCES = [
-  fileURLToPath(new URL('./JavaClient.java', import.meta.url)),
-  fileURLToPath(new URL('../java/TransactionalProducer.java', import.meta.url)),
-];
+const SOURCES = [fileURLToPath(new URL('./JavaClient.java', import.meta.url)), fileURLToPath(new URL('../java/TransactionalProducer.java', import.meta.url))];
 // A JVM needs about a second to start; on top of a step's own deadline it gets this long to report.
 const GRACE_MS = 10_000;
 
@@ -88,9 +85,12 @@ async function compileUncached(version: string): Promise<Compiled> {
     try {
       await mkdir(staging, { recursive: true });
       await runChild({
-        client: CLIENT, step: `compile (Kafka ${version})`, command: 'javac',
+        client: CLIENT,
+        step: `compile (Kafka ${version})`,
+        command: 'javac',
         args: ['--release', '17', '-nowarn', '-cp', jars.classpath, '-d', staging, ...SOURCES],
-        timeoutMs: 120_000, installHint: 'Install a JDK 17+ (e.g. apt-get install openjdk-17-jdk-headless).',
+        timeoutMs: 120_000,
+        installHint: 'Install a JDK 17+ (e.g. apt-get install openjdk-17-jdk-headless).',
       });
       await mkdir(join(staging, 'compiled'));
       await rename(staging, dir).catch((err) => {
@@ -123,9 +123,14 @@ async function runJava(step: string, main: string, args: string[], timeoutMs: nu
   const env = { ...process.env };
   delete env.JAVA_TOOL_OPTIONS; // as the test bed does: a developer's setting must not change the JVM
   return runChild({
-    client: `${CLIENT} ${version}`, step, command: javaExecutable(), env, input,
+    client: `${CLIENT} ${version}`,
+    step,
+    command: javaExecutable(),
+    env,
+    input,
     args: javaCommandLine({ jars: { version, libDir: c.libDir, classpath: c.classpath }, main, args, heap: Heap.tool, logConfigFlag: c.logConfigFlag }),
-    timeoutMs: timeoutMs + GRACE_MS, timeoutExitCode: 3,
+    timeoutMs: timeoutMs + GRACE_MS,
+    timeoutExitCode: 3,
   });
 }
 
@@ -149,7 +154,14 @@ export async function produce(target: ClientTarget, topic: string, messages: rea
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
   const input = messages.map((m) => `${m.key === undefined ? '-' : b64(m.key)}\t${b64(m.value)}\n`).join('');
-  const out = await runJava('produce', 'JavaClient', ['produce', topic, ...configArgs(target, { acks: 'all' }, producerDeadline(timeoutMs), options.config)], timeoutMs, options.version ?? DEFAULT_KAFKA_VERSION, input);
+  const out = await runJava(
+    'produce',
+    'JavaClient',
+    ['produce', topic, ...configArgs(target, { acks: 'all' }, producerDeadline(timeoutMs), options.config)],
+    timeoutMs,
+    options.version ?? DEFAULT_KAFKA_VERSION,
+    input,
+  );
   const [summary] = jsonLines<{ acked: number }>(CLIENT, 'produce', out);
   if (summary?.acked !== messages.length) {
     throw new ClientError(ClientErrorCode.Failed, CLIENT, 'produce', `acknowledged ${summary?.acked} of ${messages.length} records`);
@@ -167,14 +179,33 @@ function toRecord(r: JavaRecord): ConsumedRecord {
   return { ...(r.key !== null ? { key: r.key } : {}), value: r.value ?? '', partition: r.partition, offset: BigInt(r.offset) };
 }
 
-export async function consumeGroup(target: ClientTarget, topic: string, group: string, count: number, timeoutMs: number, options: JavaOptions = {}): Promise<ConsumedRecord[]> {
-  const out = await runJava('consumeGroup', 'JavaClient', ['consume', topic, group, String(count), String(timeoutMs), ...configArgs(target, options.config)], timeoutMs, options.version ?? DEFAULT_KAFKA_VERSION);
+export async function consumeGroup(
+  target: ClientTarget,
+  topic: string,
+  group: string,
+  count: number,
+  timeoutMs: number,
+  options: JavaOptions = {},
+): Promise<ConsumedRecord[]> {
+  const out = await runJava(
+    'consumeGroup',
+    'JavaClient',
+    ['consume', topic, group, String(count), String(timeoutMs), ...configArgs(target, options.config)],
+    timeoutMs,
+    options.version ?? DEFAULT_KAFKA_VERSION,
+  );
   return jsonLines<JavaRecord>(CLIENT, 'consumeGroup', out).map(toRecord);
 }
 
 export async function listMetadata(target: ClientTarget, options: JavaOptions = {}): Promise<ClusterMetadata> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const out = await runJava('listMetadata', 'JavaClient', ['metadata', String(timeoutMs), ...configArgs(target, options.config)], timeoutMs, options.version ?? DEFAULT_KAFKA_VERSION);
+  const out = await runJava(
+    'listMetadata',
+    'JavaClient',
+    ['metadata', String(timeoutMs), ...configArgs(target, options.config)],
+    timeoutMs,
+    options.version ?? DEFAULT_KAFKA_VERSION,
+  );
   const [metadata] = jsonLines<ClusterMetadata>(CLIENT, 'listMetadata', out);
   return sortMetadata(metadata);
 }
@@ -221,18 +252,32 @@ export interface TransactionsOptions extends JavaOptions {
 /** The transactions seed scenario with the Java producer of `version`: `rounds` times, one
  *  transaction writing to topicA and topicB that commits, then one that aborts (its records are
  *  flushed to the log first). Values are `r<round>-<committed|aborted>-<a|b>`, keys `r<round>`. */
-export async function runTransactions(target: ClientTarget, version: string, topicA: string, topicB: string, rounds: number, options: TransactionsOptions = {}): Promise<TransactionsResult> {
+export async function runTransactions(
+  target: ClientTarget,
+  version: string,
+  topicA: string,
+  topicB: string,
+  rounds: number,
+  options: TransactionsOptions = {},
+): Promise<TransactionsResult> {
   const transactionalId = options.transactionalId ?? `turnout-test-txn-${randomBytes(4).toString('hex')}`;
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const out = await runJava(
-    'runTransactions', 'TransactionalProducer',
+    'runTransactions',
+    'TransactionalProducer',
     [topicA, topicB, String(rounds), transactionalId, ...configArgs(target, producerDeadline(timeoutMs), options.config)],
-    timeoutMs, version,
+    timeoutMs,
+    version,
   );
   type Line = { round?: number; outcome?: 'committed' | 'aborted'; records?: (Omit<TransactionRecord, 'offset'> & { offset: number })[]; done?: boolean };
   const lines = jsonLines<Line>(CLIENT, 'runTransactions', out);
   if (!lines.some((l) => l.done)) {
-    throw new ClientError(ClientErrorCode.Failed, CLIENT, 'runTransactions', `exited without finishing its ${rounds} rounds; stdout:\n${out.stdout.slice(-2000)}`);
+    throw new ClientError(
+      ClientErrorCode.Failed,
+      CLIENT,
+      'runTransactions',
+      `exited without finishing its ${rounds} rounds; stdout:\n${out.stdout.slice(-2000)}`,
+    );
   }
   const transactions = lines
     .filter((l) => l.outcome)
@@ -254,7 +299,13 @@ export async function readUncommitted(target: ClientTarget, version: string, top
 
 async function readAll(target: ClientTarget, version: string, topic: string, isolation: string, options: JavaOptions): Promise<ConsumedRecord[]> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const out = await runJava(`read (${isolation})`, 'JavaClient', ['read', topic, String(timeoutMs), ...configArgs(target, { 'isolation.level': isolation }, options.config)], timeoutMs, version);
+  const out = await runJava(
+    `read (${isolation})`,
+    'JavaClient',
+    ['read', topic, String(timeoutMs), ...configArgs(target, { 'isolation.level': isolation }, options.config)],
+    timeoutMs,
+    version,
+  );
   return jsonLines<JavaRecord>(CLIENT, `read (${isolation})`, out)
     .map(toRecord)
     .sort((a, b) => a.partition - b.partition || (a.offset < b.offset ? -1 : a.offset > b.offset ? 1 : 0));
@@ -263,7 +314,13 @@ async function readAll(target: ClientTarget, version: string, topic: string, iso
 /** Produces with the idempotent Java producer (enable.idempotence=true, acks=all, 5 requests in
  *  flight: the settings whose ordering and dedup guarantees depend on producer ids and sequence
  *  numbers passing through unchanged). */
-export async function produceIdempotent(target: ClientTarget, version: string, topic: string, messages: readonly ProduceMessage[], options: JavaOptions = {}): Promise<void> {
+export async function produceIdempotent(
+  target: ClientTarget,
+  version: string,
+  topic: string,
+  messages: readonly ProduceMessage[],
+  options: JavaOptions = {},
+): Promise<void> {
   await produce(target, topic, messages, {
     ...options,
     version,

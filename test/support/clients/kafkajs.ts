@@ -1,19 +1,19 @@
 // kafkajs 2.2.4 (pure JavaScript, in-process). Its log goes to a ring buffer, shown only in the
 // error of a failed step. Every client is disconnected when its step ends, fails or times out.
-import { Kafka, logLevel, Partitioners, type Admin, type KafkaConfig, type LogEntry } from 'kafkajs';
+import { type Admin, Kafka, type KafkaConfig, type LogEntry, logLevel, Partitioners } from 'kafkajs';
 import {
-  clientId,
-  DEFAULT_TIMEOUT_MS,
-  LogRing,
-  nextOffsets,
-  runInProcess,
-  sortMetadata,
   type ClientDriver,
   type ClientTarget,
   type ClusterMetadata,
   type ConsumedRecord,
+  clientId,
+  DEFAULT_TIMEOUT_MS,
+  LogRing,
+  nextOffsets,
   type ProduceMessage,
+  runInProcess,
   type StepOptions,
+  sortMetadata,
 } from './common.ts';
 
 const CLIENT = 'kafkajs';
@@ -55,7 +55,11 @@ export async function produce(target: ClientTarget, topic: string, messages: rea
   // the "default partitioner changed" warning.
   const producer = connect(target, log, timeoutMs).producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: true });
   await runInProcess({
-    client: CLIENT, step: 'produce', timeoutMs, log, close: () => producer.disconnect(),
+    client: CLIENT,
+    step: 'produce',
+    timeoutMs,
+    log,
+    close: () => producer.disconnect(),
     work: async () => {
       await producer.connect();
       await producer.send({ topic, acks: -1, messages: messages.map((m) => ({ key: m.key ?? null, value: m.value })) });
@@ -74,7 +78,11 @@ export async function consumeGroup(target: ClientTarget, topic: string, group: s
   });
   const records: ConsumedRecord[] = [];
   return runInProcess({
-    client: CLIENT, step: 'consumeGroup', timeoutMs, log, close: () => consumer.disconnect(),
+    client: CLIENT,
+    step: 'consumeGroup',
+    timeoutMs,
+    log,
+    close: () => consumer.disconnect(),
     progress: () => `${records.length} of ${count} records consumed`,
     work: async () => {
       await consumer.connect();
@@ -153,7 +161,11 @@ export async function withAdmin<T>(target: ClientTarget, step: string, timeoutMs
   const log = new LogRing();
   const admin = connect(target, log, timeoutMs).admin();
   return runInProcess({
-    client: CLIENT, step, timeoutMs, log, close: () => admin.disconnect(),
+    client: CLIENT,
+    step,
+    timeoutMs,
+    log,
+    close: () => admin.disconnect(),
     work: async () => {
       await admin.connect();
       return work(admin);

@@ -5,18 +5,18 @@
 // Both are child processes, killed on their deadline and by stopAllClients().
 import { fileURLToPath } from 'node:url';
 import {
+  type ClientDriver,
   ClientError,
   ClientErrorCode,
-  DEFAULT_TIMEOUT_MS,
-  jsonLines,
-  runChild,
-  sortMetadata,
-  type ClientDriver,
   type ClientTarget,
   type ClusterMetadata,
   type ConsumedRecord,
+  DEFAULT_TIMEOUT_MS,
+  jsonLines,
   type ProduceMessage,
+  runChild,
   type StepOptions,
+  sortMetadata,
 } from './common.ts';
 import { rdkafkaPython } from './python-venv.ts';
 
@@ -43,8 +43,14 @@ export function librdkafkaConfig(target: ClientTarget): string[] {
 
 function python(step: string, args: string[], timeoutMs: number, input?: string) {
   return runChild({
-    client: PYTHON, step, command: rdkafkaPython(), args: [SCRIPT, ...args, '--timeout-ms', String(timeoutMs)],
-    input, timeoutMs: timeoutMs + GRACE_MS, installHint: PYTHON_HINT, timeoutExitCode: 3,
+    client: PYTHON,
+    step,
+    command: rdkafkaPython(),
+    args: [SCRIPT, ...args, '--timeout-ms', String(timeoutMs)],
+    input,
+    timeoutMs: timeoutMs + GRACE_MS,
+    installHint: PYTHON_HINT,
+    timeoutExitCode: 3,
   });
 }
 
@@ -57,10 +63,20 @@ interface PythonRecord {
 
 export async function produce(target: ClientTarget, topic: string, messages: readonly ProduceMessage[], options: StepOptions = {}): Promise<void> {
   const input = `${messages.map((m) => JSON.stringify({ key: m.key ?? null, value: m.value })).join('\n')}\n`;
-  const out = await python('produce', ['produce', '--bootstrap', target.bootstrap, '--topic', topic, ...librdkafkaConfig(target)], options.timeoutMs ?? DEFAULT_TIMEOUT_MS, input);
+  const out = await python(
+    'produce',
+    ['produce', '--bootstrap', target.bootstrap, '--topic', topic, ...librdkafkaConfig(target)],
+    options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    input,
+  );
   const [summary] = jsonLines<{ acked: number }>(PYTHON, 'produce', out);
   if (summary?.acked !== messages.length) {
-    throw new ClientError(ClientErrorCode.Failed, PYTHON, 'produce', `acknowledged ${summary?.acked} of ${messages.length} records; stdout: ${out.stdout.slice(0, 500)}`);
+    throw new ClientError(
+      ClientErrorCode.Failed,
+      PYTHON,
+      'produce',
+      `acknowledged ${summary?.acked} of ${messages.length} records; stdout: ${out.stdout.slice(0, 500)}`,
+    );
   }
 }
 
@@ -74,8 +90,31 @@ function extraConfig(config: Readonly<Record<string, string>> | undefined): stri
   return Object.entries(config ?? {}).flatMap(([k, v]) => ['-X', `${k}=${v}`]);
 }
 
-export async function consumeGroup(target: ClientTarget, topic: string, group: string, count: number, timeoutMs: number, options: ConsumeOptions = {}): Promise<ConsumedRecord[]> {
-  const out = await python('consumeGroup', ['consume', '--bootstrap', target.bootstrap, '--topic', topic, '--group', group, '--count', String(count), ...librdkafkaConfig(target), ...extraConfig(options.config)], timeoutMs);
+export async function consumeGroup(
+  target: ClientTarget,
+  topic: string,
+  group: string,
+  count: number,
+  timeoutMs: number,
+  options: ConsumeOptions = {},
+): Promise<ConsumedRecord[]> {
+  const out = await python(
+    'consumeGroup',
+    [
+      'consume',
+      '--bootstrap',
+      target.bootstrap,
+      '--topic',
+      topic,
+      '--group',
+      group,
+      '--count',
+      String(count),
+      ...librdkafkaConfig(target),
+      ...extraConfig(options.config),
+    ],
+    timeoutMs,
+  );
   return jsonLines<PythonRecord>(PYTHON, 'consumeGroup', out).map(toRecord);
 }
 
@@ -101,13 +140,35 @@ export interface TransactionsOptions extends StepOptions {
  *  (confluent-kafka-python); transaction t (from 0) aborts when t % abortEvery === 0 (abortEvery 0:
  *  none does), the others commit. Records are flushed before each transaction ends, so aborted
  *  records are in the log. Values are `T-<t>-<i>`, keys `<t>-<i>`. */
-export async function produceTransactions(target: ClientTarget, topic: string, count: number, perTransaction: number, abortEvery: number, options: TransactionsOptions = {}): Promise<TransactionsOutcome> {
-  const out = await python('transactions', [
-    'transactions', '--bootstrap', target.bootstrap, '--topic', topic, '--count', String(count), '--per-transaction', String(perTransaction), '--abort-every', String(abortEvery),
-    ...(options.partitions !== undefined ? ['--partitions', String(options.partitions)] : []),
-    ...(options.transactionalId !== undefined ? ['--transactional-id', options.transactionalId] : []),
-    ...librdkafkaConfig(target), ...extraConfig(options.config),
-  ], options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+export async function produceTransactions(
+  target: ClientTarget,
+  topic: string,
+  count: number,
+  perTransaction: number,
+  abortEvery: number,
+  options: TransactionsOptions = {},
+): Promise<TransactionsOutcome> {
+  const out = await python(
+    'transactions',
+    [
+      'transactions',
+      '--bootstrap',
+      target.bootstrap,
+      '--topic',
+      topic,
+      '--count',
+      String(count),
+      '--per-transaction',
+      String(perTransaction),
+      '--abort-every',
+      String(abortEvery),
+      ...(options.partitions !== undefined ? ['--partitions', String(options.partitions)] : []),
+      ...(options.transactionalId !== undefined ? ['--transactional-id', options.transactionalId] : []),
+      ...librdkafkaConfig(target),
+      ...extraConfig(options.config),
+    ],
+    options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+  );
   type Line = { committed: string[]; aborted: string[]; records: { value: string; partition: number; offset: number; outcome: 'committed' | 'aborted' }[] };
   const [r] = jsonLines<Line>(PYTHON, 'transactions', out);
   if (r === undefined || r.committed.length + r.aborted.length !== count * perTransaction || r.records.length !== count * perTransaction) {
@@ -140,9 +201,12 @@ export async function kcatProduce(target: ClientTarget, topic: string, messages:
   });
   // kcat exits non-zero when a record is not delivered within message.timeout.ms.
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  await kcat('produce', [
-    '-P', '-b', target.bootstrap, '-t', topic, '-K', '\t', '-X', 'acks=all', '-X', `message.timeout.ms=${timeoutMs}`, ...librdkafkaConfig(target),
-  ], timeoutMs + GRACE_MS, `${lines.join('\n')}\n`);
+  await kcat(
+    'produce',
+    ['-P', '-b', target.bootstrap, '-t', topic, '-K', '\t', '-X', 'acks=all', '-X', `message.timeout.ms=${timeoutMs}`, ...librdkafkaConfig(target)],
+    timeoutMs + GRACE_MS,
+    `${lines.join('\n')}\n`,
+  );
 }
 
 interface KcatRecord {
@@ -158,9 +222,11 @@ interface KcatRecord {
  *  closes the consumer after -c records. */
 export async function kcatConsumeGroup(target: ClientTarget, topic: string, group: string, count: number, timeoutMs: number): Promise<ConsumedRecord[]> {
   if (count === 0) return [];
-  const out = await kcat('consumeGroup', [
-    '-b', target.bootstrap, '-G', group, '-X', 'auto.offset.reset=earliest', '-c', String(count), '-J', ...librdkafkaConfig(target), topic,
-  ], timeoutMs);
+  const out = await kcat(
+    'consumeGroup',
+    ['-b', target.bootstrap, '-G', group, '-X', 'auto.offset.reset=earliest', '-c', String(count), '-J', ...librdkafkaConfig(target), topic],
+    timeoutMs,
+  );
   return jsonLines<KcatRecord>(KCAT, 'consumeGroup', out).map((r) => toRecord({ ...r, value: r.payload }));
 }
 
@@ -171,9 +237,11 @@ interface KcatMetadata {
 
 export async function kcatListMetadata(target: ClientTarget, options: StepOptions = {}): Promise<ClusterMetadata> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const out = await kcat('listMetadata', [
-    '-L', '-J', '-b', target.bootstrap, '-m', String(Math.max(1, Math.floor(timeoutMs / 1000))), ...librdkafkaConfig(target),
-  ], timeoutMs + GRACE_MS);
+  const out = await kcat(
+    'listMetadata',
+    ['-L', '-J', '-b', target.bootstrap, '-m', String(Math.max(1, Math.floor(timeoutMs / 1000))), ...librdkafkaConfig(target)],
+    timeoutMs + GRACE_MS,
+  );
   const [m] = jsonLines<KcatMetadata>(KCAT, 'listMetadata', out);
   return sortMetadata({
     brokers: m.brokers.map((b) => {

@@ -2,8 +2,10 @@
 // its connection and group events in a ring buffer, shown only in the error of a failed step.
 import {
   Admin,
-  connectionsConnectsChannel,
+  type BaseOptions,
   Consumer,
+  connectionsConnectsChannel,
+  type Message,
   MessagesStreamFallbackModes,
   MessagesStreamModes,
   ProduceAcks,
@@ -11,21 +13,19 @@ import {
   SASLMechanisms,
   stringDeserializers,
   stringSerializers,
-  type BaseOptions,
-  type Message,
 } from '@platformatic/kafka';
 import {
-  clientId,
-  DEFAULT_TIMEOUT_MS,
-  LogRing,
-  runInProcess,
-  sortMetadata,
   type ClientDriver,
   type ClientTarget,
   type ClusterMetadata,
   type ConsumedRecord,
+  clientId,
+  DEFAULT_TIMEOUT_MS,
+  LogRing,
   type ProduceMessage,
+  runInProcess,
   type StepOptions,
+  sortMetadata,
 } from './common.ts';
 
 const CLIENT = 'platformatic';
@@ -49,9 +49,16 @@ function baseOptions(target: ClientTarget, timeoutMs: number): BaseOptions {
 }
 
 const LOGGED_EVENTS = [
-  'client:broker:connect', 'client:broker:disconnect', 'client:broker:failed', 'client:broker:sasl:handshake',
-  'consumer:group:join', 'consumer:group:leave', 'consumer:group:rejoin', 'consumer:group:rebalance',
-  'consumer:heartbeat:error', 'consumer:group:autocommit:error',
+  'client:broker:connect',
+  'client:broker:disconnect',
+  'client:broker:failed',
+  'client:broker:sasl:handshake',
+  'consumer:group:join',
+  'consumer:group:leave',
+  'consumer:group:rejoin',
+  'consumer:group:rebalance',
+  'consumer:heartbeat:error',
+  'consumer:group:autocommit:error',
 ];
 
 // A failed connection's event does not carry the error (e.g. a SASL authentication failure, which
@@ -89,7 +96,11 @@ export async function produce(target: ClientTarget, topic: string, messages: rea
   const producer = new Producer({ ...baseOptions(target, timeoutMs), serializers: stringSerializers, acks: ProduceAcks.ALL, autocreateTopics: true });
   recordEvents(producer, log);
   await runInProcess({
-    client: CLIENT, step: 'produce', timeoutMs, log, close: () => producer.close(),
+    client: CLIENT,
+    step: 'produce',
+    timeoutMs,
+    log,
+    close: () => producer.close(),
     work: async () => void (await producer.send({ messages: messages.map((m) => ({ topic, key: m.key, value: m.value })) })),
   });
 }
@@ -110,7 +121,11 @@ export async function consumeGroup(target: ClientTarget, topic: string, group: s
   recordEvents(consumer, log);
   const records: ConsumedRecord[] = [];
   return runInProcess({
-    client: CLIENT, step: 'consumeGroup', timeoutMs, log, close: () => consumer.close(true),
+    client: CLIENT,
+    step: 'consumeGroup',
+    timeoutMs,
+    log,
+    close: () => consumer.close(true),
     progress: () => `${records.length} of ${count} records consumed`,
     work: async () => {
       // COMMITTED + fallback EARLIEST is group semantics: resume from the group's offsets, or
@@ -125,7 +140,12 @@ export async function consumeGroup(target: ClientTarget, topic: string, group: s
       try {
         if (count > 0) {
           for await (const message of stream as AsyncIterable<StringMessage>) {
-            records.push({ ...(message.key !== undefined ? { key: message.key } : {}), value: message.value ?? '', partition: message.partition, offset: message.offset });
+            records.push({
+              ...(message.key !== undefined ? { key: message.key } : {}),
+              value: message.value ?? '',
+              partition: message.partition,
+              offset: message.offset,
+            });
             last.set(message.partition, message);
             if (records.length >= count) break;
           }
@@ -147,7 +167,11 @@ export async function listMetadata(target: ClientTarget, options: StepOptions = 
   const admin = new Admin(baseOptions(target, timeoutMs));
   recordEvents(admin, log);
   return runInProcess({
-    client: CLIENT, step: 'listMetadata', timeoutMs, log, close: () => admin.close(),
+    client: CLIENT,
+    step: 'listMetadata',
+    timeoutMs,
+    log,
+    close: () => admin.close(),
     work: async () => {
       const topics = await admin.listTopics({ includeInternals: true });
       const metadata = await admin.metadata({ topics: [], forceUpdate: true });

@@ -14,7 +14,8 @@ import { ClientError, ClientErrorCode, tail } from './common.ts';
 
 export const REQUIREMENTS = fileURLToPath(new URL('../python/requirements.txt', import.meta.url));
 const CLIENT = 'confluent-kafka-python';
-const HINT = 'The librdkafka tests need python3 with the venv module (pyenv\'s, or Debian\'s python3-venv) and access to PyPI; ' +
+const HINT =
+  "The librdkafka tests need python3 with the venv module (pyenv's, or Debian's python3-venv) and access to PyPI; " +
   'TURNOUT_PYTHON names another base interpreter.';
 
 let resolved: string | undefined;
@@ -28,7 +29,12 @@ function basePython(): string {
 export function rdkafkaVenvDir(): string {
   const base = spawnSync(basePython(), ['-c', 'import sys; print(sys.version); print(sys.base_prefix)'], { encoding: 'utf8' });
   if (base.status !== 0) {
-    throw new ClientError(ClientErrorCode.NotInstalled, CLIENT, 'install', `${basePython()} could not be run (${base.error?.message ?? tail(base.stderr)}). ${HINT}`);
+    throw new ClientError(
+      ClientErrorCode.NotInstalled,
+      CLIENT,
+      'install',
+      `${basePython()} could not be run (${base.error?.message ?? tail(base.stderr)}). ${HINT}`,
+    );
   }
   const requirements = readFileSync(REQUIREMENTS, 'utf8');
   const hash = createHash('sha256').update(requirements).update(base.stdout).digest('hex').slice(0, 12);
@@ -52,7 +58,12 @@ export function rdkafkaPython(write: (text: string) => void = () => {}): string 
 
 function install(dir: string, write: (text: string) => void): void {
   const started = Date.now();
-  write(`installing ${readFileSync(REQUIREMENTS, 'utf8').split('\n').filter((l) => l && !l.startsWith('#')).join(' ')} from PyPI into ${dir}... `);
+  write(
+    `installing ${readFileSync(REQUIREMENTS, 'utf8')
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#'))
+      .join(' ')} from PyPI into ${dir}... `,
+  );
   // Made in a private folder and renamed into place: concurrent test processes never use half a
   // virtualenv (nothing in it depends on its path but the pip scripts, which are not used).
   mkdirSync(dirname(dir), { recursive: true });
@@ -63,7 +74,9 @@ function install(dir: string, write: (text: string) => void): void {
     rmSync(staging, { recursive: true, force: true });
     write('failed\n');
     throw new ClientError(
-      ClientErrorCode.NotInstalled, CLIENT, 'install',
+      ClientErrorCode.NotInstalled,
+      CLIENT,
+      'install',
       `${command} ${args.join(' ')} ${r.error ? `could not run: ${r.error.message}` : `exited with ${r.status ?? r.signal}`}\n${tail(`${r.stdout}${r.stderr}`)}\n${HINT}`,
     );
   };
@@ -87,7 +100,9 @@ export function rdkafkaVersions(): { librdkafka: string; confluentKafkaPython: s
   } catch {
     return null;
   }
-  const r = spawnSync(python, ['-c', 'import confluent_kafka as c; v = c.version(); print(c.libversion()[0]); print(v if isinstance(v, str) else v[0])'], { encoding: 'utf8' });
+  const r = spawnSync(python, ['-c', 'import confluent_kafka as c; v = c.version(); print(c.libversion()[0]); print(v if isinstance(v, str) else v[0])'], {
+    encoding: 'utf8',
+  });
   if (r.status !== 0) return null;
   const [librdkafka, confluentKafkaPython] = r.stdout.trim().split('\n');
   return { librdkafka, confluentKafkaPython };

@@ -13,7 +13,7 @@ import type { ClientTarget } from '../clients/common.ts';
 import { GoProgram, goModuleVersions, startGoSwitchClient } from './go-clients.ts';
 import { PlatformaticPair } from './platformatic-clients.ts';
 import { ProcessPair } from './process-pair.ts';
-import { KafkajsPair, RdkafkaPair, scenarioPairs, type ScenarioPairsOptions } from './scenario-clients.ts';
+import { KafkajsPair, RdkafkaPair, type ScenarioPairsOptions, scenarioPairs } from './scenario-clients.ts';
 
 /** A scenario pair; pairs that can tell which of their errors were fatal say so. */
 export type MatrixPair = ScenarioClient & { fatalErrors?(): string[] };
@@ -38,11 +38,21 @@ export interface MatrixCell {
 const interval = (rate: number) => Math.max(1, Math.round(1000 / rate));
 
 const java = (id: string, label: string, groupProtocol: 'classic' | 'consumer'): MatrixCell => ({
-  id, label,
-  make: (c) => new VerifiablePair({
-    tools: c.tools, name: label, bootstrap: c.target.bootstrap, topic: c.topic, group: c.group,
-    idempotent: true, autoCommit: true, groupProtocol, throughput: c.rate, user: c.target.sasl?.username,
-  }),
+  id,
+  label,
+  make: (c) =>
+    new VerifiablePair({
+      tools: c.tools,
+      name: label,
+      bootstrap: c.target.bootstrap,
+      topic: c.topic,
+      group: c.group,
+      idempotent: true,
+      autoCommit: true,
+      groupProtocol,
+      throughput: c.rate,
+      user: c.target.sasl?.username,
+    }),
 });
 
 /** Values of the compression cells: big enough that librdkafka's compressed batch is smaller than
@@ -50,21 +60,36 @@ const java = (id: string, label: string, groupProtocol: 'classic' | 'consumer'):
 const COMPRESSIBLE_VALUE_BYTES = 512;
 
 const rdkafka = (id: string, label: string, config: Record<string, string>): MatrixCell => ({
-  id, label, make: (c) => new RdkafkaPair(label, c.target, c.topic, c.group, interval(c.rate), config, config['compression.type'] ? COMPRESSIBLE_VALUE_BYTES : 0),
+  id,
+  label,
+  make: (c) => new RdkafkaPair(label, c.target, c.topic, c.group, interval(c.rate), config, config['compression.type'] ? COMPRESSIBLE_VALUE_BYTES : 0),
 });
 
-const go = (id: string, label: string, program: typeof GoProgram.Franz | typeof GoProgram.Sarama, config: Record<string, string>, about: string): MatrixCell => ({
-  id, label,
-  make: (c) => new ProcessPair({
-    name: label, topic: c.topic, group: c.group, valuePrefix: program === GoProgram.Franz ? 'f-' : 's-',
-    description: `${about}; one record every ${interval(c.rate)} ms, one process`,
-    start: () => startGoSwitchClient(program, c.target, c.topic, c.group, interval(c.rate), config),
-  }),
+const go = (
+  id: string,
+  label: string,
+  program: typeof GoProgram.Franz | typeof GoProgram.Sarama,
+  config: Record<string, string>,
+  about: string,
+): MatrixCell => ({
+  id,
+  label,
+  make: (c) =>
+    new ProcessPair({
+      name: label,
+      topic: c.topic,
+      group: c.group,
+      valuePrefix: program === GoProgram.Franz ? 'f-' : 's-',
+      description: `${about}; one record every ${interval(c.rate)} ms, one process`,
+      start: () => startGoSwitchClient(program, c.target, c.topic, c.group, interval(c.rate), config),
+    }),
 });
 
 const versions = () => goModuleVersions();
-const franzAbout = (extra: string) => `franz-go ${versions()['github.com/twmb/franz-go'] ?? ''} producer (library defaults: idempotent, acks=all, snappy) and group consumer (${extra})`;
-const saramaAbout = (extra: string) => `sarama ${versions()['github.com/IBM/sarama'] ?? ''} async producer (library defaults except acks=all: Metadata.Full=true, ${extra}) and consumer group (range, auto-commit every 1 s)`;
+const franzAbout = (extra: string) =>
+  `franz-go ${versions()['github.com/twmb/franz-go'] ?? ''} producer (library defaults: idempotent, acks=all, snappy) and group consumer (${extra})`;
+const saramaAbout = (extra: string) =>
+  `sarama ${versions()['github.com/IBM/sarama'] ?? ''} async producer (library defaults except acks=all: Metadata.Full=true, ${extra}) and consumer group (range, auto-commit every 1 s)`;
 
 export const MATRIX_CELLS: readonly MatrixCell[] = [
   java('java', 'Java defaults (idempotent, auto-commit)', 'classic'),
@@ -79,18 +104,22 @@ export const MATRIX_CELLS: readonly MatrixCell[] = [
   go('sarama', 'sarama defaults (full metadata)', GoProgram.Sarama, {}, saramaAbout('not idempotent, 3 retries')),
   go('sarama-idem', 'sarama idempotent', GoProgram.Sarama, { 'enable.idempotence': 'true' }, saramaAbout('Idempotent with MaxOpenRequests=1')),
   {
-    id: 'kafkajs', label: 'kafkajs 2.2.4 defaults',
+    id: 'kafkajs',
+    label: 'kafkajs 2.2.4 defaults',
     make: (c) => new KafkajsPair('kafkajs 2.2.4 defaults', c.target, c.topic, c.group, interval(c.rate)),
   },
   {
-    id: 'platformatic', label: '@platformatic/kafka defaults',
+    id: 'platformatic',
+    label: '@platformatic/kafka defaults',
     make: (c) => new PlatformaticPair('@platformatic/kafka defaults', c.target, c.topic, c.group, interval(c.rate)),
   },
 ];
 
 /** TURNOUT_MATRIX_CELLS=id,id,...: only those cells (to rerun a few while working on them); all by default. */
 export function selectedCells(): readonly MatrixCell[] {
-  const wanted = process.env.TURNOUT_MATRIX_CELLS?.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const wanted = process.env.TURNOUT_MATRIX_CELLS?.split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   return wanted === undefined || wanted.length === 0 ? MATRIX_CELLS : wanted.map(matrixCell);
 }
 

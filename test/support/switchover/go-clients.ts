@@ -10,7 +10,7 @@ import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cacheDir } from '../../../src/testbed/jars.ts';
-import { ClientError, ClientErrorCode, runChild, type ClientTarget } from '../clients/common.ts';
+import { ClientError, ClientErrorCode, type ClientTarget, runChild } from '../clients/common.ts';
 import { librdkafkaConfig } from '../clients/librdkafka.ts';
 import { LongRunningClient } from './long-running.ts';
 
@@ -30,7 +30,8 @@ export function goExecutable(): string {
 /** The pinned module versions (from go.mod), e.g. { 'github.com/twmb/franz-go': 'v1.22.3' }. */
 export function goModuleVersions(): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const m of readFileSync(join(GO_MODULE_DIR, 'go.mod'), 'utf8').matchAll(/^\s*(github\.com\/(?:twmb\/franz-go|IBM\/sarama))\s+(v\S+)\s*$/gm)) out[m[1]] = m[2];
+  for (const m of readFileSync(join(GO_MODULE_DIR, 'go.mod'), 'utf8').matchAll(/^\s*(github\.com\/(?:twmb\/franz-go|IBM\/sarama))\s+(v\S+)\s*$/gm))
+    out[m[1]] = m[2];
   return out;
 }
 
@@ -62,20 +63,25 @@ async function buildUncached(write: (text: string) => void): Promise<string> {
   if (existsSync(join(dir, 'built'))) return dir;
 
   const started = Date.now();
-  const versions = Object.entries(goModuleVersions()).map(([m, v]) => `${m.split('/').pop()} ${v}`).join(', ');
+  const versions = Object.entries(goModuleVersions())
+    .map(([m, v]) => `${m.split('/').pop()} ${v}`)
+    .join(', ');
   write(`building the Go clients (${versions}; ${version.stdout.trim()}) into ${dir}... `);
   // Built into a private folder and renamed into place: concurrent runs never see half a build.
   const staging = `${dir}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
     await mkdir(staging, { recursive: true });
     await runChild({
-      client: 'go', step: `build ${relative(process.cwd(), GO_MODULE_DIR) || GO_MODULE_DIR}`, command: go,
+      client: 'go',
+      step: `build ${relative(process.cwd(), GO_MODULE_DIR) || GO_MODULE_DIR}`,
+      command: go,
       args: ['build', '-trimpath', '-o', `${staging}/`, './cmd/...'],
       cwd: GO_MODULE_DIR,
       // -mod=readonly: go.mod and go.sum are the pins; a build never rewrites them. No cgo: no C
       // compiler needed. GOTOOLCHAIN=local: never download another Go.
       env: { ...process.env, GOFLAGS: '-mod=readonly', CGO_ENABLED: '0', GOTOOLCHAIN: 'local' },
-      timeoutMs: 900_000, installHint: HINT,
+      timeoutMs: 900_000,
+      installHint: HINT,
     });
     await writeFile(join(staging, 'built'), `${new Date().toISOString()}\n`);
     await rename(staging, dir).catch((err) => {
@@ -106,7 +112,15 @@ export async function startGoSwitchClient(
   config: Readonly<Record<string, string>> = {},
 ): Promise<LongRunningClient> {
   return new LongRunningClient(program, await goProgram(program), [
-    '--bootstrap', target.bootstrap, '--topic', topic, '--group', group, '--interval-ms', String(intervalMs), ...librdkafkaConfig(target),
+    '--bootstrap',
+    target.bootstrap,
+    '--topic',
+    topic,
+    '--group',
+    group,
+    '--interval-ms',
+    String(intervalMs),
+    ...librdkafkaConfig(target),
     ...Object.entries(config).flatMap(([k, v]) => ['-X', `${k}=${v}`]),
   ]);
 }
@@ -122,7 +136,14 @@ export interface CollisionOptions {
  *  on when told "switched". */
 export async function startCollision(target: ClientTarget, topic: string, o: CollisionOptions = {}): Promise<LongRunningClient> {
   return new LongRunningClient(GoProgram.FranzCollision, await goProgram(GoProgram.FranzCollision), [
-    '--bootstrap', target.bootstrap, '--topic', topic, '--partition', String(o.partition ?? 0), '--records', String(o.records ?? 50),
+    '--bootstrap',
+    target.bootstrap,
+    '--topic',
+    topic,
+    '--partition',
+    String(o.partition ?? 0),
+    '--records',
+    String(o.records ?? 50),
     ...(o.align ? ['--align-blue', o.align.blue, '--align-green', o.align.green] : []),
     ...librdkafkaConfig(target),
   ]);

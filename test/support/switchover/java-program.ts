@@ -8,11 +8,11 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runChild, type ClientTarget } from '../clients/common.ts';
-import { javaClientConfig } from '../clients/java.ts';
 import { cacheDir, javaExecutable, resolveKafka } from '../../../src/testbed/jars.ts';
 import { Heap, javaCommandLine, writeLogConfig } from '../../../src/testbed/jvm.ts';
 import { DEFAULT_KAFKA_VERSION, kafkaLine, LogBackend } from '../../../src/testbed/versions.ts';
+import { type ClientTarget, runChild } from '../clients/common.ts';
+import { javaClientConfig } from '../clients/java.ts';
 import { LongRunningClient } from './long-running.ts';
 
 const SOURCE = fileURLToPath(new URL('../java/SwitchoverClient.java', import.meta.url));
@@ -53,9 +53,12 @@ async function compileUncached(version: string): Promise<Compiled> {
     try {
       await mkdir(staging, { recursive: true });
       await runChild({
-        client: 'java', step: `compile SwitchoverClient (Kafka ${version})`, command: 'javac',
+        client: 'java',
+        step: `compile SwitchoverClient (Kafka ${version})`,
+        command: 'javac',
         args: ['--release', '17', '-nowarn', '-cp', jars.classpath, '-d', staging, SOURCE],
-        timeoutMs: 120_000, installHint: 'Install a JDK 17+ (e.g. apt-get install openjdk-17-jdk-headless).',
+        timeoutMs: 120_000,
+        installHint: 'Install a JDK 17+ (e.g. apt-get install openjdk-17-jdk-headless).',
       });
       await mkdir(join(staging, 'compiled'));
       await rename(staging, dir).catch((err) => {
@@ -102,7 +105,16 @@ export async function startSwitchoverClient(
   const env = { ...process.env };
   delete env.JAVA_TOOL_OPTIONS;
   const configArgs = Object.entries({ ...javaClientConfig(target), ...config }).map(([k, v]) => `${k}=${v}`);
-  return new LongRunningClient(name, javaExecutable(), javaCommandLine({
-    jars: { version, libDir: c.libDir, classpath: c.classpath }, main: MAIN, args: [mode, ...args, ...configArgs], heap: Heap.tool, logConfigFlag: c.logConfigFlag,
-  }), env);
+  return new LongRunningClient(
+    name,
+    javaExecutable(),
+    javaCommandLine({
+      jars: { version, libDir: c.libDir, classpath: c.classpath },
+      main: MAIN,
+      args: [mode, ...args, ...configArgs],
+      heap: Heap.tool,
+      logConfigFlag: c.logConfigFlag,
+    }),
+    env,
+  );
 }

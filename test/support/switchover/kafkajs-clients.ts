@@ -2,8 +2,8 @@
 // record at a time (acks=-1, kafkajs's default retries), one group consumer (consumer.run), and
 // one admin client, all in this process and created ONCE; nothing here reconnects or recreates
 // them. Every log entry is kept with its time, so a test can show what kafkajs said at the switch.
-import { Kafka, logLevel, Partitioners, type Admin, type Consumer, type LogEntry, type Producer } from 'kafkajs';
-import { clientId, type ClientTarget } from '../clients/common.ts';
+import { type Admin, type Consumer, Kafka, type LogEntry, logLevel, Partitioners, type Producer } from 'kafkajs';
+import { type ClientTarget, clientId } from '../clients/common.ts';
 import '../clients/kafkajs.ts'; // its process-wide filter for kafkajs's TimeoutNegativeWarning
 import { InProcessRun } from './process-pair.ts';
 
@@ -15,10 +15,27 @@ export interface KafkajsLogLine {
   extra: Record<string, unknown>;
 }
 
-export interface Acked { seq: number; value: string; partition: number; offset: number; sentAt: number; ackAt: number }
-export interface Consumed { value: string; partition: number; offset: number; at: number }
+export interface Acked {
+  seq: number;
+  value: string;
+  partition: number;
+  offset: number;
+  sentAt: number;
+  ackAt: number;
+}
+export interface Consumed {
+  value: string;
+  partition: number;
+  offset: number;
+  at: number;
+}
 
-const LEVELS: Record<number, KafkajsLogLine['level']> = { [logLevel.ERROR]: 'ERROR', [logLevel.WARN]: 'WARN', [logLevel.INFO]: 'INFO', [logLevel.DEBUG]: 'DEBUG' };
+const LEVELS: Record<number, KafkajsLogLine['level']> = {
+  [logLevel.ERROR]: 'ERROR',
+  [logLevel.WARN]: 'WARN',
+  [logLevel.INFO]: 'INFO',
+  [logLevel.DEBUG]: 'DEBUG',
+};
 
 export class KafkajsAcrossSwitch {
   readonly log: KafkajsLogLine[] = [];
@@ -56,7 +73,9 @@ export class KafkajsAcrossSwitch {
     this.#run.track();
     await Promise.all([this.producer.connect(), this.consumer.connect(), this.admin.connect()]);
     this.consumer.on(this.consumer.events.CRASH, (e) => this.crashes.push({ at: Date.now(), error: String(e.payload.error), restart: e.payload.restart }));
-    this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => this.groupJoins.push({ at: Date.now(), memberId: e.payload.memberId, assignment: e.payload.memberAssignment }));
+    this.consumer.on(this.consumer.events.GROUP_JOIN, (e) =>
+      this.groupJoins.push({ at: Date.now(), memberId: e.payload.memberId, assignment: e.payload.memberAssignment }),
+    );
     await this.consumer.subscribe({ topics: [this.#topic], fromBeginning: true });
     await this.consumer.run({
       eachMessage: async ({ partition, message }) => {

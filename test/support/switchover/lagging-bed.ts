@@ -9,12 +9,12 @@
 // the offsets Turnout installs. Checkpoints and offset syncs are still written.
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
-import { testBed, type ClusterDescriptor, type MirrorMakerInfo } from '../../../src/testbed/index.ts';
-import { sendRequest } from '../../../src/testbed/kafka-request.ts';
-import { ApiKey } from '../../../src/protocol/index.ts';
 import { defaultCreateTopicsRequestCreatableTopic } from '../../../src/protocol/generated/messages/create-topics-request.ts';
 import type { CreateTopicsResponse } from '../../../src/protocol/generated/messages/create-topics-response.ts';
 import type { OffsetFetchResponse } from '../../../src/protocol/generated/messages/offset-fetch-response.ts';
+import { ApiKey } from '../../../src/protocol/index.ts';
+import { type ClusterDescriptor, type MirrorMakerInfo, testBed } from '../../../src/testbed/index.ts';
+import { sendRequest } from '../../../src/testbed/kafka-request.ts';
 
 /** Topics MirrorMaker copies from blue to green: every topic of these tests must match it. */
 export const LAGGING_TOPICS = 'lg-.*';
@@ -33,7 +33,10 @@ export async function laggingBed(): Promise<LaggingBed> {
     bed.cluster({ name: 'lg-green', brokers: 1, nodeIdBase: 701 }),
   ]);
   const mm = await bed.mirrorMaker({
-    name: 'lg-blue-to-green', source: 'lg-blue', target: 'lg-green', topics: LAGGING_TOPICS,
+    name: 'lg-blue-to-green',
+    source: 'lg-blue',
+    target: 'lg-green',
+    topics: LAGGING_TOPICS,
     config: {
       // The source consumer of the lg-blue -> lg-green flow (MirrorMakerConfig turns
       // "<source alias>.consumer.*" into the source connector's "source.consumer.*", which
@@ -52,11 +55,26 @@ const broker = (c: ClusterDescriptor) => ({ host: c.brokers[0].host, port: c.bro
 /** Creates a topic (with topic configs); one that exists already (MirrorMaker may create it on green first) is fine. */
 export async function createTopic(c: ClusterDescriptor, name: string, partitions: number, configs: Record<string, string> = {}): Promise<void> {
   const { host, port } = broker(c);
-  const res = await sendRequest<CreateTopicsResponse>(host, port, ApiKey.CreateTopics, 5, {
-    topics: [{ ...defaultCreateTopicsRequestCreatableTopic(), name, numPartitions: partitions, replicationFactor: 1, configs: Object.entries(configs).map(([n, value]) => ({ name: n, value })) }],
-    timeoutMs: 15_000,
-    validateOnly: false,
-  }, 20_000);
+  const res = await sendRequest<CreateTopicsResponse>(
+    host,
+    port,
+    ApiKey.CreateTopics,
+    5,
+    {
+      topics: [
+        {
+          ...defaultCreateTopicsRequestCreatableTopic(),
+          name,
+          numPartitions: partitions,
+          replicationFactor: 1,
+          configs: Object.entries(configs).map(([n, value]) => ({ name: n, value })),
+        },
+      ],
+      timeoutMs: 15_000,
+      validateOnly: false,
+    },
+    20_000,
+  );
   // 36 TOPIC_ALREADY_EXISTS
   for (const t of res.topics) assert.ok(t.errorCode === 0 || t.errorCode === 36, `create ${t.name} on ${c.name}: ${t.errorCode} ${t.errorMessage}`);
 }
@@ -64,15 +82,26 @@ export async function createTopic(c: ClusterDescriptor, name: string, partitions
 /** A group's committed offsets on partitions 0..partitions-1 of one cluster, read from the broker directly (partition -> offset; none: absent). */
 export async function committedOffsets(c: ClusterDescriptor, group: string, topic: string, partitions: number): Promise<Map<number, bigint>> {
   const { host, port } = broker(c);
-  const res = await sendRequest<OffsetFetchResponse>(host, port, ApiKey.OffsetFetch, 7, {
-    groupId: group, topics: [{ name: topic, partitionIndexes: Array.from({ length: partitions }, (_, i) => i) }], groups: [], requireStable: true,
-  }, 10_000);
+  const res = await sendRequest<OffsetFetchResponse>(
+    host,
+    port,
+    ApiKey.OffsetFetch,
+    7,
+    {
+      groupId: group,
+      topics: [{ name: topic, partitionIndexes: Array.from({ length: partitions }, (_, i) => i) }],
+      groups: [],
+      requireStable: true,
+    },
+    10_000,
+  );
   assert.equal(res.errorCode, 0, `OffsetFetch ${group} on ${c.name}: error ${res.errorCode}`);
   const out = new Map<number, bigint>();
-  for (const t of res.topics) for (const p of t.partitions) {
-    assert.equal(p.errorCode, 0, `OffsetFetch ${group} ${topic}-${p.partitionIndex} on ${c.name}: error ${p.errorCode}`);
-    if (p.committedOffset >= 0n) out.set(p.partitionIndex, p.committedOffset);
-  }
+  for (const t of res.topics)
+    for (const p of t.partitions) {
+      assert.equal(p.errorCode, 0, `OffsetFetch ${group} ${topic}-${p.partitionIndex} on ${c.name}: error ${p.errorCode}`);
+      if (p.committedOffset >= 0n) out.set(p.partitionIndex, p.committedOffset);
+    }
   return out;
 }
 
@@ -82,7 +111,12 @@ export interface SwitchReportLike {
   mode: string;
   message: string;
   phases: { phase: string; ms: number; detail?: string }[];
-  groups?: { groupId: string; installed: boolean; error?: string; offsets: { partition: string; source: string; dest: string; method: string; reReadBound?: string | null }[] }[];
+  groups?: {
+    groupId: string;
+    installed: boolean;
+    error?: string;
+    offsets: { partition: string; source: string; dest: string; method: string; reReadBound?: string | null }[];
+  }[];
 }
 
 /** A planned switch of route "orders" through the admin API; prints its phases and asserts it switched. */

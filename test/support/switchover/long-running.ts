@@ -4,8 +4,8 @@
 // on stdin (SIGKILL if it does not exit in time). Registered with stopAllClients().
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { type ExitStatus, GroupProcess } from '../../../src/testbed/processes.ts';
 import { track } from '../clients/common.ts';
-import { GroupProcess, type ExitStatus } from '../../../src/testbed/processes.ts';
 
 export type ClientEvent = Record<string, unknown>;
 
@@ -37,10 +37,12 @@ export class LongRunningClient {
     this.#untrack = track(async () => {
       await this.#process.stop('SIGKILL', 1_000);
     });
-    this.#process.exited.finally(() => {
-      this.#untrack();
-      for (const wake of this.#waiters) wake();
-    }).catch(() => {});
+    this.#process.exited
+      .finally(() => {
+        this.#untrack();
+        for (const wake of this.#waiters) wake();
+      })
+      .catch(() => {});
   }
 
   get pid(): number {
@@ -133,12 +135,13 @@ export class LongRunningClient {
 
 /** Log lines at warning level or above, as each library writes them. */
 export function warningLines(log: string): string[] {
-  return log.split('\n').filter((l) =>
-    / (WARN|ERROR|FATAL) /.test(l) // log4j pattern "[time] LEVEL msg (logger)"
-    || /^%[0-4]\|/.test(l) // librdkafka "%<syslog level>|time|FAC|..."
-    || /^rdkafka error:/.test(l)
-    || /\[(WARN|ERROR)\] /.test(l) // franz-go's BasicLogger "[LEVEL] msg; key: value"
-    || (/^\[sarama\] /.test(l) && /error|fail|out of order|unknown|not .*(leader|coordinator)/i.test(l)), // sarama logs without levels
+  return log.split('\n').filter(
+    (l) =>
+      / (WARN|ERROR|FATAL) /.test(l) || // log4j pattern "[time] LEVEL msg (logger)"
+      /^%[0-4]\|/.test(l) || // librdkafka "%<syslog level>|time|FAC|..."
+      /^rdkafka error:/.test(l) ||
+      /\[(WARN|ERROR)\] /.test(l) || // franz-go's BasicLogger "[LEVEL] msg; key: value"
+      (/^\[sarama\] /.test(l) && /error|fail|out of order|unknown|not .*(leader|coordinator)/i.test(l)), // sarama logs without levels
   );
 }
 

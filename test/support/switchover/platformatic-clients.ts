@@ -7,20 +7,27 @@
 // every pair of the suite; the library's default is the latest).
 import {
   Consumer,
+  type MessagesStream,
   MessagesStreamFallbackModes,
   MessagesStreamModes,
   ProduceAcks,
   Producer,
   stringDeserializers,
   stringSerializers,
-  type MessagesStream,
 } from '@platformatic/kafka';
 import type { Stamp } from '../../../src/scenario/switchover.ts';
-import { clientId, type ClientTarget } from '../clients/common.ts';
+import { type ClientTarget, clientId } from '../clients/common.ts';
 import { connectionOptions, type StringMessage } from '../clients/platformatic.ts';
 import { InProcessRun, type MatrixClient } from './process-pair.ts';
 
-const EVENTS = ['client:broker:disconnect', 'client:broker:failed', 'consumer:group:join', 'consumer:group:leave', 'consumer:group:rejoin', 'consumer:heartbeat:error'];
+const EVENTS = [
+  'client:broker:disconnect',
+  'client:broker:failed',
+  'consumer:group:join',
+  'consumer:group:leave',
+  'consumer:group:rejoin',
+  'consumer:heartbeat:error',
+];
 
 export class PlatformaticPair implements MatrixClient {
   readonly name: string;
@@ -49,12 +56,21 @@ export class PlatformaticPair implements MatrixClient {
       await Promise.allSettled([this.#stream?.close(), this.#producer.close()]);
       await this.#consumer.close(true).catch(() => {});
     });
-    this.description = `@platformatic/kafka producer (acks=all; library defaults: not idempotent, 3 retries 1 s apart), one send at a time every ${intervalMs} ms, ` +
+    this.description =
+      `@platformatic/kafka producer (acks=all; library defaults: not idempotent, 3 retries 1 s apart), one send at a time every ${intervalMs} ms, ` +
       'and consumer stream (library defaults: autocommit, classic group), in the harness process';
     const base = connectionOptions(target);
-    this.#producer = new Producer({ ...base, clientId: clientId('turnout-switch-platformatic-producer'), serializers: stringSerializers, acks: ProduceAcks.ALL });
+    this.#producer = new Producer({
+      ...base,
+      clientId: clientId('turnout-switch-platformatic-producer'),
+      serializers: stringSerializers,
+      acks: ProduceAcks.ALL,
+    });
     this.#consumer = new Consumer({ ...base, clientId: clientId('turnout-switch-platformatic-consumer'), groupId: group, deserializers: stringDeserializers });
-    for (const [role, client] of [['producer', this.#producer], ['consumer', this.#consumer]] as [string, { on(event: string, listener: (payload?: unknown) => void): unknown }][]) {
+    for (const [role, client] of [
+      ['producer', this.#producer],
+      ['consumer', this.#consumer],
+    ] as [string, { on(event: string, listener: (payload?: unknown) => void): unknown }][]) {
       // An application listens for 'error' (an EventEmitter without a listener throws it, which
       // would end the harness process, not just this client): recorded as the client's fatal error.
       client.on('error', (err?: unknown) => {
@@ -126,7 +142,8 @@ export class PlatformaticPair implements MatrixClient {
 
   fatalErrors(): string[] {
     const out = this.#clientErrors.map((e) => `error event: ${e}`);
-    if (this.#closedByItself) out.push(`the consumer's message stream closed by itself${this.#streamErrors.length ? ` after: ${this.#streamErrors.at(-1)}` : ''}`);
+    if (this.#closedByItself)
+      out.push(`the consumer's message stream closed by itself${this.#streamErrors.length ? ` after: ${this.#streamErrors.at(-1)}` : ''}`);
     return out;
   }
 
@@ -139,7 +156,12 @@ export class PlatformaticPair implements MatrixClient {
 
   counters(): Record<string, number> {
     const count = (event: string) => this.#log.filter((l) => l.includes(` ${event}`)).length;
-    return { groupJoins: count('consumer:group:join'), rejoins: count('consumer:group:rejoin'), heartbeatErrors: count('consumer:heartbeat:error'), streamErrors: this.#streamErrors.length };
+    return {
+      groupJoins: count('consumer:group:join'),
+      rejoins: count('consumer:group:rejoin'),
+      heartbeatErrors: count('consumer:heartbeat:error'),
+      streamErrors: this.#streamErrors.length,
+    };
   }
 
   /** The client events it logged (disconnects, group changes, heartbeat errors). */

@@ -51,12 +51,15 @@ export class ProcessPair extends PolledPair implements MatrixClient {
   async start(): Promise<void> {
     const client = await this.#o.start();
     this.#client = client;
-    client.exited.then(async (status) => {
-      if (this.#stopRequested) return;
-      this.#exitedByItself = `the process exited on its own (${JSON.stringify(status)})`;
-      await new Promise((r) => setTimeout(r, 300)); // the rest of its stderr
-      this.#exitedByItself += `; stderr (end): ${client.stderr.slice(-2500)}`;
-    }, () => {});
+    client.exited.then(
+      async (status) => {
+        if (this.#stopRequested) return;
+        this.#exitedByItself = `the process exited on its own (${JSON.stringify(status)})`;
+        await new Promise((r) => setTimeout(r, 300)); // the rest of its stderr
+        this.#exitedByItself += `; stderr (end): ${client.stderr.slice(-2500)}`;
+      },
+      () => {},
+    );
     await this.#client.waitFor('started', (ev) => ev.some((e) => e.started === true), 30_000);
   }
 
@@ -74,7 +77,8 @@ export class ProcessPair extends PolledPair implements MatrixClient {
     this.#stopRequested = true;
     const wasRunning = c.isRunning();
     const status = await c.stop();
-    if (wasRunning && (status.code !== 0 || status.signal !== null)) this.#exit = `exit ${JSON.stringify(status)} when told to stop; stderr: ${c.stderr.slice(-1500)}`;
+    if (wasRunning && (status.code !== 0 || status.signal !== null))
+      this.#exit = `exit ${JSON.stringify(status)} when told to stop; stderr: ${c.stderr.slice(-1500)}`;
     this.poll();
   }
 
@@ -117,8 +121,10 @@ export class ProcessPair extends PolledPair implements MatrixClient {
   protected override poll(): void {
     if (this.#client === undefined) return;
     this.#lines.read(this.#client.stdout, (e) => {
-      if (typeof e.ack === 'number') this.ackedStamps.push({ value: `${this.#o.valuePrefix}${e.ack}`, at: e.ackAt as number, partition: e.partition as number, offset: e.offset as number });
-      else if (typeof e.consumed === 'string') this.consumedStamps.push({ value: e.consumed, at: e.at as number, partition: e.partition as number, offset: e.offset as number });
+      if (typeof e.ack === 'number')
+        this.ackedStamps.push({ value: `${this.#o.valuePrefix}${e.ack}`, at: e.ackAt as number, partition: e.partition as number, offset: e.offset as number });
+      else if (typeof e.consumed === 'string')
+        this.consumedStamps.push({ value: e.consumed, at: e.at as number, partition: e.partition as number, offset: e.offset as number });
       else if (e.sendError !== undefined) this.sendErrorMessages.push(String(e.error));
       else if (e.fatal !== undefined) {
         this.#fatal.push(String(e.fatal));

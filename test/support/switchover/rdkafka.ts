@@ -13,9 +13,32 @@ const SCRIPT = fileURLToPath(new URL('./rdkafka_switch_client.py', import.meta.u
 
 /** `config`: further librdkafka properties for both handles (e.g. enable.idempotence).
  *  `valueBytes`: pad each value to that size (compressible text), so that compression applies. */
-export function startRdkafkaClient(target: ClientTarget, topic: string, group: string, intervalMs: number, config: Readonly<Record<string, string>> = {}, valueBytes = 0): LongRunningClient {
-  return new LongRunningClient('librdkafka (confluent-kafka-python)', rdkafkaPython(), [
-    SCRIPT, '--bootstrap', target.bootstrap, '--topic', topic, '--group', group, '--interval-ms', String(intervalMs), '--value-bytes', String(valueBytes), ...librdkafkaConfig(target),
-    ...Object.entries(config).flatMap(([k, v]) => ['-X', `${k}=${v}`]),
-  ], { ...process.env, PYTHONUNBUFFERED: '1' });
+export function startRdkafkaClient(
+  target: ClientTarget,
+  topic: string,
+  group: string,
+  intervalMs: number,
+  config: Readonly<Record<string, string>> = {},
+  valueBytes = 0,
+): LongRunningClient {
+  return new LongRunningClient(
+    'librdkafka (confluent-kafka-python)',
+    rdkafkaPython(),
+    [
+      SCRIPT,
+      '--bootstrap',
+      target.bootstrap,
+      '--topic',
+      topic,
+      '--group',
+      group,
+      '--interval-ms',
+      String(intervalMs),
+      '--value-bytes',
+      String(valueBytes),
+      ...librdkafkaConfig(target),
+      ...Object.entries(config).flatMap(([k, v]) => ['-X', `${k}=${v}`]),
+    ],
+    { ...process.env, PYTHONUNBUFFERED: '1' },
+  );
 }

@@ -10,19 +10,31 @@
 import type { ScenarioClient, Stamp } from '../../../src/scenario/switchover.ts';
 import { VerifiablePair } from '../../../src/scenario/verifiable-clients.ts';
 import type { ClusterDescriptor, KafkaTools } from '../../../src/testbed/index.ts';
-import { createTopic } from '../clients/kafkajs.ts';
 import type { ClientTarget } from '../clients/common.ts';
+import { createTopic } from '../clients/kafkajs.ts';
 import { KafkajsAcrossSwitch } from './kafkajs-clients.ts';
 import { ProcessPair } from './process-pair.ts';
 import { startRdkafkaClient } from './rdkafka.ts';
 
 export class RdkafkaPair extends ProcessPair {
   /** `valueBytes`: values padded to that size (see rdkafka_switch_client.py --value-bytes). */
-  constructor(name: string, target: ClientTarget, topic: string, group: string, intervalMs = 40, config: Readonly<Record<string, string>> = {}, valueBytes = 0) {
+  constructor(
+    name: string,
+    target: ClientTarget,
+    topic: string,
+    group: string,
+    intervalMs = 40,
+    config: Readonly<Record<string, string>> = {},
+    valueBytes = 0,
+  ) {
     const settings = [...Object.entries(config).map(([k, v]) => `${k}=${v}`), ...(valueBytes > 0 ? [`${valueBytes}-byte values`] : [])].join(', ');
     super({
-      name, topic, group, valuePrefix: 'r-',
-      description: `librdkafka producer (acks=all, library defaults: not idempotent, retries=INT32_MAX${settings ? `; ${settings}` : ''}), ` +
+      name,
+      topic,
+      group,
+      valuePrefix: 'r-',
+      description:
+        `librdkafka producer (acks=all, library defaults: not idempotent, retries=INT32_MAX${settings ? `; ${settings}` : ''}), ` +
         `one record every ${intervalMs} ms, and group consumer (auto-commit every 5 s), one process`,
       start: () => startRdkafkaClient(target, topic, group, intervalMs, config, valueBytes),
     });
@@ -43,7 +55,8 @@ export class KafkajsPair implements ScenarioClient {
     this.topic = topic;
     this.group = group;
     this.clients = new KafkajsAcrossSwitch(target, topic, group, intervalMs);
-    this.description = `kafkajs producer (acks=-1, library defaults: not idempotent, 5 retries), one send at a time every ${intervalMs} ms, ` +
+    this.description =
+      `kafkajs producer (acks=-1, library defaults: not idempotent, 5 retries), one send at a time every ${intervalMs} ms, ` +
       'and group consumer (consumer.run, commits after each batch), in the harness process';
   }
 
@@ -67,7 +80,8 @@ export class KafkajsPair implements ScenarioClient {
 
   consumed(): readonly Stamp[] {
     const c = this.clients.consumed;
-    for (let i = this.#consumed.length; i < c.length; i++) this.#consumed.push({ value: c[i].value, at: c[i].at, partition: c[i].partition, offset: c[i].offset });
+    for (let i = this.#consumed.length; i < c.length; i++)
+      this.#consumed.push({ value: c[i].value, at: c[i].at, partition: c[i].partition, offset: c[i].offset });
     return this.#consumed;
   }
 
@@ -91,9 +105,16 @@ export class KafkajsPair implements ScenarioClient {
 
   problems(): string[] {
     const out: string[] = [];
-    for (const c of this.clients.crashes) out.push(`consumer crashed at ${new Date(c.at).toISOString()} (${c.restart ? 'restarted by kafkajs' : 'NOT restarted'}): ${c.error}`);
+    for (const c of this.clients.crashes)
+      out.push(`consumer crashed at ${new Date(c.at).toISOString()} (${c.restart ? 'restarted by kafkajs' : 'NOT restarted'}): ${c.error}`);
     const e = this.clients.sendErrors;
-    if (e.length > 0) out.push(`${e.length} send(s) failed, e.g. ${e.slice(0, 3).map((x) => x.error).join(' | ')}`);
+    if (e.length > 0)
+      out.push(
+        `${e.length} send(s) failed, e.g. ${e
+          .slice(0, 3)
+          .map((x) => x.error)
+          .join(' | ')}`,
+      );
     return out;
   }
 
@@ -126,9 +147,17 @@ const ALICE = { username: 'alice', password: 'alice-secret' } as const;
 export function scenarioPairs(o: ScenarioPairsOptions): ScenarioClient[] {
   const name = (what: string) => `${o.prefix}-${what}-${o.suffix}`;
   const target: ClientTarget = { bootstrap: o.bootstrap, sasl: ALICE };
-  const java = (what: string, idempotent: boolean, autoCommit: boolean, label: string) => new VerifiablePair({
-    tools: o.tools, name: label, bootstrap: o.bootstrap, topic: name(what), group: name(`${what}-group`), idempotent, autoCommit, throughput: o.javaThroughput ?? 100,
-  });
+  const java = (what: string, idempotent: boolean, autoCommit: boolean, label: string) =>
+    new VerifiablePair({
+      tools: o.tools,
+      name: label,
+      bootstrap: o.bootstrap,
+      topic: name(what),
+      group: name(`${what}-group`),
+      idempotent,
+      autoCommit,
+      throughput: o.javaThroughput ?? 100,
+    });
   return [
     java('java-idem', true, false, 'Java idempotent / manual commit'),
     java('java-plain', false, true, 'Java non-idempotent / auto-commit'),

@@ -2,7 +2,7 @@
 // missing route argument is named with the configured routes; -c FILE needs only gateway.admin's
 // variables, not the clusters' passwords; --by never says "undefined"; and a connection that drops
 // after the switch request was sent is reported as "outcome unknown" with its own exit code.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -10,20 +10,30 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { defaultSwitchedBy, SwitchExit } from '../../../src/cli/switch.ts';
 import { loadAdminSettings } from '../../../src/config/index.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
-interface Run { code: number; stdout: string; stderr: string }
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 /** The CLI as a child process (asynchronous: the stub server runs in this process). */
 function turnout(args: string[], env: Record<string, string> = {}): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['bin/turnout.js', ...args], { cwd: ROOT, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', ...env }, timeout: 30_000 }, (err, stdout, stderr) => {
-      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      ['bin/turnout.js', ...args],
+      { cwd: ROOT, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', ...env }, timeout: 30_000 },
+      (err, stdout, stderr) => {
+        resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -41,7 +51,9 @@ async function stub(handle: (req: IncomingMessage, body: string, res: ServerResp
 
 function configFile(adminPort: number): string {
   const file = join(mkdtempSync(join(tmpdir(), 'turnout-switch-cli-')), 'gateway.yaml');
-  writeFileSync(file, `gateway:
+  writeFileSync(
+    file,
+    `gateway:
   admin:
     listen: "127.0.0.1:\${ADMIN_PORT:-${adminPort}}"
     token: \${TURNOUT_TOKEN_FOR_TEST:-file-token}
@@ -60,11 +72,26 @@ routes:
   - name: payments
     endpoint: "127.0.0.1:29092"
     streamingDomain: { name: blue, bootstrapServerId: sasl }
-`);
+`,
+  );
   return file;
 }
 
-const REPORT = { route: 'orders', outcome: 'switched', forced: false, from: 'blue', to: 'green', listener: 'sasl', epoch: 1, mode: 'hot', durationMs: 5, message: 'switched', instances: [], stateWritten: [], stateNotWritten: [] };
+const REPORT = {
+  route: 'orders',
+  outcome: 'switched',
+  forced: false,
+  from: 'blue',
+  to: 'green',
+  listener: 'sasl',
+  epoch: 1,
+  mode: 'hot',
+  durationMs: 5,
+  message: 'switched',
+  instances: [],
+  stateWritten: [],
+  stateNotWritten: [],
+};
 
 test('switch without a route names the missing argument and lists the configured routes', async () => {
   const file = configFile(1);
@@ -80,7 +107,7 @@ test('switch without a route names the missing argument and lists the configured
   assert.match(noTo.stderr, /missing --to DOMAIN/);
 });
 
-test('without -c the routes come from the running gateway\'s /routes', async () => {
+test("without -c the routes come from the running gateway's /routes", async () => {
   const admin = await stub((_req, _body, res) => res.end(JSON.stringify({ routes: [{ name: 'orders' }, { name: 'audit' }] })));
   try {
     const r = await turnout(['switch', '--admin', admin.url]);
@@ -90,7 +117,7 @@ test('without -c the routes come from the running gateway\'s /routes', async () 
   }
 });
 
-test('-c FILE reads the admin address and token without the clusters\' passwords in the environment', async () => {
+test("-c FILE reads the admin address and token without the clusters' passwords in the environment", async () => {
   let seen: { auth?: string; body?: { by?: string } } = {};
   const admin = await stub((req, body, res) => {
     seen = { auth: req.headers.authorization, body: body === '' ? undefined : JSON.parse(body) };
@@ -122,9 +149,29 @@ test('a config whose gateway.admin needs an unset variable says so', () => {
 });
 
 test('--by defaults to the login name and host when $USER is unset', () => {
-  assert.equal(defaultSwitchedBy({ USER: 'ann' }, () => 'x', () => 'h1'), 'cli:ann@h1');
-  assert.equal(defaultSwitchedBy({}, () => 'bob', () => 'h1'), 'cli:bob@h1');
-  const noPasswd = defaultSwitchedBy({}, () => { throw new Error('ENOENT'); }, () => 'h1');
+  assert.equal(
+    defaultSwitchedBy(
+      { USER: 'ann' },
+      () => 'x',
+      () => 'h1',
+    ),
+    'cli:ann@h1',
+  );
+  assert.equal(
+    defaultSwitchedBy(
+      {},
+      () => 'bob',
+      () => 'h1',
+    ),
+    'cli:bob@h1',
+  );
+  const noPasswd = defaultSwitchedBy(
+    {},
+    () => {
+      throw new Error('ENOENT');
+    },
+    () => 'h1',
+  );
   assert.match(noPasswd, /^cli:uid \d+@h1$/);
 });
 

@@ -1,6 +1,7 @@
 // host:port parsing and the rule deciding whether two bind addresses can collide on a port.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { addressesMayOverlap, formatHostPort, parseHostPort, parseHostPortList } from '../../../src/config/endpoints.ts';
 
 const ok = (text: string, opts?: { allowPortZero?: boolean }) => {
@@ -28,7 +29,11 @@ test('addresses are formatted back with IPv6 in brackets', () => {
 test('a comma-separated list gives every entry, in order', () => {
   const r = parseHostPortList('a:1, b:2 ,[::1]:3');
   assert.ok(r.ok);
-  assert.deepEqual(r.value, [{ host: 'a', port: 1 }, { host: 'b', port: 2 }, { host: '::1', port: 3 }]);
+  assert.deepEqual(r.value, [
+    { host: 'a', port: 1 },
+    { host: 'b', port: 2 },
+    { host: '::1', port: 3 },
+  ]);
   assert.equal(parseHostPortList('a:1,').ok, false);
 });
 

@@ -1,7 +1,8 @@
 // ${VAR} substitution: happens on parsed values (so a variable cannot inject YAML), supports
 // defaults and an escape, reports unset variables at their path, and feeds numbers and booleans.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { substituteEnv } from '../../../src/config/env.ts';
 import { configOf, MINIMAL, problemAt, problemsOf } from './support.ts';
 
@@ -43,21 +44,24 @@ test('malformed and unterminated references are problems', () => {
   assert.match(sub('${}', {}).problems[0].message, /malformed/);
 });
 
-test('a variable\'s value stays one string even if it looks like YAML', () => {
+test("a variable's value stays one string even if it looks like YAML", () => {
   const config = configOf(MINIMAL.replace('name: kafka-cluster-1', 'name: ${CLUSTER}'), { CLUSTER: 'x\nroutes: []\n{a: [b' });
   assert.equal(config.streamingDomains[0].kafkaCluster.name, 'x\nroutes: []\n{a: [b');
   assert.equal(config.routes.length, 1);
 });
 
 test('numbers and booleans given through variables are used as numbers and booleans', () => {
-  const config = configOf(`gateway:
+  const config = configOf(
+    `gateway:
   admin:
     enabled: \${ADMIN:-true}
     listen: "127.0.0.1:\${ADMIN_PORT}"
   limits:
     maxFrameBytes: \${MAX_FRAME}
   shutdownTimeoutMs: "\${SHUTDOWN:-2500}"
-${MINIMAL.replace('    endpoint: "localhost:19092"\n', '    endpoint: "localhost:19092"\n    brokerPorts: { base: "${BASE}", count: "${COUNT}" }\n')}`, { ADMIN_PORT: '9999', MAX_FRAME: '2048', BASE: '20000', COUNT: '4' });
+${MINIMAL.replace('    endpoint: "localhost:19092"\n', '    endpoint: "localhost:19092"\n    brokerPorts: { base: "${BASE}", count: "${COUNT}" }\n')}`,
+    { ADMIN_PORT: '9999', MAX_FRAME: '2048', BASE: '20000', COUNT: '4' },
+  );
   assert.deepEqual(config.admin, { host: '127.0.0.1', port: 9999 });
   assert.equal(config.limits.maxFrameBytes, 2048);
   assert.equal(config.shutdownTimeoutMs, 2500);

@@ -1,7 +1,8 @@
 // `turnout validate` names every problem of a file in one run: a bad value in an optional setting
 // of a route or domain does not hide that item's other problems (references, port clashes).
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { problemsOf } from './support.ts';
 
 const DOC = `streamingDomains:
@@ -35,7 +36,12 @@ test('a route with a bad optional setting still gets its reference and port clas
 });
 
 test('a required key that is wrong still hides only its own item', () => {
-  const problems = problemsOf(DOC.replace('endpoint: "127.0.0.1:19092"\n    streamingDomain: { name: blue, bootstrapServerId: nope }', 'endpoint: "127.0.0.1:notaport"\n    streamingDomain: { name: blue, bootstrapServerId: nope }'));
+  const problems = problemsOf(
+    DOC.replace(
+      'endpoint: "127.0.0.1:19092"\n    streamingDomain: { name: blue, bootstrapServerId: nope }',
+      'endpoint: "127.0.0.1:notaport"\n    streamingDomain: { name: blue, bootstrapServerId: nope }',
+    ),
+  );
   const paths = problems.map((p) => p.path);
   assert.ok(paths.includes('routes[1].endpoint'), paths.join('\n'));
   assert.ok(paths.includes('routes[1].replication.type'), paths.join('\n'));

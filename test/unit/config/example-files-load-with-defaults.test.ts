@@ -1,8 +1,9 @@
 // The example configs in examples/ load, and what they leave out takes the documented defaults.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { DEFAULTS, loadConfigFile, Secret, virtualClusterId, type GatewayConfig } from '../../../src/config/index.ts';
+import { DEFAULTS, type GatewayConfig, loadConfigFile, Secret, virtualClusterId } from '../../../src/config/index.ts';
 import { configOf, MINIMAL } from './support.ts';
 
 const example = (name: string) => fileURLToPath(new URL(`../../../examples/${name}`, import.meta.url));
@@ -25,10 +26,16 @@ test('the seed document (Confluent switchover example) loads as written, with ev
     audit: { file: null },
     log: { level: 'info' },
     limits: {
-      maxFrameBytes: 104857600, maxBufferedBytesPerConnection: 4194304, upstreamConnectTimeoutMs: 10000,
+      maxFrameBytes: 104857600,
+      maxBufferedBytesPerConnection: 4194304,
+      upstreamConnectTimeoutMs: 10000,
       // The broker's sasl.server.max.receive.size and connections.max.idle.ms; the rest per worker process.
-      maxUnauthenticatedFrameBytes: 524288, maxBufferedBytes: 268435456, maxConnections: 10000, maxConnectionsPerAddress: 1000,
-      authenticationTimeoutMs: 30000, connectionsMaxIdleMs: 600000,
+      maxUnauthenticatedFrameBytes: 524288,
+      maxBufferedBytes: 268435456,
+      maxConnections: 10000,
+      maxConnectionsPerAddress: 1000,
+      authenticationTimeoutMs: 30000,
+      connectionsMaxIdleMs: 600000,
     },
     shutdownTimeoutMs: 10000,
     workers: 'auto',
@@ -70,7 +77,10 @@ test('the blue/green example loads with its SASL listeners, several bootstrap br
   const config = load('gateway.yaml', { KAFKA_PASSWORD: 'kafka-secret' });
   assert.deepEqual(config.admin, { host: '127.0.0.1', port: 9190 });
   assert.equal(config.log.level, 'info');
-  assert.deepEqual(config.streamingDomains.map((d) => d.name), ['blue', 'green']);
+  assert.deepEqual(
+    config.streamingDomains.map((d) => d.name),
+    ['blue', 'green'],
+  );
   const blue = config.streamingDomains[0].kafkaCluster.bootstrapServers[0];
   assert.equal(blue.id, 'sasl-listener');
   assert.deepEqual(blue.endpoints, [
@@ -109,7 +119,10 @@ test('client authentication defaults to passthrough on a SASL listener and none 
     endpoint: "localhost:29092"
     streamingDomain: { name: kafka2-domain, bootstrapServerId: sasl }
 `);
-  assert.deepEqual(config.routes.map((r) => r.authentication.type), ['none', 'passthrough']);
+  assert.deepEqual(
+    config.routes.map((r) => r.authentication.type),
+    ['none', 'passthrough'],
+  );
   assert.deepEqual(config.streamingDomains[1].kafkaCluster.bootstrapServers[1].security, { protocol: 'SASL_PLAINTEXT', sasl: null });
 });
 
@@ -132,8 +145,15 @@ ${MINIMAL}`);
   assert.deepEqual(config.admin, { host: '::1', port: 0 });
   assert.deepEqual(config.log, { level: 'warn' });
   assert.deepEqual(config.limits, {
-    maxFrameBytes: 1024, maxBufferedBytesPerConnection: 65536, upstreamConnectTimeoutMs: 500, maxUnauthenticatedFrameBytes: 2048, maxBufferedBytes: 8388608,
-    maxConnections: 50, maxConnectionsPerAddress: 5, authenticationTimeoutMs: 1500, connectionsMaxIdleMs: 60000,
+    maxFrameBytes: 1024,
+    maxBufferedBytesPerConnection: 65536,
+    upstreamConnectTimeoutMs: 500,
+    maxUnauthenticatedFrameBytes: 2048,
+    maxBufferedBytes: 8388608,
+    maxConnections: 50,
+    maxConnectionsPerAddress: 5,
+    authenticationTimeoutMs: 1500,
+    connectionsMaxIdleMs: 60000,
   });
   assert.equal(config.shutdownTimeoutMs, 0);
 });
@@ -145,14 +165,22 @@ test('admin: null and admin: {enabled: false} disable the admin listener; an emp
   assert.deepEqual(configOf(`gateway:\n${MINIMAL}`).admin, DEFAULTS.admin);
 });
 
-test('a route\'s bind address, broker ports and authentication are used as written', () => {
-  const config = configOf(MINIMAL.replace('    endpoint: "localhost:19092"\n', `    endpoint: "gw.example.com:9092"
+test("a route's bind address, broker ports and authentication are used as written", () => {
+  const config = configOf(
+    MINIMAL.replace(
+      '    endpoint: "localhost:19092"\n',
+      `    endpoint: "gw.example.com:9092"
     bindAddress: "[::]"
     brokerPorts: { base: 30000, count: 3 }
     authentication: { type: none }
-`));
+`,
+    ),
+  );
   const r = config.routes[0];
-  assert.deepEqual([r.endpoint, r.bindAddress, r.brokerPorts, r.authentication], [{ host: 'gw.example.com', port: 9092 }, '::', { base: 30000, count: 3 }, { type: 'none' }]);
+  assert.deepEqual(
+    [r.endpoint, r.bindAddress, r.brokerPorts, r.authentication],
+    [{ host: 'gw.example.com', port: 9092 }, '::', { base: 30000, count: 3 }, { type: 'none' }],
+  );
 });
 
 test('YAML anchors and merge keys can share settings between routes', () => {

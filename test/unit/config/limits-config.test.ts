@@ -1,14 +1,15 @@
 // The limits that protect the gateway from bad clients (gateway.limits and routes[].limits): their
 // defaults, the values written, and problems that say the allowed range.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { DEFAULTS } from '../../../src/config/index.ts';
 import { configOf, MINIMAL, problemAt, problemsOf } from './support.ts';
 
 test('left out, the client limits take the broker-like defaults', () => {
   const { limits, routes } = configOf(MINIMAL);
-  assert.equal(limits.maxUnauthenticatedFrameBytes, 524288, 'a broker\'s sasl.server.max.receive.size');
-  assert.equal(limits.connectionsMaxIdleMs, 600_000, 'a broker\'s connections.max.idle.ms');
+  assert.equal(limits.maxUnauthenticatedFrameBytes, 524288, "a broker's sasl.server.max.receive.size");
+  assert.equal(limits.connectionsMaxIdleMs, 600_000, "a broker's connections.max.idle.ms");
   assert.equal(limits.maxBufferedBytes, 256 * 1024 * 1024);
   assert.equal(limits.maxConnections, 10_000);
   assert.equal(limits.maxConnectionsPerAddress, 1_000);
@@ -17,7 +18,7 @@ test('left out, the client limits take the broker-like defaults', () => {
   assert.deepEqual(routes[0].limits, { maxConnections: null }, 'no route limit unless written');
 });
 
-test('a route\'s own connection limit is read from routes[].limits', () => {
+test("a route's own connection limit is read from routes[].limits", () => {
   const config = configOf(MINIMAL.replace('name: route-1', 'name: route-1\n    limits: { maxConnections: 25 }'));
   assert.deepEqual(config.routes[0].limits, { maxConnections: 25 });
 });

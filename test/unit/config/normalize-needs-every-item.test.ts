@@ -2,9 +2,10 @@
 // listener, a streaming domain or a route failed its shape check (and arrives as undefined or
 // "invalid"), or a cross check found a problem, there is no config, whatever the caller does with
 // the problems. parseConfig is one such caller; these tests hold normalize to it on its own.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { normalize, type NormalizeInput } from '../../../src/config/normalize.ts';
+import { test } from 'node:test';
+import { type NormalizeInput, normalize } from '../../../src/config/normalize.ts';
 import { route, streamingDomain } from '../../../src/config/schema.ts';
 
 const domain = (name: string) => ({
@@ -19,14 +20,27 @@ const routeTo = (name: string, port: number, domainName = 'blue') => ({
 });
 
 function input(overrides: Partial<NormalizeInput> = {}): NormalizeInput {
-  return { gateway: undefined, gatewayValid: true, admin: undefined, domains: [domain('blue'), domain('green')], routes: [routeTo('main', 19092)], ...overrides };
+  return {
+    gateway: undefined,
+    gatewayValid: true,
+    admin: undefined,
+    domains: [domain('blue'), domain('green')],
+    routes: [routeTo('main', 19092)],
+    ...overrides,
+  };
 }
 
 test('complete input without problems makes a config', () => {
   const r = normalize(input());
   assert.deepEqual(r.problems, []);
-  assert.deepEqual(r.config?.routes.map((x) => x.name), ['main']);
-  assert.deepEqual(r.config?.streamingDomains.map((d) => d.name), ['blue', 'green']);
+  assert.deepEqual(
+    r.config?.routes.map((x) => x.name),
+    ['main'],
+  );
+  assert.deepEqual(
+    r.config?.streamingDomains.map((d) => d.name),
+    ['blue', 'green'],
+  );
 });
 
 test('no config when the gateway section or the admin listener failed its shape check', () => {
@@ -44,5 +58,8 @@ test('no config when any streaming domain or route failed its shape check', () =
 test('no config when a cross check finds a problem in otherwise complete input', () => {
   const r = normalize(input({ routes: [routeTo('main', 19092), routeTo('main', 29092)] }));
   assert.equal(r.config, undefined);
-  assert.deepEqual(r.problems.map((p) => p.message), ['duplicate route name "main" (also at routes[0].name)']);
+  assert.deepEqual(
+    r.problems.map((p) => p.message),
+    ['duplicate route name "main" (also at routes[0].name)'],
+  );
 });

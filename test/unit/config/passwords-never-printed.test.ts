@@ -1,14 +1,15 @@
 // A password from the config never shows in anything Turnout prints: problems (whatever is wrong
 // around it, including YAML syntax errors on its line), the loaded config as JSON or through
 // util.inspect, ConfigError, or `turnout validate`.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { inspect } from 'node:util';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, ConfigErrorCode, formatProblems, loadConfigOrThrow, parseConfig, type ConfigProblem } from '../../../src/config/index.ts';
+import { test } from 'node:test';
+import { inspect } from 'node:util';
 import { runValidate } from '../../../src/cli/validate.ts';
+import { ConfigError, ConfigErrorCode, type ConfigProblem, formatProblems, loadConfigOrThrow, parseConfig } from '../../../src/config/index.ts';
 import { configOf, MINIMAL } from './support.ts';
 
 const PASSWORD = 'Pa55-w0rd-0f-kafka';

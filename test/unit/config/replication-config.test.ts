@@ -1,7 +1,8 @@
 // routes[].replication (how a route's topics are copied between its clusters, which decides what
 // a planned switch does) and gateway.switchover.fenceTimeoutMs (a planned switch's budget).
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { formatProblems } from '../../../src/config/index.ts';
 import { configOf, MINIMAL, problemAt, problemsOf } from './support.ts';
 
@@ -17,7 +18,12 @@ test('replication in block style, and each type on its own', () => {
   const c = configOf(withReplication('    replication:\n      type: offset-preserving\n      groups: "app-.*"\n'));
   assert.deepEqual(c.routes[0].replication, { type: 'offset-preserving', topics: null, groups: 'app-.*', checkpoints: false });
   for (const type of ['mirrormaker2', 'offset-preserving', 'none']) {
-    assert.deepEqual(configOf(withReplication(`    replication: { type: ${type} }\n`)).routes[0].replication, { type, topics: null, groups: null, checkpoints: false });
+    assert.deepEqual(configOf(withReplication(`    replication: { type: ${type} }\n`)).routes[0].replication, {
+      type,
+      topics: null,
+      groups: null,
+      checkpoints: false,
+    });
   }
 });
 
@@ -66,7 +72,7 @@ test('an unknown key under replication gets a did-you-mean', () => {
   assert.equal(p.hint, 'did you mean "topics"?');
 });
 
-test('the planned switch\'s fence budget defaults to 10 s and takes a written value', () => {
+test("the planned switch's fence budget defaults to 10 s and takes a written value", () => {
   assert.equal(configOf(MINIMAL).switchover.fenceTimeoutMs, 10_000);
   const c = configOf(`gateway:\n  switchover: { fenceTimeoutMs: 2500 }\n${MINIMAL}`);
   assert.equal(c.switchover.fenceTimeoutMs, 2500);

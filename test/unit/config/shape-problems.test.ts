@@ -1,8 +1,9 @@
 // Problems with the document's shape: not YAML, not a mapping, empty; unknown keys (with a
 // did-you-mean); missing or mistyped values; unsupported options; bad addresses. Every problem
 // found is reported, located, in file order.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { formatProblems } from '../../../src/config/index.ts';
 import { MINIMAL, problemAt, problemsOf } from './support.ts';
 
@@ -36,7 +37,9 @@ test('a document that is a list or a single value is reported as not a mapping',
 });
 
 test('an unknown key is reported at the key with a did-you-mean when one is close', () => {
-  const problems = problemsOf(MINIMAL.replace('bootstrapServerId: plain', 'bootstrapServerID: plain').replace('routes:', 'gateway:\n  shutdownTimeout: 5\nroutes:'));
+  const problems = problemsOf(
+    MINIMAL.replace('bootstrapServerId: plain', 'bootstrapServerID: plain').replace('routes:', 'gateway:\n  shutdownTimeout: 5\nroutes:'),
+  );
   const typo = problemAt(problems, 'routes[0].streamingDomain.bootstrapServerID');
   assert.equal(typo.message, 'unknown key "bootstrapServerID"');
   assert.equal(typo.hint, 'did you mean "bootstrapServerId"?');
@@ -66,7 +69,11 @@ test('a missing required value is reported at the item that lacks it', () => {
 });
 
 test('values of the wrong type say what was expected and what was found', () => {
-  const problems = problemsOf(MINIMAL.replace('name: route-1', 'name: [route-1]').replace('name: kafka-cluster-1', 'name: 17').replace(/streamingDomain:\n {6}name: kafka1-domain\n {6}bootstrapServerId: plain/, 'streamingDomain: kafka1-domain'));
+  const problems = problemsOf(
+    MINIMAL.replace('name: route-1', 'name: [route-1]')
+      .replace('name: kafka-cluster-1', 'name: 17')
+      .replace(/streamingDomain:\n {6}name: kafka1-domain\n {6}bootstrapServerId: plain/, 'streamingDomain: kafka1-domain'),
+  );
   assert.match(problemAt(problems, 'routes[0].name').message, /must be a route name, not a list/);
   assert.match(problemAt(problems, 'streamingDomains[0].kafkaCluster.name').message, /must be a cluster name, not a number/);
   assert.match(problemAt(problems, 'streamingDomains[0].kafkaCluster.name').hint ?? '', /quotes/);
@@ -75,7 +82,10 @@ test('values of the wrong type say what was expected and what was found', () => 
 
 test('SSL listeners and SASL mechanisms other than PLAIN are "not supported yet"', () => {
   for (const protocol of ['SSL', 'SASL_SSL']) {
-    const p = problemAt(problemsOf(MINIMAL.replace('protocol: SASL_PLAINTEXT', `protocol: ${protocol}`)), 'streamingDomains[1].kafkaCluster.bootstrapServers[1].security.protocol');
+    const p = problemAt(
+      problemsOf(MINIMAL.replace('protocol: SASL_PLAINTEXT', `protocol: ${protocol}`)),
+      'streamingDomains[1].kafkaCluster.bootstrapServers[1].security.protocol',
+    );
     assert.equal(p.message, `security protocol ${protocol} is not supported yet`);
   }
   for (const mechanism of ['SCRAM-SHA-256', 'SCRAM-SHA-512', 'OAUTHBEARER']) {
@@ -85,7 +95,10 @@ test('SSL listeners and SASL mechanisms other than PLAIN are "not supported yet"
     );
     assert.equal(p.message, `SASL mechanism ${mechanism} is not supported yet`);
   }
-  const other = problemAt(problemsOf(MINIMAL.replace('protocol: SASL_PLAINTEXT', 'protocol: sasl_plaintext')), 'streamingDomains[1].kafkaCluster.bootstrapServers[1].security.protocol');
+  const other = problemAt(
+    problemsOf(MINIMAL.replace('protocol: SASL_PLAINTEXT', 'protocol: sasl_plaintext')),
+    'streamingDomains[1].kafkaCluster.bootstrapServers[1].security.protocol',
+  );
   assert.equal(other.hint, 'did you mean "SASL_PLAINTEXT"? (known: PLAINTEXT, SASL_PLAINTEXT)');
 });
 
@@ -104,7 +117,10 @@ test('bad endpoints: no port, port out of range, empty host, IPv6 without bracke
     ['kafka-1:9092,kafka-2', /"kafka-2" has no port/],
   ];
   for (const [endpoint, message] of cases) {
-    const p = problemAt(problemsOf(MINIMAL.replace('"kafka-1:9092"', JSON.stringify(endpoint))), 'streamingDomains[0].kafkaCluster.bootstrapServers[0].endpoint');
+    const p = problemAt(
+      problemsOf(MINIMAL.replace('"kafka-1:9092"', JSON.stringify(endpoint))),
+      'streamingDomains[0].kafkaCluster.bootstrapServers[0].endpoint',
+    );
     assert.match(p.message, message, endpoint);
     assert.deepEqual([p.line, p.column], [7, 11]);
   }
@@ -150,14 +166,17 @@ routes:
   - endpoint: "k:1"
     streamingDomain: { name: d, bootstrapServerId: l }
 `);
-  assert.deepEqual(problems.map((p) => `${p.line} ${p.path}`), [
-    '2 gateway.admin.listen',
-    '3 gateway.limits.maxFrameBytes',
-    '6 streamingDomains[0].type',
-    '12 streamingDomains[0].kafkaCluster.bootstrapServers[0].security.protocol',
-    '15 routes[0].endpoint',
-    '17 routes[1].name',
-  ]);
+  assert.deepEqual(
+    problems.map((p) => `${p.line} ${p.path}`),
+    [
+      '2 gateway.admin.listen',
+      '3 gateway.limits.maxFrameBytes',
+      '6 streamingDomains[0].type',
+      '12 streamingDomains[0].kafkaCluster.bootstrapServers[0].security.protocol',
+      '15 routes[0].endpoint',
+      '17 routes[1].name',
+    ],
+  );
 });
 
 test('formatted problems are one line each: file:line:column path: message. Fix: hint.', () => {
@@ -166,9 +185,12 @@ test('formatted problems are one line each: file:line:column path: message. Fix:
     { path: '', message: 'cannot read the config file (no such file)' },
     { path: 'routes', message: 'needs at least one route', line: 9, column: 1, hint: 'add one.' },
   ]);
-  assert.equal(text, [
-    'gw.yaml:3:5 routes[0].endpoint: is required. Fix: add endpoint.',
-    'gw.yaml: cannot read the config file (no such file)',
-    'gw.yaml:9:1 routes: needs at least one route. Fix: add one.',
-  ].join('\n'));
+  assert.equal(
+    text,
+    [
+      'gw.yaml:3:5 routes[0].endpoint: is required. Fix: add endpoint.',
+      'gw.yaml: cannot read the config file (no such file)',
+      'gw.yaml:9:1 routes: needs at least one route. Fix: add one.',
+    ].join('\n'),
+  );
 });

@@ -5,13 +5,16 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { MINIMAL, configOf, problemAt, problemsOf } from './support.ts';
+import { configOf, MINIMAL, problemAt, problemsOf } from './support.ts';
 
 const KEY = 'Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0Z2FycGx5';
 const OLD = 'b2xkLWtleS1vbGQta2V5LW9sZC1rZXktb2xkLWtleS0x';
 
 function withState(state: string): string {
-  return `gateway:\n  state:\n${state.split('\n').map((l) => `    ${l}`).join('\n')}\n${MINIMAL}`;
+  return `gateway:\n  state:\n${state
+    .split('\n')
+    .map((l) => `    ${l}`)
+    .join('\n')}\n${MINIMAL}`;
 }
 
 test('no key: state records are neither signed nor checked', () => {
@@ -25,7 +28,10 @@ test('a key from the environment and the previous key from a file', () => {
   writeFileSync(file, `${OLD}\n`);
   const c = configOf(withState(`key: \${TURNOUT_STATE_KEY}\npreviousKeyFile: ${file}\nacceptUnsigned: true`), { TURNOUT_STATE_KEY: KEY });
   assert.equal(c.state?.signing?.key?.reveal(), KEY);
-  assert.deepEqual(c.state?.signing?.previousKeys.map((k) => k.reveal()), [OLD]);
+  assert.deepEqual(
+    c.state?.signing?.previousKeys.map((k) => k.reveal()),
+    [OLD],
+  );
   assert.equal(c.state?.signing?.acceptUnsigned, true);
   assert.equal(JSON.stringify(c).includes(KEY), false);
 });
@@ -40,7 +46,10 @@ test('short keys, unreadable files, both forms, and previousKey alone are proble
     ...problemsOf(withState(`key: ${KEY}\npreviousKey: ${KEY}`)),
   ];
   assert.match(problemAt(problemsOf(withState(`key: ${short}`)), 'gateway.state.key').message, /shorter than 32 characters/);
-  assert.match(problemAt(problemsOf(withState('keyFile: /nonexistent/turnout.key')), 'gateway.state.keyFile').message, /cannot read \/nonexistent\/turnout.key: ENOENT/);
+  assert.match(
+    problemAt(problemsOf(withState('keyFile: /nonexistent/turnout.key')), 'gateway.state.keyFile').message,
+    /cannot read \/nonexistent\/turnout.key: ENOENT/,
+  );
   assert.match(problemAt(problemsOf(withState(`previousKey: ${OLD}`)), 'gateway.state.previousKey').message, /without key/);
   assert.match(problemAt(problemsOf(withState(`key: ${KEY}\npreviousKey: ${KEY}`)), 'gateway.state.previousKey').message, /same key/);
   const printed = JSON.stringify(all);
@@ -61,11 +70,17 @@ test('each key problem says exactly what is wrong and what to do', () => {
   const both = problemAt(problemsOf(withState(`key: ${KEY}\nkeyFile: /nonexistent/turnout.key`)), 'gateway.state.key');
   assert.deepEqual([both.message, both.hint], ['both key and keyFile are set', 'keep one of them']);
   const unreadable = problemAt(problemsOf(withState('keyFile: /nonexistent/turnout.key')), 'gateway.state.keyFile');
-  assert.deepEqual([unreadable.message, unreadable.hint], ['cannot read /nonexistent/turnout.key: ENOENT', 'give the path of a readable file that holds the key']);
+  assert.deepEqual(
+    [unreadable.message, unreadable.hint],
+    ['cannot read /nonexistent/turnout.key: ENOENT', 'give the path of a readable file that holds the key'],
+  );
   const shortFile = join(dir, 'short.key');
   writeFileSync(shortFile, `${'k'.repeat(31)}\n`);
   const short = problemAt(problemsOf(withState(`keyFile: ${shortFile}`)), 'gateway.state.keyFile');
-  assert.deepEqual([short.message, short.hint], [`the key in ${shortFile} is shorter than 32 characters`, 'use a random key, e.g. the output of `openssl rand -base64 32`']);
+  assert.deepEqual(
+    [short.message, short.hint],
+    [`the key in ${shortFile} is shorter than 32 characters`, 'use a random key, e.g. the output of `openssl rand -base64 32`'],
+  );
   const alone = problemAt(problemsOf(withState(`previousKey: ${OLD}`)), 'gateway.state.previousKey');
   assert.deepEqual([alone.message, alone.hint], ['previousKey is set without key', 'set key (the new key) too; previousKey is only accepted while reading']);
   const same = problemAt(problemsOf(withState(`key: ${KEY}\npreviousKey: ${KEY}`)), 'gateway.state.previousKey');
@@ -79,5 +94,8 @@ test('a key file of exactly 32 characters is long enough; a key file that cannot
   assert.equal(configOf(withState(`keyFile: ${file}`)).state?.signing?.key?.reveal(), 'k'.repeat(32));
   // The key is set (as a file): previousKey is not "set without key", even though the file is unreadable.
   const problems = problemsOf(withState(`keyFile: /nonexistent/turnout.key\npreviousKey: ${OLD}`));
-  assert.deepEqual(problems.map((p) => p.path), ['gateway.state.keyFile']);
+  assert.deepEqual(
+    problems.map((p) => p.path),
+    ['gateway.state.keyFile'],
+  );
 });

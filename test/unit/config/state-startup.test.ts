@@ -1,6 +1,7 @@
 // gateway.state.startup: what a starting instance does when it can read no state topic.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { configOf, MINIMAL, problemAt, problemsOf } from './support.ts';
 
 const withStartup = (startup: string) => `gateway:\n  state:\n    startup: ${startup}\n${MINIMAL}`;

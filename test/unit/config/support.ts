@@ -1,6 +1,6 @@
 // Helpers for the config tests: parse a YAML text and get its config or its problems.
 import assert from 'node:assert/strict';
-import { parseConfig, type ConfigProblem, type Env, type GatewayConfig } from '../../../src/config/index.ts';
+import { type ConfigProblem, type Env, type GatewayConfig, parseConfig } from '../../../src/config/index.ts';
 
 export function configOf(yaml: string, env: Env = {}): GatewayConfig {
   const r = parseConfig(yaml, { env });

@@ -1,11 +1,12 @@
 // `turnout validate -c FILE` as a user runs it: exit 0 with a summary of what the config sets up,
 // 1 with every problem on stderr, 2 when the file cannot be read.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { MINIMAL } from './support.ts';
 
@@ -28,7 +29,10 @@ test('a valid config exits 0 and summarizes domains, routes (endpoint -> domain/
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stderr, '');
   assert.match(r.stdout, /^examples\/gateway\.yaml: valid\n/);
-  assert.match(r.stdout, /streaming domains \(2\):\n {2}blue: kafka cluster blue-cluster\n {4}sasl-listener: kafka-blue-1:9093,kafka-blue-2:9093,kafka-blue-3:9093 SASL_PLAINTEXT \(PLAIN as kafka\)\n/);
+  assert.match(
+    r.stdout,
+    /streaming domains \(2\):\n {2}blue: kafka cluster blue-cluster\n {4}sasl-listener: kafka-blue-1:9093,kafka-blue-2:9093,kafka-blue-3:9093 SASL_PLAINTEXT \(PLAIN as kafka\)\n/,
+  );
   assert.match(r.stdout, /routes \(1\):\n {2}switchover-route: localhost:19092 -> blue\/sasl-listener\n/);
   assert.match(r.stdout, /0\.0\.0\.0:19093-19108 \(16 broker ports\), client authentication passthrough/);
   assert.match(r.stdout, /admin: 127\.0\.0\.1:9190\n/);
@@ -42,22 +46,33 @@ test('--config is the long form of -c, and the seed example validates without an
 });
 
 test('an invalid config exits 1 and prints every problem with file:line:column to stderr', () => {
-  const file = tempFile(MINIMAL.replace('name: kafka1-domain\n      bootstrapServerId', 'name: kafka3-domain\n      bootstrapServerId').replace('routes:', 'gateway:\n  logg: {}\nroutes:'));
+  const file = tempFile(
+    MINIMAL.replace('name: kafka1-domain\n      bootstrapServerId', 'name: kafka3-domain\n      bootstrapServerId').replace(
+      'routes:',
+      'gateway:\n  logg: {}\nroutes:',
+    ),
+  );
   const r = turnout(['validate', '-c', file]);
   assert.equal(r.code, 1);
   assert.equal(r.stdout, '');
-  assert.equal(r.stderr, [
-    `${file}:18:3 gateway.logg: unknown key "logg". Fix: did you mean "log"?`,
-    `${file}:23:7 routes[0].streamingDomain.name: unknown streaming domain "kafka3-domain" (known: kafka1-domain, kafka2-domain). Fix: use one of the names under streamingDomains.`,
-    `${file}: 2 problems`,
-    '',
-  ].join('\n'));
+  assert.equal(
+    r.stderr,
+    [
+      `${file}:18:3 gateway.logg: unknown key "logg". Fix: did you mean "log"?`,
+      `${file}:23:7 routes[0].streamingDomain.name: unknown streaming domain "kafka3-domain" (known: kafka1-domain, kafka2-domain). Fix: use one of the names under streamingDomains.`,
+      `${file}: 2 problems`,
+      '',
+    ].join('\n'),
+  );
 });
 
 test('a missing environment variable exits 1 and names the variable', () => {
   const r = turnout(['validate', '-c', 'examples/gateway.yaml']);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /examples\/gateway\.yaml:\d+:\d+ streamingDomains\[0\]\.kafkaCluster\.bootstrapServers\[0\]\.security\.sasl\.password: environment variable KAFKA_PASSWORD is not set/);
+  assert.match(
+    r.stderr,
+    /examples\/gateway\.yaml:\d+:\d+ streamingDomains\[0\]\.kafkaCluster\.bootstrapServers\[0\]\.security\.sasl\.password: environment variable KAFKA_PASSWORD is not set/,
+  );
 });
 
 test('a file that cannot be read exits 2', () => {

@@ -1,8 +1,9 @@
 // gateway.workers: how many worker processes `turnout start` runs. A count from 1 to 256 or
 // "auto" (the default: one per CPU); workers share route state through the state log, so more
 // than one needs it, and "auto" without it means one.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { DEFAULTS, formatProblems, resolveWorkers } from '../../../src/config/index.ts';
 import { configOf, MINIMAL, problemAt, problemsOf } from './support.ts';
 
@@ -21,7 +22,15 @@ test('workers takes a count from 1 to 256, "auto", or a number from the environm
 });
 
 test('a worker count out of range, fractional or not a number is reported at gateway.workers with the allowed values', () => {
-  for (const [value, what] of [['0', '0'], ['257', '257'], ['-2', '-2'], ['1.5', 'not a whole number'], ['many', '"many"'], ['[2]', 'a list'], ['Auto', '"Auto"']]) {
+  for (const [value, what] of [
+    ['0', '0'],
+    ['257', '257'],
+    ['-2', '-2'],
+    ['1.5', 'not a whole number'],
+    ['many', '"many"'],
+    ['[2]', 'a list'],
+    ['Auto', '"Auto"'],
+  ]) {
     const p = problemAt(problemsOf(`gateway:\n  workers: ${value}\n${MINIMAL}`), 'gateway.workers');
     assert.equal(p.message, `must be a whole number from 1 to 256 or "auto", not ${what}`, value);
     assert.match(p.hint ?? '', /use "auto" \(one worker process per CPU\) or a number of worker processes from 1 to 256/);
@@ -51,7 +60,7 @@ test('"auto" resolves to the available CPUs, or to one worker without the state 
   assert.deepEqual(resolveWorkers(withState, 8), { count: 8, why: 'gateway.workers is "auto": one worker per available CPU (8)' });
   assert.equal(resolveWorkers(withState, 1).count, 1);
   assert.equal(resolveWorkers(withState, 1000).count, 256, 'capped like a written count');
-  assert.ok(resolveWorkers(withState).count >= 1, 'without a CPU count: this machine\'s');
+  assert.ok(resolveWorkers(withState).count >= 1, "without a CPU count: this machine's");
 
   const noState = resolveWorkers(configOf(`gateway:\n  state: { enabled: false }\n${MINIMAL}`), 8);
   assert.equal(noState.count, 1);

@@ -1,7 +1,7 @@
 // A fake cluster for the replication tracker: the ClusterAdmin calls it makes (end and start
 // offsets, topics, reading records one range or many at a time), over partition logs held in
 // memory, with the reads recorded.
-import { UnreadableRecordsError, type ClusterAdmin, type PartitionKey } from '../../../src/control/cluster-admin.ts';
+import { type ClusterAdmin, type PartitionKey, UnreadableRecordsError } from '../../../src/control/cluster-admin.ts';
 import type { RangesRead, ReadRange } from '../../../src/control/partition-reader.ts';
 import type { DecodedRecord } from '../../../src/protocol/records.ts';
 
@@ -9,7 +9,10 @@ import type { DecodedRecord } from '../../../src/protocol/records.ts';
  * ClusterAdmin.readRanges over a fake's readRecords: every range read whole; a partition whose
  * read throws UnreadableRecordsError is unreadable, any other error fails the call.
  */
-export async function readRangesVia(read: (topic: string, partition: number, from: bigint, to: bigint) => Promise<DecodedRecord[]>, ranges: readonly ReadRange[]): Promise<RangesRead> {
+export async function readRangesVia(
+  read: (topic: string, partition: number, from: bigint, to: bigint) => Promise<DecodedRecord[]>,
+  ranges: readonly ReadRange[],
+): Promise<RangesRead> {
   const out: RangesRead = { read: new Map(), unreadable: new Map() };
   for (const r of ranges) {
     const i = r.key.lastIndexOf(':');
@@ -24,7 +27,10 @@ export async function readRangesVia(read: (topic: string, partition: number, fro
 }
 
 /** A partition log of one fake cluster: records by offset, and the log end offset. */
-export interface Log { records: DecodedRecord[]; end: bigint }
+export interface Log {
+  records: DecodedRecord[];
+  end: bigint;
+}
 
 /** Implements the two ClusterAdmin calls the tracker makes, and records them. */
 export class FakeCluster {
@@ -68,8 +74,16 @@ export class FakeCluster {
   }
 
   /** As the real one: the records of readRecords, handed over in one piece; throws past the deadline. */
-  async eachRecords(topic: string, partition: number, from: bigint, to: bigint, each: (records: DecodedRecord[]) => void, opts: { deadline?: number | null } = {}): Promise<void> {
-    if (from < to && opts.deadline !== undefined && opts.deadline !== null && Date.now() > opts.deadline) throw new Error(`reading ${topic}-${partition} stopped at its deadline (0 of ${to - from} offsets read)`);
+  async eachRecords(
+    topic: string,
+    partition: number,
+    from: bigint,
+    to: bigint,
+    each: (records: DecodedRecord[]) => void,
+    opts: { deadline?: number | null } = {},
+  ): Promise<void> {
+    if (from < to && opts.deadline !== undefined && opts.deadline !== null && Date.now() > opts.deadline)
+      throw new Error(`reading ${topic}-${partition} stopped at its deadline (0 of ${to - from} offsets read)`);
     each(await this.readRecords(topic, partition, from, to));
   }
 
@@ -117,4 +131,3 @@ export class FakeCluster {
     return this as unknown as ClusterAdmin;
   }
 }
-

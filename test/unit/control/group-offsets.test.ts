@@ -4,8 +4,8 @@
 // ClusterAdmin is driven through a fake that answers those two APIs.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ClusterAdmin, MAX_GROUPS_PER_REQUEST } from '../../../src/control/cluster-admin.ts';
 import type { StreamingDomainConfig } from '../../../src/config/types.ts';
+import { ClusterAdmin, MAX_GROUPS_PER_REQUEST } from '../../../src/control/cluster-admin.ts';
 import { ApiKey } from '../../../src/protocol/index.ts';
 
 const domain: StreamingDomainConfig = {
@@ -35,7 +35,11 @@ function adminOver(coordinators: number, fail = new Map<string, number>()) {
           fail.delete(groupId);
           if (error !== undefined) return { groupId, errorCode: error, topics: [] };
           assert.equal(address.port, home(groupId), `${groupId} asked of its coordinator`);
-          return { groupId, errorCode: 0, topics: [{ name: 'orders', partitions: [{ partitionIndex: 0, committedOffset: BigInt(groupId.split('-')[1]), errorCode: 0 }] }] };
+          return {
+            groupId,
+            errorCode: 0,
+            topics: [{ name: 'orders', partitions: [{ partitionIndex: 0, committedOffset: BigInt(groupId.split('-')[1]), errorCode: 0 }] }],
+          };
         }),
       };
     },
@@ -43,7 +47,7 @@ function adminOver(coordinators: number, fail = new Map<string, number>()) {
   return { admin, calls };
 }
 
-test('250 groups on 2 coordinators: 3 FindCoordinator and 4 OffsetFetch requests, every group\'s offsets', async () => {
+test("250 groups on 2 coordinators: 3 FindCoordinator and 4 OffsetFetch requests, every group's offsets", async () => {
   const { admin, calls } = adminOver(2);
   const ids = Array.from({ length: 250 }, (_, i) => `g-${i}`);
   const offsets = await admin.groupOffsetsMany(ids);
@@ -51,23 +55,34 @@ test('250 groups on 2 coordinators: 3 FindCoordinator and 4 OffsetFetch requests
   for (const id of ids) assert.deepEqual([...offsets.get(id)!], [['orders:0', BigInt(id.split('-')[1])]]);
   const find = calls.filter((c) => c.api === ApiKey.FindCoordinator);
   const fetch = calls.filter((c) => c.api === ApiKey.OffsetFetch);
-  assert.deepEqual(find.map((c) => c.keys.length), [100, 100, 50]);
+  assert.deepEqual(
+    find.map((c) => c.keys.length),
+    [100, 100, 50],
+  );
   assert.equal(fetch.length, 4, 'two requests of at most 100 groups per coordinator');
   assert.ok(fetch.every((c) => c.keys.length <= MAX_GROUPS_PER_REQUEST));
   // Coordinators are remembered: reading again costs one OffsetFetch per coordinator batch, no FindCoordinator.
   calls.length = 0;
   await admin.groupOffsetsMany(ids);
-  assert.deepEqual(calls.map((c) => c.api), [ApiKey.OffsetFetch, ApiKey.OffsetFetch, ApiKey.OffsetFetch, ApiKey.OffsetFetch]);
+  assert.deepEqual(
+    calls.map((c) => c.api),
+    [ApiKey.OffsetFetch, ApiKey.OffsetFetch, ApiKey.OffsetFetch, ApiKey.OffsetFetch],
+  );
 });
 
 test('a group answering COORDINATOR_LOAD_IN_PROGRESS is asked again alone (its coordinator looked up again); the others are not', async () => {
   const { admin, calls } = adminOver(1, new Map([['g-3', 14]]));
   const offsets = await admin.groupOffsetsMany(['g-1', 'g-2', 'g-3']);
   assert.equal(offsets.get('g-3')?.get('orders:0'), 3n);
-  assert.deepEqual(calls.map((c) => [c.api, c.keys]), [
-    [ApiKey.FindCoordinator, ['g-1', 'g-2', 'g-3']], [ApiKey.OffsetFetch, ['g-1', 'g-2', 'g-3']],
-    [ApiKey.FindCoordinator, ['g-3']], [ApiKey.OffsetFetch, ['g-3']],
-  ]);
+  assert.deepEqual(
+    calls.map((c) => [c.api, c.keys]),
+    [
+      [ApiKey.FindCoordinator, ['g-1', 'g-2', 'g-3']],
+      [ApiKey.OffsetFetch, ['g-1', 'g-2', 'g-3']],
+      [ApiKey.FindCoordinator, ['g-3']],
+      [ApiKey.OffsetFetch, ['g-3']],
+    ],
+  );
 });
 
 test('a group answering a non-retriable error fails the read, naming the group', async () => {

@@ -9,16 +9,34 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { PartitionKey } from '../../../src/control/cluster-admin.ts';
 import { decodeCheckpoint, decodeOffsetSync, encodeCheckpoint, encodeOffsetSync } from '../../../src/control/mirror-maker.ts';
-import { alignTails, anchorBound, decide, decodeAnchors, pairBounds, SyncIndex, thinAnchors, translateWithAnchors, encodeAnchors } from '../../../src/control/offset-translation.ts';
+import {
+  alignTails,
+  anchorBound,
+  decide,
+  decodeAnchors,
+  encodeAnchors,
+  pairBounds,
+  SyncIndex,
+  thinAnchors,
+  translateWithAnchors,
+} from '../../../src/control/offset-translation.ts';
 import { ReplicationTracker } from '../../../src/control/replication.ts';
 import type { DecodedRecord } from '../../../src/protocol/records.ts';
-import { FakeCluster } from './fake-cluster.ts';
 import { prng } from '../../support/messages.ts';
+import { FakeCluster } from './fake-cluster.ts';
 
 // ---- pure pieces ----
 
 test('decide: the highest lower bound wins; the re-read bound is the lowest upper bound minus it', () => {
-  const t = decide([{ value: 10n, method: 'offset-sync' }, { value: 7n, method: 'checkpoint' }], [15n, 30n], 0n, 40n);
+  const t = decide(
+    [
+      { value: 10n, method: 'offset-sync' },
+      { value: 7n, method: 'checkpoint' },
+    ],
+    [15n, 30n],
+    0n,
+    40n,
+  );
   assert.deepEqual(t, { dest: 10n, method: 'offset-sync', reReadBound: 5n });
 });
 
@@ -29,21 +47,50 @@ test('decide: nothing known continues at the destination log start; a lower boun
 
 test('decide: bounds that meet are exact; a lower bound past an upper bound is dropped (conservative)', () => {
   assert.deepEqual(decide([{ value: 9n, method: 'tail' }], [9n], 0n, 20n), { dest: 9n, method: 'exact', reReadBound: 0n });
-  assert.deepEqual(decide([{ value: 12n, method: 'offset-sync' }, { value: 4n, method: 'tail' }], [9n], 1n, 20n), { dest: 4n, method: 'conservative', reReadBound: 5n });
+  assert.deepEqual(
+    decide(
+      [
+        { value: 12n, method: 'offset-sync' },
+        { value: 4n, method: 'tail' },
+      ],
+      [9n],
+      1n,
+      20n,
+    ),
+    { dest: 4n, method: 'conservative', reReadBound: 5n },
+  );
   // Only wrong evidence (a restarted MirrorMaker task's new syncs, before it copied everything again): the log start.
-  assert.deepEqual(decide([{ value: 1_000_001n, method: 'offset-sync' }], [1_000_000n], 0n, 1_000_000n), { dest: 0n, method: 'conservative', reReadBound: 1_000_000n });
+  assert.deepEqual(decide([{ value: 1_000_001n, method: 'offset-sync' }], [1_000_000n], 0n, 1_000_000n), {
+    dest: 0n,
+    method: 'conservative',
+    reReadBound: 1_000_000n,
+  });
 });
 
 test('SyncIndex: keeps the nearest sync at or before each committed offset and the nearest after it', () => {
   const idx = new SyncIndex([5n, 50n]);
-  for (const [s, d] of [[0n, 100n], [4n, 103n], [5n, 104n], [20n, 110n], [60n, 130n], [70n, 140n]] as const) idx.add(s, d);
+  for (const [s, d] of [
+    [0n, 100n],
+    [4n, 103n],
+    [5n, 104n],
+    [20n, 110n],
+    [60n, 130n],
+    [70n, 140n],
+  ] as const)
+    idx.add(s, d);
   assert.deepEqual(idx.around(5n), { before: [5n, 104n], after: [20n, 110n] });
   assert.deepEqual(idx.around(50n), { before: [20n, 110n], after: [60n, 130n] });
 });
 
 test('SyncIndex: a sync that goes back (a restarted task copying again, a truncated destination) starts a new chain', () => {
   const idx = new SyncIndex([30n]);
-  for (const [s, d] of [[0n, 0n], [10n, 10n], [25n, 25n], [40n, 40n]] as const) idx.add(s, d);
+  for (const [s, d] of [
+    [0n, 0n],
+    [10n, 10n],
+    [25n, 25n],
+    [40n, 40n],
+  ] as const)
+    idx.add(s, d);
   idx.add(20n, 45n); // restart: copies from 20 again, after 40
   assert.deepEqual(idx.around(30n), { before: [20n, 45n] }, 'the new chain only');
   idx.add(28n, 53n);
@@ -58,14 +105,23 @@ test('alignTails: pairs records from the newest back; records without a copy are
   // Source: a b X c d (X aborted, not copied); destination: q a b c d.
   const src = [fpRec(0, 'a'), fpRec(1, 'b'), fpRec(2, 'X'), fpRec(4, 'c'), fpRec(5, 'd')];
   const dst = [fpRec(10, 'q'), fpRec(11, 'a'), fpRec(12, 'b'), fpRec(13, 'c'), fpRec(14, 'd')];
-  assert.deepEqual(alignTails(src, dst), [[0n, 11n], [1n, 12n], [4n, 13n], [5n, 14n]]);
+  assert.deepEqual(alignTails(src, dst), [
+    [0n, 11n],
+    [1n, 12n],
+    [4n, 13n],
+    [5n, 14n],
+  ]);
 });
 
 test('alignTails: records with repeated content are not paired (their copies cannot be told apart); pairs never cross', () => {
   const src = [fpRec(0, 'a'), fpRec(1, 'x'), fpRec(2, 'x'), fpRec(3, 'b'), fpRec(4, 'c')];
   const dst = [fpRec(7, 'x'), fpRec(8, 'a'), fpRec(9, 'b'), fpRec(10, 'c')];
   // 'a' at 8 would sit after 'b'... no: a(0)->8 is before b(3)->9, kept; x is repeated on the source.
-  assert.deepEqual(alignTails(src, dst), [[0n, 8n], [3n, 9n], [4n, 10n]]);
+  assert.deepEqual(alignTails(src, dst), [
+    [0n, 8n],
+    [3n, 9n],
+    [4n, 10n],
+  ]);
   const crossing = alignTails([fpRec(0, 'a'), fpRec(1, 'b')], [fpRec(5, 'b'), fpRec(6, 'a')]);
   assert.deepEqual(crossing, [[1n, 5n]]);
 });
@@ -99,7 +155,11 @@ const TOPIC = 'orders';
 const KEY: PartitionKey = `${TOPIC}:0`;
 const SYNCS = 'mm2-offset-syncs.copy.internal';
 
-interface OriginEntry { offset: number; kind: 'committed' | 'aborted' | 'marker'; id: number }
+interface OriginEntry {
+  offset: number;
+  kind: 'committed' | 'aborted' | 'marker';
+  id: number;
+}
 
 interface World {
   origin: FakeCluster;
@@ -192,13 +252,20 @@ function generate(rand: () => number): World {
   const copyStart = rand() < 0.2 ? copyBase + int(0, Math.max(0, Math.floor((copyEnd - copyBase) / 3))) : copyBase;
 
   const origin = new FakeCluster('origin');
-  const originRecords = entries.filter((e) => e.kind !== 'marker' && !originGone.has(e.offset)).map((e) => record(e.kind === 'aborted' ? 100_000 + e.offset : e.id, e.offset, collide && e.kind === 'committed'));
+  const originRecords = entries
+    .filter((e) => e.kind !== 'marker' && !originGone.has(e.offset))
+    .map((e) => record(e.kind === 'aborted' ? 100_000 + e.offset : e.id, e.offset, collide && e.kind === 'committed'));
   origin.set(KEY, originRecords, BigInt(originEnd));
   // MirrorMaker keeps its offset syncs on the origin (offset-syncs.topic.location=source), named after the copy.
-  origin.set(`${SYNCS}:0`, kept.map(([u, d], i) => ({ offset: BigInt(i), timestamp: 0, ...encodeOffsetSync(TOPIC, 0, BigInt(u), BigInt(d)) })));
+  origin.set(
+    `${SYNCS}:0`,
+    kept.map(([u, d], i) => ({ offset: BigInt(i), timestamp: 0, ...encodeOffsetSync(TOPIC, 0, BigInt(u), BigInt(d)) })),
+  );
   const copy = new FakeCluster('copy');
   const local = Array.from({ length: copyBase }, (_, i) => ({ offset: BigInt(i), timestamp: i, key: null, value: Buffer.from(`local-${i}`) }));
-  const copyRecords = [...local, ...copyLog.filter((c) => !copyGone.has(c.offset)).map((c) => record(c.id, c.offset, collide))].filter((r) => r.offset >= BigInt(copyStart));
+  const copyRecords = [...local, ...copyLog.filter((c) => !copyGone.has(c.offset)).map((c) => record(c.id, c.offset, collide))].filter(
+    (r) => r.offset >= BigInt(copyStart),
+  );
   copy.set(KEY, copyRecords, BigInt(copyEnd));
   copy.starts.set(KEY, BigInt(copyStart));
 
@@ -259,15 +326,24 @@ test('property: over generated logs, translation in both directions never lands 
       for (let i = 0; i < 6; i++) queries.add(Math.floor(rand() * (srcEnd + 1)));
       const t = new ReplicationTracker('mirrormaker2', src.admin, dst.admin);
       const [state] = await t.check(new Map([[KEY, BigInt(srcEnd)]]));
-      await t.prepare([...queries].map((q, i) => ({ groupId: `g${i}`, offsets: new Map([[KEY, BigInt(q)]]) })), ['origin']);
+      await t.prepare(
+        [...queries].map((q, i) => ({ groupId: `g${i}`, offsets: new Map([[KEY, BigInt(q)]]) })),
+        ['origin'],
+      );
       for (const q of queries) {
         const r = t.translate(KEY, BigInt(q));
         const limit = safeLimit(w, forward, q);
         const where = `seed ${seed}, ${forward ? 'origin -> copy' : 'copy -> origin'}, committed ${q}, caught up ${state.caughtUp}, restarted ${w.restarted}`;
-        assert.ok(Number(r.dest) <= limit, `${where}: translated to ${r.dest} (${r.method}) but unread records start at ${limit}${process.env.TURNOUT_PROPERTY_DEBUG ? JSON.stringify({ tail: (t as unknown as { tailPairs: Map<string, unknown> }).tailPairs.get(KEY), syncs: w.origin.logs.get(`${SYNCS}:0`)?.records.map((x) => decodeOffsetSync(x.key, x.value)), originOf: [...w.originOf], copiesOf: [...w.copiesOf] }, (_k, v) => (typeof v === 'bigint' ? Number(v) : v)) : ''}`);
+        assert.ok(
+          Number(r.dest) <= limit,
+          `${where}: translated to ${r.dest} (${r.method}) but unread records start at ${limit}${process.env.TURNOUT_PROPERTY_DEBUG ? JSON.stringify({ tail: (t as unknown as { tailPairs: Map<string, unknown> }).tailPairs.get(KEY), syncs: w.origin.logs.get(`${SYNCS}:0`)?.records.map((x) => decodeOffsetSync(x.key, x.value)), originOf: [...w.originOf], copiesOf: [...w.copiesOf] }, (_k, v) => (typeof v === 'bigint' ? Number(v) : v)) : ''}`,
+        );
         if (!w.restarted && r.reReadBound !== null) {
           const again = reReads(w, forward, q, Number(r.dest));
-          assert.ok(BigInt(again) <= r.reReadBound, `${where}: ${again} records re-read, bound ${r.reReadBound} (${r.method}, dest ${r.dest})${process.env.TURNOUT_PROPERTY_DEBUG ? JSON.stringify({ tail: (t as unknown as { tailPairs: Map<string, unknown> }).tailPairs.get(KEY), originOf: [...w.originOf], copiesOf: [...w.copiesOf] }, (_k, v) => (typeof v === 'bigint' ? Number(v) : v)) : ''}`);
+          assert.ok(
+            BigInt(again) <= r.reReadBound,
+            `${where}: ${again} records re-read, bound ${r.reReadBound} (${r.method}, dest ${r.dest})${process.env.TURNOUT_PROPERTY_DEBUG ? JSON.stringify({ tail: (t as unknown as { tailPairs: Map<string, unknown> }).tailPairs.get(KEY), originOf: [...w.originOf], copiesOf: [...w.copiesOf] }, (_k, v) => (typeof v === 'bigint' ? Number(v) : v)) : ''}`,
+          );
         }
         total++;
         if (r.method === 'exact') exact++;
@@ -281,15 +357,27 @@ test('property: over generated logs, translation in both directions never lands 
 
 /** Source records 0..n-1 and their copies at base.. on the destination, with distinct content. */
 function copied(n: number, base: number): { source: FakeCluster; dest: FakeCluster } {
-  const r = (i: number, offset: number): DecodedRecord => ({ offset: BigInt(offset), timestamp: 1_700_000_000_000 + i, key: null, value: Buffer.from(`r${i}`) });
-  const source = new FakeCluster('blue').set(KEY, Array.from({ length: n }, (_, i) => r(i, i)));
-  const dest = new FakeCluster('green').set(KEY, Array.from({ length: n }, (_, i) => r(i, base + i)));
+  const r = (i: number, offset: number): DecodedRecord => ({
+    offset: BigInt(offset),
+    timestamp: 1_700_000_000_000 + i,
+    key: null,
+    value: Buffer.from(`r${i}`),
+  });
+  const source = new FakeCluster('blue').set(
+    KEY,
+    Array.from({ length: n }, (_, i) => r(i, i)),
+  );
+  const dest = new FakeCluster('green').set(
+    KEY,
+    Array.from({ length: n }, (_, i) => r(i, base + i)),
+  );
   return { source, dest };
 }
 
-const syncRecords = (pairs: [number, number][], topic = TOPIC) => pairs.map(([u, d], i) => ({ offset: BigInt(i), timestamp: 0, ...encodeOffsetSync(topic, 0, BigInt(u), BigInt(d)) }));
+const syncRecords = (pairs: [number, number][], topic = TOPIC) =>
+  pairs.map(([u, d], i) => ({ offset: BigInt(i), timestamp: 0, ...encodeOffsetSync(topic, 0, BigInt(u), BigInt(d)) }));
 
-test('tracker: MirrorMaker\'s checkpoint of the group is a lower bound when nothing nearer is known', async () => {
+test("tracker: MirrorMaker's checkpoint of the group is a lower bound when nothing nearer is known", async () => {
   const { source, dest } = copied(2000, 100);
   const cp = encodeCheckpoint('app', TOPIC, 0, 200n, 290n);
   dest.set('blue.checkpoints.internal:0', [{ offset: 0n, timestamp: 0, ...cp }]);
@@ -322,7 +410,13 @@ test('tracker: offset syncs of this flow are used forwards, and the same topic b
   source.set('mm2-offset-syncs.green.internal:0', syncRecords(pairs));
   const forward = new ReplicationTracker('mirrormaker2', source.admin, dest.admin);
   await forward.check(new Map([[KEY, 2000n]]));
-  await forward.prepare([{ groupId: 'app', offsets: new Map([[KEY, 250n]]) }, { groupId: 'done', offsets: new Map([[KEY, 300n]]) }], ['blue']);
+  await forward.prepare(
+    [
+      { groupId: 'app', offsets: new Map([[KEY, 250n]]) },
+      { groupId: 'done', offsets: new Map([[KEY, 300n]]) },
+    ],
+    ['blue'],
+  );
   assert.deepEqual(forward.evidence.offsetSyncs, [{ domain: 'blue', topic: 'mm2-offset-syncs.green.internal', direction: 'forward', syncs: 20 }]);
   assert.deepEqual(forward.translate(KEY, 250n, 'app'), { key: KEY, source: 250n, dest: 301n, method: 'offset-sync', reReadBound: 99n });
   assert.deepEqual(forward.translate(KEY, 300n, 'done'), { key: KEY, source: 300n, dest: 400n, method: 'exact', reReadBound: 0n });
@@ -336,11 +430,17 @@ test('tracker: offset syncs of this flow are used forwards, and the same topic b
 test('tracker: syncs whose offsets are equal on both sides (a topic copied from its start) are used, whichever way the flow runs', async () => {
   const { source, dest } = copied(2000, 0);
   source.set('mm2-offset-syncs.green.internal:0', syncRecords(Array.from({ length: 20 }, (_, i) => [i * 100 + 4, i * 100 + 4] as [number, number])));
-  for (const [from, to] of [[source, dest], [dest, source]] as const) {
+  for (const [from, to] of [
+    [source, dest],
+    [dest, source],
+  ] as const) {
     const t = new ReplicationTracker('mirrormaker2', from.admin, to.admin);
     await t.check(new Map([[KEY, 2000n]]));
     await t.prepare([{ groupId: 'app', offsets: new Map([[KEY, 500n]]) }], ['blue']);
-    assert.deepEqual(t.evidence.offsetSyncs.map((x) => x.direction), ['equal offsets']);
+    assert.deepEqual(
+      t.evidence.offsetSyncs.map((x) => x.direction),
+      ['equal offsets'],
+    );
     assert.deepEqual(t.translate(KEY, 500n, 'app'), { key: KEY, source: 500n, dest: 405n, method: 'offset-sync', reReadBound: 99n });
   }
 });
@@ -358,22 +458,37 @@ test('tracker: offset syncs not read by the deadline are left out and listed; tr
 });
 
 test('tracker: a partition whose own newest sync names different records is left out, even when the sampled partitions agree', async () => {
-  const r = (p: number, i: number, offset: number): DecodedRecord => ({ offset: BigInt(offset), timestamp: 1_700_000_000_000 + i, key: Buffer.from(`p${p}`), value: Buffer.from(`r${i}`) });
+  const r = (p: number, i: number, offset: number): DecodedRecord => ({
+    offset: BigInt(offset),
+    timestamp: 1_700_000_000_000 + i,
+    key: Buffer.from(`p${p}`),
+    value: Buffer.from(`r${i}`),
+  });
   const source = new FakeCluster('blue');
   const dest = new FakeCluster('green');
   const syncs: { offset: bigint; timestamp: number; key: Buffer; value: Buffer }[] = [];
   for (let p = 0; p < 4; p++) {
     const key = `${TOPIC}:${p}`;
-    source.set(key, Array.from({ length: 2000 }, (_, i) => r(p, i, i)));
-    dest.set(key, Array.from({ length: 2000 }, (_, i) => r(p, i, 100 + i)));
+    source.set(
+      key,
+      Array.from({ length: 2000 }, (_, i) => r(p, i, i)),
+    );
+    dest.set(
+      key,
+      Array.from({ length: 2000 }, (_, i) => r(p, i, 100 + i)),
+    );
     // Partition 3's syncs describe some other copy (offset + 7).
-    for (let i = 0; i < 20; i++) syncs.push({ offset: BigInt(syncs.length), timestamp: 0, ...encodeOffsetSync(TOPIC, p, BigInt(i * 100), BigInt(i * 100 + (p === 3 ? 7 : 100))) });
+    for (let i = 0; i < 20; i++)
+      syncs.push({ offset: BigInt(syncs.length), timestamp: 0, ...encodeOffsetSync(TOPIC, p, BigInt(i * 100), BigInt(i * 100 + (p === 3 ? 7 : 100))) });
   }
   source.set('mm2-offset-syncs.green.internal:0', syncs);
   const t = new ReplicationTracker('mirrormaker2', source.admin, dest.admin);
   await t.check(new Map([0, 1, 2, 3].map((p) => [`${TOPIC}:${p}`, 2000n] as const)));
   await t.prepare([{ groupId: 'app', offsets: new Map([0, 1, 2, 3].map((p) => [`${TOPIC}:${p}`, 250n] as const)) }], []);
-  assert.deepEqual(t.evidence.offsetSyncs.map((x) => x.direction), ['forward']);
+  assert.deepEqual(
+    t.evidence.offsetSyncs.map((x) => x.direction),
+    ['forward'],
+  );
   assert.match(t.evidence.ignored.join('\n'), /for 1 partition\(s\) \(orders:3\): their newest sync names different records/);
   assert.deepEqual([t.translate(`${TOPIC}:0`, 250n, 'app').method, t.translate(`${TOPIC}:3`, 250n, 'app').method], ['offset-sync', 'start']);
 });
@@ -408,7 +523,7 @@ function generateTwoWay(rand: () => number): TwoWay {
     const from = ph % 2 === 0 ? 'a' : 'b';
     const to = from === 'a' ? 'b' : 'a';
     const start = logs[from].length;
-    for (let n = long ? int(100, 500) : int(3, 80); n > 0;) {
+    for (let n = long ? int(100, 500) : int(3, 80); n > 0; ) {
       if (rand() < 0.5) {
         at[from].set(id, logs[from].length);
         logs[from].push({ id: id++, kind: 'committed' });
@@ -440,9 +555,16 @@ function generateTwoWay(rand: () => number): TwoWay {
   }
   const cluster = (name: 'a' | 'b') => {
     const c = new FakeCluster(name);
-    c.set(KEY, logs[name].flatMap((e, o) => (e.kind === 'marker' ? [] : [record(e.kind === 'aborted' ? 100_000 + e.id : e.id, o, false)])), BigInt(logs[name].length));
+    c.set(
+      KEY,
+      logs[name].flatMap((e, o) => (e.kind === 'marker' ? [] : [record(e.kind === 'aborted' ? 100_000 + e.id : e.id, o, false)])),
+      BigInt(logs[name].length),
+    );
     const other = name === 'a' ? 'b' : 'a';
-    c.set(`mm2-offset-syncs.${other}.internal:0`, syncs[name].map(([u, d], i) => ({ offset: BigInt(i), timestamp: 0, ...encodeOffsetSync(TOPIC, 0, BigInt(u), BigInt(d)) })));
+    c.set(
+      `mm2-offset-syncs.${other}.internal:0`,
+      syncs[name].map(([u, d], i) => ({ offset: BigInt(i), timestamp: 0, ...encodeOffsetSync(TOPIC, 0, BigInt(u), BigInt(d)) })),
+    );
     return c;
   };
   return { a: cluster('a'), b: cluster('b'), at, end: { a: logs.a.length, b: logs.b.length }, phases };
@@ -457,24 +579,34 @@ test('property: with two-way replication (originals and copies interleaved on bo
     const seed = seed0 + run;
     const rand = prng(seed);
     const w = generateTwoWay(rand);
-    for (const [from, to] of [['a', 'b'], ['b', 'a']] as const) {
+    for (const [from, to] of [
+      ['a', 'b'],
+      ['b', 'a'],
+    ] as const) {
       const srcEnd = w.end[from];
       const queries = new Set<number>([srcEnd]);
       for (let i = 0; i < 6; i++) queries.add(Math.floor(rand() * (srcEnd + 1)));
       const t = new ReplicationTracker('mirrormaker2', w[from].admin, w[to].admin);
       await t.check(new Map([[KEY, BigInt(srcEnd)]]));
-      await t.prepare([...queries].map((q, i) => ({ groupId: `g${i}`, offsets: new Map([[KEY, BigInt(q)]]) })), []);
+      await t.prepare(
+        [...queries].map((q, i) => ({ groupId: `g${i}`, offsets: new Map([[KEY, BigInt(q)]]) })),
+        [],
+      );
       for (const q of queries) {
         const r = t.translate(KEY, BigInt(q));
         // Not yet read: committed records at or after q on the source; each must be at or after the position.
         let limit = w.end[to];
         for (const [rid, o] of w.at[from]) if (o >= q) limit = Math.min(limit, w.at[to].get(rid) ?? limit);
-        assert.ok(Number(r.dest) <= limit, `seed ${seed}, ${from} -> ${to} (${w.phases} phases), committed ${q}: translated to ${r.dest} (${r.method}) but unread records start at ${limit}`);
+        assert.ok(
+          Number(r.dest) <= limit,
+          `seed ${seed}, ${from} -> ${to} (${w.phases} phases), committed ${q}: translated to ${r.dest} (${r.method}) but unread records start at ${limit}`,
+        );
       }
       // Both flows' sync topics are found, and each is used in the direction it runs.
       if (t.evidence.offsetSyncs.length === 2) offsetSync++;
-      for (const q of queries) if (t.translate(KEY, BigInt(q)).method === 'offset-sync') viaSyncs++;
-      else if (process.env.TURNOUT_PROPERTY_DEBUG) console.log(seed, from, JSON.stringify(t.evidence));
+      for (const q of queries)
+        if (t.translate(KEY, BigInt(q)).method === 'offset-sync') viaSyncs++;
+        else if (process.env.TURNOUT_PROPERTY_DEBUG) console.log(seed, from, JSON.stringify(t.evidence));
     }
   }
   assert.ok(offsetSync > runs / 2, `both sync topics used in ${offsetSync} of ${2 * runs} translations`);
@@ -496,19 +628,73 @@ test('decide: on equal lower bounds the first (better) method is kept, an exact 
   assert.deepEqual(decide([checkpoint, exact], [], 0n, null), { dest: 10n, method: 'exact', reReadBound: 0n });
   assert.deepEqual(decide([{ ...checkpoint, exact: false }, exact], [], 0n, null), { dest: 10n, method: 'exact', reReadBound: 0n });
   assert.deepEqual(decide([exact], [], 0n, null), { dest: 10n, method: 'exact', reReadBound: 0n }, 'exact even with no upper bound known');
-  assert.deepEqual(decide([{ value: 12n, method: 'offset-sync' }, { value: 10n, method: 'exact', exact: true }], [30n], 0n, null), { dest: 12n, method: 'offset-sync', reReadBound: 18n }, 'a higher bound beats a lower exact one');
-  assert.deepEqual(decide([{ value: 12n, method: 'offset-sync' }, { value: 10n, method: 'tail' }], [30n], 0n, null), { dest: 12n, method: 'offset-sync', reReadBound: 18n });
+  assert.deepEqual(
+    decide(
+      [
+        { value: 12n, method: 'offset-sync' },
+        { value: 10n, method: 'exact', exact: true },
+      ],
+      [30n],
+      0n,
+      null,
+    ),
+    { dest: 12n, method: 'offset-sync', reReadBound: 18n },
+    'a higher bound beats a lower exact one',
+  );
+  assert.deepEqual(
+    decide(
+      [
+        { value: 12n, method: 'offset-sync' },
+        { value: 10n, method: 'tail' },
+      ],
+      [30n],
+      0n,
+      null,
+    ),
+    { dest: 12n, method: 'offset-sync', reReadBound: 18n },
+  );
   assert.deepEqual(decide([{ value: 5n, method: 'checkpoint' }], [], 5n, 20n), { dest: 5n, method: 'start', reReadBound: 15n });
 });
 
 test('decide: on a contradiction the highest lower bound at or below the upper bound is kept', () => {
-  assert.deepEqual(decide([{ value: 12n, method: 'offset-sync' }, { value: 9n, method: 'tail' }], [9n], 1n, 20n), { dest: 9n, method: 'conservative', reReadBound: 0n });
-  assert.deepEqual(decide([{ value: 12n, method: 'offset-sync' }, { value: 8n, method: 'tail' }, { value: 4n, method: 'checkpoint' }], [9n], 1n, 20n), { dest: 8n, method: 'conservative', reReadBound: 1n });
+  assert.deepEqual(
+    decide(
+      [
+        { value: 12n, method: 'offset-sync' },
+        { value: 9n, method: 'tail' },
+      ],
+      [9n],
+      1n,
+      20n,
+    ),
+    { dest: 9n, method: 'conservative', reReadBound: 0n },
+  );
+  assert.deepEqual(
+    decide(
+      [
+        { value: 12n, method: 'offset-sync' },
+        { value: 8n, method: 'tail' },
+        { value: 4n, method: 'checkpoint' },
+      ],
+      [9n],
+      1n,
+      20n,
+    ),
+    { dest: 8n, method: 'conservative', reReadBound: 1n },
+  );
 });
 
 test('SyncIndex: committed offsets may come in any order; without any, every pair is still found', () => {
   const idx = new SyncIndex([50n, 5n, 50n, 20n]);
-  for (const [s, d] of [[0n, 100n], [4n, 103n], [5n, 104n], [20n, 110n], [60n, 130n], [70n, 140n]] as const) idx.add(s, d);
+  for (const [s, d] of [
+    [0n, 100n],
+    [4n, 103n],
+    [5n, 104n],
+    [20n, 110n],
+    [60n, 130n],
+    [70n, 140n],
+  ] as const)
+    idx.add(s, d);
   assert.deepEqual(idx.around(5n), { before: [5n, 104n], after: [20n, 110n] });
   assert.deepEqual(idx.around(20n), { before: [20n, 110n], after: [60n, 130n] });
   assert.deepEqual(idx.around(50n), { before: [20n, 110n], after: [60n, 130n] });
@@ -536,35 +722,89 @@ test('SyncIndex: the nearest pair before an offset is found in an earlier slot, 
 
 test('SyncIndex: a sync that repeats a source offset, or a destination offset, or goes back starts a new chain and forgets the old one', () => {
   const sameSource = new SyncIndex([5n, 10n]);
-  for (const [s, d] of [[0n, 0n], [10n, 10n], [10n, 12n]] as const) sameSource.add(s, d);
+  for (const [s, d] of [
+    [0n, 0n],
+    [10n, 10n],
+    [10n, 12n],
+  ] as const)
+    sameSource.add(s, d);
   assert.deepEqual([sameSource.around(5n), sameSource.chains], [{ after: [10n, 12n] }, 2]);
   const sameDest = new SyncIndex([5n, 10n]);
-  for (const [s, d] of [[0n, 0n], [10n, 10n], [11n, 10n]] as const) sameDest.add(s, d);
+  for (const [s, d] of [
+    [0n, 0n],
+    [10n, 10n],
+    [11n, 10n],
+  ] as const)
+    sameDest.add(s, d);
   assert.deepEqual([sameDest.around(5n), sameDest.chains], [{ after: [11n, 10n] }, 2]);
   const destBack = new SyncIndex([5n, 10n]);
-  for (const [s, d] of [[0n, 5n], [10n, 10n], [11n, 7n]] as const) destBack.add(s, d);
+  for (const [s, d] of [
+    [0n, 5n],
+    [10n, 10n],
+    [11n, 7n],
+  ] as const)
+    destBack.add(s, d);
   assert.deepEqual([destBack.around(5n), destBack.chains], [{ after: [11n, 7n] }, 2]);
   const stale = new SyncIndex([5n, 30n]);
-  for (const [s, d] of [[0n, 0n], [10n, 10n], [2n, 1n]] as const) stale.add(s, d);
-  assert.deepEqual(stale.around(30n), { before: [2n, 1n] }, 'the old chain\'s pair at 10 is gone');
+  for (const [s, d] of [
+    [0n, 0n],
+    [10n, 10n],
+    [2n, 1n],
+  ] as const)
+    stale.add(s, d);
+  assert.deepEqual(stale.around(30n), { before: [2n, 1n] }, "the old chain's pair at 10 is gone");
   assert.deepEqual([stale.seen, stale.chains], [3, 2]);
 });
 
 test('anchorBound: the highest anchor at or before the committed offset', () => {
-  const anchors = [[10n, 100n], [20n, 200n], [5n, 150n]] as const;
+  const anchors = [
+    [10n, 100n],
+    [20n, 200n],
+    [5n, 150n],
+  ] as const;
   assert.deepEqual(anchorBound(anchors, 15n, 'anchor'), { value: 150n, method: 'anchor' });
   assert.deepEqual(anchorBound(anchors, 20n, 'anchor'), { value: 200n, method: 'anchor' });
   assert.equal(anchorBound(anchors, 4n, 'anchor'), undefined);
 });
 
 test('thinAnchors sorts, keeps the highest lower bound per source offset, and thins to exactly the top half and an even spread', () => {
-  assert.deepEqual(thinAnchors([[5n, 50n], [1n, 10n], [3n, 30n], [3n, 35n], [3n, 32n], [1n, 9n]]), [[1n, 10n], [3n, 35n], [5n, 50n]]);
-  assert.deepEqual(thinAnchors([[5n, 10n], [1n, 50n], [3n, 30n]]), [[1n, 50n], [3n, 30n], [5n, 10n]], 'sorted by source offset, whatever the destination offsets');
+  assert.deepEqual(
+    thinAnchors([
+      [5n, 50n],
+      [1n, 10n],
+      [3n, 30n],
+      [3n, 35n],
+      [3n, 32n],
+      [1n, 9n],
+    ]),
+    [
+      [1n, 10n],
+      [3n, 35n],
+      [5n, 50n],
+    ],
+  );
+  assert.deepEqual(
+    thinAnchors([
+      [5n, 10n],
+      [1n, 50n],
+      [3n, 30n],
+    ]),
+    [
+      [1n, 50n],
+      [3n, 30n],
+      [5n, 10n],
+    ],
+    'sorted by source offset, whatever the destination offsets',
+  );
   const many: [bigint, bigint][] = Array.from({ length: 200 }, (_, i) => [BigInt(i), BigInt(i * 2)]);
   const expected = [0, 39, 78, 117, 156, 195, 196, 197, 198, 199].map((a) => [BigInt(a), BigInt(a * 2)]);
   assert.deepEqual(thinAnchors(many.reverse(), 10), expected);
   const ten = many.slice(0, 10);
-  assert.deepEqual(thinAnchors(ten, 10), [...ten].sort((x, y) => (x[0] < y[0] ? -1 : 1)), 'exactly max: all of them');
+  assert.deepEqual(
+    thinAnchors(ten, 10),
+    [...ten].sort((x, y) => (x[0] < y[0] ? -1 : 1)),
+    'exactly max: all of them',
+  );
 });
 
 test('decodeAnchors: a log start alone is valid; anything malformed is null', () => {

@@ -8,12 +8,18 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { HostPort } from '../../../src/config/types.ts';
 import type { PartitionKey } from '../../../src/control/cluster-admin.ts';
-import { readRanges, ReadDeadlineError, type FetchIO, type FetchPlan, type ReadRange } from '../../../src/control/partition-reader.ts';
+import { type FetchIO, type FetchPlan, ReadDeadlineError, type ReadRange, readRanges } from '../../../src/control/partition-reader.ts';
 import type { FetchResponse } from '../../../src/protocol/generated/messages/fetch-response.ts';
 import { encodeRecordBatch } from '../../../src/protocol/records.ts';
 import { compressedBatch, withBody } from '../protocol/compressed-batch.ts';
 
-interface FakePartition { batches: Buffer[]; hw: bigint; lso?: bigint; start?: bigint; errors?: number[] }
+interface FakePartition {
+  batches: Buffer[];
+  hw: bigint;
+  lso?: bigint;
+  start?: bigint;
+  errors?: number[];
+}
 
 const lastOffset = (b: Buffer) => b.readBigInt64BE(0) + BigInt(b.readInt32BE(23));
 
@@ -53,7 +59,13 @@ class FakeBrokers implements FetchIO {
         const key = `${t.topic}:${req.partition}`;
         const p = this.partitions.get(key)!;
         const error = p.errors?.shift();
-        const base = { partitionIndex: req.partition, highWatermark: p.hw, lastStableOffset: p.lso ?? p.hw, logStartOffset: p.start ?? 0n, abortedTransactions: [] };
+        const base = {
+          partitionIndex: req.partition,
+          highWatermark: p.hw,
+          lastStableOffset: p.lso ?? p.hw,
+          logStartOffset: p.start ?? 0n,
+          abortedTransactions: [],
+        };
         if (error !== undefined && error !== 0) return { ...base, errorCode: error, records: null };
         if (this.leader.get(key) !== address.port) return { ...base, errorCode: 6, records: null };
         if (req.fetchOffset < (p.start ?? 0n) || req.fetchOffset > p.hw) return { ...base, errorCode: 1, records: null };
@@ -77,7 +89,13 @@ const rec = (n: number, size = 20) => ({ key: Buffer.from(`k${n}`), value: Buffe
 /** `n` records from offset `at`, `perBatch` to a batch. */
 function batches(at: number, n: number, perBatch = 1, size = 20): Buffer[] {
   const out: Buffer[] = [];
-  for (let i = 0; i < n; i += perBatch) out.push(encodeRecordBatch(Array.from({ length: Math.min(perBatch, n - i) }, (_, j) => rec(at + i + j, size)), { baseOffset: at + i }));
+  for (let i = 0; i < n; i += perBatch)
+    out.push(
+      encodeRecordBatch(
+        Array.from({ length: Math.min(perBatch, n - i) }, (_, j) => rec(at + i + j, size)),
+        { baseOffset: at + i },
+      ),
+    );
   return out;
 }
 const full = (key: PartitionKey, from: number, to: number): ReadRange => ({ key, from: BigInt(from), to: BigInt(to) });
@@ -85,10 +103,11 @@ const full = (key: PartitionKey, from: number, to: number): ReadRange => ({ key,
 test('6,000 partitions on one broker are read with 6 Fetches of 1,000 partitions, not 6,000', async () => {
   const io = new FakeBrokers();
   const ranges: ReadRange[] = [];
-  for (let t = 0; t < 1000; t++) for (let p = 0; p < 6; p++) {
-    io.add(`big-${t}:${p}`, { batches: batches(0, 5, 2), hw: 5n });
-    ranges.push(full(`big-${t}:${p}`, 0, 5));
-  }
+  for (let t = 0; t < 1000; t++)
+    for (let p = 0; p < 6; p++) {
+      io.add(`big-${t}:${p}`, { batches: batches(0, 5, 2), hw: 5n });
+      ranges.push(full(`big-${t}:${p}`, 0, 5));
+    }
   const r = await readRanges(io, ranges);
   assert.equal(io.fetches.length, 6);
   assert.ok(io.fetches.every((f) => f.partitions === 1000));
@@ -96,7 +115,10 @@ test('6,000 partitions on one broker are read with 6 Fetches of 1,000 partitions
   assert.equal(r.read.size, 6000);
   assert.equal(r.unreadable.size, 0);
   for (const [, v] of r.read) {
-    assert.deepEqual(v.records.map((x) => x.offset), [0n, 1n, 2n, 3n, 4n]);
+    assert.deepEqual(
+      v.records.map((x) => x.offset),
+      [0n, 1n, 2n, 3n, 4n],
+    );
     assert.equal(v.readTo, 5n);
   }
 });
@@ -123,7 +145,11 @@ test('an answer that ran out of bytes: only the partitions it left out or cut ar
     ranges.push(full(`t:${p}`, 100, 110));
   }
   const r = await readRanges(io, ranges, { maxBytes: 3000, partitionMaxBytes: 1000 });
-  for (const [, v] of r.read) assert.deepEqual(v.records.map((x) => Number(x.offset)), Array.from({ length: 10 }, (_, i) => 100 + i));
+  for (const [, v] of r.read)
+    assert.deepEqual(
+      v.records.map((x) => Number(x.offset)),
+      Array.from({ length: 10 }, (_, i) => 100 + i),
+    );
   assert.ok(io.fetches.length > 1 && io.fetches.length < 20, `${io.fetches.length} Fetches`);
   // A partition is asked again only from where it stopped (never for offsets it has), and never once complete.
   const at = new Map<PartitionKey, bigint[]>();
@@ -134,7 +160,10 @@ test('an answer that ran out of bytes: only the partitions it left out or cut ar
   }
   for (const [k, offsets] of at) {
     for (let i = 1; i < offsets.length; i++) assert.ok(offsets[i] >= offsets[i - 1], `${k}: fetched at ${offsets.join(', ')}`);
-    assert.ok(offsets.every((o) => o < 110n), `${k} fetched past its range`);
+    assert.ok(
+      offsets.every((o) => o < 110n),
+      `${k} fetched past its range`,
+    );
   }
   assert.ok(io.fetches.reduce((n, f) => n + f.partitions, 0) < 20 * 10, 'not a Fetch per record');
 });
@@ -146,7 +175,10 @@ test('a batch larger than partitionMaxBytes in a partition that is not first is 
   const r = await readRanges(io, [full('t:0', 0, 5), full('t:1', 0, 1)], { partitionMaxBytes: 1000 });
   assert.equal(r.read.get('t:1')?.records.length, 1);
   assert.equal(r.read.get('t:0')?.records.length, 5);
-  assert.deepEqual(io.fetches.map((f) => f.keys), [['t:0', 't:1'], ['t:1']]);
+  assert.deepEqual(
+    io.fetches.map((f) => f.keys),
+    [['t:0', 't:1'], ['t:1']],
+  );
 });
 
 test('OFFSET_OUT_OF_RANGE continues at the log start for that partition only; a retriable error is retried; the others are read once', async () => {
@@ -155,7 +187,10 @@ test('OFFSET_OUT_OF_RANGE continues at the log start for that partition only; a 
   io.add('t:1', { batches: batches(0, 4), hw: 4n, errors: [6] });
   io.add('t:2', { batches: batches(0, 4), hw: 4n });
   const r = await readRanges(io, [full('t:0', 40, 60), full('t:1', 0, 4), full('t:2', 0, 4)]);
-  assert.deepEqual(r.read.get('t:0')?.records.map((x) => Number(x.offset)), Array.from({ length: 10 }, (_, i) => 50 + i));
+  assert.deepEqual(
+    r.read.get('t:0')?.records.map((x) => Number(x.offset)),
+    Array.from({ length: 10 }, (_, i) => 50 + i),
+  );
   assert.equal(r.read.get('t:1')?.records.length, 4);
   assert.equal(io.fetches.filter((f) => f.keys.includes('t:2')).length, 1);
   assert.ok(io.leaderLookups >= 2, 'leaders asked again after NOT_LEADER_OR_FOLLOWER');
@@ -177,19 +212,35 @@ test('the decompression budget is per answer: a partition past what the others l
   const io = new FakeBrokers();
   io.maxDecompressedBytes = 100_000;
   // Each partition's one zstd batch decompresses to ~60 kB: two do not fit one answer's budget.
-  for (const p of [0, 1]) io.add(`t:${p}`, { batches: [compressedBatch(Array.from({ length: 20 }, (_, i) => rec(i, 3000)), 'zstd', { baseOffset: 0 })], hw: 20n });
+  for (const p of [0, 1])
+    io.add(`t:${p}`, {
+      batches: [
+        compressedBatch(
+          Array.from({ length: 20 }, (_, i) => rec(i, 3000)),
+          'zstd',
+          { baseOffset: 0 },
+        ),
+      ],
+      hw: 20n,
+    });
   const r = await readRanges(io, [full('t:0', 0, 20), full('t:1', 0, 20)]);
   assert.equal(r.unreadable.size, 0);
   assert.equal(r.read.get('t:0')?.records.length, 20);
   assert.equal(r.read.get('t:1')?.records.length, 20);
-  assert.deepEqual(io.fetches.map((f) => f.keys), [['t:0', 't:1'], ['t:1']]);
+  assert.deepEqual(
+    io.fetches.map((f) => f.keys),
+    [['t:0', 't:1'], ['t:1']],
+  );
 });
 
 test('read_committed stops at the last stable offset and says so in readTo; a range already empty costs no Fetch', async () => {
   const io = new FakeBrokers();
   io.add('t:0', { batches: batches(0, 10), hw: 10n, lso: 6n });
   const r = await readRanges(io, [full('t:0', 0, 10), full('t:1', 5, 5)], { readCommitted: true });
-  assert.deepEqual(r.read.get('t:0')?.records.map((x) => Number(x.offset)), [0, 1, 2, 3, 4, 5]);
+  assert.deepEqual(
+    r.read.get('t:0')?.records.map((x) => Number(x.offset)),
+    [0, 1, 2, 3, 4, 5],
+  );
   assert.equal(r.read.get('t:0')?.readTo, 6n);
   assert.deepEqual(r.read.get('t:1'), { records: [], readTo: 5n });
   assert.ok(io.fetches.every((f) => !f.keys.includes('t:1')));

@@ -3,17 +3,33 @@
 // is driven by fake clusters that implement only the two calls it makes (endOffsets, readRecords).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { PartitionKey } from '../../../src/control/cluster-admin.ts';
-import { FakeCluster } from './fake-cluster.ts';
-import { describeLossWindow, isUserTopic, LagHistory, observeLag, ReplicationTracker, TAIL_WINDOW, type PartitionState } from '../../../src/control/replication.ts';
-import { decodeAnchors, translateWithAnchors } from '../../../src/control/offset-translation.ts';
 import type { ReplicationType } from '../../../src/config/types.ts';
+import type { PartitionKey } from '../../../src/control/cluster-admin.ts';
+import { decodeAnchors, translateWithAnchors } from '../../../src/control/offset-translation.ts';
+import {
+  describeLossWindow,
+  isUserTopic,
+  LagHistory,
+  observeLag,
+  type PartitionState,
+  ReplicationTracker,
+  TAIL_WINDOW,
+} from '../../../src/control/replication.ts';
 import type { DecodedRecord } from '../../../src/protocol/records.ts';
+import { FakeCluster } from './fake-cluster.ts';
 
 // ---- isUserTopic ----
 
-test('isUserTopic: Kafka\'s, Turnout\'s and MirrorMaker\'s own topics are not covered by a switch', () => {
-  for (const t of ['__consumer_offsets', '__transaction_state', '_turnout_state', 'mm2-offset-syncs.kafka1.internal', 'mm2-configs.kafka2.internal', 'kafka1.checkpoints.internal', 'heartbeats']) {
+test("isUserTopic: Kafka's, Turnout's and MirrorMaker's own topics are not covered by a switch", () => {
+  for (const t of [
+    '__consumer_offsets',
+    '__transaction_state',
+    '_turnout_state',
+    'mm2-offset-syncs.kafka1.internal',
+    'mm2-configs.kafka2.internal',
+    'kafka1.checkpoints.internal',
+    'heartbeats',
+  ]) {
     assert.equal(isUserTopic(t), false, t);
   }
 });
@@ -28,7 +44,10 @@ const KEY: PartitionKey = 'orders:0';
 
 /** Record number n: distinct timestamp, key and value. */
 const rec = (n: number, offset: bigint | number): DecodedRecord => ({
-  offset: BigInt(offset), timestamp: 1_700_000_000_000 + n, key: Buffer.from(`k${n}`), value: Buffer.from(`v${n}`),
+  offset: BigInt(offset),
+  timestamp: 1_700_000_000_000 + n,
+  key: Buffer.from(`k${n}`),
+  value: Buffer.from(`v${n}`),
 });
 /** Records numbered from..to-1 at consecutive offsets from `at`. */
 const run = (from: number, to: number, at: number): DecodedRecord[] => Array.from({ length: to - from }, (_, i) => rec(from + i, at + i));
@@ -45,7 +64,7 @@ async function checkOne(t: ReplicationTracker, sourceEnd: bigint, key = KEY): Pr
   return states[0];
 }
 
-test('mirrormaker2: the destination has caught up when the source tail\'s last record is at its tail; the cut is just after that copy', async () => {
+test("mirrormaker2: the destination has caught up when the source tail's last record is at its tail; the cut is just after that copy", async () => {
   // Source records 0..9 at offsets 0..9; the destination holds 3 older records, the copies at 3..12, then one of its own.
   const source = new FakeCluster().set(KEY, run(0, 10, 0));
   const dest = new FakeCluster().set(KEY, [local(1, 0), local(2, 1), local(3, 2), ...run(0, 10, 3), local(4, 13)]);
@@ -103,11 +122,32 @@ test('mirrormaker2: the source tail is read once; the destination is read again 
 });
 
 test('mirrormaker2: check answers every partition asked for, in the order given', async () => {
-  const a = 'orders:0', b = 'orders:1', c = 'payments:0';
-  const source = new FakeCluster().set(a, run(0, 5, 0)).set(b, run(100, 105, 0)).set(c, []);
-  const dest = new FakeCluster().set(a, run(0, 5, 10)).set(b, run(100, 103, 0)).set(c, []);
-  const states = await tracker('mirrormaker2', source, dest).check(new Map([[c, 0n], [a, 5n], [b, 5n]]));
-  assert.deepEqual(states.map((s) => [s.key, s.caughtUp, s.lag, s.method]), [[c, true, 0, 'empty'], [a, true, 0, 'match'], [b, false, 2, 'match']]);
+  const a = 'orders:0',
+    b = 'orders:1',
+    c = 'payments:0';
+  const source = new FakeCluster()
+    .set(a, run(0, 5, 0))
+    .set(b, run(100, 105, 0))
+    .set(c, []);
+  const dest = new FakeCluster()
+    .set(a, run(0, 5, 10))
+    .set(b, run(100, 103, 0))
+    .set(c, []);
+  const states = await tracker('mirrormaker2', source, dest).check(
+    new Map([
+      [c, 0n],
+      [a, 5n],
+      [b, 5n],
+    ]),
+  );
+  assert.deepEqual(
+    states.map((s) => [s.key, s.caughtUp, s.lag, s.method]),
+    [
+      [c, true, 0, 'empty'],
+      [a, true, 0, 'match'],
+      [b, false, 2, 'match'],
+    ],
+  );
 });
 
 test('mirrormaker2 translate: a group that consumed everything moves to the destination cut', async () => {
@@ -131,7 +171,10 @@ test('mirrormaker2 translate: a committed offset on a transaction marker moves t
   // Source data at 0,1,2,4,5 (3 is a marker); copies at 10..14.
   const src = [rec(0, 0), rec(1, 1), rec(2, 2), rec(4, 4), rec(5, 5)];
   const source = new FakeCluster().set(KEY, src, 6n);
-  const dest = new FakeCluster().set(KEY, src.map((r, i) => ({ ...r, offset: BigInt(10 + i) })));
+  const dest = new FakeCluster().set(
+    KEY,
+    src.map((r, i) => ({ ...r, offset: BigInt(10 + i) })),
+  );
   const t = tracker('mirrormaker2', source, dest);
   await checkOne(t, 6n);
   // One past the copy of record 2, and no later than the copy of record 4: exact.
@@ -161,7 +204,7 @@ test('mirrormaker2 translate: while the destination is behind, a committed offse
   assert.deepEqual(t.translate(KEY, 6n), { key: KEY, source: 6n, dest: 11n, method: 'exact', reReadBound: 0n });
 });
 
-test('mirrormaker2 translate: a committed offset older than the compared window, with no offset syncs, continues at the destination\'s log start', async () => {
+test("mirrormaker2 translate: a committed offset older than the compared window, with no offset syncs, continues at the destination's log start", async () => {
   // 700 source records; the tail read is offsets 200..699. Copies at the same offsets + 1000.
   const n = TAIL_WINDOW + 200;
   const source = new FakeCluster().set(KEY, run(0, n, 0));
@@ -182,7 +225,13 @@ test('offset-preserving: caught up exactly when the destination end reached the 
   const source = new FakeCluster();
   const dest = new FakeCluster().set('a:0', [], 10n).set('b:0', [], 12n).set('c:0', [], 7n);
   const t = tracker('offset-preserving', source, dest);
-  const states = await t.check(new Map([['a:0', 10n], ['b:0', 10n], ['c:0', 10n]]));
+  const states = await t.check(
+    new Map([
+      ['a:0', 10n],
+      ['b:0', 10n],
+      ['c:0', 10n],
+    ]),
+  );
   assert.deepEqual(states, [
     { key: 'a:0', sourceEnd: 10n, destEnd: 10n, caughtUp: true, lag: 0, destCut: 10n, method: 'offsets' },
     { key: 'b:0', sourceEnd: 10n, destEnd: 12n, caughtUp: true, lag: 0, destCut: 10n, method: 'offsets' },
@@ -208,7 +257,12 @@ test('replication none: never caught up, nothing read', async () => {
 test('offset-preserving: the last offsets of a caught-up partition are compared; a different record there is a mismatch', async () => {
   const source = new FakeCluster().set('a:0', run(0, 20, 0)).set('b:0', run(0, 20, 0));
   const dest = new FakeCluster().set('a:0', run(0, 20, 0)).set('b:0', [...run(0, 19, 0), local(9, 19)]);
-  const [a, b] = await tracker('offset-preserving', source, dest).check(new Map([['a:0', 20n], ['b:0', 20n]]));
+  const [a, b] = await tracker('offset-preserving', source, dest).check(
+    new Map([
+      ['a:0', 20n],
+      ['b:0', 20n],
+    ]),
+  );
   assert.equal(a.caughtUp, true);
   assert.equal(a.mismatch, undefined);
   assert.equal(b.caughtUp, false);
@@ -218,8 +272,15 @@ test('offset-preserving: the last offsets of a caught-up partition are compared;
 test('anchors(): per partition the destination start and lower anchors; a held OffsetCommit translates with them, never past its record', async () => {
   // Source data at 0..9 except 3 and 6 (markers); copies at 100.. in order.
   const data = [0, 1, 2, 4, 5, 7, 8, 9];
-  const source = new FakeCluster().set(KEY, data.map((n) => rec(n, n)), 10n);
-  const dest = new FakeCluster().set(KEY, data.map((n, i) => rec(n, 100 + i)));
+  const source = new FakeCluster().set(
+    KEY,
+    data.map((n) => rec(n, n)),
+    10n,
+  );
+  const dest = new FakeCluster().set(
+    KEY,
+    data.map((n, i) => rec(n, 100 + i)),
+  );
   const t = tracker('mirrormaker2', source, dest);
   await t.check(new Map([[KEY, 10n]]));
   await t.prepare([], ['fake']);
@@ -253,11 +314,14 @@ async function manyPartitions(topic: string, n: number, records: number): Promis
   return t;
 }
 
-test('anchors(): the route record stays well under a broker\'s 1 MB message limit, however many partitions a switch covers', async () => {
+test("anchors(): the route record stays well under a broker's 1 MB message limit, however many partitions a switch covers", async () => {
   const t = await manyPartitions('orders', 5000, 60);
   const size = JSON.stringify(t.anchors()).length;
   assert.ok(size < 650_000, `${size} bytes`);
-  assert.ok(Object.values(t.anchors()).every((a) => a.length >= 3), 'the log start and an anchor per partition at least');
+  assert.ok(
+    Object.values(t.anchors()).every((a) => a.length >= 3),
+    'the log start and an anchor per partition at least',
+  );
   assert.equal(Object.keys(t.anchors()).length, 5000);
 });
 
@@ -294,9 +358,15 @@ test('the loss window of a hot switch comes from the last lag seen for the same 
     { key: 't:2', sourceEnd: 900n, destEnd: 0n, caughtUp: false, lag: null, destCut: null, method: 'match' },
   ] as const;
   const o = observeLag('blue', 'green', states as never, at);
-  assert.deepEqual({ partitions: o.partitions, behind: o.behind, records: o.records, unknown: o.unknown }, { partitions: 3, behind: 2, records: 12, unknown: 1 });
+  assert.deepEqual(
+    { partitions: o.partitions, behind: o.behind, records: o.records, unknown: o.unknown },
+    { partitions: 3, behind: 2, records: 12, unknown: 1 },
+  );
   const text = describeLossWindow(o, 'orders', 'blue', 'green', at + 42_000);
-  assert.match(text, /last replication lag seen 42 s ago \(2026-01-01T00:00:00.000Z\): 2 of 3 partition\(s\) behind by 12 record\(s\) plus 1 partition\(s\) behind by an unknown amount/);
+  assert.match(
+    text,
+    /last replication lag seen 42 s ago \(2026-01-01T00:00:00.000Z\): 2 of 3 partition\(s\) behind by 12 record\(s\) plus 1 partition\(s\) behind by an unknown amount/,
+  );
   assert.match(text, /stay on "blue"/);
   assert.doesNotMatch(text, /nothing was lost/i);
   assert.match(describeLossWindow(undefined, 'orders', 'blue', 'green'), /^unknown: this gateway has not measured replication from "blue" to "green"/);
@@ -349,8 +419,16 @@ test('6,000 partitions: the check reads every tail with one batched read per clu
   assert.ok(states.every((s) => s.caughtUp));
   assert.deepEqual(source.rangeCalls, [6000, 10]);
   assert.deepEqual(dest.rangeCalls, [6000, 10]);
-  assert.deepEqual(source.reads.map((r) => [r.key, r.from, r.to]), moved.map((k) => [k, 20n, 23n]), 'only the new offsets of the source');
-  assert.deepEqual(dest.reads.map((r) => [r.key, r.from, r.to]), moved.map((k) => [k, 27n, 30n]), 'only the new offsets of the destination');
+  assert.deepEqual(
+    source.reads.map((r) => [r.key, r.from, r.to]),
+    moved.map((k) => [k, 20n, 23n]),
+    'only the new offsets of the source',
+  );
+  assert.deepEqual(
+    dest.reads.map((r) => [r.key, r.from, r.to]),
+    moved.map((k) => [k, 27n, 30n]),
+    'only the new offsets of the destination',
+  );
   assert.deepEqual(dest.endOffsetCalls.at(-1), moved, 'partitions caught up at an unchanged end are not asked for again');
 });
 

@@ -34,7 +34,11 @@ test('a tombstone and an empty value have different signatures', () => {
 test('with a key, unsigned records are ignored unless acceptUnsigned; without a key everything is taken', () => {
   assert.equal(signer(K1).verify('route/orders', value, undefined).reason, 'unsigned');
   assert.equal(signer(K1, [], true).verify('route/orders', value, undefined).ok, true);
-  assert.equal(signer(K1, [], true).verify('route/orders', value, Buffer.from('v1.00000000.AAAA')).reason, 'unknown-key', 'acceptUnsigned does not accept a bad signature');
+  assert.equal(
+    signer(K1, [], true).verify('route/orders', value, Buffer.from('v1.00000000.AAAA')).reason,
+    'unknown-key',
+    'acceptUnsigned does not accept a bad signature',
+  );
   assert.equal(signer(null).verify('route/orders', value, undefined).ok, true);
   assert.equal(signer(null).sign('route/orders', value), null);
   assert.equal(signer(null).enabled, false);

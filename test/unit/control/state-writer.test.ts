@@ -2,7 +2,7 @@
 // keeps only the records that describe lasting state, coalesced by key, until it takes them.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { StateWriter, type QueuedRecord } from '../../../src/control/state-writer.ts';
+import { type QueuedRecord, StateWriter } from '../../../src/control/state-writer.ts';
 
 /** An append that fails while `down` is true, and records every batch it took. */
 function fakeDomain() {
@@ -20,8 +20,14 @@ test('records are appended in order; several queued during an append go in the n
   const d = fakeDomain();
   const w = new StateWriter(d.append, { retryMs: 10 });
   await Promise.all([w.write('a', '1', false), w.write('b', '1', false), w.write('c', '1', true)]);
-  assert.deepEqual(d.state.batches.flat().map((r) => r.key), ['a', 'b', 'c']);
-  assert.deepEqual(d.state.batches.map((b) => b.length), [1, 2]);
+  assert.deepEqual(
+    d.state.batches.flat().map((r) => r.key),
+    ['a', 'b', 'c'],
+  );
+  assert.deepEqual(
+    d.state.batches.map((b) => b.length),
+    [1, 2],
+  );
   w.close();
 });
 
@@ -40,7 +46,10 @@ test('a failed append rejects its callers at once; kept records are retried (new
   d.state.down = false;
   await new Promise((r) => setTimeout(r, 150));
   const written = d.state.batches.flat();
-  assert.deepEqual(written.map((r) => `${r.key}=${r.value}`), ['route/orders=epoch-2', 'instance/a=beat-2']);
+  assert.deepEqual(
+    written.map((r) => `${r.key}=${r.value}`),
+    ['route/orders=epoch-2', 'instance/a=beat-2'],
+  );
   assert.equal(w.queued, 0);
   assert.equal(w.failing, false);
   w.close();

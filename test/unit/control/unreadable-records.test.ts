@@ -7,19 +7,22 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { formatPreflight } from '../../../src/cli/preflight.ts';
-import { ClusterAdmin, UnreadableRecordsError, type PartitionKey } from '../../../src/control/cluster-admin.ts';
-import { describeUnreadable, ReplicationTracker, type PartitionState } from '../../../src/control/replication.ts';
-import type { PreflightReport } from '../../../src/control/switch-controller.ts';
 import type { StreamingDomainConfig } from '../../../src/config/types.ts';
-import { encodeRecordBatch, RecordBatchError, RecordBatchErrorCode, type DecodedRecord, type RecordToEncode } from '../../../src/protocol/records.ts';
-import { compressedBatch, recordsSection, withBody, type TestCodec } from '../protocol/compressed-batch.ts';
+import { ClusterAdmin, type PartitionKey, UnreadableRecordsError } from '../../../src/control/cluster-admin.ts';
 import type { RangesRead, ReadRange } from '../../../src/control/partition-reader.ts';
+import { describeUnreadable, type PartitionState, ReplicationTracker } from '../../../src/control/replication.ts';
+import type { PreflightReport } from '../../../src/control/switch-controller.ts';
+import { type DecodedRecord, encodeRecordBatch, RecordBatchError, RecordBatchErrorCode, type RecordToEncode } from '../../../src/protocol/records.ts';
+import { compressedBatch, recordsSection, type TestCodec, withBody } from '../protocol/compressed-batch.ts';
 import { readRangesVia } from './fake-cluster.ts';
 
 const t0 = 1_700_000_000_000;
-const recs = (from: number, n: number, size = 30): RecordToEncode[] => Array.from({ length: n }, (_, i) => ({
-  key: Buffer.from(`k${from + i}`), value: Buffer.from(`v${from + i}-`.padEnd(size, 'z')), timestamp: t0 + from + i,
-}));
+const recs = (from: number, n: number, size = 30): RecordToEncode[] =>
+  Array.from({ length: n }, (_, i) => ({
+    key: Buffer.from(`k${from + i}`),
+    value: Buffer.from(`v${from + i}-`.padEnd(size, 'z')),
+    timestamp: t0 + from + i,
+  }));
 
 const domain: StreamingDomainConfig = {
   name: 'blue',
@@ -33,14 +36,26 @@ function adminOver(batches: Buffer[], opts: { maxDecompressedBytes?: number } = 
   const fetches: bigint[] = [];
   const fake = {
     leadersOf: async (keys: string[]) => new Map(keys.map((k) => [k, { host: '127.0.0.1', port: 1 }])),
-    call: async (_address: unknown, _apiKey: number, body: (v: number) => { maxBytes: number; topics: { topic: string; partitions: { partition: number; fetchOffset: bigint }[] }[] }) => {
+    call: async (
+      _address: unknown,
+      _apiKey: number,
+      body: (v: number) => { maxBytes: number; topics: { topic: string; partitions: { partition: number; fetchOffset: bigint }[] }[] },
+    ) => {
       const req = body(12);
-      const { topic, partitions: [{ partition, fetchOffset: offset }] } = req.topics[0];
+      const {
+        topic,
+        partitions: [{ partition, fetchOffset: offset }],
+      } = req.topics[0];
       fetches.push(offset);
       const from = batches.filter((b) => b.readBigInt64BE(0) + BigInt(b.readInt32BE(23)) >= offset);
       let size = 0;
       const sent = from.filter((b, i) => (size += b.length) <= req.maxBytes || i === 0);
-      return { errorCode: 0, responses: [{ topic, partitions: [{ partitionIndex: partition, errorCode: 0, highWatermark: 0n, lastStableOffset: 0n, records: Buffer.concat(sent) }] }] };
+      return {
+        errorCode: 0,
+        responses: [
+          { topic, partitions: [{ partitionIndex: partition, errorCode: 0, highWatermark: 0n, lastStableOffset: 0n, records: Buffer.concat(sent) }] },
+        ],
+      };
     },
   };
   Object.assign(admin as unknown as object, fake);
@@ -52,7 +67,10 @@ test('readRecords: gzip, snappy, lz4 and zstd batches of a partition are read ac
   const batches = codecs.map((c, i) => compressedBatch(recs(i * 20, 20), c, { baseOffset: i * 20 }));
   const { admin } = adminOver(batches);
   const read = await admin.readRecords('orders', 0, 15n, 95n, 600);
-  assert.deepEqual(read.map((r) => r.offset), Array.from({ length: 80 }, (_, i) => BigInt(15 + i)));
+  assert.deepEqual(
+    read.map((r) => r.offset),
+    Array.from({ length: 80 }, (_, i) => BigInt(15 + i)),
+  );
   assert.equal(read[0].value?.toString(), 'v15-'.padEnd(30, 'z'));
 });
 
@@ -84,20 +102,37 @@ test('readRecords: a corrupt batch throws UnreadableRecordsError naming domain, 
 
 test('readRecords: an unknown codec and a too-large batch are unreadable too, with their codec', async () => {
   const plain = encodeRecordBatch(recs(0, 3), { baseOffset: 0 });
-  await assert.rejects(adminOver([withBody(plain, 6, recordsSection(plain))]).admin.readRecords('t', 0, 0n, 3n),
-    (err: unknown) => err instanceof UnreadableRecordsError && err.codec === 'codec 6' && /not a compression codec Kafka defines/.test(err.reason));
+  await assert.rejects(
+    adminOver([withBody(plain, 6, recordsSection(plain))]).admin.readRecords('t', 0, 0n, 3n),
+    (err: unknown) => err instanceof UnreadableRecordsError && err.codec === 'codec 6' && /not a compression codec Kafka defines/.test(err.reason),
+  );
   const bomb = compressedBatch([{ key: null, value: Buffer.alloc(2_000_000) }], 'zstd', { baseOffset: 0 });
-  await assert.rejects(adminOver([bomb], { maxDecompressedBytes: 1_000_000 }).admin.readRecords('t', 1, 0n, 1n),
-    (err: unknown) => err instanceof UnreadableRecordsError && err.cause instanceof RecordBatchError && err.cause.code === RecordBatchErrorCode.TooLarge
-      && err.reason === 'is zstd-compressed and decompresses to more than 1000000 bytes, the limit for reading it');
+  await assert.rejects(
+    adminOver([bomb], { maxDecompressedBytes: 1_000_000 }).admin.readRecords('t', 1, 0n, 1n),
+    (err: unknown) =>
+      err instanceof UnreadableRecordsError &&
+      err.cause instanceof RecordBatchError &&
+      err.cause.code === RecordBatchErrorCode.TooLarge &&
+      err.reason === 'is zstd-compressed and decompresses to more than 1000000 bytes, the limit for reading it',
+  );
 });
 
 // ---- the tracker ----
 
 const KEY: PartitionKey = 'orders:0';
-const rec = (n: number, offset: number): DecodedRecord => ({ offset: BigInt(offset), timestamp: t0 + n, key: Buffer.from(`k${n}`), value: Buffer.from(`v${n}`) });
+const rec = (n: number, offset: number): DecodedRecord => ({
+  offset: BigInt(offset),
+  timestamp: t0 + n,
+  key: Buffer.from(`k${n}`),
+  value: Buffer.from(`v${n}`),
+});
 const unreadable = (domainName: string, topic: string, partition: number, offset: bigint) =>
-  new UnreadableRecordsError(domainName, topic, partition, new RecordBatchError(RecordBatchErrorCode.Corrupt, offset, 'snappy', 'cannot be decompressed: corrupt snappy data: x'));
+  new UnreadableRecordsError(
+    domainName,
+    topic,
+    partition,
+    new RecordBatchError(RecordBatchErrorCode.Corrupt, offset, 'snappy', 'cannot be decompressed: corrupt snappy data: x'),
+  );
 
 /** endOffsets (and as stable offsets), startOffsets, readRecords and readRanges of one side; reading throws what `fail` says for a partition. */
 class FakeSide {
@@ -108,7 +143,12 @@ class FakeSide {
     this.logs = logs;
   }
   async endOffsets(keys: Iterable<PartitionKey>): Promise<Map<PartitionKey, bigint>> {
-    return new Map([...keys].map((k) => { const l = this.logs.get(k) ?? []; return [k, l.length === 0 ? 0n : l[l.length - 1].offset + 1n]; }));
+    return new Map(
+      [...keys].map((k) => {
+        const l = this.logs.get(k) ?? [];
+        return [k, l.length === 0 ? 0n : l[l.length - 1].offset + 1n];
+      }),
+    );
   }
   stableOffsets(keys: Iterable<PartitionKey>): Promise<Map<PartitionKey, bigint>> {
     return this.endOffsets(keys);
@@ -134,20 +174,44 @@ class FakeSide {
 const run = (n: number, at: number) => Array.from({ length: n }, (_, i) => rec(i, at + i));
 
 test('tracker: a partition whose source records cannot be read is unreadable (side, domain, offset, codec, reason); the others are judged', async () => {
-  const source = new FakeSide(new Map([[KEY, run(10, 0)], ['orders:1', run(10, 0)]]));
-  const dest = new FakeSide(new Map([[KEY, run(10, 5)], ['orders:1', run(10, 5)]]));
+  const source = new FakeSide(
+    new Map([
+      [KEY, run(10, 0)],
+      ['orders:1', run(10, 0)],
+    ]),
+  );
+  const dest = new FakeSide(
+    new Map([
+      [KEY, run(10, 5)],
+      ['orders:1', run(10, 5)],
+    ]),
+  );
   source.fail.set(KEY, unreadable('blue', 'orders', 0, 4n));
-  const states = await new ReplicationTracker('mirrormaker2', source.admin, dest.admin).check(new Map([[KEY, 10n], ['orders:1', 10n]]));
+  const states = await new ReplicationTracker('mirrormaker2', source.admin, dest.admin).check(
+    new Map([
+      [KEY, 10n],
+      ['orders:1', 10n],
+    ]),
+  );
   assert.deepEqual(states[0], {
-    key: KEY, sourceEnd: 10n, destEnd: 15n, caughtUp: false, lag: null, destCut: null, method: 'unreadable',
+    key: KEY,
+    sourceEnd: 10n,
+    destEnd: 15n,
+    caughtUp: false,
+    lag: null,
+    destCut: null,
+    method: 'unreadable',
     unreadable: { side: 'source', domain: 'blue', offset: 4n, codec: 'snappy', reason: 'cannot be decompressed: corrupt snappy data: x' },
   });
   assert.equal(states[1].caughtUp, true);
   assert.equal(states[1].unreadable, undefined);
-  assert.equal(describeUnreadable(KEY, states[0].unreadable!), 'orders:0 on "blue" (the source): the record batch at offset 4 cannot be decompressed: corrupt snappy data: x');
+  assert.equal(
+    describeUnreadable(KEY, states[0].unreadable!),
+    'orders:0 on "blue" (the source): the record batch at offset 4 cannot be decompressed: corrupt snappy data: x',
+  );
 });
 
-test('tracker: unreadable destination records are reported as the destination\'s; once readable the partition is judged normally', async () => {
+test("tracker: unreadable destination records are reported as the destination's; once readable the partition is judged normally", async () => {
   const source = new FakeSide(new Map([[KEY, run(10, 0)]]));
   const dest = new FakeSide(new Map([[KEY, run(10, 3)]]));
   dest.fail.set(KEY, unreadable('green', 'orders', 0, 7n));
@@ -165,20 +229,45 @@ test('tracker: unreadable destination records are reported as the destination\'s
 test('tracker: other failures (a cluster that cannot be reached) still fail the check', async () => {
   const source = new FakeSide(new Map([[KEY, run(10, 0)]]));
   source.fail.set(KEY, new Error('no bootstrap server answered'));
-  await assert.rejects(new ReplicationTracker('mirrormaker2', source.admin, new FakeSide(new Map()).admin).check(new Map([[KEY, 10n]])), /no bootstrap server answered/);
+  await assert.rejects(
+    new ReplicationTracker('mirrormaker2', source.admin, new FakeSide(new Map()).admin).check(new Map([[KEY, 10n]])),
+    /no bootstrap server answered/,
+  );
 });
 
 test('preflight table: an unreadable partition shows which side, offset and codec instead of a lag', () => {
   const report: PreflightReport = {
-    route: 'orders', from: 'blue', to: 'green', replication: 'mirrormaker2', at: '2024-01-01T00:00:00.000Z',
+    route: 'orders',
+    from: 'blue',
+    to: 'green',
+    replication: 'mirrormaker2',
+    at: '2024-01-01T00:00:00.000Z',
     topics: [{ topic: 'orders', sourcePartitions: 1, destPartitions: 1, problem: null }],
-    partitions: [{
-      partition: KEY, sourceEnd: '10', destEnd: '15', caughtUp: false, lag: null,
-      unreadable: { side: 'source', domain: 'blue', offset: '4', codec: 'zstd', reason: 'is corrupt', message: 'orders:0 on "blue" (the source): the record batch at offset 4 is corrupt' },
-    }],
-    groups: [], blockers: ['cannot tell whether "green" has caught up with orders:0 on "blue" (the source): the record batch at offset 4 is corrupt'], warnings: [],
+    partitions: [
+      {
+        partition: KEY,
+        sourceEnd: '10',
+        destEnd: '15',
+        caughtUp: false,
+        lag: null,
+        unreadable: {
+          side: 'source',
+          domain: 'blue',
+          offset: '4',
+          codec: 'zstd',
+          reason: 'is corrupt',
+          message: 'orders:0 on "blue" (the source): the record batch at offset 4 is corrupt',
+        },
+      },
+    ],
+    groups: [],
+    blockers: ['cannot tell whether "green" has caught up with orders:0 on "blue" (the source): the record batch at offset 4 is corrupt'],
+    warnings: [],
   };
   const text = formatPreflight(report, report.blockers);
   assert.match(text, /orders:0\s+10\s+15\s+unreadable \(source offset 4, zstd\)/);
-  assert.match(text, /NOT SAFE:\n {2}- cannot tell whether "green" has caught up with orders:0 on "blue" \(the source\): the record batch at offset 4 is corrupt/);
+  assert.match(
+    text,
+    /NOT SAFE:\n {2}- cannot tell whether "green" has caught up with orders:0 on "blue" \(the source\): the record batch at offset 4 is corrupt/,
+  );
 });

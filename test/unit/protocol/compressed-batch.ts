@@ -31,11 +31,16 @@ export function xerialSnappy(data: Buffer, blockSize = 32 * 1024): Buffer {
 
 export function compressWith(codec: TestCodec, data: Buffer): Buffer {
   switch (codec) {
-    case 'gzip': return zlib.gzipSync(data);
-    case 'snappy': return snappyCompress(data);
-    case 'snappy-xerial': return xerialSnappy(data);
-    case 'lz4': return compressFrameSync(data);
-    case 'zstd': return zlib.zstdCompressSync(data);
+    case 'gzip':
+      return zlib.gzipSync(data);
+    case 'snappy':
+      return snappyCompress(data);
+    case 'snappy-xerial':
+      return xerialSnappy(data);
+    case 'lz4':
+      return compressFrameSync(data);
+    case 'zstd':
+      return zlib.zstdCompressSync(data);
   }
 }
 

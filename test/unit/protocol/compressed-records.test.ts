@@ -6,15 +6,24 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { crc32c } from '../../../src/protocol/crc32c.ts';
-import { decodeRecordBatches, decodeRecordBatchesWithEnd, encodeRecordBatch, RecordBatchError, RecordBatchErrorCode, type DecodedRecord, type RecordToEncode } from '../../../src/protocol/records.ts';
+import {
+  type DecodedRecord,
+  decodeRecordBatches,
+  decodeRecordBatchesWithEnd,
+  encodeRecordBatch,
+  RecordBatchError,
+  RecordBatchErrorCode,
+  type RecordToEncode,
+} from '../../../src/protocol/records.ts';
 import { CODEC_NAME, compressedBatch, compressWith, recordsSection, TEST_CODECS, withBody } from './compressed-batch.ts';
 
 const t0 = 1_700_000_000_000;
-const records = (n: number, from = 0, size = 40): RecordToEncode[] => Array.from({ length: n }, (_, i) => ({
-  key: i % 5 === 0 ? null : Buffer.from(`key-${from + i}`),
-  value: i % 7 === 3 ? null : Buffer.from(`value-${from + i}-`.padEnd(size, 'x')),
-  timestamp: t0 + from + i,
-}));
+const records = (n: number, from = 0, size = 40): RecordToEncode[] =>
+  Array.from({ length: n }, (_, i) => ({
+    key: i % 5 === 0 ? null : Buffer.from(`key-${from + i}`),
+    value: i % 7 === 3 ? null : Buffer.from(`value-${from + i}-`.padEnd(size, 'x')),
+    timestamp: t0 + from + i,
+  }));
 const plain = (r: DecodedRecord) => ({ offset: r.offset, timestamp: r.timestamp, key: r.key?.toString() ?? null, value: r.value?.toString() ?? null });
 
 function rejects(fn: () => unknown, code: string, offset: bigint, codec: string, message: RegExp): void {
@@ -43,7 +52,13 @@ for (const codec of TEST_CODECS) {
     const good = compressedBatch(records(50), codec, { baseOffset: 77n });
     const body = Buffer.from(good.subarray(61));
     const damaged = withBody(good, good.readInt16BE(21) & 7, body.subarray(0, Math.floor(body.length / 2)));
-    rejects(() => decodeRecordBatches(damaged), RecordBatchErrorCode.Corrupt, 77n, CODEC_NAME[codec], new RegExp(`^record batch at offset 77 (cannot be decompressed: corrupt ${CODEC_NAME[codec]} data|is malformed)`));
+    rejects(
+      () => decodeRecordBatches(damaged),
+      RecordBatchErrorCode.Corrupt,
+      77n,
+      CODEC_NAME[codec],
+      new RegExp(`^record batch at offset 77 (cannot be decompressed: corrupt ${CODEC_NAME[codec]} data|is malformed)`),
+    );
   });
 }
 
@@ -66,7 +81,13 @@ test('compressed and uncompressed batches of every codec mix in one blob, in log
 test('an unknown codec (attributes bits 0-2 = 5..7) is refused as unsupported, naming it and the offset', () => {
   const batch = encodeRecordBatch(records(3), { baseOffset: 9n });
   for (const id of [5, 6, 7]) {
-    rejects(() => decodeRecordBatches(withBody(batch, id, recordsSection(batch))), RecordBatchErrorCode.Unsupported, 9n, `codec ${id}`, /not a compression codec Kafka defines/);
+    rejects(
+      () => decodeRecordBatches(withBody(batch, id, recordsSection(batch))),
+      RecordBatchErrorCode.Unsupported,
+      9n,
+      `codec ${id}`,
+      /not a compression codec Kafka defines/,
+    );
   }
 });
 
@@ -82,8 +103,13 @@ test('a single batch that decompresses past the budget is refused as too large, 
   for (const codec of TEST_CODECS) {
     const batch = compressedBatch([{ key: null, value: Buffer.alloc(200_000, 'a') }], codec, { baseOffset: 42n });
     assert.ok(batch.length < 20_000, `${codec}: ${batch.length} bytes`);
-    rejects(() => decodeRecordBatches(batch, { maxDecompressedBytes: 100_000 }), RecordBatchErrorCode.TooLarge, 42n, CODEC_NAME[codec],
-      new RegExp(`offset 42 is ${CODEC_NAME[codec]}-compressed and decompresses to more than 100000 bytes`));
+    rejects(
+      () => decodeRecordBatches(batch, { maxDecompressedBytes: 100_000 }),
+      RecordBatchErrorCode.TooLarge,
+      42n,
+      CODEC_NAME[codec],
+      new RegExp(`offset 42 is ${CODEC_NAME[codec]}-compressed and decompresses to more than 100000 bytes`),
+    );
     assert.equal(decodeRecordBatches(batch, { maxDecompressedBytes: 300_000 })[0].value?.length, 200_000, `${codec} within a larger budget`);
   }
 });
@@ -98,9 +124,16 @@ test('the budget covers one call: batches past it are left for the next read, wh
   assert.ok(first.decompressedBytes > 200_000 && first.decompressedBytes <= 300_000, `${first.decompressedBytes} bytes decompressed, within the budget`);
   // What a reader does next: fetch from endOffset, i.e. from the third batch.
   const second = decodeRecordBatchesWithEnd(batches[2], { maxDecompressedBytes: 300_000 });
-  assert.deepEqual(second.records.map((r) => r.offset), Array.from({ length: 10 }, (_, i) => BigInt(20 + i)));
+  assert.deepEqual(
+    second.records.map((r) => r.offset),
+    Array.from({ length: 10 }, (_, i) => BigInt(20 + i)),
+  );
   // Uncompressed batches cost nothing against the budget: they are already in memory.
-  const mixed = Buffer.concat([encodeRecordBatch(records(10, 0, 12_000), { baseOffset: 0 }), batches[1], encodeRecordBatch(records(10, 20, 12_000), { baseOffset: 20 })]);
+  const mixed = Buffer.concat([
+    encodeRecordBatch(records(10, 0, 12_000), { baseOffset: 0 }),
+    batches[1],
+    encodeRecordBatch(records(10, 20, 12_000), { baseOffset: 20 }),
+  ]);
   assert.equal(decodeRecordBatches(mixed, { maxDecompressedBytes: 130_000 }).length, 30);
 });
 

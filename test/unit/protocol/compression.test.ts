@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { compressFrameSync } from 'lz4-napi';
 import { compressSync as snappyCompress } from 'snappy';
-import { Codec, codecName, CompressionError, CompressionErrorCode, decompress, lz4FrameBound } from '../../../src/protocol/compression.ts';
-import { CODEC_ID, compressWith, TEST_CODECS, xerialSnappy, type TestCodec } from './compressed-batch.ts';
+import { Codec, CompressionError, CompressionErrorCode, codecName, decompress, lz4FrameBound } from '../../../src/protocol/compression.ts';
+import { CODEC_ID, compressWith, TEST_CODECS, type TestCodec, xerialSnappy } from './compressed-batch.ts';
 
 const MiB = 1024 * 1024;
 /** Text that compresses a little, like real record values. */
@@ -23,7 +23,7 @@ function rejects(fn: () => unknown, code: string, codec: string, message?: RegEx
   });
 }
 
-test('codec names follow Kafka\'s attribute ids, and unknown ids are named by number', () => {
+test("codec names follow Kafka's attribute ids, and unknown ids are named by number", () => {
   assert.deepEqual([0, 1, 2, 3, 4, 5, 7].map(codecName), ['none', 'gzip', 'snappy', 'lz4', 'zstd', 'codec 5', 'codec 7']);
   assert.deepEqual(Codec, { None: 0, Gzip: 1, Snappy: 2, Lz4: 3, Zstd: 4 });
 });
@@ -42,7 +42,12 @@ for (const codec of TEST_CODECS) {
   test(`${codec}: exactly maxBytes is allowed, one byte less is refused as too large`, () => {
     const compressed = compressWith(codec, sample);
     assert.equal(decompress(CODEC_ID[codec], compressed, sample.length).length, sample.length);
-    rejects(() => decompress(CODEC_ID[codec], compressed, sample.length - 1), CompressionErrorCode.TooLarge, codec.replace('-xerial', ''), /limit of \d+ bytes/);
+    rejects(
+      () => decompress(CODEC_ID[codec], compressed, sample.length - 1),
+      CompressionErrorCode.TooLarge,
+      codec.replace('-xerial', ''),
+      /limit of \d+ bytes/,
+    );
   });
 
   test(`${codec}: a decompression bomb (64 MiB of zeros) is refused at a 1 MiB limit`, () => {
@@ -73,12 +78,23 @@ for (const codec of TEST_CODECS) {
 }
 
 test('unknown codec ids (5-7) are refused as unknown, naming the id', () => {
-  for (const id of [5, 6, 7]) rejects(() => decompress(id, Buffer.from('x'), MiB), CompressionErrorCode.UnknownCodec, `codec ${id}`, /not a compression codec Kafka defines/);
+  for (const id of [5, 6, 7])
+    rejects(() => decompress(id, Buffer.from('x'), MiB), CompressionErrorCode.UnknownCodec, `codec ${id}`, /not a compression codec Kafka defines/);
 });
 
 test('snappy: a raw preamble claiming 4 GiB is refused before anything is decompressed', () => {
-  rejects(() => decompress(Codec.Snappy, Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f, 0x00]), 64 * MiB), CompressionErrorCode.TooLarge, 'snappy', /4294967295 bytes/);
-  rejects(() => decompress(Codec.Snappy, Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0x01]), 64 * MiB), CompressionErrorCode.Corrupt, 'snappy', /longer than 32 bits/);
+  rejects(
+    () => decompress(Codec.Snappy, Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f, 0x00]), 64 * MiB),
+    CompressionErrorCode.TooLarge,
+    'snappy',
+    /4294967295 bytes/,
+  );
+  rejects(
+    () => decompress(Codec.Snappy, Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0x01]), 64 * MiB),
+    CompressionErrorCode.Corrupt,
+    'snappy',
+    /longer than 32 bits/,
+  );
 });
 
 test('snappy: xerial framing with several blocks, and the raw format, both decode; the framing is told apart by its magic', () => {

@@ -1,8 +1,9 @@
 // Correcting a record batch's CRC after a few bytes changed, without reading the rest: must equal
 // a full recomputation for every position and length.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { test } from 'node:test';
 import { crc32c, crc32cAfterChange } from '../../../src/protocol/crc32c.ts';
 
 test('crc32cAfterChange equals recomputing the checksum', () => {

@@ -1,20 +1,44 @@
 // Frame splitting and header rules: frames split across chunks or packed into one chunk,
 // size limits, header versions (including the ApiVersions exception), peeking, and the
 // errors decoding returns for frames that do not add up.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import {
-  ApiKey, CodecError, CodecErrorCode, DEFAULT_MAX_FRAME_SIZE, FrameDecoder, apiCodec, decodeRequest, decodeRequestHeader, decodeResponse,
-  encodeRequest, encodeResponse, peekApiKey, peekApiVersion, peekProduceAcks, peekRequestClientId, peekRequestCorrelationId, peekResponseCorrelationId,
-  requestHeaderVersion, responseHeaderVersion, type RequestHeader,
-} from '../../../src/protocol/index.ts';
-import { defaultMetadataRequest, type MetadataRequest } from '../../../src/protocol/generated/messages/metadata-request.ts';
+import { test } from 'node:test';
 import { defaultApiVersionsResponse } from '../../../src/protocol/generated/messages/api-versions-response.ts';
+import { defaultMetadataRequest, type MetadataRequest } from '../../../src/protocol/generated/messages/metadata-request.ts';
 import { defaultMetadataResponse, type MetadataResponse } from '../../../src/protocol/generated/messages/metadata-response.ts';
+import {
+  ApiKey,
+  apiCodec,
+  CodecError,
+  CodecErrorCode,
+  DEFAULT_MAX_FRAME_SIZE,
+  decodeRequest,
+  decodeRequestHeader,
+  decodeResponse,
+  encodeRequest,
+  encodeResponse,
+  FrameDecoder,
+  peekApiKey,
+  peekApiVersion,
+  peekProduceAcks,
+  peekRequestClientId,
+  peekRequestCorrelationId,
+  peekResponseCorrelationId,
+  type RequestHeader,
+  requestHeaderVersion,
+  responseHeaderVersion,
+} from '../../../src/protocol/index.ts';
 
 function metadataRequestFrame(correlationId: number, version = 12): Buffer {
-  const body: MetadataRequest = { ...defaultMetadataRequest(), topics: [{ topicId: 'AAAAAAAAAAAAAAAAAAAAAA', name: 'orders', _unknownTaggedFields: undefined }] };
-  return encodeRequest({ requestApiKey: ApiKey.Metadata, requestApiVersion: version, correlationId, clientId: 'test-client', _unknownTaggedFields: undefined }, body);
+  const body: MetadataRequest = {
+    ...defaultMetadataRequest(),
+    topics: [{ topicId: 'AAAAAAAAAAAAAAAAAAAAAA', name: 'orders', _unknownTaggedFields: undefined }],
+  };
+  return encodeRequest(
+    { requestApiKey: ApiKey.Metadata, requestApiVersion: version, correlationId, clientId: 'test-client', _unknownTaggedFields: undefined },
+    body,
+  );
 }
 
 function drain(d: FrameDecoder): Buffer[] {
@@ -32,7 +56,11 @@ test('frames split across chunks at every byte boundary are reassembled intact',
     const got = drain(d);
     d.push(stream.subarray(cut));
     got.push(...drain(d));
-    assert.deepEqual(got.map((f) => peekRequestCorrelationId(f)), [1, 2, 3], `cut at ${cut}`);
+    assert.deepEqual(
+      got.map((f) => peekRequestCorrelationId(f)),
+      [1, 2, 3],
+      `cut at ${cut}`,
+    );
     assert.ok(got.every((f, i) => f.equals(frames[i])));
     assert.equal(d.bufferedBytes, 0);
   }
@@ -61,10 +89,16 @@ test('several frames in one chunk come out as views without copying', () => {
 test('a size prefix above the maximum or negative is rejected before buffering the frame', () => {
   const d = new FrameDecoder(100);
   d.push(Buffer.from([0, 0, 0, 101]));
-  assert.throws(() => d.next(), (e: unknown) => e instanceof CodecError && e.code === CodecErrorCode.FrameTooLarge);
+  assert.throws(
+    () => d.next(),
+    (e: unknown) => e instanceof CodecError && e.code === CodecErrorCode.FrameTooLarge,
+  );
   const n = new FrameDecoder(100);
   n.push(Buffer.from([0xff, 0xff, 0xff, 0xfe, 1, 2]));
-  assert.throws(() => n.next(), (e: unknown) => e instanceof CodecError && e.code === CodecErrorCode.InvalidLength);
+  assert.throws(
+    () => n.next(),
+    (e: unknown) => e instanceof CodecError && e.code === CodecErrorCode.InvalidLength,
+  );
   const ok = new FrameDecoder(100);
   ok.push(Buffer.from([0, 0, 0, 100]));
   assert.equal(ok.next(), null, 'a frame at exactly the maximum waits for its bytes');
@@ -101,7 +135,11 @@ test('a decoded request re-encodes to the same frame', () => {
 });
 
 test('responses round-trip with their header, and ApiVersions v3 keeps header v0', () => {
-  const body: MetadataResponse = { ...defaultMetadataResponse(), clusterId: 'abc', brokers: [{ nodeId: 1, host: 'h', port: 9092, rack: null, _unknownTaggedFields: undefined }] };
+  const body: MetadataResponse = {
+    ...defaultMetadataResponse(),
+    clusterId: 'abc',
+    brokers: [{ nodeId: 1, host: 'h', port: 9092, rack: null, _unknownTaggedFields: undefined }],
+  };
   const f = encodeResponse(ApiKey.Metadata, 12, { correlationId: 9, _unknownTaggedFields: undefined }, body);
   assert.equal(peekResponseCorrelationId(f), 9);
   const d = decodeResponse<MetadataResponse>(f, ApiKey.Metadata, 12);
@@ -126,17 +164,32 @@ test('decoding reports unknown APIs, unsupported versions, trailing bytes and ba
   const f = metadataRequestFrame(1);
   const unknown = Buffer.from(f);
   unknown.writeInt16BE(999, 4);
-  assert.equal(code(() => decodeRequest(unknown)), CodecErrorCode.UnknownApi);
+  assert.equal(
+    code(() => decodeRequest(unknown)),
+    CodecErrorCode.UnknownApi,
+  );
   const badVersion = Buffer.from(f);
   badVersion.writeInt16BE(99, 6);
-  assert.equal(code(() => decodeRequest(badVersion)), CodecErrorCode.UnsupportedVersion);
+  assert.equal(
+    code(() => decodeRequest(badVersion)),
+    CodecErrorCode.UnsupportedVersion,
+  );
   const trailing = Buffer.concat([f, Buffer.from([0])]);
   trailing.writeInt32BE(trailing.length - 4, 0);
-  assert.equal(code(() => decodeRequest(trailing)), CodecErrorCode.TrailingBytes);
+  assert.equal(
+    code(() => decodeRequest(trailing)),
+    CodecErrorCode.TrailingBytes,
+  );
   const lying = Buffer.from(f);
   lying.writeInt32BE(f.length, 0);
-  assert.equal(code(() => decodeRequest(lying)), CodecErrorCode.InvalidLength);
-  assert.equal(code(() => decodeRequest(Buffer.from([0, 0, 0, 1, 0]))), CodecErrorCode.Truncated);
+  assert.equal(
+    code(() => decodeRequest(lying)),
+    CodecErrorCode.InvalidLength,
+  );
+  assert.equal(
+    code(() => decodeRequest(Buffer.from([0, 0, 0, 1, 0]))),
+    CodecErrorCode.Truncated,
+  );
 });
 
 test('cut-through: peeking at an incomplete frame and handing its bytes over loses and reorders nothing', () => {
@@ -162,7 +215,7 @@ test('cut-through: peeking at an incomplete frame and handing its bytes over los
     const out: Buffer[] = [];
     let left = 0;
     let cutThrough = 0;
-    for (let pos = 0; pos < stream.length;) {
+    for (let pos = 0; pos < stream.length; ) {
       let chunk = stream.subarray(pos, Math.min(stream.length, pos + 1 + rand(70000)));
       pos += chunk.length;
       if (left > 0) {
@@ -244,7 +297,10 @@ test('takeBuffered hands over what is left of a partly read chunk, from the read
   d.push(Buffer.concat([one, Buffer.from([0, 0, 1, 0, 9, 9])]));
   assert.equal(drain(d).length, 1);
   assert.equal(d.bufferedBytes, 6);
-  assert.deepEqual(d.takeBuffered().map((c) => [...c]), [[0, 0, 1, 0, 9, 9]]);
+  assert.deepEqual(
+    d.takeBuffered().map((c) => [...c]),
+    [[0, 0, 1, 0, 9, 9]],
+  );
   assert.deepEqual(d.takeBuffered(), [], 'and then nothing');
   assert.equal(d.next(), null);
 });
@@ -288,7 +344,10 @@ test('the default maximum frame size is 100 MiB; the limit is checked against th
   assert.equal(d.next(), null, 'at the maximum: waits for the bytes');
   const over = new FrameDecoder();
   over.push(rawFrame(DEFAULT_MAX_FRAME_SIZE + 1));
-  assert.equal(codecError(() => over.next()).message, `frame size ${DEFAULT_MAX_FRAME_SIZE + 1} is outside 0..${DEFAULT_MAX_FRAME_SIZE} (max.frame.size); garbage bytes or a non-Kafka client?`);
+  assert.equal(
+    codecError(() => over.next()).message,
+    `frame size ${DEFAULT_MAX_FRAME_SIZE + 1} is outside 0..${DEFAULT_MAX_FRAME_SIZE} (max.frame.size); garbage bytes or a non-Kafka client?`,
+  );
   const negative = new FrameDecoder();
   negative.push(rawFrame(-2));
   assert.equal(codecError(() => negative.next()).message, 'negative frame size -2; garbage bytes or a non-Kafka client?');
@@ -329,7 +388,10 @@ test('decoding errors say what does not add up, and where', () => {
   assert.equal(codecError(() => decodeRequest(rawFrame(1, [0]))).message, 'frame of 5 bytes is too short for a header (at byte 0)');
   const lying = Buffer.from(f);
   lying.writeInt32BE(f.length, 0);
-  assert.equal(codecError(() => decodeRequest(lying)).message, `frame size prefix ${f.length} does not match the ${f.length - 4} bytes that follow (at byte 0)`);
+  assert.equal(
+    codecError(() => decodeRequest(lying)).message,
+    `frame size prefix ${f.length} does not match the ${f.length - 4} bytes that follow (at byte 0)`,
+  );
   const unknown = Buffer.from(f);
   unknown.writeInt16BE(999, 4);
   assert.equal(codecError(() => decodeRequest(unknown)).message, 'unknown api key 999');
@@ -345,7 +407,10 @@ test('decoding errors say what does not add up, and where', () => {
   const response = encodeResponse(ApiKey.Metadata, 12, { correlationId: 9, _unknownTaggedFields: undefined }, defaultMetadataResponse());
   const longer = Buffer.concat([response, Buffer.from([0])]);
   longer.writeInt32BE(longer.length - 4, 0);
-  assert.equal(codecError(() => decodeResponse(longer, ApiKey.Metadata, 12)).message, `1 bytes left after the Metadata v12 response (at byte ${response.length})`);
+  assert.equal(
+    codecError(() => decodeResponse(longer, ApiKey.Metadata, 12)).message,
+    `1 bytes left after the Metadata v12 response (at byte ${response.length})`,
+  );
   const lyingResponse = Buffer.from(response);
   lyingResponse.writeInt32BE(response.length - 5, 0);
   assert.equal(codecError(() => decodeResponse(lyingResponse, ApiKey.Metadata, 12)).code, CodecErrorCode.InvalidLength);
@@ -361,11 +426,22 @@ test('a decoder failure that is not a CodecError becomes one (Internal), with th
 });
 
 test('encoding a value a version cannot carry, or a null that is not nullable, is refused with the field named', () => {
-  const header = (v: number): RequestHeader => ({ requestApiKey: ApiKey.Metadata, requestApiVersion: v, correlationId: 1, clientId: 'c', _unknownTaggedFields: undefined });
+  const header = (v: number): RequestHeader => ({
+    requestApiKey: ApiKey.Metadata,
+    requestApiVersion: v,
+    correlationId: 1,
+    clientId: 'c',
+    _unknownTaggedFields: undefined,
+  });
   const notCarried = codecError(() => encodeRequest(header(3), { ...defaultMetadataRequest(), allowAutoTopicCreation: false }));
   assert.equal(notCarried.code, CodecErrorCode.FieldNotInVersion);
-  assert.equal(notCarried.message, 'MetadataRequest.AllowAutoTopicCreation has a non-default value but version 3 cannot carry it; use a version that has the field or leave it at its default');
-  const nullName = codecError(() => encodeRequest(header(9), { ...defaultMetadataRequest(), topics: [{ topicId: 'AAAAAAAAAAAAAAAAAAAAAA', name: null, _unknownTaggedFields: undefined }] }));
+  assert.equal(
+    notCarried.message,
+    'MetadataRequest.AllowAutoTopicCreation has a non-default value but version 3 cannot carry it; use a version that has the field or leave it at its default',
+  );
+  const nullName = codecError(() =>
+    encodeRequest(header(9), { ...defaultMetadataRequest(), topics: [{ topicId: 'AAAAAAAAAAAAAAAAAAAAAA', name: null, _unknownTaggedFields: undefined }] }),
+  );
   assert.equal(nullName.code, CodecErrorCode.UnexpectedNull);
   assert.equal(nullName.message, 'Name is null but is not nullable in version 9');
 });
@@ -388,7 +464,16 @@ test('acks are found behind long transactional ids (multi-byte varints)', () => 
 test('acks are found behind header tagged fields', () => {
   for (const v of [9, 13]) {
     assert.equal(peekProduceAcks(produceFrame(v, 'txn-1', [{ tag: 3, data: Buffer.from('abc') }])), 1, `v${v}`);
-    assert.equal(peekProduceAcks(produceFrame(v, 'txn-1', [{ tag: 3, data: Buffer.from('abc') }, { tag: 200, data: Buffer.alloc(130, 1) }])), 1, `v${v}`);
+    assert.equal(
+      peekProduceAcks(
+        produceFrame(v, 'txn-1', [
+          { tag: 3, data: Buffer.from('abc') },
+          { tag: 200, data: Buffer.alloc(130, 1) },
+        ]),
+      ),
+      1,
+      `v${v}`,
+    );
   }
 });
 

@@ -1,17 +1,30 @@
 // Decoders fed random and mutated frames: every failure is a CodecError with a code other
 // than Internal (which would mean an unguarded bug), nothing hangs, and huge lengths or
 // counts are rejected before allocation. TURNOUT_FUZZ_ITERATIONS raises the count on demand.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import {
-  API_CODECS, CodecError, CodecErrorCode, FrameDecoder, Writer, decodeRequest, decodeResponse,
-  encodeRequest, requestHeaderVersion,
+  API_CODECS,
+  CodecError,
+  CodecErrorCode,
+  decodeRequest,
+  decodeResponse,
+  encodeRequest,
+  FrameDecoder,
+  requestHeaderVersion,
+  Writer,
 } from '../../../src/protocol/index.ts';
 import { allMessageVersions, loadMessage, populate, prng } from '../../support/messages.ts';
 
 const ITERATIONS = Number(process.env.TURNOUT_FUZZ_ITERATIONS ?? 20000);
 
-interface Seed { apiKey: number; version: number; request: Buffer; responseBody: Buffer }
+interface Seed {
+  apiKey: number;
+  version: number;
+  request: Buffer;
+  responseBody: Buffer;
+}
 
 async function seeds(): Promise<Seed[]> {
   const out: Seed[] = [];
@@ -22,7 +35,10 @@ async function seeds(): Promise<Seed[]> {
     const res = await loadMessage(name.replace(/Request$/, 'Response'));
     const req = populate(m, version, prng(s++));
     const apiKey = m.schema.apiKey as number;
-    const request = encodeRequest({ requestApiKey: apiKey, requestApiVersion: version, correlationId: s, clientId: 'fuzz', _unknownTaggedFields: undefined }, req);
+    const request = encodeRequest(
+      { requestApiKey: apiKey, requestApiVersion: version, correlationId: s, clientId: 'fuzz', _unknownTaggedFields: undefined },
+      req,
+    );
     const w = new Writer();
     res.write(w, version, populate(res, version, prng(s++)));
     out.push({ apiKey, version, request, responseBody: w.toBuffer() });
@@ -46,34 +62,40 @@ function mutate(buf: Buffer, rand: () => number): Buffer {
     case 0: // flip a few bytes
       for (let i = 0; i < 1 + rand() * 4; i++) if (b.length > 4) b[4 + (at() % (b.length - 4))] = Math.floor(rand() * 256);
       return b;
-    case 1: { // truncate (and keep the size prefix honest so the body decoder sees it)
+    case 1: {
+      // truncate (and keep the size prefix honest so the body decoder sees it)
       const t = b.subarray(0, Math.max(4, at()));
       const c = Buffer.from(t);
       c.writeInt32BE(c.length - 4, 0);
       return c;
     }
-    case 2: { // huge int32 length or count somewhere
+    case 2: {
+      // huge int32 length or count somewhere
       if (b.length >= 12) b.writeInt32BE(rand() < 0.5 ? 0x7fffffff : -2 - Math.floor(rand() * 1000), 8 + (at() % (b.length - 11)));
       return b;
     }
-    case 3: { // a run of 0xff: varints that never end, negative lengths
+    case 3: {
+      // a run of 0xff: varints that never end, negative lengths
       const p = 4 + (at() % Math.max(1, b.length - 4));
       for (let i = p; i < Math.min(b.length, p + 6); i++) b[i] = 0xff;
       return b;
     }
-    case 4: { // random bytes appended
+    case 4: {
+      // random bytes appended
       const extra = Buffer.from(Array.from({ length: 1 + Math.floor(rand() * 8) }, () => Math.floor(rand() * 256)));
       const c = Buffer.concat([b, extra]);
       c.writeInt32BE(c.length - 4, 0);
       return c;
     }
-    case 5: { // pure garbage with a plausible prefix
+    case 5: {
+      // pure garbage with a plausible prefix
       const n = Math.floor(rand() * 64);
       const g = Buffer.from(Array.from({ length: n + 8 }, () => Math.floor(rand() * 256)));
       g.writeInt32BE(g.length - 4, 0);
       return g;
     }
-    default: { // huge int16 string length
+    default: {
+      // huge int16 string length
       if (b.length >= 10) b.writeInt16BE(0x7fff, 4 + (at() % (b.length - 5)));
       return b;
     }
@@ -101,7 +123,9 @@ test(`decoders fail only with CodecError on ${ITERATIONS} random and mutated fra
     try {
       decodeResponse(res, seed.apiKey, seed.version);
     } catch (e) {
-      expectCodecErrorOnly(() => { throw e; }, `response mutation ${i} of api ${seed.apiKey} v${seed.version}`);
+      expectCodecErrorOnly(() => {
+        throw e;
+      }, `response mutation ${i} of api ${seed.apiKey} v${seed.version}`);
       const c = (e as CodecError).code;
       codes.set(c, (codes.get(c) ?? 0) + 1);
     }
@@ -119,22 +143,44 @@ test('every API decodes its own unmutated seed frames (the fuzz corpus is valid)
 
 test('a count of 2^31-1 elements is rejected at once without allocating', () => {
   // Metadata v12 request body: topics as a compact array with a huge count.
-  const head = encodeRequest({ requestApiKey: 3, requestApiVersion: 12, correlationId: 1, clientId: 'x', _unknownTaggedFields: undefined },
-    { topics: [], allowAutoTopicCreation: true, includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false, _unknownTaggedFields: undefined });
+  const head = encodeRequest(
+    { requestApiKey: 3, requestApiVersion: 12, correlationId: 1, clientId: 'x', _unknownTaggedFields: undefined },
+    {
+      topics: [],
+      allowAutoTopicCreation: true,
+      includeClusterAuthorizedOperations: false,
+      includeTopicAuthorizedOperations: false,
+      _unknownTaggedFields: undefined,
+    },
+  );
   const bodyStart = head.length - 4; // topics (1 byte) + 2 bools + tagged count
   const frame = Buffer.concat([head.subarray(0, bodyStart), Buffer.from([0xff, 0xff, 0xff, 0xff, 0x07]), Buffer.from([1, 0, 0, 0])]);
   frame.writeInt32BE(frame.length - 4, 0);
   const before = process.memoryUsage().arrayBuffers;
-  assert.throws(() => decodeRequest(frame), (e: unknown) => e instanceof CodecError && e.code === CodecErrorCode.InvalidLength);
+  assert.throws(
+    () => decodeRequest(frame),
+    (e: unknown) => e instanceof CodecError && e.code === CodecErrorCode.InvalidLength,
+  );
   assert.ok(process.memoryUsage().arrayBuffers - before < 1 << 20);
 });
 
 test('a varint longer than five bytes is rejected', () => {
-  const head = encodeRequest({ requestApiKey: 3, requestApiVersion: 12, correlationId: 1, clientId: 'x', _unknownTaggedFields: undefined },
-    { topics: [], allowAutoTopicCreation: true, includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false, _unknownTaggedFields: undefined });
+  const head = encodeRequest(
+    { requestApiKey: 3, requestApiVersion: 12, correlationId: 1, clientId: 'x', _unknownTaggedFields: undefined },
+    {
+      topics: [],
+      allowAutoTopicCreation: true,
+      includeClusterAuthorizedOperations: false,
+      includeTopicAuthorizedOperations: false,
+      _unknownTaggedFields: undefined,
+    },
+  );
   const frame = Buffer.concat([head.subarray(0, head.length - 4), Buffer.alloc(8, 0xff)]);
   frame.writeInt32BE(frame.length - 4, 0);
-  assert.throws(() => decodeRequest(frame), (e: unknown) => e instanceof CodecError && e.code === CodecErrorCode.VarintTooLong);
+  assert.throws(
+    () => decodeRequest(frame),
+    (e: unknown) => e instanceof CodecError && e.code === CodecErrorCode.VarintTooLong,
+  );
 });
 
 test('the frame decoder never buffers a frame it will reject', () => {
@@ -144,7 +190,9 @@ test('the frame decoder never buffers a frame it will reject', () => {
     const g = Buffer.from(Array.from({ length: 1 + Math.floor(rand() * 32) }, () => Math.floor(rand() * 256)));
     d.push(g);
     try {
-      while (d.next() !== null) { /* drain */ }
+      while (d.next() !== null) {
+        /* drain */
+      }
     } catch (e) {
       assert.ok(e instanceof CodecError && (e.code === CodecErrorCode.FrameTooLarge || e.code === CodecErrorCode.InvalidLength));
     }

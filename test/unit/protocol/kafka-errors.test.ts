@@ -1,11 +1,12 @@
 // Kafka's error codes come from the kafka-clients jar (tools/codegen/errors.ts), not from a
 // hand-kept list: names, numbers and Kafka's own judgement of what is worth retrying.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { KAFKA_ERRORS, KafkaErrorCode, isRetriableKafkaError, kafkaErrorName } from '../../../src/protocol/index.ts';
+import { test } from 'node:test';
+import { isRetriableKafkaError, KAFKA_ERRORS, KafkaErrorCode, kafkaErrorName } from '../../../src/protocol/index.ts';
 import { emitErrors, parseErrorTable } from '../../../tools/codegen/errors.ts';
 
-test('the generated table has Kafka\'s names and numbers', () => {
+test("the generated table has Kafka's names and numbers", () => {
   assert.equal(KafkaErrorCode.NONE, 0);
   assert.equal(KafkaErrorCode.UNKNOWN_SERVER_ERROR, -1);
   assert.equal(KafkaErrorCode.NOT_LEADER_OR_FOLLOWER, 6);
@@ -20,10 +21,26 @@ test('the generated table has Kafka\'s names and numbers', () => {
 });
 
 test('retriable as Kafka judges it: moved leaders and busy coordinators pass, refusals do not', () => {
-  for (const name of ['NOT_LEADER_OR_FOLLOWER', 'LEADER_NOT_AVAILABLE', 'NOT_COORDINATOR', 'COORDINATOR_LOAD_IN_PROGRESS', 'REQUEST_TIMED_OUT', 'UNSTABLE_OFFSET_COMMIT', 'NOT_CONTROLLER'] as const) {
+  for (const name of [
+    'NOT_LEADER_OR_FOLLOWER',
+    'LEADER_NOT_AVAILABLE',
+    'NOT_COORDINATOR',
+    'COORDINATOR_LOAD_IN_PROGRESS',
+    'REQUEST_TIMED_OUT',
+    'UNSTABLE_OFFSET_COMMIT',
+    'NOT_CONTROLLER',
+  ] as const) {
     assert.equal(isRetriableKafkaError(KafkaErrorCode[name]), true, name);
   }
-  for (const name of ['NONE', 'UNKNOWN_SERVER_ERROR', 'TOPIC_AUTHORIZATION_FAILED', 'GROUP_AUTHORIZATION_FAILED', 'UNSUPPORTED_VERSION', 'TOPIC_ALREADY_EXISTS', 'ILLEGAL_GENERATION'] as const) {
+  for (const name of [
+    'NONE',
+    'UNKNOWN_SERVER_ERROR',
+    'TOPIC_AUTHORIZATION_FAILED',
+    'GROUP_AUTHORIZATION_FAILED',
+    'UNSUPPORTED_VERSION',
+    'TOPIC_ALREADY_EXISTS',
+    'ILLEGAL_GENERATION',
+  ] as const) {
     assert.equal(isRetriableKafkaError(KafkaErrorCode[name]), false, name);
   }
   assert.equal(isRetriableKafkaError(4242), false, 'a code Kafka does not define');
@@ -35,8 +52,9 @@ test('an error prints with its name and number', () => {
   assert.equal(kafkaErrorName(4242), 'error 4242');
 });
 
-test('the generator reads Kafka\'s HTML table and refuses output it does not understand', () => {
-  const row = (name: string, code: number, retriable: boolean, text: string) => `<tr><td>${name}</td><td>${code}</td><td>${retriable ? 'True' : 'False'}</td><td>${text}</td></tr>\n`;
+test("the generator reads Kafka's HTML table and refuses output it does not understand", () => {
+  const row = (name: string, code: number, retriable: boolean, text: string) =>
+    `<tr><td>${name}</td><td>${code}</td><td>${retriable ? 'True' : 'False'}</td><td>${text}</td></tr>\n`;
   const rows = [row('NONE', 0, false, ''), row('UNKNOWN_SERVER_ERROR', -1, false, 'it&#39;s &quot;bad&quot; &amp; &lt;odd&gt;')];
   for (let i = 1; i <= 100; i++) rows.push(row(`E${i}`, i, i % 2 === 0, `error ${i}`));
   const parsed = parseErrorTable(`<table class="data-table"><tbody>\n<tr><th>Error</th>\n</tr>\n${rows.join('')}</tbody></table>`);

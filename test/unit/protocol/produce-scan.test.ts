@@ -3,18 +3,29 @@
 // field positions agree with an independent encoder (kafkajs), and ProduceTopicScanner reports the
 // same topics however a frame is cut into pieces. Malformed frames fail with a CodecError (or
 // `failed` for the streaming scanner) and never hang; both scanners agree on mutated frames.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import { ApiKey, CodecError, CodecErrorCode, decodeRequest, encodeRequest, type RawTaggedField } from '../../../src/protocol/index.ts';
+import { test } from 'node:test';
 import { crc32c } from '../../../src/protocol/crc32c.ts';
-import { encodeRecordBatch } from '../../../src/protocol/records.ts';
 import type { ProduceRequest } from '../../../src/protocol/generated/messages/produce-request.ts';
+import { ApiKey, CodecError, CodecErrorCode, decodeRequest, encodeRequest, type RawTaggedField } from '../../../src/protocol/index.ts';
 import {
-  BATCH_ATTRIBUTES_OFFSET, BATCH_BASE_SEQUENCE_OFFSET, BATCH_CRC_OFFSET, BATCH_MAGIC_OFFSET, BATCH_PRODUCER_EPOCH_OFFSET,
-  BATCH_PRODUCER_ID_OFFSET, BATCH_RECORD_COUNT_OFFSET, BATCH_V2_HEADER_SIZE, ProduceTopicScanner, batchProducerId,
-  forEachBatch, isTransactionalBatch, scanProduceRequest,
+  BATCH_ATTRIBUTES_OFFSET,
+  BATCH_BASE_SEQUENCE_OFFSET,
+  BATCH_CRC_OFFSET,
+  BATCH_MAGIC_OFFSET,
+  BATCH_PRODUCER_EPOCH_OFFSET,
+  BATCH_PRODUCER_ID_OFFSET,
+  BATCH_RECORD_COUNT_OFFSET,
+  BATCH_V2_HEADER_SIZE,
+  batchProducerId,
+  forEachBatch,
+  isTransactionalBatch,
+  ProduceTopicScanner,
+  scanProduceRequest,
 } from '../../../src/protocol/produce-scan.ts';
+import { encodeRecordBatch } from '../../../src/protocol/records.ts';
 import { prng } from '../../support/messages.ts';
 
 const require = createRequire(import.meta.url);
@@ -30,23 +41,47 @@ const T0 = 1_700_000_000_000;
 const LONG_NAME = `long.${'x'.repeat(195)}`;
 
 function batch(records: number, baseOffset = 0): Buffer {
-  return encodeRecordBatch(Array.from({ length: records }, (_, i) => ({ key: Buffer.from(`k${i}`), value: Buffer.from(`value ${i}`), timestamp: T0 + i })), { baseOffset });
+  return encodeRecordBatch(
+    Array.from({ length: records }, (_, i) => ({ key: Buffer.from(`k${i}`), value: Buffer.from(`value ${i}`), timestamp: T0 + i })),
+    { baseOffset },
+  );
 }
 
 const tag = (t: number, size: number): RawTaggedField => ({ tag: t, data: Buffer.alloc(size, t & 0xff) });
 const uuid = (n: number): string => Buffer.alloc(16, n).toString('base64url');
 
-interface PartitionSpec { index: number; records: Buffer | null; tags?: RawTaggedField[] }
-interface TopicSpec { name: string; partitions: PartitionSpec[]; tags?: RawTaggedField[] }
+interface PartitionSpec {
+  index: number;
+  records: Buffer | null;
+  tags?: RawTaggedField[];
+}
+interface TopicSpec {
+  name: string;
+  partitions: PartitionSpec[];
+  tags?: RawTaggedField[];
+}
 
 // Several topics and partitions: two batches in one partition, null and empty records, a topic
 // without partitions, names with multi-byte characters and one longer than the scanner's first
 // buffer; tagged fields at every level (written from v9 on).
 const TOPICS: TopicSpec[] = [
-  { name: 'orders', partitions: [{ index: 0, records: batch(2) }, { index: 1, records: null }, { index: 2, records: Buffer.concat([batch(1), batch(3, 1)]), tags: [tag(0, 3)] }] },
+  {
+    name: 'orders',
+    partitions: [
+      { index: 0, records: batch(2) },
+      { index: 1, records: null },
+      { index: 2, records: Buffer.concat([batch(1), batch(3, 1)]), tags: [tag(0, 3)] },
+    ],
+  },
   { name: 'größe.ü✓', partitions: [{ index: 7, records: batch(1), tags: [tag(1, 1), tag(200, 140)] }], tags: [tag(4, 2)] },
   { name: 'no-partitions', partitions: [] },
-  { name: LONG_NAME, partitions: [{ index: 3, records: Buffer.alloc(0) }, { index: 4, records: batch(5) }] },
+  {
+    name: LONG_NAME,
+    partitions: [
+      { index: 3, records: Buffer.alloc(0) },
+      { index: 4, records: batch(5) },
+    ],
+  },
 ];
 
 function produceFrame(version: number, transactionalId: string | null = version % 2 === 0 ? 'tx-1' : null): Buffer {
@@ -62,7 +97,10 @@ function produceFrame(version: number, transactionalId: string | null = version 
     })),
     _unknownTaggedFields: [tag(3, 130)],
   };
-  return encodeRequest({ requestApiKey: ApiKey.Produce, requestApiVersion: version, correlationId: 99, clientId: CLIENT_ID, _unknownTaggedFields: [tag(7, 4)] }, body);
+  return encodeRequest(
+    { requestApiKey: ApiKey.Produce, requestApiVersion: version, correlationId: 99, clientId: CLIENT_ID, _unknownTaggedFields: [tag(7, 4)] },
+    body,
+  );
 }
 
 const VERSIONS = [3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
@@ -70,12 +108,19 @@ const FRAMES = VERSIONS.map((version) => ({ version, frame: produceFrame(version
 const expectedNames = (version: number): string[] => (version >= 13 ? [] : TOPICS.map((t) => t.name));
 const expectedIds = (version: number): string[] => (version >= 13 ? TOPICS.map((_, i) => uuid(i + 1)) : []);
 
-interface Scanned { names: string[]; ids: string[]; scanner: ProduceTopicScanner }
+interface Scanned {
+  names: string[];
+  ids: string[];
+  scanner: ProduceTopicScanner;
+}
 
 function scanPieces(pieces: Uint8Array[]): Scanned {
   const names: string[] = [];
   const ids: string[] = [];
-  const scanner = new ProduceTopicScanner((n) => names.push(n), (id) => ids.push(id.toString('base64url')));
+  const scanner = new ProduceTopicScanner(
+    (n) => names.push(n),
+    (id) => ids.push(id.toString('base64url')),
+  );
   for (const p of pieces) scanner.push(p);
   return { names, ids, scanner };
 }
@@ -83,7 +128,7 @@ function scanPieces(pieces: Uint8Array[]): Scanned {
 /** The frame cut into pieces of 1..maxPiece bytes, as plain Uint8Arrays on odd seeds. */
 function randomPieces(frame: Buffer, rand: () => number, maxPiece: number, plain: boolean): Uint8Array[] {
   const pieces: Uint8Array[] = [];
-  for (let at = 0; at < frame.length;) {
+  for (let at = 0; at < frame.length; ) {
     const n = 1 + Math.floor(rand() * maxPiece);
     const piece = frame.subarray(at, at + n);
     pieces.push(plain ? new Uint8Array(piece) : piece);
@@ -105,7 +150,11 @@ test('scanProduceRequest finds every topic and the exact records bytes of every 
       records: (t, p, start, end) => records.push([t, p, start, end]),
     });
     assert.deepEqual(result, { version, transactionalId: version % 2 === 0 ? 'tx-1' : null, acks: version % 3 === 0 ? -1 : 1 });
-    assert.deepEqual(topics, TOPICS.map((t, i) => (version >= 13 ? [null, uuid(i + 1)] : [t.name, null])), `v${version}`);
+    assert.deepEqual(
+      topics,
+      TOPICS.map((t, i) => (version >= 13 ? [null, uuid(i + 1)] : [t.name, null])),
+      `v${version}`,
+    );
 
     // The positions are where the codec's own decoder finds the records (views into the frame).
     const decoded = decodeRequest<ProduceRequest>(frame).body;
@@ -119,7 +168,10 @@ test('scanProduceRequest finds every topic and the exact records bytes of every 
     });
     assert.deepEqual(records, expected, `v${version}`);
     const specRecords = TOPICS.flatMap((t) => t.partitions.map((p) => p.records).filter((r) => r !== null));
-    assert.deepEqual(records.map(([, , s, e]) => frame.subarray(s, e)), specRecords);
+    assert.deepEqual(
+      records.map(([, , s, e]) => frame.subarray(s, e)),
+      specRecords,
+    );
   }
 });
 
@@ -155,7 +207,10 @@ test('forEachBatch stops before a trailing partial batch and returns where it st
     assert.deepEqual(seen, [[4, 4 + whole.length]]);
     assert.equal(stop, 4 + whole.length);
   }
-  assert.equal(forEachBatch(whole, 3, 3, () => assert.fail('an empty range has no batch')), 3);
+  assert.equal(
+    forEachBatch(whole, 3, 3, () => assert.fail('an empty range has no batch')),
+    3,
+  );
 });
 
 test('forEachBatch refuses a length shorter than any batch, and a magic v2 batch shorter than its header', () => {
@@ -172,9 +227,19 @@ test('forEachBatch refuses a length shorter than any batch, and a magic v2 batch
 });
 
 test('batch field positions match kafkajs batches: producer id, epoch, sequence, transactional bit, CRC span', async () => {
-  const records = [kafkajsRecord({ offsetDelta: 0, key: Buffer.from('k'), value: Buffer.from('v') }), kafkajsRecord({ offsetDelta: 1, key: null, value: Buffer.from('w') })];
+  const records = [
+    kafkajsRecord({ offsetDelta: 0, key: Buffer.from('k'), value: Buffer.from('v') }),
+    kafkajsRecord({ offsetDelta: 1, key: null, value: Buffer.from('w') }),
+  ];
   for (const transactional of [true, false]) {
-    const encoded = await kafkajsRecordBatch({ records, lastOffsetDelta: 1, transactional, producerId: KafkajsLong.fromString('123456789012345'), producerEpoch: 7, firstSequence: 4242 });
+    const encoded = await kafkajsRecordBatch({
+      records,
+      lastOffsetDelta: 1,
+      transactional,
+      producerId: KafkajsLong.fromString('123456789012345'),
+      producerEpoch: 7,
+      firstSequence: 4242,
+    });
     const b: Buffer = Buffer.concat([Buffer.from('pad'), encoded.buffer]);
     const at = 3;
     const seen: number[] = [];
@@ -199,7 +264,19 @@ test('batch field positions match kafkajs batches: producer id, epoch, sequence,
 /** A Produce v0-2 frame from kafkajs, whose records are magic 0 (v0) or 1 (v1, v2) message sets. */
 async function kafkajsProduceFrame(version: number): Promise<Buffer> {
   const topicData = [
-    { topic: 'legacy', partitions: [{ partition: 0, messages: [{ key: 'a', value: '1', timestamp: T0 }, { key: 'b', value: '2', timestamp: T0 }] }, { partition: 5, messages: [{ key: null, value: '3', timestamp: T0 }] }] },
+    {
+      topic: 'legacy',
+      partitions: [
+        {
+          partition: 0,
+          messages: [
+            { key: 'a', value: '1', timestamp: T0 },
+            { key: 'b', value: '2', timestamp: T0 },
+          ],
+        },
+        { partition: 5, messages: [{ key: null, value: '3', timestamp: T0 }] },
+      ],
+    },
     { topic: 'größe', partitions: [{ partition: 1, messages: [{ key: 'c', value: '4', timestamp: T0 }] }] },
   ];
   const { request } = kafkajsProduce.protocol({ version })({ acks: 1, timeout: 1000, topicData });
@@ -214,13 +291,25 @@ test('Produce v0-2 frames (message sets) report topics and records ranges; their
     const result = scanProduceRequest(frame, {
       topic: (name) => names.push(name!),
       records: (t, p, start, end) => {
-        assert.equal(forEachBatch(frame, start, end, (bs, _be, magic) => entries.push([t, p, magic, batchProducerId(frame, bs), isTransactionalBatch(frame, bs)])), end);
+        assert.equal(
+          forEachBatch(frame, start, end, (bs, _be, magic) => entries.push([t, p, magic, batchProducerId(frame, bs), isTransactionalBatch(frame, bs)])),
+          end,
+        );
       },
     });
     assert.deepEqual(result, { version, transactionalId: null, acks: 1 });
     assert.deepEqual(names, ['legacy', 'größe']);
     const magic = version < 2 ? 0 : 1; // kafkajs writes magic 1 messages from Produce v2 on
-    assert.deepEqual(entries, [[0, 0, magic, -1n, false], [0, 0, magic, -1n, false], [0, 5, magic, -1n, false], [1, 1, magic, -1n, false]], `v${version}`);
+    assert.deepEqual(
+      entries,
+      [
+        [0, 0, magic, -1n, false],
+        [0, 0, magic, -1n, false],
+        [0, 5, magic, -1n, false],
+        [1, 1, magic, -1n, false],
+      ],
+      `v${version}`,
+    );
 
     const pieces = scanPieces(randomPieces(frame, prng(version), 5, false));
     assert.deepEqual(pieces.names, names);
@@ -281,7 +370,22 @@ test('ProduceTopicScanner reports a topic as soon as its name has arrived, and i
 
 test('ProduceTopicScanner skips megabytes of records in a few pieces, ignores bytes past the frame, and can be reset', () => {
   const big = Buffer.alloc(3 << 20, 7);
-  const body: ProduceRequest = { transactionalId: null, acks: 1, timeoutMs: 1000, topicData: [{ name: 'big', topicId: uuid(0), partitionData: [{ index: 0, records: big }, { index: 1, records: big }] }, { name: 'after-big', topicId: uuid(0), partitionData: [] }] };
+  const body: ProduceRequest = {
+    transactionalId: null,
+    acks: 1,
+    timeoutMs: 1000,
+    topicData: [
+      {
+        name: 'big',
+        topicId: uuid(0),
+        partitionData: [
+          { index: 0, records: big },
+          { index: 1, records: big },
+        ],
+      },
+      { name: 'after-big', topicId: uuid(0), partitionData: [] },
+    ],
+  };
   for (const version of [8, 9]) {
     const frame = encodeRequest({ requestApiKey: ApiKey.Produce, requestApiVersion: version, correlationId: 1, clientId: null }, body);
     const names: string[] = [];
@@ -336,21 +440,117 @@ const nameAt = (frame: Buffer): number => frame.indexOf('orders');
 test('huge lengths and counts are refused as soon as they are read, before the bytes they claim', () => {
   const cases: Array<{ version: number; what: string; edit: (f: Buffer, name: number) => number; code: string }> = [
     // non-flexible: int16 name length 2 before the name, int32 topic count 4 before that
-    { version: 3, what: 'topic count', edit: (f, n) => { f.writeInt32BE(0x7fffffff, n - 6); return n - 2; }, code: CodecErrorCode.InvalidLength },
-    { version: 3, what: 'negative topic count', edit: (f, n) => { f.writeInt32BE(-5, n - 6); return n - 2; }, code: CodecErrorCode.InvalidLength },
-    { version: 5, what: 'null topic count', edit: (f, n) => { f.writeInt32BE(-1, n - 6); return n - 2; }, code: CodecErrorCode.UnexpectedNull },
-    { version: 4, what: 'topic name length', edit: (f, n) => { f.writeInt16BE(0x7fff, n - 2); return n; }, code: CodecErrorCode.InvalidLength },
-    { version: 4, what: 'null topic name', edit: (f, n) => { f.writeInt16BE(-1, n - 2); return n; }, code: CodecErrorCode.UnexpectedNull },
+    {
+      version: 3,
+      what: 'topic count',
+      edit: (f, n) => {
+        f.writeInt32BE(0x7fffffff, n - 6);
+        return n - 2;
+      },
+      code: CodecErrorCode.InvalidLength,
+    },
+    {
+      version: 3,
+      what: 'negative topic count',
+      edit: (f, n) => {
+        f.writeInt32BE(-5, n - 6);
+        return n - 2;
+      },
+      code: CodecErrorCode.InvalidLength,
+    },
+    {
+      version: 5,
+      what: 'null topic count',
+      edit: (f, n) => {
+        f.writeInt32BE(-1, n - 6);
+        return n - 2;
+      },
+      code: CodecErrorCode.UnexpectedNull,
+    },
+    {
+      version: 4,
+      what: 'topic name length',
+      edit: (f, n) => {
+        f.writeInt16BE(0x7fff, n - 2);
+        return n;
+      },
+      code: CodecErrorCode.InvalidLength,
+    },
+    {
+      version: 4,
+      what: 'null topic name',
+      edit: (f, n) => {
+        f.writeInt16BE(-1, n - 2);
+        return n;
+      },
+      code: CodecErrorCode.UnexpectedNull,
+    },
     // partition count (4) and partition index (4) follow the name; then the int32 records length
-    { version: 7, what: 'records length', edit: (f, n) => { f.writeInt32BE(0x7fffffff, n + 14); return n + 18; }, code: CodecErrorCode.InvalidLength },
-    { version: 7, what: 'negative records length', edit: (f, n) => { f.writeInt32BE(-2, n + 14); return n + 18; }, code: CodecErrorCode.InvalidLength },
+    {
+      version: 7,
+      what: 'records length',
+      edit: (f, n) => {
+        f.writeInt32BE(0x7fffffff, n + 14);
+        return n + 18;
+      },
+      code: CodecErrorCode.InvalidLength,
+    },
+    {
+      version: 7,
+      what: 'negative records length',
+      edit: (f, n) => {
+        f.writeInt32BE(-2, n + 14);
+        return n + 18;
+      },
+      code: CodecErrorCode.InvalidLength,
+    },
     // flexible: one-byte uvarint name length before the name, one-byte topic count before that
-    { version: 9, what: 'compact topic count', edit: (f, n) => { f.set([0xff, 0xff, 0xff, 0xff, 0x07], n - 2); return n + 3; }, code: CodecErrorCode.InvalidLength },
-    { version: 10, what: 'varint of six bytes', edit: (f, n) => { f.set([0xff, 0xff, 0xff, 0xff, 0xff, 0x01], n - 2); return n + 4; }, code: CodecErrorCode.VarintTooLong },
-    { version: 11, what: 'null compact topic count', edit: (f, n) => { f.set([0], n - 2); return n - 1; }, code: CodecErrorCode.UnexpectedNull },
-    { version: 12, what: 'compact name length', edit: (f, n) => { f.set([0xff, 0x7f], n - 1); return n + 1; }, code: CodecErrorCode.InvalidLength },
+    {
+      version: 9,
+      what: 'compact topic count',
+      edit: (f, n) => {
+        f.set([0xff, 0xff, 0xff, 0xff, 0x07], n - 2);
+        return n + 3;
+      },
+      code: CodecErrorCode.InvalidLength,
+    },
+    {
+      version: 10,
+      what: 'varint of six bytes',
+      edit: (f, n) => {
+        f.set([0xff, 0xff, 0xff, 0xff, 0xff, 0x01], n - 2);
+        return n + 4;
+      },
+      code: CodecErrorCode.VarintTooLong,
+    },
+    {
+      version: 11,
+      what: 'null compact topic count',
+      edit: (f, n) => {
+        f.set([0], n - 2);
+        return n - 1;
+      },
+      code: CodecErrorCode.UnexpectedNull,
+    },
+    {
+      version: 12,
+      what: 'compact name length',
+      edit: (f, n) => {
+        f.set([0xff, 0x7f], n - 1);
+        return n + 1;
+      },
+      code: CodecErrorCode.InvalidLength,
+    },
     // flexible: partition count (1) and index (4) follow the name, then the uvarint records length
-    { version: 9, what: 'compact records length', edit: (f, n) => { f.set([0xff, 0xff, 0xff, 0x7f], n + 11); return n + 15; }, code: CodecErrorCode.InvalidLength },
+    {
+      version: 9,
+      what: 'compact records length',
+      edit: (f, n) => {
+        f.set([0xff, 0xff, 0xff, 0x7f], n + 11);
+        return n + 15;
+      },
+      code: CodecErrorCode.InvalidLength,
+    },
   ];
   for (const c of cases) {
     const f = Buffer.from(produceFrame(c.version));

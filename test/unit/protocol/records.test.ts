@@ -2,11 +2,12 @@
 // records, and decoding copes with what a Fetch response carries: several batches, tombstones,
 // null keys, control batches and a batch cut at the end, and refuses corrupt ones or unknown
 // codecs. Compressed batches: compressed-records.test.ts.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { crc32c } from '../../../src/protocol/crc32c.ts';
 import { decodeRecordBatches, decodeRecordBatchesWithEnd, encodeRecordBatch } from '../../../src/protocol/records.ts';
-import { crc32c as supportCrc32c, recordBatch } from '../../support/record-batch.ts';
+import { recordBatch, crc32c as supportCrc32c } from '../../support/record-batch.ts';
 
 const text = (b: Buffer | null) => (b === null ? null : b.toString('utf8'));
 
@@ -51,7 +52,14 @@ test('a tombstone (null value) and a record without a key decode as nulls', () =
     { key: null, value: null },
   ]);
   const decoded = decodeRecordBatches(batch);
-  assert.deepEqual(decoded.map((r) => [r.offset, text(r.key), text(r.value)]), [[0n, 'gone', null], [1n, null, 'no key'], [2n, null, null]]);
+  assert.deepEqual(
+    decoded.map((r) => [r.offset, text(r.key), text(r.value)]),
+    [
+      [0n, 'gone', null],
+      [1n, null, 'no key'],
+      [2n, null, null],
+    ],
+  );
   assert.ok(Math.abs(decoded[0].timestamp - Date.now()) < 5000, 'timestamp defaults to now');
 });
 
@@ -62,13 +70,22 @@ test('several batches in one blob decode in order; large values and many records
   const decoded = decodeRecordBatches(blob);
   assert.equal(decoded.length, 301);
   assert.deepEqual(decoded[0].value, big);
-  assert.deepEqual(decoded.map((r) => r.offset), Array.from({ length: 301 }, (_, i) => BigInt(i)));
+  assert.deepEqual(
+    decoded.map((r) => r.offset),
+    Array.from({ length: 301 }, (_, i) => BigInt(i)),
+  );
   assert.equal(text(decoded[300].value), 'v299');
 });
 
 test('reads the batches the test support writer makes (the ones Kafka accepts in other tests)', () => {
   const decoded = decodeRecordBatches(recordBatch(['a', 'b'], 1234));
-  assert.deepEqual(decoded.map((r) => [r.offset, r.timestamp, r.key, text(r.value)]), [[0n, 1234, null, 'a'], [1n, 1234, null, 'b']]);
+  assert.deepEqual(
+    decoded.map((r) => [r.offset, r.timestamp, r.key, text(r.value)]),
+    [
+      [0n, 1234, null, 'a'],
+      [1n, 1234, null, 'b'],
+    ],
+  );
 });
 
 test('a corrupted byte fails the CRC check', () => {
@@ -80,10 +97,20 @@ test('a corrupted byte fails the CRC check', () => {
 
 test('a partial batch at the end (Fetch size limit) is skipped; the whole batches before it are read', () => {
   const first = encodeRecordBatch([{ key: Buffer.from('a'), value: Buffer.from('1') }], { baseOffset: 0n });
-  const second = encodeRecordBatch([{ key: Buffer.from('b'), value: Buffer.from('2') }, { key: Buffer.from('c'), value: Buffer.from('3') }], { baseOffset: 1n });
+  const second = encodeRecordBatch(
+    [
+      { key: Buffer.from('b'), value: Buffer.from('2') },
+      { key: Buffer.from('c'), value: Buffer.from('3') },
+    ],
+    { baseOffset: 1n },
+  );
   for (const cut of [1, 11, 12, 30, second.length - 1]) {
     const { records, endOffset } = decodeRecordBatchesWithEnd(Buffer.concat([first, second.subarray(0, cut)]));
-    assert.deepEqual(records.map((r) => text(r.key)), ['a'], `cut at ${cut}`);
+    assert.deepEqual(
+      records.map((r) => text(r.key)),
+      ['a'],
+      `cut at ${cut}`,
+    );
     assert.equal(endOffset, 1n);
   }
   assert.deepEqual(decodeRecordBatchesWithEnd(second.subarray(0, 20)), { records: [], endOffset: null, decompressedBytes: 0 });
@@ -91,15 +118,30 @@ test('a partial batch at the end (Fetch size limit) is skipped; the whole batche
 });
 
 test('control batches are skipped but still move the end offset', () => {
-  const marker = withAttributes(encodeRecordBatch([{ key: Buffer.from([0, 0, 0, 1]), value: Buffer.from([0, 0, 0, 0, 0, 0]) }], { baseOffset: 1n }), 0x20 | 0x10);
+  const marker = withAttributes(
+    encodeRecordBatch([{ key: Buffer.from([0, 0, 0, 1]), value: Buffer.from([0, 0, 0, 0, 0, 0]) }], { baseOffset: 1n }),
+    0x20 | 0x10,
+  );
   const data = encodeRecordBatch([{ key: Buffer.from('x'), value: Buffer.from('y') }], { baseOffset: 0n });
-  assert.deepEqual(decodeRecordBatches(Buffer.concat([data, marker])).map((r) => r.offset), [0n]);
+  assert.deepEqual(
+    decodeRecordBatches(Buffer.concat([data, marker])).map((r) => r.offset),
+    [0n],
+  );
   assert.deepEqual(decodeRecordBatchesWithEnd(marker), { records: [], endOffset: 2n, decompressedBytes: 0 });
 });
 
 test('log-append-time batches give every record the batch max timestamp', () => {
-  const batch = withAttributes(encodeRecordBatch([{ key: null, value: Buffer.from('a'), timestamp: 10 }, { key: null, value: Buffer.from('b'), timestamp: 20 }]), 0x08);
-  assert.deepEqual(decodeRecordBatches(batch).map((r) => r.timestamp), [20, 20]);
+  const batch = withAttributes(
+    encodeRecordBatch([
+      { key: null, value: Buffer.from('a'), timestamp: 10 },
+      { key: null, value: Buffer.from('b'), timestamp: 20 },
+    ]),
+    0x08,
+  );
+  assert.deepEqual(
+    decodeRecordBatches(batch).map((r) => r.timestamp),
+    [20, 20],
+  );
 });
 
 test('unknown codecs, records that are not what their codec says and other magics are refused with a clear error', () => {
@@ -125,14 +167,17 @@ test('an empty record list cannot be encoded', () => {
 
 /** A batch of `values` at `base`, rewritten as transactional (producer `pid`) or as a control batch (a marker). */
 function txnBatch(values: string[], base: number, pid: bigint, control = false): Buffer {
-  const b = encodeRecordBatch(values.map((v) => ({ key: null, value: Buffer.from(v), timestamp: 1 })), { baseOffset: base });
+  const b = encodeRecordBatch(
+    values.map((v) => ({ key: null, value: Buffer.from(v), timestamp: 1 })),
+    { baseOffset: base },
+  );
   b.writeInt16BE(0x10 | (control ? 0x20 : 0), 21);
   b.writeBigInt64BE(pid, 43);
   b.writeUInt32BE(crc32c(b.subarray(21)), 17);
   return b;
 }
 
-test('read committed: data batches of an aborted transaction are left out, until that producer\'s marker; others stay', () => {
+test("read committed: data batches of an aborted transaction are left out, until that producer's marker; others stay", () => {
   const log = Buffer.concat([
     txnBatch(['a1', 'a2'], 0, 7n), // producer 7: aborted below
     txnBatch(['b1'], 2, 8n), // producer 8: committed
@@ -149,13 +194,23 @@ test('read committed: data batches of an aborted transaction are left out, until
 
 test('headers are written, and read back only when asked for', () => {
   const batch = encodeRecordBatch([
-    { key: Buffer.from('k'), value: Buffer.from('v'), headers: [{ key: 'turnout-mac', value: Buffer.from('sig') }, { key: 'n', value: null }] },
+    {
+      key: Buffer.from('k'),
+      value: Buffer.from('v'),
+      headers: [
+        { key: 'turnout-mac', value: Buffer.from('sig') },
+        { key: 'n', value: null },
+      ],
+    },
     { key: Buffer.from('k2'), value: null },
   ]);
   const plain = decodeRecordBatches(batch);
   assert.equal(plain[0].headers, undefined);
   const withHeaders = decodeRecordBatchesWithEnd(batch, { headers: true }).records;
-  assert.deepEqual(withHeaders[0].headers, [{ key: 'turnout-mac', value: Buffer.from('sig') }, { key: 'n', value: null }]);
+  assert.deepEqual(withHeaders[0].headers, [
+    { key: 'turnout-mac', value: Buffer.from('sig') },
+    { key: 'n', value: null },
+  ]);
   assert.equal(withHeaders[1].headers, undefined);
   assert.equal(withHeaders[1].value, null);
 });

@@ -1,11 +1,12 @@
 // Every message of every API, in every valid version, survives encode -> decode -> encode:
 // the decoded value equals the original and the second encoding equals the first, byte for byte.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { API_CODECS } from '../../../src/protocol/generated/index.ts';
 import { Reader } from '../../../src/protocol/reader.ts';
 import { Writer } from '../../../src/protocol/writer.ts';
-import { API_CODECS } from '../../../src/protocol/generated/index.ts';
-import { MESSAGE_SCHEMAS, allMessageVersions, loadMessage, populate, prng } from '../../support/messages.ts';
+import { allMessageVersions, loadMessage, MESSAGE_SCHEMAS, populate, prng } from '../../support/messages.ts';
 
 const SAMPLES_PER_VERSION = 4;
 

@@ -2,9 +2,10 @@
 // broker host and port. This test derives that set from the definitions themselves, so a Kafka
 // release that adds addresses to another response (as KIP-951 did to Produce and Fetch) fails
 // here until the filter handles it.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { MESSAGE_SCHEMAS, type FieldSchema, type MessageSchema } from '../../../src/protocol/generated/schema.ts';
+import { test } from 'node:test';
+import { type FieldSchema, MESSAGE_SCHEMAS, type MessageSchema } from '../../../src/protocol/generated/schema.ts';
 import { apiCodec } from '../../../src/protocol/index.ts';
 import { ADDRESS_CARRYING_RESPONSES } from '../../../src/proxy/filters/broker-addresses.ts';
 

@@ -1,11 +1,12 @@
 // The stateful parts of the client limits (src/proxy/limits.ts), driven directly: the process's
 // buffered-bytes budget, the connection counts checked at accept, and warnings aggregated per
 // reason so that a flood of bad clients gives a few log lines, not one per client.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
+import { test } from 'node:test';
 import { createLogger } from '../../../src/observability/log.ts';
-import { ConnectionAdmission, MemoryBudget, RefuseReason, WarningAggregator, describePeer } from '../../../src/proxy/limits.ts';
+import { ConnectionAdmission, describePeer, MemoryBudget, RefuseReason, WarningAggregator } from '../../../src/proxy/limits.ts';
 
 test('the memory budget lets connections wait past its limit and wakes them all below 90% of it', () => {
   const budget = new MemoryBudget(1000);
@@ -63,16 +64,35 @@ test('connections are refused at accept over the process, route and address limi
 
 function capture(): { log: ReturnType<typeof createLogger>; lines: () => Record<string, unknown>[] } {
   const out: string[] = [];
-  const sink = new Writable({ write(chunk, _enc, done) { out.push(String(chunk)); done(); } });
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      out.push(String(chunk));
+      done();
+    },
+  });
   const log = createLogger('debug', sink);
-  return { log, lines: () => out.join('').split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as Record<string, unknown>) };
+  return {
+    log,
+    lines: () =>
+      out
+        .join('')
+        .split('\n')
+        .filter((l) => l.length > 0)
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
 }
 
 test('repeated warnings are logged once per reason, then summed up once per window; a quiet reason logs in full again', async () => {
   const { log, lines } = capture();
   const warnings = new WarningAggregator(log, 60_000);
   try {
-    for (let i = 0; i < 1000; i++) warnings.warn(log, 'plain/frame_too_large', { reason: 'frame_too_large', limit: 100, configKey: 'gateway.limits.x', client: `10.0.0.1:${i}` }, 'connection closed');
+    for (let i = 0; i < 1000; i++)
+      warnings.warn(
+        log,
+        'plain/frame_too_large',
+        { reason: 'frame_too_large', limit: 100, configKey: 'gateway.limits.x', client: `10.0.0.1:${i}` },
+        'connection closed',
+      );
     for (let i = 0; i < 3; i++) warnings.warn(log, 'plain/idle', { reason: 'idle' }, 'connection closed');
     await new Promise((r) => setImmediate(r));
     const warn = () => lines().filter((l) => l.level === 'warn');
@@ -83,9 +103,15 @@ test('repeated warnings are logged once per reason, then summed up once per wind
     warnings.flush();
     await new Promise((r) => setImmediate(r));
     const summaries = warn().filter((l) => typeof l.suppressed === 'number');
-    assert.deepEqual(summaries.map((l) => [l.reason, l.suppressed]), [['plain/frame_too_large', 999], ['plain/idle', 2]]);
+    assert.deepEqual(
+      summaries.map((l) => [l.reason, l.suppressed]),
+      [
+        ['plain/frame_too_large', 999],
+        ['plain/idle', 2],
+      ],
+    );
     assert.equal(summaries[0].configKey, 'gateway.limits.x', 'the summary names the limit to raise');
-    assert.equal(summaries[0].client, undefined, 'but not one client\'s address');
+    assert.equal(summaries[0].client, undefined, "but not one client's address");
     assert.match(String(summaries[0].msg), /999 more "connection closed" \(plain\/frame_too_large\) suppressed/);
 
     warnings.flush(); // a window with nothing suppressed forgets the reason

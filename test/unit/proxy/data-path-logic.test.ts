@@ -1,16 +1,20 @@
 // Pure pieces of the data path: broker port assignment, ApiVersions intersection, reading acks
 // from Produce frames in place, and the filter chain's decode decisions.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { ApiKey, apiCodec, encodeRequest, peekProduceAcks } from '../../../src/protocol/index.ts';
-import { BrokerPorts } from '../../../src/routing/broker-ports.ts';
+import type { FilterContext } from '../../../src/proxy/filter.ts';
 import { intersect } from '../../../src/proxy/filters/api-versions.ts';
 import { builtInFilterChain, gatewayApiSupport } from '../../../src/proxy/filters/index.ts';
-import type { FilterContext } from '../../../src/proxy/filter.ts';
+import { BrokerPorts } from '../../../src/routing/broker-ports.ts';
 
 test('broker ports are a pure function of the node id, the same in every process', () => {
   const p = new BrokerPorts(19093, 16);
-  assert.deepEqual([0, 1, 2, 101, 102, 103].map((n) => p.portOf(n)), [19093, 19094, 19095, 19098, 19099, 19100]);
+  assert.deepEqual(
+    [0, 1, 2, 101, 102, 103].map((n) => p.portOf(n)),
+    [19093, 19094, 19095, 19098, 19099, 19100],
+  );
   assert.equal(p.slotOfPort(19093 + 15), 15);
   assert.equal(p.slotOfPort(19093 + 16), -1);
   assert.equal(p.slotOfPort(19092), -1);
@@ -20,9 +24,19 @@ test('broker ports are a pure function of the node id, the same in every process
 test('a gateway port maps back to its slot; ports outside the range (above or below) to -1', () => {
   const p = new BrokerPorts(19093, 4);
   assert.deepEqual(p.ports(), [19093, 19094, 19095, 19096]);
-  assert.deepEqual(p.ports().map((port) => p.slotOfPort(port)), [0, 1, 2, 3]);
-  assert.deepEqual([19092, 19000, 0, 19097].map((port) => p.slotOfPort(port)), [-1, -1, -1, -1]);
-  assert.deepEqual([-1, -4, -5].map((n) => p.portOf(n)), [19096, 19093, 19096], 'negative ids still land in the range');
+  assert.deepEqual(
+    p.ports().map((port) => p.slotOfPort(port)),
+    [0, 1, 2, 3],
+  );
+  assert.deepEqual(
+    [19092, 19000, 0, 19097].map((port) => p.slotOfPort(port)),
+    [-1, -1, -1, -1],
+  );
+  assert.deepEqual(
+    [-1, -4, -5].map((n) => p.portOf(n)),
+    [19096, 19093, 19096],
+    'negative ids still land in the range',
+  );
 });
 
 test('ApiVersions keeps only versions both the broker and the gateway handle', () => {
@@ -33,13 +47,16 @@ test('ApiVersions keeps only versions both the broker and the gateway handle', (
   ].map((k) => ({ ...k, _unknownTaggedFields: undefined }));
   const out = intersect(broker, gatewayApiSupport);
   const metadata = apiCodec(ApiKey.Metadata)!;
-  assert.deepEqual(out.map((k) => [k.apiKey, k.minVersion, k.maxVersion]), [
-    // Produce crosses opaque below v10, so old versions the broker keeps stay advertised; it
-    // stops at v12, the last version that names topics (see VERSION_CAPS).
-    [ApiKey.Produce, 0, 12],
-    [ApiKey.Metadata, metadata.minVersion, metadata.maxVersion],
-    // An api key the codec does not know is not advertised.
-  ]);
+  assert.deepEqual(
+    out.map((k) => [k.apiKey, k.minVersion, k.maxVersion]),
+    [
+      // Produce crosses opaque below v10, so old versions the broker keeps stay advertised; it
+      // stops at v12, the last version that names topics (see VERSION_CAPS).
+      [ApiKey.Produce, 0, 12],
+      [ApiKey.Metadata, metadata.minVersion, metadata.maxVersion],
+      // An api key the codec does not know is not advertised.
+    ],
+  );
 });
 
 test('controller-only APIs are never advertised to clients', () => {
@@ -53,7 +70,10 @@ test('acks is read in place from Produce frames of every version', () => {
     for (const acks of [0, 1, -1]) {
       for (const transactionalId of [null, 'txn-1']) {
         const body = { ...codec.defaultRequest(), acks, transactionalId, timeoutMs: 30000 };
-        const frame = encodeRequest({ requestApiKey: ApiKey.Produce, requestApiVersion: v, correlationId: 7, clientId: 'c'.repeat(200), _unknownTaggedFields: undefined }, body);
+        const frame = encodeRequest(
+          { requestApiKey: ApiKey.Produce, requestApiVersion: v, correlationId: 7, clientId: 'c'.repeat(200), _unknownTaggedFields: undefined },
+          body,
+        );
         assert.equal(peekProduceAcks(frame), acks, `v${v} acks=${acks} txn=${transactionalId}`);
       }
     }
@@ -110,10 +130,16 @@ test('only responses that carry broker addresses, topic ids, producer ids or top
   }
   // Fetch requests: protected topics (decoded only when their bytes name one) and topics in use
   // (at most once a second per connection).
-  assert.deepEqual(chain.requestFilters(ApiKey.Fetch)?.map((f) => f.name), ['protected-topics', 'topic-usage']);
+  assert.deepEqual(
+    chain.requestFilters(ApiKey.Fetch)?.map((f) => f.name),
+    ['protected-topics', 'topic-usage'],
+  );
   // Produce requests: protected topics, producer ids and topics in use; all let a known producer's
   // requests cut through.
-  assert.deepEqual(chain.requestFilters(ApiKey.Produce)?.map((f) => f.name), ['protected-topics', 'producer-ids', 'topic-usage']);
+  assert.deepEqual(
+    chain.requestFilters(ApiKey.Produce)?.map((f) => f.name),
+    ['protected-topics', 'producer-ids', 'topic-usage'],
+  );
 });
 
 test('per request, a Produce or OffsetCommit answer is decoded only when part of the request was refused; listings always are', () => {

@@ -1,9 +1,14 @@
 // The empty Fetch answer the gateway gives a Fetch held while its client rejoins after a switch.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { ApiKey, decodeResponse, encodeRequest } from '../../../src/protocol/index.ts';
-import { defaultFetchRequest, defaultFetchRequestFetchPartition, defaultFetchRequestFetchTopic } from '../../../src/protocol/generated/messages/fetch-request.ts';
+import { test } from 'node:test';
+import {
+  defaultFetchRequest,
+  defaultFetchRequestFetchPartition,
+  defaultFetchRequestFetchTopic,
+} from '../../../src/protocol/generated/messages/fetch-request.ts';
 import type { FetchResponse } from '../../../src/protocol/generated/messages/fetch-response.ts';
+import { ApiKey, decodeResponse, encodeRequest } from '../../../src/protocol/index.ts';
 import { continuesFetchSession, emptyFetchResponse, fetchSessionOffset } from '../../../src/proxy/empty-fetch.ts';
 
 function fetchRequest(version: number, sessionId: number, sessionEpoch: number): Buffer {
@@ -11,13 +16,26 @@ function fetchRequest(version: number, sessionId: number, sessionEpoch: number):
   return encodeRequest(
     { requestApiKey: ApiKey.Fetch, requestApiVersion: version, correlationId: 4711, clientId: 'kafkajs', _unknownTaggedFields: undefined },
     {
-      ...defaultFetchRequest(), maxWaitMs: 5000, minBytes: 1, maxBytes: 1 << 20, sessionId, sessionEpoch,
-      topics: [{ ...defaultFetchRequestFetchTopic(), topic: 'orders', partitions: [part(0), part(3)] }, { ...defaultFetchRequestFetchTopic(), topic: 'audit', partitions: [part(1)] }],
+      ...defaultFetchRequest(),
+      maxWaitMs: 5000,
+      minBytes: 1,
+      maxBytes: 1 << 20,
+      sessionId,
+      sessionEpoch,
+      topics: [
+        { ...defaultFetchRequestFetchTopic(), topic: 'orders', partitions: [part(0), part(3)] },
+        { ...defaultFetchRequestFetchTopic(), topic: 'audit', partitions: [part(1)] },
+      ],
     },
   );
 }
 
-for (const [version, sessionId, sessionEpoch] of [[4, 0, -1], [7, 0, 0], [11, 0, -1], [12, 77, 3]]) {
+for (const [version, sessionId, sessionEpoch] of [
+  [4, 0, -1],
+  [7, 0, 0],
+  [11, 0, -1],
+  [12, 77, 3],
+]) {
   test(`Fetch v${version} (session ${sessionId}, epoch ${sessionEpoch}): every requested partition, no records, offsets unknown, no session`, () => {
     const frame = emptyFetchResponse(fetchRequest(version, sessionId, sessionEpoch));
     const { header, body } = decodeResponse<FetchResponse>(frame, ApiKey.Fetch, version);
@@ -26,7 +44,13 @@ for (const [version, sessionId, sessionEpoch] of [[4, 0, -1], [7, 0, 0], [11, 0,
       assert.equal(body.errorCode, 0);
       assert.equal(body.sessionId, 0, 'ends the fetch session: the next Fetch is a full one');
     }
-    assert.deepEqual(body.responses.map((t) => [t.topic, t.partitions.map((p) => p.partitionIndex)]), [['orders', [0, 3]], ['audit', [1]]]);
+    assert.deepEqual(
+      body.responses.map((t) => [t.topic, t.partitions.map((p) => p.partitionIndex)]),
+      [
+        ['orders', [0, 3]],
+        ['audit', [1]],
+      ],
+    );
     for (const p of body.responses.flatMap((t) => t.partitions)) {
       assert.equal(p.errorCode, 0);
       assert.equal(p.highWatermark, -1n);
@@ -59,7 +83,13 @@ test('the session id and epoch are found in place in Fetch v7-v12, whatever the 
   }
   // A v12 header carrying a tagged field, and frames cut short.
   const tagged = encodeRequest(
-    { requestApiKey: ApiKey.Fetch, requestApiVersion: 12, correlationId: 9, clientId: 'c', _unknownTaggedFields: [{ tag: 7, data: new Uint8Array(200) }] } as never,
+    {
+      requestApiKey: ApiKey.Fetch,
+      requestApiVersion: 12,
+      correlationId: 9,
+      clientId: 'c',
+      _unknownTaggedFields: [{ tag: 7, data: new Uint8Array(200) }],
+    } as never,
     { ...defaultFetchRequest(), sessionId: 5, sessionEpoch: 6, topics: [] },
   );
   const at = fetchSessionOffset(tagged, 12);

@@ -1,8 +1,9 @@
 // The reused read buffers of the data path (src/proxy/read-buffer.ts), driven the way Node drives
 // `onread`: buffer() for the next read, a read into it, the callback, buffer() again...
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
+import { test } from 'node:test';
 import { READ_BUFFER_BYTES, ReadBuffer } from '../../../src/proxy/read-buffer.ts';
 
 function driven(): { next: () => Buffer; read: (buffer: Buffer, bytes: number) => void; reads: ReadBuffer } {

@@ -3,7 +3,7 @@
 // batch is "written".
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { SequenceGate, type GateBatch, type GateDecision, type SequenceLookups } from '../../../src/proxy/sequence-gate.ts';
+import { type GateBatch, type GateDecision, SequenceGate, type SequenceLookups } from '../../../src/proxy/sequence-gate.ts';
 import type { ProducerSequence } from '../../../src/routing/route.ts';
 
 const NEW_ID = 9000n;

@@ -2,28 +2,35 @@
 // producer ids (tagged on the way out, rewritten on the way in with a valid CRC), KIP-848
 // heartbeats of members from the old cluster, and topic ids translated both ways with a lookup
 // when the gateway meets one it cannot place.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { ApiKey, decodeRequest, encodeRequest } from '../../../src/protocol/index.ts';
+import { test } from 'node:test';
 import { crc32c } from '../../../src/protocol/crc32c.ts';
-import { decodeRecordBatches, encodeRecordBatch } from '../../../src/protocol/records.ts';
+import { defaultConsumerGroupHeartbeatRequest } from '../../../src/protocol/generated/messages/consumer-group-heartbeat-request.ts';
+import { defaultInitProducerIdRequest } from '../../../src/protocol/generated/messages/init-producer-id-request.ts';
+import type { ProduceRequest } from '../../../src/protocol/generated/messages/produce-request.ts';
+import { defaultShareGroupHeartbeatRequest } from '../../../src/protocol/generated/messages/share-group-heartbeat-request.ts';
+import { ApiKey, apiCodec, decodeRequest, encodeRequest } from '../../../src/protocol/index.ts';
 import { BATCH_PRODUCER_ID_OFFSET, scanProduceRequest } from '../../../src/protocol/produce-scan.ts';
+import { decodeRecordBatches, encodeRecordBatch } from '../../../src/protocol/records.ts';
+import type { FilterContext } from '../../../src/proxy/filter.ts';
+import { GroupMembersFilter, groupMembers } from '../../../src/proxy/filters/group-members.ts';
 import { ProducerIdFilter } from '../../../src/proxy/filters/producer-ids.ts';
-import { GroupMembersFilter } from '../../../src/proxy/filters/group-members.ts';
 import { TopicIdFilter } from '../../../src/proxy/filters/topic-ids.ts';
 import { TopicUsageFilter } from '../../../src/proxy/filters/topic-usage.ts';
 import { clientProducerId, rewrittenProducerId } from '../../../src/routing/producer-ids.ts';
-import { RouteTopicIds, routeTopicId } from '../../../src/routing/topic-ids.ts';
-import type { FilterContext } from '../../../src/proxy/filter.ts';
 import type { Route } from '../../../src/routing/route.ts';
-import type { ProduceRequest } from '../../../src/protocol/generated/messages/produce-request.ts';
-import { defaultInitProducerIdRequest } from '../../../src/protocol/generated/messages/init-producer-id-request.ts';
-import { defaultConsumerGroupHeartbeatRequest } from '../../../src/protocol/generated/messages/consumer-group-heartbeat-request.ts';
-import { defaultShareGroupHeartbeatRequest } from '../../../src/protocol/generated/messages/share-group-heartbeat-request.ts';
-import { groupMembers } from '../../../src/proxy/filters/group-members.ts';
-import { apiCodec } from '../../../src/protocol/index.ts';
+import { RouteTopicIds, routeTopicId } from '../../../src/routing/topic-ids.ts';
 
-const silent = { debug() {}, info() {}, warn() {}, error() {}, child() { return silent; } };
+const silent = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+  child() {
+    return silent;
+  },
+};
 
 function fakeContext(epoch: number, internal?: (apiKey: number, body: object) => object) {
   const rejoined: string[] = [];
@@ -38,7 +45,13 @@ function fakeContext(epoch: number, internal?: (apiKey: number, body: object) =>
     producerLookup: null,
   } as unknown as Route;
   const ctx: FilterContext = {
-    id: 1, route, log: silent as never, state: new Map(), clientHost: '10.0.0.1', epoch, domain: 'green',
+    id: 1,
+    route,
+    log: silent as never,
+    state: new Map(),
+    clientHost: '10.0.0.1',
+    epoch,
+    domain: 'green',
     expectRawSaslTokens() {},
     internalRequest: async <T extends object>(apiKey: number, _v: number, body: object) => {
       if (internal === undefined) throw new Error('no internal requests expected');
@@ -57,10 +70,14 @@ function batchWithProducer(producerId: bigint, values: string[]): Buffer {
 
 function produceFrame(version: number, batches: { topic: string; partition: number; records: Buffer }[], transactionalId: string | null = null): Buffer {
   const topics = [...new Set(batches.map((b) => b.topic))].map((name) => ({
-    name, topicId: 'AAAAAAAAAAAAAAAAAAAAAA',
+    name,
+    topicId: 'AAAAAAAAAAAAAAAAAAAAAA',
     partitionData: batches.filter((b) => b.topic === name).map((b) => ({ index: b.partition, records: b.records })),
   }));
-  return encodeRequest({ requestApiKey: ApiKey.Produce, requestApiVersion: version, correlationId: 1, clientId: 'p', _unknownTaggedFields: undefined }, { transactionalId, acks: -1, timeoutMs: 30000, topicData: topics });
+  return encodeRequest(
+    { requestApiKey: ApiKey.Produce, requestApiVersion: version, correlationId: 1, clientId: 'p', _unknownTaggedFields: undefined },
+    { transactionalId, acks: -1, timeoutMs: 30000, topicData: topics },
+  );
 }
 
 function producerIdsIn(frame: Buffer): bigint[] {
@@ -78,7 +95,11 @@ function producerIdsIn(frame: Buffer): bigint[] {
 test('InitProducerId answers for idempotent producers carry the epoch tag; transactional ones are untouched', () => {
   const f = new ProducerIdFilter();
   const { ctx } = fakeContext(3);
-  const init = (txn: string | null) => encodeRequest({ requestApiKey: ApiKey.InitProducerId, requestApiVersion: 4, correlationId: 1, clientId: 'p', _unknownTaggedFields: undefined }, { ...defaultInitProducerIdRequest(), transactionalId: txn, transactionTimeoutMs: 60000 });
+  const init = (txn: string | null) =>
+    encodeRequest(
+      { requestApiKey: ApiKey.InitProducerId, requestApiVersion: 4, correlationId: 1, clientId: 'p', _unknownTaggedFields: undefined },
+      { ...defaultInitProducerIdRequest(), transactionalId: txn, transactionTimeoutMs: 60000 },
+    );
   f.onRequest(ctx, init(null), ApiKey.InitProducerId, 4);
   f.onRequest(ctx, init('tx'), ApiKey.InitProducerId, 4);
   const r1 = { header: { correlationId: 1 }, headerVersion: 1, body: { throttleTimeMs: 0, errorCode: 0, producerId: 7n, producerEpoch: 0 } };
@@ -108,7 +129,11 @@ test('a producer from an earlier epoch is written under a rewritten id with a va
 });
 
 test('a producer of the current epoch, a non-idempotent and a transactional one pass untouched and then cut through', () => {
-  for (const [label, id, txn] of [['current', clientProducerId(5n, 4), null], ['non-idempotent', -1n, null], ['untagged', 12n, null]] as const) {
+  for (const [label, id, txn] of [
+    ['current', clientProducerId(5n, 4), null],
+    ['non-idempotent', -1n, null],
+    ['untagged', 12n, null],
+  ] as const) {
     const f = new ProducerIdFilter();
     const { ctx } = fakeContext(4);
     const frame = produceFrame(9, [{ topic: 't', partition: 0, records: batchWithProducer(id, ['x']) }], txn);
@@ -122,10 +147,30 @@ test('a producer of the current epoch, a non-idempotent and a transactional one 
 test('a KIP-848 member from the old cluster is told it is unknown (not the fatal GROUP_ID_NOT_FOUND); its join releases its fetches', () => {
   const f = new GroupMembersFilter();
   const { ctx, rejoined } = fakeContext(1);
-  const hb = (epoch: number) => encodeRequest({ requestApiKey: ApiKey.ConsumerGroupHeartbeat, requestApiVersion: 0, correlationId: 1, clientId: 'c1', _unknownTaggedFields: undefined }, {
-    ...defaultConsumerGroupHeartbeatRequest(), groupId: 'g', memberId: 'm1', memberEpoch: epoch, subscribedTopicNames: epoch === 0 ? ['orders'] : null,
+  const hb = (epoch: number) =>
+    encodeRequest(
+      { requestApiKey: ApiKey.ConsumerGroupHeartbeat, requestApiVersion: 0, correlationId: 1, clientId: 'c1', _unknownTaggedFields: undefined },
+      {
+        ...defaultConsumerGroupHeartbeatRequest(),
+        groupId: 'g',
+        memberId: 'm1',
+        memberEpoch: epoch,
+        subscribedTopicNames: epoch === 0 ? ['orders'] : null,
+      },
+    );
+  const response = (errorCode: number, epoch: number) => ({
+    header: { correlationId: 1 },
+    headerVersion: 1,
+    body: {
+      throttleTimeMs: 0,
+      errorCode,
+      errorMessage: null as string | null,
+      memberId: 'm1',
+      memberEpoch: epoch,
+      heartbeatIntervalMs: 5000,
+      assignment: null,
+    },
   });
-  const response = (errorCode: number, epoch: number) => ({ header: { correlationId: 1 }, headerVersion: 1, body: { throttleTimeMs: 0, errorCode, errorMessage: null as string | null, memberId: 'm1', memberEpoch: epoch, heartbeatIntervalMs: 5000, assignment: null } });
   f.onRequest(ctx, hb(17), ApiKey.ConsumerGroupHeartbeat);
   const stale = response(69, -1);
   assert.equal(f.onResponse(ctx, ApiKey.ConsumerGroupHeartbeat, 0, stale as never), true);
@@ -146,9 +191,16 @@ test('topic ids: responses get the route id, requests the cluster id, and an unk
   const f = new TopicIdFilter();
   const routeId = routeTopicId('main', 'orders');
   // A KIP-848 heartbeat naming its owned partitions by the route's id, before the gateway knows green's ids.
-  const frame = encodeRequest({ requestApiKey: ApiKey.ConsumerGroupHeartbeat, requestApiVersion: 0, correlationId: 1, clientId: 'c', _unknownTaggedFields: undefined }, {
-    ...defaultConsumerGroupHeartbeatRequest(), groupId: 'g', memberId: 'm', memberEpoch: 3, topicPartitions: [{ topicId: routeId, partitions: [0] }],
-  });
+  const frame = encodeRequest(
+    { requestApiKey: ApiKey.ConsumerGroupHeartbeat, requestApiVersion: 0, correlationId: 1, clientId: 'c', _unknownTaggedFields: undefined },
+    {
+      ...defaultConsumerGroupHeartbeatRequest(),
+      groupId: 'g',
+      memberId: 'm',
+      memberEpoch: 3,
+      topicPartitions: [{ topicId: routeId, partitions: [0] }],
+    },
+  );
   ctx.route.topicIds.routeId('orders');
   const first = f.onRequest(ctx, frame, ApiKey.ConsumerGroupHeartbeat, 0);
   assert.ok(first !== undefined && 'defer' in first);
@@ -159,11 +211,27 @@ test('topic ids: responses get the route id, requests the cluster id, and an unk
   const sent = decodeRequest<{ topicPartitions: { topicId: string }[] }>(second.replace).body;
   assert.equal(sent.topicPartitions[0].topicId, 'GREENGREENGREENGREENGA');
   // The answer's assignment comes back with the route's id.
-  const res = { header: { correlationId: 1 }, headerVersion: 1, body: { throttleTimeMs: 0, errorCode: 0, errorMessage: null, memberId: 'm', memberEpoch: 4, heartbeatIntervalMs: 5000, assignment: { topicPartitions: [{ topicId: 'GREENGREENGREENGREENGA', partitions: [0, 1] }] } } };
+  const res = {
+    header: { correlationId: 1 },
+    headerVersion: 1,
+    body: {
+      throttleTimeMs: 0,
+      errorCode: 0,
+      errorMessage: null,
+      memberId: 'm',
+      memberEpoch: 4,
+      heartbeatIntervalMs: 5000,
+      assignment: { topicPartitions: [{ topicId: 'GREENGREENGREENGREENGA', partitions: [0, 1] }] },
+    },
+  };
   assert.equal(f.onResponse(ctx, ApiKey.ConsumerGroupHeartbeat, 0, res as never), true);
   assert.equal(res.body.assignment.topicPartitions[0].topicId, routeId);
   // An assignment naming a topic created since the listing waits for a new listing (a few seconds later).
-  const fresh = { header: { correlationId: 1 }, headerVersion: 1, body: { ...res.body, assignment: { topicPartitions: [{ topicId: 'NEWNEWNEWNEWNEWNEWNEWA', partitions: [0] }] } } };
+  const fresh = {
+    header: { correlationId: 1 },
+    headerVersion: 1,
+    body: { ...res.body, assignment: { topicPartitions: [{ topicId: 'NEWNEWNEWNEWNEWNEWNEWA', partitions: [0] }] } },
+  };
   assert.equal(f.prepareResponse(ctx, ApiKey.ConsumerGroupHeartbeat, 0, fresh as never), undefined, 'not listed again within a few seconds');
   (ctx.route.topicIds as unknown as { clusters: Map<string, { loadedAt: number }> }).clusters.get('green')!.loadedAt = 0;
   const wait = f.prepareResponse(ctx, ApiKey.ConsumerGroupHeartbeat, 0, fresh as never);
@@ -173,7 +241,11 @@ test('topic ids: responses get the route id, requests the cluster id, and an unk
   assert.equal(f.onResponse(ctx, ApiKey.ConsumerGroupHeartbeat, 0, fresh as never), true);
   assert.equal(fresh.body.assignment.topicPartitions[0].topicId, routeTopicId('main', 'created-later'));
   // Metadata: the route's id whatever the cluster's.
-  const md = { header: { correlationId: 1 }, headerVersion: 1, body: { topics: [{ errorCode: 0, name: 'payments', topicId: 'BLUEBLUEBLUEBLUEBLUEBA', isInternal: false, partitions: [] }] } };
+  const md = {
+    header: { correlationId: 1 },
+    headerVersion: 1,
+    body: { topics: [{ errorCode: 0, name: 'payments', topicId: 'BLUEBLUEBLUEBLUEBLUEBA', isInternal: false, partitions: [] }] },
+  };
   assert.equal(f.onResponse(ctx, ApiKey.Metadata, 12, md as never), true);
   assert.equal(md.body.topics[0].topicId, routeTopicId('main', 'payments'));
 });
@@ -203,10 +275,30 @@ test('a KIP-932 share group member from the old cluster is told it is unknown to
   const f = new GroupMembersFilter();
   const { ctx } = fakeContext(1);
   const v = apiCodec(ApiKey.ShareGroupHeartbeat)!.minVersion;
-  const hb = (epoch: number) => encodeRequest({ requestApiKey: ApiKey.ShareGroupHeartbeat, requestApiVersion: v, correlationId: 1, clientId: 's1', _unknownTaggedFields: undefined }, {
-    ...defaultShareGroupHeartbeatRequest(), groupId: 'sg', memberId: 'sm', memberEpoch: epoch, subscribedTopicNames: epoch === 0 ? ['orders'] : null,
+  const hb = (epoch: number) =>
+    encodeRequest(
+      { requestApiKey: ApiKey.ShareGroupHeartbeat, requestApiVersion: v, correlationId: 1, clientId: 's1', _unknownTaggedFields: undefined },
+      {
+        ...defaultShareGroupHeartbeatRequest(),
+        groupId: 'sg',
+        memberId: 'sm',
+        memberEpoch: epoch,
+        subscribedTopicNames: epoch === 0 ? ['orders'] : null,
+      },
+    );
+  const response = (errorCode: number, epoch: number) => ({
+    header: { correlationId: 1 },
+    headerVersion: 1,
+    body: {
+      throttleTimeMs: 0,
+      errorCode,
+      errorMessage: null as string | null,
+      memberId: 'sm',
+      memberEpoch: epoch,
+      heartbeatIntervalMs: 5000,
+      assignment: null,
+    },
   });
-  const response = (errorCode: number, epoch: number) => ({ header: { correlationId: 1 }, headerVersion: 1, body: { throttleTimeMs: 0, errorCode, errorMessage: null as string | null, memberId: 'sm', memberEpoch: epoch, heartbeatIntervalMs: 5000, assignment: null } });
   f.onRequest(ctx, hb(0), ApiKey.ShareGroupHeartbeat);
   assert.equal(f.onResponse(ctx, ApiKey.ShareGroupHeartbeat, v, response(0, 1) as never), false);
   assert.equal(groupMembers(ctx)?.get('sg')?.protocol, 'share');
@@ -216,12 +308,15 @@ test('a KIP-932 share group member from the old cluster is told it is unknown to
   assert.equal(stale.body.errorCode, 25);
 });
 
-test('the producer-ids filter holds a replaced producer\'s batch that would reach the new cluster ahead of the next one', async () => {
+test("the producer-ids filter holds a replaced producer's batch that would reach the new cluster ahead of the next one", async () => {
   const issued = clientProducerId(3n, 1); // given out on green in epoch 1; the route is in epoch 2 (blue)
   const asked: string[] = [];
   let blueHolds = false;
   const route = {
-    name: 'main', epoch: 2, domainName: 'blue', log: silent,
+    name: 'main',
+    epoch: 2,
+    domainName: 'blue',
+    log: silent,
     topicIds: new RouteTopicIds('main'),
     noteTopic() {},
     previous: { domain: { name: 'green' }, listener: { id: 'x' }, epoch: 1 },
@@ -234,9 +329,17 @@ test('the producer-ids filter holds a replaced producer\'s batch that would reac
     },
   } as unknown as Route;
   const ctx: FilterContext = {
-    id: 7, route, log: silent as never, state: new Map(), clientHost: '10.0.0.1', epoch: 2, domain: 'blue',
+    id: 7,
+    route,
+    log: silent as never,
+    state: new Map(),
+    clientHost: '10.0.0.1',
+    epoch: 2,
+    domain: 'blue',
     expectRawSaslTokens() {},
-    internalRequest: async () => { throw new Error('none expected'); },
+    internalRequest: async () => {
+      throw new Error('none expected');
+    },
   };
   const batch = (baseSequence: number) => {
     const b = batchWithProducer(issued, ['x', 'y', 'z', 'u', 'v']);

@@ -1,7 +1,8 @@
 // Producer ids across switches: tagged per epoch, never a broker's own, and an id from an
 // earlier epoch is written as one no cluster has seen in the current epoch.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { clientProducerId, issueTag, producerIdKind, rewrittenProducerId } from '../../../src/routing/producer-ids.ts';
 
 test('ids handed to clients carry the epoch and stay exact as JavaScript numbers', () => {
@@ -56,7 +57,7 @@ test('rewritten ids of different producers never meet in one epoch', () => {
   }
 });
 
-test('the edges of the tagged range: below 2^40 a broker\'s id, from 2^52 not a client\'s, negative ids pass as they are', () => {
+test("the edges of the tagged range: below 2^40 a broker's id, from 2^52 not a client's, negative ids pass as they are", () => {
   assert.equal(producerIdKind((1n << 40n) - 1n, 0), 'untagged', 'the largest id a broker allocates');
   assert.equal(producerIdKind(1n << 40n, 0), 'current', 'the smallest tagged id (tag 1: epoch 0)');
   assert.equal(producerIdKind((1n << 52n) - 1n, 0), 'earlier', 'the largest tagged id (tag 4095)');

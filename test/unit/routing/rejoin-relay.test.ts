@@ -1,12 +1,13 @@
 // Rejoin holds across worker processes: a Route tells its relay about rejoins it expects or sees
 // itself, and not about those it was told of (which would echo between workers forever).
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
 import { parseConfig } from '../../../src/config/index.ts';
 import { createLogger } from '../../../src/observability/log.ts';
 import { GatewayMetrics } from '../../../src/observability/metrics.ts';
-import { Route, type FenceableConnection, type RejoinEvent } from '../../../src/routing/route.ts';
+import { type FenceableConnection, type RejoinEvent, Route } from '../../../src/routing/route.ts';
 
 function route(): Route {
   const file = new URL('../../../examples/gateway.yaml', import.meta.url);
@@ -45,9 +46,15 @@ test('members whose connection the client closed are handed, once, to a connecti
   const r = route();
   const member = (id: string) => ({ protocol: 'classic' as const, memberId: id, groupInstanceId: null, clientId: 'c' });
   r.orphanMembers(0, '2', [{ groupId: 'g', member: member('m1') }]);
-  r.orphanMembers(0, '2', [{ groupId: 'g', member: member('m1') }, { groupId: 'h', member: member('m2') }]);
+  r.orphanMembers(0, '2', [
+    { groupId: 'g', member: member('m1') },
+    { groupId: 'h', member: member('m2') },
+  ]);
   assert.deepEqual(r.takeOrphanedMembers(0, '1'), [], 'another broker');
   assert.deepEqual(r.takeOrphanedMembers(1, '2'), [], 'another epoch');
-  assert.deepEqual(r.takeOrphanedMembers(0, '2').map((o) => `${o.groupId}/${o.member.memberId}`), ['g/m1', 'h/m2']);
+  assert.deepEqual(
+    r.takeOrphanedMembers(0, '2').map((o) => `${o.groupId}/${o.member.memberId}`),
+    ['g/m1', 'h/m2'],
+  );
   assert.deepEqual(r.takeOrphanedMembers(0, '2'), [], 'handed out once');
 });

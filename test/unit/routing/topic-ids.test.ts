@@ -1,11 +1,12 @@
 // Topic ids through a route: one id per (route, topic) on every cluster, translated both ways,
 // and the list of fields that carry topic ids comes from the message definitions.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { RouteTopicIds, routeTopicId } from '../../../src/routing/topic-ids.ts';
-import { apiKeysCarryingTopicIds, carriesTopicIds, forEachTopicId } from '../../../src/protocol/topic-id-fields.ts';
+import { test } from 'node:test';
 import { ApiKey } from '../../../src/protocol/index.ts';
+import { apiKeysCarryingTopicIds, carriesTopicIds, forEachTopicId } from '../../../src/protocol/topic-id-fields.ts';
 import { isInternalTopic, isOffsetTranslationEvidence } from '../../../src/routing/internal-topics.ts';
+import { RouteTopicIds, routeTopicId } from '../../../src/routing/topic-ids.ts';
 
 test('a topic has the same id on every gateway, whatever cluster the route points at', () => {
   const a = routeTopicId('main', 'orders');
@@ -46,15 +47,27 @@ test('reloads share one listing and never reject', async () => {
 test('the topic-id fields come from the message definitions', () => {
   const req = apiKeysCarryingTopicIds('request');
   const res = apiKeysCarryingTopicIds('response');
-  for (const k of [ApiKey.Metadata, ApiKey.ConsumerGroupHeartbeat, ApiKey.OffsetCommit, ApiKey.OffsetFetch, ApiKey.Fetch, ApiKey.Produce, ApiKey.DeleteTopics]) assert.ok(req.includes(k), `request ${k}`);
-  for (const k of [ApiKey.Metadata, ApiKey.CreateTopics, ApiKey.DescribeTopicPartitions, ApiKey.ConsumerGroupDescribe, ApiKey.ConsumerGroupHeartbeat]) assert.ok(res.includes(k), `response ${k}`);
+  for (const k of [ApiKey.Metadata, ApiKey.ConsumerGroupHeartbeat, ApiKey.OffsetCommit, ApiKey.OffsetFetch, ApiKey.Fetch, ApiKey.Produce, ApiKey.DeleteTopics])
+    assert.ok(req.includes(k), `request ${k}`);
+  for (const k of [ApiKey.Metadata, ApiKey.CreateTopics, ApiKey.DescribeTopicPartitions, ApiKey.ConsumerGroupDescribe, ApiKey.ConsumerGroupHeartbeat])
+    assert.ok(res.includes(k), `response ${k}`);
   assert.equal(carriesTopicIds(ApiKey.Metadata, 'response', 9), false);
   assert.equal(carriesTopicIds(ApiKey.Metadata, 'response', 10), true);
   assert.equal(carriesTopicIds(ApiKey.Fetch, 'request', 12), false);
   assert.equal(carriesTopicIds(ApiKey.OffsetCommit, 'request', 9), false);
   const body = {
-    throttleTimeMs: 0, errorCode: 0, errorMessage: null, memberId: 'm', memberEpoch: 3, heartbeatIntervalMs: 5000,
-    assignment: { topicPartitions: [{ topicId: 'aaaaaaaaaaaaaaaaaaaaaA', partitions: [0, 1] }, { topicId: 'AAAAAAAAAAAAAAAAAAAAAA', partitions: [2] }] },
+    throttleTimeMs: 0,
+    errorCode: 0,
+    errorMessage: null,
+    memberId: 'm',
+    memberEpoch: 3,
+    heartbeatIntervalMs: 5000,
+    assignment: {
+      topicPartitions: [
+        { topicId: 'aaaaaaaaaaaaaaaaaaaaaA', partitions: [0, 1] },
+        { topicId: 'AAAAAAAAAAAAAAAAAAAAAA', partitions: [2] },
+      ],
+    },
   };
   const seen: string[] = [];
   forEachTopicId(ApiKey.ConsumerGroupHeartbeat, 'response', 0, body, (h) => {
@@ -65,7 +78,17 @@ test('the topic-id fields come from the message definitions', () => {
 });
 
 test('internal topics of Kafka, MirrorMaker 2 and the gateway are never in use', () => {
-  for (const t of ['__consumer_offsets', '__transaction_state', 'heartbeats', 'blue.heartbeats', 'green.checkpoints.internal', 'mm2-offset-syncs.blue.internal', 'mm2-configs.blue.internal', 'mm2-status.green.internal', 'mm2-offsets.green.internal']) {
+  for (const t of [
+    '__consumer_offsets',
+    '__transaction_state',
+    'heartbeats',
+    'blue.heartbeats',
+    'green.checkpoints.internal',
+    'mm2-offset-syncs.blue.internal',
+    'mm2-configs.blue.internal',
+    'mm2-status.green.internal',
+    'mm2-offsets.green.internal',
+  ]) {
     assert.ok(isInternalTopic(t), t);
   }
   assert.ok(isInternalTopic('_turnout_state', new Set(['_turnout_state'])));
@@ -79,7 +102,7 @@ test('a route topic id is the SHA-256 of route and name; one that would read as 
   assert.equal(routeTopicId('main', 'topic-10'), 'uja7dGzCkWnTY1P0JntHRg');
 });
 
-test('the zero id and the metadata topic\'s id name no client topic: they are never learned', () => {
+test("the zero id and the metadata topic's id name no client topic: they are never learned", () => {
   const ids = new RouteTopicIds('main');
   ids.learn('blue', 'a', 'AAAAAAAAAAAAAAAAAAAAAA');
   ids.learn('blue', '__cluster_metadata', 'AAAAAAAAAAAAAAAAAAAAAQ');
@@ -108,7 +131,7 @@ test('a topic listing is fetched again at most every 5 s; whoever asks during a 
   assert.equal(ids.mayReload('blue'), false);
 });
 
-test('only the exact names of Kafka\'s and MirrorMaker 2\'s topics are internal, not client topics that contain one', () => {
+test("only the exact names of Kafka's and MirrorMaker 2's topics are internal, not client topics that contain one", () => {
   for (const t of ['orders.mm2-configs.blue', 'x-mm2-status.blue', 'mm2-offset-syncs.blue.internal.old', 'orders.heartbeats.v2', '_orders']) {
     assert.equal(isInternalTopic(t), false, t);
   }

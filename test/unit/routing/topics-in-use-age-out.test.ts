@@ -1,7 +1,8 @@
 // Topics in use through a route: internal topics never count, use refreshes a topic, and a topic
 // nobody used for the idle time leaves the set (so one produced to once stops blocking preflight).
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { DEFAULT_TOPIC_IDLE_MS, TopicUsage } from '../../../src/routing/topic-usage.ts';
 import { configOf, MINIMAL, problemAt, problemsOf } from '../config/support.ts';
 
@@ -18,12 +19,26 @@ test('a topic unused for the idle time leaves the set; use keeps it in', () => {
   assert.deepEqual([...u.names(120_000)], ['payments'], 'used again: back in');
 });
 
-test('Kafka\'s, MirrorMaker 2\'s and the gateway\'s own topics are never in use', () => {
+test("Kafka's, MirrorMaker 2's and the gateway's own topics are never in use", () => {
   const u = new TopicUsage(DEFAULT_TOPIC_IDLE_MS, new Set(['_turnout_state']));
-  for (const t of ['__consumer_offsets', '__transaction_state', 'heartbeats', 'blue.heartbeats', 'mm2-offset-syncs.green.internal',
-    'mm2-configs.blue.internal', 'mm2-offsets.blue.internal', 'mm2-status.blue.internal', 'blue.checkpoints.internal', '_turnout_state']) u.note(t, 1);
+  for (const t of [
+    '__consumer_offsets',
+    '__transaction_state',
+    'heartbeats',
+    'blue.heartbeats',
+    'mm2-offset-syncs.green.internal',
+    'mm2-configs.blue.internal',
+    'mm2-offsets.blue.internal',
+    'mm2-status.blue.internal',
+    'blue.checkpoints.internal',
+    '_turnout_state',
+  ])
+    u.note(t, 1);
   u.note('orders', 1);
-  assert.deepEqual(u.list(2).map((t) => t.topic), ['orders']);
+  assert.deepEqual(
+    u.list(2).map((t) => t.topic),
+    ['orders'],
+  );
 });
 
 test('the default idle time is an hour, and gateway.switchover.topicIdleMs changes it', () => {
@@ -37,7 +52,10 @@ test('the list is sorted by name and leaves out topics idle for longer than the 
   const u = new TopicUsage(60_000);
   for (const t of ['payments', 'audit', 'orders', 'zeta', 'billing']) u.note(t, 1_000);
   u.note('zeta', 2_000);
-  assert.deepEqual(u.list(61_000).map((t) => t.topic), ['audit', 'billing', 'orders', 'payments', 'zeta']);
+  assert.deepEqual(
+    u.list(61_000).map((t) => t.topic),
+    ['audit', 'billing', 'orders', 'payments', 'zeta'],
+  );
   assert.deepEqual(u.list(61_001), [{ topic: 'zeta', lastUsed: new Date(2_000).toISOString() }]);
   assert.deepEqual([...u.names(62_000)], ['zeta']);
   assert.deepEqual([...u.names(62_001)], []);

@@ -5,22 +5,44 @@
 // the printed summary name the verdicts that decided.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { CheckId, type Environment, KNOWN_REREAD_GAPS, renderVerificationReport, VerdictSet, verdicts } from '../../../scripts/verify-switchover/report.ts';
 import type { ClientResult, ScenarioResult, SwitchResult } from '../../../src/scenario/switchover.ts';
 import { describeCluster } from '../../../src/testbed/types.ts';
-import { CheckId, KNOWN_REREAD_GAPS, renderVerificationReport, VerdictSet, verdicts, type Environment } from '../../../scripts/verify-switchover/report.ts';
 
 const SWITCHES = 2;
 const summary = (p99: number) => ({ n: SWITCHES, p50: p99 / 2, p99, max: p99 });
 
 function pair(name: string, over: Partial<ClientResult> = {}): ClientResult {
   return {
-    name, description: name, topic: `vs-${name}`, group: `vs-${name}-group`,
-    acked: 100, consumed: 100, distinctConsumed: 100, lost: 0, lostSample: [], lostBySwitch: [0, 0, 0],
-    duplicates: 0, duplicatesBySwitch: [0, 0, 0], repeatGapMs: summary(0), repeatAfterSwitchMs: summary(0), duplicateSample: [],
-    sendErrors: 0, producerStallMs: [300, 300], consumerStallMs: [400, 400], producerStall: summary(300), consumerStall: summary(400),
-    steadyProducerGapMs: 40, steadyConsumerGapMs: 40,
-    groupAtSwitch: [{ installed: true, caughtUp: true }, { installed: true, caughtUp: false }],
-    crashed: false, problems: [], counters: {},
+    name,
+    description: name,
+    topic: `vs-${name}`,
+    group: `vs-${name}-group`,
+    acked: 100,
+    consumed: 100,
+    distinctConsumed: 100,
+    lost: 0,
+    lostSample: [],
+    lostBySwitch: [0, 0, 0],
+    duplicates: 0,
+    duplicatesBySwitch: [0, 0, 0],
+    repeatGapMs: summary(0),
+    repeatAfterSwitchMs: summary(0),
+    duplicateSample: [],
+    sendErrors: 0,
+    producerStallMs: [300, 300],
+    consumerStallMs: [400, 400],
+    producerStall: summary(300),
+    consumerStall: summary(400),
+    steadyProducerGapMs: 40,
+    steadyConsumerGapMs: 40,
+    groupAtSwitch: [
+      { installed: true, caughtUp: true },
+      { installed: true, caughtUp: false },
+    ],
+    crashed: false,
+    problems: [],
+    counters: {},
     ...over,
   };
 }
@@ -28,24 +50,54 @@ function pair(name: string, over: Partial<ClientResult> = {}): ClientResult {
 function planned(clients: ClientResult[], over: { outcomes?: string[]; producerStallP99?: number } = {}): ScenarioResult {
   const outcomes = over.outcomes ?? ['switched', 'switched'];
   const switches: SwitchResult[] = outcomes.map((outcome, i) => ({
-    index: i + 1, from: i % 2 ? 'green' : 'blue', to: i % 2 ? 'blue' : 'green', requestedAt: 1_000 * (i + 1), answeredAt: 1_000 * (i + 1) + 200,
-    httpStatus: 200, outcome, mode: 'planned', durationMs: 200, phases: [], message: '', groups: [], sourceEnds: new Map(),
+    index: i + 1,
+    from: i % 2 ? 'green' : 'blue',
+    to: i % 2 ? 'blue' : 'green',
+    requestedAt: 1_000 * (i + 1),
+    answeredAt: 1_000 * (i + 1) + 200,
+    httpStatus: 200,
+    outcome,
+    mode: 'planned',
+    durationMs: 200,
+    phases: [],
+    message: '',
+    groups: [],
+    sourceEnds: new Map(),
   }));
   const sum = (f: (c: ClientResult) => number) => clients.reduce((n, c) => n + f(c), 0);
   return {
-    mode: 'planned', route: 'orders', bootstrap: '127.0.0.1:1', domains: ['blue', 'green'], startedAt: '2026-01-01T00:00:00.000Z',
-    durationMs: 60_000, pauseMs: 3_000, switches, clients, settled: true, settleMs: 10,
+    mode: 'planned',
+    route: 'orders',
+    bootstrap: '127.0.0.1:1',
+    domains: ['blue', 'green'],
+    startedAt: '2026-01-01T00:00:00.000Z',
+    durationMs: 60_000,
+    pauseMs: 3_000,
+    switches,
+    clients,
+    settled: true,
+    settleMs: 10,
     totals: {
-      acked: sum((c) => c.acked), consumed: sum((c) => c.consumed), lost: sum((c) => c.lost), duplicates: sum((c) => c.duplicates),
-      sendErrors: sum((c) => c.sendErrors), crashed: clients.filter((c) => c.crashed).length, switched: outcomes.filter((o) => o === 'switched').length,
-      switchDuration: summary(200), producerStall: summary(over.producerStallP99 ?? 300), consumerStall: summary(400),
+      acked: sum((c) => c.acked),
+      consumed: sum((c) => c.consumed),
+      lost: sum((c) => c.lost),
+      duplicates: sum((c) => c.duplicates),
+      sendErrors: sum((c) => c.sendErrors),
+      crashed: clients.filter((c) => c.crashed).length,
+      switched: outcomes.filter((o) => o === 'switched').length,
+      switchDuration: summary(200),
+      producerStall: summary(over.producerStallP99 ?? 300),
+      consumerStall: summary(400),
     },
   };
 }
 
 const JAVA_MANUAL = 'Java idempotent / manual commit';
 const clean = () => [pair(JAVA_MANUAL), pair('Java non-idempotent / auto-commit'), pair('librdkafka'), pair('kafkajs')];
-const failing = (r: ScenarioResult, set: VerdictSet) => verdicts(r, set).checks.filter((c) => c.verdict && !c.met).map((c) => c.id);
+const failing = (r: ScenarioResult, set: VerdictSet) =>
+  verdicts(r, set)
+    .checks.filter((c) => c.verdict && !c.met)
+    .map((c) => c.id);
 
 describe('verify:switchover verdicts', () => {
   test('a clean planned run meets the verdicts under both sets', () => {
@@ -91,21 +143,54 @@ describe('verify:switchover verdicts', () => {
 
   test('the report and the printed summary say which verdicts decided the exit code', () => {
     const env: Environment = {
-      cpuModel: 'cpu', cpus: 2, memoryGiB: 4, os: 'os', kernel: 'kernel', java: 'java', node: 'v24', kafkajs: '2', librdkafka: '2',
-      confluentKafkaPython: '2', platformatic: '1', franzGo: '1', sarama: '1', gitCommit: 'abc',
+      cpuModel: 'cpu',
+      cpus: 2,
+      memoryGiB: 4,
+      os: 'os',
+      kernel: 'kernel',
+      java: 'java',
+      node: 'v24',
+      kafkajs: '2',
+      librdkafka: '2',
+      confluentKafkaPython: '2',
+      platformatic: '1',
+      franzGo: '1',
+      sarama: '1',
+      gitCommit: 'abc',
     };
-    const cluster = (name: string, nodeId: number) => describeCluster({
-      name, version: '4.1.0', clusterId: name, logDir: '/tmp/x', startupMs: 1,
-      brokers: [{ nodeId, host: '127.0.0.1', plaintextPort: 9000 + nodeId, saslPort: 9100 + nodeId, controllerPort: 9200 + nodeId, running: true, dir: '/tmp/x' }],
-    });
-    const render = (r: ScenarioResult, set: VerdictSet) => renderVerificationReport({
-      env, command: 'npm run verify:switchover', runs: [{ result: r, clientLogs: [], gatewayWarnings: [] }],
-      gatewayLog: { file: 'gateway.log', lines: 0, warnings: [] }, runDir: '/tmp/x', durationMs: 60_000, kafkaVersion: '4.1.0',
-      blue: cluster('vs-blue', 1), green: cluster('vs-green', 401), load: [1], verdictSet: set, stateTopic: '_turnout_state-x', sharedBed: true,
-    });
+    const cluster = (name: string, nodeId: number) =>
+      describeCluster({
+        name,
+        version: '4.1.0',
+        clusterId: name,
+        logDir: '/tmp/x',
+        startupMs: 1,
+        brokers: [
+          { nodeId, host: '127.0.0.1', plaintextPort: 9000 + nodeId, saslPort: 9100 + nodeId, controllerPort: 9200 + nodeId, running: true, dir: '/tmp/x' },
+        ],
+      });
+    const render = (r: ScenarioResult, set: VerdictSet) =>
+      renderVerificationReport({
+        env,
+        command: 'npm run verify:switchover',
+        runs: [{ result: r, clientLogs: [], gatewayWarnings: [] }],
+        gatewayLog: { file: 'gateway.log', lines: 0, warnings: [] },
+        runDir: '/tmp/x',
+        durationMs: 60_000,
+        kafkaVersion: '4.1.0',
+        blue: cluster('vs-blue', 1),
+        green: cluster('vs-green', 401),
+        load: [1],
+        verdictSet: set,
+        stateTopic: '_turnout_state-x',
+        sharedBed: true,
+      });
     const stalled = render(planned(clean(), { producerStallP99: 60_000 }), VerdictSet.delivery);
     assert.equal(stalled.verdictsMet, true);
-    assert.match(stalled.summary, /^verdicts \(--verdicts delivery\) deciding the exit code: lost, caught-up re-reads, switched, crashed, send errors; reported only: caught-up re-reads of known gaps, producer stall p99$/m);
+    assert.match(
+      stalled.summary,
+      /^verdicts \(--verdicts delivery\) deciding the exit code: lost, caught-up re-reads, switched, crashed, send errors; reported only: caught-up re-reads of known gaps, producer stall p99$/m,
+    );
     assert.match(stalled.summary, /^reported NOT MET producer stall p99/m);
     assert.match(stalled.summary, /^every verdict met: exit 0$/m);
     assert.match(stalled.markdown, /^\*\*Verdicts met\*\* \(planned run; `--verdicts delivery`: .*exit code 0\)\.$/m);
@@ -116,7 +201,10 @@ describe('verify:switchover verdicts', () => {
     assert.match(lost.summary, /^verdicts NOT met: lost: exit 1$/m);
     const all = render(planned(clean(), { producerStallP99: 60_000 }), VerdictSet.all);
     assert.equal(all.verdictsMet, false);
-    assert.match(all.summary, /^verdicts \(--verdicts all\) deciding the exit code: lost, caught-up re-reads, producer stall p99, switched, crashed, send errors$/m);
+    assert.match(
+      all.summary,
+      /^verdicts \(--verdicts all\) deciding the exit code: lost, caught-up re-reads, producer stall p99, switched, crashed, send errors$/m,
+    );
     assert.match(all.markdown, /^\*\*Verdicts NOT met\*\* \(planned run; `--verdicts all`: every target decides the exit code; exit code 1\)\.$/m);
   });
 });

@@ -1,7 +1,8 @@
 // The first download of Kafka's jars says what it fetches: Kafka's own jars one by one with their
 // size (from Maven's "Downloaded from" lines, even when they arrive split across reads), and a total.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { DownloadTally } from '../../../src/testbed/jars.ts';
 
 const CENTRAL = 'https://repo.maven.apache.org/maven2';
