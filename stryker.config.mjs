@@ -3,6 +3,8 @@
 // The offset-translation property tests run 1,000 generated cases each by default; 100 per
 // mutant keep the run short (the pieces they exercise have edge-case tests of their own).
 process.env.TURNOUT_PROPERTY_RUNS ??= '100';
+// The sandbox holds instrumented sources, which are not in the house style: its check is skipped there.
+process.env.TURNOUT_MUTATION_SANDBOX = '1';
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {

@@ -99,3 +99,16 @@ test('a key file of exactly 32 characters is long enough; a key file that cannot
     ['gateway.state.keyFile'],
   );
 });
+
+test('a key that is set but unusable is its own problem: previousKey is not reported as "without key" as well', () => {
+  const unreadable = problemsOf(withState(`keyFile: /nonexistent/turnout.key\npreviousKey: ${OLD}`));
+  assert.deepEqual(
+    unreadable.map((p) => p.path),
+    ['gateway.state.keyFile'],
+  );
+  const both = problemsOf(withState(`key: ${KEY}\nkeyFile: /nonexistent/turnout.key\npreviousKey: ${OLD}`));
+  assert.deepEqual(
+    both.map((p) => p.path),
+    ['gateway.state.key'],
+  );
+});

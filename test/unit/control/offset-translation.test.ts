@@ -812,3 +812,45 @@ test('decodeAnchors: a log start alone is valid; anything malformed is null', ()
   assert.deepEqual(decodeAnchors(['5', '1', '7']), { destStart: 5n, anchors: [[1n, 7n]] });
   for (const bad of [[], ['5', '1'], ['x'], ['5', '1', 'y']]) assert.equal(decodeAnchors(bad), null, JSON.stringify(bad));
 });
+
+test('a SyncIndex answers the same whatever order its queries were given in', () => {
+  const syncs: [bigint, bigint][] = [
+    [5n, 105n],
+    [12n, 112n],
+    [19n, 119n],
+    [33n, 133n],
+    [48n, 148n],
+  ];
+  const sorted = new SyncIndex([10n, 20n, 30n, 40n]);
+  const shuffled = new SyncIndex([30n, 10n, 40n, 20n]);
+  for (const [s, d] of syncs) {
+    sorted.add(s, d);
+    shuffled.add(s, d);
+  }
+  for (const q of [10n, 20n, 30n, 40n]) assert.deepEqual(shuffled.around(q), sorted.around(q), `q=${q}`);
+  assert.deepEqual(shuffled.around(30n), { before: [19n, 119n], after: [33n, 133n] });
+});
+
+test('the highest lower bound wins whatever order the bounds come in; an exact one wins a tie', () => {
+  const high = { value: 120n, method: 'offset-sync' as const };
+  const low = { value: 110n, method: 'tail' as const };
+  assert.equal(decide([high, low], [], 100n, null).dest, 120n);
+  assert.equal(decide([low, high], [], 100n, null).dest, 120n);
+  const exact = { value: 120n, method: 'exact' as const, exact: true };
+  assert.deepEqual(decide([exact, high], [], 100n, null), { dest: 120n, method: 'exact', reReadBound: 0n });
+});
+
+test('thinning sorts anchors by source offset and keeps, per source offset, the highest destination offset', () => {
+  const anchors: [bigint, bigint][] = [
+    [30n, 130n],
+    [10n, 110n],
+    [20n, 118n],
+    [20n, 121n],
+    [10n, 109n],
+  ];
+  assert.deepEqual(thinAnchors(anchors, 8), [
+    [10n, 110n],
+    [20n, 121n],
+    [30n, 130n],
+  ]);
+});

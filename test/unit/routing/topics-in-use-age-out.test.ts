@@ -72,3 +72,12 @@ test('at most 10,000 topics are tracked; idle ones make room first, and a tracke
   u.note('new', 1_001); // the others have been idle for more than 1000 ms: they make room for it
   assert.deepEqual([...u.names(1_001)].sort(), ['new', 't0']);
 });
+
+test('the topics in use are listed by name, whatever order they were used in', () => {
+  const u = new TopicUsage(60_000);
+  for (const t of ['orders', 'audit', 'payments', 'billing']) u.note(t, 1_000);
+  assert.deepEqual(
+    u.list(2_000).map((x) => x.topic),
+    ['audit', 'billing', 'orders', 'payments'],
+  );
+});
