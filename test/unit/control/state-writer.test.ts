@@ -63,5 +63,6 @@ test('close rejects what is still queued', async () => {
   const queued = w.write('audit/orders/1', 'y', true);
   await assert.rejects(first);
   w.close();
-  await assert.rejects(queued, /closed/);
+  await assert.rejects(queued, { code: 'TURNOUT_STATE_LOG_CLOSED', message: /closed/ });
+  await assert.rejects(w.write('route/orders', 'z', true), { code: 'TURNOUT_STATE_LOG_CLOSED' }, 'a write after close');
 });

@@ -66,4 +66,5 @@ test("the generator reads Kafka's HTML table and refuses output it does not unde
   assert.ok(emitted.indexOf('UNKNOWN_SERVER_ERROR: -1') < emitted.indexOf('NONE: 0'), 'sorted by code');
   assert.throws(() => parseErrorTable('<html>no table</html>'), /was not understood \(0 rows read\)/);
   assert.throws(() => parseErrorTable(rows.slice(1).join('')), /was not understood/, 'a table without NONE');
+  assert.throws(() => parseErrorTable(rows.slice(0, 50).join('')), /was not understood \(50 rows read\)/, 'a table cut short');
 });
