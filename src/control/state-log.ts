@@ -33,7 +33,7 @@ import {
   defaultProduceRequestTopicProduceData,
 } from '../protocol/generated/messages/produce-request.ts';
 import type { ProduceResponse } from '../protocol/generated/messages/produce-response.ts';
-import { ApiKey, apiCodec, isRetriableKafkaError, KafkaErrorCode, kafkaErrorName, ZERO_UUID } from '../protocol/index.ts';
+import { ApiKey, describeApiKey as apiName, isRetriableKafkaError, KafkaErrorCode, kafkaErrorName, ZERO_UUID } from '../protocol/index.ts';
 import { decodeRecordBatchesWithEnd, encodeRecordBatch } from '../protocol/records.ts';
 import { UpstreamError, UpstreamErrorCode } from '../upstream/errors.ts';
 import { KafkaConnection } from '../upstream/kafka-connection.ts';
@@ -129,7 +129,6 @@ function isRetriable(err: unknown): boolean {
   return err instanceof UpstreamError && err.code !== UpstreamErrorCode.AuthenticationFailed;
 }
 
-const apiName = (apiKey: number) => apiCodec(apiKey)?.name ?? `api key ${apiKey}`;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 interface Link {

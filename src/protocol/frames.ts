@@ -47,6 +47,11 @@ export function peekRequestCorrelationId(frame: Buffer): number {
 export function peekResponseCorrelationId(frame: Buffer): number {
   return frame.readInt32BE(4);
 }
+/** An API's name for messages ("Metadata"), or "api key N" for a key the codec does not know. */
+export function describeApiKey(apiKey: number): string {
+  return apiCodec(apiKey)?.name ?? `api key ${apiKey}`;
+}
+
 /** Client id of a request (header v1+; '' when null or absent). */
 export function peekRequestClientId(frame: Buffer): string {
   if (frame.length < 14) return '';

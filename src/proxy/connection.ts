@@ -28,6 +28,7 @@ import {
   type DecodedResponse,
   decodeRequest,
   decodeResponse,
+  describeApiKey,
   encodeRequest,
   encodeResponseChunks,
   FrameDecoder,
@@ -965,7 +966,7 @@ export class ProxyConnection implements FilterContext, FenceableConnection {
       // closes the connection on a version it does not support, and so does the gateway.
       throw new CodecError(
         CodecErrorCode.UnsupportedVersion,
-        `${apiCodec(apiKey)?.name ?? `api key ${apiKey}`} v${apiVersion} is above v${cap}, the highest the gateway offers in ApiVersions`,
+        `${describeApiKey(apiKey)} v${apiVersion} is above v${cap}, the highest the gateway offers in ApiVersions`,
       );
     }
     if (this.route.fence !== null && FENCED_API_KEYS.has(apiKey)) {

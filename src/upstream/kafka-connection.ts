@@ -6,7 +6,7 @@ import { formatHostPort } from '../config/endpoints.ts';
 import type { HostPort, UpstreamSecurity } from '../config/types.ts';
 import type { SaslAuthenticateResponse } from '../protocol/generated/messages/sasl-authenticate-response.ts';
 import type { SaslHandshakeResponse } from '../protocol/generated/messages/sasl-handshake-response.ts';
-import { ApiKey, apiCodec, decodeResponse, encodeRequest, FrameDecoder, peekResponseCorrelationId } from '../protocol/index.ts';
+import { ApiKey, decodeResponse, describeApiKey, encodeRequest, FrameDecoder, peekResponseCorrelationId } from '../protocol/index.ts';
 import { connectUpstream } from './connect.ts';
 import { UpstreamError, UpstreamErrorCode } from './errors.ts';
 
@@ -94,7 +94,7 @@ export class KafkaConnection {
         reject(
           new UpstreamError(
             UpstreamErrorCode.Timeout,
-            `${formatHostPort(this.endpoint)} did not answer a ${apiCodec(apiKey)?.name ?? `api key ${apiKey}`} request within ${this.requestTimeoutMs} ms`,
+            `${formatHostPort(this.endpoint)} did not answer a ${describeApiKey(apiKey)} request within ${this.requestTimeoutMs} ms`,
           ),
         );
       }, this.requestTimeoutMs);

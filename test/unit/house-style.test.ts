@@ -12,7 +12,10 @@ const ROOT = join(import.meta.dirname, '..', '..');
 const inSandbox = process.env.TURNOUT_MUTATION_SANDBOX === '1';
 
 test('biome ci finds nothing to fix (npx biome check --write fixes what it can)', { skip: inSandbox && 'instrumented sources (mutation testing)' }, () => {
-  const r = spawnSync(join(ROOT, 'node_modules', '.bin', 'biome'), ['ci', '--colors=off', '--max-diagnostics=50', '.'], { cwd: ROOT, encoding: 'utf8' });
+  const r = spawnSync(join(ROOT, 'node_modules', '.bin', 'biome'), ['ci', '--colors=off', '--error-on-warnings', '--max-diagnostics=50', '.'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
   assert.equal(r.error, undefined, `biome did not run: ${r.error?.message}`);
   assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
 });
