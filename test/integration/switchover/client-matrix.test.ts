@@ -294,7 +294,8 @@ describe('client matrix: every client, default and common settings, through plan
         const known = strict ? undefined : HOT_SWITCH_KNOWN_LIMITS.get(r.cell.id);
         if (known !== undefined && failed.length > 0) {
           // Reported, not asserted: see HOT_SWITCH_KNOWN_LIMITS. The planned run asserts this cell in full.
-          tt.diagnostic(`KNOWN LIMIT (${known}): ${failed.join('; ')}`);
+          // Marked todo, so that the runner shows it as a known gap (a test that asserts nothing fails).
+          tt.todo(`KNOWN LIMIT (${known}): ${failed.join('; ')}`);
           return;
         }
         assert.deepEqual(failed, [], `${r.cell.label} (route ${routeOf(r.cell)})`);
